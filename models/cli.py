@@ -1,0 +1,105 @@
+"""The ``pension`` command: run, report, validate, calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from models.config import ConfigError
+
+log = logging.getLogger("pension")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from models.study.report import render
+    from models.study.results import read_results
+    from models.study.run import run_experiment
+
+    run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir)
+    print(render(read_results(run_dir)))
+    print(f"\nwrote {run_dir / 'results.nc'} and {run_dir / 'manifest.json'}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from models.study.report import render
+    from models.study.results import read_results
+
+    print(render(read_results(args.run_dir)))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from models.config import load_arrays, load_calibration, load_experiment
+
+    path = Path(args.path)
+    if path.is_dir():
+        cal = load_calibration(path)
+        arrays = load_arrays(cal, path)
+        print(f"{path}: calibration valid ({len(arrays.data_vars)} arrays checked)")
+    else:
+        exp, cal, cal_dir = load_experiment(path)
+        load_arrays(cal, cal_dir)
+        print(f"{path}: experiment '{exp.name}' valid (calibration {cal_dir})")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from models.config import refresh_array_hashes
+    from models.study import calibrate
+
+    folder = Path(args.calibration)
+    calibrate.main(["--data-dir", str(args.data_dir), "--out-dir", str(folder / "derived")])
+    changed = refresh_array_hashes(folder)
+    print(f"{folder / 'demography.toml'}: sha256 updated for {', '.join(changed) or 'no arrays (unchanged)'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pension", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment and write results/<name>/")
+    run.add_argument("experiment", help="experiment TOML file, e.g. experiments/baseline.toml")
+    run.add_argument("--force", action="store_true", help="replace an existing run")
+    run.add_argument("--results-dir", default="results", help="results root (default: results)")
+    run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="print the tables of a finished run")
+    report.add_argument("run_dir", help="results/<experiment>")
+    report.set_defaults(func=_cmd_report)
+
+    validate = sub.add_parser("validate", help="validate a calibration folder or an experiment")
+    validate.add_argument("path")
+    validate.set_defaults(func=_cmd_validate)
+
+    calib = sub.add_parser("calibrate", help="re-derive calibration arrays from the raw data")
+    calib.add_argument("--data-dir", default=None,
+                       help="raw data folder (default: $PENSION_DATA_DIR or ../shared/data)")
+    calib.add_argument("--calibration", default="calibration/china")
+    calib.set_defaults(func=_cmd_calibrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: invalid input\n{exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,610 @@
+"""Typed, validated calibration and experiment schemas.
+
+A calibration is a folder (default ``calibration/china``) of TOML files, one per domain
+(``demography.toml``, ``pension.toml``, ``finances.toml``). Every number is a :class:`Param`
+carrying its ``value``, ``unit`` and ``source``; arrays are CSV files named in the TOML with
+their sha256 (:class:`ArrayFile`). An experiment (``experiments/<name>.toml``) names a
+calibration, optional overrides (dotted key -> value) and what to run.
+
+Schemas are pydantic v2 models, frozen, with unknown keys forbidden. Loading is the only place
+these files are read; it happens when a ``load_*`` function is called, never at import.
+Every failure raises :class:`ConfigError` naming the file, the key path, the value and what
+was expected (with the closest valid name for an unknown key).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+T = TypeVar("T")
+
+DOMAINS = ("demography", "pension", "finances", "checks")
+SEXES = ("female", "male")
+CATEGORIES = ("men", "women_cadre", "women_worker")
+REGIMES = ("pre_2024", "law_2024")
+MAX_AGE = 100
+FERTILITY_AGES = range(10, 55)
+FIRST_PUBLISHED_PROJECTION_YEAR = 2024  # WPP 2024: estimates to 2023, projections from 2024
+
+
+class ConfigError(ValueError):
+    """A calibration or experiment file is malformed, incomplete or out of range."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Param(Strict, Generic[T]):
+    """One calibration value with its unit and its source (document, table, year)."""
+
+    value: T
+    unit: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(min_length=3)]
+    note: str | None = None
+
+
+Fraction = Param[Annotated[float, Field(ge=0.0, le=1.0)]]
+Rate = Param[Annotated[float, Field(ge=-0.5, le=0.5)]]
+PositiveFloat = Param[Annotated[float, Field(gt=0.0)]]
+NonNegativeFloat = Param[Annotated[float, Field(ge=0.0)]]
+Year = Param[Annotated[int, Field(ge=1950, le=2300)]]
+Age = Param[Annotated[float, Field(ge=0.0, le=MAX_AGE)]]
+
+
+class ArrayFile(Strict):
+    """A CSV array shipped with the calibration, pinned by its sha256."""
+
+    file: Annotated[str, Field(min_length=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    unit: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(min_length=3)]
+
+
+# ---------------------------------------------------------------------------- demography
+class DemographyArrays(Strict):
+    base_population: ArrayFile
+    mortality_lee_carter: ArrayFile
+    mortality_kt: ArrayFile
+    mortality_kt_history: ArrayFile
+    mortality_history: ArrayFile
+    fertility_asfr: ArrayFile
+    sex_ratio_at_birth: ArrayFile
+    net_migration: ArrayFile
+    tfr_published: ArrayFile
+    e0_published: ArrayFile
+
+
+class DemographyCalibration(Strict):
+    base_year: Year
+    last_year: Year
+    arrays: DemographyArrays
+
+    @model_validator(mode="after")
+    def _years_ordered(self) -> DemographyCalibration:
+        if self.last_year.value <= self.base_year.value:
+            raise ValueError(
+                f"last_year.value = {self.last_year.value} must be after base_year.value = "
+                f"{self.base_year.value}"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------- pension
+class DivisorTable(Strict):
+    """Individual-account divisor (months) by retirement age, Guofa [2005] No. 38 annex."""
+
+    ages: list[Annotated[int, Field(ge=40, le=70)]]
+    months: list[Annotated[float, Field(gt=0)]]
+    unit: str
+    source: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DivisorTable:
+        if len(self.ages) != len(self.months):
+            raise ValueError(f"ages has {len(self.ages)} entries but months has {len(self.months)}")
+        if any(b - a != 1 for a, b in zip(self.ages, self.ages[1:])):
+            raise ValueError("ages must be consecutive whole years")
+        if any(b >= a for a, b in zip(self.months, self.months[1:])):
+            raise ValueError("months must decrease with the retirement age")
+        return self
+
+
+class Contribution(Strict):
+    employer_pooled_rate: Fraction
+    individual_account_rate: Fraction
+    compliance: Fraction
+
+
+class Benefit(Strict):
+    accrual_rate: Fraction
+    indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
+    individual_account_divisor: DivisorTable
+
+
+class PerCategory(Strict, Generic[T]):
+    men: T
+    women_cadre: T
+    women_worker: T
+
+
+class Retirement(Strict):
+    women_cadre_share: Fraction
+    entry_age: PerCategory[Age]
+    contribution_density: Fraction
+    contribution_years_sd: PositiveFloat
+
+
+class Coverage(Strict):
+    entry_age_start: Age
+    entry_age_full: Age
+    female_relative: Param[Annotated[float, Field(gt=0.0, le=1.5)]]
+    long_run_level_relative: Param[Annotated[float, Field(ge=1.0, le=3.0)]]
+    convergence_rate: Fraction
+
+    @model_validator(mode="after")
+    def _ages(self) -> Coverage:
+        if self.entry_age_full.value <= self.entry_age_start.value:
+            raise ValueError(
+                f"entry_age_full.value = {self.entry_age_full.value} must exceed "
+                f"entry_age_start.value = {self.entry_age_start.value}"
+            )
+        return self
+
+
+class Residents(Strict):
+    basic_pension_monthly_cny: PositiveFloat
+    indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
+    eligibility_age: Age
+
+
+class BaseYearTargets(Strict):
+    """Reported figures the base year must reproduce (MOHRSS statistical bulletin)."""
+
+    year: Year
+    insured_workers: PositiveFloat
+    retirees: PositiveFloat
+    revenue_cny: PositiveFloat
+    expenditure_cny: PositiveFloat
+    balance_end_cny: NonNegativeFloat
+    residents_recipients: PositiveFloat
+    residents_expenditure_cny: PositiveFloat
+
+
+class PensionCalibration(Strict):
+    contribution: Contribution
+    benefit: Benefit
+    retirement: Retirement
+    coverage: Coverage
+    residents: Residents
+    targets: BaseYearTargets
+
+
+# ---------------------------------------------------------------------------- finances
+class GrowthSegment(Strict):
+    from_year: Annotated[int, Field(ge=1950, le=2300)]
+    rate: Annotated[float, Field(ge=-0.2, le=0.2)]
+
+
+class GrowthPath(Strict):
+    """A piecewise-constant annual growth rate: each segment holds from its year on."""
+
+    segments: Annotated[list[GrowthSegment], Field(min_length=1)]
+    unit: str
+    source: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GrowthPath:
+        years = [s.from_year for s in self.segments]
+        if years != sorted(set(years)):
+            raise ValueError(f"segments must have strictly increasing from_year, got {years}")
+        return self
+
+    def rate(self, years: np.ndarray) -> np.ndarray:
+        """Growth rate in force in each year (the first segment also covers earlier years)."""
+        starts = np.array([s.from_year for s in self.segments])
+        rates = np.array([s.rate for s in self.segments])
+        idx = np.clip(np.searchsorted(starts, np.asarray(years), side="right") - 1, 0, None)
+        return rates[idx]
+
+
+class Wages(Strict):
+    average_wage_cny: PositiveFloat
+    real_growth: GrowthPath
+
+
+class Fund(Strict):
+    real_return: Rate
+
+
+class FiscalSubsidy(Strict):
+    base_year_cny: NonNegativeFloat
+
+
+class Reserve(Strict):
+    assets_end_base_year_cny: PositiveFloat
+    base_year_return: Rate
+    real_return: Rate
+
+
+class FinancesCalibration(Strict):
+    wages: Wages
+    fund: Fund
+    fiscal_subsidy: FiscalSubsidy
+    reserve: Reserve
+
+
+# ---------------------------------------------------------------------------- checks
+CHECK_VARIABLES = (
+    "births", "deaths", "population_year_end", "population_60plus_year_end",
+    "population_65plus_year_end", "pensioners", "insured_workers_plus_pensioners",
+)
+
+
+class Fact(Strict):
+    """A reported figure the projection is compared with (never fitted to)."""
+
+    variable: Literal[CHECK_VARIABLES]  # type: ignore[valid-type]
+    year: Annotated[int, Field(ge=1950, le=2300)]
+    value: Annotated[float, Field(gt=0)]
+    unit: str
+    source: Annotated[str, Field(min_length=3)]
+
+
+class ChecksCalibration(Strict):
+    facts: list[Fact] = Field(default_factory=list)
+
+
+class Calibration(Strict):
+    demography: DemographyCalibration
+    pension: PensionCalibration
+    finances: FinancesCalibration
+    checks: ChecksCalibration
+
+    @model_validator(mode="after")
+    def _cross_domain(self) -> Calibration:
+        base = self.demography.base_year.value
+        if self.pension.targets.year.value != base:
+            raise ValueError(
+                f"pension.targets.year.value = {self.pension.targets.year.value} must equal "
+                f"demography.base_year.value = {base}"
+            )
+        first_growth = self.finances.wages.real_growth.segments[0].from_year
+        if first_growth > base:
+            raise ValueError(
+                f"finances.wages.real_growth.segments[0].from_year = {first_growth} must be "
+                f"<= demography.base_year.value = {base}"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------- experiment
+class ProjectionSettings(Strict):
+    regimes: Annotated[list[Literal["pre_2024", "law_2024"]], Field(min_length=1)] = list(REGIMES)
+    report_every: Annotated[int, Field(ge=1, le=50)] = 5
+
+
+class Experiment(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
+    description: str = ""
+    calibration: str = "calibration/china"
+    seed: Annotated[int, Field(ge=0)] = 0
+    overrides: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    projection: ProjectionSettings = ProjectionSettings()
+
+
+# ---------------------------------------------------------------------------- errors
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class reached by following ``loc`` from ``model`` (None if not one)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        current = field.annotation
+        # unwrap Optional / Annotated / list
+        while getattr(current, "__origin__", None) is not None and not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            args = [a for a in getattr(current, "__args__", ()) if a is not type(None)]
+            if not args:
+                break
+            current = args[0]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _expected(err: dict) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"a number {bounds[kind]} {limit}"
+    if kind == "missing":
+        return "this key to be present"
+    if kind == "string_pattern_mismatch":
+        return f"a string matching {ctx.get('pattern')}"
+    return err["msg"].rstrip(".").lower()
+
+
+def _format_errors(exc: ValidationError, model: type[BaseModel], file_of) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        file, key_loc = file_of(loc)
+        key = ".".join(str(p) for p in key_loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            valid = list(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(
+                f"{file}: unknown key '{key}'{hint} (valid keys here: {', '.join(valid)})"
+            )
+        elif err["type"] == "missing":
+            lines.append(f"{file}: missing key '{key}'")
+        else:
+            lines.append(
+                f"{file}: key '{key}' = {_describe(err.get('input'))}: expected {_expected(err)}"
+            )
+    return ConfigError("\n".join(lines))
+
+
+def _read_toml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- overrides
+def apply_overrides(raw: dict, overrides: dict[str, Any], source: str) -> dict:
+    """Return a copy of ``raw`` with each dotted key replaced; unknown keys are an error."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                valid = list(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, valid, n=1, cutoff=0.5)
+                hint = f"; did you mean '{'.'.join(parts[:i] + [close[0]])}'?" if close else ""
+                raise ConfigError(
+                    f"{source}: override key 'overrides.{dotted}': no such calibration key "
+                    f"'{'.'.join(parts[: i + 1])}'{hint}"
+                )
+            if i == len(parts) - 1:
+                node[part] = value
+            else:
+                node = node[part]
+    return out
+
+
+# ---------------------------------------------------------------------------- loading
+def read_calibration_raw(folder: str | Path) -> dict:
+    """The calibration folder's TOML files as one dict keyed by domain."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: calibration folder not found")
+    return {d: _read_toml(folder / f"{d}.toml") for d in DOMAINS}
+
+
+def validate_calibration(raw: dict, folder: str | Path) -> Calibration:
+    folder = Path(folder)
+
+    def file_of(loc: tuple) -> tuple[str, tuple]:
+        if loc and loc[0] in DOMAINS:
+            return str(folder / f"{loc[0]}.toml"), loc[1:]
+        return str(folder), loc
+
+    try:
+        return Calibration.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_errors(exc, Calibration, file_of) from None
+
+
+def load_calibration(folder: str | Path, overrides: dict[str, Any] | None = None,
+                     override_source: str = "overrides") -> Calibration:
+    """Read, override and validate a calibration folder (TOML only; arrays: :func:`load_arrays`)."""
+    raw = read_calibration_raw(folder)
+    if overrides:
+        raw = apply_overrides(raw, overrides, override_source)
+    return validate_calibration(raw, folder)
+
+
+def load_experiment(path: str | Path, project_root: str | Path | None = None
+                    ) -> tuple[Experiment, Calibration, Path]:
+    """Validate an experiment file and the calibration it names (with its overrides applied).
+
+    Returns the experiment, the calibration and the calibration folder (resolved against
+    ``project_root``, by default the experiment file's parent's parent).
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    try:
+        exp = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_errors(exc, Experiment, lambda loc: (str(path), loc)) from None
+    root = Path(project_root) if project_root else path.resolve().parent.parent
+    cal_dir = Path(exp.calibration)
+    if not cal_dir.is_absolute():
+        cal_dir = root / cal_dir
+    cal = load_calibration(cal_dir, exp.overrides, override_source=str(path))
+    return exp, cal, cal_dir
+
+
+# ---------------------------------------------------------------------------- arrays
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_csv(folder: Path, toml_name: str, key: str, spec: ArrayFile,
+              columns: tuple[str, ...]) -> pd.DataFrame:
+    path = folder / spec.file
+    where = f"{folder / toml_name}: key 'arrays.{key}'"
+    if not path.is_file():
+        raise ConfigError(f"{where}.file = '{spec.file}': file not found at {path}")
+    actual = _sha256(path)
+    if actual != spec.sha256:
+        raise ConfigError(
+            f"{where}.sha256 = '{spec.sha256}': expected the hash of {path}, which is '{actual}' "
+            "(the CSV changed: re-derive it with `make calibrate` or update the hash)"
+        )
+    frame = pd.read_csv(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) {missing}; expected columns {list(columns)}")
+    if frame[list(columns)].isna().any().any():
+        raise ConfigError(f"{path}: empty cells in columns {list(columns)}")
+    return frame
+
+
+def _check_coords(path: Path, frame: pd.DataFrame, column: str, expected) -> None:
+    present = set(frame[column].tolist())
+    missing = [v for v in expected if v not in present]
+    extra = sorted(present - set(expected), key=str)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {column} values {_describe(missing)}")
+        if extra:
+            parts.append(f"unexpected {column} values {_describe(extra)}")
+        raise ConfigError(f"{path}: {'; '.join(parts)}; expected {column} "
+                          f"{_describe(list(expected)[0])}..{_describe(list(expected)[-1])}")
+
+
+def _to_array(folder: Path, toml_name: str, key: str, spec: ArrayFile, dims: dict[str, Any],
+              value: str) -> xr.DataArray:
+    """Read a long CSV into a DataArray with exactly the coordinates in ``dims``."""
+    frame = _read_csv(folder, toml_name, key, spec, tuple(dims) + (value,))
+    path = folder / spec.file
+    for dim, coords in dims.items():
+        _check_coords(path, frame, dim, coords)
+    if frame.duplicated(list(dims)).any():
+        raise ConfigError(f"{path}: duplicate rows for the same {', '.join(dims)}")
+    series = frame.set_index(list(dims))[value]
+    arr = xr.DataArray.from_series(series).reindex({d: list(c) for d, c in dims.items()})
+    if arr.isnull().any():
+        raise ConfigError(f"{path}: the table is not complete over {', '.join(dims)}")
+    arr.attrs.update(units=spec.unit, source=spec.source)
+    return arr
+
+
+def load_arrays(cal: Calibration, folder: str | Path) -> xr.Dataset:
+    """Read and check every CSV array named in the calibration.
+
+    Checks: the file exists, its sha256 matches, its columns are present, and its ages, sexes
+    and years are exactly those the model needs. Returns a Dataset with ``base_population[age,
+    sex]``, Lee-Carter ``lc_ax[age, sex]``, ``lc_bx``, ``lc_kt[year, sex]``,
+    ``lc_kt_history[history_year, sex]``, ``mx_history[history_year, age, sex]``,
+    ``asfr[year, fertility_age]``, ``sex_ratio_at_birth[year]``, ``net_migration[year, age,
+    sex]``, and the published bounds ``tfr_published[published_year, bound]`` and
+    ``e0_published[published_year, sex, bound]``.
+    """
+    folder = Path(folder)
+    spec = cal.demography.arrays
+    base, last = cal.demography.base_year.value, cal.demography.last_year.value
+    ages = list(range(MAX_AGE + 1))
+    years = list(range(base, last + 1))
+    sexes = list(SEXES)
+    published_years = list(range(max(base, FIRST_PUBLISHED_PROJECTION_YEAR), last + 1))
+
+    def array(key: str, dims: dict[str, Any], value: str) -> xr.DataArray:
+        return _to_array(folder, "demography.toml", key, getattr(spec, key), dims, value)
+
+    hist = _read_csv(folder, "demography.toml", "mortality_kt_history",
+                     spec.mortality_kt_history, ("year", "sex", "kt"))
+    hist_years = sorted(set(hist["year"].tolist()))
+    ds = xr.Dataset(
+        {
+            "base_population": array("base_population", {"age": ages, "sex": sexes}, "persons"),
+            "lc_ax": array("mortality_lee_carter", {"age": ages, "sex": sexes}, "ax"),
+            "lc_bx": array("mortality_lee_carter", {"age": ages, "sex": sexes}, "bx"),
+            "lc_kt": array("mortality_kt", {"year": years, "sex": sexes}, "kt"),
+            "asfr": array("fertility_asfr", {"year": years, "age": list(FERTILITY_AGES)},
+                          "asfr").rename(age="fertility_age"),
+            "sex_ratio_at_birth": array("sex_ratio_at_birth", {"year": years}, "srb"),
+            "net_migration": array("net_migration", {"year": years, "age": ages, "sex": sexes},
+                                   "persons"),
+            "lc_kt_history": array("mortality_kt_history", {"year": hist_years, "sex": sexes},
+                                   "kt").rename(year="history_year"),
+            "mx_history": array("mortality_history",
+                                {"year": hist_years, "age": ages, "sex": sexes},
+                                "mx").rename(year="history_year"),
+        }
+    )
+    bounds = ["lower95", "lower80", "median", "upper80", "upper95"]
+    bound = xr.DataArray(bounds, dims="bound", name="bound")
+    tfr = xr.concat([array("tfr_published", {"year": published_years}, b) for b in bounds],
+                    dim=bound)
+    ds["tfr_published"] = tfr.rename(year="published_year").transpose("published_year", "bound")
+    e0 = xr.concat(
+        [array("e0_published", {"year": published_years, "sex": sexes}, b) for b in bounds],
+        dim=bound,
+    )
+    ds["e0_published"] = e0.rename(year="published_year").transpose("published_year", "sex",
+                                                                    "bound")
+    _check_values(folder, ds)
+    return ds
+
+
+def _check_values(folder: Path, ds: xr.Dataset) -> None:
+    """Range checks on array values (non-negative counts and rates, b(x) summing to one)."""
+    for name in ("base_population", "asfr"):
+        if (ds[name] < 0).any():
+            raise ConfigError(f"{folder}: array '{name}' has negative values; expected >= 0")
+    srb = ds["sex_ratio_at_birth"]
+    if ((srb < 0.9) | (srb > 1.3)).any():
+        raise ConfigError(f"{folder}: sex_ratio_at_birth outside 0.9..1.3 males per female")
+
+
+def refresh_array_hashes(folder: str | Path, toml_name: str = "demography.toml") -> list[str]:
+    """Rewrite the ``sha256`` of every ``[arrays.*]`` entry of a calibration TOML in place.
+
+    Used after the derived CSVs are regenerated (``pension calibrate``); keeps the file's
+    comments and layout. Returns the array keys whose hash changed.
+    """
+    import re
+
+    folder = Path(folder)
+    path = folder / toml_name
+    text = path.read_text()
+    changed: list[str] = []
+    section = re.compile(r"^\[arrays\.(\w+)\]\s*$(.*?)(?=^\[|\Z)", re.S | re.M)
+
+    def fix(match: re.Match) -> str:
+        key, body = match.group(1), match.group(2)
+        file = re.search(r'^file\s*=\s*"([^"]+)"', body, re.M)
+        if not file:
+            raise ConfigError(f"{path}: key 'arrays.{key}.file' is missing")
+        digest = _sha256(folder / file.group(1))
+        new_body, n = re.subn(r'^(sha256\s*=\s*)"[0-9a-f]*"', rf'\g<1>"{digest}"', body,
+                              flags=re.M)
+        if n != 1:
+            raise ConfigError(f"{path}: key 'arrays.{key}.sha256' is missing")
+        if new_body != body:
+            changed.append(key)
+        return match.group(0).replace(body, new_body)
+
+    path.write_text(section.sub(fix, text))
+    return changed

@@ -21,7 +21,8 @@ Per year ``t``, age ``a``, category ``c`` (with ``S`` the share drawing a pensio
   cohort's pensioners who start in ``t``; a new pension is the Guofa [2005] No. 38 formula
   (basic pension on ``(w(t−1) + ρ w(t−1))/2 · 1 % · years`` plus individual account
   ``τ_IA ρ w(t) years / divisor(R)``, the account credited at wage growth);
-* fund ``B(t+1) = B(t)(1 + r) + contributions + subsidy − expenditure``; months payable
+* fund ``B(t+1) = B(t)(1 + r) + contributions + subsidy + draw − expenditure`` (interest
+  ``r B`` is revenue while ``B > 0``; on a negative balance it is the cost of the gap); months payable
   ``= B(t+1) / (expenditure / 12)``; reserve (NSSF) ``A(t+1) = A(t)(1 + r_A) − draw(t)``.
 """
 
@@ -347,10 +348,13 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     balance = np.empty(expenditure.shape[:-1] + (n_years + 1,))
     balance[..., 0] = fit.fund_balance_start_cny
     interest = np.empty(expenditure.shape)
+    debt_interest = np.empty(expenditure.shape)
     for t in range(n_years):
-        interest[..., t] = r_fund * balance[..., t]
-        balance[..., t + 1] = (balance[..., t] + interest[..., t] + contributions[..., t]
-                               + subsidy[t] + draws[..., t] - expenditure[..., t])
+        interest[..., t] = r_fund * np.maximum(balance[..., t], 0.0)
+        debt_interest[..., t] = r_fund * np.maximum(-balance[..., t], 0.0)
+        balance[..., t + 1] = (balance[..., t] + interest[..., t] - debt_interest[..., t]
+                               + contributions[..., t] + subsidy[t] + draws[..., t]
+                               - expenditure[..., t])
     reserve = np.empty_like(balance)
     reserve[..., 0] = fit.reserve_assets_start_cny
     r_res = np.full(n_years, finances.reserve.real_return.value)
@@ -396,7 +400,11 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
             "fiscal_subsidy_cny": (("year",), subsidy, {"units": "yuan per year",
                                                         "long_name": "fiscal subsidy to the fund"}),
             "interest_cny": (dims_y, interest, {"units": "yuan per year",
-                                                "long_name": "return on the fund balance"}),
+                                                "long_name": "return on a positive fund balance"}),
+            "debt_interest_cny": (dims_y, debt_interest,
+                                  {"units": "yuan per year",
+                                   "long_name": "interest on a negative fund balance (the "
+                                                "unfunded gap carried forward)"}),
             "reserve_draw_cny": (dims_y, np.array(draws), {"units": "yuan per year",
                                                            "long_name": "transfer from the reserve"}),
             "expenditure_cny": (dims_y, expenditure, {"units": "yuan per year",

@@ -293,6 +293,18 @@ class ProjectionSettings(Strict):
     report_every: Annotated[int, Field(ge=1, le=50)] = 5
 
 
+class StochasticDemographySettings(Strict):
+    """Monte Carlo demography knobs of an experiment (issue 3)."""
+
+    paths: Annotated[int, Field(ge=0, le=1_000_000)] = 0  # 0: the median path only
+    chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    tfr_shift: Annotated[float, Field(ge=-1.0, le=2.0)] = 0.0  # children per woman added to the median
+    mortality_drift_scale: Annotated[float, Field(ge=0.0, le=3.0)] = 1.0  # x median improvement
+    mortality_spread_scale: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    fertility_spread_scale: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    migration_noise_sd: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0  # relative sd of net migration
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -300,6 +312,7 @@ class Experiment(Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     overrides: dict[str, float | int | str | bool] = Field(default_factory=dict)
     projection: ProjectionSettings = ProjectionSettings()
+    demography: StochasticDemographySettings = StochasticDemographySettings()
 
 
 # ---------------------------------------------------------------------------- errors

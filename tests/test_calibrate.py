@@ -72,7 +72,8 @@ def test_malformed_column_is_named(tmp_path):
     (tmp_path / "wpp2024_china" / "annual_indicators.csv").write_text(
         "year,indicator,variant,valu\n1950,births_thousands,estimate,1.0\n"
     )
-    with pytest.raises(CalibrationDataError, match=r"annual_indicators.csv: missing column\(s\) \['value'\]"):
+    missing_value_column = r"annual_indicators.csv: missing column\(s\) \['value'\]"
+    with pytest.raises(CalibrationDataError, match=missing_value_column):
         derive(tmp_path, tmp_path / "out")
     (tmp_path / "wpp2024_china" / "annual_indicators.csv").write_text(
         "year,indicator,variant,value\n1950,births_thousands,estimate,many\n"

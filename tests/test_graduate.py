@@ -34,7 +34,8 @@ def test_signed_totals_are_preserved():
     totals = rng.normal(0.0, 10.0, size=(5, 21))
     single = graduate_migration(totals)
     assert single.shape == (5, 101)
-    np.testing.assert_allclose(group_sums(single[:, :100], range(0, 101, 5)), totals[:, :20], rtol=1e-12, atol=1e-12)
+    closed_groups = group_sums(single[:, :100], range(0, 101, 5))
+    np.testing.assert_allclose(closed_groups, totals[:, :20], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(single[:, 100], totals[:, 20])
 
 
@@ -59,13 +60,15 @@ def test_linear_cumulative_is_recovered_between_knots():
     totals = density * np.diff(UNEVEN_BOUNDARIES)
     single = graduate_grouped(totals, UNEVEN_BOUNDARIES)
     cumulative = np.concatenate([[0.0], np.cumsum(single)])
-    np.testing.assert_allclose(cumulative, density * np.arange(UNEVEN_BOUNDARIES[-1] + 1), rtol=1e-13, atol=1e-12)
+    linear = density * np.arange(UNEVEN_BOUNDARIES[-1] + 1)
+    np.testing.assert_allclose(cumulative, linear, rtol=1e-13, atol=1e-12)
 
 
 def test_rates_integrate_to_rate_times_width():
     grouped_rates = np.array([0.05, 0.01, 0.002, 0.004, 0.02, 0.09, 0.3])
     single = graduate_rates(grouped_rates, UNEVEN_BOUNDARIES)
-    np.testing.assert_allclose(group_sums(single, UNEVEN_BOUNDARIES), grouped_rates * np.diff(UNEVEN_BOUNDARIES), rtol=1e-12)
+    expected = grouped_rates * np.diff(UNEVEN_BOUNDARIES)
+    np.testing.assert_allclose(group_sums(single, UNEVEN_BOUNDARIES), expected, rtol=1e-12)
 
 
 def test_fertility_single_ages_add_up_to_tfr():

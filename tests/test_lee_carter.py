@@ -66,29 +66,30 @@ def read_derived(name: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def wide(frame: pd.DataFrame, value: str, sex: str, index: str = "year") -> pd.DataFrame:
-    subset = frame[frame["sex"] == sex]
-    return subset.pivot(index=index, columns="age", values=value) if "age" in subset else subset.set_index(index)[value]
+def lee_carter_pattern(sex: str) -> tuple[np.ndarray, np.ndarray]:
+    pattern = read_derived("mortality_lee_carter.csv").query("sex == @sex").sort_values("age")
+    assert len(pattern) == N_AGES
+    assert pattern["bx"].sum() == pytest.approx(1.0, abs=1e-9)
+    return pattern["ax"].to_numpy(), pattern["bx"].to_numpy()
 
 
 @pytest.mark.parametrize("sex", ["female", "male"])
 def test_derived_history_e0_is_matched_by_the_fit(sex):
-    history = wide(read_derived("mortality_history.csv"), "mx", sex)
-    pattern = read_derived("mortality_lee_carter.csv").query("sex == @sex").sort_values("age")
+    history = read_derived("mortality_history.csv").query("sex == @sex")
+    history = history.pivot(index="year", columns="age", values="mx")
+    ax, bx = lee_carter_pattern(sex)
     kt = read_derived("mortality_kt_history.csv").query("sex == @sex").set_index("year")["kt"]
     e0_data = life_expectancy(history.loc[kt.index].to_numpy(), sex)
-    e0_fitted = life_expectancy(lee_carter_mx(pattern["ax"].to_numpy(), pattern["bx"].to_numpy(), kt.to_numpy()), sex)
+    e0_fitted = life_expectancy(lee_carter_mx(ax, bx, kt.to_numpy()), sex)
     assert np.max(np.abs(e0_fitted - e0_data)) < E0_TOLERANCE_YEARS
-    assert pattern["bx"].sum() == pytest.approx(1.0, abs=1e-9)
-    assert len(pattern) == N_AGES
 
 
 @pytest.mark.parametrize("sex", ["female", "male"])
 def test_derived_kt_reproduces_published_median_e0(sex):
-    pattern = read_derived("mortality_lee_carter.csv").query("sex == @sex").sort_values("age")
+    ax, bx = lee_carter_pattern(sex)
     kt = read_derived("mortality_kt.csv").query("sex == @sex").set_index("year")["kt"]
     published = read_derived("e0_published.csv").query("sex == @sex").set_index("year")["median"]
     years = published.index.intersection(kt.index)
     assert len(years) > 0
-    e0 = life_expectancy(lee_carter_mx(pattern["ax"].to_numpy(), pattern["bx"].to_numpy(), kt.loc[years].to_numpy()), sex)
+    e0 = life_expectancy(lee_carter_mx(ax, bx, kt.loc[years].to_numpy()), sex)
     assert np.max(np.abs(e0 - published.loc[years].to_numpy())) < E0_TOLERANCE_YEARS

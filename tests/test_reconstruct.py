@@ -120,7 +120,8 @@ def test_raking_hits_the_margins():
     np.testing.assert_allclose(group_totals, age_totals, rtol=1e-12)
     assert raking.population.min() >= 0.0
     # every single age of a cell takes the cell's factor
-    np.testing.assert_allclose(raking.population[15:60] / population[15:60], np.broadcast_to(raking.factors[1], (45, 2)))
+    cell_factor = np.broadcast_to(raking.factors[1], (45, 2))
+    np.testing.assert_allclose(raking.population[15:60] / population[15:60], cell_factor)
 
 
 def test_raking_rejects_inconsistent_margins():
@@ -132,9 +133,15 @@ def test_base_reconstruction_reports_residuals_before_and_after():
     births = np.full(N_YEARS, 1.0e6)
     mx = gompertz_mx()
     result = reconstruct_base_population(
-        births, np.full(N_YEARS, SRB), np.broadcast_to(mx, (N_YEARS,) + mx.shape), np.zeros(N_YEARS),
-        np.ones(mx.shape), census_age_group_edges=(0, 65, N_AGES), census_age_group_totals=np.array([5.0e7, 1.0e7]),
-        census_sex_totals=np.array([2.9e7, 3.1e7]), pre_period_birth_growth_rate=0.0,
+        births,
+        np.full(N_YEARS, SRB),
+        np.broadcast_to(mx, (N_YEARS,) + mx.shape),
+        np.zeros(N_YEARS),
+        np.ones(mx.shape),
+        census_age_group_edges=(0, 65, N_AGES),
+        census_age_group_totals=np.array([5.0e7, 1.0e7]),
+        census_sex_totals=np.array([2.9e7, 3.1e7]),
+        pre_period_birth_growth_rate=0.0,
     )
     margins = [row["margin"] for row in result.residuals]
     assert margins == ["age 0-64", "age 65+", "female", "male", "total"]
@@ -159,7 +166,8 @@ def test_derived_base_population_matches_census_margins():
     if not (data_dir / "china_facts.csv").is_file():
         pytest.skip(f"raw data folder {data_dir} is absent (set PENSION_DATA_DIR)")
     census = read_census(data_dir)
-    base = pd.read_csv(DEFAULT_OUT_DIR / "base_population.csv").pivot(index="age", columns="sex", values="persons")
+    base = pd.read_csv(DEFAULT_OUT_DIR / "base_population.csv")
+    base = base.pivot(index="age", columns="sex", values="persons")
     by_sex = base[list(SEXES)].sum().to_numpy()
     np.testing.assert_allclose(by_sex, census["sex_totals"], rtol=1e-9)
     ages = base.index.to_numpy()

@@ -142,7 +142,7 @@ def graduate_mortality(grouped_mx: np.ndarray) -> np.ndarray:
     mx = np.asarray(grouped_mx, dtype=float)
     n_closed = len(MORTALITY_GROUP_BOUNDARIES) - 1
     if mx.ndim == 0 or mx.shape[-1] != n_closed + 1:
-        raise ValueError(f"grouped_mx must have {n_closed + 1} age groups on its last axis, got {mx.shape}")
+        raise ValueError(f"grouped_mx needs {n_closed + 1} age groups on its last axis, got {mx.shape}")
     single = graduate_rates(mx[..., :n_closed], MORTALITY_GROUP_BOUNDARIES)
     return np.concatenate([single, mx[..., n_closed:]], axis=-1)
 
@@ -164,7 +164,7 @@ def graduate_fertility(grouped_asfr: np.ndarray) -> np.ndarray:
     asfr = np.asarray(grouped_asfr, dtype=float)
     n_groups = len(FERTILITY_GROUP_BOUNDARIES) - 1
     if asfr.ndim == 0 or asfr.shape[-1] != n_groups:
-        raise ValueError(f"grouped_asfr must have {n_groups} age groups on its last axis, got {asfr.shape}")
+        raise ValueError(f"grouped_asfr needs {n_groups} age groups on its last axis, got {asfr.shape}")
     return graduate_rates(asfr, FERTILITY_GROUP_BOUNDARIES)
 
 
@@ -187,7 +187,8 @@ def graduate_migration(grouped_net_migrants: np.ndarray) -> np.ndarray:
     n_closed = len(MIGRATION_GROUP_BOUNDARIES) - 1
     if counts.ndim == 0 or counts.shape[-1] != n_closed + 1:
         raise ValueError(
-            f"grouped_net_migrants must have {n_closed + 1} age groups on its last axis, got {counts.shape}"
+            f"grouped_net_migrants needs {n_closed + 1} age groups on its last axis, "
+            f"got {counts.shape}"
         )
     single = graduate_grouped(counts[..., :n_closed], MIGRATION_GROUP_BOUNDARIES)
     return np.concatenate([single, counts[..., n_closed:]], axis=-1)

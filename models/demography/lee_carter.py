@@ -155,12 +155,16 @@ def fit_lee_carter(
     rates = np.asarray(mx, dtype=float)
     starts = np.asarray(period_starts)
     if rates.ndim != 2 or starts.shape != (rates.shape[0],):
-        raise ValueError(f"mx must be (period, age) and period_starts (period,), got {rates.shape}, {starts.shape}")
+        raise ValueError(
+            f"mx must be (period, age) and period_starts (period,), got {rates.shape}, {starts.shape}"
+        )
     in_window = starts >= fit_from
     if fit_to is not None:
         in_window &= starts <= fit_to
     if in_window.sum() < 2:
-        raise ValueError(f"the fitting window {fit_from}..{fit_to} holds {in_window.sum()} periods; need at least 2")
+        raise ValueError(
+            f"the fitting window {fit_from}..{fit_to} holds {in_window.sum()} periods; need at least 2"
+        )
     window = rates[in_window]
     if np.any(window <= 0) or not np.all(np.isfinite(window)):
         raise ValueError("all death rates in the fitting window must be positive and finite")

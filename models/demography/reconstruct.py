@@ -1,6 +1,6 @@
 """Reconstruction of a base population by single age and sex from births, deaths and migrants.
 
-Cohort reconstruction ("reverse survival" run forward): each year's births, split by the sex
+Forward cohort reconstruction: each year's births, split by the sex
 ratio at birth, are carried from one 1 January to the next through the single-age death rates
 of the calendar year, and the year's net migrants are added at the year end. The survival
 conventions are those of the projection (:mod:`models.demography.projection`), imported, not
@@ -40,7 +40,7 @@ every single age takes the factor of its cell.
 References
 ----------
 Preston, S. H., Heuveline, P. & Guillot, M. (2001). *Demography: Measuring and Modeling
-Population Processes*, Blackwell, ch. 3 and 6.
+Population Processes*, Blackwell, ch. 3 (life table), 6 (projection), 7 (stable population).
 Deming, W. E. & Stephan, F. F. (1940). On a least squares adjustment of a sampled frequency
 table when the expected marginal totals are known. *Annals of Mathematical Statistics* 11(4),
 427-444.
@@ -64,7 +64,8 @@ class Reconstruction(NamedTuple):
     """Output of :func:`reconstruct_population`."""
 
     population: np.ndarray  #: persons on 1 January of each year first..last+1, shape (year, age, sex)
-    migration_clipped: np.ndarray  #: persons of net emigration that found nobody to remove, per year, shape (year,)
+    #: persons of net emigration that found nobody left to remove, per year, shape (year,)
+    migration_clipped: np.ndarray
 
 
 class Raking(NamedTuple):
@@ -129,7 +130,9 @@ def pre_period_population(
     births_by_sex = np.asarray(births_by_sex, dtype=float)
     mx = np.asarray(mx, dtype=float)
     if not 1 <= reference_years <= births_by_sex.shape[0]:
-        raise ValueError(f"reference_years must be in 1..{births_by_sex.shape[0]}, got {reference_years}")
+        raise ValueError(
+            f"reference_years must be in 1..{births_by_sex.shape[0]}, got {reference_years}"
+        )
     n_ages = mx.shape[0]
     reference_births = births_by_sex[:reference_years].mean(axis=0)  # (sex,)
     reference_offset = (reference_years - 1) / 2.0  # reference mid-year minus first year
@@ -177,12 +180,14 @@ def pre_period_birth_growth_for_total(
     """
 
     def excess(growth_rate: float) -> float:
-        return pre_period_population(births_by_sex, mx, growth_rate, reference_years).sum() - population_total
+        initial = pre_period_population(births_by_sex, mx, growth_rate, reference_years)
+        return initial.sum() - population_total
 
     low, high = growth_bracket
     if excess(low) < 0.0 or excess(high) > 0.0:
         raise ValueError(
-            f"no birth growth rate in [{low}, {high}] gives a first-year population of {population_total:,.0f}"
+            f"no birth growth rate in [{low}, {high}] gives a first-year population "
+            f"of {population_total:,.0f}"
         )
     return float(brentq(excess, low, high, xtol=1e-14))
 
@@ -258,7 +263,9 @@ def reconstruct_population(
     if np.shape(sex_ratio_at_birth) != (n_years,) or net_migrants.shape != (n_years,):
         raise ValueError("births, sex_ratio_at_birth and net_migrants must share one year axis")
     if pattern.shape != mx_by_year.shape[1:]:
-        raise ValueError(f"migration_pattern must be (age, sex) = {mx_by_year.shape[1:]}, got {pattern.shape}")
+        raise ValueError(
+            f"migration_pattern must be (age, sex) = {mx_by_year.shape[1:]}, got {pattern.shape}"
+        )
     pattern_total = pattern.sum()
     if pattern_total == 0.0:
         raise ValueError("migration_pattern sums to zero: cannot be normalised to a distribution")
@@ -283,7 +290,8 @@ def _age_group_index(age_group_edges: Sequence[int], n_ages: int) -> np.ndarray:
     edges = np.asarray(age_group_edges, dtype=int)
     if edges[0] != 0 or edges[-1] != n_ages or np.any(np.diff(edges) <= 0):
         raise ValueError(
-            f"age_group_edges must rise strictly from 0 to the number of ages {n_ages}, got {edges.tolist()}"
+            f"age_group_edges must rise strictly from 0 to the number of ages {n_ages}, "
+            f"got {edges.tolist()}"
         )
     return np.searchsorted(edges, np.arange(n_ages), side="right") - 1
 
@@ -333,7 +341,8 @@ def rake_age_sex(
         raise ValueError("population and margins must be non-negative")
     if not np.isclose(age_targets.sum(), sex_targets.sum(), rtol=1e-9, atol=0.0):
         raise ValueError(
-            f"margins disagree: age groups add up to {age_targets.sum():.0f}, sexes to {sex_targets.sum():.0f}"
+            f"margins disagree: age groups add up to {age_targets.sum():.0f}, "
+            f"sexes to {sex_targets.sum():.0f}"
         )
     cells = np.zeros((n_groups, population.shape[1]))
     np.add.at(cells, group_of_age, population)

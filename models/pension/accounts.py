@@ -44,6 +44,8 @@ __all__ = [
     "retirement_schedule",
     "calibrate_base_year",
     "project_accounts",
+    "account_rates",
+    "reach_year",
     "first_year",
     "fund_milestones",
 ]
@@ -64,39 +66,67 @@ def category_population(population: xr.DataArray, pension: PensionCalibration) -
     return out
 
 
+def reach_year(birth_year: np.ndarray, statutory_age: np.ndarray) -> np.ndarray:
+    """Calendar year in which a birth-year cohort (births spread over the year) reaches its
+    statutory age on average: ``floor(b + 1/2 + R)``."""
+    return np.floor(birth_year + 0.5 + statutory_age + 1e-9).astype(int)
+
+
 def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
-                        pension: PensionCalibration) -> xr.Dataset:
+                        pension: PensionCalibration,
+                        extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
     """Who draws a pension, by year, age on 1 January and category, under a retirement regime.
 
     * ``statutory_age[year, age, category]`` (years): the cohort's statutory retirement age
-      (law of September 2024 or the earlier ages), averaged over birth months;
+      (law of September 2024 or the earlier ages), averaged over birth months, plus any
+      ``extra_delay_months[year, category]``: a policy's delay (months, may be fractional)
+      for the cohorts that reach the regime's statutory age in that year (:func:`reach_year`);
+      years after the last given one keep its value, years before the first have none;
     * ``contribution_years[...]`` (years): mean years at the statutory age,
       ``density · (R − entry_age)``;
     * ``pension_share[...]``: share of the year's person-months spent drawing a pension:
       the months past the statutory age (split by months, :func:`rules.retired_share`) times
-      the share who have the minimum contribution years. Contribution years are normal with
-      the calibrated spread; those short of the minimum keep contributing, one year per year
-      past the statutory age, until they qualify:
-      ``eligible = Φ((Ȳ + max(0, a + 1/2 − R) − Y_min(t)) / σ)``. Along a cohort the share
-      never falls (a pension once awarded is kept when the minimum later rises).
+      the share who have the minimum contribution years required in the cohort's reach year.
+      Contribution years are normal with the calibrated spread; those short of the minimum keep
+      contributing, one year per year past the statutory age, until they qualify:
+      ``eligible = Φ((Ȳ + max(0, a + 1/2 − R) − Y_min) / σ)``. Along a cohort the share never
+      falls. A fractional delay ``d`` mixes the whole-month delays ``⌊d⌋`` and ``⌈d⌉`` with
+      weights ``⌈d⌉ − d`` and ``d − ⌊d⌋`` (exact at whole months).
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
     ret = pension.retirement
-    birth_year = years[:, None, None] - ages[None, :, None] - 1
-    birth_month = np.arange(1, 13)[None, None, :]
-    y_min = np.asarray(rules.minimum_contribution_years(years, regime), dtype=float)
+    birth_year = years[:, None] - ages[None, :] - 1
+    grid = birth_year.shape + (12,)
+    birth_month = np.broadcast_to(np.arange(1, 13), grid)
     shares, stat_ages, contrib_years = [], [], []
     for cat in CATEGORIES:
         months = rules.statutory_retirement_age_months(
-            np.broadcast_to(birth_year, birth_year.shape[:2] + (12,)),
-            np.broadcast_to(birth_month, birth_year.shape[:2] + (12,)), cat, regime)
-        stat_age = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
+            np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
+        law_age = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
+        delay = np.zeros(birth_year.shape)
+        if extra_delay_months is not None:
+            lever = extra_delay_months.sel(category=cat)
+            lever_years = lever["year"].values
+            reach = reach_year(birth_year, law_age)
+            idx = np.clip(np.searchsorted(lever_years, reach, side="right") - 1, 0, None)
+            delay = np.where(reach >= lever_years[0], lever.values[idx], 0.0)
+        lo = np.floor(delay + 1e-12)
+        frac = delay - lo
+        stat_age = law_age + delay / 12.0
         mean_years = ret.contribution_density.value * np.maximum(
             stat_age - getattr(ret.entry_age, cat).value, 0.0)
+        y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, stat_age),
+                                                            regime), dtype=float)
         past = np.maximum(ages[None, :] + 0.5 - stat_age, 0.0)
-        eligible = norm.cdf((mean_years + past - y_min[:, None]) / ret.contribution_years_sd.value)
-        share = np.asarray(rules.retired_share(years, ages, cat, regime)) * eligible
+        eligible = norm.cdf((mean_years + past - y_min) / ret.contribution_years_sd.value)
+        retired = np.asarray(rules.retired_share(years, ages, cat, regime,
+                                                 extra_months=lo.astype(np.int64)))
+        if np.any(frac > 0):
+            later = np.asarray(rules.retired_share(years, ages, cat, regime,
+                                                   extra_months=lo.astype(np.int64) + 1))
+            retired = (1.0 - frac) * retired + frac * later
+        share = retired * eligible
         for t in range(1, len(years)):  # a cohort's share never falls
             share[t, 1:] = np.maximum(share[t, 1:], share[t - 1, :-1])
         shares.append(share)
@@ -263,53 +293,44 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     return fit
 
 
-def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYearFit,
-                     pension: PensionCalibration, finances: FinancesCalibration,
-                     pooled_rate: xr.DataArray | None = None,
-                     reserve_draw: xr.DataArray | None = None) -> xr.Dataset:
-    """Project the employee fund, the residents' scheme and the reserve, year by year.
+def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibration,
+                  finances: FinancesCalibration, weights_population: xr.DataArray) -> xr.Dataset:
+    """Per-person rates of the accounts, independent of the population path.
 
-    ``population[..., year, age, sex]`` (leading dims such as ``path`` are carried through);
-    ``schedule`` from :func:`retirement_schedule` over the same years and ages;
-    ``pooled_rate[year]`` overrides the employer pooled rate (fraction), ``reserve_draw[...,
-    year]`` transfers from the reserve to the fund (yuan). Returns a Dataset of labelled
-    flows and stocks (see the variables' ``long_name`` and ``units``).
+    Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person),
+    ``pensioner_rate`` (pensioners per person), ``pension_cny`` (average pension per pensioner,
+    yuan per year), and ``[year]``: ``average_wage_cny``, ``fiscal_subsidy_cny``. Every account
+    flow is then a population-weighted sum of these rates, so one policy's rates serve every
+    Monte Carlo path (and the optimizer's linear model). ``weights_population[year, age,
+    category]`` only weighs the merge of ages 99 and 100+ in the open age group's average
+    pension.
     """
-    years = population["year"].values
-    ages = population["age"].values
+    years = schedule["year"].values
+    ages = schedule["age"].values
     base = int(years[0])
-    lead = [d for d in population.dims if d not in ("year", "age", "sex")]
-    pop_c = category_population(population, pension).transpose(*lead, "year", "age",
-                                                              "category").values
-    share = schedule["pension_share"].sel(year=years, age=ages).values  # [T, A, C]
-    stat_age = schedule["statutory_age"].sel(year=years, age=ages).values
-    ybar = schedule["contribution_years"].sel(year=years, age=ages).values
-    n_years = len(years)
+    share = schedule["pension_share"].values  # [T, A, C]
+    stat_age = schedule["statutory_age"].values
+    ybar = schedule["contribution_years"].values
     regime = schedule.attrs["regime"]
+    n_years = len(years)
 
     wage = _wage_path(years, base, finances)
     growth = finances.wages.real_growth.rate(years)
     index_rate = pension.benefit.indexation_wage_share.value * growth
     sexf = _sex_factor(pension)
-    cov_work = (_coverage_level(years, base, fit.coverage_level, 0.0, pension)[:, None, None]
-                * _ramp(ages, pension)[None, :, None] * sexf[None, None, :])
-    cov_cohort = (_cohort_coverage(years, ages, base, fit.coverage_level,
-                                   fit.historical_coverage_growth, pension)[:, :, None]
-                  * sexf[None, None, :])
-    insured = pop_c * cov_work * (1.0 - share)  # [..., T, A, C]
-    pensioners = pop_c * cov_cohort * share
-
-    tau_ia = pension.contribution.individual_account_rate.value
-    pooled = (np.full(n_years, pension.contribution.employer_pooled_rate.value)
-              if pooled_rate is None else pooled_rate.sel(year=years).values)
-    rho = fit.contribution_index
-    compliance = pension.contribution.compliance.value
-    contributions = ((pooled + tau_ia)[:, None, None] * rho * wage[:, None, None] * compliance
-                     * insured).sum(axis=(-2, -1))
+    insured_rate = (_coverage_level(years, base, fit.coverage_level, 0.0, pension)[:, None, None]
+                    * _ramp(ages, pension)[None, :, None] * sexf[None, None, :] * (1.0 - share))
+    pensioner_rate = (_cohort_coverage(years, ages, base, fit.coverage_level,
+                                       fit.historical_coverage_growth, pension)[:, :, None]
+                      * sexf[None, None, :] * share)
 
     # New pensions by (year, age, category): Guofa [2005] No. 38
-    y_min = np.asarray(rules.minimum_contribution_years(years, regime), dtype=float)
-    credited = np.maximum(ybar, y_min[:, None, None])
+    rho = fit.contribution_index
+    tau_ia = pension.contribution.individual_account_rate.value
+    reach = years[:, None, None] - ages[None, :, None] - 1
+    y_min = np.asarray(rules.minimum_contribution_years(reach_year(reach, stat_age), regime),
+                       dtype=float)
+    credited = np.maximum(ybar, y_min)
     wage_prev = np.concatenate([[wage[0] / (1.0 + growth[0])], wage[:-1]])
     basic = rules.basic_pension(wage_prev[:, None, None], rho, credited,
                                 pension.benefit.accrual_rate.value)
@@ -319,32 +340,94 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     new_pension = np.asarray(basic) + tau_ia * rho * wage[:, None, None] * credited * 12.0 / divisor
 
     # Cohort average pensions, year by year
-    avg = np.empty(pensioners.shape)
-    avg[..., 0, :, :] = fit.base_pension_level_cny * _pension_profile(
-        ages, stat_age[0], growth[0], pension)
+    weights = (weights_population.transpose("year", "age", "category").values * pensioner_rate)
+    avg = np.empty(share.shape)
+    avg[0] = fit.base_pension_level_cny * _pension_profile(ages, stat_age[0], growth[0], pension)
     for t in range(1, n_years):
-        prev = avg[..., t - 1, :, :] * (1.0 + index_rate[t])
-        carried = np.empty_like(prev)
-        carried[..., 1:, :] = prev[..., :-1, :]
-        carried[..., 0, :] = 0.0
-        w_prev = pensioners[..., t - 1, :, :]
-        # open age group: pensioners of 99 and 100+ merge
-        denom = w_prev[..., -2, :] + w_prev[..., -1, :]
-        carried[..., -1, :] = np.where(
-            denom > 0, (prev[..., -2, :] * w_prev[..., -2, :] + prev[..., -1, :] * w_prev[..., -1, :])
-            / np.where(denom > 0, denom, 1.0), prev[..., -1, :])
-        s_now, s_before = share[t], np.zeros_like(share[t])
-        s_before[1:] = share[t - 1, :-1]
-        s_before[-1] = share[t - 1, -1]
-        new_weight = np.where(s_now > 0, (s_now - s_before) / np.where(s_now > 0, s_now, 1.0), 0.0)
+        prev = avg[t - 1] * (1.0 + index_rate[t])
+        carried = np.zeros_like(prev)
+        carried[1:] = prev[:-1]
+        w99, w100 = weights[t - 1, -2], weights[t - 1, -1]
+        total = w99 + w100
+        carried[-1] = np.where(total > 0, (prev[-2] * w99 + prev[-1] * w100)
+                               / np.where(total > 0, total, 1.0), prev[-1])
+        before = np.zeros_like(share[t])
+        before[1:] = share[t - 1, :-1]
+        before[-1] = share[t - 1, -1]
+        new_weight = np.where(share[t] > 0, (share[t] - before) / np.where(share[t] > 0,
+                                                                           share[t], 1.0), 0.0)
         new_weight = np.clip(new_weight, 0.0, 1.0)
-        avg[..., t, :, :] = (1.0 - new_weight) * carried + new_weight * new_pension[t]
-    expenditure = (pensioners * avg).sum(axis=(-2, -1))
+        avg[t] = (1.0 - new_weight) * carried + new_weight * new_pension[t]
 
-    subsidy = finances.fiscal_subsidy.base_year_cny.value * wage / wage[0]
+    dims = ("year", "age", "category")
+    return xr.Dataset(
+        {
+            "insured_rate": (dims, insured_rate,
+                             {"units": "insured workers per person", "long_name": "coverage of workers"}),
+            "pensioner_rate": (dims, pensioner_rate,
+                               {"units": "pensioners per person", "long_name": "pensioners per person"}),
+            "pension_cny": (dims, avg, {"units": "yuan per pensioner per year",
+                                        "long_name": "average pension of the cohort"}),
+            "average_wage_cny": ("year", wage, {"units": "yuan per year (base-year prices)",
+                                                "long_name": "average wage"}),
+            "fiscal_subsidy_cny": ("year", finances.fiscal_subsidy.base_year_cny.value
+                                   * wage / wage[0],
+                                   {"units": "yuan per year", "long_name": "fiscal subsidy to the fund"}),
+        },
+        coords={"year": years, "age": ages, "category": list(CATEGORIES)},
+        attrs={"regime": regime},
+    )
+
+
+def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYearFit,
+                     pension: PensionCalibration, finances: FinancesCalibration,
+                     pooled_rate: xr.DataArray | None = None,
+                     reserve_draw: xr.DataArray | None = None,
+                     extra_transfer: xr.DataArray | None = None,
+                     rates: xr.Dataset | None = None) -> xr.Dataset:
+    """Project the employee fund, the residents' scheme and the reserve, year by year.
+
+    ``population[..., year, age, sex]`` (leading dims such as ``path`` are carried through);
+    ``schedule`` from :func:`retirement_schedule` over the same years and ages;
+    ``pooled_rate[..., year]`` overrides the employer pooled rate (fraction); ``reserve_draw[...,
+    year]`` transfers from the reserve to the fund and ``extra_transfer[..., year]`` adds fiscal
+    money beyond the subsidy rule (yuan). ``rates`` (from :func:`account_rates`) may be passed
+    to reuse them; by default they are computed with the population averaged over the leading
+    dimensions as open-age weights. Returns a Dataset of labelled flows and stocks (see each
+    variable's ``long_name`` and ``units``).
+    """
+    years = population["year"].values
+    lead = [d for d in population.dims if d not in ("year", "age", "sex")]
+    pop_c = category_population(population, pension).transpose(*lead, "year", "age", "category")
+    if rates is None:
+        rates = account_rates(schedule.sel(year=years), fit, pension, finances,
+                              pop_c.mean(lead) if lead else pop_c)
+    regime = rates.attrs["regime"]
+    n_years = len(years)
+    pop = pop_c.values
+    wage = rates["average_wage_cny"].values
+    subsidy = rates["fiscal_subsidy_cny"].values
+    insured = pop * rates["insured_rate"].values
+    pensioners = pop * rates["pensioner_rate"].values
+    expenditure = (pensioners * rates["pension_cny"].values).sum(axis=(-2, -1))
+
+    def per_year(arr: xr.DataArray | None, default: float) -> np.ndarray:
+        if arr is None:
+            return np.full(pop.shape[:-2], default)
+        arr = arr.sel(year=years)
+        return np.broadcast_to(arr.transpose(*[d for d in lead if d in arr.dims], "year").values
+                               if arr.ndim > 1 else arr.values, pop.shape[:-2])
+
+    tau_ia = pension.contribution.individual_account_rate.value
+    pooled = per_year(pooled_rate, pension.contribution.employer_pooled_rate.value)
+    rho, compliance = fit.contribution_index, pension.contribution.compliance.value
+    n_insured = insured.sum(axis=(-2, -1))
+    contribution_base = rho * wage * compliance * n_insured
+    contributions = (pooled + tau_ia) * contribution_base
+    draws = per_year(reserve_draw, 0.0)
+    transfers = per_year(extra_transfer, 0.0)
+
     r_fund = finances.fund.real_return.value
-    draws = (np.zeros(expenditure.shape) if reserve_draw is None
-             else np.broadcast_to(reserve_draw.transpose(*lead, "year").values, expenditure.shape))
     balance = np.empty(expenditure.shape[:-1] + (n_years + 1,))
     balance[..., 0] = fit.fund_balance_start_cny
     interest = np.empty(expenditure.shape)
@@ -353,8 +436,8 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
         interest[..., t] = r_fund * np.maximum(balance[..., t], 0.0)
         debt_interest[..., t] = r_fund * np.maximum(-balance[..., t], 0.0)
         balance[..., t + 1] = (balance[..., t] + interest[..., t] - debt_interest[..., t]
-                               + contributions[..., t] + subsidy[t] + draws[..., t]
-                               - expenditure[..., t])
+                               + contributions[..., t] + subsidy[t] + transfers[..., t]
+                               + draws[..., t] - expenditure[..., t])
     reserve = np.empty_like(balance)
     reserve[..., 0] = fit.reserve_assets_start_cny
     r_res = np.full(n_years, finances.reserve.real_return.value)
@@ -363,10 +446,12 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
         reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[t]) - draws[..., t]
 
     # Residents' scheme: flat pension from the budget to 60+ outside the employee scheme
-    elig_age = pension.residents.eligibility_age.value
-    old = (ages >= elig_age)
-    pop_old = population.transpose(*lead, "year", "age", "sex").values[..., old, :].sum(axis=(-2, -1))
+    ages = population["age"].values
+    old = ages >= pension.residents.eligibility_age.value
+    pop_old = population.transpose(*lead, "year", "age", "sex").values[..., old, :].sum(
+        axis=(-2, -1))
     residents = fit.residents_uptake * (pop_old - pensioners[..., old, :].sum(axis=(-2, -1)))
+    growth = finances.wages.real_growth.rate(years)
     res_growth = pension.residents.indexation_wage_share.value * growth
     res_pension = (pension.residents.basic_pension_monthly_cny.value * 12.0
                    * np.concatenate([[1.0], np.cumprod(1.0 + res_growth[1:])]))
@@ -377,56 +462,64 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     dims_yc = dims_y + ("category",)
     coords = {d: population[d] for d in lead}
     coords.update(year=years, category=list(CATEGORIES))
+    money = "yuan per year (base-year prices)"
     ds = xr.Dataset(
         {
             "insured_workers": (dims_yc, n_ins, {"units": "persons",
                                                  "long_name": "insured workers (employee scheme)"}),
             "pensioners": (dims_yc, n_pen, {"units": "persons",
                                             "long_name": "employee-scheme pensioners"}),
-            "contributors": (dims_y, compliance * n_ins.sum(-1),
+            "contributors": (dims_y, compliance * n_insured,
                              {"units": "persons", "long_name": "insured workers paying contributions"}),
             "system_dependency_ratio": (dims_y, n_pen.sum(-1) / n_ins.sum(-1),
                                         {"units": "pensioners per insured worker",
                                          "long_name": "system dependency ratio"}),
-            "average_wage_cny": (("year",), wage, {"units": "yuan per year (base-year prices)",
-                                                   "long_name": "average wage"}),
-            "pooled_rate": (("year",), pooled, {"units": "fraction of contribution base",
-                                                "long_name": "employer pooled contribution rate"}),
+            "average_wage_cny": (("year",), wage, {"units": money, "long_name": "average wage"}),
+            "pooled_rate": (dims_y, pooled, {"units": "fraction of contribution base",
+                                             "long_name": "employer pooled contribution rate"}),
+            "contribution_base_cny": (dims_y, contribution_base,
+                                      {"units": money,
+                                       "long_name": "contribution base of paying contributors"}),
             "average_pension_cny": (dims_y, expenditure / n_pen.sum(-1),
-                                    {"units": "yuan per year (base-year prices)",
+                                    {"units": "yuan per pensioner per year (base-year prices)",
                                      "long_name": "average employee-scheme pension"}),
-            "contributions_cny": (dims_y, contributions, {"units": "yuan per year",
+            "contributions_cny": (dims_y, contributions, {"units": money,
                                                           "long_name": "contribution revenue"}),
-            "fiscal_subsidy_cny": (("year",), subsidy, {"units": "yuan per year",
+            "fiscal_subsidy_cny": (("year",), subsidy, {"units": money,
                                                         "long_name": "fiscal subsidy to the fund"}),
-            "interest_cny": (dims_y, interest, {"units": "yuan per year",
+            "extra_transfer_cny": (dims_y, np.array(transfers),
+                                   {"units": money,
+                                    "long_name": "fiscal transfer beyond the subsidy rule"}),
+            "interest_cny": (dims_y, interest, {"units": money,
                                                 "long_name": "return on a positive fund balance"}),
             "debt_interest_cny": (dims_y, debt_interest,
-                                  {"units": "yuan per year",
+                                  {"units": money,
                                    "long_name": "interest on a negative fund balance (the "
                                                 "unfunded gap carried forward)"}),
-            "reserve_draw_cny": (dims_y, np.array(draws), {"units": "yuan per year",
+            "reserve_draw_cny": (dims_y, np.array(draws), {"units": money,
                                                            "long_name": "transfer from the reserve"}),
-            "expenditure_cny": (dims_y, expenditure, {"units": "yuan per year",
+            "expenditure_cny": (dims_y, expenditure, {"units": money,
                                                       "long_name": "pension expenditure"}),
-            "balance_end_cny": (dims_y, balance[..., 1:], {"units": "yuan",
+            "balance_end_cny": (dims_y, balance[..., 1:], {"units": "yuan (base-year prices)",
                                                            "long_name": "fund balance at year end"}),
             "months_payable": (dims_y, balance[..., 1:] / (expenditure / 12.0),
                                {"units": "months", "long_name": "year-end balance / monthly expenditure"}),
             "reserve_assets_end_cny": (dims_y, reserve[..., 1:],
-                                       {"units": "yuan", "long_name": "NSSF assets at year end"}),
+                                       {"units": "yuan (base-year prices)",
+                                        "long_name": "NSSF assets at year end"}),
             "residents_recipients": (dims_y, residents, {"units": "persons",
                                                          "long_name": "residents' pension recipients"}),
             "residents_expenditure_cny": (dims_y, residents * res_pension,
-                                          {"units": "yuan per year",
+                                          {"units": money,
                                            "long_name": "residents' pension expenditure (budget)"}),
         },
         coords=coords,
         attrs={"regime": regime},
     )
-    ds["revenue_cny"] = ds["contributions_cny"] + ds["fiscal_subsidy_cny"] + ds["interest_cny"]
-    ds["revenue_cny"].attrs.update(units="yuan per year",
-                                   long_name="fund revenue (contributions, subsidy, interest)")
+    ds["revenue_cny"] = (ds["contributions_cny"] + ds["fiscal_subsidy_cny"]
+                         + ds["extra_transfer_cny"] + ds["interest_cny"])
+    ds["revenue_cny"].attrs.update(
+        units=money, long_name="fund revenue (contributions, subsidy, transfers, interest)")
     return ds
 
 

@@ -320,8 +320,12 @@ def flexible_retirement_window_months(
 # ---------------------------------------------------------------------------------------------
 
 
-def _cohort_retirement_months(year, age, category, regime, rules, lag_months):
-    """Retirement month index for every (year, age, birth month); shape (n_years, n_ages, 12)."""
+def _cohort_retirement_months(year, age, category, regime, rules, lag_months, extra_months=None):
+    """Retirement month index for every (year, age, birth month); shape (n_years, n_ages, 12).
+
+    ``extra_months`` (int, broadcastable to (n_years, n_ages)) adds a policy's delay beyond the
+    regime's statutory age to the cohort aged ``age`` in ``year``.
+    """
     year = _as_int_array(np.atleast_1d(year), "year")
     age = _as_int_array(np.atleast_1d(age), "age")
     if year.ndim != 1 or age.ndim != 1:
@@ -331,6 +335,11 @@ def _cohort_retirement_months(year, age, category, regime, rules, lag_months):
     birth_year = year[:, None, None] - age[None, :, None] - 1
     birth = birth_year * MONTHS_PER_YEAR + np.arange(MONTHS_PER_YEAR)[None, None, :]
     age_months = _statutory_age_from_birth_index(birth, category, regime, rules)
+    if extra_months is not None:
+        extra = np.asarray(extra_months)
+        if not np.issubdtype(extra.dtype, np.integer):
+            raise ValueError("extra_months must be whole months (an integer array)")
+        age_months = age_months + np.broadcast_to(extra, birth.shape[:2])[..., None]
     return year, birth + age_months + int(lag_months)
 
 
@@ -342,6 +351,7 @@ def retired_share(
     *,
     rules: Mapping[str, RetirementAgeRule] | None = None,
     lag_months: int = 0,
+    extra_months=None,
 ) -> np.ndarray:
     """Share of the person-months of calendar year ``year`` spent at or past the statutory age.
 
@@ -366,12 +376,15 @@ def retired_share(
     category, regime : see :func:`statutory_retirement_age_months`.
     rules : optional replacement of :data:`LAW_2024_RETIREMENT_AGE`.
     lag_months : months between reaching the age and counting as retired (default 0).
+    extra_months : optional int array broadcastable to (n_years, n_ages): months added to the
+        statutory age of the cohort aged ``age`` in ``year`` (a reform beyond the regime).
 
     Returns
     -------
     float array, shape (n_years, n_ages), values in [0, 1] and non-decreasing in age.
     """
-    year, retire = _cohort_retirement_months(year, age, category, regime, rules, lag_months)
+    year, retire = _cohort_retirement_months(year, age, category, regime, rules, lag_months,
+                                             extra_months)
     year_end = (year * MONTHS_PER_YEAR + MONTHS_PER_YEAR)[:, None, None]
     months_retired = np.clip(year_end - retire, 0, MONTHS_PER_YEAR)
     return months_retired.mean(axis=-1) / MONTHS_PER_YEAR
@@ -385,6 +398,7 @@ def retired_share_end_of_year(
     *,
     rules: Mapping[str, RetirementAgeRule] | None = None,
     lag_months: int = 0,
+    extra_months=None,
 ) -> np.ndarray:
     """Share of persons aged ``age`` on 1 January of ``year`` who are retired by 31 December.
 
@@ -397,7 +411,8 @@ def retired_share_end_of_year(
     -------
     float array, shape (n_years, n_ages), in [0, 1], a multiple of 1/12.
     """
-    year, retire = _cohort_retirement_months(year, age, category, regime, rules, lag_months)
+    year, retire = _cohort_retirement_months(year, age, category, regime, rules, lag_months,
+                                             extra_months)
     december = (year * MONTHS_PER_YEAR + MONTHS_PER_YEAR - 1)[:, None, None]
     return (retire <= december).mean(axis=-1)
 

@@ -305,6 +305,93 @@ class StochasticDemographySettings(Strict):
     migration_noise_sd: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0  # relative sd of net migration
 
 
+class RetirementLever(Strict):
+    """Statutory retirement age beyond the 2024 law: an extra delay per category, in whole
+    months, for the cohorts reaching the law's age in each year; piecewise linear between knot
+    years, never below the law (delay >= 0), never falling, at most ``pace_months_per_year``
+    more each year, and the age never above ``cap_age``."""
+
+    enabled: bool = True
+    knot_every_years: Annotated[int, Field(ge=1, le=25)] = 5
+    pace_months_per_year: Annotated[int, Field(ge=0, le=12)] = 3
+    cap_age: PerCategory[Annotated[float, Field(ge=40, le=75)]] = PerCategory(
+        men=65.0, women_cadre=60.0, women_worker=58.0)
+    max_outer_iterations: Annotated[int, Field(ge=0, le=200)] = 12
+
+
+class ContributionLever(Strict):
+    """Employer pooled contribution rate per year (fraction of the contribution base)."""
+
+    enabled: bool = True
+    min_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.12
+    max_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.20
+    pace_per_year: Annotated[float, Field(ge=0.0, le=0.5)] = 0.005
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ContributionLever:
+        if self.max_rate < self.min_rate:
+            raise ValueError(f"max_rate = {self.max_rate} must be >= min_rate = {self.min_rate}")
+        return self
+
+
+class OnOff(Strict):
+    enabled: bool = True
+
+
+class OptimizationConstraints(Strict):
+    liquidity_floor_months: Annotated[float, Field(ge=0.0, le=120.0)] = 3.0
+    horizon_months_target: Annotated[float, Field(ge=0.0, le=240.0)] = 12.0
+    chance_alpha: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    cvar_beta: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    cvar_limit_cny: Annotated[float, Field(ge=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _cvar(self) -> OptimizationConstraints:
+        if (self.cvar_beta is None) != (self.cvar_limit_cny is None):
+            raise ValueError("cvar_beta and cvar_limit_cny go together")
+        if self.chance_alpha is not None and self.cvar_beta is not None:
+            raise ValueError("choose either chance_alpha or the CVaR limit, not both")
+        return self
+
+
+class ObjectiveWeights(Strict):
+    """Weights of the expected discounted cost (yuan-equivalent per yuan, or per person-month)."""
+
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.2)] = 0.03
+    contributions: Annotated[float, Field(ge=0.0)] = 1.0
+    delay_cny_per_person_month: Annotated[float, Field(ge=0.0)] = 1500.0
+    reserve_draw: Annotated[float, Field(ge=0.0)] = 0.3
+    extra_transfer: Annotated[float, Field(ge=0.0)] = 1.3
+    smoothing_cny_per_point: Annotated[float, Field(ge=0.0)] = 1.0e9
+    shortfall: Annotated[float, Field(ge=0.0)] = 10.0
+
+
+class TreeSettings(Strict):
+    first_decision_year: Annotated[int, Field(ge=2022, le=2200)] = 2026
+    stage_every_years: Annotated[int, Field(ge=1, le=50)] = 5
+    branching: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=list)
+    observable: Literal["old_age_dependency", "population_60plus", "births"] = "old_age_dependency"
+
+
+class SolverSettings(Strict):
+    time_limit_s: Annotated[float, Field(gt=0)] = 600.0
+    mip_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
+    threads: Annotated[int, Field(ge=1, le=64)] = 2
+
+
+class OptimizationSettings(Strict):
+    regime: Literal["pre_2024", "law_2024"] = "law_2024"
+    retirement: RetirementLever = RetirementLever()
+    contribution: ContributionLever = ContributionLever()
+    reserve: OnOff = OnOff()
+    extra_transfer: OnOff = OnOff()
+    constraints: OptimizationConstraints = OptimizationConstraints()
+    objective: ObjectiveWeights = ObjectiveWeights()
+    tree: TreeSettings = TreeSettings()
+    solver: SolverSettings = SolverSettings()
+    compute_vss_evpi: bool = True
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -313,6 +400,7 @@ class Experiment(Strict):
     overrides: dict[str, float | int | str | bool] = Field(default_factory=dict)
     projection: ProjectionSettings = ProjectionSettings()
     demography: StochasticDemographySettings = StochasticDemographySettings()
+    optimization: OptimizationSettings | None = None
 
 
 # ---------------------------------------------------------------------------- errors

@@ -1,0 +1,159 @@
+"""Scenario data: everything the optimization model needs, as plain arrays (no Pyomo here).
+
+Following mpi-sppy's farmer example, one function builds the data and another (``model.py``)
+builds the Pyomo model from it, holding no constants of its own.
+
+Money is scaled to trillions of yuan (``MONEY_SCALE``) inside the model so HiGHS sees
+coefficients of order one.
+
+The retirement-age lever enters through the accounts' per-person rates
+(:func:`models.pension.accounts.account_rates`), which depend on the delay path only; for a
+fixed delay path every flow is linear in the pooled rate, the reserve draws and transfers, so
+the inner problem is an exact linear program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from models.config import CATEGORIES, Calibration, OptimizationSettings
+from models.optimize.tree import ScenarioTree
+from models.pension.accounts import (
+    BaseYearFit,
+    account_rates,
+    category_population,
+    reach_year,
+    retirement_schedule,
+)
+from models.pension import rules
+
+MONEY_SCALE = 1e12  # yuan per model unit
+
+
+@dataclass(frozen=True)
+class ScenarioData:
+    """Plain arrays of one inner (fixed-delay) problem. Money in trillions of yuan."""
+
+    years: np.ndarray  # [T] optimized years
+    probability: np.ndarray  # [P]
+    node_of_year: np.ndarray  # [P, T] node governing the pooled rate
+    contribution_base: np.ndarray  # [P, T] contribution base of paying contributors
+    expenditure: np.ndarray  # [P, T] pension expenditure
+    subsidy: np.ndarray  # [T] fiscal subsidy under the calibrated rule
+    balance_start: np.ndarray  # [P] fund balance on 1 January of the first optimized year
+    reserve_start: np.ndarray  # [P] NSSF assets on 1 January of the first optimized year
+    fund_return: float
+    reserve_return: float
+    individual_account_rate: float
+    pooled_rate_before: float  # pooled rate in the year before the first optimized year
+    discount: np.ndarray  # [T] discount factors (1 in the first optimized year)
+    delay_cost: float  # expected discounted cost of the delay path (constant in the LP)
+    settings: OptimizationSettings = field(repr=False)
+    fixed_rates: dict | None = None  # year position -> pooled rate pinned at the root (EEV)
+
+    @property
+    def n_paths(self) -> int:
+        return self.probability.size
+
+
+def knot_years(settings: OptimizationSettings, last_year: int) -> np.ndarray:
+    """Years at which the retirement delay path has a knot (piecewise linear between)."""
+    first = settings.tree.first_decision_year
+    return np.arange(first, last_year + 1, settings.retirement.knot_every_years)
+
+
+def delay_by_year(knots: np.ndarray, knot_yrs: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Whole-month delay per year from knot values ``[..., knot, category]``: linear
+    interpolation between knots, constant after the last, rounded to whole months."""
+    knots = np.asarray(knots, dtype=float)
+    out = np.empty(knots.shape[:-2] + (len(years), knots.shape[-1]))
+    for c in range(knots.shape[-1]):
+        out[..., c] = np.apply_along_axis(lambda k: np.interp(years, knot_yrs, k), -1,
+                                          knots[..., c])
+    return np.rint(out)
+
+
+def interpolation_weights(knot_yrs: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """``W[year, knot]`` with ``delay(year) = Σ_k W[year, k] knot_k`` (linear, flat after)."""
+    w = np.zeros((len(years), len(knot_yrs)))
+    for k in range(len(knot_yrs)):
+        unit = np.zeros(len(knot_yrs))
+        unit[k] = 1.0
+        w[:, k] = np.interp(years, knot_yrs, unit)
+    return w
+
+
+def law_age_by_year(years: np.ndarray, regime: str) -> np.ndarray:
+    """Statutory age (years) of the cohorts reaching it in each year, ``[year, category]``:
+    the age of the cohort born ``y − round(age)`` in the middle of its birth months."""
+    out = np.empty((len(years), len(CATEGORIES)))
+    for j, cat in enumerate(CATEGORIES):
+        for i, y in enumerate(years):
+            # the cohort whose reach year is y: search a few birth years
+            births = np.arange(y - 66, y - 48)
+            months = np.array([np.mean(rules.statutory_retirement_age_months(
+                np.full(12, b), np.arange(1, 13), cat, regime)) for b in births]) / 12.0
+            reach = reach_year(births, months)
+            hit = months[reach == y]
+            out[i, j] = hit.max() if hit.size else months[np.argmin(np.abs(reach - y))]
+    return out
+
+
+def max_delay_by_year(years: np.ndarray, settings: OptimizationSettings) -> np.ndarray:
+    """Largest delay (months) allowed per year and category by the age caps, ``[year, cat]``."""
+    law = law_age_by_year(years, settings.regime)
+    caps = np.array([getattr(settings.retirement.cap_age, c) for c in CATEGORIES])
+    return np.maximum(np.floor((caps[None, :] - law) * 12.0 + 1e-9), 0.0)
+
+
+@dataclass
+class PolicyRates:
+    """Per-person account rates of one delay path (a leaf of the tree)."""
+
+    delay: np.ndarray  # [year, category] whole months, all simulated years
+    rates: xr.Dataset
+    schedule: xr.Dataset
+
+
+def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
+                 cal: Calibration, fit: BaseYearFit, regime: str,
+                 weights_population: xr.DataArray) -> PolicyRates:
+    """Schedule and per-person rates under a delay path ``[year, category]`` (months)."""
+    lever = xr.DataArray(delay_months, dims=("year", "category"),
+                         coords={"year": years, "category": list(CATEGORIES)})
+    schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever)
+    rates = account_rates(schedule, fit, cal.pension, cal.finances, weights_population)
+    return PolicyRates(delay=np.asarray(delay_months), rates=rates, schedule=schedule)
+
+
+def flows_from_rates(pop_c: np.ndarray, rates: xr.Dataset, fit: BaseYearFit,
+                     cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """Contribution base and expenditure, yuan per year, ``[path, year]`` from the category
+    population ``[path, year, age, category]``:
+    ``CB = ρ w compliance Σ pop·insured_rate``, ``E = Σ pop·pensioner_rate·pension``."""
+    insured = np.einsum("ptac,tac->pt", pop_c, rates["insured_rate"].values)
+    expenditure = np.einsum("ptac,tac->pt", pop_c,
+                            rates["pensioner_rate"].values * rates["pension_cny"].values)
+    base = (fit.contribution_index * cal.pension.contribution.compliance.value
+            * rates["average_wage_cny"].values[None, :] * insured)
+    return base, expenditure
+
+
+def new_retirees(pop_c: np.ndarray, rates: xr.Dataset, years: np.ndarray) -> np.ndarray:
+    """Persons starting a pension per year and category, path-averaged: the rise in the
+    pensioner rate along each cohort times its population, ``[year, category]``."""
+    pr = rates["pensioner_rate"].values  # [T, A, C]
+    rise = np.zeros_like(pr)
+    rise[1:, 1:] = np.maximum(pr[1:, 1:] - pr[:-1, :-1], 0.0)
+    return np.einsum("ptac,tac->tc", pop_c, rise) / pop_c.shape[0]
+
+
+def category_population_array(population: xr.DataArray, cal: Calibration) -> np.ndarray:
+    """``[path, year, age, category]`` numpy array (a path axis is added if missing)."""
+    pop_c = category_population(population, cal.pension)
+    if "path" not in pop_c.dims:
+        pop_c = pop_c.expand_dims(path=[0])
+    return pop_c.transpose("path", "year", "age", "category").values

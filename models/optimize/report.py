@@ -1,0 +1,222 @@
+"""After a solve: re-simulation (exactness check), value of information, labelled results."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from models.config import CATEGORIES
+from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.solve import (
+    PolicyProblem,
+    PolicySolution,
+    _full_delay,
+    _rates_for,
+    leaf_knots,
+    optimize_policy,
+    scenario_data,
+    solve_inner,
+)
+from models.pension.accounts import project_accounts
+
+
+def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
+    """Run the pension accounts on every path under the chosen policy.
+
+    Each leaf's paths use that leaf's delay path; pooled rates, reserve draws and transfers
+    (plus unpaid pensions in the chance/CVaR variants, and rescue money if any) come from the
+    solution. Returns accounts ``[path, year]`` over all simulated years.
+    """
+    tree = problem.tree
+    opt = problem.opt_mask
+    inner = psol.rescue if psol.infeasible else psol.inner
+    years = problem.years
+    pieces = []
+    for leaf, kn in leaf_knots(problem, psol.knots).items():
+        paths = np.flatnonzero(tree.node_of[:, -1] == leaf)
+        pr = _rates_for(problem, _full_delay(problem, kn))
+        pooled = np.full((paths.size, years.size),
+                         problem.cal.pension.contribution.employer_pooled_rate.value)
+        pooled[:, opt] = inner.tau[paths]
+        draws = np.zeros((paths.size, years.size))
+        draws[:, opt] = inner.D[paths] * MONEY_SCALE
+        extra = np.zeros((paths.size, years.size))
+        money = inner.X[paths] + inner.U[paths]
+        if inner.R is not None:
+            money = money + inner.R[paths]
+        extra[:, opt] = money * MONEY_SCALE
+        coords = {"path": problem.population["path"].values[paths], "year": years}
+        acc = project_accounts(
+            problem.population.isel(path=paths), pr.schedule, problem.fit, problem.cal.pension,
+            problem.cal.finances,
+            pooled_rate=xr.DataArray(pooled, dims=("path", "year"), coords=coords),
+            reserve_draw=xr.DataArray(draws, dims=("path", "year"), coords=coords),
+            extra_transfer=xr.DataArray(extra, dims=("path", "year"), coords=coords),
+            rates=pr.rates)
+        pieces.append(acc)
+    return xr.concat(pieces, dim="path").sortby("path")
+
+
+def exactness(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset) -> dict:
+    """Largest relative gap, year by year on every path, between the optimizer's accounts and
+    the re-simulated ones (fund balance, reserve assets, contributions, expenditure)."""
+    inner = psol.rescue if psol.infeasible else psol.inner
+    data = psol.data
+    opt = problem.opt_mask
+    model = {
+        "balance_end_cny": inner.B * MONEY_SCALE,
+        "reserve_assets_end_cny": inner.A * MONEY_SCALE,
+        "contributions_cny": data.contribution_base * (inner.tau + data.individual_account_rate)
+        * MONEY_SCALE,
+        "expenditure_cny": data.expenditure * MONEY_SCALE,
+    }
+    out = {}
+    for name, value in model.items():
+        sim = resim[name].transpose("path", "year").values[:, opt]
+        scale = np.maximum(np.abs(sim), 1e-6 * np.abs(resim["expenditure_cny"].values[:, opt]))
+        out[name] = float(np.max(np.abs(value - sim) / scale))
+    return out
+
+
+def value_of_information(problem: PolicyProblem, psol: PolicySolution) -> dict:
+    """VSS and EVPI of the pooled-rate and reserve decisions (retirement delays fixed at the
+    stochastic solution, so the three problems differ only in what is known when):
+
+    * RP: the stochastic (recourse) problem's expected cost;
+    * WS: each path solved alone with perfect foresight, averaged; EVPI = RP − WS ≥ 0;
+    * EEV: the first-stage pooled rates of the expected-value problem (all paths replaced by
+      their mean) imposed on the tree, the rest re-optimised; VSS = EEV − RP ≥ 0.
+    Values in yuan. Not computed for an infeasible problem.
+    """
+    if psol.infeasible:
+        return {}
+    data = psol.data
+    rp = psol.inner.objective
+    ws = 0.0
+    for p in range(data.n_paths):
+        single = _subset(data, [p])
+        ws += data.probability[p] * solve_inner(single, duals=False).objective
+    mean = _mean_scenario(data)
+    ev = solve_inner(mean, duals=False)
+    first_stage_years = data.node_of_year[0] == 0  # the root governs these years
+    fixed = dict(first_stage_years=first_stage_years, rates=ev.tau[0])
+    eev = solve_inner(_with_fixed_first_stage(data, fixed), duals=False)
+    return {"rp_cny": rp * MONEY_SCALE, "ws_cny": ws * MONEY_SCALE,
+            "eev_cny": eev.objective * MONEY_SCALE,
+            "evpi_cny": (rp - ws) * MONEY_SCALE, "vss_cny": (eev.objective - rp) * MONEY_SCALE}
+
+
+def _subset(data: ScenarioData, paths: list[int]) -> ScenarioData:
+    from dataclasses import replace
+
+    idx = np.asarray(paths)
+    return replace(data, probability=np.full(idx.size, 1.0 / idx.size),
+                   node_of_year=np.zeros((idx.size, data.node_of_year.shape[1]), dtype=int),
+                   contribution_base=data.contribution_base[idx],
+                   expenditure=data.expenditure[idx], balance_start=data.balance_start[idx],
+                   reserve_start=data.reserve_start[idx])
+
+
+def _mean_scenario(data: ScenarioData) -> ScenarioData:
+    from dataclasses import replace
+
+    w = data.probability[:, None]
+    return replace(data, probability=np.ones(1), node_of_year=np.zeros(
+        (1, data.node_of_year.shape[1]), dtype=int),
+        contribution_base=(w * data.contribution_base).sum(0, keepdims=True),
+        expenditure=(w * data.expenditure).sum(0, keepdims=True),
+        balance_start=np.array([float(data.probability @ data.balance_start)]),
+        reserve_start=np.array([float(data.probability @ data.reserve_start)]))
+
+
+def _with_fixed_first_stage(data: ScenarioData, fixed: dict) -> ScenarioData:
+    """The same data with the root's pooled rates pinned (through the contribution lever's
+    bounds year by year: implemented by a settings copy the model reads)."""
+    from dataclasses import replace
+
+    return replace(data, fixed_rates={t: float(fixed["rates"][t])
+                                      for t in np.flatnonzero(fixed["first_stage_years"])})
+
+
+def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
+               check: dict, voi: dict) -> xr.Dataset:
+    """Labelled results: policy by node and year, recourse and fund by path and year."""
+    tree = problem.tree
+    inner = psol.rescue if psol.infeasible else psol.inner
+    years = problem.opt_years
+    nodes = np.arange(tree.n_nodes)
+    rate = np.full((tree.n_nodes, years.size), np.nan)
+    for (n, t), v in inner.tau_node.items():
+        rate[n, t] = v
+    delay = np.full((tree.n_nodes, years.size, len(CATEGORIES)), np.nan)
+    for leaf, kn in leaf_knots(problem, psol.knots).items():
+        d = _full_delay(problem, kn)[problem.opt_mask]
+        for n in tree.ancestors(leaf):
+            own = tree.stage_of_year(years) == tree.stage_of_node[n]
+            delay[n, own] = d[own]
+    paths = problem.population["path"].values
+    pyc = {"path": paths, "year": years}
+    money = "yuan per year (base-year prices)"
+    ds = xr.Dataset(
+        {
+            "policy_pooled_rate": (("node", "year"), rate,
+                                   {"units": "fraction of contribution base",
+                                    "long_name": "optimal pooled contribution rate by node"}),
+            "policy_extra_delay_months": (("node", "year", "category"), delay,
+                                          {"units": "months",
+                                           "long_name": "optimal retirement delay beyond the law "
+                                                        "(cohorts reaching the law's age that year)"}),
+            "node_stage": ("node", tree.stage_of_node, {"units": "1", "long_name": "stage"}),
+            "node_parent": ("node", tree.parent, {"units": "1", "long_name": "parent node"}),
+            "path_node": (("path", "stage"), tree.node_of, {"units": "1",
+                                                            "long_name": "node of each path"}),
+            "stage_year": ("stage", tree.stage_years, {"units": "calendar year",
+                                                       "long_name": "first year of the stage"}),
+            "opt_reserve_draw_cny": (("path", "year"), inner.D * MONEY_SCALE,
+                                     {"units": money, "long_name": "reserve draw"}),
+            "opt_extra_transfer_cny": (("path", "year"), inner.X * MONEY_SCALE,
+                                       {"units": money, "long_name": "extra fiscal transfer"}),
+            "opt_unpaid_pensions_cny": (("path", "year"), inner.U * MONEY_SCALE,
+                                        {"units": money, "long_name": "pensions not paid in full"}),
+            "opt_fund_balance_cny": (("path", "year"), inner.B * MONEY_SCALE,
+                                     {"units": "yuan (base-year prices)",
+                                      "long_name": "fund balance at year end (optimizer)"}),
+            "opt_reserve_assets_cny": (("path", "year"), inner.A * MONEY_SCALE,
+                                       {"units": "yuan (base-year prices)",
+                                        "long_name": "NSSF assets at year end (optimizer)"}),
+            "opt_months_payable": (("path", "year"), inner.B / (psol.data.expenditure / 12.0),
+                                   {"units": "months",
+                                    "long_name": "year-end balance / monthly expenditure"}),
+        },
+        coords={"node": nodes, "year": years, "category": list(CATEGORIES), "path": paths,
+                "stage": np.arange(tree.stage_years.size)},
+    )
+    if psol.infeasible and psol.rescue is not None:
+        ds["rescue_transfer_cny"] = (("path", "year"), psol.rescue.R * MONEY_SCALE,
+                                     {"units": money,
+                                      "long_name": "smallest extra transfer that pays every "
+                                                   "pension in full"})
+    if inner.dual_liquidity is not None:
+        ds["dual_liquidity"] = (("path", "year"), inner.dual_liquidity,
+                                {"units": "yuan of expected cost per yuan of required balance",
+                                 "long_name": "shadow price of the liquidity floor"})
+        ds["dual_balance"] = (("path", "year"), inner.dual_balance,
+                              {"units": "yuan of expected cost per yuan of fund inflow",
+                               "long_name": "shadow price of the fund balance equation"})
+    ds["opt_objective_cny"] = ((), inner.objective * MONEY_SCALE,
+                               {"units": "yuan (expected, discounted)",
+                                "long_name": "optimal expected discounted cost"
+                                if not psol.infeasible else "expected discounted rescue money"})
+    for key, value in check.items():
+        ds[f"exactness_{key}"] = ((), value, {"units": "1", "long_name":
+                                              f"max relative gap optimizer vs re-simulation: {key}"})
+    for key, value in voi.items():
+        ds[key.replace("_cny", "") + "_cny"] = ((), value, {"units": "yuan (expected, discounted)",
+                                                           "long_name": key.split("_")[0].upper()})
+    ds.attrs.update(status="infeasible_without_rescue" if psol.infeasible else inner.status,
+                    binding="; ".join(psol.binding))
+    return ds
+
+
+__all__ = ["resimulate", "exactness", "value_of_information", "to_dataset", "optimize_policy",
+           "scenario_data"]

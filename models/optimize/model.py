@@ -7,7 +7,8 @@ For path ``p`` and optimized year ``t`` (money in trillions of yuan):
   extra transfers ``X``, reserve draws ``D`` and unpaid pensions ``U`` (only in the chance and
   CVaR variants; zero otherwise: every pension paid in full);
 * reserve: ``A[p,t] = (1 + r_A) A[p,t−1] − D[p,t] ≥ 0``;
-* liquidity: ``B[p,t] ≥ floor/12 · E[p,t]``; horizon: ``B[p,T] ≥ target/12 · E[p,T]``;
+* liquidity: ``B[p,t] ≥ floor/12 · E[p,t]``; sustainability at the horizon: the fund and the
+  strategic reserve together cover ``target`` months, ``B[p,T] + A[p,T] ≥ target/12 · E[p,T]``;
 * pooled rate: bounds, ``|τ[n,t] − τ[n',t−1]| ≤ pace`` with ``n'`` the node governing the
   year before (an ancestor), and ``v[n,t] ≥ |τ[n,t] − τ[n',t−1]|`` for smoothing;
 * chance variant: ``U[p,t] ≤ E[p,t] z[p]``, ``Σ_p π_p z_p ≤ α`` (z binary);
@@ -78,7 +79,8 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     block.balance = pyo.Constraint(T, rule=balance_rule)
     block.reserve = pyo.Constraint(T, rule=reserve_rule)
     block.liquidity = pyo.Constraint(T, rule=lambda b, t: b.B[t] >= floor / 12.0 * ex[t])
-    block.horizon = pyo.Constraint(expr=block.B[len(data.years) - 1] >= target / 12.0 * ex[-1])
+    last = len(data.years) - 1
+    block.horizon = pyo.Constraint(expr=block.B[last] + block.A[last] >= target / 12.0 * ex[-1])
     if unpaid:
         block.unpaid_cap = pyo.Constraint(T, rule=lambda b, t: b.U[t] <= ex[t])
 

@@ -54,7 +54,7 @@ def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
             extra_transfer=xr.DataArray(extra, dims=("path", "year"), coords=coords),
             rates=pr.rates)
         pieces.append(acc)
-    return xr.concat(pieces, dim="path").sortby("path")
+    return xr.concat(pieces, dim="path", data_vars="all").sortby("path")
 
 
 def exactness(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset) -> dict:

@@ -100,7 +100,8 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     t0 = time.perf_counter()
     m = build_extensive_form(data, rescue=rescue)
     if fixed_z is not None and hasattr(m, "z"):
-        for p, z in enumerate(fixed_z):
+        for p, z in enumerate(fixed_z):  # a fixed binary is a continuous variable: an LP
+            m.z[p].domain = pyo.Reals
             m.z[p].fix(round(float(z)))
     build_s = time.perf_counter() - t0
     opts = data.settings.solver
@@ -428,7 +429,8 @@ def _evaluate(problem: PolicyProblem, knots: np.ndarray, history: list, label: s
     history.append({"step": label, "objective_cny": sol.objective * MONEY_SCALE,
                     "status": sol.status, "build_s": round(sol.build_s, 3),
                     "solve_s": round(sol.solve_s, 3),
-                    "max_delay_months": float(knots.max()) if knots.size else 0.0})
+                    "max_delay_months": float(knots.max()) if knots.size else 0.0,
+                    "log": sol.log})
     log.info("%s: objective %.6g trillion yuan (%s)", label, sol.objective, sol.status)
     return data, sol
 

@@ -1,0 +1,97 @@
+"""Optimizer benchmark (issue 5): model build and HiGHS solve times of the inner problem.
+
+Cases: two-stage with N paths (default 1,000) and a five-stage tree with three branches per
+stage (81 leaves), base year to 2100. Populations are Monte Carlo paths from the stochastic
+demography when it is available, else seeded synthetic scenarios (fertility and mortality
+scaled per path). Writes JSON to the path given as the first argument.
+
+Usage: python benchmarks/bench_optimize.py results/bench_optimize.json [--paths 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_populations(cal, arrays, n_paths: int, seed: int) -> xr.DataArray:
+    """Seeded scenarios: TFR factor ~ lognormal(0, 0.2), mortality index drift shift ~ N(0, 1)
+    per decade; projected together (the projection is vectorised over paths)."""
+    from models.demography import mortality_rates, project
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    factor = xr.DataArray(np.exp(rng.normal(0.0, 0.2, n_paths)), dims="path")
+    shift = xr.DataArray(rng.normal(0.0, 1.0, n_paths), dims="path")
+    years = arrays["year"]
+    kt = arrays["lc_kt"] + shift * (years - years[0]) / 10.0
+    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], kt)
+    demo = project(arrays["base_population"], mx, arrays["asfr"] * factor,
+                   arrays["sex_ratio_at_birth"], arrays["net_migration"])
+    return demo["population"].assign_coords(path=np.arange(n_paths))
+
+
+def run_case(name, cal, settings, population, fit) -> dict:
+    from models.optimize.solve import scenario_data, setup_problem, solve_inner
+
+    t0 = time.perf_counter()
+    problem = setup_problem(cal, settings, population, fit)
+    setup_s = time.perf_counter() - t0
+    knots = np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), 3))
+    t1 = time.perf_counter()
+    data = scenario_data(problem, knots)
+    data_s = time.perf_counter() - t1
+    sol = solve_inner(data)
+    out = {"case": name, "paths": problem.tree.n_paths, "nodes": problem.tree.n_nodes,
+           "years": int(problem.opt_mask.sum()), "setup_s": round(setup_s, 2),
+           "scenario_data_s": round(data_s, 2), "build_s": round(sol.build_s, 2),
+           "solve_s": round(sol.solve_s, 2), "status": sol.status,
+           "objective_trillion_yuan": round(sol.objective, 4)}
+    out["dominant"] = "build" if sol.build_s > sol.solve_s else "solve"
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--paths", type=int, default=1000)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from models.config import OptimizationSettings, load_arrays, load_calibration
+    from models.demography import project_median
+    from models.pension import calibrate_base_year, retirement_schedule
+
+    cal = load_calibration(ROOT / "calibration" / "china")
+    arrays = load_arrays(cal, ROOT / "calibration" / "china")
+    median = project_median(arrays)["population"]
+    sched = retirement_schedule(median["year"].values, median["age"].values, "law_2024",
+                                cal.pension)
+    fit = calibrate_base_year(median.sel(year=2021), sched, cal.pension, cal.finances)
+    t0 = time.perf_counter()
+    population = synthetic_populations(cal, arrays, args.paths, seed=20261125)
+    print(f"populations: {args.paths} paths in {time.perf_counter() - t0:.1f} s", flush=True)
+    cases = [
+        run_case("two-stage", cal, OptimizationSettings(), population, fit),
+        run_case("five-stage, 3 branches", cal, OptimizationSettings.model_validate(
+            {"tree": {"branching": [3, 3, 3, 3]}}), population, fit),
+    ]
+    result = {"benchmark": "optimizer inner problem", "cases": cases,
+              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+              "machine": {"platform": platform.platform(), "python": platform.python_version()}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Optimizer: hand-derived optimum, duals, non-anticipativity, monotonicity, variants,
+infeasibility, exactness of the chosen policy, value of information."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from models.config import OptimizationSettings
+from models.optimize.data import ScenarioData
+from models.optimize.report import exactness, resimulate, value_of_information
+from models.optimize.solve import optimize_policy, setup_problem, solve_inner
+
+
+def _tiny(settings: OptimizationSettings, **over) -> ScenarioData:
+    base = dict(
+        years=np.array([2026, 2027]), probability=np.ones(1), node_of_year=np.zeros((1, 2), int),
+        contribution_base=np.array([[10.0, 10.0]]), expenditure=np.array([[5.0, 5.0]]),
+        subsidy=np.zeros(2), balance_start=np.zeros(1), reserve_start=np.zeros(1),
+        fund_return=0.1, reserve_return=0.0, individual_account_rate=0.08,
+        pooled_rate_before=0.16, discount=np.array([1.0, 1.0 / 1.03]), delay_cost=0.0,
+        settings=settings)
+    base.update(over)
+    return ScenarioData(**base)
+
+
+TINY_SETTINGS = OptimizationSettings.model_validate({
+    "reserve": {"enabled": False},
+    "contribution": {"min_rate": 0.12, "max_rate": 0.20, "pace_per_year": 0.05},
+    "constraints": {"liquidity_floor_months": 0.0, "horizon_months_target": 12.0},
+    "objective": {"contributions": 1.0, "extra_transfer": 1.3, "smoothing_cny_per_point": 0.0},
+})
+
+
+def test_tiny_problem_matches_the_hand_derived_optimum():
+    """Two years, CB = 10, E = 5 (trillion), r = 10 %, discount 3 %, horizon B2 >= E = 5.
+
+    Year-1 money is cheapest per yuan of year-2 balance (contributions 1/1.1, transfers
+    1.3/1.1 = 1.18 against 1/1.03 and 1.3/1.03 = 1.26 in year 2), contributions cost less than
+    transfers, so both rates go to the 20 % cap and the rest is a year-1 transfer:
+    B1 = 10(0.2+0.08) + X1 − 5 and 1.1 B1 + 2.8 − 5 = 5 give B1 = 7.2/1.1 and
+    X1 = 7.2/1.1 + 2.2; cost = 2 + 1.3 X1 + 2/1.03."""
+    sol = solve_inner(_tiny(TINY_SETTINGS))
+    x1 = 7.2 / 1.1 + 2.2
+    assert sol.status == "optimal"
+    np.testing.assert_allclose(sol.tau[0], [0.2, 0.2], atol=1e-9)
+    np.testing.assert_allclose(sol.X[0], [x1, 0.0], atol=1e-7)
+    assert sol.objective == pytest.approx(2 + 1.3 * x1 + 2 / 1.03, rel=1e-9)
+
+
+def test_duals_are_derivatives_of_the_optimal_cost():
+    """Envelope theorem: dV/dE_t = −y_t + μ_t floor/12 (+ horizon term), checked by finite
+    differences of the re-solved cost."""
+    settings = TINY_SETTINGS.model_copy(update={"constraints": TINY_SETTINGS.constraints
+                                                .model_copy(update={"liquidity_floor_months": 2.0})})
+    data = _tiny(settings, expenditure=np.array([[5.0, 6.0]]))
+    sol = solve_inner(data)
+    floor, target = 2.0, 12.0
+    for t in range(2):
+        bumped = data.expenditure.copy()
+        bumped[0, t] += 1e-4
+        fd = (solve_inner(replace(data, expenditure=bumped)).objective - sol.objective) / 1e-4
+        analytic = -sol.dual_balance[0, t] + sol.dual_liquidity[0, t] * floor / 12
+        if t == 1:
+            analytic += sol.dual_horizon[0] * target / 12
+        assert fd == pytest.approx(analytic, rel=1e-5, abs=1e-8)
+
+
+def _scenario_populations(calibration, arrays, tfr_factors, k_shifts):
+    """A few deterministic demographic scenarios: fertility scaled, mortality index shifted."""
+    from models.demography import mortality_rates, project
+
+    pops = []
+    for f, dk in zip(tfr_factors, k_shifts):
+        mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"] + dk * (
+            arrays["year"] - arrays["year"][0]) / 10.0)
+        demo = project(arrays["base_population"], mx, arrays["asfr"] * f,
+                       arrays["sex_ratio_at_birth"], arrays["net_migration"])
+        pops.append(demo["population"])
+    return xr.concat(pops, dim="path").assign_coords(path=np.arange(len(pops)))
+
+
+@pytest.fixture(scope="module")
+def fit(calibration, median_demography):
+    from models.pension import calibrate_base_year, retirement_schedule
+
+    pop = median_demography["population"]
+    sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
+                                calibration.pension)
+    return calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
+                               calibration.finances)
+
+
+@pytest.fixture(scope="module")
+def populations(calibration, arrays):
+    return _scenario_populations(calibration, arrays, [0.7, 0.85, 1.0, 1.15, 1.3, 1.0],
+                                 [-2.0, 0.0, 1.0, -1.0, 0.5, 2.0])
+
+
+def _settings(**over) -> OptimizationSettings:
+    base = {"retirement": {"max_outer_iterations": 3}, "compute_vss_evpi": True}
+    for key, value in over.items():
+        base[key] = {**base.get(key, {}), **value}
+    return OptimizationSettings.model_validate(base)
+
+
+@pytest.fixture(scope="module")
+def two_stage(calibration, populations, fit):
+    problem = setup_problem(calibration, _settings(), populations, fit)
+    return problem, optimize_policy(problem)
+
+
+def test_chosen_policy_is_exact_when_re_simulated(two_stage):
+    problem, psol = two_stage
+    gaps = exactness(problem, psol, resimulate(problem, psol))
+    assert max(gaps.values()) < 1e-6, gaps
+
+
+def test_outer_search_never_ends_worse_than_it_started(two_stage):
+    _, psol = two_stage
+    start = psol.history[0]["objective_cny"]
+    assert psol.inner.objective * 1e12 <= start * (1 + 1e-12)
+
+
+def test_one_path_solution_equals_perfect_foresight(calibration, populations, fit):
+    problem = setup_problem(calibration, _settings(retirement={"enabled": False}),
+                            populations.isel(path=[2]), fit)
+    psol = optimize_policy(problem)
+    voi = value_of_information(problem, psol)
+    assert voi["evpi_cny"] == pytest.approx(0.0, abs=1e-6 * abs(voi["rp_cny"]))
+    assert voi["vss_cny"] == pytest.approx(0.0, abs=1e-6 * abs(voi["rp_cny"]))
+
+
+def test_value_of_information_is_non_negative(two_stage):
+    problem, psol = two_stage
+    voi = value_of_information(problem, psol)
+    tol = 1e-7 * abs(voi["rp_cny"])
+    assert voi["evpi_cny"] >= -tol and voi["vss_cny"] >= -tol
+    assert voi["ws_cny"] <= voi["rp_cny"] + tol <= voi["eev_cny"] + 2 * tol
+
+
+def test_non_anticipativity_in_a_multistage_tree(calibration, populations, fit):
+    settings = _settings(tree={"branching": [2, 3]}, retirement={"max_outer_iterations": 2})
+    problem = setup_problem(calibration, settings, populations, fit)
+    psol = optimize_policy(problem)
+    tree, sol = problem.tree, psol.inner
+    years = problem.opt_years
+    node_year = tree.node_of_path_year(years)
+    for t in range(len(years)):
+        for n in np.unique(node_year[:, t]):
+            members = node_year[:, t] == n
+            assert np.ptp(sol.tau[members, t]) == 0.0
+    from models.optimize.solve import _full_delay, leaf_knots
+
+    delays = {leaf: _full_delay(problem, kn) for leaf, kn in leaf_knots(problem, psol.knots).items()}
+    for p in range(tree.n_paths):
+        for q in range(tree.n_paths):
+            for stage in range(tree.stage_years.size):
+                if tree.node_of[p, stage] == tree.node_of[q, stage]:
+                    own = tree.stage_of_year(problem.years) == stage
+                    a = delays[tree.node_of[p, -1]][own]
+                    b = delays[tree.node_of[q, -1]][own]
+                    np.testing.assert_array_equal(a, b)
+    assert tree.n_nodes == 1 + 2 + 6
+
+
+def test_tightening_the_liquidity_floor_never_lowers_the_cost(calibration, populations, fit):
+    costs = []
+    for floor in (1.0, 3.0, 6.0):
+        settings = _settings(retirement={"enabled": False},
+                             constraints={"liquidity_floor_months": floor})
+        problem = setup_problem(calibration, settings, populations, fit)
+        costs.append(optimize_policy(problem).inner.objective)
+    assert costs[0] <= costs[1] <= costs[2]
+
+
+def test_lower_rate_cap_never_lowers_the_cost(calibration, populations, fit):
+    costs = []
+    for cap in (0.22, 0.18):
+        settings = _settings(retirement={"enabled": False}, contribution={"max_rate": cap})
+        problem = setup_problem(calibration, settings, populations, fit)
+        costs.append(optimize_policy(problem).inner.objective)
+    assert costs[0] <= costs[1]
+
+
+def test_chance_constraint_with_alpha_zero_is_the_hard_problem(calibration, populations, fit):
+    hard = setup_problem(calibration, _settings(retirement={"enabled": False}), populations, fit)
+    chance = setup_problem(calibration, _settings(retirement={"enabled": False},
+                                                  constraints={"chance_alpha": 0.0}),
+                           populations, fit)
+    a, b = optimize_policy(hard).inner, optimize_policy(chance).inner
+    assert b.objective == pytest.approx(a.objective, rel=1e-7)
+    assert np.all(b.U <= 1e-9)
+
+
+def test_chance_constraint_allows_shortfall_on_at_most_alpha_of_paths(calibration, populations,
+                                                                      fit):
+    settings = _settings(retirement={"enabled": False}, extra_transfer={"enabled": False},
+                         constraints={"chance_alpha": 1.0 / 3.0},
+                         objective={"shortfall": 0.5})
+    problem = setup_problem(calibration, settings, populations, fit)
+    sol = optimize_policy(problem).inner
+    short_paths = np.any(sol.U > 1e-7, axis=1)
+    assert short_paths.mean() <= 1.0 / 3.0 + 1e-12
+
+
+def test_infeasible_problem_returns_rescue_transfers_not_an_exception(calibration, populations,
+                                                                      fit):
+    settings = _settings(retirement={"enabled": False}, extra_transfer={"enabled": False},
+                         reserve={"enabled": False}, contribution={"max_rate": 0.16})
+    problem = setup_problem(calibration, settings, populations, fit)
+    psol = optimize_policy(problem)
+    assert psol.infeasible
+    assert psol.rescue.R.sum() > 0
+    assert any("maximum" in b for b in psol.binding)
+    assert any("transfers switched off" in b for b in psol.binding)
+    # the rescue money, re-simulated, pays every pension with the floor respected
+    resim = resimulate(problem, psol)
+    floor = settings.constraints.liquidity_floor_months
+    opt = resim.sel(year=problem.opt_years)
+    assert (opt["balance_end_cny"] >= floor / 12 * opt["expenditure_cny"] * (1 - 1e-9)).all()

@@ -220,3 +220,40 @@ def test_infeasible_problem_returns_rescue_transfers_not_an_exception(calibratio
     floor = settings.constraints.liquidity_floor_months
     opt = resim.sel(year=problem.opt_years)
     assert (opt["balance_end_cny"] >= floor / 12 * opt["expenditure_cny"] * (1 - 1e-9)).all()
+
+
+def test_cvar_limit_of_zero_is_the_hard_problem_and_looser_limits_cost_less(
+        calibration, populations, fit):
+    """Without transfers the hard problem needs rescue money; a CVaR limit of zero forbids
+    every shortfall, so it is the same (infeasible) problem with the same rescue; a positive
+    limit admits priced shortfall, and a looser limit never costs more."""
+    base = dict(retirement={"enabled": False}, extra_transfer={"enabled": False},
+                objective={"shortfall": 0.5})
+    hard = optimize_policy(setup_problem(calibration, _settings(**base), populations, fit))
+    runs = [optimize_policy(setup_problem(
+        calibration, _settings(**base, constraints={"cvar_beta": 0.8, "cvar_limit_cny": limit}),
+        populations, fit)) for limit in (0.0, 5e14, 5e15)]
+    assert hard.infeasible and runs[0].infeasible
+    assert runs[0].rescue.objective == pytest.approx(hard.rescue.objective, rel=1e-7)
+    assert not runs[1].infeasible and not runs[2].infeasible
+    assert runs[2].inner.objective <= runs[1].inner.objective
+    beta, data, sol = 0.8, runs[1].data, runs[1].inner
+    losses = (sol.U * data.discount).sum(axis=1) * 1e12
+    var = np.quantile(losses, beta, method="inverted_cdf")
+    cvar = var + np.mean(np.maximum(losses - var, 0.0)) / (1 - beta)
+    assert cvar <= 5e14 * (1 + 1e-6)
+
+
+def test_tree_groups_paths_by_rank_of_the_observable():
+    from models.optimize.tree import build_tree
+
+    years = np.arange(2020, 2040)
+    obs = np.tile(np.arange(20.0), (12, 1)) + np.arange(12)[::-1, None] * 100  # path 11 lowest
+    tree = build_tree(obs, years, [2026, 2031], [3])
+    assert tree.n_nodes == 4
+    sizes = np.bincount(tree.node_of[:, 1])[1:]
+    assert sizes.tolist() == [4, 4, 4]
+    # lowest observable -> first child
+    assert set(np.flatnonzero(tree.node_of[:, 1] == 1)) == {8, 9, 10, 11}
+    assert (tree.node_of[:, 0] == 0).all()
+    assert tree.stage_of_year(np.array([2025, 2026, 2030, 2031, 2039])).tolist() == [-1, 0, 0, 1, 1]

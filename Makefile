@@ -16,7 +16,7 @@ export PENSION_DATA_DIR
 CODE := $(shell find models -name '*.py' 2>/dev/null)
 CALIBRATION := $(wildcard calibration/china/*.toml calibration/china/derived/*.csv)
 
-.PHONY: help setup run test experiment calibrate validate clean
+.PHONY: help setup run test experiment calibrate validate bench clean
 
 help: ## List the targets
 	@echo "China pension-reform study. Targets:"
@@ -49,6 +49,9 @@ calibrate: $(STAMP) ## Re-derive calibration/china/derived/*.csv from the raw da
 
 test: $(STAMP) ## Run the test suite
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) ## Run every benchmark and write results/bench.json (several minutes)
+	$(BIN)/python benchmarks/run_all.py results/bench.json
 
 clean: ## Remove results and caches (keeps .venv)
 	rm -rf results/*/ .pytest_cache

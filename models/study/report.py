@@ -1,21 +1,59 @@
-"""Text tables of a run, made from its ``results.nc`` only (never by re-running the model)."""
+"""Tables of a run, made from its ``results.nc`` only (never by re-running the model).
+
+:func:`tables` builds every table of a run as a :class:`Table` (a titled ``pandas.DataFrame``
+with its number formats); :func:`render` prints them as text and :func:`write_outputs` writes
+them to ``<run>/tables/<name>.md`` and ``.csv`` and draws the figures
+(:mod:`models.study.figures`) into ``<run>/figures/``. Deterministic runs get the base-year
+fit, the reported-facts check, the fund by regime and its milestones; Monte Carlo runs (a
+``path`` dimension) add the spread calibration (model vs WPP), the quantiles of the
+population indicators, the distribution of the fund's milestones, the probability of
+depletion and the quantiles of months payable.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from tabulate import tabulate
 
 MILLION, BILLION = 1e6, 1e9
+#: Probabilities of the Monte Carlo quantiles and their column labels.
+QUANTILES = (0.025, 0.10, 0.50, 0.90, 0.975)
+QUANTILE_LABELS = ("2.5 %", "10 %", "50 %", "90 %", "97.5 %")
+#: Years of the Monte Carlo tables.
+TABLE_YEARS = (2035, 2050, 2075, 2100)
+#: Years of "probability of depletion by".
+DEPLETION_BY = (2035, 2050, 2100)
+#: Years of the months-payable table.
+MONTHS_PAYABLE_YEARS = (2025, 2030, 2035, 2050, 2075, 2100)
+TABLES_DIR, FIGURES_DIR = "tables", "figures"
+
+
+@dataclass
+class Table:
+    """A titled table: ``frame`` holds the numbers (its columns are the headers)."""
+
+    name: str  #: file stem under tables/
+    title: str
+    frame: pd.DataFrame
+    floatfmt: str | tuple = "g"
+
+    def text(self) -> str:
+        rows = [list(r) for r in self.frame.itertuples(index=False)]
+        return tabulate(rows, headers=list(self.frame.columns), floatfmt=self.floatfmt)
 
 
 def _year(value: float) -> str:
     return "never (to the horizon)" if value is None or math.isnan(value) else str(int(value))
 
 
-def base_year_fit_table(ds: xr.Dataset) -> str:
+# ---------------------------------------------------------------------------- deterministic
+def base_year_fit_frame(ds: xr.Dataset) -> Table:
     rows = []
     for t in ds["target"].values:
         model, reported = float(ds["fit_model"].sel(target=t)), float(ds["fit_reported"].sel(target=t))
@@ -25,11 +63,16 @@ def base_year_fit_table(ds: xr.Dataset) -> str:
                      100.0 * (model - reported) / reported,
                      "calibrated" if bool(ds["fit_calibrated"].sel(target=t)) else "check",
                      unit])
-    return tabulate(rows, headers=["target", "unit", "model", "reported", "residual %", "role",
-                                   "reported unit"], floatfmt=".4f")
+    frame = pd.DataFrame(rows, columns=["target", "unit", "model", "reported", "residual %",
+                                        "role", "reported unit"])
+    return Table("base_year_fit", "Base-year calibration: model vs reported", frame, ".4f")
 
 
-def checks_table(ds: xr.Dataset) -> str:
+def base_year_fit_table(ds: xr.Dataset) -> str:
+    return base_year_fit_frame(ds).text()
+
+
+def checks_frame(ds: xr.Dataset) -> Table:
     rows = []
     for i in ds["check"].values:
         c = ds.sel(check=i)
@@ -37,11 +80,16 @@ def checks_table(ds: xr.Dataset) -> str:
         rows.append([str(c["check_variable"].values), int(c["check_year"]), model / MILLION,
                      reported / MILLION, 100.0 * (model - reported) / reported,
                      str(c["check_source"].values)])
-    return tabulate(rows, headers=["variable", "year", "model (million)", "reported (million)",
-                                   "diff %", "source"], floatfmt=".2f")
+    frame = pd.DataFrame(rows, columns=["variable", "year", "model (million)",
+                                        "reported (million)", "diff %", "source"])
+    return Table("checks", "Projection vs reported facts (not fitted)", frame, ".2f")
 
 
-def finances_table(ds: xr.Dataset, regime: str, every: int = 5) -> str:
+def checks_table(ds: xr.Dataset) -> str:
+    return checks_frame(ds).text()
+
+
+def finances_frame(ds: xr.Dataset, regime: str, every: int = 5) -> Table:
     acc = ds.sel(regime=regime)
     years = acc["year"].values
     pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
@@ -58,34 +106,263 @@ def finances_table(ds: xr.Dataset, regime: str, every: int = 5) -> str:
             float(a["balance_end_cny"]) / BILLION,
             float(a["months_payable"]),
         ])
-    return tabulate(rows, headers=["year", "contributors (m)", "retirees (m)",
-                                   "dependency (retirees/insured)", "revenue (bn yuan)",
-                                   "expenditure (bn yuan)", "balance end (bn yuan)",
-                                   "months payable"], floatfmt=("d", ".1f", ".1f", ".3f", ".0f",
-                                                                ".0f", ".0f", ".1f"))
+    frame = pd.DataFrame(rows, columns=["year", "contributors (m)", "retirees (m)",
+                                        "dependency (retirees/insured)", "revenue (bn yuan)",
+                                        "expenditure (bn yuan)", "balance end (bn yuan)",
+                                        "months payable"])
+    frame["year"] = frame["year"].astype(object)
+    return Table(f"finances_{regime}", f"Employee fund, regime {regime} (every {every} years)",
+                 frame, ("d", ".1f", ".1f", ".3f", ".0f", ".0f", ".0f", ".1f"))
+
+
+def finances_table(ds: xr.Dataset, regime: str, every: int = 5) -> str:
+    return finances_frame(ds, regime, every).text()
+
+
+def milestones_frame(ds: xr.Dataset) -> Table:
+    rows = [[r, _year(float(ds["first_deficit_year"].sel(regime=r))),
+             _year(float(ds["depletion_year"].sel(regime=r)))] for r in ds["regime"].values]
+    frame = pd.DataFrame(rows, columns=["regime", "first deficit year (exp. > contrib. + subsidy)",
+                                        "depletion year (balance < 0)"])
+    return Table("milestones", "Milestones", frame)
 
 
 def milestones_table(ds: xr.Dataset) -> str:
-    rows = [[r, _year(float(ds["first_deficit_year"].sel(regime=r))),
-             _year(float(ds["depletion_year"].sel(regime=r)))] for r in ds["regime"].values]
-    return tabulate(rows, headers=["regime", "first deficit year (exp. > contrib. + subsidy)",
-                                   "depletion year (balance < 0)"])
+    return milestones_frame(ds).text()
+
+
+# ---------------------------------------------------------------------------- Monte Carlo
+def is_monte_carlo(ds: xr.Dataset) -> bool:
+    return "path" in ds.dims and ds.sizes["path"] > 0
+
+
+def path_quantiles(values: xr.DataArray, method: str = "linear") -> xr.DataArray:
+    """Quantiles :data:`QUANTILES` over ``path`` (NaN kept out by the caller)."""
+    q = np.quantile(values.transpose("path", ...).values, QUANTILES, axis=0, method=method)
+    dims = [d for d in values.dims if d != "path"]
+    coords = {d: values[d] for d in dims}
+    return xr.DataArray(q, dims=["quantile", *dims], coords={"quantile": list(QUANTILES), **coords})
+
+
+def _indicators_of(population: xr.DataArray) -> dict[str, xr.DataArray]:
+    from models.demography.stochastic import population_indicators
+
+    pop = population.transpose(..., "age", "sex")
+    values = population_indicators(pop.values, pop["age"].values)
+    dims = [d for d in pop.dims if d not in ("age", "sex")]
+    return {k: xr.DataArray(v, dims=dims, coords={d: pop[d] for d in dims})
+            for k, v in values.items()}
+
+
+#: Population indicators of the tables and fan charts: stored variable, zero-shock indicator,
+#: label, scale and unit label.
+POPULATION_ROWS = (
+    ("total_population_paths", "total", "total population", MILLION, "million"),
+    ("working_age_population_paths", "working_age", "working-age population 20-64", MILLION,
+     "million"),
+    ("share_60plus_paths", "share_60plus", "share aged 60+", 0.01, "%"),
+    ("share_65plus_paths", "share_65plus", "share aged 65+", 0.01, "%"),
+    ("old_age_dependency_ratio_paths", "old_age_dependency_ratio",
+     "old-age dependency ratio 65+ / 20-64", 0.01, "per 100"),
+)
+
+
+def population_quantiles_frame(ds: xr.Dataset) -> Table:
+    median_path = _indicators_of(ds["population"])
+    rows = []
+    years = [y for y in TABLE_YEARS if y in ds["year"].values]
+    for var, key, label, scale, unit in POPULATION_ROWS:
+        q = path_quantiles(ds[var].sel(year=years))
+        for y in years:
+            rows.append([label, unit, y, float(median_path[key].sel(year=y)) / scale,
+                         *(q.sel(year=y).values / scale)])
+    frame = pd.DataFrame(rows, columns=["indicator", "unit", "year", "zero-shock",
+                                        *QUANTILE_LABELS])
+    frame["year"] = frame["year"].astype(object)
+    return Table("population_quantiles",
+                 f"Population across {ds.sizes['path']} paths: quantiles (zero-shock = median "
+                 "inputs)", frame, ("", "", "d", ".1f", ".1f", ".1f", ".1f", ".1f", ".1f"))
+
+
+def _milestone_quantiles(values: np.ndarray) -> list:
+    """Quantiles of a year that may be NaN (never): NaN counts as later than any year."""
+    filled = np.where(np.isnan(values), np.inf, values)
+    q = np.quantile(filled, QUANTILES, method="inverted_cdf")
+    return ["never" if not np.isfinite(v) else str(int(v)) for v in q]
+
+
+def milestones_distribution_frame(ds: xr.Dataset) -> Table:
+    rows = []
+    for regime in ds["regime"].values:
+        for var, det, label in (("first_deficit_year_paths", "first_deficit_year",
+                                 "first deficit year"),
+                                ("depletion_year_paths", "depletion_year", "depletion year")):
+            values = ds[var].sel(regime=regime).values
+            rows.append([str(regime), label, _year(float(ds[det].sel(regime=regime))).split(" ")[0],
+                         *_milestone_quantiles(values), 100.0 * float(np.mean(np.isnan(values)))])
+    frame = pd.DataFrame(rows, columns=["regime", "milestone", "zero-shock", *QUANTILE_LABELS,
+                                        "never to 2100 (% of paths)"])
+    return Table("fund_milestones_distribution",
+                 "Employee fund milestones across paths (quantiles of the year; 'never' = not "
+                 "by the horizon)", frame, ".1f")
+
+
+def depletion_probability_frame(ds: xr.Dataset) -> Table:
+    rows = []
+    for regime in ds["regime"].values:
+        dep = ds["depletion_year_paths"].sel(regime=regime).values
+        deficit = ds["first_deficit_year_paths"].sel(regime=regime).values
+        rows.append([str(regime), "depleted (balance < 0)",
+                     *[100.0 * float(np.mean(dep <= y)) for y in DEPLETION_BY]])
+        rows.append([str(regime), "in deficit (exp. > contrib. + subsidy)",
+                     *[100.0 * float(np.mean(deficit <= y)) for y in DEPLETION_BY]])
+    frame = pd.DataFrame(rows, columns=["regime", "event", *[f"by {y} (%)" for y in DEPLETION_BY]])
+    return Table("depletion_probability",
+                 "Probability (share of paths, %) that the employee fund has been depleted / in "
+                 "deficit by a year", frame, ".1f")
+
+
+def months_payable_frame(ds: xr.Dataset) -> Table:
+    rows = []
+    years = [y for y in MONTHS_PAYABLE_YEARS if y in ds["year"].values]
+    for regime in ds["regime"].values:
+        q = path_quantiles(ds["months_payable_paths"].sel(regime=regime, year=years))
+        for y in years:
+            rows.append([str(regime), y,
+                         float(ds["months_payable"].sel(regime=regime, year=y)),
+                         *q.sel(year=y).values])
+    frame = pd.DataFrame(rows, columns=["regime", "year", "zero-shock", *QUANTILE_LABELS])
+    frame["year"] = frame["year"].astype(object)
+    return Table("months_payable_quantiles",
+                 "Employee fund months payable (year-end balance / monthly expenditure) across "
+                 "paths", frame, ("", "d", ".1f", ".1f", ".1f", ".1f", ".1f", ".1f"))
+
+
+def _calibration_frame(ds: xr.Dataset, kind: str) -> Table:
+    """Model (closed form and simulated) vs WPP bounds of e0 (by sex) or TFR."""
+    e0 = kind == "e0"
+    model, published = ds[f"{kind}_fit_model"], ds[f"{kind}_fit_published"]
+    simulated_var = ds["e0_paths"] if e0 else ds["tfr_paths"]
+    tol = float(ds.attrs.get("e0_tolerance_years" if e0 else "tfr_tolerance", np.nan))
+    probs = ds["bound_probability"].values
+    rows = []
+    for year in ds["fit_year"].values:
+        calibrated = bool(ds["fit_year_calibrated"].sel(fit_year=year))
+        sim = np.quantile(simulated_var.sel(year=year).values, probs, axis=0)
+        for s, sex in enumerate(ds["sex"].values if e0 else [None]):
+            for b, bound in enumerate(ds["bound"].values):
+                sel = {"fit_year": year, "bound": bound} | ({"sex": sex} if e0 else {})
+                m, p = float(model.sel(sel)), float(published.sel(sel))
+                gap = m - p
+                tail = bound != "median"
+                ok = ("yes" if abs(gap) <= tol else "NO") if (calibrated and tail) else "-"
+                rows.append([int(year), *([str(sex)] if e0 else []), str(bound), p, m,
+                             float(sim[b, s] if e0 else sim[b]), gap,
+                             "calibrated" if calibrated else "check", ok])
+    columns = ["year", *(["sex"] if e0 else []), "bound", "WPP 2024", "model",
+               f"simulated ({ds.sizes['path']} paths)", "model - WPP", "role",
+               f"within {tol:g}"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["year"] = frame["year"].astype(object)
+    what = ("life expectancy at birth (years)" if e0 else "total fertility rate (children per "
+            "woman)")
+    fmt = ".2f" if e0 else ".3f"
+    title = (f"Calibration of the spread: {what}, model vs WPP 2024 bounds "
+             f"(model = closed-form quantile; simulated = this run's paths, with its scale "
+             f"knobs)")
+    return Table(f"{kind}_calibration", title, frame, fmt)
+
+
+def spread_parameters_frame(ds: xr.Dataset) -> Table:
+    rows = []
+    for sex in ds["sex"].values:
+        rows += [
+            ["k innovation s.d. σ", str(sex), "k per year",
+             float(ds["mortality_innovation_sd_history"].sel(sex=sex)),
+             float(ds["mortality_innovation_sd"].sel(sex=sex))],
+            ["k drift s.d. σ_d", str(sex), "k per year",
+             float(ds["mortality_drift_sd_history"].sel(sex=sex)),
+             float(ds["mortality_drift_sd"].sel(sex=sex))],
+            ["k long-life stretch λ", str(sex), "1", 0.0,
+             float(ds["mortality_longevity_stretch"].sel(sex=sex))],
+            ["k drift (history)", str(sex), "k per year",
+             float(ds["mortality_drift_history"].sel(sex=sex)), np.nan],
+        ]
+    rows += [["female-male correlation ρ", "both", "1",
+              float(ds["mortality_sex_correlation"]), float(ds["mortality_sex_correlation"])],
+             ["TFR persistence φ", "-", "per year", np.nan, float(ds["fertility_persistence"])],
+             ["TFR innovation s.d. σ_f", "-", "children per woman", np.nan,
+              float(ds["fertility_innovation_sd"])]]
+    frame = pd.DataFrame(rows, columns=["parameter", "sex", "unit", "history 1970-2024",
+                                        "calibrated (used)"])
+    return Table("spread_parameters",
+                 "Spread parameters: estimated from the k history vs calibrated to WPP bounds",
+                 frame, ".4f")
+
+
+# ---------------------------------------------------------------------------- all tables
+def tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
+    """Every table of a run, in report order."""
+    out = [base_year_fit_frame(ds), checks_frame(ds)]
+    out += [finances_frame(ds, str(r), every) for r in ds["regime"].values]
+    out.append(milestones_frame(ds))
+    if is_monte_carlo(ds):
+        out += [spread_parameters_frame(ds), _calibration_frame(ds, "e0"),
+                _calibration_frame(ds, "tfr"), population_quantiles_frame(ds),
+                milestones_distribution_frame(ds), depletion_probability_frame(ds),
+                months_payable_frame(ds)]
+    return out
+
+
+def _monte_carlo_header(ds: xr.Dataset) -> list[str]:
+    a = ds.attrs
+    return [
+        "",
+        f"Monte Carlo: {ds.sizes['path']} paths, seed {a.get('mc_seed')}, chunks of "
+        f"{a.get('mc_chunk_size')}, population stored: {a.get('mc_population_stored')}; "
+        f"shocks from {int(a.get('mc_jump_off_year', 2023)) + 1}",
+        f"Knobs: TFR shift {a.get('mc_tfr_shift')}, mortality drift "
+        f"x{a.get('mc_mortality_drift_scale')}, mortality spread "
+        f"x{a.get('mc_mortality_spread_scale')}, fertility spread "
+        f"x{a.get('mc_fertility_spread_scale')}, migration noise s.d. "
+        f"{a.get('mc_migration_noise_sd')}",
+        f"Working age {a.get('working_ages')}; old-age dependency ratio "
+        f"{a.get('old_age_dependency_ratio')}. Quantiles over paths; zero-shock = the median inputs.",
+    ]
 
 
 def render(ds: xr.Dataset, every: int = 5) -> str:
-    """The whole report of a deterministic run as text."""
+    """The whole report of a run as text (deterministic tables, then the Monte Carlo ones)."""
     parts = [
         f"Experiment {ds.attrs.get('experiment')}: {ds.attrs.get('description', '')}".rstrip(": "),
         f"Money in {ds.attrs.get('money_units')}; config {str(ds.attrs.get('config_hash'))[:12]}",
-        "",
-        "Base-year calibration: model vs reported",
-        base_year_fit_table(ds),
-        "",
-        "Projection vs reported facts (not fitted)",
-        checks_table(ds),
     ]
-    for regime in ds["regime"].values:
-        parts += ["", f"Employee fund, regime {regime} (every {every} years)",
-                  finances_table(ds, str(regime), every)]
-    parts += ["", "Milestones", milestones_table(ds)]
+    all_tables = tables(ds, every)
+    for table in all_tables:
+        if is_monte_carlo(ds) and table.name == "spread_parameters":
+            parts += _monte_carlo_header(ds)
+        parts += ["", table.title, table.text()]
     return "\n".join(parts)
+
+
+def write_outputs(run_dir: str | Path, every: int = 5) -> list[Path]:
+    """Write every table (``tables/<name>.md`` and ``.csv``) and figure (``figures/*.png``) of
+    a finished run, read from its ``results.nc``. Returns the files written."""
+    from models.study.figures import write_figures
+    from models.study.results import read_results
+
+    run_dir = Path(run_dir)
+    ds = read_results(run_dir)
+    table_dir = run_dir / TABLES_DIR
+    table_dir.mkdir(exist_ok=True)
+    written = []
+    for table in tables(ds, every):
+        csv = table_dir / f"{table.name}.csv"
+        table.frame.to_csv(csv, index=False)
+        md = table_dir / f"{table.name}.md"
+        md.write_text(f"### {table.title}\n\n" + tabulate(
+            [list(r) for r in table.frame.itertuples(index=False)],
+            headers=list(table.frame.columns), floatfmt=table.floatfmt, tablefmt="pipe") + "\n")
+        written += [csv, md]
+    written += write_figures(ds, run_dir / FIGURES_DIR)
+    return written

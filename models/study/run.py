@@ -1,4 +1,11 @@
-"""Run an experiment: calibration -> demography -> pension accounts -> results on disk."""
+"""Run an experiment: calibration -> demography -> pension accounts -> results on disk.
+
+A deterministic run (``demography.paths = 0``) projects the median demography and the accounts
+under each retirement regime. With ``paths > 0`` it adds the Monte Carlo demography
+(:mod:`models.demography.stochastic`) and the accounts on every path (:func:`simulate_paths`);
+the deterministic variables are then the zero-shock path under the experiment's medians.
+After writing, the tables and figures are made from ``results.nc`` (:mod:`models.study.report`).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +17,34 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from tqdm import tqdm
 
 from models import __version__
-from models.config import Calibration, Experiment, load_arrays, load_experiment
-from models.demography import project_median
+from models.config import SEXES, Calibration, Experiment, load_arrays, load_experiment
+from models.demography import stochastic
 from models.pension import (
     calibrate_base_year,
+    category_population,
     fund_milestones,
     project_accounts,
     retirement_schedule,
 )
+from models.pension.accounts import account_rates
 from models.study import provenance
 from models.study.results import check_destination, write_run
 
 log = logging.getLogger(__name__)
 
+#: Up to this many paths results.nc keeps population[path, year, age, sex] (float32, about
+#: 65 MB per 1,000 paths); beyond it only the snapshot years (SNAPSHOT_YEARS and the base
+#: year) of every path, so the file stays small whatever N.
+STORE_POPULATION_MAX_PATHS = 2000
+#: Years whose population of every path is always kept (tables, pyramids).
+SNAPSHOT_YEARS = (2035, 2050, 2075, 2100)
+#: Paths per batch of the pension accounts (their float64 work arrays are ~5 MB per path).
+ACCOUNTS_BATCH_PATHS = 200
+#: Show a progress bar from this many paths.
+PROGRESS_MIN_PATHS = 1000
 
 
 def _timed(timings: dict, key: str):
@@ -101,9 +121,11 @@ def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
     return xr.Dataset(
         {
             "fit_model": ("target", [r[1] for r in rows],
-                          {"long_name": "model value in the base year"}),
+                          {"long_name": "model value in the base year",
+                           "units": "per target: see fit_unit"}),
             "fit_reported": ("target", [r[2].value for r in rows],
-                             {"long_name": "reported value in the base year"}),
+                             {"long_name": "reported value in the base year",
+                              "units": "per target: see fit_unit"}),
         },
         coords={
             "target": [r[0] for r in rows],
@@ -119,11 +141,11 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     """The deterministic projection of an experiment as one labelled Dataset (no I/O)."""
     timings = {} if timings is None else timings
     with _timed(timings, "demography_s"):
-        demography = project_median(arrays)
+        demography = stochastic.median_demography(arrays, exp.demography)
     population = demography["population"]
     years, ages = population["year"].values, population["age"].values
     base = cal.demography.base_year.value
-    per_regime, fits = [], []
+    per_regime, fits, schedules = [], [], []
     with _timed(timings, "pension_accounts_s"):
         for regime in exp.projection.regimes:
             schedule = retirement_schedule(years, ages, regime, cal.pension)
@@ -133,9 +155,12 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
             acc["statutory_age"] = schedule["statutory_age"]
             per_regime.append(acc)
             fits.append(fit)
+            schedules.append(schedule)
     regime_dim = xr.DataArray(list(exp.projection.regimes), dims="regime", name="regime")
+    # "override" keeps each variable's units and long_name ("drop" would strip them too)
     accounts = xr.concat(per_regime, dim=regime_dim, coords="minimal", compat="override",
-                         combine_attrs="drop")
+                         combine_attrs="override")
+    accounts.attrs = {}
     for name in ("average_wage_cny", "fiscal_subsidy_cny"):
         accounts[name] = per_regime[0][name]
     milestones = fund_milestones(accounts)
@@ -149,10 +174,194 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                                   units="yuan" if name.endswith("_cny") else "1")
     result = xr.merge([demography, accounts, milestones, fit_ds,
                        demographic_checks(demography, accounts, cal),
-                       base_year_fit(accounts, cal)], combine_attrs="drop")
+                       base_year_fit(accounts, cal)], combine_attrs="override")
+    result.attrs = {}
     result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
                         money_units="yuan at base-year prices")
+    if exp.demography.paths > 0:
+        mc = simulate_paths(exp, cal, arrays, population, dict(zip(exp.projection.regimes,
+                                                                   zip(schedules, fits))),
+                            timings)
+        attrs = {**result.attrs, **mc.attrs}
+        result = xr.merge([result, mc], combine_attrs="override")
+        result.attrs = attrs
+        for name in ("population_paths", "population_snapshot"):
+            if name in result:  # zlib level 1: about 30 % smaller for about 1 s per 1,000 paths
+                result[name].encoding.update(zlib=True, complevel=1)
     return result
+
+
+def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+                   median_population: xr.DataArray, regimes: dict, timings: dict,
+                   progress: bool | None = None) -> xr.Dataset:
+    """Monte Carlo demography and the pension accounts on every path (no I/O but a progress bar).
+
+    ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
+    rates are computed once per regime with the median population as open-age weights and
+    serve every path. Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
+    (:func:`models.demography.stochastic.iter_path_chunks`) and their accounts run in batches
+    of :data:`ACCOUNTS_BATCH_PATHS`, so memory is bounded by a chunk plus what is kept:
+    ``population_paths`` (float32) up to :data:`STORE_POPULATION_MAX_PATHS` paths, the
+    snapshot years, per-path indicators, e0, TFR, k, births, deaths, the fund's months payable
+    and balance, and first-deficit and depletion years. Returns them labelled, with the spread
+    calibration's fit table.
+    """
+    settings = exp.demography
+    n_paths = settings.paths
+    with _timed(timings, "spread_calibration_s"):
+        spread = stochastic.calibrate_spread(arrays)
+    inputs = stochastic.median_inputs(arrays, settings)
+    years, ages = inputs.years, inputs.ages
+    n_years, n_ages = len(years), len(ages)
+    base = int(years[0])
+    snapshot_years = [base] + [y for y in SNAPSHOT_YEARS if base < y <= years[-1]]
+    snap_index = [int(np.searchsorted(years, y)) for y in snapshot_years]
+    store_all = n_paths <= STORE_POPULATION_MAX_PATHS
+    weights = category_population(median_population, cal.pension)
+    rates = {r: account_rates(sched, fit, cal.pension, cal.finances, weights)
+             for r, (sched, fit) in regimes.items()}
+    regime_names = list(regimes)
+
+    f32 = np.float32
+    keep = {
+        "population_paths": np.empty((n_paths, n_years, n_ages, 2), f32) if store_all else None,
+        "population_snapshot": np.empty((n_paths, len(snapshot_years), n_ages, 2), f32),
+        "births_paths": np.empty((n_paths, n_years, 2), f32),
+        "deaths_paths": np.empty((n_paths, n_years, 2), f32),
+        "mortality_index_paths": np.empty((n_paths, n_years, 2)),
+        "e0_paths": np.empty((n_paths, n_years, 2)),
+        "tfr_paths": np.empty((n_paths, n_years)),
+        "migration_factor_paths": np.empty((n_paths, n_years)),
+    }
+    indicators = {meta[0]: np.empty((n_paths, n_years)) for meta in INDICATOR_META.values()}
+    fund = {name: np.empty((len(regime_names), n_paths, n_years))
+            for name in ("months_payable", "balance_end_cny")}
+    milestones = {name: np.empty((len(regime_names), n_paths))
+                  for name in ("first_deficit_year", "depletion_year")}
+    seed = np.random.SeedSequence(exp.seed)
+    show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
+    t0 = time.perf_counter()
+    accounts_s = 0.0
+    with tqdm(total=n_paths, unit="path", desc=f"{exp.name}: Monte Carlo", disable=not show,
+              leave=False) as bar:
+        for chunk in stochastic.iter_path_chunks(inputs, spread, settings, seed):
+            rows = slice(int(chunk.paths[0]), int(chunk.paths[-1]) + 1)
+            if store_all:
+                keep["population_paths"][rows] = chunk.population
+            keep["population_snapshot"][rows] = chunk.population[:, snap_index]
+            keep["births_paths"][rows] = chunk.births
+            keep["deaths_paths"][rows] = chunk.deaths
+            keep["mortality_index_paths"][rows] = chunk.k
+            keep["tfr_paths"][rows] = chunk.tfr
+            keep["migration_factor_paths"][rows] = chunk.migration_factor
+            for s, sex in enumerate(SEXES):
+                keep["e0_paths"][rows, :, s] = stochastic.e0_of_k(
+                    inputs.ax[:, s], inputs.bx[:, s], chunk.k[:, :, s], sex)
+            for name, values in stochastic.population_indicators(chunk.population, ages).items():
+                indicators[INDICATOR_META[name][0]][rows] = values
+            t_acc = time.perf_counter()
+            for lo in range(0, len(chunk.paths), ACCOUNTS_BATCH_PATHS):
+                batch = chunk.paths[lo:lo + ACCOUNTS_BATCH_PATHS]
+                pop = xr.DataArray(
+                    chunk.population[lo:lo + ACCOUNTS_BATCH_PATHS].astype(np.float64),
+                    dims=("path", "year", "age", "sex"),
+                    coords={"path": batch, "year": years, "age": ages, "sex": list(SEXES)})
+                for r, regime in enumerate(regime_names):
+                    schedule, fit = regimes[regime]
+                    acc = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
+                                           rates=rates[regime])
+                    ms = fund_milestones(acc)
+                    idx = slice(int(batch[0]), int(batch[-1]) + 1)
+                    fund["months_payable"][r, idx] = acc["months_payable"].values
+                    fund["balance_end_cny"][r, idx] = acc["balance_end_cny"].values
+                    milestones["first_deficit_year"][r, idx] = ms["first_deficit_year"].values
+                    milestones["depletion_year"][r, idx] = ms["depletion_year"].values
+            accounts_s += time.perf_counter() - t_acc
+            bar.update(len(chunk.paths))
+    timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
+    timings["monte_carlo_accounts_s"] = round(accounts_s, 4)
+
+    coords = {"path": np.arange(n_paths), "year": years, "age": ages, "sex": list(SEXES),
+              "snapshot_year": snapshot_years, "regime": regime_names}
+    pyr = ("path", "year", "age", "sex")
+    data = {
+        "population_snapshot": (("path", "snapshot_year", "age", "sex"),
+                                keep["population_snapshot"],
+                                {"units": "persons", "long_name": "population on 1 January, "
+                                 "every path, snapshot years"}),
+        "births_paths": (("path", "year", "sex"), keep["births_paths"],
+                         {"units": "persons per year", "long_name": "live births"}),
+        "deaths_paths": (("path", "year", "sex"), keep["deaths_paths"],
+                         {"units": "persons per year", "long_name": "deaths"}),
+        "mortality_index_paths": (("path", "year", "sex"), keep["mortality_index_paths"],
+                                  {"units": "1", "long_name": "Lee-Carter mortality index k"}),
+        "e0_paths": (("path", "year", "sex"), keep["e0_paths"],
+                     {"units": "years", "long_name": "period life expectancy at birth"}),
+        "tfr_paths": (("path", "year"), keep["tfr_paths"],
+                      {"units": "children per woman", "long_name": "total fertility rate"}),
+        "migration_factor_paths": (("path", "year"), keep["migration_factor_paths"],
+                                   {"units": "1", "long_name": "multiplier of the median net "
+                                    "migration"}),
+        "e0_median": (("year", "sex"), np.stack([stochastic.e0_of_k(
+            inputs.ax[:, s], inputs.bx[:, s], inputs.k[:, s], sex)
+            for s, sex in enumerate(SEXES)], axis=-1),
+            {"units": "years", "long_name": "life expectancy at birth, zero-shock path"}),
+        "tfr_median": ("year", inputs.tfr, {"units": "children per woman",
+                                            "long_name": "total fertility rate, zero-shock path"}),
+    }
+    if store_all:
+        data["population_paths"] = (pyr, keep["population_paths"],
+                                    {"units": "persons", "long_name": "population on 1 January"})
+    for name, units, long_name in INDICATOR_META.values():
+        data[name] = (("path", "year"), indicators[name], {"units": units,
+                                                           "long_name": long_name})
+    data["months_payable_paths"] = (("regime", "path", "year"), fund["months_payable"],
+                                    {"units": "months", "long_name": "employee fund year-end "
+                                     "balance / monthly expenditure"})
+    data["balance_end_cny_paths"] = (("regime", "path", "year"), fund["balance_end_cny"],
+                                     {"units": "yuan (base-year prices)",
+                                      "long_name": "employee fund balance at year end"})
+    data["first_deficit_year_paths"] = (("regime", "path"), milestones["first_deficit_year"],
+                                        {"units": "calendar year", "long_name": "first year with "
+                                         "expenditure > contributions + subsidy (NaN: never)"})
+    data["depletion_year_paths"] = (("regime", "path"), milestones["depletion_year"],
+                                    {"units": "calendar year", "long_name": "first year with a "
+                                     "negative year-end fund balance (NaN: never)"})
+    mc = xr.Dataset(data, coords=coords)
+    published = arrays[["e0_published", "tfr_published"]].copy()
+    published["e0_published"].attrs["long_name"] = "WPP 2024 e0: median and bounds"
+    published["tfr_published"].attrs["long_name"] = "WPP 2024 TFR: median and bounds"
+    mc = xr.merge([mc, spread.fit, published.drop_vars("bound")], combine_attrs="override")
+    mc.attrs = {}
+    lo, hi = stochastic.WORKING_AGES
+    mc.attrs.update(
+        mc_paths=n_paths, mc_chunk_size=settings.chunk_size, mc_seed=exp.seed,
+        mc_population_stored="every path" if store_all else
+        f"snapshot years only (more than {STORE_POPULATION_MAX_PATHS} paths)",
+        mc_dtype="float32", mc_jump_off_year=stochastic.JUMP_OFF_YEAR,
+        mc_tfr_shift=settings.tfr_shift, mc_mortality_drift_scale=settings.mortality_drift_scale,
+        mc_mortality_spread_scale=settings.mortality_spread_scale,
+        mc_fertility_spread_scale=settings.fertility_spread_scale,
+        mc_migration_noise_sd=settings.migration_noise_sd,
+        working_ages=f"{lo}-{hi}", old_age_dependency_ratio=f"{stochastic.OLD_AGE}+ / {lo}-{hi}",
+        e0_tolerance_years=stochastic.E0_TOLERANCE_YEARS,
+        tfr_tolerance=stochastic.TFR_TOLERANCE,
+    )
+    return mc
+
+
+#: Indicator of :func:`stochastic.population_indicators` -> (variable, units, long_name).
+INDICATOR_META = {
+    "total": ("total_population_paths", "persons", "total population on 1 January"),
+    "working_age": ("working_age_population_paths", "persons",
+                    "population aged 20-64 on 1 January"),
+    "old_60plus": ("population_60plus_paths", "persons", "population aged 60+ on 1 January"),
+    "old_65plus": ("population_65plus_paths", "persons", "population aged 65+ on 1 January"),
+    "share_60plus": ("share_60plus_paths", "1", "share of the population aged 60+"),
+    "share_65plus": ("share_65plus_paths", "1", "share of the population aged 65+"),
+    "old_age_dependency_ratio": ("old_age_dependency_ratio_paths", "persons 65+ per person 20-64",
+                                 "old-age dependency ratio"),
+}
 
 
 def run_experiment(path: str | Path, force: bool = False, results_root: str | Path = "results"
@@ -187,4 +396,9 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "timings_s": timings,
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
-    return write_run(run_dir, result, manifest, force=force)
+    run_dir = write_run(run_dir, result, manifest, force=force)
+    from models.study.report import write_outputs
+
+    written = write_outputs(run_dir)
+    log.info("wrote %d tables and figures under %s", len(written), run_dir)
+    return run_dir

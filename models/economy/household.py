@@ -1,0 +1,242 @@
+r"""Life-cycle household kernel: CRRA utility, survival risk, a borrowing limit, known incomes.
+
+One *problem* is one cohort of one household type over economic ages ``i = 0..J-1`` (from the
+cohort's ``start`` age on), with
+
+* gross returns ``R_i`` (``1 + r`` of the year the household is aged ``i``), applied to the
+  assets ``a_i`` held on 1 January;
+* income ``y_i`` (net labour income, pensions, bequests received);
+* effective discounting ``β s_i`` (``s_i`` survival from age ``i`` to ``i + 1``);
+* a borrowing limit ``a_{i+1} ≥ −b_i`` (``b_{J-1} = 0``: nobody dies in debt).
+
+Budget: ``a_{i+1} = R_i a_i + y_i − c_i``. Euler equation where the limit does not bind:
+``c_{i+1} = (β s_i R_{i+1})^{1/σ} c_i``.
+
+Method (exact, no grid). With no income risk, consumption at age ``j`` is the minimum over
+horizons ``k ≥ j`` of the consumption that follows the Euler equation from ``j`` to ``k`` and
+exhausts resources down to the limit at ``k``:
+
+.. math::  c_j = \min_{k \ge j} \frac{W_j + \sum_{i=j}^{k} y_i D_{j,i} + b_k D_{j,k}}
+                                     {\sum_{i=j}^{k} G_{j,i} D_{j,i}},
+
+``W_j = R_j a_j``, ``D_{j,i} = \prod_{m=j+1}^{i} R_m^{-1}``, ``G_{j,i} = \prod_{m=j}^{i-1}
+(β s_m R_{m+1})^{1/σ}`` (Deaton 1991, *Econometrica* 59(5), sec. 2, for the deterministic
+case: any horizon shorter than the next binding date would over-spend, any longer one
+under-spends). The minimising horizon ``k*`` ends a *segment* along which the Euler equation
+holds; the next segment starts at ``k* + 1`` with ``a = −b_{k*}``. The solver jumps from segment
+to segment (a handful of steps, each vectorised over all problems), and
+:func:`evaluate_segments` evaluates the closed form for given segments in ``O(J)`` -- which is
+also the local (first-order) solution used for sequence-space Jacobians.
+
+All arrays are ``(n, J)`` (``n`` problems); entries before a problem's ``start`` are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "HouseholdInputs",
+    "Segments",
+    "HouseholdSolution",
+    "solve_households",
+    "evaluate_segments",
+    "euler_errors",
+    "lifetime_utility",
+    "discounted_survival_sum",
+]
+
+
+class InfeasibleHouseholdError(ValueError):
+    """Income cannot finance positive consumption within the borrowing limit."""
+
+
+@dataclass(frozen=True)
+class HouseholdInputs:
+    """Inputs of ``n`` life-cycle problems over ``J`` ages (see the module docstring)."""
+
+    gross_return: np.ndarray  # R_i, (n, J)
+    income: np.ndarray  # y_i, (n, J)
+    survival: np.ndarray  # s_i, (n, J); the last age is never used
+    borrowing_limit: np.ndarray  # b_i >= 0, (n, J); forced to 0 at the last age
+    start: np.ndarray  # int (n,): first age planned
+    initial_assets: np.ndarray  # a_start, (n,)
+    discount_factor: float
+    crra: float
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Per age, the first and last age of the Euler segment containing it, ``(n, J)`` int."""
+
+    first: np.ndarray
+    last: np.ndarray
+
+
+@dataclass(frozen=True)
+class HouseholdSolution:
+    consumption: np.ndarray  # c_i (n, J); 0 before start
+    assets_next: np.ndarray  # a_{i+1} chosen at age i (n, J); 0 before start
+    segments: Segments
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    log_g: np.ndarray
+    disc: np.ndarray  # Dcum_i = prod_{m<=i} 1/R_m
+    ycum: np.ndarray
+    ycum_prev: np.ndarray
+    q: np.ndarray
+    q_prev: np.ndarray
+    p: np.ndarray  # ycum_k + b_k Dcum_k
+    limit: np.ndarray
+    gross: np.ndarray
+
+
+def _prepare(h: HouseholdInputs) -> _Prepared:
+    R = np.asarray(h.gross_return, dtype=float)
+    n, J = R.shape
+    ages = np.arange(J)
+    before = ages[None, :] < np.asarray(h.start)[:, None]
+    R = np.where(before, 1.0, R)
+    y = np.where(before, 0.0, np.asarray(h.income, dtype=float))
+    limit = np.where(before, 0.0, np.asarray(h.borrowing_limit, dtype=float))
+    limit = limit.copy()
+    limit[:, -1] = 0.0
+    step = h.discount_factor * np.asarray(h.survival, dtype=float)[:, :-1] * R[:, 1:]
+    step = np.where(before[:, :-1], 1.0, step)
+    if np.any(step <= 0):
+        raise InfeasibleHouseholdError("beta * survival * gross return must be positive")
+    log_g = np.zeros((n, J))
+    np.cumsum(np.log(step) / h.crra, axis=1, out=log_g[:, 1:])
+    disc = np.exp(-np.cumsum(np.log(R), axis=1))
+    ycum = np.cumsum(y * disc, axis=1)
+    q = np.cumsum(np.exp(log_g) * disc, axis=1)
+    zeros = np.zeros((n, 1))
+    return _Prepared(
+        log_g=log_g, disc=disc, ycum=ycum,
+        ycum_prev=np.concatenate([zeros, ycum[:, :-1]], axis=1),
+        q=q, q_prev=np.concatenate([zeros, q[:, :-1]], axis=1),
+        p=ycum + limit * disc, limit=limit, gross=R,
+    )
+
+
+def _start_values(pr: _Prepared, h: HouseholdInputs) -> np.ndarray:
+    """``X_s = W_s Dcum_s − Ycum_{s−1}`` for a segment starting at each age ``s``, ``(n, J)``:
+    ``W_s = R_s a_start`` at the problem's start age, ``−R_s b_{s−1}`` after a binding limit."""
+    n, J = pr.q.shape
+    a0 = np.asarray(h.initial_assets, dtype=float)[:, None]
+    x = np.empty((n, J))
+    x[:, 0] = 0.0
+    x[:, 1:] = -pr.limit[:, :-1] * pr.disc[:, :-1] - pr.ycum[:, :-1]
+    start = np.asarray(h.start)
+    at_start = np.arange(J)[None, :] == start[:, None]
+    return np.where(at_start, pr.gross * a0 * pr.disc - pr.ycum_prev, x)
+
+
+def evaluate_segments(h: HouseholdInputs, segments: Segments) -> HouseholdSolution:
+    """Consumption and savings for given Euler segments (closed form, ``O(J)`` per problem).
+
+    Exact when ``segments`` are those of :func:`solve_households` for the same inputs; for
+    nearby inputs it is the solution with the same binding ages (first order in the inputs).
+    """
+    pr = _prepare(h)
+    n, J = pr.q.shape
+    first, last = segments.first, segments.last
+    take = lambda a, i: np.take_along_axis(a, i, axis=1)  # noqa: E731
+    x = take(_start_values(pr, h), first)
+    q_first = take(pr.q_prev, first)
+    lam = (x + take(pr.p, last)) / (take(pr.q, last) - q_first)
+    c = np.exp(pr.log_g) * lam
+    a_next = (x + pr.ycum - lam * (pr.q - q_first)) / pr.disc
+    before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
+    c = np.where(before, 0.0, c)
+    a_next = np.where(before, 0.0, a_next)
+    return HouseholdSolution(consumption=c, assets_next=a_next, segments=segments)
+
+
+def solve_households(h: HouseholdInputs) -> HouseholdSolution:
+    """Solve ``n`` problems exactly (segment jumping; see the module docstring).
+
+    Raises
+    ------
+    InfeasibleHouseholdError if some problem cannot finance positive consumption.
+    """
+    pr = _prepare(h)
+    n, J = pr.q.shape
+    ages = np.arange(J)
+    first = np.zeros((n, J), dtype=np.int64)
+    last = np.zeros((n, J), dtype=np.int64)
+    s = np.asarray(h.start, dtype=np.int64).copy()
+    x = _start_values(pr, h)[np.arange(n), np.minimum(s, J - 1)]
+    active = np.nonzero(s < J)[0]
+    while active.size:
+        sa = s[active]
+        denom = pr.q[active] - pr.q_prev[active, sa][:, None]
+        ratio = (x[active][:, None] + pr.p[active]) / np.where(denom > 0, denom, 1.0)
+        ratio = np.where(ages[None, :] >= sa[:, None], ratio, np.inf)
+        k = np.argmin(ratio, axis=1)
+        lam = ratio[np.arange(active.size), k]
+        if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
+            bad = active[~(np.isfinite(lam) & (lam > 0))][0]
+            raise InfeasibleHouseholdError(
+                f"problem {bad}: income cannot finance positive consumption from age index "
+                f"{s[bad]} within the borrowing limit")
+        in_seg = (ages[None, :] >= sa[:, None]) & (ages[None, :] <= k[:, None])
+        first[active] = np.where(in_seg, sa[:, None], first[active])
+        last[active] = np.where(in_seg, k[:, None], last[active])
+        s[active] = k + 1
+        x[active] = -pr.limit[active, k] * pr.disc[active, k] - pr.ycum[active, k]
+        active = active[s[active] < J]
+    return evaluate_segments(h, Segments(first=first, last=last))
+
+
+def euler_errors(h: HouseholdInputs, sol: HouseholdSolution, tol: float = 1e-9) -> np.ndarray:
+    """Relative Euler-equation errors ``(β s_i R_{i+1})^{1/σ} c_i / c_{i+1} − 1``, ``(n, J−1)``,
+    set to 0 where the borrowing limit binds (``a_{i+1} ≤ −b_i + tol · scale``) or before start."""
+    c, a = sol.consumption, sol.assets_next
+    R = np.asarray(h.gross_return, dtype=float)
+    s = np.asarray(h.survival, dtype=float)
+    n, J = c.shape
+    growth = (h.discount_factor * s[:, :-1] * R[:, 1:]) ** (1.0 / h.crra)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = growth * c[:, :-1] / c[:, 1:] - 1.0
+    scale = np.maximum(np.abs(c).max(axis=1, keepdims=True), 1e-300)
+    limit = np.asarray(h.borrowing_limit, dtype=float)[:, :-1]
+    binding = a[:, :-1] <= -limit + tol * scale
+    before = np.arange(J - 1)[None, :] < np.asarray(h.start)[:, None]
+    return np.where(binding | before, 0.0, err)
+
+
+def utility(c: np.ndarray, crra: float) -> np.ndarray:
+    """CRRA period utility ``c^{1−σ}/(1−σ)`` (``log c`` for ``σ = 1``)."""
+    c = np.asarray(c, dtype=float)
+    if abs(crra - 1.0) < 1e-12:
+        return np.log(c)
+    return c ** (1.0 - crra) / (1.0 - crra)
+
+
+def _discount_weights(survival: np.ndarray, start: np.ndarray, beta: float) -> np.ndarray:
+    n, J = survival.shape
+    ages = np.arange(J)
+    before = ages[None, :] < np.asarray(start)[:, None]
+    step = np.where(before[:, :-1], 1.0, beta * survival[:, :-1])
+    w = np.ones((n, J))
+    w[:, 1:] = np.cumprod(step, axis=1)
+    w0 = w[np.arange(n), np.asarray(start)]
+    return np.where(before, 0.0, w / w0[:, None])
+
+
+def lifetime_utility(h: HouseholdInputs, sol: HouseholdSolution) -> np.ndarray:
+    """Expected discounted utility from the start age, ``Σ_i β^{i−start} Π s · u(c_i)``, (n,)."""
+    w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    c = np.where(w > 0, sol.consumption, 1.0)
+    return np.sum(w * utility(c, h.crra), axis=1)
+
+
+def discounted_survival_sum(h: HouseholdInputs) -> np.ndarray:
+    """``Σ_i β^{i−start} Π s`` from the start age, (n,) (log-utility CEV needs it)."""
+    return _discount_weights(np.asarray(h.survival, dtype=float), h.start,
+                             h.discount_factor).sum(axis=1)

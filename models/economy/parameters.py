@@ -1,0 +1,272 @@
+"""Economy calibration schema (``calibration/china/economy.toml``) and the plain-number
+parameters the economy's kernels use.
+
+:class:`EconomyCalibration` is the fifth calibration domain (every value a
+:class:`models.config.Param` with value, unit and source). :func:`economy_parameters` turns it,
+with the pension calibration it shares numbers with, into :class:`EconomyParameters`: a frozen
+dataclass of plain floats and tuples that the solvers take. Nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from models.config import (
+    CATEGORIES,
+    Age,
+    FinancesCalibration,
+    Fraction,
+    GrowthPath,
+    NonNegativeFloat,
+    Param,
+    PensionCalibration,
+    PositiveFloat,
+    Rate,
+    Strict,
+    Year,
+)
+
+__all__ = [
+    "EconomyCalibration",
+    "EconomyParameters",
+    "economy_parameters",
+]
+
+
+# ---------------------------------------------------------------------------------- schema
+class EfficiencyProfile(Strict):
+    """Age-efficiency profile ``log e(x) = linear · x + quadratic · x²``, ``x = age − first_age``."""
+
+    linear: Param[Annotated[float, Field(ge=-0.2, le=0.2)]]
+    quadratic: Param[Annotated[float, Field(ge=-0.01, le=0.0)]]
+
+
+class Households(Strict):
+    risk_aversion: Param[Annotated[float, Field(gt=0.0, le=10.0)]]
+    discount_factor: Param[Annotated[float, Field(gt=0.5, lt=1.5)]]
+    first_age: Param[Annotated[int, Field(ge=15, le=30)]]
+    last_age: Param[Annotated[int, Field(ge=60, le=100)]]
+    borrowing_limit: NonNegativeFloat
+    efficiency: EfficiencyProfile
+    uncovered_relative_productivity: PositiveFloat
+    uncovered_labour_exit_age: Age
+
+    @model_validator(mode="after")
+    def _ages(self) -> Households:
+        if self.last_age.value - self.first_age.value < 10:
+            raise ValueError(
+                f"last_age.value = {self.last_age.value} must exceed first_age.value = "
+                f"{self.first_age.value} by at least 10 years")
+        return self
+
+
+class EconomyCoverage(Strict):
+    """Share of each birth cohort covered by the employee scheme (the rest: residents' scheme),
+    linear in the birth year between two anchor cohorts and constant outside them; women's share
+    is ``female_relative`` times men's."""
+
+    old_cohort_birth_year: Year
+    old_cohort_share: Fraction
+    young_cohort_birth_year: Year
+    young_cohort_share: Fraction
+    female_relative: Param[Annotated[float, Field(gt=0.0, le=1.5)]]
+
+    @model_validator(mode="after")
+    def _order(self) -> EconomyCoverage:
+        if self.young_cohort_birth_year.value <= self.old_cohort_birth_year.value:
+            raise ValueError(
+                f"young_cohort_birth_year.value = {self.young_cohort_birth_year.value} must be "
+                f"after old_cohort_birth_year.value = {self.old_cohort_birth_year.value}")
+        return self
+
+
+class Firms(Strict):
+    capital_share: Param[Annotated[float, Field(gt=0.0, lt=1.0)]]
+    depreciation: Fraction
+    technology_growth: GrowthPath
+    closure: Param[Literal["closed", "small_open"]]
+    world_interest_rate: Rate
+
+
+class Government(Strict):
+    consumption_share_gdp: Fraction
+    fund_months: NonNegativeFloat
+
+
+class InitialSteadyState(Strict):
+    population_growth: Rate
+    indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
+
+
+class EconomyTargets(Strict):
+    """Base-year figures: the capital-output ratio is fitted (by the discount factor), the
+    others are printed beside the model (never fitted)."""
+
+    year: Year
+    gdp_cny: PositiveFloat
+    capital_output_ratio: PositiveFloat
+    interest_rate: Rate
+    household_saving_rate: Fraction
+    pension_spending_gdp: Fraction
+    replacement_rate: Fraction
+
+
+class EconomyCalibration(Strict):
+    households: Households
+    coverage: EconomyCoverage
+    firms: Firms
+    government: Government
+    initial_steady_state: InitialSteadyState
+    targets: EconomyTargets
+
+
+# ---------------------------------------------------------------------------------- plain numbers
+@dataclass(frozen=True)
+class EconomyParameters:
+    """Every number the economy's kernels use, as plain floats (see ``economy.toml`` and
+    ``pension.toml`` for units and sources). Built by :func:`economy_parameters`; tests may
+    build one directly. ``yuan_per_unit`` converts model money units to yuan (set by
+    :func:`models.economy.calibrate_economy`; 1.0 means outputs are in model units)."""
+
+    # households
+    crra: float = 2.0
+    discount_factor: float = 0.98
+    first_age: int = 20
+    last_age: int = 100
+    borrowing_limit: float = 0.0  # multiple of the year's average covered wage
+    efficiency_linear: float = 0.035
+    efficiency_quadratic: float = -0.0006
+    uncovered_productivity: float = 0.55
+    uncovered_exit_age: float = 65.0
+    # within-year distribution of birthdays (January..December); uniform as in the rules
+    birth_month_weights: tuple[float, ...] = (1.0 / 12,) * 12
+    # coverage of the employee scheme by birth cohort
+    coverage_old_birth_year: int = 1950
+    coverage_old_share: float = 0.35
+    coverage_young_birth_year: int = 1995
+    coverage_young_share: float = 0.60
+    coverage_female_relative: float = 0.85
+    women_cadre_share: float = 0.35
+    # firms
+    capital_share: float = 0.5
+    depreciation: float = 0.096
+    tfp: float = 1.0
+    technology_growth: tuple[tuple[int, float], ...] = ((2021, 0.02),)
+    closure: str = "closed"
+    world_interest_rate: float = 0.04
+    # government
+    government_consumption_share: float = 0.16
+    # employee scheme (pension.toml and the accounts' base-year fit)
+    contribution_index: float = 0.7
+    compliance: float = 0.8
+    accrual_rate: float = 0.01
+    contribution_density: float = 0.85
+    entry_age: tuple[float, float, float] = (22.0, 23.0, 21.0)  # men, women_cadre, women_worker
+    divisor_ages: tuple[float, ...] = tuple(range(40, 71))
+    divisor_months: tuple[float, ...] = (
+        233, 230, 226, 223, 220, 216, 212, 207, 204, 199, 195, 190, 185, 180, 175, 170, 164, 158,
+        152, 145, 139, 132, 125, 117, 109, 101, 93, 84, 75, 65, 56)
+    # residents' scheme
+    residents_pension_ratio: float = 0.02  # annual pension / average covered wage, base year
+    residents_indexation_wage_share: float = 0.6
+    residents_indexation_until: int = 2100  # full wage indexation afterwards (steady state)
+    residents_eligibility_age: float = 60.0
+    # initial steady state
+    initial_population_growth: float = 0.005
+    initial_indexation_wage_share: float = 0.8
+    # pensions in force in the base year = steady-state profile x this factor (calibrated so
+    # base-year pension spending / GDP is the reported one; 1.0 = the steady state's)
+    legacy_pension_factor: float = 1.0
+    # money
+    yuan_per_unit: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.crra <= 0:
+            raise ValueError(f"crra must be > 0, got {self.crra}")
+        if len(self.birth_month_weights) != 12 or abs(sum(self.birth_month_weights) - 1) > 1e-9:
+            raise ValueError("birth_month_weights must be 12 weights summing to 1")
+        if self.closure not in ("closed", "small_open"):
+            raise ValueError(f"closure must be 'closed' or 'small_open', got {self.closure!r}")
+        if self.last_age <= self.first_age:
+            raise ValueError("last_age must exceed first_age")
+
+    @property
+    def n_ages(self) -> int:
+        return self.last_age - self.first_age + 1
+
+    def replace(self, **changes) -> EconomyParameters:
+        return dataclasses.replace(self, **changes)
+
+    def technology_growth_rate(self, years) -> np.ndarray:
+        """Labour-augmenting technology growth in force in each calendar year."""
+        starts = np.array([s for s, _ in self.technology_growth])
+        rates = np.array([r for _, r in self.technology_growth])
+        idx = np.clip(np.searchsorted(starts, np.asarray(years), side="right") - 1, 0, None)
+        return rates[idx]
+
+    def efficiency(self) -> np.ndarray:
+        """Age-efficiency profile ``e(age)`` for ages first_age..last_age (1 at first_age)."""
+        x = np.arange(self.n_ages, dtype=float)
+        return np.exp(self.efficiency_linear * x + self.efficiency_quadratic * x * x)
+
+    def covered_share(self, birth_year) -> np.ndarray:
+        """Men's employee-scheme coverage of a birth cohort (women: times female_relative)."""
+        return np.interp(np.asarray(birth_year, dtype=float),
+                         [self.coverage_old_birth_year, self.coverage_young_birth_year],
+                         [self.coverage_old_share, self.coverage_young_share])
+
+
+def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
+                       finances: FinancesCalibration, contribution_index: float,
+                       last_year: int = 2100) -> EconomyParameters:
+    """Plain-number parameters from the economy, pension and finances calibrations.
+
+    ``contribution_index`` is the accounts' base-year fit (average contribution base / average
+    wage, :class:`models.pension.BaseYearFit`); ``last_year`` the last projected year (the
+    residents' pension is indexed by its calibrated share of wage growth until then, fully
+    afterwards, so that a balanced-growth steady state exists).
+    """
+    hh, cov, fi, gov = economy.households, economy.coverage, economy.firms, economy.government
+    ret, con, ben, res = pension.retirement, pension.contribution, pension.benefit, pension.residents
+    return EconomyParameters(
+        crra=hh.risk_aversion.value,
+        discount_factor=hh.discount_factor.value,
+        first_age=hh.first_age.value,
+        last_age=hh.last_age.value,
+        borrowing_limit=hh.borrowing_limit.value,
+        efficiency_linear=hh.efficiency.linear.value,
+        efficiency_quadratic=hh.efficiency.quadratic.value,
+        uncovered_productivity=hh.uncovered_relative_productivity.value,
+        uncovered_exit_age=hh.uncovered_labour_exit_age.value,
+        coverage_old_birth_year=cov.old_cohort_birth_year.value,
+        coverage_old_share=cov.old_cohort_share.value,
+        coverage_young_birth_year=cov.young_cohort_birth_year.value,
+        coverage_young_share=cov.young_cohort_share.value,
+        coverage_female_relative=cov.female_relative.value,
+        women_cadre_share=ret.women_cadre_share.value,
+        capital_share=fi.capital_share.value,
+        depreciation=fi.depreciation.value,
+        technology_growth=tuple((s.from_year, s.rate) for s in fi.technology_growth.segments),
+        closure=fi.closure.value,
+        world_interest_rate=fi.world_interest_rate.value,
+        government_consumption_share=gov.consumption_share_gdp.value,
+        contribution_index=float(contribution_index),
+        compliance=con.compliance.value,
+        accrual_rate=ben.accrual_rate.value,
+        contribution_density=ret.contribution_density.value,
+        entry_age=tuple(getattr(ret.entry_age, c).value for c in CATEGORIES),
+        divisor_ages=tuple(float(a) for a in ben.individual_account_divisor.ages),
+        divisor_months=tuple(float(m) for m in ben.individual_account_divisor.months),
+        residents_pension_ratio=res.basic_pension_monthly_cny.value * 12.0
+        / finances.wages.average_wage_cny.value,
+        residents_indexation_wage_share=res.indexation_wage_share.value,
+        residents_indexation_until=int(last_year),
+        residents_eligibility_age=res.eligibility_age.value,
+        initial_population_growth=economy.initial_steady_state.population_growth.value,
+        initial_indexation_wage_share=economy.initial_steady_state.indexation_wage_share.value,
+    )

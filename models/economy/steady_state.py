@@ -1,0 +1,370 @@
+r"""Balanced-growth steady state.
+
+With a stable population (constant survival ``s_i``, entrant cohorts growing at ``n``) and
+technology growing at ``g``, every cohort's life is the same up to the factor ``(1+g)`` per
+year of birth: one problem per household kind. Aggregates are per person aged
+``first_age..last_age`` and detrended by the year's technology level.
+
+Equations (detrended, per capita; ``N̂`` stable weights summing to 1, ``x̂_i = x_i/(1+g)^i``
+for cohort levels ``x_i``)::
+
+    r = α Z κ^{α−1} − δ,  ŵ = (1−α) Z κ^α,  L̂ = Σ N̂ ℓ e θ,  Ŷ = Z κ^α L̂
+    fund:     B̂ = fund_months/12 · Bên
+    subsidy:  Sûb = B̂ (1+g)(1+n) − (1+r) B̂ − Ĉon + Bên
+    budget:   τ (ŵ L̂ + Bên + Rês) = g_y Ŷ + Rês + Sûb
+    assets:   κ L̂ (1+g)(1+n) = Σ N̂ â'_i + B̂ (1+g)(1+n)                (closed economy)
+    bequests: b̂ (1+g)(1+n) = (1 + r) Σ N̂_i (1 − s_i) â'_i
+
+Unknowns ``κ`` (closed economy only) and the bequest per capita relative to the average
+covered wage ``b̂/W̄``; solved by Brent's method on ``κ`` (bracketing interest rates in ``[−min(δ, 0.05), 0.5]``)
+with a secant iteration on the bequest equation inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import brentq, root
+
+from models.config import CATEGORIES
+from models.demography.projection import one_year_survival
+from models.economy import core
+from models.economy.household import HouseholdInputs, solve_households
+from models.economy.parameters import EconomyParameters
+from models.economy.policy import Policy
+
+__all__ = ["DemographySteadyState", "SteadyState", "SteadyStateError",
+           "demography_steady_state", "solve_steady_state"]
+
+
+class SteadyStateError(RuntimeError):
+    """The steady-state equations could not be solved."""
+
+
+@dataclass(frozen=True)
+class DemographySteadyState:
+    """A stable population: survival ``[sex(female, male), J]`` (from age ``i`` to ``i + 1``),
+    entrant growth ``population_growth`` per year and the male share of entrants."""
+
+    survival: np.ndarray
+    population_growth: float
+    male_share: float = 0.5
+
+    def weights(self) -> np.ndarray:
+        """Stable population by sex and age, ``[2, J]``, summing to 1."""
+        s = np.asarray(self.survival, dtype=float)
+        J = s.shape[1]
+        surv = np.ones((2, J))
+        surv[:, 1:] = np.cumprod(s[:, :-1], axis=1)
+        w = surv * (1.0 + self.population_growth) ** -np.arange(J)
+        w *= np.array([1.0 - self.male_share, self.male_share])[:, None]
+        return w / w.sum()
+
+
+def demography_steady_state(population: xr.DataArray, mortality: xr.DataArray, year: int,
+                            params: EconomyParameters,
+                            population_growth: float | None = None) -> DemographySteadyState:
+    """Stable population with the survival of ``year`` (``exp(−m)``, as the projection) and
+    the given entrant growth (default: the growth of the population younger than
+    ``first_age`` over the ten years to ``year``, or 0 if those years are not there)."""
+    ages = np.arange(params.first_age, params.last_age + 1)
+    mx = mortality.sel(year=year, age=ages).transpose("sex", "age").values
+    s = one_year_survival(mx)
+    young = population.sel(age=population["age"] < params.first_age).sum(["age", "sex"])
+    if population_growth is None:
+        years = population["year"].values
+        if year - 10 in years and year in years:
+            population_growth = float((young.sel(year=year) / young.sel(year=year - 10))
+                                      ** 0.1 - 1.0)
+        else:
+            population_growth = 0.0
+    entrants = population.sel(year=year, age=params.first_age)
+    male = float(entrants.sel(sex="male") / entrants.sum())
+    return DemographySteadyState(survival=s, population_growth=float(population_growth),
+                                 male_share=male)
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """A solved balanced-growth steady state (model money units, detrended by technology).
+
+    Profiles are ``[K, J]`` (kind, age) per capita, each at the household's own year
+    (detrended by that year's technology): ``assets`` on 1 January, ``consumption``,
+    ``pension`` (entitlement in force), ``ia_balance`` (individual account on 1 January),
+    ``income``. ``weights`` are the stable population shares ``[K, J]``.
+    """
+
+    params: EconomyParameters
+    policy: Policy
+    demography: DemographySteadyState
+    year: int
+    technology_growth: float
+    population_growth: float
+    kappa: float
+    interest_rate: float
+    wage: float  # per efficiency unit
+    average_wage: float  # average covered wage
+    bequest_ratio: float  # bequest per capita / average covered wage
+    income_tax_rate: float
+    residents_ratio: float
+    weights: np.ndarray
+    survival: np.ndarray  # [K, J]
+    assets: np.ndarray
+    consumption: np.ndarray
+    pension: np.ndarray
+    ia_balance: np.ndarray
+    income: np.ndarray
+    retired: np.ndarray  # share of the year drawing the employee pension [K, J]
+    aggregates: dict = field(default_factory=dict)
+    residual: float = 0.0
+
+    def to_dataset(self) -> xr.Dataset:
+        """Aggregates (per capita aged first..last age, detrended) and profiles as labelled data."""
+        p = self.params
+        kinds = {"group": list(core.GROUPS), "category": list(CATEGORIES)}
+        ages = np.arange(p.first_age, p.last_age + 1)
+
+        def by_kind(x):
+            return (("group", "category", "age"), np.asarray(x).reshape(2, 3, -1))
+
+        ds = xr.Dataset(
+            {
+                "assets_per_capita": by_kind(self.assets),
+                "consumption_per_capita": by_kind(self.consumption),
+                "pension_in_force": by_kind(self.pension),
+                "population_share": by_kind(self.weights),
+            },
+            coords={"age": ages, **kinds},
+        )
+        for name in ("assets_per_capita", "consumption_per_capita", "pension_in_force"):
+            ds[name].attrs.update(units="model money units per person, detrended",
+                                  long_name=name.replace("_", " "))
+        ds["population_share"].attrs.update(units="1", long_name="stable population share")
+        for key, value in self.aggregates.items():
+            ds[key] = value
+            ds[key].attrs.update(units="per capita, detrended" if key not in _RATIOS else "1",
+                                 long_name=key.replace("_", " "))
+        ds.attrs.update(year=self.year, technology_growth=self.technology_growth,
+                        population_growth=self.population_growth,
+                        interest_rate=self.interest_rate, residual=self.residual)
+        return ds
+
+
+_RATIOS = {"interest_rate", "capital_output_ratio", "income_tax_rate",
+           "household_saving_rate", "pension_spending_gdp", "replacement_rate",
+           "bequest_ratio"}
+
+
+def _reference_entry_year(params: EconomyParameters, year: int) -> int:
+    """Entry year of the cohort whose statutory ages define the steady state of ``year``:
+    the cohort born 61 years before (men of the original age 60 retire in ``year``)."""
+    return year - 61 + params.first_age + 1
+
+
+def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyState,
+              year: int, g: float, res_ratio: float, kappa: float, bequest_ratio: float,
+              full: bool = False):
+    J = params.n_ages
+    n = demo.population_growth
+    cp = core.cohort_policy(params, policy, [_reference_entry_year(params, year)])
+    eff = core.efficiency_by_kind(params)
+    birth = _reference_entry_year(params, year) - params.first_age - 1
+    kw = core.kind_weights(params, birth)  # [K]
+    pop = demo.weights()[core.KIND_SEX] * kw[:, None]  # [K, J]
+    surv = np.asarray(demo.survival)[core.KIND_SEX]  # [K, J]
+    if params.closure == "small_open":
+        r = params.world_interest_rate
+        kappa = float(core.kappa_from_rate(params, r))
+    r, w = core.firm_prices(params, kappa)
+    work = cp.work[0]
+    labour = float((pop * work * eff).sum())
+    cov_eff = float((pop * work * eff)[core.COVERED].sum())
+    cov_fte = float((pop * work)[core.COVERED].sum())
+    ebar = cov_eff / cov_fte if cov_fte > 0 else 1.0
+    wbar = w * ebar
+    output = params.tfp * kappa ** params.capital_share * labour
+    growth = (1.0 + g) ** np.arange(J)
+    lam = policy.indexation_wage_share
+
+    def prices(tax):
+        return core.CohortPrices(
+            wage=w * growth, average_wage=wbar * growth,
+            average_wage_before=wbar * growth / (1.0 + g),
+            index=(1.0 + lam * g) ** np.arange(J),
+            pooled_rate=policy.pooled_rate_in(year), income_tax=tax,
+            bequest=bequest_ratio * wbar * growth, residents_ratio=res_ratio,
+            gross_return=1.0 + r)
+
+    zero = np.zeros((1, core.N_KINDS))
+    start = core.CohortStart(age=np.zeros(1, dtype=np.int64), assets=zero, ia_balance=zero,
+                             pension=zero)
+    flows = core.cohort_budget(params, policy, cp, eff, prices(0.0), start)
+
+    def agg(x):
+        return float((pop * x[0] / growth).sum())
+
+    benefits, contributions, residents = (agg(flows[k]) for k in
+                                          ("benefits", "contributions", "residents"))
+    fund = policy.fund_months / 12.0 * benefits
+    gn = (1.0 + g) * (1.0 + n)
+    subsidy = fund * gn - (1.0 + r) * fund - contributions + benefits
+    gov = params.government_consumption_share * output
+    tax = (gov + residents + subsidy) / (w * labour + benefits + residents)
+    flows = core.cohort_budget(params, policy, cp, eff, prices(tax), start)
+    K = core.N_KINDS
+    hh = HouseholdInputs(
+        gross_return=np.full((K, J), 1.0 + r), income=flows["income"][0],
+        survival=surv, borrowing_limit=params.borrowing_limit * wbar * np.broadcast_to(growth, (K, J)),
+        start=np.zeros(K, dtype=np.int64), initial_assets=np.zeros(K),
+        discount_factor=params.discount_factor, crra=params.crra)
+    sol = solve_households(hh)
+    a_next = sol.assets_next / growth
+    assets_next = float((pop * a_next).sum())
+    pool = (1.0 + r) * float((pop * (1.0 - surv) * a_next).sum()) / gn
+    if params.closure == "closed":
+        res_assets = (assets_next + fund * gn - kappa * labour * gn) / output
+    else:
+        res_assets = 0.0
+    res_beq = (bequest_ratio * wbar - pool) / wbar
+    if not full:
+        return np.array([res_assets, res_beq])
+    assets = np.zeros((K, J))
+    assets[:, 1:] = sol.assets_next[:, :-1] / growth[1:]
+    consumption = sol.consumption / growth
+    capital = kappa * labour
+    cons = float((pop * consumption).sum())
+    assets_start = float((pop * assets).sum()) + pool / (1.0 + r)
+    disposable = (agg(flows["earnings"]) + benefits + residents) * (1 - tax) - contributions \
+        + r * assets_start
+    retirees = float((pop * cp.retired[0]).sum())
+    details = dict(
+        kappa=kappa, r=r, w=w, wbar=wbar, tax=tax, sol=sol, flows=flows, cp=cp, pop=pop,
+        surv=surv, assets=assets, consumption=consumption,
+        aggregates={
+            "output": output, "capital": capital, "labour_efficiency_units": labour,
+            "consumption": cons, "government_consumption": gov,
+            "investment": capital * (gn - 1.0 + params.depreciation),
+            "household_assets": assets_start, "fund_balance": fund,
+            "pension_contributions": contributions, "pension_benefits": benefits,
+            "residents_pensions": residents, "fiscal_subsidy": subsidy,
+            "interest_rate": r, "capital_output_ratio": capital / output,
+            "income_tax_rate": tax, "household_saving_rate": (disposable - cons) / disposable,
+            "pension_spending_gdp": benefits / output,
+            "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
+            "bequest_ratio": bequest_ratio,
+            "goods_market_residual": output - cons - gov - capital * (gn - 1.0 + params.depreciation)
+            if params.closure == "closed" else np.nan,
+        },
+        residuals=np.array([res_assets, res_beq]),
+    )
+    return details
+
+
+def solve_steady_state(params: EconomyParameters, demography: DemographySteadyState,
+                       policy: Policy, *, year: int, technology_growth: float | None = None,
+                       residents_ratio: float | None = None, base_year: int | None = None,
+                       tol: float = 1e-11, guess: tuple[float, float] | None = None
+                       ) -> SteadyState:
+    """Solve the balanced-growth steady state of ``year``'s policy and technology growth.
+
+    Parameters
+    ----------
+    params : economy parameters (money in model units).
+    demography : the stable population (:func:`demography_steady_state`).
+    policy : pension policy; its values for ``year`` apply (pooled rate in ``year``, statutory
+        ages of the cohort born in ``year − 61``, minimum years of its retirement year).
+    year : calendar year whose policy and technology growth define the steady state.
+    technology_growth : override of ``params.technology_growth_rate(year)``.
+    residents_ratio : residents' pension / average covered wage (default: its value in
+        ``year`` from :func:`models.economy.core.residents_ratio` with ``base_year``).
+    guess : optional ``(κ, bequest ratio)`` to start from (e.g. a nearby steady state).
+
+    Raises
+    ------
+    SteadyStateError naming the equation with the largest residual.
+    """
+    g = float(params.technology_growth_rate(year) if technology_growth is None
+              else technology_growth)
+    if residents_ratio is None:
+        residents_ratio = float(core.residents_ratio(params, base_year or year, [year])[0])
+    closed = params.closure == "closed"
+    state = {"b": 0.02}
+
+    def residuals(kappa: float, b: float) -> np.ndarray:
+        return _evaluate(params, policy, demography, year, g, residents_ratio, kappa, b)
+
+    def bequest_fixed(kappa: float) -> tuple[float, float]:
+        """Secant iteration on the bequest equation at a given ``κ`` (nearly linear in b)."""
+        b0 = state["b"]
+        r0 = residuals(kappa, b0)
+        if abs(r0[1]) < tol:
+            return b0, r0[0]
+        b1 = max(b0 - r0[1], 0.0)  # one fixed-point step: b = pool / W̄ >= 0
+        for _ in range(50):
+            r1 = residuals(kappa, b1)
+            if abs(r1[1]) < tol:
+                break
+            slope = (r1[1] - r0[1]) / (b1 - b0) if b1 != b0 else 1.0
+            b0, r0, b1 = b1, r1, max(b1 - r1[1] / (slope if slope != 0 else 1.0), 0.0)
+        state["b"] = b1
+        return b1, r1[0]
+
+    kappa_open = float(core.kappa_from_rate(params, params.world_interest_rate))
+    kappa = None
+    if closed and guess is not None:  # warm start: Newton-type steps from the guess
+        try:
+            state["b"] = guess[1]
+            sol = root(lambda x: residuals(x[0], x[1]), np.array(guess, dtype=float),
+                       method="hybr", tol=tol)
+            if sol.success and np.max(np.abs(residuals(*sol.x))) < 1e-10:
+                kappa, state["b"] = float(sol.x[0]), float(sol.x[1])
+        except ValueError:
+            kappa = None
+    if kappa is not None:
+        pass
+    elif closed:
+        lo_r, hi_r = -min(params.depreciation, 0.05) + 1e-4, 0.5
+        k_hi = float(core.kappa_from_rate(params, lo_r))
+        k_lo = float(core.kappa_from_rate(params, hi_r))
+        f_lo, f_hi = bequest_fixed(k_lo)[1], bequest_fixed(k_hi)[1]
+        if not (np.isfinite(f_lo) and np.isfinite(f_hi)) or f_lo * f_hi > 0:
+            raise SteadyStateError(
+                f"steady state of {year}: no interest rate in [{lo_r:.3f}, {hi_r:.3f}] clears "
+                f"the asset market (asset-market residual / output {f_hi:.3e} at r = {lo_r:.3f}"
+                f", {f_lo:.3e} at r = {hi_r:.3f}); check the discount factor and growth rates")
+        kappa = brentq(lambda k: bequest_fixed(k)[1], k_lo, k_hi, xtol=1e-14, rtol=1e-14,
+                       maxiter=200)
+    else:
+        kappa = kappa_open
+    b_star, _ = bequest_fixed(kappa)
+    resid = residuals(kappa, b_star)
+    if not closed:
+        resid = resid[1:]
+    if not np.all(np.isfinite(resid)) or np.max(np.abs(resid)) > 1e-8:
+        names = ["asset market", "bequests"] if closed else ["bequests"]
+        worst = int(np.nanargmax(np.abs(resid)))
+        raise SteadyStateError(
+            f"steady state of {year} did not converge: largest residual "
+            f"{names[worst]} = {resid[worst]:.3e} at kappa = {kappa:.6g}")
+    sol_x = np.array([kappa, b_star])
+    d = _evaluate(params, policy, demography, year, g, residents_ratio, kappa, float(sol_x[-1]),
+                  full=True)
+    flows = d["flows"]
+    growth = (1.0 + g) ** np.arange(params.n_ages)
+    ia = np.zeros_like(d["assets"])
+    credit = np.cumsum(flows["ia_flow"][0] / growth, axis=-1)
+    ia[:, 1:] = credit[:, :-1]
+    return SteadyState(
+        params=params, policy=policy, demography=demography, year=int(year),
+        technology_growth=g,
+        population_growth=demography.population_growth, kappa=float(d["kappa"]),
+        interest_rate=float(d["r"]), wage=float(d["w"]), average_wage=float(d["wbar"]),
+        bequest_ratio=float(sol_x[-1]), income_tax_rate=float(d["tax"]),
+        residents_ratio=float(residents_ratio), weights=d["pop"], survival=d["surv"],
+        assets=d["assets"], consumption=d["consumption"],
+        pension=flows["pension_in_force"][0] / growth, ia_balance=ia,
+        income=flows["income"][0] / growth, retired=d["cp"].retired[0],
+        aggregates=d["aggregates"], residual=float(np.max(np.abs(resid))),
+    )

@@ -1,0 +1,744 @@
+r"""Transition path from the base-year state to the final balanced-growth steady state.
+
+Timing and accounting (year ``t``; ``N`` persons by age and kind on 1 January)
+-----------------------------------------------------------------------------
+* Household wealth on 1 January ``A_t = Σ N_{t−1} a'_{t−1}``: everything chosen at the end of
+  ``t−1`` by all of that year's households, including those who die; capital
+  ``K_t = A_t + B_t`` (closed economy; ``B`` the employee fund) or net foreign assets
+  ``A_t + B_t − K_t`` (small open economy, ``r_t = r*``).
+* **Accidental bequests** (documented rule): each cohort member alive on 1 January of ``t+1``
+  holds the per-capita assets ``a'_t`` its cohort chose; the rest of the cohort's wealth --
+  the estates of the dead, net of the assets given to net immigrants (emigrants leave theirs) --
+  forms a pool ``(1 + r_{t+1}) Σ (N_{t,i} − N_{t+1,i+1}) a'_{t,i}`` paid out in ``t+1`` as an
+  equal lump sum to every person aged ``first_age..last_age``. Households foresee it.
+* **Government** (documented rule): the employee fund holds ``fund_months`` months of the
+  year's pension expenditure on 1 January (``B_t = m/12 · Ben_t``) and earns ``r_t``; the
+  fiscal subsidy ``Sub_t = B_{t+1} − (1+r_t) B_t − Contrib_t + Ben_t`` (negative when the
+  scheme runs a surplus) closes the fund; government consumption ``g_y Y_t``, the residents'
+  pensions and the subsidy are financed by a proportional tax on labour and pension income
+  (everything but capital income, so it is known from prices alone), set every year so that
+  the budget balances: ``τ_t (w_t L_t + Ben_t + Res_t) = g_y Y_t + Res_t + Sub_t``. With
+  inelastic labour the tax does not distort; it decides who pays (workers and pensioners
+  alike, as a consumption tax would, but without taxing saving).
+* Beyond the horizon ``T`` prices, the tax and the bequest ratio are those of the terminal
+  steady state; the population is extended with the last year's survival and entrant growth.
+
+Solution
+--------
+Unknowns ``κ_t = K_t/(A_t L_t)`` (closed economy) and the bequest ratio ``b_t/W̄_t`` for
+``t = 1..T−1`` (year 0 is the initial state). Targets: asset market
+``(A_t + B_t − K_t)/Y_t = 0`` and bequests ``(b_t − pool_t/N_t)/W̄_t = 0``. Newton's method in
+sequence space: the Jacobian of the stacked targets with respect to the stacked unknowns is
+computed by forward differences of the whole model with the households' borrowing-limit
+segments held fixed (so each column is the exact local derivative, evaluated in ``O(J)`` per
+household), all columns batched; it is factorised once (LU) and reused (chord iterations,
+recomputed when the residual falls by less than half), with a backtracking line search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from models.config import CATEGORIES
+from models.demography.projection import one_year_survival
+from models.economy import core
+from models.economy.household import (
+    HouseholdInputs,
+    Segments,
+    discounted_survival_sum,
+    evaluate_segments,
+    lifetime_utility,
+    solve_households,
+)
+from models.economy.parameters import EconomyParameters
+from models.economy.policy import Policy
+from models.economy.steady_state import (
+    DemographySteadyState,
+    SteadyState,
+    solve_steady_state,
+)
+
+__all__ = ["InitialState", "TransitionConvergenceError", "initial_state", "solve_transition",
+           "terminal_demography"]
+
+
+class TransitionConvergenceError(RuntimeError):
+    """Newton's method did not bring every market-clearing residual below the tolerance."""
+
+    def __init__(self, message: str, history: list[float]):
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """The economy on 1 January of the base year (model money units, base-year technology = 1).
+
+    ``assets``, ``ia_balance``, ``pension``: per capita by kind and age ``[K, J]`` (assets
+    held, individual-account balance, pension in force for those already retired);
+    ``estate_per_capita``: last year's estates per person (paid out with interest in the
+    base year); ``fund_balance``: the employee fund; ``wage_growth``: growth of the average
+    covered wage into the base year.
+    """
+
+    base_year: int
+    assets: np.ndarray
+    ia_balance: np.ndarray
+    pension: np.ndarray
+    estate_per_capita: float
+    fund_balance: float
+    wage_growth: float
+
+
+def _population_by_kind(params: EconomyParameters, pop_years: np.ndarray, years: np.ndarray,
+                        ) -> np.ndarray:
+    """``[..., T, J, sex] -> [..., T, K, J]`` with each kind's share of its birth cohort."""
+    ages = params.first_age + np.arange(params.n_ages)
+    birth = years[:, None] - ages[None, :] - 1
+    w = core.kind_weights(params, birth)  # [T, J, K]
+    out = pop_years[..., core.KIND_SEX] * w  # [..., T, J, K]
+    return np.moveaxis(out, -1, -2)
+
+
+def initial_state(ss: SteadyState, population: xr.DataArray, base_year: int,
+                  pension_factor: float = 1.0) -> InitialState:
+    """The base-year state from a steady state's per-capita profiles (the economy is taken to
+    be on the steady state's life cycles on 1 January of the base year).
+
+    ``population[age, sex]`` on 1 January of the base year gives the fund balance
+    (``fund_months`` of the pension expenditure profile applied to it); the pensions in force
+    are the steady state's times ``pension_factor`` (the calibrated legacy level).
+    """
+    p = ss.params
+    ages = np.arange(p.first_age, p.last_age + 1)
+    pop = population.sel(age=ages).transpose("age", "sex").values  # [J, 2]
+    n_k = _population_by_kind(p, pop[None], np.array([base_year]))[0]  # [K, J]
+    benefits = pension_factor * float((n_k * ss.retired * ss.pension).sum())
+    estate = ss.bequest_ratio * ss.average_wage / (1.0 + ss.interest_rate)
+    return InitialState(
+        base_year=int(base_year), assets=ss.assets.copy(), ia_balance=ss.ia_balance.copy(),
+        pension=pension_factor * ss.pension, estate_per_capita=float(estate),
+        fund_balance=ss.policy.fund_months / 12.0 * benefits,
+        wage_growth=float(ss.technology_growth))
+
+
+def terminal_demography(population: np.ndarray, mortality: np.ndarray, params: EconomyParameters,
+                        population_growth: float | None = None) -> DemographySteadyState:
+    """Stable population after the last year of a (median) projection: the last year's
+    survival and the entrant growth ``population_growth`` (default: growth of the population
+    younger than ``first_age`` over the last ten years). Arrays ``[year, age 0..100, sex]``."""
+    s_last = one_year_survival(mortality[-1, params.first_age:params.last_age + 1, :]).T
+    if population_growth is None:
+        young = population[:, :params.first_age, :].sum(axis=(1, 2))
+        span = min(10, population.shape[0] - 1)
+        population_growth = float((young[-1] / young[-1 - span]) ** (1.0 / span) - 1.0) \
+            if span > 0 else 0.0
+    entrants = population[-1, params.first_age, :]
+    return DemographySteadyState(survival=s_last, population_growth=float(population_growth),
+                                 male_share=float(entrants[1] / entrants.sum()))
+
+
+def _extend(population: np.ndarray, mortality: np.ndarray, params: EconomyParameters,
+            n_years: int, terminal: DemographySteadyState) -> tuple[np.ndarray, np.ndarray]:
+    """Population and survival on economic ages for ``n_years`` years, ``[P, n, J, 2]``.
+
+    Inputs ``[P, Y, 101, 2]``. Beyond the last year: entrants are the last year's children
+    survived with the last year's rates, then grow at the terminal growth; everyone else
+    survives with the terminal survival (the median path's last year, so every path reaches
+    the same steady state); the open age group is not carried.
+    """
+    P, Y = population.shape[:2]
+    J, a0 = params.n_ages, params.first_age
+    ages = slice(a0, params.last_age + 1)
+    n_data = min(Y, n_years)
+    pop = np.zeros((P, n_years, J, 2))
+    surv = np.zeros((P, n_years, J, 2))
+    pop[:, :n_data] = population[:, :n_data, ages, :]
+    surv[:, :n_data] = one_year_survival(mortality[:, :n_data, ages, :])
+    s_term = np.asarray(terminal.survival).T  # [J, 2]
+    surv[:, n_data:] = s_term
+    if n_data < n_years:
+        youth = population[:, n_data - 1, :a0, :]  # [P, a0, 2]
+        s_young = one_year_survival(mortality[:, n_data - 1, :a0, :])
+        last_entrants = pop[:, n_data - 1, 0, :]
+        for k in range(1, n_years - n_data + 1):
+            t = n_data - 1 + k
+            if k <= a0:
+                entrants = youth[:, a0 - k, :] * np.prod(s_young[:, a0 - k:, :], axis=1)
+            else:
+                entrants = last_entrants * (1.0 + terminal.population_growth)
+            last_entrants = entrants
+            pop[:, t, 0, :] = entrants
+            pop[:, t, 1:, :] = pop[:, t - 1, :-1, :] * s_term[None, :-1, :]
+    return pop, surv
+
+
+class _Model:
+    """Exogenous arrays of one transition (demography × policy × parameters × initial state)
+    and the evaluation of its market-clearing residuals for given unknowns."""
+
+    def __init__(self, params: EconomyParameters, population: np.ndarray, mortality: np.ndarray,
+                 base_year: int, policy: Policy, initial: InitialState, terminal: SteadyState,
+                 horizon: int):
+        self.params, self.policy, self.initial, self.terminal = params, policy, initial, terminal
+        self._inputs = {"population": population, "mortality": mortality}
+        self.base_year, self.T = int(base_year), int(horizon)
+        J = self.J = params.n_ages
+        self.pad = J - 1
+        self.Tx = self.T + J - 1
+        self.C = self.T + J - 1
+        self.K = core.N_KINDS
+        self.closed = params.closure == "closed"
+        T, Tx, pad, C = self.T, self.Tx, self.pad, self.C
+        years_all = base_year + np.arange(-pad, Tx)  # padded grid, index = t + pad
+        self.years = base_year + np.arange(T)
+        g = params.technology_growth_rate(years_all)
+        log_a = np.zeros(years_all.size)
+        log_a[pad + 1:] = np.cumsum(np.log1p(g[pad + 1:]))
+        log_a[:pad] = -np.arange(pad, 0, -1) * np.log1p(initial.wage_growth)
+        self.tech = np.exp(log_a)  # A_t, A_0 = 1
+        self.pooled = policy.pooled_rate_in(years_all)
+        self.res_ratio = core.residents_ratio(params, base_year, years_all)
+
+        pop, surv = _extend(population, mortality, params, Tx + 1, terminal.demography)
+        self.P = pop.shape[0]
+        self.pop_kind = _population_by_kind(params, pop, base_year + np.arange(Tx + 1))  # [P,Tx+1,K,J]
+        entry = base_year - pad + np.arange(C + 1)  # one more cohort: labour in year T
+        cp_all = core.cohort_policy(params, policy, entry)
+        self.cp = core.CohortPolicy(*(getattr(cp_all, f)[:C] for f in
+                                      core.CohortPolicy.__dataclass_fields__))
+        self.eff = core.efficiency_by_kind(params)
+        self.idx = np.arange(C)[:, None] + np.arange(J)[None, :]  # padded year index [C, J]
+        # cohort survival [P, C, K, J]
+        year_of = np.clip(self.idx - pad, 0, Tx)  # pre-base years: base-year survival
+        s = surv[:, year_of, np.arange(J)[None, :], :]  # [P, C, J, 2]
+        self.surv = np.moveaxis(s[..., core.KIND_SEX], -1, -2)
+        self.start = np.maximum(pad - np.arange(C), 0)
+        # year layout (t in [0, Tx)): cohort of (t, i)
+        t_grid = np.arange(Tx)[:, None]
+        coh = t_grid + pad - np.arange(J)[None, :]
+        self.valid = coh < C
+        self.coh = np.minimum(coh, C - 1)
+        self.age_grid = np.broadcast_to(np.arange(J)[None, :], coh.shape)
+
+        n_k = self.pop_kind[:, :T]  # [P, T, K, J]
+        work = self.to_years(self.cp.work[None])[:, :T]
+        self.labour = (n_k * work * self.eff).sum(axis=(-2, -1))  # [P, T]
+        work_T = cp_all.work[T + pad - np.arange(J), :, np.arange(J)]  # [J, K]: year T
+        self.labour_T = (self.pop_kind[:, T] * work_T.T * self.eff).sum(axis=(-2, -1))
+        cov = core.COVERED[:, None]
+        self.cov_eff = (n_k * work * self.eff * cov).sum(axis=(-2, -1))
+        self.cov_fte = (n_k * work * cov).sum(axis=(-2, -1))
+        self.ebar = self.cov_eff / self.cov_fte
+        resid_share = self.to_years(self.cp.residents[None])[:, :T]
+        self.res_count = (n_k * resid_share).sum(axis=(-2, -1))
+        self.pensioners = (n_k * self.to_years(self.cp.retired[None])[:, :T]).sum(axis=(-2, -1))
+        self.n_total = self.pop_kind.sum(axis=(-2, -1))  # [P, Tx+1]
+        # initial state
+        pen0 = initial.pension[None].repeat(C, 0)  # [C, K, J]
+        start_idx = np.minimum(self.start, J - 1)
+        take = lambda x: np.take_along_axis(  # noqa: E731
+            x, np.broadcast_to(start_idx[:, None, None], (C, self.K, 1)), axis=-1)[..., 0]
+        alive0 = (np.arange(C) < pad)[:, None]
+        self.start_assets = np.where(alive0, take(initial.assets[None].repeat(C, 0)), 0.0)
+        self.start_ia = np.where(alive0, take(initial.ia_balance[None].repeat(C, 0)), 0.0)
+        self.start_pension = np.where(alive0, take(pen0), 0.0)
+        n0 = self.pop_kind[:, 0]  # [P, K, J]
+        self.household_assets0 = (n0 * initial.assets).sum(axis=(-2, -1)) \
+            + initial.estate_per_capita * self.n_total[:, 0]
+        self.capital0 = self.household_assets0 + initial.fund_balance
+        self.kappa0 = self.capital0 / (self.tech[pad] * self.labour[:, 0])  # [P]
+        if not self.closed:
+            self.kappa0 = np.full(self.P, float(core.kappa_from_rate(params,
+                                                                      params.world_interest_rate)))
+        self.n_unknown = (2 if self.closed else 1) * (T - 1)
+
+    # ------------------------------------------------------------------ layout helpers
+    def to_years(self, x: np.ndarray) -> np.ndarray:
+        """Cohort array ``[B, C, K, J]`` -> year layout ``[B, Tx, K, J]`` (0 where no cohort)."""
+        xt = x.transpose(0, 2, 1, 3)[:, :, self.coh, self.age_grid]  # [B, K, Tx, J]
+        return np.where(self.valid, xt, 0.0).transpose(0, 2, 1, 3)
+
+    def to_cohorts(self, path: np.ndarray) -> np.ndarray:
+        """Padded year path ``[B, Yp]`` -> ``[B, C, 1, J]``."""
+        return path[:, self.idx][:, :, None, :]
+
+    # ------------------------------------------------------------------ unknowns
+    def unpack(self, u: np.ndarray):
+        """Unknowns ``[B, n]`` -> (κ path, bequest-ratio path) over years ``[0, Tx)``."""
+        B = u.shape[0]
+        T, Tx = self.T, self.Tx
+        kappa = np.empty((max(B, self.P), Tx))
+        beq = np.empty_like(kappa)
+        if self.closed:
+            kappa[:, 0] = self.kappa0
+            kappa[:, 1:T] = u[:, :T - 1]
+            beq[:, 1:T] = u[:, T - 1:]
+        else:
+            kappa[:] = self.kappa0[0]
+            beq[:, 1:T] = u
+        kappa[:, T:] = self.terminal.kappa
+        beq[:, T:] = self.terminal.bequest_ratio
+        beq[:, 0] = np.nan  # year 0: from the initial state
+        return kappa, beq
+
+    def pack(self, kappa: np.ndarray, beq: np.ndarray) -> np.ndarray:
+        T = self.T
+        parts = ([kappa[:, 1:T]] if self.closed else []) + [beq[:, 1:T]]
+        return np.concatenate(parts, axis=1)
+
+    def guess(self, half_life: float = 15.0) -> np.ndarray:
+        """Starting point: capital from the actual population holding per-capita assets that
+        blend geometrically from the initial to the terminal steady-state profiles (so the
+        guess already carries the ageing hump of wealth); bequest ratio blended likewise."""
+        T, pad = self.T, self.pad
+        weight = 0.5 ** (np.arange(T) / half_life)
+        init = self.initial.assets  # [K, J] detrended, base year
+        term = self.terminal.assets
+        profile = weight[:, None, None] * init + (1 - weight[:, None, None]) * term
+        hh = (self.pop_kind[0, :T] * profile).sum(axis=(-2, -1)) * self.tech[pad:pad + T]
+        kappa = np.empty(self.Tx)
+        kappa[:T] = hh / (self.tech[pad:pad + T] * self.labour[0])
+        kappa[0] = float(self.kappa0[0])
+        kappa[T:] = self.terminal.kappa
+        b0 = self.initial.estate_per_capita * (1.0 + self.terminal.interest_rate) / max(
+            float(self.initial.assets.mean()), 1e-12) * 0 + self.terminal.bequest_ratio
+        beq = np.full(self.Tx, b0)
+        return self.pack(kappa[None], beq[None])
+
+    # ------------------------------------------------------------------ evaluation
+    def prices(self, kappa: np.ndarray) -> dict:
+        """Firm-side prices for a ``κ`` path ``[B, Tx]`` (no household needed): interest
+        rate, wage per efficiency unit, average covered wage (levels, ``[B, Tx]``) and output
+        ``[B, T]``."""
+        p, T, Tx = self.params, self.T, self.Tx
+        r, w_hat = core.firm_prices(p, kappa)
+        tech = self.tech[self.pad:]
+        wage = w_hat * tech
+        ebar = np.empty(np.broadcast_shapes(kappa.shape, (self.P, Tx)))
+        ebar[:, :T] = self.ebar
+        ebar[:, T:] = self.terminal.average_wage / self.terminal.wage
+        output = p.tfp * kappa[:, :T] ** p.capital_share * tech[:T] * self.labour
+        capital = kappa[:, :T] * tech[:T] * self.labour
+        return {"r": r, "wage": wage, "wbar": wage * ebar, "output": output, "tech": tech,
+                "capital": capital}
+
+    def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False):
+        """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
+
+        With ``segments`` the households keep those borrowing-limit segments (the local
+        solution); otherwise they are solved exactly. ``full`` also returns every aggregate.
+        """
+        p, pol = self.params, self.policy
+        T, Tx, pad, J, K = self.T, self.Tx, self.pad, self.J, self.K
+        kappa, beq_ratio = self.unpack(u)
+        Bt = kappa.shape[0]
+        pr = self.prices(kappa)
+        r, wage, wbar, output, tech = (pr[k] for k in ("r", "wage", "wbar", "output", "tech"))
+
+        # padded year grid
+        g0 = self.initial.wage_growth
+        back = wbar[:, :1] * (1.0 + g0) ** -np.arange(pad, 0, -1)[None, :]
+        wbar_pad = np.concatenate([back, wbar], axis=1)
+        wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
+        growth_w = wbar_pad / wbar_before - 1.0
+        index = np.exp(np.cumsum(np.log1p(pol.indexation_wage_share * growth_w), axis=1))
+        pad_front = lambda x: np.concatenate(  # noqa: E731
+            [np.repeat(x[:, :1], pad, axis=1), x], axis=1)
+        r_pad = pad_front(r)
+        wage_pad = pad_front(wage)
+        zeros = np.zeros_like(wbar_pad)
+
+        prices = core.CohortPrices(
+            wage=self.to_cohorts(wage_pad), average_wage=self.to_cohorts(wbar_pad),
+            average_wage_before=self.to_cohorts(wbar_before), index=self.to_cohorts(index),
+            pooled_rate=self.to_cohorts(np.broadcast_to(self.pooled, wbar_pad.shape)),
+            income_tax=0.0, bequest=0.0,
+            residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
+            gross_return=1.0 + self.to_cohorts(r_pad))
+        del zeros
+        start = core.CohortStart(age=self.start, assets=self.start_assets,
+                                 ia_balance=self.start_ia, pension=self.start_pension)
+        flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
+
+        n_k = self.pop_kind  # [P, Tx+1, K, J]
+        ben_y = (n_k[:, :T + 1] * self.to_years(flows["benefits"])[:, :T + 1]).sum(axis=(-2, -1))
+        con_y = (n_k[:, :T] * self.to_years(flows["contributions"])[:, :T]).sum(axis=(-2, -1))
+        res_y = self.res_ratio[pad:pad + T] * wbar[:, :T] * self.res_count
+        fund = np.empty((Bt, T + 1))
+        fund[:, 0] = self.initial.fund_balance
+        fund[:, 1:] = pol.fund_months / 12.0 * ben_y[:, 1:T + 1]
+        subsidy = fund[:, 1:] - (1.0 + r[:, :T]) * fund[:, :T] - con_y + ben_y[:, :T]
+        gov = p.government_consumption_share * output
+        tax = np.empty((Bt, Tx))
+        tax[:, :T] = (gov + res_y + subsidy) / (wage[:, :T] * self.labour + ben_y[:, :T] + res_y)
+        tax[:, T:] = self.terminal.income_tax_rate
+        if np.any(tax >= 0.95):
+            b_, t_ = np.unravel_index(int(np.argmax(tax)), tax.shape)
+            raise ValueError(f"the income tax that balances the budget reaches "
+                             f"{tax[b_, t_]:.2f} in {self.base_year + t_}: the budget cannot be "
+                             f"financed (path/perturbation {b_})")
+        bequest = beq_ratio * wbar
+        bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
+        tax_c = self.to_cohorts(pad_front(tax))
+        beq_c = self.to_cohorts(pad_front(bequest))
+        income = (flows["earnings"] + flows["benefits"] + flows["residents"]) * (1.0 - tax_c) \
+            - flows["contributions"] + beq_c
+
+        shape = income.shape  # [Bt, C, K, J]
+        n = int(np.prod(shape[:-1]))
+        surv = np.broadcast_to(self.surv, shape).reshape(n, J)
+        hh = HouseholdInputs(
+            gross_return=np.broadcast_to(prices.gross_return, shape).reshape(n, J),
+            income=income.reshape(n, J), survival=surv,
+            borrowing_limit=(p.borrowing_limit * np.broadcast_to(prices.average_wage, shape)
+                             ).reshape(n, J),
+            start=np.broadcast_to(self.start[None, :, None], shape[:-1]).reshape(n),
+            initial_assets=np.broadcast_to(self.start_assets, shape[:-1]).reshape(n),
+            discount_factor=p.discount_factor, crra=p.crra)
+        if segments is None:
+            sol = solve_households(hh)
+        else:
+            reps = n // segments.first.shape[0]
+            seg = segments if reps == 1 else Segments(np.tile(segments.first, (reps, 1)),
+                                                      np.tile(segments.last, (reps, 1)))
+            sol = evaluate_segments(hh, seg)
+        a_next = sol.assets_next.reshape(shape)
+        a_y = self.to_years(a_next)  # [Bt, Tx, K, J]
+        assets = np.empty((Bt, T + 1))
+        assets[:, 0] = self.household_assets0
+        assets[:, 1:] = (n_k[:, :T] * a_y[:, :T]).sum(axis=(-2, -1))
+        leaving = n_k[:, :T].copy()
+        leaving[..., :-1] -= n_k[:, 1:T + 1, :, 1:]
+        pool = (1.0 + r[:, 1:T + 1]) * (leaving * a_y[:, :T]).sum(axis=(-2, -1))
+        implied = pool / self.n_total[:, 1:T + 1]  # bequest per capita in years 1..T
+        capital = kappa[:, :T + 1] * tech[:T + 1] * np.concatenate(
+            [self.labour, self.labour_T[:, None]], axis=1)
+        res_assets = (assets[:, 1:T] + fund[:, 1:T] - capital[:, 1:T]) / output[:, 1:T]
+        res_beq = (bequest[:, 1:T] - implied[:, :T - 1]) / wbar[:, 1:T]
+        resid = np.concatenate(([res_assets] if self.closed else []) + [res_beq], axis=1)
+        if not full:
+            return resid, sol.segments
+        cons = sol.consumption.reshape(shape)
+        c_y = self.to_years(cons)[:, :T]
+        consumption = (n_k[:, :T] * c_y).sum(axis=(-2, -1))
+        earn_y = (n_k[:, :T] * self.to_years(flows["earnings"])[:, :T]).sum(axis=(-2, -1))
+        disposable = (earn_y + ben_y[:, :T] + res_y) * (1.0 - tax[:, :T]) - con_y \
+            + r[:, :T] * assets[:, :T]
+        nfa = assets + fund - capital
+        investment = capital[:, 1:] - (1.0 - p.depreciation) * capital[:, :T]
+        net_exports = (1.0 + r[:, :T]) * nfa[:, :T] - nfa[:, 1:]
+        goods = output - consumption - investment - gov - net_exports
+        util = lifetime_utility(hh, sol).reshape(shape[:-1])
+        disc = discounted_survival_sum(hh).reshape(shape[:-1])
+        # start-of-year assets of age i in year t = a'_{t-1, i-1}
+        a_start = np.zeros((Bt, T, K, J))
+        a_start[:, 0] = self.initial.assets
+        a_start[:, 1:, :, 1:] = a_y[:, :T - 1, :, :-1]
+        return resid, sol.segments, dict(
+            kappa=kappa[:, :T], interest_rate=r[:, :T], wage=wage[:, :T],
+            average_wage=wbar[:, :T], output=output, capital=capital[:, :T],
+            labour=np.broadcast_to(self.labour, (Bt, T)), consumption=consumption,
+            investment=investment, government_consumption=gov, household_assets=assets[:, :T],
+            fund_balance=fund[:, :T], contributions=con_y, benefits=ben_y[:, :T],
+            residents_pensions=res_y, fiscal_subsidy=subsidy, income_tax=tax[:, :T],
+            bequests=bequest[:, :T] * self.n_total[:, :T], disposable=disposable,
+            net_foreign_assets=nfa[:, :T], goods_residual=goods,
+            pensioners=np.broadcast_to(self.pensioners, (Bt, T)),
+            covered_workers=np.broadcast_to(self.cov_fte, (Bt, T)),
+            consumption_pc=c_y, assets_pc=a_start, utility=util, discount_sum=disc,
+            technology=tech[:T])
+
+    # ------------------------------------------------------------------ Jacobian
+    def jacobian(self, u: np.ndarray, segments: Segments, stride: int = 1, chunk: int = 4,
+                 step: float = 1e-6) -> np.ndarray:
+        """``∂ residuals / ∂ unknowns`` by forward differences with the borrowing-limit
+        segments fixed (each column the exact local derivative), columns batched ``chunk`` at a
+        time. With ``stride > 1`` only every ``stride``-th year's columns (and the first
+        ``first_exact`` years') are computed; the others are the nearest computed column shifted
+        along the diagonal (the sequence-space Jacobian of a slowly changing economy is nearly
+        Toeplitz: ``J[t+d, s+d] ≈ J[t, s]``)."""
+        base, _ = self.evaluate(u, segments)
+        n = u.shape[1]
+        m = self.T - 1  # years per block
+        blocks = n // m
+        h = step * np.maximum(1.0, np.abs(u[0]))
+        first_exact = min(m, 10)
+        years = np.arange(m)
+        computed = years if stride <= 1 else np.unique(np.concatenate(
+            [years[:first_exact], years[first_exact::stride], years[-1:]]))
+        cols = np.concatenate([b * m + computed for b in range(blocks)])
+        jac = np.zeros((n, n))
+        for lo in range(0, cols.size, chunk):
+            cc = cols[lo:lo + chunk]
+            pert = np.repeat(u, cc.size, axis=0)
+            pert[np.arange(cc.size), cc] += h[cc]
+            res, _ = self.evaluate(pert, segments)
+            jac[:, cc] = ((res - base) / h[cc][:, None]).T
+        if computed.size < m:
+            nearest = computed[np.clip(np.searchsorted(computed, years, side="right") - 1, 0,
+                                       None)]
+            for b in range(blocks):
+                for s in np.setdiff1d(years, computed):
+                    s0 = nearest[s]
+                    d = s - s0
+                    src = jac[:, b * m + s0].reshape(blocks, m)
+                    shifted = np.zeros_like(src)
+                    shifted[:, d:] = src[:, :m - d]
+                    jac[:, b * m + s] = shifted.ravel()
+        return jac
+
+
+def _solve_newton(model: _Model, u0: np.ndarray, tol: float, max_iter: int,
+                  inverse: np.ndarray | None = None, stride: int = 4):
+    """Quasi-Newton in sequence space: the finite-difference Jacobian (:meth:`_Model.jacobian`)
+    at the first point, then Broyden's ("good") rank-one updates of its inverse after every
+    step, with a backtracking line search; the Jacobian is recomputed if a step fails.
+
+    Returns ``(u, residuals, segments, inverse Jacobian, history, Jacobian evaluations)``.
+    """
+    u = u0.copy()
+    res, seg = model.evaluate(u)
+    history = [float(np.max(np.abs(res)))]
+    inv = inverse
+    n_jac, it, fresh = 0, 0, False
+    while history[-1] > tol and it < max_iter:
+        it += 1
+        if inv is None:
+            inv = np.linalg.inv(model.jacobian(u, seg, stride=stride))
+            n_jac += 1
+            fresh = True
+        step = -inv @ res[0]
+        lam, accepted = 1.0, False
+        while lam >= 1.0 / 64:
+            trial = u + lam * step[None]
+            try:
+                r_new, seg_new = model.evaluate(trial)
+            except ValueError:  # infeasible household plans: shorten the step
+                lam /= 2
+                continue
+            if np.max(np.abs(r_new)) < (1.0 - 1e-4 * lam) * history[-1]:
+                accepted = True
+                break
+            lam /= 2
+        if not accepted:
+            if fresh:
+                break
+            inv = None
+            continue
+        du = (trial - u)[0]
+        dr = (r_new - res)[0]
+        inv_dr = inv @ dr
+        denom = du @ inv_dr
+        if abs(denom) > 1e-300:
+            inv = inv + np.outer(du - inv_dr, du @ inv) / denom
+        u, res, seg, fresh = trial, r_new, seg_new, False
+        history.append(float(np.max(np.abs(res))))
+    return u, res, seg, inv, history, n_jac
+
+
+def _raise_not_converged(model: _Model, res: np.ndarray, history: list[float], tol: float):
+    T = model.T
+    names = (["asset market"] if model.closed else []) + ["bequests"]
+    worst = int(np.argmax(np.abs(res[0])))
+    eq, t = divmod(worst, T - 1)
+    raise TransitionConvergenceError(
+        f"transition did not converge: largest residual is the {names[eq]} equation in "
+        f"{model.base_year + 1 + t} = {res[0, worst]:.3e} (tolerance {tol:.1e}); "
+        f"max residual by iteration: {', '.join(f'{h:.2e}' for h in history)}", history)
+
+
+def _as_array(da: xr.DataArray, lead: list[str]) -> np.ndarray:
+    return da.transpose(*lead, "year", "age", "sex").values
+
+
+def build_model(params: EconomyParameters, population: xr.DataArray, mortality: xr.DataArray,
+                policy: Policy, initial: InitialState, *, horizon: int = 200,
+                terminal: SteadyState | None = None,
+                terminal_population_growth: float | None = None) -> _Model:
+    """The transition's arrays (shared by :func:`solve_transition` and the Monte Carlo step)."""
+    lead = [d for d in population.dims if d not in ("year", "age", "sex")]
+    pop = _as_array(population, lead)
+    mx = _as_array(mortality.sel(year=population["year"]), lead)
+    pop = pop.reshape((-1,) + pop.shape[-3:])
+    mx = mx.reshape((-1,) + mx.shape[-3:])
+    base = int(population["year"].values[0])
+    if base != initial.base_year:
+        raise ValueError(f"population starts in {base} but the initial state is for "
+                         f"{initial.base_year}")
+    if terminal is None:
+        demo = terminal_demography(pop[0], mx[0], params, terminal_population_growth)
+        terminal = solve_steady_state(params, demo, policy, year=base + horizon,
+                                      base_year=base)
+    return _Model(params, pop, mx, base, policy, initial, terminal, horizon)
+
+
+def solve_transition(params: EconomyParameters, population: xr.DataArray,
+                     mortality: xr.DataArray, policy: Policy, initial: InitialState, *,
+                     horizon: int = 200, terminal: SteadyState | None = None,
+                     terminal_population_growth: float | None = None, tol: float = 1e-9,
+                     max_iter: int = 40) -> xr.Dataset:
+    """Perfect-foresight transition from the base-year state to the terminal steady state.
+
+    Parameters
+    ----------
+    params : economy parameters (money in model units; ``yuan_per_unit`` converts outputs).
+    population : persons on 1 January ``[year, age, sex]`` (ages 0..100), first year = base.
+    mortality : central death rates ``[year, age, sex]`` (survival ``exp(−m)``).
+    policy : pension policy (:class:`models.economy.Policy`).
+    initial : the base-year state (:func:`initial_state`).
+    horizon : years solved; later years are the terminal steady state.
+    terminal : the terminal steady state (default: solved from the last projected year's
+        survival and entrant growth, and the policy's long-run values).
+    tol : largest admissible residual (asset market as a share of output, bequests as a
+        share of the average covered wage).
+
+    Returns
+    -------
+    Dataset over ``year`` (see the variables' ``long_name`` and ``units``), with per-capita
+    profiles ``[year, age, group, category]``, cohort welfare ``[birth_year, group,
+    category]`` and the residual history ``newton_max_residual[iteration]``.
+
+    Raises
+    ------
+    TransitionConvergenceError naming the equation and year of the largest residual.
+    """
+    model = build_model(params, population, mortality, policy, initial, horizon=horizon,
+                        terminal=terminal, terminal_population_growth=terminal_population_growth)
+    if model.P != 1:
+        raise ValueError("solve_transition takes one demographic path; see "
+                         "price_paths_monte_carlo for many")
+    u, res, seg, lu, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter)
+    if history[-1] > tol:
+        _raise_not_converged(model, res, history, tol)
+    ds = transition_dataset(model, u)
+    ds["newton_max_residual"] = ("iteration", np.array(history),
+                                 {"units": "1", "long_name": "largest market-clearing residual"})
+    ds.attrs.update(jacobian_evaluations=n_jac, iterations=len(history) - 1)
+    return ds
+
+
+_YEAR_VARS = {
+    # name: (key, units, long_name, money)
+    "output_cny": ("output", "yuan per year", "output (GDP)", True),
+    "capital_cny": ("capital", "yuan", "capital stock on 1 January", True),
+    "labour_efficiency_units": ("labour", "efficiency units (person-years x efficiency)",
+                                "labour supply in efficiency units", False),
+    "wage_cny": ("wage", "yuan per efficiency unit per year", "wage per efficiency unit", True),
+    "average_wage_cny": ("average_wage", "yuan per year",
+                         "average wage of employee-scheme workers (full-time equivalent)", True),
+    "interest_rate": ("interest_rate", "1 per year", "real interest rate (net return on capital)",
+                      False),
+    "consumption_cny": ("consumption", "yuan per year", "household consumption", True),
+    "investment_cny": ("investment", "yuan per year", "gross investment", True),
+    "government_consumption_cny": ("government_consumption", "yuan per year",
+                                   "government consumption", True),
+    "household_assets_cny": ("household_assets", "yuan",
+                             "household wealth on 1 January (including estates)", True),
+    "fund_balance_cny": ("fund_balance", "yuan", "employee pension fund on 1 January", True),
+    "pension_contributions_cny": ("contributions", "yuan per year",
+                                  "employee-scheme contributions", True),
+    "pension_benefits_cny": ("benefits", "yuan per year", "employee-scheme pensions paid", True),
+    "residents_pensions_cny": ("residents_pensions", "yuan per year",
+                               "residents' pensions paid (budget)", True),
+    "fiscal_subsidy_cny": ("fiscal_subsidy", "yuan per year",
+                           "fiscal subsidy to the employee fund (fund rule)", True),
+    "income_tax_rate": ("income_tax", "fraction of labour and pension income",
+                        "tax on labour and pension income balancing the government budget",
+                        False),
+    "bequests_cny": ("bequests", "yuan per year", "accidental bequests paid out", True),
+    "net_foreign_assets_cny": ("net_foreign_assets", "yuan",
+                               "net foreign assets on 1 January (0 when closed)", True),
+    "goods_market_residual_cny": ("goods_residual", "yuan per year",
+                                  "output - consumption - investment - government - net exports",
+                                  True),
+    "covered_workers": ("covered_workers", "persons (full-time equivalent)",
+                        "employee-scheme workers", False),
+    "employee_pensioners": ("pensioners", "persons (person-years drawing a pension)",
+                            "employee-scheme pensioners", False),
+    "technology_level": ("technology", "1 (base year = 1)", "labour-augmenting technology", False),
+}
+
+
+def transition_dataset(model: _Model, u: np.ndarray, path_dim: str | None = None,
+                       paths=None) -> xr.Dataset:
+    """Labelled results of a solved transition (``u`` ``[B, n]``); with ``path_dim`` a leading
+    dimension over paths is kept (and per-capita profiles and welfare are left out)."""
+    res, _, out = model.evaluate(u, full=True)
+    p = model.params
+    scale = p.yuan_per_unit
+    years = model.years
+    lead = [path_dim] if path_dim else []
+
+    def pick(x):
+        x = np.asarray(x)
+        return x if path_dim else x[0]
+
+    data = {}
+    for name, (key, units, long_name, money) in _YEAR_VARS.items():
+        x = np.broadcast_to(out[key], out["output"].shape) if key == "technology" else out[key]
+        data[name] = (lead + ["year"], pick(x) * (scale if money else 1.0),
+                      {"units": units, "long_name": long_name})
+    ratios = {
+        "capital_output_ratio": (out["capital"] / out["output"], "years of output",
+                                 "capital-output ratio"),
+        "household_saving_rate": ((out["disposable"] - out["consumption"]) / out["disposable"],
+                                  "fraction of disposable income", "household saving rate"),
+        "pension_spending_gdp": (out["benefits"] / out["output"], "fraction of GDP",
+                                 "employee-scheme pension spending / GDP"),
+        "replacement_rate": (out["benefits"] / out["pensioners"] / out["average_wage"],
+                             "fraction of the average covered wage",
+                             "average employee pension / average covered wage"),
+    }
+    for name, (x, units, long_name) in ratios.items():
+        data[name] = (lead + ["year"], pick(x), {"units": units, "long_name": long_name})
+    n_res = model.T - 1
+    res_a = res[:, :n_res] if model.closed else np.zeros((res.shape[0], n_res))
+    res_b = res[:, -n_res:]
+    pad0 = np.zeros((res.shape[0], 1))
+    data["asset_market_residual"] = (lead + ["year"], pick(np.concatenate([pad0, res_a], 1)),
+                                     {"units": "fraction of output",
+                                      "long_name": "asset-market residual (A + B - K) / Y"})
+    data["bequest_residual"] = (lead + ["year"], pick(np.concatenate([pad0, res_b], 1)),
+                                {"units": "fraction of the average covered wage",
+                                 "long_name": "bequest residual"})
+    coords = {"year": years}
+    if path_dim:
+        coords[path_dim] = paths if paths is not None else np.arange(res.shape[0])
+    ds = xr.Dataset(data, coords=coords)
+    if not path_dim:
+        ages = np.arange(p.first_age, p.last_age + 1)
+        shape = (model.T, 2, 3, model.J)
+        for name, key, long_name in (
+                ("consumption_per_capita_cny", "consumption_pc", "consumption per person"),
+                ("assets_per_capita_cny", "assets_pc", "assets per person on 1 January")):
+            arr = out[key][0].reshape(shape).transpose(0, 3, 1, 2) * scale
+            ds[name] = (("year", "age", "group", "category"), arr,
+                        {"units": "yuan per person" + (" per year" if "consumption" in key
+                                                       else ""), "long_name": long_name})
+        ds = ds.assign_coords(age=ages, group=list(core.GROUPS), category=list(CATEGORIES))
+        birth = model.base_year - model.pad + np.arange(model.C) - p.first_age - 1
+        util = out["utility"][0].reshape(model.C, 2, 3)
+        disc = out["discount_sum"][0].reshape(model.C, 2, 3)
+        ds["lifetime_utility"] = (("birth_year", "group", "category"), util,
+                                  {"units": "utils (consumption in model units, base-year "
+                                            "technology)",
+                                   "long_name": "expected discounted utility from the base year "
+                                                "or first_age"})
+        ds["discounted_survival"] = (("birth_year", "group", "category"), disc,
+                                     {"units": "years", "long_name":
+                                      "sum of discount factor x survival over the remaining life"})
+        ds["first_age_in_plan"] = (("birth_year",), p.first_age + model.start,
+                                   {"units": "years", "long_name": "age at which the cohort's "
+                                                                   "welfare is measured"})
+        ds = ds.assign_coords(birth_year=birth)
+    ds.attrs.update(
+        crra=p.crra, closure=p.closure, horizon=model.T, base_year=model.base_year,
+        money_units="yuan at base-year prices" if scale != 1.0 else "model units",
+        terminal_interest_rate=model.terminal.interest_rate,
+        terminal_population_growth=model.terminal.population_growth,
+        max_residual=float(np.max(np.abs(res))))
+    return ds

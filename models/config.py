@@ -381,6 +381,9 @@ class SolverSettings(Strict):
 
 class OptimizationSettings(Strict):
     regime: Literal["pre_2024", "law_2024"] = "law_2024"
+    # Monte Carlo paths the optimizer uses (the first ones); None: all of them, or the median
+    # path when the experiment has no Monte Carlo demography
+    paths: Annotated[int, Field(ge=1, le=100_000)] | None = None
     retirement: RetirementLever = RetirementLever()
     contribution: ContributionLever = ContributionLever()
     reserve: OnOff = OnOff()

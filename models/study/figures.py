@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from models.study.optimization import has_optimization
+from models.study.report import is_monte_carlo
+
 #: Band probabilities: outer (95 %) and inner (80 %) intervals, and the median.
 OUTER, INNER = (0.025, 0.975), (0.10, 0.90)
 PYRAMID_YEARS = (2050, 2100)  # and the base year
@@ -216,10 +219,50 @@ def write_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     years = ds["year"].values
     pyramid_years = [int(years[0])] + [y for y in PYRAMID_YEARS if years[0] < y <= years[-1]]
     out = [_pyramid(ds, y, folder) for y in pyramid_years]
-    if "path" in ds.dims and ds.sizes["path"] > 0:
+    if is_monte_carlo(ds):
         out += _indicator_figures(ds, folder)
         out += _validation_figures(ds, folder)
         out += _pension_figures(ds, folder)
     else:
         out.append(_deterministic_months_payable(ds, folder))
+    if has_optimization(ds):
+        out.append(_optimal_policy_figure(ds, folder))
     return out
+
+
+def _optimal_policy_figure(ds: xr.Dataset, folder: Path) -> Path:
+    """Optimal policy paths: pooled rate, retirement delays, transfers and months payable,
+    with 80 % and 95 % bands across the optimized paths."""
+    plt = _pyplot()
+    used = ds["opt_fund_balance_cny"].notnull().any("year")
+    rate = ds["resim_pooled_rate"].dropna("year", how="all").where(used, drop=True)
+    years = rate["year"].values
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    ax = axes[0, 0]
+    _fan(ax, years, rate.transpose("path", "year").values * 100, None)
+    ax.set_title("pooled contribution rate")
+    ax.set_ylabel("% of the contribution base")
+    ax = axes[0, 1]
+    delay = ds["policy_extra_delay_months"].sel(year=years)
+    for cat in delay["category"].values:
+        d = delay.sel(category=cat)
+        ax.plot(years, d.mean("node"), label=f"{cat} (mean over nodes)")
+        ax.fill_between(years, d.min("node"), d.max("node"), alpha=0.2)
+    ax.set_title("retirement delay beyond the 2024 law")
+    ax.set_ylabel("months, cohorts reaching the law's age that year")
+    ax.legend(fontsize=8)
+    ax = axes[1, 0]
+    transfer = ds["opt_extra_transfer_cny"].sel(year=years).where(used, drop=True)
+    _fan(ax, years, transfer.transpose("path", "year").values / 1e9, None)
+    ax.set_title("extra fiscal transfer")
+    ax.set_ylabel("bn yuan per year (base-year prices)")
+    ax = axes[1, 1]
+    months = ds["resim_months_payable"].sel(year=years).where(used, drop=True)
+    _fan(ax, years, months.transpose("path", "year").values, None)
+    ax.set_title("fund: months payable (re-simulated)")
+    ax.set_ylabel("year-end balance / monthly expenditure")
+    for a in axes.flat:
+        a.grid(alpha=0.3)
+    fig.suptitle(f"Optimal policy, {int(used.sum())} paths, "
+                 f"{ds.sizes.get('node', 1)} tree nodes")
+    return _save(fig, folder / "optimal_policy.png")

@@ -7,16 +7,17 @@ import math
 import time
 
 import xarray as xr
-from tabulate import tabulate
+import pandas as pd
 
 from models.config import CATEGORIES, Calibration, Experiment
 from models.optimize.report import exactness, resimulate, to_dataset, value_of_information
 from models.optimize.solve import optimize_policy, setup_problem
 from models.pension.accounts import BaseYearFit
+from models.study.table import Table
 
 log = logging.getLogger(__name__)
 
-TRILLION = 1e12
+TRILLION, BILLION = 1e12, 1e9
 
 
 def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray,
@@ -55,7 +56,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     ds["search_build_s"] = ("search_step", [h["build_s"] for h in hist],
                             {"units": "s", "long_name": "Pyomo build time"})
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
-    ds.attrs.update(cap_ages=str(caps), regime=settings.regime)
+    ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
+                "opt_cap_ages": str(caps), "opt_regime": settings.regime}
     solver_log = "\n".join(f"==== {h['step']}\n{h['log']}" for h in hist)
     if psol.rescue is not None:
         solver_log += "\n==== rescue (phase one)\n" + psol.rescue.log
@@ -66,76 +68,96 @@ def _fmt_year(v: float) -> str:
     return "never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
 
 
-def policy_table(ds: xr.Dataset, every: int = 5) -> str:
-    """Expected policy and fund paths with 10-90 % bands across paths."""
-    years = ds["year"].values
-    pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
-    rows = []
-    rate = ds["resim_pooled_rate"]
-    for y in pick:
-        r = rate.sel(year=y)
-        delay = ds["policy_extra_delay_months"].sel(year=y)
-        bal = ds["resim_months_payable"].sel(year=y)
-        transfer = ds["opt_extra_transfer_cny"].sel(year=y)
-        rows.append([
-            int(y), float(r.mean()), f"{float(r.quantile(0.1)):.3f}-{float(r.quantile(0.9)):.3f}",
-            *[float(delay.sel(category=c).mean()) for c in CATEGORIES],
-            float(ds["opt_reserve_draw_cny"].sel(year=y).mean()) / 1e9,
-            float(transfer.mean()) / 1e9,
-            f"{float(transfer.quantile(0.1)) / 1e9:.0f}-{float(transfer.quantile(0.9)) / 1e9:.0f}",
-            float(bal.mean()),
-        ])
-    return tabulate(rows, headers=["year", "pooled rate (mean)", "10-90 %",
-                                   "delay men (months)", "delay women cadres", "delay women workers",
-                                   "reserve draw (bn yuan)", "extra transfer (bn yuan)",
-                                   "10-90 % (bn)", "months payable"],
-                    floatfmt=("d", ".4f", "", ".1f", ".1f", ".1f", ".0f", ".0f", "", ".1f"))
+def has_optimization(ds: xr.Dataset) -> bool:
+    return "policy_pooled_rate" in ds
 
 
-def first_stage_table(ds: xr.Dataset) -> str:
-    """Root decisions for the first stage's years."""
-    stage0 = ds["stage_year"].values
-    last = stage0[1] - 1 if stage0.size > 1 else int(ds["year"].values[-1])
-    years = [y for y in ds["year"].values if y <= last][:10]
+def summary_frame(ds: xr.Dataset) -> Table:
+    rows = [["status", ds.attrs.get("opt_status", "")],
+            ["paths / tree nodes", f"{int(ds['opt_fund_balance_cny'].notnull().any('year').sum())}"
+                                   f" / {ds.sizes.get('node', 1)}"],
+            ["expected discounted cost (trillion yuan)",
+             f"{float(ds['opt_objective_cny']) / TRILLION:.4f}"]]
+    for key, label in (("rp_cny", "recourse problem RP (trillion yuan)"),
+                       ("ws_cny", "wait-and-see WS (trillion yuan)"),
+                       ("eev_cny", "expected result of the EV solution EEV (trillion yuan)"),
+                       ("vss_cny", "value of the stochastic solution VSS = EEV - RP"),
+                       ("evpi_cny", "expected value of perfect information EVPI = RP - WS")):
+        if key in ds:
+            rows.append([label, f"{float(ds[key]) / TRILLION:.6f}"])
+    gaps = {v.removeprefix("exactness_"): float(ds[v]) for v in ds.data_vars
+            if v.startswith("exactness_")}
+    for name, gap in gaps.items():
+        rows.append([f"exactness: max relative gap, {name}", f"{gap:.2e}"])
+    if ds.attrs.get("opt_binding"):
+        rows.append(["binding", ds.attrs["opt_binding"]])
+    if "rescue_transfer_cny" in ds:
+        rescue = ds["rescue_transfer_cny"]
+        total = rescue.sum("year")
+        rows.append(["smallest rescue transfer, expected total (trillion yuan)",
+                     f"{float(total.mean()) / TRILLION:.3f}"])
+        first = rescue["year"].where(rescue > 0).min("year")
+        rows.append(["first year needing a rescue (earliest path)",
+                     _fmt_year(float(first.min())) if first.notnull().any() else "never"])
+    return Table("optimal_summary", "Optimal policy: status, cost, value of information, "
+                 "exactness", pd.DataFrame(rows, columns=["quantity", "value"]), "g")
+
+
+def first_stage_frame(ds: xr.Dataset) -> Table:
+    """Root decisions for the years of the first stage (at most ten)."""
+    stage_years = ds["stage_year"].values
+    years = ds["policy_pooled_rate"].dropna("year", how="all")["year"].values
+    last = stage_years[1] - 1 if stage_years.size > 1 else years[-1]
     rows = []
-    for y in years:
+    for y in [y for y in years if y <= last][:10]:
         rows.append([int(y), float(ds["policy_pooled_rate"].sel(node=0, year=y)),
                      *[float(ds["policy_extra_delay_months"].sel(node=0, year=y, category=c))
                        for c in CATEGORIES]])
-    return tabulate(rows, headers=["year", "pooled rate", "delay men (months)",
-                                   "delay women cadres", "delay women workers"],
-                    floatfmt=("d", ".4f", ".0f", ".0f", ".0f"))
+    frame = pd.DataFrame(rows, columns=["year", "pooled rate (fraction)",
+                                        "extra delay men (months)",
+                                        "extra delay women cadres (months)",
+                                        "extra delay women workers (months)"])
+    return Table("optimal_first_stage", "First-stage decisions (root node)", frame,
+                 ("d", ".4f", ".0f", ".0f", ".0f"))
 
 
-def summary_table(ds: xr.Dataset) -> str:
-    rows = [["status", ds.attrs.get("status", "")],
-            ["expected discounted cost (trillion yuan)",
-             f"{float(ds['opt_objective_cny']) / TRILLION:.4f}"]]
-    for key, label in (("vss_cny", "value of the stochastic solution VSS"),
-                       ("evpi_cny", "expected value of perfect information EVPI")):
-        if key in ds:
-            rows.append([f"{label} (trillion yuan)", f"{float(ds[key]) / TRILLION:.6f}"])
-    gaps = [float(ds[v]) for v in ds.data_vars if v.startswith("exactness_")]
-    if gaps:
-        rows.append(["max relative gap optimizer vs re-simulated accounts", f"{max(gaps):.2e}"])
-    if ds.attrs.get("binding"):
-        rows.append(["binding", ds.attrs["binding"]])
-    if "rescue_transfer_cny" in ds:
-        rescue = ds["rescue_transfer_cny"]
-        rows.append(["smallest rescue transfer, expected total (trillion yuan)",
-                     f"{float(rescue.sum('year').mean()) / TRILLION:.3f}"])
-        worst = rescue.sum("year").argmax("path")
-        first = rescue.isel(path=int(worst)).where(rescue.isel(path=int(worst)) > 0)
-        year = first["year"].where(first.notnull()).min()
-        rows.append(["first year needing a rescue (worst path)",
-                     _fmt_year(float(year)) if year.notnull() else "never"])
-    return tabulate(rows, headers=["", "value"])
+def policy_paths_frame(ds: xr.Dataset, every: int = 5) -> Table:
+    """Expected policy and fund paths with 10-90 % bands across paths."""
+    rate = ds["resim_pooled_rate"].dropna("year", how="all")
+    years = rate["year"].values
+    pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
+    paths = ds["opt_fund_balance_cny"].notnull().any("year")
+    rows = []
+    for y in pick:
+        r = rate.sel(year=y).where(paths, drop=True)
+        delay = ds["policy_extra_delay_months"].sel(year=y)
+        months = ds["resim_months_payable"].sel(year=y).where(paths, drop=True)
+        transfer = ds["opt_extra_transfer_cny"].sel(year=y).where(paths, drop=True) / BILLION
+        draw = ds["opt_reserve_draw_cny"].sel(year=y).where(paths, drop=True) / BILLION
+        rows.append([int(y), float(r.mean()), float(r.quantile(0.1)), float(r.quantile(0.9)),
+                     *[float(delay.sel(category=c).mean()) for c in CATEGORIES],
+                     float(draw.mean()), float(transfer.mean()), float(transfer.quantile(0.1)),
+                     float(transfer.quantile(0.9)), float(months.mean())])
+    frame = pd.DataFrame(rows, columns=[
+        "year", "pooled rate mean", "pooled rate 10 %", "pooled rate 90 %",
+        "delay men (months, mean over nodes)", "delay women cadres", "delay women workers",
+        "reserve draw (bn yuan, mean)", "extra transfer (bn yuan, mean)", "transfer 10 %",
+        "transfer 90 %", "months payable (mean)"])
+    return Table("optimal_policy_paths", "Expected policy and fund paths (bands across paths; "
+                 "money in bn yuan at base-year prices)", frame,
+                 ("d", ".4f", ".4f", ".4f", ".1f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f",
+                  ".1f"))
 
 
-def render(ds: xr.Dataset) -> str:
-    n_paths = ds.sizes.get("path", 1)
-    n_nodes = ds.sizes.get("node", 1)
-    return "\n".join([
-        f"Optimal policy ({n_paths} paths, {n_nodes} tree nodes, regime {ds.attrs.get('regime')})",
-        summary_table(ds), "", "First-stage decisions (root node)", first_stage_table(ds), "",
-        "Expected policy and fund paths (bands across paths)", policy_table(ds)])
+def search_frame(ds: xr.Dataset) -> Table:
+    frame = pd.DataFrame({
+        "step": ds["search_label"].values,
+        "expected cost (trillion yuan)": ds["search_objective_cny"].values / TRILLION,
+        "Pyomo build (s)": ds["search_build_s"].values,
+        "HiGHS solve (s)": ds["search_solve_s"].values})
+    return Table("optimal_search_history", "Outer search over retirement delays (every "
+                 "evaluated delay path, solved exactly)", frame, ("", ".6f", ".3f", ".3f"))
+
+
+def optimization_tables(ds: xr.Dataset) -> list[Table]:
+    return [summary_frame(ds), first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]

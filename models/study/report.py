@@ -13,13 +13,15 @@ depletion and the quantiles of months payable.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from tabulate import tabulate
+
+from models.study.optimization import has_optimization, optimization_tables
+from models.study.table import Table
 
 MILLION, BILLION = 1e6, 1e9
 #: Probabilities of the Monte Carlo quantiles and their column labels.
@@ -33,19 +35,6 @@ DEPLETION_BY = (2035, 2050, 2100)
 MONTHS_PAYABLE_YEARS = (2025, 2030, 2035, 2050, 2075, 2100)
 TABLES_DIR, FIGURES_DIR = "tables", "figures"
 
-
-@dataclass
-class Table:
-    """A titled table: ``frame`` holds the numbers (its columns are the headers)."""
-
-    name: str  #: file stem under tables/
-    title: str
-    frame: pd.DataFrame
-    floatfmt: str | tuple = "g"
-
-    def text(self) -> str:
-        rows = [list(r) for r in self.frame.itertuples(index=False)]
-        return tabulate(rows, headers=list(self.frame.columns), floatfmt=self.floatfmt)
 
 
 def _year(value: float) -> str:
@@ -133,7 +122,8 @@ def milestones_table(ds: xr.Dataset) -> str:
 
 # ---------------------------------------------------------------------------- Monte Carlo
 def is_monte_carlo(ds: xr.Dataset) -> bool:
-    return "path" in ds.dims and ds.sizes["path"] > 0
+    """A run with Monte Carlo demography (an optimization adds a ``path`` dimension too)."""
+    return "tfr_paths" in ds and ds.sizes["path"] > 0
 
 
 def path_quantiles(values: xr.DataArray, method: str = "linear") -> xr.DataArray:
@@ -311,6 +301,8 @@ def tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
                 _calibration_frame(ds, "tfr"), population_quantiles_frame(ds),
                 milestones_distribution_frame(ds), depletion_probability_frame(ds),
                 months_payable_frame(ds)]
+    if has_optimization(ds):
+        out += optimization_tables(ds)
     return out
 
 

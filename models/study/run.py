@@ -20,7 +20,14 @@ import xarray as xr
 from tqdm import tqdm
 
 from models import __version__
-from models.config import SEXES, Calibration, Experiment, load_arrays, load_experiment
+from models.config import (
+    SEXES,
+    Calibration,
+    ConfigError,
+    Experiment,
+    load_arrays,
+    load_experiment,
+)
 from models.demography import stochastic
 from models.pension import (
     calibrate_base_year,
@@ -31,6 +38,7 @@ from models.pension import (
 )
 from models.pension.accounts import account_rates
 from models.study import provenance
+from models.study.optimization import run_optimization
 from models.study.results import check_destination, write_run
 
 log = logging.getLogger(__name__)
@@ -137,9 +145,12 @@ def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
 
 
 def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
-             timings: dict | None = None) -> xr.Dataset:
-    """The deterministic projection of an experiment as one labelled Dataset (no I/O)."""
+             timings: dict | None = None, files: dict | None = None) -> xr.Dataset:
+    """An experiment as one labelled Dataset (no I/O): the median projection, the Monte Carlo
+    paths if asked, and the optimal policy if the experiment has an ``[optimization]`` table.
+    Text files to write beside the results (the solver log) are put in ``files``."""
     timings = {} if timings is None else timings
+    files = {} if files is None else files
     with _timed(timings, "demography_s"):
         demography = stochastic.median_demography(arrays, exp.demography)
     population = demography["population"]
@@ -185,10 +196,44 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         attrs = {**result.attrs, **mc.attrs}
         result = xr.merge([result, mc], combine_attrs="override")
         result.attrs = attrs
-        for name in ("population_paths", "population_snapshot"):
-            if name in result:  # zlib level 1: about 30 % smaller for about 1 s per 1,000 paths
-                result[name].encoding.update(zlib=True, complevel=1)
+    if exp.optimization is not None:
+        opt_population = _optimization_population(exp, result, population)
+        regime = exp.optimization.regime
+        fit = (fits[exp.projection.regimes.index(regime)] if regime in exp.projection.regimes
+               else calibrate_base_year(population.sel(year=base), retirement_schedule(
+                   years, ages, regime, cal.pension), cal.pension, cal.finances))
+        with _timed(timings, "optimization_s"):
+            opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings)
+        attrs = {**result.attrs, **opt.attrs}
+        result = xr.merge([result, opt], combine_attrs="override", join="outer")
+        result.attrs = attrs
+    for name in ("population_paths", "population_snapshot"):
+        if name in result:  # zlib level 1: about 30 % smaller for about 1 s per 1,000 paths
+            result[name].encoding.update(zlib=True, complevel=1)
     return result
+
+
+def _optimization_population(exp: Experiment, result: xr.Dataset,
+                             median: xr.DataArray) -> xr.DataArray:
+    """The populations the optimizer works on: the first ``optimization.paths`` Monte Carlo
+    paths (float64), or the median path alone for a deterministic experiment."""
+    wanted = exp.optimization.paths
+    if exp.demography.paths == 0:
+        if wanted not in (None, 1):
+            raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {wanted}: "
+                              "expected 1 or no value when demography.paths = 0 (the median "
+                              "path is the only path)")
+        return median
+    if "population_paths" not in result:
+        raise ConfigError(f"experiment '{exp.name}': key 'demography.paths' = "
+                          f"{exp.demography.paths}: expected at most "
+                          f"{STORE_POPULATION_MAX_PATHS} paths when optimizing (only then is "
+                          "every path's population kept); lower it or set optimization.paths")
+    n = exp.demography.paths if wanted is None else wanted
+    if n > exp.demography.paths:
+        raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {n}: expected "
+                          f"at most demography.paths = {exp.demography.paths}")
+    return result["population_paths"].isel(path=slice(0, n)).astype(float).rename("population")
 
 
 def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
@@ -377,7 +422,8 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
     with _timed(timings, "load_arrays_s"):
         arrays = load_arrays(cal, cal_dir)
     log.info("running %s (%s)", exp.name, ", ".join(exp.projection.regimes))
-    result = simulate(exp, cal, arrays, timings)
+    files: dict[str, str] = {}
+    result = simulate(exp, cal, arrays, timings, files)
     digest = provenance.config_hash(exp, cal)
     result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"))
     timings["total_s"] = round(time.perf_counter() - t0, 4)
@@ -396,7 +442,7 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "timings_s": timings,
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
-    run_dir = write_run(run_dir, result, manifest, force=force)
+    run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
     from models.study.report import write_outputs
 
     written = write_outputs(run_dir)

@@ -143,11 +143,12 @@ def calibrate_economy(params: EconomyParameters, economy: EconomyCalibration, po
 
 def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
                   average_wage_cny: float | None = None, insured_workers: float | None = None,
-                  retirees: float | None = None) -> xr.Dataset:
+                  retirees: float | None = None, prefix: str = "") -> xr.Dataset:
     """Model (first year of a solved transition) beside the base-year targets.
 
     Returns ``fit_model[target]``, ``fit_target[target]`` with ``fit_unit``, ``fit_source`` and
-    ``fit_calibrated`` coordinates. Optional checks: the scheme's average wage, insured
+    ``fit_calibrated`` coordinates (every name preceded by ``prefix``, e.g. ``"economy_"``
+    to store it beside other fits). Optional checks: the scheme's average wage, insured
     workers and retirees (from pension.toml / finances.toml).
     """
     tg = economy.targets
@@ -173,30 +174,32 @@ def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
     for name, var, value, unit, source in extra:
         if value is not None:
             values.append((name, float(first[var]), float(value), unit, source, False))
+    target = f"{prefix}target"
     return xr.Dataset(
         {
-            "fit_model": ("target", [v[1] for v in values],
-                          {"long_name": "model value in the base year"}),
-            "fit_target": ("target", [v[2] for v in values],
-                           {"long_name": "reported or target value in the base year"}),
+            f"{prefix}fit_model": (target, [v[1] for v in values],
+                                   {"long_name": "model value in the base year"}),
+            f"{prefix}fit_target": (target, [v[2] for v in values],
+                                    {"long_name": "reported or target value in the base year"}),
         },
         coords={
-            "target": [v[0] for v in values],
-            "fit_unit": ("target", [v[3] for v in values]),
-            "fit_source": ("target", [v[4] for v in values]),
-            "fit_calibrated": ("target", [v[5] for v in values]),
+            target: [v[0] for v in values],
+            f"{prefix}fit_unit": (target, [v[3] for v in values]),
+            f"{prefix}fit_source": (target, [v[4] for v in values]),
+            f"{prefix}fit_calibrated": (target, [v[5] for v in values]),
         },
     )
 
 
-def fit_table(fit: xr.Dataset) -> str:
+def fit_table(fit: xr.Dataset, prefix: str = "") -> str:
     """The base-year fit as a plain-text table (for the CLI's report)."""
     from tabulate import tabulate
 
     rows = []
-    for t in fit["target"].values:
-        row = fit.sel(target=t)
-        rows.append([str(t), f"{float(row['fit_model']):.4g}", f"{float(row['fit_target']):.4g}",
-                     "fitted" if bool(row["fit_calibrated"]) else "check",
-                     str(row["fit_unit"].values)])
+    for t in fit[f"{prefix}target"].values:
+        row = fit.sel({f"{prefix}target": t})
+        rows.append([str(t), f"{float(row[f'{prefix}fit_model']):.4g}",
+                     f"{float(row[f'{prefix}fit_target']):.4g}",
+                     "fitted" if bool(row[f"{prefix}fit_calibrated"]) else "check",
+                     str(row[f"{prefix}fit_unit"].values)])
     return tabulate(rows, headers=["base year", "model", "target", "", "unit"])

@@ -86,7 +86,6 @@ class CohortPolicy:
     retire_index: np.ndarray  # int: age index of the year t_R the cohort retires
     years_credited: np.ndarray  # contribution years in the benefit formula
     divisor: np.ndarray  # individual-account divisor (months)
-    pooled_rate_at_retirement: np.ndarray  # unused by the formula; kept for reporting
     statutory_age: np.ndarray  # mean statutory age R̄ (years)
 
 
@@ -135,9 +134,15 @@ def cohort_policy(params: EconomyParameters, policy: Policy, entry_years) -> Coh
         retire_index=np.where(COVERED, idx[:, KIND_CATEGORY], J - 1).astype(np.int64),
         years_credited=cat_to_kind(credited),
         divisor=np.where(COVERED, divisor[:, KIND_CATEGORY], 1.0),
-        pooled_rate_at_retirement=policy.pooled_rate_in(year_r)[:, KIND_CATEGORY],
         statutory_age=np.where(COVERED, r_bar[:, KIND_CATEGORY], params.uncovered_exit_age),
     )
+
+
+def taste(params: EconomyParameters, work: np.ndarray) -> np.ndarray | None:
+    """Taste shifter ``1 − ψ ℓ`` of the household kernel (None when ``ψ = 0``)."""
+    if params.work_disutility == 0.0:
+        return None
+    return 1.0 - params.work_disutility * work
 
 
 def efficiency_by_kind(params: EconomyParameters) -> np.ndarray:
@@ -163,7 +168,8 @@ def kappa_from_rate(params: EconomyParameters, r) -> np.ndarray:
 
 def residents_ratio(params: EconomyParameters, base_year: int, years) -> np.ndarray:
     """Residents' pension / average covered wage in each year: the base-year ratio times
-    ``Π (1 + λ_res g_u)/(1 + g_u)`` over ``u = base+1 .. min(t, until)`` (technology growth ``g``)."""
+    ``Π (1 + λ_res g_u)/(1 + g_u)`` over ``u = base+1 .. min(t, until)`` (``g`` technology
+    growth)."""
     years = np.asarray(years, dtype=np.int64)
     lo, hi = base_year + 1, max(params.residents_indexation_until, base_year + 1)
     span = np.arange(lo, hi + 1)

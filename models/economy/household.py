@@ -7,10 +7,12 @@ cohort's ``start`` age on), with
   assets ``a_i`` held on 1 January;
 * income ``y_i`` (net labour income, pensions, bequests received);
 * effective discounting ``β s_i`` (``s_i`` survival from age ``i`` to ``i + 1``);
-* a borrowing limit ``a_{i+1} ≥ −b_i`` (``b_{J-1} = 0``: nobody dies in debt).
+* a borrowing limit ``a_{i+1} ≥ −b_i`` (``b_{J-1} = 0``: nobody dies in debt);
+* period utility ``u(c_i m_i)`` with CRRA ``u`` and a known taste shifter ``m_i > 0`` (the
+  consumption-equivalent cost of the year's work, ``m = 1 − ψ ℓ``; 1 when there is none).
 
 Budget: ``a_{i+1} = R_i a_i + y_i − c_i``. Euler equation where the limit does not bind:
-``c_{i+1} = (β s_i R_{i+1})^{1/σ} c_i``.
+``c_{i+1} = (β s_i R_{i+1} (m_{i+1}/m_i)^{1−σ})^{1/σ} c_i``.
 
 Method (exact, no grid). With no income risk, consumption at age ``j`` is the minimum over
 horizons ``k ≥ j`` of the consumption that follows the Euler equation from ``j`` to ``k`` and
@@ -65,6 +67,7 @@ class HouseholdInputs:
     initial_assets: np.ndarray  # a_start, (n,)
     discount_factor: float
     crra: float
+    taste: np.ndarray | None = None  # m_i (n, J); None: 1
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,15 @@ class _Prepared:
     gross: np.ndarray
 
 
+def _euler_step(h: HouseholdInputs, R: np.ndarray) -> np.ndarray:
+    """``β s_i R_{i+1} (m_{i+1}/m_i)^{1−σ}``, ``(n, J−1)``."""
+    step = h.discount_factor * np.asarray(h.survival, dtype=float)[:, :-1] * R[:, 1:]
+    if h.taste is not None:
+        m = np.asarray(h.taste, dtype=float)
+        step = step * (m[:, 1:] / m[:, :-1]) ** (1.0 - h.crra)
+    return step
+
+
 def _prepare(h: HouseholdInputs) -> _Prepared:
     R = np.asarray(h.gross_return, dtype=float)
     n, J = R.shape
@@ -105,7 +117,7 @@ def _prepare(h: HouseholdInputs) -> _Prepared:
     limit = np.where(before, 0.0, np.asarray(h.borrowing_limit, dtype=float))
     limit = limit.copy()
     limit[:, -1] = 0.0
-    step = h.discount_factor * np.asarray(h.survival, dtype=float)[:, :-1] * R[:, 1:]
+    step = _euler_step(h, R)
     step = np.where(before[:, :-1], 1.0, step)
     if np.any(step <= 0):
         raise InfeasibleHouseholdError("beta * survival * gross return must be positive")
@@ -194,13 +206,13 @@ def solve_households(h: HouseholdInputs) -> HouseholdSolution:
 
 
 def euler_errors(h: HouseholdInputs, sol: HouseholdSolution, tol: float = 1e-9) -> np.ndarray:
-    """Relative Euler-equation errors ``(β s_i R_{i+1})^{1/σ} c_i / c_{i+1} − 1``, ``(n, J−1)``,
+    """Relative Euler-equation errors ``(β s_i R_{i+1} (m_{i+1}/m_i)^{1−σ})^{1/σ} c_i / c_{i+1}
+    − 1``, ``(n, J−1)``,
     set to 0 where the borrowing limit binds (``a_{i+1} ≤ −b_i + tol · scale``) or before start."""
     c, a = sol.consumption, sol.assets_next
     R = np.asarray(h.gross_return, dtype=float)
-    s = np.asarray(h.survival, dtype=float)
     n, J = c.shape
-    growth = (h.discount_factor * s[:, :-1] * R[:, 1:]) ** (1.0 / h.crra)
+    growth = _euler_step(h, R) ** (1.0 / h.crra)
     with np.errstate(divide="ignore", invalid="ignore"):
         err = growth * c[:, :-1] / c[:, 1:] - 1.0
     scale = np.maximum(np.abs(c).max(axis=1, keepdims=True), 1e-300)
@@ -230,9 +242,12 @@ def _discount_weights(survival: np.ndarray, start: np.ndarray, beta: float) -> n
 
 
 def lifetime_utility(h: HouseholdInputs, sol: HouseholdSolution) -> np.ndarray:
-    """Expected discounted utility from the start age, ``Σ_i β^{i−start} Π s · u(c_i)``, (n,)."""
+    """Expected discounted utility from the start age, ``Σ_i β^{i−start} Π s · u(c_i m_i)``,
+    (n,). Homogeneous of degree ``1 − σ`` in consumption (CEV formula)."""
     w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
     c = np.where(w > 0, sol.consumption, 1.0)
+    if h.taste is not None:
+        c = c * np.where(w > 0, np.asarray(h.taste, dtype=float), 1.0)
     return np.sum(w * utility(c, h.crra), axis=1)
 
 

@@ -31,12 +31,12 @@ from models.economy.policy import Policy
 from models.economy.household import Segments
 from models.economy.transition import (
     InitialState,
-    TransitionConvergenceError,
     _Model,
     _raise_not_converged,
     _solve_newton,
     build_model,
     transition_dataset,
+    unknowns_from_dataset,
 )
 
 __all__ = ["MedianLinearization", "linearize_median", "price_paths_monte_carlo",
@@ -58,16 +58,19 @@ class MedianLinearization:
 def linearize_median(params: EconomyParameters, population: xr.DataArray,
                      mortality: xr.DataArray, policy: Policy, initial: InitialState, *,
                      horizon: int = 200, jacobian_stride: int = 1, tol: float = 1e-9,
-                     terminal_population_growth: float | None = None) -> MedianLinearization:
+                     terminal_population_growth: float | None = None,
+                     transition: xr.Dataset | None = None) -> MedianLinearization:
     """Solve the median transition and compute its Jacobian at the solution.
 
     ``jacobian_stride > 1`` approximates the Jacobian from every ``stride``-th column (see
     :meth:`_Model.jacobian`); 1 computes every column (the first-order response proper).
+    ``transition``: an already solved median transition of the same inputs to start from.
     """
     t0 = time.perf_counter()
     model = build_model(params, population, mortality, policy, initial, horizon=horizon,
                         terminal_population_growth=terminal_population_growth)
-    u, res, seg, _, history, _ = _solve_newton(model, model.guess(), tol, 60)
+    start = model.guess() if transition is None else unknowns_from_dataset(model, transition)
+    u, res, seg, _, history, _ = _solve_newton(model, start, tol, 60)
     if history[-1] > tol:
         _raise_not_converged(model, res, history, tol)
     t1 = time.perf_counter()

@@ -40,7 +40,8 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------- schema
 class EfficiencyProfile(Strict):
-    """Age-efficiency profile ``log e(x) = linear · x + quadratic · x²``, ``x = age − first_age``."""
+    """Age-efficiency profile ``log e(x) = linear · x + quadratic · x²``, ``x = age −
+    first_age``."""
 
     linear: Param[Annotated[float, Field(ge=-0.2, le=0.2)]]
     quadratic: Param[Annotated[float, Field(ge=-0.01, le=0.0)]]
@@ -55,6 +56,7 @@ class Households(Strict):
     efficiency: EfficiencyProfile
     uncovered_relative_productivity: PositiveFloat
     uncovered_labour_exit_age: Age
+    work_disutility: Param[Annotated[float, Field(ge=0.0, lt=1.0)]]
 
     @model_validator(mode="after")
     def _ages(self) -> Households:
@@ -141,15 +143,18 @@ class EconomyParameters:
     borrowing_limit: float = 0.0  # multiple of the year's average covered wage
     efficiency_linear: float = 0.035
     efficiency_quadratic: float = -0.0006
-    uncovered_productivity: float = 0.55
+    uncovered_productivity: float = 0.40
     uncovered_exit_age: float = 65.0
+    # period utility u(c (1 − ψ ℓ)): a full year of work costs the share ψ of the year's
+    # consumption (labour stays set by policy; ψ only enters choices and welfare)
+    work_disutility: float = 0.0
     # within-year distribution of birthdays (January..December); uniform as in the rules
     birth_month_weights: tuple[float, ...] = (1.0 / 12,) * 12
     # coverage of the employee scheme by birth cohort
     coverage_old_birth_year: int = 1950
-    coverage_old_share: float = 0.35
+    coverage_old_share: float = 0.38
     coverage_young_birth_year: int = 1995
-    coverage_young_share: float = 0.60
+    coverage_young_share: float = 0.58
     coverage_female_relative: float = 0.85
     women_cadre_share: float = 0.35
     # firms
@@ -232,7 +237,8 @@ def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
     afterwards, so that a balanced-growth steady state exists).
     """
     hh, cov, fi, gov = economy.households, economy.coverage, economy.firms, economy.government
-    ret, con, ben, res = pension.retirement, pension.contribution, pension.benefit, pension.residents
+    ret, con = pension.retirement, pension.contribution
+    ben, res = pension.benefit, pension.residents
     return EconomyParameters(
         crra=hh.risk_aversion.value,
         discount_factor=hh.discount_factor.value,
@@ -243,6 +249,7 @@ def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
         efficiency_quadratic=hh.efficiency.quadratic.value,
         uncovered_productivity=hh.uncovered_relative_productivity.value,
         uncovered_exit_age=hh.uncovered_labour_exit_age.value,
+        work_disutility=hh.work_disutility.value,
         coverage_old_birth_year=cov.old_cohort_birth_year.value,
         coverage_old_share=cov.old_cohort_share.value,
         coverage_young_birth_year=cov.young_cohort_birth_year.value,

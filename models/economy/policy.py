@@ -22,7 +22,7 @@ from models.pension import rules
 __all__ = ["Policy"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Policy:
     """Pension policy.
 

@@ -16,7 +16,8 @@ for cohort levels ``x_i``)::
     bequests: b̂ (1+g)(1+n) = (1 + r) Σ N̂_i (1 − s_i) â'_i
 
 Unknowns ``κ`` (closed economy only) and the bequest per capita relative to the average
-covered wage ``b̂/W̄``; solved by Brent's method on ``κ`` (bracketing interest rates in ``[−min(δ, 0.05), 0.5]``)
+covered wage ``b̂/W̄``; solved by Brent's method on ``κ`` (bracketing interest rates from
+``−min(δ, 0.05)`` to 0.5, widened up to 4 if needed)
 with a secant iteration on the bequest equation inside.
 """
 
@@ -182,7 +183,7 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
     labour = float((pop * work * eff).sum())
     cov_eff = float((pop * work * eff)[core.COVERED].sum())
     cov_fte = float((pop * work)[core.COVERED].sum())
-    ebar = cov_eff / cov_fte if cov_fte > 0 else 1.0
+    ebar = cov_eff / cov_fte if cov_fte > 0 else labour / float((pop * work).sum())
     wbar = w * ebar
     output = params.tfp * kappa ** params.capital_share * labour
     growth = (1.0 + g) ** np.arange(J)
@@ -216,9 +217,11 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
     K = core.N_KINDS
     hh = HouseholdInputs(
         gross_return=np.full((K, J), 1.0 + r), income=flows["income"][0],
-        survival=surv, borrowing_limit=params.borrowing_limit * wbar * np.broadcast_to(growth, (K, J)),
+        survival=surv,
+        borrowing_limit=params.borrowing_limit * wbar * np.broadcast_to(growth, (K, J)),
         start=np.zeros(K, dtype=np.int64), initial_assets=np.zeros(K),
-        discount_factor=params.discount_factor, crra=params.crra)
+        discount_factor=params.discount_factor, crra=params.crra,
+        taste=core.taste(params, work))
     sol = solve_households(hh)
     a_next = sol.assets_next / growth
     assets_next = float((pop * a_next).sum())
@@ -254,7 +257,8 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
             "pension_spending_gdp": benefits / output,
             "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
             "bequest_ratio": bequest_ratio,
-            "goods_market_residual": output - cons - gov - capital * (gn - 1.0 + params.depreciation)
+            "goods_market_residual": output - cons - gov
+            - capital * (gn - 1.0 + params.depreciation)
             if params.closure == "closed" else np.nan,
         },
         residuals=np.array([res_assets, res_beq]),
@@ -313,22 +317,26 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
 
     kappa_open = float(core.kappa_from_rate(params, params.world_interest_rate))
     kappa = None
-    if closed and guess is not None:  # warm start: Newton-type steps from the guess
+    if closed and guess is None:
+        guess = (float(core.kappa_from_rate(params, 0.05)), 0.03)
+    if closed:  # Newton-type steps from the guess first; the bracket below if they fail
         try:
             state["b"] = guess[1]
-            sol = root(lambda x: residuals(x[0], x[1]), np.array(guess, dtype=float),
-                       method="hybr", tol=tol)
-            if sol.success and np.max(np.abs(residuals(*sol.x))) < 1e-10:
-                kappa, state["b"] = float(sol.x[0]), float(sol.x[1])
-        except ValueError:
+            sol = root(lambda x: residuals(np.exp(x[0]), x[1]),  # log κ keeps κ > 0
+                       np.array([np.log(guess[0]), guess[1]]), method="hybr", tol=tol)
+            if sol.success and np.max(np.abs(residuals(np.exp(sol.x[0]), sol.x[1]))) < 1e-10:
+                kappa, state["b"] = float(np.exp(sol.x[0])), float(sol.x[1])
+        except (ValueError, FloatingPointError):
             kappa = None
-    if kappa is not None:
-        pass
-    elif closed:
+    if kappa is None and closed:
         lo_r, hi_r = -min(params.depreciation, 0.05) + 1e-4, 0.5
         k_hi = float(core.kappa_from_rate(params, lo_r))
-        k_lo = float(core.kappa_from_rate(params, hi_r))
-        f_lo, f_hi = bequest_fixed(k_lo)[1], bequest_fixed(k_hi)[1]
+        f_hi = bequest_fixed(k_hi)[1]
+        for hi_r in (0.5, 1.0, 2.0, 4.0):  # widen the bracket (long model periods)
+            k_lo = float(core.kappa_from_rate(params, hi_r))
+            f_lo = bequest_fixed(k_lo)[1]
+            if np.isfinite(f_lo) and f_lo * f_hi <= 0:
+                break
         if not (np.isfinite(f_lo) and np.isfinite(f_hi)) or f_lo * f_hi > 0:
             raise SteadyStateError(
                 f"steady state of {year}: no interest rate in [{lo_r:.3f}, {hi_r:.3f}] clears "
@@ -336,7 +344,7 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
                 f", {f_lo:.3e} at r = {hi_r:.3f}); check the discount factor and growth rates")
         kappa = brentq(lambda k: bequest_fixed(k)[1], k_lo, k_hi, xtol=1e-14, rtol=1e-14,
                        maxiter=200)
-    else:
+    elif kappa is None:
         kappa = kappa_open
     b_star, _ = bequest_fixed(kappa)
     resid = residuals(kappa, b_star)

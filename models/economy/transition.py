@@ -27,12 +27,16 @@ Solution
 --------
 Unknowns ``κ_t = K_t/(A_t L_t)`` (closed economy) and the bequest ratio ``b_t/W̄_t`` for
 ``t = 1..T−1`` (year 0 is the initial state). Targets: asset market
-``(A_t + B_t − K_t)/Y_t = 0`` and bequests ``(b_t − pool_t/N_t)/W̄_t = 0``. Newton's method in
-sequence space: the Jacobian of the stacked targets with respect to the stacked unknowns is
-computed by forward differences of the whole model with the households' borrowing-limit
-segments held fixed (so each column is the exact local derivative, evaluated in ``O(J)`` per
-household), all columns batched; it is factorised once (LU) and reused (chord iterations,
-recomputed when the residual falls by less than half), with a backtracking line search.
+``(A_t + B_t − K_t)/Y_t = 0`` and bequests ``(b_t − pool_t/N_t)/W̄_t = 0``. Quasi-Newton
+method in sequence space: the Jacobian of the stacked targets with respect to the stacked
+unknowns is computed by forward differences of the whole model with the households'
+borrowing-limit segments held fixed (each column is then the exact local derivative,
+evaluated in ``O(J)`` per household); by default every column of the first ten years and
+every tenth year's column after that are computed and the others filled by shifting along
+the diagonal (the sequence-space Jacobian of a slowly changing economy is nearly Toeplitz).
+Its inverse is then improved by Broyden's rank-one updates after every step, with a
+backtracking line search; the residual history is kept and, on non-convergence, the error
+names the equation and the year with the largest residual.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from models.economy.household import (
     HouseholdInputs,
     Segments,
     discounted_survival_sum,
+    euler_errors,
     evaluate_segments,
     lifetime_utility,
     solve_households,
@@ -205,7 +210,8 @@ class _Model:
 
         pop, surv = _extend(population, mortality, params, Tx + 1, terminal.demography)
         self.P = pop.shape[0]
-        self.pop_kind = _population_by_kind(params, pop, base_year + np.arange(Tx + 1))  # [P,Tx+1,K,J]
+        # persons by kind [P, Tx+1, K, J]
+        self.pop_kind = _population_by_kind(params, pop, base_year + np.arange(Tx + 1))
         entry = base_year - pad + np.arange(C + 1)  # one more cohort: labour in year T
         cp_all = core.cohort_policy(params, policy, entry)
         self.cp = core.CohortPolicy(*(getattr(cp_all, f)[:C] for f in
@@ -232,7 +238,10 @@ class _Model:
         cov = core.COVERED[:, None]
         self.cov_eff = (n_k * work * self.eff * cov).sum(axis=(-2, -1))
         self.cov_fte = (n_k * work * cov).sum(axis=(-2, -1))
-        self.ebar = self.cov_eff / self.cov_fte
+        all_fte = (n_k * work).sum(axis=(-2, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):  # nobody covered: all workers
+            self.ebar = np.where(self.cov_fte > 0, self.cov_eff / self.cov_fte,
+                                 self.labour / all_fte)
         resid_share = self.to_years(self.cp.residents[None])[:, :T]
         self.res_count = (n_k * resid_share).sum(axis=(-2, -1))
         self.pensioners = (n_k * self.to_years(self.cp.retired[None])[:, :T]).sum(axis=(-2, -1))
@@ -255,6 +264,10 @@ class _Model:
             self.kappa0 = np.full(self.P, float(core.kappa_from_rate(params,
                                                                       params.world_interest_rate)))
         self.n_unknown = (2 if self.closed else 1) * (T - 1)
+
+    def taste(self, shape, n):
+        m = core.taste(self.params, self.cp.work)
+        return None if m is None else np.broadcast_to(m, shape).reshape(n, self.J)
 
     # ------------------------------------------------------------------ layout helpers
     def to_years(self, x: np.ndarray) -> np.ndarray:
@@ -291,22 +304,32 @@ class _Model:
         return np.concatenate(parts, axis=1)
 
     def guess(self, half_life: float = 15.0) -> np.ndarray:
-        """Starting point: capital from the actual population holding per-capita assets that
-        blend geometrically from the initial to the terminal steady-state profiles (so the
-        guess already carries the ageing hump of wealth); bequest ratio blended likewise."""
+        """Starting point: capital from the actual population holding per-capita wealth
+        (assets, estates, fund) that blends geometrically from the initial to the terminal
+        steady-state profiles -- so the guess carries the ageing hump of wealth, and is the
+        steady state itself when the economy starts there; the bequest ratio likewise."""
         T, pad = self.T, self.pad
         weight = 0.5 ** (np.arange(T) / half_life)
-        init = self.initial.assets  # [K, J] detrended, base year
-        term = self.terminal.assets
-        profile = weight[:, None, None] * init + (1 - weight[:, None, None]) * term
-        hh = (self.pop_kind[0, :T] * profile).sum(axis=(-2, -1)) * self.tech[pad:pad + T]
+        w3 = weight[:, None, None]
+        profile = w3 * self.initial.assets + (1 - w3) * self.terminal.assets
+        n0 = float(self.n_total[0, 0])
+        term = self.terminal
+        extra0 = self.initial.estate_per_capita + self.initial.fund_balance / n0
+        extra_t = (term.bequest_ratio * term.average_wage / (1.0 + term.interest_rate)
+                   + term.aggregates["fund_balance"] / float(term.weights.sum()))
+        extra = weight * extra0 + (1 - weight) * extra_t
+        wealth = (self.pop_kind[0, :T] * profile).sum(axis=(-2, -1)) + extra * self.n_total[0, :T]
         kappa = np.empty(self.Tx)
-        kappa[:T] = hh / (self.tech[pad:pad + T] * self.labour[0])
+        kappa[:T] = wealth / self.labour[0]
         kappa[0] = float(self.kappa0[0])
-        kappa[T:] = self.terminal.kappa
-        b0 = self.initial.estate_per_capita * (1.0 + self.terminal.interest_rate) / max(
-            float(self.initial.assets.mean()), 1e-12) * 0 + self.terminal.bequest_ratio
-        beq = np.full(self.Tx, b0)
+        kappa[T:] = term.kappa
+        if not self.closed:
+            kappa[:] = float(self.kappa0[0])
+        r0, w0 = core.firm_prices(self.params, kappa[0])
+        b0 = (1.0 + r0) * self.initial.estate_per_capita / (w0 * float(self.ebar[0, 0]))
+        beq = np.empty(self.Tx)
+        beq[:T] = weight * b0 + (1 - weight) * term.bequest_ratio
+        beq[T:] = term.bequest_ratio
         return self.pack(kappa[None], beq[None])
 
     # ------------------------------------------------------------------ evaluation
@@ -350,7 +373,6 @@ class _Model:
             [np.repeat(x[:, :1], pad, axis=1), x], axis=1)
         r_pad = pad_front(r)
         wage_pad = pad_front(wage)
-        zeros = np.zeros_like(wbar_pad)
 
         prices = core.CohortPrices(
             wage=self.to_cohorts(wage_pad), average_wage=self.to_cohorts(wbar_pad),
@@ -359,7 +381,6 @@ class _Model:
             income_tax=0.0, bequest=0.0,
             residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
             gross_return=1.0 + self.to_cohorts(r_pad))
-        del zeros
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
         flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
@@ -398,7 +419,7 @@ class _Model:
                              ).reshape(n, J),
             start=np.broadcast_to(self.start[None, :, None], shape[:-1]).reshape(n),
             initial_assets=np.broadcast_to(self.start_assets, shape[:-1]).reshape(n),
-            discount_factor=p.discount_factor, crra=p.crra)
+            discount_factor=p.discount_factor, crra=p.crra, taste=self.taste(shape, n))
         if segments is None:
             sol = solve_households(hh)
         else:
@@ -430,9 +451,10 @@ class _Model:
             + r[:, :T] * assets[:, :T]
         nfa = assets + fund - capital
         investment = capital[:, 1:] - (1.0 - p.depreciation) * capital[:, :T]
-        net_exports = (1.0 + r[:, :T]) * nfa[:, :T] - nfa[:, 1:]
+        net_exports = nfa[:, 1:] - (1.0 + r[:, :T]) * nfa[:, :T]  # NFA' = (1+r) NFA + NX
         goods = output - consumption - investment - gov - net_exports
         util = lifetime_utility(hh, sol).reshape(shape[:-1])
+        euler = float(np.max(np.abs(euler_errors(hh, sol))))
         disc = discounted_survival_sum(hh).reshape(shape[:-1])
         # start-of-year assets of age i in year t = a'_{t-1, i-1}
         a_start = np.zeros((Bt, T, K, J))
@@ -450,7 +472,7 @@ class _Model:
             pensioners=np.broadcast_to(self.pensioners, (Bt, T)),
             covered_workers=np.broadcast_to(self.cov_fte, (Bt, T)),
             consumption_pc=c_y, assets_pc=a_start, utility=util, discount_sum=disc,
-            technology=tech[:T])
+            technology=tech[:T], euler=euler)
 
     # ------------------------------------------------------------------ Jacobian
     def jacobian(self, u: np.ndarray, segments: Segments, stride: int = 1, chunk: int = 4,
@@ -493,7 +515,7 @@ class _Model:
 
 
 def _solve_newton(model: _Model, u0: np.ndarray, tol: float, max_iter: int,
-                  inverse: np.ndarray | None = None, stride: int = 4):
+                  inverse: np.ndarray | None = None, stride: int = 10):
     """Quasi-Newton in sequence space: the finite-difference Jacobian (:meth:`_Model.jacobian`)
     at the first point, then Broyden's ("good") rank-one updates of its inverse after every
     step, with a backtracking line search; the Jacobian is recomputed if a step fails.
@@ -551,6 +573,19 @@ def _raise_not_converged(model: _Model, res: np.ndarray, history: list[float], t
         f"max residual by iteration: {', '.join(f'{h:.2e}' for h in history)}", history)
 
 
+def unknowns_from_dataset(model: _Model, ds: xr.Dataset) -> np.ndarray:
+    """The unknowns ``[1, n]`` of a solved transition (to restart from it)."""
+    T = model.T
+    kappa = np.empty((1, model.Tx))
+    kappa[0, :T] = (ds["capital_cny"] / (ds["technology_level"] * ds["labour_efficiency_units"]
+                                         * model.params.yuan_per_unit)).values
+    kappa[0, T:] = model.terminal.kappa
+    beq = np.empty((1, model.Tx))
+    beq[0, :T] = (ds["bequests_cny"] / model.n_total[0, :T] / ds["average_wage_cny"]).values
+    beq[0, T:] = model.terminal.bequest_ratio
+    return model.pack(kappa, beq)
+
+
 def _as_array(da: xr.DataArray, lead: list[str]) -> np.ndarray:
     return da.transpose(*lead, "year", "age", "sex").values
 
@@ -580,7 +615,7 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                      mortality: xr.DataArray, policy: Policy, initial: InitialState, *,
                      horizon: int = 200, terminal: SteadyState | None = None,
                      terminal_population_growth: float | None = None, tol: float = 1e-9,
-                     max_iter: int = 40) -> xr.Dataset:
+                     max_iter: int = 40, jacobian_stride: int = 10) -> xr.Dataset:
     """Perfect-foresight transition from the base-year state to the terminal steady state.
 
     Parameters
@@ -595,6 +630,8 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
         survival and entrant growth, and the policy's long-run values).
     tol : largest admissible residual (asset market as a share of output, bequests as a
         share of the average covered wage).
+    max_iter : quasi-Newton iterations before giving up.
+    jacobian_stride : compute every ``stride``-th year's Jacobian column (1: all).
 
     Returns
     -------
@@ -611,7 +648,8 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     if model.P != 1:
         raise ValueError("solve_transition takes one demographic path; see "
                          "price_paths_monte_carlo for many")
-    u, res, seg, lu, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter)
+    u, res, seg, _, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter,
+                                                   stride=jacobian_stride)
     if history[-1] > tol:
         _raise_not_converged(model, res, history, tol)
     ds = transition_dataset(model, u)
@@ -689,7 +727,9 @@ def transition_dataset(model: _Model, u: np.ndarray, path_dim: str | None = None
                                   "fraction of disposable income", "household saving rate"),
         "pension_spending_gdp": (out["benefits"] / out["output"], "fraction of GDP",
                                  "employee-scheme pension spending / GDP"),
-        "replacement_rate": (out["benefits"] / out["pensioners"] / out["average_wage"],
+        "replacement_rate": (np.divide(out["benefits"], out["pensioners"] * out["average_wage"],
+                                       out=np.full(out["benefits"].shape, np.nan),
+                                       where=out["pensioners"] > 0),
                              "fraction of the average covered wage",
                              "average employee pension / average covered wage"),
     }
@@ -740,5 +780,5 @@ def transition_dataset(model: _Model, u: np.ndarray, path_dim: str | None = None
         money_units="yuan at base-year prices" if scale != 1.0 else "model units",
         terminal_interest_rate=model.terminal.interest_rate,
         terminal_population_growth=model.terminal.population_growth,
-        max_residual=float(np.max(np.abs(res))))
+        max_residual=float(np.max(np.abs(res))), max_euler_error=out["euler"])
     return ds

@@ -6,7 +6,8 @@ year (cohorts alive then) or from ``first_age`` (later cohorts), as stored by
 proportional change in consumption, in every remaining year of the baseline life, that makes
 the household as well off as under the reform:
 
-* CRRA ``σ ≠ 1``: ``V(c (1 + λ)) = (1 + λ)^{1−σ} V(c)``, so ``λ = (V_reform / V_base)^{1/(1−σ)} − 1``;
+* CRRA ``σ ≠ 1``: ``V(c (1 + λ)) = (1 + λ)^{1−σ} V(c)``, so
+  ``λ = (V_reform / V_base)^{1/(1−σ)} − 1``;
 * ``σ = 1`` (log): ``λ = exp((V_reform − V_base) / Σ β^a Π s) − 1``.
 
 Survival is the same under both policies (one demographic path), so the comparison is exact.

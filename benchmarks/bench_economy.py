@@ -1,0 +1,159 @@
+"""OLG economy benchmark (issue 4): steady state, a 200-year transition, and the Monte Carlo
+price step for N demographic paths, on the shipped China calibration.
+
+Times (wall clock, this process):
+
+* ``calibration_s``: the discount factor to the base-year K/Y (initial steady states);
+* ``steady_state_s``: one initial steady state, median of 5 solves (target < 1 s);
+* ``transition_200y_s``: the median transition over 200 years (target < 10 s);
+* ``monte_carlo``: the median's full sequence-space Jacobian (``jacobian_s``), the
+  first-order price step for N paths (``price_step_s``, one chord step; ``price_step_2_s`` two
+  steps), and the approximation error against exact solves on a sample of paths.
+
+Not a test: run by hand or from ``make bench``.
+
+Usage: python benchmarks/bench_economy.py results/bench_economy.json [--paths 1000]
+       [--sample 10] [--jacobian-stride 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.config import StochasticDemographySettings, load_arrays, load_calibration  # noqa: E402
+from models.demography import mortality_rates, project_median, stochastic  # noqa: E402
+from models.economy import (  # noqa: E402
+    EconomyCalibration,
+    Policy,
+    base_year_economy,
+    base_year_fit,
+    calibrate_economy,
+    economy_parameters,
+    fit_table,
+    initial_steady_state,
+    linearize_median,
+    monte_carlo_error,
+    price_paths_monte_carlo,
+    solve_transition,
+)
+from models.pension import calibrate_base_year, retirement_schedule  # noqa: E402
+
+CALIBRATION = ROOT / "calibration" / "china"
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def demographic_paths(arrays: xr.Dataset, n: int, seed: int = 0):
+    """``n`` Monte Carlo paths (issue 3's engine, float64): population and death rates."""
+    settings = StochasticDemographySettings(paths=n, chunk_size=n)
+    spread = stochastic.calibrate_spread(arrays)
+    inputs = stochastic.median_inputs(arrays, settings)
+    chunk = next(stochastic.iter_path_chunks(inputs, spread, settings,
+                                             np.random.SeedSequence(seed), dtype=np.float64))
+    coords = dict(path=chunk.paths, year=inputs.years, age=inputs.ages, sex=["female", "male"])
+    dims = ("path", "year", "age", "sex")
+    pop = xr.DataArray(chunk.population, dims=dims, coords=coords)
+    mx = xr.DataArray(np.exp(inputs.ax[None, None] + inputs.bx[None, None]
+                             * chunk.k[:, :, None, :]), dims=dims, coords=coords)
+    return pop, mx
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--paths", type=int, default=1000)
+    ap.add_argument("--sample", type=int, default=10)
+    ap.add_argument("--jacobian-stride", type=int, default=1)
+    args = ap.parse_args(argv)
+
+    cal = load_calibration(CALIBRATION)
+    arrays = load_arrays(cal, CALIBRATION)
+    with (CALIBRATION / "economy.toml").open("rb") as fh:
+        econ = getattr(cal, "economy", None) or EconomyCalibration.model_validate(tomllib.load(fh))
+    demo = project_median(arrays)
+    pop = demo["population"]
+    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
+    base = econ.targets.year.value
+    schedule = retirement_schedule(pop["year"].values[:1], pop["age"].values, "law_2024",
+                                   cal.pension)
+    fit = calibrate_base_year(pop.sel(year=base), schedule, cal.pension, cal.finances)
+    params0 = economy_parameters(econ, cal.pension, cal.finances, fit.contribution_index)
+    months = econ.government.fund_months.value
+    before = Policy.from_calibration(cal.pension, "pre_2024", months)
+    law = Policy.from_calibration(cal.pension, "law_2024", months)
+
+    report: dict = {"paths": args.paths, "jacobian_stride": args.jacobian_stride}
+    params, report["calibration_s"] = timed(calibrate_economy, params0, econ, before, pop, mx)
+    report["discount_factor"] = params.discount_factor
+    report["legacy_pension_factor"] = params.legacy_pension_factor
+    times = []
+    for _ in range(5):
+        _, t = timed(initial_steady_state, params, before, pop, mx, base)
+        times.append(t)
+    report["steady_state_s"] = float(np.median(times))
+    b = base_year_economy(params, before, pop, mx, base)
+    tr, report["transition_200y_s"] = timed(solve_transition, params, pop, mx, law, b.initial,
+                                            horizon=200)
+    report["transition_iterations"] = int(tr.attrs["iterations"])
+    report["transition_residual_history"] = [float(x) for x in tr["newton_max_residual"].values]
+    fitds = base_year_fit(tr, econ, cal.finances.wages.average_wage_cny.value,
+                          cal.pension.targets.insured_workers.value,
+                          cal.pension.targets.retirees.value)
+    report["base_year_fit"] = {str(t): {"model": float(fitds["fit_model"].sel(target=t)),
+                                        "target": float(fitds["fit_target"].sel(target=t))}
+                               for t in fitds["target"].values}
+    print(fit_table(fitds), flush=True)
+
+    (paths_pop, paths_mx), t_draw = timed(demographic_paths, arrays, args.paths)
+    lin, t_lin = timed(linearize_median, params, pop, mx, law, b.initial, horizon=200,
+                       jacobian_stride=args.jacobian_stride, transition=tr)
+    mc, t_mc = timed(price_paths_monte_carlo, lin, paths_pop, paths_mx)
+    sub = dict(path=slice(0, min(args.paths, 100)))
+    _, t_mc2 = timed(price_paths_monte_carlo, lin, paths_pop.isel(**sub), paths_mx.isel(**sub),
+                     steps=2)
+    err1 = monte_carlo_error(lin, paths_pop, paths_mx, sample=args.sample, steps=1)
+    err2 = monte_carlo_error(lin, paths_pop, paths_mx, sample=args.sample, steps=2)
+    r_years = [2030, 2050, 2075, 2100]
+    bands = mc["interest_rate"].sel(year=r_years).quantile([0.1, 0.5, 0.9], "path")
+    report["monte_carlo"] = {
+        "demographic_paths_s": t_draw,
+        "jacobian_s": lin.timings["jacobian_s"],
+        "median_resolve_s": lin.timings["median_solve_s"],
+        "price_step_s": t_mc,
+        "price_step_s_per_path": t_mc / args.paths,
+        "price_step_2_s_per_path": t_mc2 / min(args.paths, 100),
+        "exact_s_per_path": err1.attrs["exact_s_per_path"],
+        "interest_rate_p10_p50_p90": {str(y): [float(v) for v in bands.sel(year=y).values]
+                                      for y in r_years},
+        "error_sample": int(err1.sizes["path"]),
+    }
+    for steps, err in ((1, err1), (2, err2)):
+        report["monte_carlo"][f"error_steps_{steps}"] = {
+            name: {"max": float(err[name].max()), "mean": float(err[name].mean())}
+            for name in err.data_vars}
+    report["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "transition_residual_history"},
+                     indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 T = TypeVar("T")
 
-DOMAINS = ("demography", "pension", "finances", "checks")
+DOMAINS = ("demography", "pension", "finances", "economy", "checks")
 SEXES = ("female", "male")
 CATEGORIES = ("men", "women_cadre", "women_worker")
 REGIMES = ("pre_2024", "law_2024")
@@ -243,6 +243,95 @@ class FinancesCalibration(Strict):
     reserve: Reserve
 
 
+# ---------------------------------------------------------------------------- economy
+class EfficiencyProfile(Strict):
+    """Age-efficiency profile ``log e(x) = linear · x + quadratic · x²``, ``x = age −
+    first_age``."""
+
+    linear: Param[Annotated[float, Field(ge=-0.2, le=0.2)]]
+    quadratic: Param[Annotated[float, Field(ge=-0.01, le=0.0)]]
+
+
+class Households(Strict):
+    risk_aversion: Param[Annotated[float, Field(gt=0.0, le=10.0)]]
+    discount_factor: Param[Annotated[float, Field(gt=0.5, lt=1.5)]]
+    first_age: Param[Annotated[int, Field(ge=15, le=30)]]
+    last_age: Param[Annotated[int, Field(ge=60, le=100)]]
+    borrowing_limit: NonNegativeFloat
+    efficiency: EfficiencyProfile
+    uncovered_relative_productivity: PositiveFloat
+    uncovered_labour_exit_age: Age
+    work_disutility: Param[Annotated[float, Field(ge=0.0, lt=1.0)]]
+
+    @model_validator(mode="after")
+    def _ages(self) -> Households:
+        if self.last_age.value - self.first_age.value < 10:
+            raise ValueError(
+                f"last_age.value = {self.last_age.value} must exceed first_age.value = "
+                f"{self.first_age.value} by at least 10 years")
+        return self
+
+
+class EconomyCoverage(Strict):
+    """Share of each birth cohort covered by the employee scheme (the rest: residents' scheme),
+    linear in the birth year between two anchor cohorts and constant outside them; women's share
+    is ``female_relative`` times men's."""
+
+    old_cohort_birth_year: Year
+    old_cohort_share: Fraction
+    young_cohort_birth_year: Year
+    young_cohort_share: Fraction
+    female_relative: Param[Annotated[float, Field(gt=0.0, le=1.5)]]
+
+    @model_validator(mode="after")
+    def _order(self) -> EconomyCoverage:
+        if self.young_cohort_birth_year.value <= self.old_cohort_birth_year.value:
+            raise ValueError(
+                f"young_cohort_birth_year.value = {self.young_cohort_birth_year.value} must be "
+                f"after old_cohort_birth_year.value = {self.old_cohort_birth_year.value}")
+        return self
+
+
+class Firms(Strict):
+    capital_share: Param[Annotated[float, Field(gt=0.0, lt=1.0)]]
+    depreciation: Fraction
+    technology_growth: GrowthPath
+    closure: Param[Literal["closed", "small_open"]]
+    world_interest_rate: Rate
+
+
+class Government(Strict):
+    consumption_share_gdp: Fraction
+    fund_months: NonNegativeFloat
+
+
+class InitialSteadyState(Strict):
+    population_growth: Rate
+    indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
+
+
+class EconomyTargets(Strict):
+    """Base-year figures: the capital-output ratio is fitted (by the discount factor), the
+    others are printed beside the model (never fitted)."""
+
+    year: Year
+    gdp_cny: PositiveFloat
+    capital_output_ratio: PositiveFloat
+    interest_rate: Rate
+    household_saving_rate: Fraction
+    pension_spending_gdp: Fraction
+    replacement_rate: Fraction
+
+
+class EconomyCalibration(Strict):
+    households: Households
+    coverage: EconomyCoverage
+    firms: Firms
+    government: Government
+    initial_steady_state: InitialSteadyState
+    targets: EconomyTargets
+
+
 # ---------------------------------------------------------------------------- checks
 CHECK_VARIABLES = (
     "births", "deaths", "population_year_end", "population_60plus_year_end",
@@ -268,6 +357,7 @@ class Calibration(Strict):
     demography: DemographyCalibration
     pension: PensionCalibration
     finances: FinancesCalibration
+    economy: EconomyCalibration
     checks: ChecksCalibration
 
     @model_validator(mode="after")
@@ -276,6 +366,11 @@ class Calibration(Strict):
         if self.pension.targets.year.value != base:
             raise ValueError(
                 f"pension.targets.year.value = {self.pension.targets.year.value} must equal "
+                f"demography.base_year.value = {base}"
+            )
+        if self.economy.targets.year.value != base:
+            raise ValueError(
+                f"economy.targets.year.value = {self.economy.targets.year.value} must equal "
                 f"demography.base_year.value = {base}"
             )
         first_growth = self.finances.wages.real_growth.segments[0].from_year

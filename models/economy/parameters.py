@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from models.config import (
+from models.config import (  # the schema lives in config.py (the fifth calibration domain)
     CATEGORIES,
-    Age,
+    EconomyCalibration,
     FinancesCalibration,
-    Fraction,
-    GrowthPath,
-    NonNegativeFloat,
-    Param,
     PensionCalibration,
-    PositiveFloat,
-    Rate,
-    Strict,
-    Year,
 )
 
 __all__ = [
@@ -36,95 +26,6 @@ __all__ = [
     "EconomyParameters",
     "economy_parameters",
 ]
-
-
-# ---------------------------------------------------------------------------------- schema
-class EfficiencyProfile(Strict):
-    """Age-efficiency profile ``log e(x) = linear · x + quadratic · x²``, ``x = age −
-    first_age``."""
-
-    linear: Param[Annotated[float, Field(ge=-0.2, le=0.2)]]
-    quadratic: Param[Annotated[float, Field(ge=-0.01, le=0.0)]]
-
-
-class Households(Strict):
-    risk_aversion: Param[Annotated[float, Field(gt=0.0, le=10.0)]]
-    discount_factor: Param[Annotated[float, Field(gt=0.5, lt=1.5)]]
-    first_age: Param[Annotated[int, Field(ge=15, le=30)]]
-    last_age: Param[Annotated[int, Field(ge=60, le=100)]]
-    borrowing_limit: NonNegativeFloat
-    efficiency: EfficiencyProfile
-    uncovered_relative_productivity: PositiveFloat
-    uncovered_labour_exit_age: Age
-    work_disutility: Param[Annotated[float, Field(ge=0.0, lt=1.0)]]
-
-    @model_validator(mode="after")
-    def _ages(self) -> Households:
-        if self.last_age.value - self.first_age.value < 10:
-            raise ValueError(
-                f"last_age.value = {self.last_age.value} must exceed first_age.value = "
-                f"{self.first_age.value} by at least 10 years")
-        return self
-
-
-class EconomyCoverage(Strict):
-    """Share of each birth cohort covered by the employee scheme (the rest: residents' scheme),
-    linear in the birth year between two anchor cohorts and constant outside them; women's share
-    is ``female_relative`` times men's."""
-
-    old_cohort_birth_year: Year
-    old_cohort_share: Fraction
-    young_cohort_birth_year: Year
-    young_cohort_share: Fraction
-    female_relative: Param[Annotated[float, Field(gt=0.0, le=1.5)]]
-
-    @model_validator(mode="after")
-    def _order(self) -> EconomyCoverage:
-        if self.young_cohort_birth_year.value <= self.old_cohort_birth_year.value:
-            raise ValueError(
-                f"young_cohort_birth_year.value = {self.young_cohort_birth_year.value} must be "
-                f"after old_cohort_birth_year.value = {self.old_cohort_birth_year.value}")
-        return self
-
-
-class Firms(Strict):
-    capital_share: Param[Annotated[float, Field(gt=0.0, lt=1.0)]]
-    depreciation: Fraction
-    technology_growth: GrowthPath
-    closure: Param[Literal["closed", "small_open"]]
-    world_interest_rate: Rate
-
-
-class Government(Strict):
-    consumption_share_gdp: Fraction
-    fund_months: NonNegativeFloat
-
-
-class InitialSteadyState(Strict):
-    population_growth: Rate
-    indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
-
-
-class EconomyTargets(Strict):
-    """Base-year figures: the capital-output ratio is fitted (by the discount factor), the
-    others are printed beside the model (never fitted)."""
-
-    year: Year
-    gdp_cny: PositiveFloat
-    capital_output_ratio: PositiveFloat
-    interest_rate: Rate
-    household_saving_rate: Fraction
-    pension_spending_gdp: Fraction
-    replacement_rate: Fraction
-
-
-class EconomyCalibration(Strict):
-    households: Households
-    coverage: EconomyCoverage
-    firms: Firms
-    government: Government
-    initial_steady_state: InitialSteadyState
-    targets: EconomyTargets
 
 
 # ---------------------------------------------------------------------------------- plain numbers

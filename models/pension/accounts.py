@@ -294,7 +294,8 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
 
 
 def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibration,
-                  finances: FinancesCalibration, weights_population: xr.DataArray) -> xr.Dataset:
+                  finances: FinancesCalibration, weights_population: xr.DataArray,
+                  wage_index: xr.DataArray | None = None) -> xr.Dataset:
     """Per-person rates of the accounts, independent of the population path.
 
     Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person),
@@ -304,6 +305,13 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     Monte Carlo path (and the optimizer's linear model). ``weights_population[year, age,
     category]`` only weighs the merge of ages 99 and 100+ in the open age group's average
     pension.
+
+    ``wage_index[..., year]`` (1 in the base year), e.g. the OLG economy's average wage over
+    its base-year value, replaces the calibration's wage-growth path: wages, their growth (for
+    indexation and the residents' pension), the previous-year wage of the benefit formula and
+    the subsidy follow it. Leading dimensions (e.g. ``path``) carry into ``pension_cny``,
+    ``average_wage_cny`` and ``fiscal_subsidy_cny``; the head-count rates never depend on
+    wages.
     """
     years = schedule["year"].values
     ages = schedule["age"].values
@@ -314,8 +322,18 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     regime = schedule.attrs["regime"]
     n_years = len(years)
 
-    wage = _wage_path(years, base, finances)
-    growth = finances.wages.real_growth.rate(years)
+    lead: list[str] = []
+    if wage_index is None:
+        wage = _wage_path(years, base, finances)
+    else:
+        lead = [d for d in wage_index.dims if d != "year"]
+        index = wage_index.sel(year=years).transpose(*lead, "year").values
+        wage = finances.wages.average_wage_cny.value * index
+    # growth[t]: the wage growth into year t (the base year takes the calibration's rate);
+    # pensions in payment are indexed in year t by a share of it
+    first = finances.wages.real_growth.rate(np.array([base]))
+    growth = np.concatenate([np.broadcast_to(first, wage.shape[:-1] + (1,)),
+                             wage[..., 1:] / wage[..., :-1] - 1.0], axis=-1)
     index_rate = pension.benefit.indexation_wage_share.value * growth
     sexf = _sex_factor(pension)
     insured_rate = (_coverage_level(years, base, fit.coverage_level, 0.0, pension)[:, None, None]
@@ -331,50 +349,57 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     y_min = np.asarray(rules.minimum_contribution_years(reach_year(reach, stat_age), regime),
                        dtype=float)
     credited = np.maximum(ybar, y_min)
-    wage_prev = np.concatenate([[wage[0] / (1.0 + growth[0])], wage[:-1]])
-    basic = rules.basic_pension(wage_prev[:, None, None], rho, credited,
+    wage_prev = np.concatenate([wage[..., :1] / (1.0 + growth[..., :1]), wage[..., :-1]], axis=-1)
+    basic = rules.basic_pension(wage_prev[..., None, None], rho, credited,
                                 pension.benefit.accrual_rate.value)
     table = (np.asarray(pension.benefit.individual_account_divisor.ages),
              np.asarray(pension.benefit.individual_account_divisor.months))
     divisor = rules.ia_divisor_months(np.clip(stat_age, table[0][0], table[0][-1]), table)
-    new_pension = np.asarray(basic) + tau_ia * rho * wage[:, None, None] * credited * 12.0 / divisor
+    new_pension = np.asarray(basic) + tau_ia * rho * wage[..., None, None] * credited * 12.0 / divisor
 
-    # Cohort average pensions, year by year
+    # Cohort average pensions, year by year (leading dims, if any, first)
     weights = (weights_population.transpose("year", "age", "category").values * pensioner_rate)
-    avg = np.empty(share.shape)
-    avg[0] = fit.base_pension_level_cny * _pension_profile(ages, stat_age[0], growth[0], pension)
+    avg = np.empty(new_pension.shape)
+    growth0 = float(finances.wages.real_growth.rate(np.array([base]))[0])
+    avg[..., 0, :, :] = fit.base_pension_level_cny * _pension_profile(ages, stat_age[0], growth0,
+                                                                      pension)
     for t in range(1, n_years):
-        prev = avg[t - 1] * (1.0 + index_rate[t])
+        prev = avg[..., t - 1, :, :] * (1.0 + index_rate[..., t, None, None])
         carried = np.zeros_like(prev)
-        carried[1:] = prev[:-1]
+        carried[..., 1:, :] = prev[..., :-1, :]
         w99, w100 = weights[t - 1, -2], weights[t - 1, -1]
         total = w99 + w100
-        carried[-1] = np.where(total > 0, (prev[-2] * w99 + prev[-1] * w100)
-                               / np.where(total > 0, total, 1.0), prev[-1])
+        carried[..., -1, :] = np.where(total > 0, (prev[..., -2, :] * w99 + prev[..., -1, :] * w100)
+                                       / np.where(total > 0, total, 1.0), prev[..., -1, :])
         before = np.zeros_like(share[t])
         before[1:] = share[t - 1, :-1]
         before[-1] = share[t - 1, -1]
         new_weight = np.where(share[t] > 0, (share[t] - before) / np.where(share[t] > 0,
                                                                            share[t], 1.0), 0.0)
         new_weight = np.clip(new_weight, 0.0, 1.0)
-        avg[t] = (1.0 - new_weight) * carried + new_weight * new_pension[t]
+        avg[..., t, :, :] = (1.0 - new_weight) * carried + new_weight * new_pension[..., t, :, :]
 
     dims = ("year", "age", "category")
+    lead_dims = tuple(lead)
+    coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
+    if lead:
+        coords.update({d: wage_index[d].values for d in lead})
     return xr.Dataset(
         {
             "insured_rate": (dims, insured_rate,
                              {"units": "insured workers per person", "long_name": "coverage of workers"}),
             "pensioner_rate": (dims, pensioner_rate,
                                {"units": "pensioners per person", "long_name": "pensioners per person"}),
-            "pension_cny": (dims, avg, {"units": "yuan per pensioner per year",
-                                        "long_name": "average pension of the cohort"}),
-            "average_wage_cny": ("year", wage, {"units": "yuan per year (base-year prices)",
-                                                "long_name": "average wage"}),
-            "fiscal_subsidy_cny": ("year", finances.fiscal_subsidy.base_year_cny.value
-                                   * wage / wage[0],
+            "pension_cny": (lead_dims + dims, avg, {"units": "yuan per pensioner per year",
+                                                    "long_name": "average pension of the cohort"}),
+            "average_wage_cny": (lead_dims + ("year",), wage,
+                                 {"units": "yuan per year (base-year prices)",
+                                  "long_name": "average wage"}),
+            "fiscal_subsidy_cny": (lead_dims + ("year",), finances.fiscal_subsidy.base_year_cny.value
+                                   * wage / wage[..., :1],
                                    {"units": "yuan per year", "long_name": "fiscal subsidy to the fund"}),
         },
-        coords={"year": years, "age": ages, "category": list(CATEGORIES)},
+        coords=coords,
         attrs={"regime": regime},
     )
 
@@ -384,7 +409,9 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                      pooled_rate: xr.DataArray | None = None,
                      reserve_draw: xr.DataArray | None = None,
                      extra_transfer: xr.DataArray | None = None,
-                     rates: xr.Dataset | None = None) -> xr.Dataset:
+                     rates: xr.Dataset | None = None,
+                     wage_index: xr.DataArray | None = None,
+                     fund_return: xr.DataArray | None = None) -> xr.Dataset:
     """Project the employee fund, the residents' scheme and the reserve, year by year.
 
     ``population[..., year, age, sex]`` (leading dims such as ``path`` are carried through);
@@ -393,23 +420,31 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     year]`` transfers from the reserve to the fund and ``extra_transfer[..., year]`` adds fiscal
     money beyond the subsidy rule (yuan). ``rates`` (from :func:`account_rates`) may be passed
     to reuse them; by default they are computed with the population averaged over the leading
-    dimensions as open-age weights. Returns a Dataset of labelled flows and stocks (see each
-    variable's ``long_name`` and ``units``).
+    dimensions as open-age weights. ``wage_index[..., year]`` and ``fund_return[..., year]``
+    (real, per year) replace the calibration's wage path and fund return, e.g. with the OLG
+    economy's prices (see :func:`account_rates`). Returns a Dataset of labelled flows and
+    stocks (see each variable's ``long_name`` and ``units``).
     """
     years = population["year"].values
     lead = [d for d in population.dims if d not in ("year", "age", "sex")]
     pop_c = category_population(population, pension).transpose(*lead, "year", "age", "category")
     if rates is None:
         rates = account_rates(schedule.sel(year=years), fit, pension, finances,
-                              pop_c.mean(lead) if lead else pop_c)
+                              pop_c.mean(lead) if lead else pop_c, wage_index=wage_index)
     regime = rates.attrs["regime"]
     n_years = len(years)
     pop = pop_c.values
-    wage = rates["average_wage_cny"].values
-    subsidy = rates["fiscal_subsidy_cny"].values
+
+    def rate(name: str, tail: tuple[str, ...]) -> np.ndarray:
+        arr = rates[name]
+        return arr.transpose(*[d for d in lead if d in arr.dims], *tail).values
+
+    wage = rate("average_wage_cny", ("year",))
+    subsidy = np.broadcast_to(rate("fiscal_subsidy_cny", ("year",)), pop.shape[:-2])
     insured = pop * rates["insured_rate"].values
     pensioners = pop * rates["pensioner_rate"].values
-    expenditure = (pensioners * rates["pension_cny"].values).sum(axis=(-2, -1))
+    expenditure = (pensioners * rate("pension_cny", ("year", "age", "category"))).sum(
+        axis=(-2, -1))
 
     def per_year(arr: xr.DataArray | None, default: float) -> np.ndarray:
         if arr is None:
@@ -427,16 +462,16 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     draws = per_year(reserve_draw, 0.0)
     transfers = per_year(extra_transfer, 0.0)
 
-    r_fund = finances.fund.real_return.value
+    r_fund = per_year(fund_return, finances.fund.real_return.value)
     balance = np.empty(expenditure.shape[:-1] + (n_years + 1,))
     balance[..., 0] = fit.fund_balance_start_cny
     interest = np.empty(expenditure.shape)
     debt_interest = np.empty(expenditure.shape)
     for t in range(n_years):
-        interest[..., t] = r_fund * np.maximum(balance[..., t], 0.0)
-        debt_interest[..., t] = r_fund * np.maximum(-balance[..., t], 0.0)
+        interest[..., t] = r_fund[..., t] * np.maximum(balance[..., t], 0.0)
+        debt_interest[..., t] = r_fund[..., t] * np.maximum(-balance[..., t], 0.0)
         balance[..., t + 1] = (balance[..., t] + interest[..., t] - debt_interest[..., t]
-                               + contributions[..., t] + subsidy[t] + transfers[..., t]
+                               + contributions[..., t] + subsidy[..., t] + transfers[..., t]
                                + draws[..., t] - expenditure[..., t])
     reserve = np.empty_like(balance)
     reserve[..., 0] = fit.reserve_assets_start_cny
@@ -451,10 +486,10 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     pop_old = population.transpose(*lead, "year", "age", "sex").values[..., old, :].sum(
         axis=(-2, -1))
     residents = fit.residents_uptake * (pop_old - pensioners[..., old, :].sum(axis=(-2, -1)))
-    growth = finances.wages.real_growth.rate(years)
+    growth = wage[..., 1:] / wage[..., :-1] - 1.0
     res_growth = pension.residents.indexation_wage_share.value * growth
-    res_pension = (pension.residents.basic_pension_monthly_cny.value * 12.0
-                   * np.concatenate([[1.0], np.cumprod(1.0 + res_growth[1:])]))
+    res_pension = (pension.residents.basic_pension_monthly_cny.value * 12.0 * np.concatenate(
+        [np.ones(res_growth.shape[:-1] + (1,)), np.cumprod(1.0 + res_growth, axis=-1)], axis=-1))
 
     n_ins = insured.sum(axis=-2)
     n_pen = pensioners.sum(axis=-2)
@@ -474,7 +509,8 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
             "system_dependency_ratio": (dims_y, n_pen.sum(-1) / n_ins.sum(-1),
                                         {"units": "pensioners per insured worker",
                                          "long_name": "system dependency ratio"}),
-            "average_wage_cny": (("year",), wage, {"units": money, "long_name": "average wage"}),
+            "average_wage_cny": (dims_y if wage.ndim > 1 else ("year",), wage,
+                                 {"units": money, "long_name": "average wage"}),
             "pooled_rate": (dims_y, pooled, {"units": "fraction of contribution base",
                                              "long_name": "employer pooled contribution rate"}),
             "contribution_base_cny": (dims_y, contribution_base,
@@ -485,7 +521,7 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                                      "long_name": "average employee-scheme pension"}),
             "contributions_cny": (dims_y, contributions, {"units": money,
                                                           "long_name": "contribution revenue"}),
-            "fiscal_subsidy_cny": (("year",), subsidy, {"units": money,
+            "fiscal_subsidy_cny": (dims_y, subsidy, {"units": money,
                                                         "long_name": "fiscal subsidy to the fund"}),
             "extra_transfer_cny": (dims_y, np.array(transfers),
                                    {"units": money,

@@ -490,6 +490,12 @@ class OptimizationSettings(Strict):
     compute_vss_evpi: bool = True
 
 
+class EconomySettings(Strict):
+    """Whether the experiment solves the OLG economy on the median path (issue 4)."""
+
+    enabled: bool = True
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -499,6 +505,7 @@ class Experiment(Strict):
     projection: ProjectionSettings = ProjectionSettings()
     demography: StochasticDemographySettings = StochasticDemographySettings()
     optimization: OptimizationSettings | None = None
+    economy: EconomySettings = EconomySettings()
 
 
 # ---------------------------------------------------------------------------- errors

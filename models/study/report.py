@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 from tabulate import tabulate
 
+from models.study.economy_step import economy_tables, has_economy
 from models.study.optimization import has_optimization, optimization_tables
 from models.study.table import Table
 
@@ -301,6 +302,8 @@ def tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
                 _calibration_frame(ds, "tfr"), population_quantiles_frame(ds),
                 milestones_distribution_frame(ds), depletion_probability_frame(ds),
                 months_payable_frame(ds)]
+    if has_economy(ds):
+        out += economy_tables(ds)
     if has_optimization(ds):
         out += optimization_tables(ds)
     return out

@@ -38,6 +38,7 @@ from models.pension import (
 )
 from models.pension.accounts import account_rates
 from models.study import provenance
+from models.study.economy_step import run_economy
 from models.study.optimization import run_optimization
 from models.study.results import check_destination, write_run
 
@@ -189,6 +190,13 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     result.attrs = {}
     result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
                         money_units="yuan at base-year prices")
+    if exp.economy.enabled:
+        with _timed(timings, "economy_s"):
+            economy = run_economy(exp, cal, arrays, population,
+                                  dict(zip(exp.projection.regimes, zip(schedules, fits))))
+        attrs = result.attrs
+        result = xr.merge([result, economy], combine_attrs="override")
+        result.attrs = attrs
     if exp.demography.paths > 0:
         mc = simulate_paths(exp, cal, arrays, population, dict(zip(exp.projection.regimes,
                                                                    zip(schedules, fits))),

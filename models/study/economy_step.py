@@ -1,0 +1,200 @@
+"""The economy step of an experiment: the OLG transition under each retirement regime, the
+welfare change between regimes, and the pension accounts re-run with the model's prices."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from models.config import Calibration, Experiment
+from models.economy import (
+    Policy,
+    base_year_economy,
+    base_year_fit,
+    calibrate_economy,
+    economy_parameters,
+    solve_transition,
+    welfare_cev,
+)
+from models.pension import fund_milestones, project_accounts
+from models.pension.accounts import BaseYearFit
+
+#: Transition variables kept in results.nc (with an ``economy_`` prefix), over the projection
+#: years.
+KEEP = ("output_cny", "capital_cny", "wage_cny", "average_wage_cny", "interest_rate",
+        "consumption_cny", "investment_cny", "income_tax_rate", "capital_output_ratio",
+        "household_saving_rate", "pension_spending_gdp", "replacement_rate",
+        "goods_market_residual_cny", "asset_market_residual", "fiscal_subsidy_cny",
+        "pension_benefits_cny", "pension_contributions_cny")
+
+
+def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.DataArray,
+                                                                             xr.DataArray]:
+    """The accounts' wage index and fund return from an economy transition.
+
+    ``wage_index = w̄(t) / w̄(base)`` (the model's average covered wage); the fund earns the
+    model's interest rate less the base-year spread between it and the calibrated fund return
+    (the fund holds deposits and bonds, not capital): ``r_fund(t) = r(t) − (r(base) − r_cal)``.
+    """
+    wage = transition["average_wage_cny"].sel(year=years)
+    rate = transition["interest_rate"].sel(year=years)
+    spread = float(rate.isel(year=0)) - cal.finances.fund.real_return.value
+    index = wage / wage.isel(year=0)
+    index.attrs.update(units="1", long_name="average wage relative to the base year")
+    fund = rate - spread
+    fund.attrs.update(units="1 per year", long_name="fund return from the economy")
+    return index, fund
+
+
+def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+                population: xr.DataArray, regimes: dict[str, tuple[xr.Dataset, BaseYearFit]]
+                ) -> xr.Dataset:
+    """Economy results ``economy_*[regime, year]``, the base-year fit, welfare CEV between the
+    regimes and the accounts under the model's prices (``model_prices_*``).
+
+    ``regimes`` maps each regime to its ``(retirement schedule, base-year fit)``.
+    """
+    from models.demography import mortality_rates
+
+    base = cal.demography.base_year.value
+    years = population["year"].values
+    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
+    first_fit = next(iter(regimes.values()))[1]
+    months = cal.economy.government.fund_months.value
+    params = economy_parameters(cal.economy, cal.pension, cal.finances,
+                                first_fit.contribution_index, cal.demography.last_year.value)
+    before = Policy.from_calibration(cal.pension, "pre_2024", months, base)
+    params = calibrate_economy(params, cal.economy, before, population, mx)
+    initial = base_year_economy(params, before, population, mx, base).initial
+    transitions = {regime: solve_transition(params, population, mx,
+                                            Policy.from_calibration(cal.pension, regime, months,
+                                                                    base), initial)
+                   for regime in regimes}
+    regime_dim = xr.DataArray(list(regimes), dims="regime", name="regime")
+    econ = xr.concat([t[list(KEEP)].sel(year=years) for t in transitions.values()],
+                     dim=regime_dim, data_vars="all", combine_attrs="override")
+    econ = econ.rename({v: f"economy_{v}" for v in KEEP})
+    econ.attrs = {}
+    econ["economy_discount_factor"] = ((), params.discount_factor, {
+        "units": "1", "long_name": "calibrated household discount factor"})
+    parts = [econ, base_year_fit(transitions[next(iter(regimes))], cal.economy, prefix="economy_")]
+    if "pre_2024" in transitions and "law_2024" in transitions:
+        cev = welfare_cev(transitions["pre_2024"], transitions["law_2024"])
+        cev.attrs.update(units="fraction of lifetime consumption",
+                         long_name="consumption-equivalent welfare gain of the 2024 law over "
+                                   "the earlier ages, by birth cohort and type")
+        parts.append(cev.rename("economy_welfare_cev").to_dataset())
+    accounts = []
+    for regime, (schedule, fit) in regimes.items():
+        index, fund = model_prices(transitions[regime], years, cal)
+        accounts.append(project_accounts(population, schedule, fit, cal.pension, cal.finances,
+                                         wage_index=index, fund_return=fund))
+    acc = xr.concat(accounts, dim=regime_dim, data_vars="all", combine_attrs="override")
+    priced = xr.Dataset({f"model_prices_{v}": acc[v] for v in (
+        "balance_end_cny", "months_payable", "expenditure_cny", "contributions_cny")})
+    for name, value in fund_milestones(acc).items():
+        priced[f"model_prices_{name}"] = value
+    for v in priced.data_vars:
+        priced[v].attrs["long_name"] = (priced[v].attrs.get("long_name", v)
+                                        + " (accounts with the economy's wages and returns)")
+    parts.append(priced)
+    return xr.merge(parts, combine_attrs="override")
+
+
+# ---------------------------------------------------------------------------- tables
+def has_economy(ds: xr.Dataset) -> bool:
+    return "economy_interest_rate" in ds
+
+
+def economy_fit_frame(ds: xr.Dataset):
+    import pandas as pd
+
+    from models.study.table import Table
+
+    rows = []
+    for t in ds["economy_target"].values:
+        r = ds.sel(economy_target=t)
+        rows.append([str(t), float(r["economy_fit_model"]), float(r["economy_fit_target"]),
+                     "fitted" if bool(r["economy_fit_calibrated"]) else "check",
+                     str(r["economy_fit_unit"].values)])
+    frame = pd.DataFrame(rows, columns=["quantity", "model", "target", "role", "unit"])
+    return Table("economy_base_year_fit", "OLG economy, base year: model vs target "
+                 f"(discount factor {float(ds['economy_discount_factor']):.4f})", frame,
+                 ("", ".4g", ".4g", "", ""))
+
+
+def economy_paths_frame(ds: xr.Dataset, every: int = 10):
+    import pandas as pd
+
+    from models.study.table import Table
+
+    years = ds["year"].values
+    pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
+    rows = []
+    for regime in ds["regime"].values:
+        for y in pick:
+            e = ds.sel(regime=regime, year=y)
+            rows.append([str(regime), int(y), 100 * float(e["economy_interest_rate"]),
+                         float(e["economy_average_wage_cny"]),
+                         float(e["economy_capital_output_ratio"]),
+                         100 * float(e["economy_income_tax_rate"]),
+                         100 * float(e["economy_pension_spending_gdp"]),
+                         float(e["model_prices_months_payable"])])
+    frame = pd.DataFrame(rows, columns=[
+        "regime", "year", "interest rate (%)", "average covered wage (yuan/yr)",
+        "capital/output", "income tax closing the budget (%)", "pension spending (% GDP)",
+        "fund months payable with model prices"])
+    return Table("economy_paths", "OLG economy on the median path, and the fund under its "
+                 "prices (yuan at base-year prices)", frame,
+                 ("", "d", ".2f", ".0f", ".2f", ".1f", ".1f", ".1f"))
+
+
+def milestones_both_prices_frame(ds: xr.Dataset):
+    import math
+
+    import pandas as pd
+
+    from models.study.table import Table
+
+    def year(v: float) -> str:
+        return "never" if math.isnan(v) else str(int(v))
+
+    rows = [[str(r), year(float(ds["first_deficit_year"].sel(regime=r))),
+             year(float(ds["model_prices_first_deficit_year"].sel(regime=r))),
+             year(float(ds["depletion_year"].sel(regime=r))),
+             year(float(ds["model_prices_depletion_year"].sel(regime=r)))]
+            for r in ds["regime"].values]
+    frame = pd.DataFrame(rows, columns=["regime", "first deficit (calibrated prices)",
+                                        "first deficit (economy's prices)",
+                                        "depletion (calibrated prices)",
+                                        "depletion (economy's prices)"])
+    return Table("milestones_both_prices", "Fund milestones with the calibration's wage and "
+                 "return paths and with the OLG economy's", frame, "g")
+
+
+WELFARE_BIRTH_YEARS = (1950, 1960, 1965, 1970, 1975, 1980, 1990, 2000, 2010, 2020, 2030)
+
+
+def welfare_frame(ds: xr.Dataset):
+    import pandas as pd
+
+    from models.study.table import Table
+
+    cev = ds["economy_welfare_cev"]
+    rows = []
+    for b in [b for b in WELFARE_BIRTH_YEARS if b in cev["birth_year"].values]:
+        c = cev.sel(birth_year=b)
+        rows.append([b] + [100 * float(c.sel(group=g, category=k))
+                           for g in cev["group"].values for k in cev["category"].values])
+    cols = ["birth year"] + [f"{g} {k} (%)" for g in cev["group"].values
+                             for k in cev["category"].values]
+    return Table("welfare_cev", "Consumption-equivalent welfare change of the 2024 law over the "
+                 "earlier retirement ages, by birth cohort and type (labour supply inelastic: "
+                 "see the economy's notes before ranking retirement ages by it)",
+                 pd.DataFrame(rows, columns=cols), ".2f")
+
+
+def economy_tables(ds: xr.Dataset) -> list:
+    out = [economy_fit_frame(ds), economy_paths_frame(ds), milestones_both_prices_frame(ds)]
+    if "economy_welfare_cev" in ds:
+        out.append(welfare_frame(ds))
+    return out

@@ -10,18 +10,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXP ?= baseline
+NP ?= 2
+DIST_ARGS ?=
+MPI_STAMP := $(VENV)/.mpi-stamp
 PENSION_DATA_DIR ?= ../shared/data
 export PENSION_DATA_DIR
 
 CODE := $(shell find models -name '*.py' 2>/dev/null)
 CALIBRATION := $(wildcard calibration/china/*.toml calibration/china/derived/*.csv)
 
-.PHONY: help setup run test experiment calibrate validate bench clean
+.PHONY: help setup setup-mpi run test experiment distributed calibrate validate bench clean
 
 help: ## List the targets
 	@echo "China pension-reform study. Targets:"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "Variables: EXP=<experiment name> (default baseline), PENSION_DATA_DIR (raw data for calibrate)"
+	@echo "Variables: EXP=<experiment name> (default baseline), NP=<MPI ranks> (default 2), PENSION_DATA_DIR (raw data for calibrate)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +49,32 @@ validate: $(STAMP) ## Validate the calibration files and every experiment
 
 calibrate: $(STAMP) ## Re-derive calibration/china/derived/*.csv from the raw data (PENSION_DATA_DIR)
 	$(BIN)/pension calibrate --data-dir $(PENSION_DATA_DIR) --calibration calibration/china
+
+# An MPI runtime for mpi-sppy: Debian's OpenMPI when apt-get is there and we are root,
+# otherwise MPICH from PyPI into .venv (its mpiexec lands in .venv/bin); then the `mpi` extra.
+$(MPI_STAMP): pyproject.toml | $(STAMP)
+	@if command -v mpiexec >/dev/null 2>&1; then \
+	  echo "MPI present: $$(mpiexec --version 2>&1 | head -n 1)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev; \
+	else \
+	  $(BIN)/python -m pip install --quiet mpich; \
+	fi
+	$(BIN)/python -m pip install --quiet -e '.[test,mpi]'
+	touch $@
+
+setup-mpi: $(MPI_STAMP) ## Install an MPI (apt OpenMPI as root, else pip mpich) and mpi4py + mpi-sppy
+
+distributed: $(MPI_STAMP) ## Solve an experiment's stochastic program with mpi-sppy: make distributed EXP=name NP=4
+	@if [ -x $(BIN)/mpiexec ]; then launcher=$(BIN)/mpiexec; else launcher=$$(command -v mpiexec); fi; \
+	flags=""; \
+	if $$launcher --version 2>&1 | grep -qiE 'open ?mpi|openrte'; then \
+	  flags="--oversubscribe"; \
+	  if [ "$$(id -u)" = 0 ]; then flags="$$flags --allow-run-as-root"; fi; \
+	fi; \
+	echo "$$launcher $$flags -n $(NP) python -m models.optimize.mpisppy_adapter experiments/$(EXP).toml $(DIST_ARGS)"; \
+	OMP_NUM_THREADS=1 $$launcher $$flags -n $(NP) $(BIN)/python -m models.optimize.mpisppy_adapter \
+	  experiments/$(EXP).toml --results-dir results $(DIST_ARGS)
 
 test: $(STAMP) ## Run the test suite
 	$(BIN)/python -m pytest -q

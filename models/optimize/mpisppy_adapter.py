@@ -46,11 +46,12 @@ Progressive hedging
     inner-bound spoke through ``WheelSpinner``. WheelSpinner gives every cylinder the same
     number of ranks, so three cylinders need a multiple of three ranks; on 2 ranks (or any
     even number that is not a multiple of three) the hub has the Lagrangian spoke and finds
-    inner bounds itself (:class:`XbarInnerBound`: every nonant fixed at its node average
-    ``x̄``, the paths re-solved without W and prox terms); on 1 rank the hub is alone and its
-    outer bound is PH's iteration-0 (wait-and-see) bound. ``ρ`` is scaled to the cost
-    coefficients (:func:`cost_scaled_rho`), the default of 1 barely moving rates worth tens of
-    trillions per unit.
+    inner bounds itself (``XbarInnerBound``: the rates fixed at their node averages ``x̄``,
+    repaired to the pace limit by :func:`xbar_rates`, the paths re-solved without W and prox
+    terms); on 1 rank the hub is alone and its outer bound is PH's iteration-0 (wait-and-see)
+    bound. ``ρ`` is scaled to the expected cost coefficients and is the same in every
+    scenario (:func:`cost_scaled_rho`): the default of 1 barely moves rates worth tens of
+    trillions per unit, and a per-path ``ρ`` breaks the Lagrangian bound.
 
 References
 ----------
@@ -70,7 +71,6 @@ import argparse
 import io
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -91,8 +91,34 @@ SOLVER = "highs"
 #: process and fails later solves that ask for another count (status "unknown"), so every
 #: solve of an MPI process uses this.
 PH_THREADS = 1
+#: HiGHS options of every PH solve: the Lagrangian bound is valid for subproblems solved to
+#: optimality, and the gaps PH reports are ~1e-6 of costs of ~850 trillion yuan, so the
+#: feasibility tolerances are tightened from HiGHS's 1e-7 (a precaution: cheap on these LPs).
+PH_SOLVER_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
 #: Relative tolerance within which a PH run is said to agree with the extensive form.
 AGREEMENT_TOLERANCE = 0.005
+
+
+def _keep_mpisppy_logs_off_disk() -> None:
+    """mpi-sppy opens ``hub.log``, ``xhatclp.log``, ``xhateval.log`` in the working
+    directory when its cylinder modules are imported; send those loggers to stderr instead
+    (they log at CRITICAL). Call before importing ``mpisppy.cylinders`` or ``mpisppy.utils``."""
+    import mpisppy.log
+
+    if getattr(mpisppy.log.setup_logger, "_pension_patched", False):
+        return
+
+    def setup_logger(name, out, level=logging.DEBUG, mode="w", fmt=None):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(fmt or "(%(asctime)s) %(message)s"))
+            logger.addHandler(handler)
+
+    setup_logger._pension_patched = True
+    mpisppy.log.setup_logger = setup_logger
 
 
 # ----------------------------------------------------------------------------- tree names
@@ -221,7 +247,10 @@ def scenario_creator(scenario_name: str, data: ScenarioData, tree: ScenarioTree,
                 "trillion yuan of cost per trillion of CVaR): take the EF's dual "
                 "(solve_extensive_form(...).cvar_multiplier) or give one")
         con = s.constraints
-        m.eta = pyo.Var()
+        # the VaR level lies between no loss and the largest possible one; the bounds keep
+        # each scenario bounded when PH's W term prices eta
+        worst = float(np.max(data.expenditure @ data.discount))
+        m.eta = pyo.Var(bounds=(0.0, worst))
         m.xi = pyo.Var(domain=pyo.NonNegativeReals)
         m.xi_def = pyo.Constraint(expr=m.xi >= sum(data.discount[t] * m.path.U[t] for t in T)
                                   - m.eta)
@@ -230,7 +259,9 @@ def scenario_creator(scenario_name: str, data: ScenarioData, tree: ScenarioTree,
         root_extra.append(m.eta)
     m.objective = pyo.Objective(expr=cost)
     m._mpisppy_probability = float(data.probability[p])
+    m._pension_xhat = (data.pooled_rate_before, lo, hi, pace)  # for XbarInnerBound
 
+    _keep_mpisppy_logs_off_disk()
     from mpisppy import scenario_tree
 
     node_of = tree.node_of[p]
@@ -274,25 +305,26 @@ def scenario_denouement(rank: int, scenario_name: str, scenario: pyo.ConcreteMod
 def cost_scaled_rho(data: ScenarioData, factor: float = 1.0):
     """A rho setter: ``ρ = factor · |c| / range`` per nonant (Watson & Woodruff 2011).
 
-    ``c`` is the variable's cost coefficient in its scenario — ``w_c δ_t CB[p, t]`` for the
+    ``c`` is the variable's expected cost coefficient — ``w_c δ_t E[CB[·, t]]`` for the
     pooled rate (trillions per unit of rate), the smoothing weight for its helper, the CVaR
     price for ``η`` — and ``range`` its width (the rate bounds; the pace for the helper), so
     that one unit of ``ρ (x − x̄)`` is worth about one unit of cost over the variable's range.
+    ``ρ`` is the same in every scenario: PH's ``W`` keep ``Σ_p π_p W_p = 0`` at every node
+    only then, and the Lagrangian bound is valid only with such ``W`` (a per-path ``ρ``
+    gave a "lower" bound above the optimum).
     """
     s = data.settings
     lo, hi, pace = _rate_bounds(data)
     width = max(hi - lo, RATE_POINT)
     smoothing = s.objective.smoothing_cny_per_point / MONEY_SCALE / RATE_POINT
     floor = 1e-6
+    coef = s.objective.contributions * data.discount * (data.probability @ data.contribution_base)
+    rho_rate = factor * np.maximum(np.abs(coef), floor) / width
+    rho_change = factor * max(smoothing, floor) / max(pace, RATE_POINT)
 
     def setter(scenario: pyo.ConcreteModel, **_kwargs) -> list[tuple[int, float]]:
-        p = int(scenario.name.removeprefix("path"))
-        out = []
-        for t, v in scenario.tau.items():
-            c = s.objective.contributions * data.discount[t] * data.contribution_base[p, t]
-            out.append((id(v), factor * max(abs(c), floor) / width))
-        for v in scenario.tau_change.values():
-            out.append((id(v), factor * max(smoothing, floor) / max(pace, RATE_POINT)))
+        out = [(id(v), float(rho_rate[t])) for t, v in scenario.tau.items()]
+        out += [(id(v), rho_change) for v in scenario.tau_change.values()]
         if hasattr(scenario, "eta"):
             out.append((id(scenario.eta), factor * 1.0))
         return out
@@ -330,6 +362,7 @@ def solve_extensive_form(data: ScenarioData, tree: ScenarioTree,
     The CVaR limit is added as one row across the scenario blocks. Returns the objective in
     trillions of yuan, as :func:`models.optimize.solve.solve_inner`.
     """
+    _keep_mpisppy_logs_off_disk()
     from mpisppy.opt.ef import ExtensiveForm
     from mpisppy.utils import sputils
 
@@ -380,14 +413,33 @@ def solve_extensive_form(data: ScenarioData, tree: ScenarioTree,
 
 
 # ----------------------------------------------------------------------------- PH
+def xbar_rates(xbar: np.ndarray, before: float, lo: float, hi: float, pace: float
+               ) -> np.ndarray:
+    """A feasible pooled-rate path from node averages ``x̄[t]`` along one scenario's chain of
+    nodes: ``τ[t] = clip(x̄[t], τ[t−1] ± pace) ∩ [lo, hi]`` from ``τ[−1] = before``.
+
+    ``τ[t]`` depends only on the averages of the nodes governing years ``≤ t`` (the ones
+    shared by every path through them), so the path is non-anticipative; averages are within
+    the bounds but may break the pace where a stage starts (its node averages fewer paths
+    than its parent), which the clipping repairs.
+    """
+    out = np.empty(len(xbar))
+    prev = before
+    for t, x in enumerate(xbar):
+        prev = float(np.clip(np.clip(x, prev - pace, prev + pace), lo, hi))
+        out[t] = prev
+    return out
+
+
 def _xbar_inner_bound_class():
     from mpisppy import phbase
     from mpisppy.extensions.extension import Extension
 
     class XbarInnerBound(Extension):
-        """Inner bounds in the hub: every ``every`` iterations fix each nonant at its node
-        average ``x̄`` (non-anticipative by construction), solve every path without the W and
-        prox terms and offer the expected cost to the hub as its best solution."""
+        """Inner bounds in the hub: every ``every`` iterations fix each path's pooled rates at
+        :func:`xbar_rates` of the node averages ``x̄`` (non-anticipative by construction),
+        solve every path without the W and prox terms (the ``|Δτ|`` helpers and the
+        recourse free) and offer the expected cost to the hub as its best solution."""
 
         def __init__(self, opt, every: int = 1):
             super().__init__(opt)
@@ -398,15 +450,22 @@ def _xbar_inner_bound_class():
             opt._save_nonants()
             phbase._Compute_Xbar(opt)
             for s in opt.local_scenarios.values():
-                for key, v in s._mpisppy_data.nonant_indices.items():
-                    v.fix(s._mpisppy_model.xbars[key]._value)
+                before, lo, hi, pace = s._pension_xhat
+                index = s._mpisppy_data.varid_to_nonant_index
+                xbar = np.array([s._mpisppy_model.xbars[index[id(v)]]._value
+                                 for v in s.tau.values()])
+                for v, value in zip(s.tau.values(), xbar_rates(xbar, before, lo, hi, pace)):
+                    if not v.fixed:
+                        v.fix(value)
+                if hasattr(s, "eta"):  # the VaR level is first-stage too
+                    s.eta.fix(s._mpisppy_model.xbars[index[id(s.eta)]]._value)
             opt.disable_W_and_prox()
             opt.solve_loop(solver_options=opt._effective_solver_options(opt._PHIter),
-                            need_solution=False)
+                           need_solution=False)
             if opt.no_incumbent_prob() == 0.0:
                 opt.update_best_solution_if_improving(opt.Eobjective())
             opt.reenable_W_and_prox()
-            opt._restore_nonants()
+            opt._restore_nonants()  # values and fixedness of every nonant
 
         def enditer(self):
             if self.opt._PHIter % self.every == 0:
@@ -416,6 +475,26 @@ def _xbar_inner_bound_class():
             self._try_xbar()
 
     return XbarInnerBound
+
+
+def _own_bounds_hub_class():
+    from mpisppy.cylinders.hub import PHHub
+
+    class PHHubOwnInnerBound(PHHub):
+        """A PH hub that also stops on the gap when its inner bounds come from its own
+        extension (:class:`XbarInnerBound`) rather than from an inner-bound spoke; mpi-sppy's
+        hub only checks the gap when such a spoke exists."""
+
+        def is_converged(self, screen_trace=True):
+            if self.opt.best_bound_obj_val is not None:
+                self.BestOuterBound = self.OuterBoundUpdate(self.opt.best_bound_obj_val)
+            if self.opt.best_solution_obj_val is not None:
+                self.BestInnerBound = self.InnerBoundUpdate(self.opt.best_solution_obj_val)
+            if self.global_rank == 0 and screen_trace:
+                self.screen_trace()
+            return self.determine_termination(screen_trace)
+
+    return PHHubOwnInnerBound
 
 
 @dataclass
@@ -452,7 +531,7 @@ def plan_cylinders(n_ranks: int) -> list[str]:
 
 
 def run_ph(data: ScenarioData, tree: ScenarioTree, *, comm=None, max_iterations: int = 200,
-           rel_gap: float = 1e-3, rho_factor: float = 1.0, time_limit_s: float | None = None,
+           rel_gap: float = 1e-6, rho_factor: float = 1.0, time_limit_s: float | None = None,
            cvar_multiplier: float | None = None, xbar_every: int = 1,
            solver_options: dict | None = None, verbose: bool = False) -> PHResult:
     """Progressive hedging with bound spokes on every rank of ``comm`` (MPI.COMM_WORLD).
@@ -463,6 +542,7 @@ def run_ph(data: ScenarioData, tree: ScenarioTree, *, comm=None, max_iterations:
     Solver threads default to one per rank (``threads=1``). Returns the same numbers on
     every rank.
     """
+    _keep_mpisppy_logs_off_disk()
     from mpisppy import MPI
     from mpisppy.spin_the_wheel import WheelSpinner
     from mpisppy.utils import cfg_vanilla as vanilla
@@ -492,8 +572,8 @@ def run_ph(data: ScenarioData, tree: ScenarioTree, *, comm=None, max_iterations:
     cfg.time_limit = time_limit_s
     cfg.display_progress = verbose
     cfg.intra_hub_conv_thresh = 0.0
-    if solver_options:
-        cfg.solver_options = " ".join(f"{k}={v}" for k, v in solver_options.items())
+    cfg.solver_options = " ".join(f"{k}={v}" for k, v in  # mpi-sppy's Config takes a string
+                                  {**PH_SOLVER_OPTIONS, **(solver_options or {})}.items())
     rho_setter = cost_scaled_rho(data, rho_factor)
     common = dict(scenario_creator_kwargs=kwargs, all_nodenames=names.all_nodenames)
     extensions, ext_kwargs = None, None
@@ -502,6 +582,8 @@ def run_ph(data: ScenarioData, tree: ScenarioTree, *, comm=None, max_iterations:
     hub = vanilla.ph_hub(cfg, scenario_creator, scenario_denouement, names.scenario_names,
                          rho_setter=rho_setter, ph_extensions=extensions,
                          extension_kwargs=ext_kwargs, **common)
+    if "xhatshuffle" not in cylinders:
+        hub["hub_class"] = _own_bounds_hub_class()
     spokes = []
     if "lagrangian" in cylinders:
         spokes.append(vanilla.lagrangian_spoke(cfg, scenario_creator, scenario_denouement,
@@ -571,32 +653,38 @@ def _inputs_bytes(data: ScenarioData, tree: ScenarioTree) -> bytes:
 def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTree, dict]:
     """The experiment's inner problem at the regime's delays (no extra delay).
 
-    Paths: the experiment's Monte Carlo demography (``demography.paths``, seeded by
-    ``seed``), or the median path alone. The retirement-delay lever is not searched here
-    (that outer search is serial): with it switched off this is the whole policy problem.
+    Paths as in ``make experiment`` (:func:`models.study.run.simulate`): the first
+    ``optimization.paths`` Monte Carlo paths (all ``demography.paths`` by default; projected
+    at float32, seeded by ``seed``), or the median path alone. The retirement-delay lever is
+    not searched here (that outer search is serial): with it switched off this is the whole
+    policy problem.
     """
     import xarray as xr
 
     from models.config import CATEGORIES, SEXES, load_arrays, load_experiment
+    from models.demography import stochastic
     from models.optimize.solve import scenario_data, setup_problem
     from models.pension import calibrate_base_year, retirement_schedule
 
     exp, cal, cal_dir = load_experiment(experiment)
     if exp.optimization is None:
-        raise ValueError(f"{experiment}: the experiment has no [optimization] section")
+        raise ValueError(f"{experiment}: the experiment has no [optimization] table")
     arrays = load_arrays(cal, cal_dir)
-    from models.demography import stochastic
-
     median = stochastic.median_demography(arrays, exp.demography)["population"]
+    n_paths = exp.optimization.paths or exp.demography.paths
     if exp.demography.paths > 0:
-        spread = stochastic.calibrate_spread(arrays)
-        inputs = stochastic.median_inputs(arrays, exp.demography)
+        if n_paths > exp.demography.paths:
+            raise ValueError(f"{experiment}: optimization.paths = {n_paths} is more than "
+                             f"demography.paths = {exp.demography.paths}")
+        settings = exp.demography.model_copy(update={"paths": n_paths})
+        inputs = stochastic.median_inputs(arrays, settings)
         chunks = [c.population for c in stochastic.iter_path_chunks(
-            inputs, spread, exp.demography, np.random.SeedSequence(exp.seed), dtype=np.float64)]
-        population = xr.DataArray(np.concatenate(chunks), dims=("path", "year", "age", "sex"),
-                                  coords={"path": np.arange(exp.demography.paths),
-                                          "year": inputs.years, "age": inputs.ages,
-                                          "sex": list(SEXES)})
+            inputs, stochastic.calibrate_spread(arrays), settings,
+            np.random.SeedSequence(exp.seed))]
+        population = xr.DataArray(np.concatenate(chunks).astype(float),
+                                  dims=("path", "year", "age", "sex"),
+                                  coords={"path": np.arange(n_paths), "year": inputs.years,
+                                          "age": inputs.ages, "sex": list(SEXES)})
     else:
         population = median.expand_dims(path=[0])
     base = cal.demography.base_year.value
@@ -605,11 +693,14 @@ def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTr
     fit = calibrate_base_year(median.sel(year=base), schedule, cal.pension, cal.finances)
     problem = setup_problem(cal, exp.optimization, population, fit)
     knots = np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES)))
+    data = scenario_data(problem, knots)
     info = {"experiment": exp.name, "paths": int(problem.tree.n_paths),
-            "nodes": int(problem.tree.n_nodes), "stages": int(problem.tree.stage_years.size),
+            "nodes": int(problem.tree.n_nodes),
+            "decision_stages": int(problem.tree.stage_years.size),
             "years": [int(problem.opt_years[0]), int(problem.opt_years[-1])],
+            "variant": _variant(data),
             "delays": "regime, no extra delay (the delay search is serial)"}
-    return scenario_data(problem, knots), problem.tree, info
+    return data, problem.tree, info
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -622,7 +713,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="JSON file to write (default results/<exp>/distributed.json)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--max-iterations", type=int, default=200)
-    parser.add_argument("--rel-gap", type=float, default=1e-3)
+    parser.add_argument("--rel-gap", type=float, default=1e-6,
+                        help="stop at this relative gap (default 1e-6: most of the expected "
+                             "cost is common to every policy)")
     parser.add_argument("--rho-factor", type=float, default=1.0)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds for PH")
     parser.add_argument("--cvar-multiplier", type=float, default=None)
@@ -636,7 +729,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.experiment and not args.inputs:
         _parser().error("give an experiment TOML or --inputs FILE.npz")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     # values loaded a hair (1e-13) outside their bounds are reported once per variable
@@ -654,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
                 info = {"experiment": Path(args.inputs).stem, "inputs": str(args.inputs)}
             else:
                 data, tree, info = _experiment_inputs(args.experiment)
+            _check_decomposable(data)
             payload = (_inputs_bytes(data, tree), info)
         except Exception as exc:  # every rank must leave, not wait for a broadcast
             log.exception("setting up the inner problem failed")
@@ -682,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         **info,
         "solver": SOLVER,
-        "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+        "mpi": MPI.Get_library_version().splitlines()[0].strip("\x00 "),
         "ranks": ph.n_ranks,
         "cylinders": ph.cylinders,
         "ranks_per_cylinder": ph.ranks_per_cylinder,

@@ -488,6 +488,12 @@ class OptimizationSettings(Strict):
     tree: TreeSettings = TreeSettings()
     solver: SolverSettings = SolverSettings()
     compute_vss_evpi: bool = True
+    # Pair with the OLG economy (when the experiment solves it): re-solve the economy under
+    # the chosen policy, feed its wages and fund return to the next solve, until the prices
+    # move less than the tolerance (relative wage, absolute return) or the iterations run out
+    economy_pairing: bool = True
+    pairing_max_iterations: Annotated[int, Field(ge=1, le=50)] = 6
+    pairing_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
 
 
 class EconomySettings(Strict):

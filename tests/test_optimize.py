@@ -18,7 +18,7 @@ def _tiny(settings: OptimizationSettings, **over) -> ScenarioData:
         years=np.array([2026, 2027]), probability=np.ones(1), node_of_year=np.zeros((1, 2), int),
         contribution_base=np.array([[10.0, 10.0]]), expenditure=np.array([[5.0, 5.0]]),
         subsidy=np.zeros(2), balance_start=np.zeros(1), reserve_start=np.zeros(1),
-        fund_return=0.1, reserve_return=0.0, individual_account_rate=0.08,
+        fund_return=np.full(2, 0.1), reserve_return=0.0, individual_account_rate=0.08,
         pooled_rate_before=0.16, discount=np.array([1.0, 1.0 / 1.03]), delay_cost=0.0,
         settings=settings)
     base.update(over)

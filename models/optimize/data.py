@@ -45,7 +45,7 @@ class ScenarioData:
     subsidy: np.ndarray  # [T] fiscal subsidy under the calibrated rule
     balance_start: np.ndarray  # [P] fund balance on 1 January of the first optimized year
     reserve_start: np.ndarray  # [P] NSSF assets on 1 January of the first optimized year
-    fund_return: float
+    fund_return: np.ndarray  # [T] real return on the fund each year
     reserve_return: float
     individual_account_rate: float
     pooled_rate_before: float  # pooled rate in the year before the first optimized year
@@ -120,12 +120,15 @@ class PolicyRates:
 
 def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
                  cal: Calibration, fit: BaseYearFit, regime: str,
-                 weights_population: xr.DataArray) -> PolicyRates:
-    """Schedule and per-person rates under a delay path ``[year, category]`` (months)."""
+                 weights_population: xr.DataArray,
+                 wage_index: xr.DataArray | None = None) -> PolicyRates:
+    """Schedule and per-person rates under a delay path ``[year, category]`` (months), with the
+    calibration's wage path or the economy's ``wage_index[year]``."""
     lever = xr.DataArray(delay_months, dims=("year", "category"),
                          coords={"year": years, "category": list(CATEGORIES)})
     schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever)
-    rates = account_rates(schedule, fit, cal.pension, cal.finances, weights_population)
+    rates = account_rates(schedule, fit, cal.pension, cal.finances, weights_population,
+                          wage_index=wage_index)
     return PolicyRates(delay=np.asarray(delay_months), rates=rates, schedule=schedule)
 
 

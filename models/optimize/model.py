@@ -2,7 +2,7 @@
 
 For path ``p`` and optimized year ``t`` (money in trillions of yuan):
 
-* fund: ``B[p,t] = (1 + r) B[p,t−1] + (τ[n(p,t),t] + τ_IA) CB[p,t] + S[t] + X[p,t] + D[p,t]
+* fund: ``B[p,t] = (1 + r_t) B[p,t−1] + (τ[n(p,t),t] + τ_IA) CB[p,t] + S[t] + X[p,t] + D[p,t]
   − (E[p,t] − U[p,t])`` with the pooled rate ``τ`` of the node governing ``(p, t)``,
   extra transfers ``X``, reserve draws ``D`` and unpaid pensions ``U`` (only in the chance and
   CVaR variants; zero otherwise: every pension paid in full);
@@ -66,7 +66,7 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     r, ra, tia = data.fund_return, data.reserve_return, data.individual_account_rate
 
     def balance_rule(b, t):
-        prev = (1.0 + r) * (b.B[t - 1] if t > 0 else data.balance_start[p])
+        prev = (1.0 + r[t]) * (b.B[t - 1] if t > 0 else data.balance_start[p])
         inflow = cb[t] * (tau(t) + tia) + data.subsidy[t] + b.X[t] + b.D[t] + b.U[t]
         if rescue:
             inflow = inflow + b.R[t]

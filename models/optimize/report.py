@@ -52,7 +52,8 @@ def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
             pooled_rate=xr.DataArray(pooled, dims=("path", "year"), coords=coords),
             reserve_draw=xr.DataArray(draws, dims=("path", "year"), coords=coords),
             extra_transfer=xr.DataArray(extra, dims=("path", "year"), coords=coords),
-            rates=pr.rates)
+            rates=pr.rates,
+            fund_return=xr.DataArray(problem.fund_return, dims="year", coords={"year": years}))
         pieces.append(acc)
     return xr.concat(pieces, dim="path", data_vars="all").sortby("path")
 

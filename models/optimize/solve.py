@@ -175,6 +175,8 @@ class PolicyProblem:
     balance_start: np.ndarray  # [P]
     reserve_start: np.ndarray  # [P]
     discount: np.ndarray  # [T]
+    fund_return: np.ndarray  # [year] all simulated years
+    wage_index: xr.DataArray | None = None  # [year]: the economy's wages, or None
     cache: dict = field(default_factory=dict)
 
     @property
@@ -197,8 +199,12 @@ def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
 
 
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
-                  fit: BaseYearFit) -> PolicyProblem:
-    """Tree, knots, start balances and populations for the policy problem."""
+                  fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None
+                  ) -> PolicyProblem:
+    """Tree, knots, start balances and populations for the policy problem.
+
+    ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
+    calibration's wage path and fund return (the same on every path)."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values
@@ -220,11 +226,16 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     opt_years = years[opt_mask]
     max_delay = max_delay_by_year(knots, settings)
     # status quo (the regime, no extra delay) up to the first decision year
+    wage_index, fund_return = prices if prices is not None else (None, None)
+    r_fund = (np.full(len(years), cal.finances.fund.real_return.value) if fund_return is None
+              else fund_return.sel(year=years).values)
     zero = policy_rates(np.zeros((len(years), len(CATEGORIES))), years, ages, cal, fit,
-                        settings.regime, weights)
+                        settings.regime, weights, wage_index)
     before = project_accounts(population.sel(year=years[~opt_mask]), zero.schedule.sel(
         year=years[~opt_mask]), fit, cal.pension, cal.finances,
-        rates=zero.rates.sel(year=years[~opt_mask]))
+        rates=zero.rates.sel(year=years[~opt_mask]),
+        fund_return=xr.DataArray(r_fund[~opt_mask], dims="year",
+                                 coords={"year": years[~opt_mask]}))
     balance_start = before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE
     reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
     rate = settings.objective.discount_rate
@@ -236,7 +247,7 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         max_knot_delay=max_delay, interp=interpolation_weights(knots, opt_years),
         balance_start=np.broadcast_to(balance_start, (tree.n_paths,)).copy(),
         reserve_start=np.broadcast_to(reserve_start, (tree.n_paths,)).copy(),
-        discount=discount)
+        discount=discount, fund_return=r_fund, wage_index=wage_index)
     problem.cache["zero_rates"] = zero
     return problem
 
@@ -266,7 +277,7 @@ def _rates_for(problem: PolicyProblem, delay: np.ndarray):
             problem.cache.clear()
         problem.cache[key] = policy_rates(delay, problem.years, problem.ages, problem.cal,
                                           problem.fit, problem.settings.regime,
-                                          problem.weights_population)
+                                          problem.weights_population, problem.wage_index)
     return problem.cache[key]
 
 
@@ -298,7 +309,7 @@ def scenario_data(problem: PolicyProblem, knots: np.ndarray,
         node_of_year=tree.node_of_path_year(problem.opt_years),
         contribution_base=base, expenditure=expenditure, subsidy=subsidy / MONEY_SCALE,
         balance_start=problem.balance_start, reserve_start=problem.reserve_start,
-        fund_return=problem.cal.finances.fund.real_return.value,
+        fund_return=problem.fund_return[problem.opt_mask],
         reserve_return=problem.cal.finances.reserve.real_return.value,
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,

@@ -3,6 +3,8 @@ welfare change between regimes, and the pension accounts re-run with the model's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import xarray as xr
 
 from models.config import Calibration, Experiment
@@ -45,30 +47,64 @@ def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.Da
     return index, fund
 
 
+@dataclass(frozen=True)
+class EconomyContext:
+    """The calibrated economy on the median demography, ready for transitions under any
+    policy."""
+
+    params: object
+    initial: object
+    population: xr.DataArray
+    mortality: xr.DataArray
+    fund_months: float
+    base_year: int
+
+
+def economy_context(cal: Calibration, arrays: xr.Dataset, population: xr.DataArray,
+                    contribution_index: float) -> EconomyContext:
+    """Calibrate the OLG economy (to the base year, under the earlier retirement ages)."""
+    from models.demography import mortality_rates
+
+    base = cal.demography.base_year.value
+    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
+    months = cal.economy.government.fund_months.value
+    params = economy_parameters(cal.economy, cal.pension, cal.finances, contribution_index,
+                                cal.demography.last_year.value)
+    before = Policy.from_calibration(cal.pension, "pre_2024", months, base)
+    params = calibrate_economy(params, cal.economy, before, population, mx)
+    initial = base_year_economy(params, before, population, mx, base).initial
+    return EconomyContext(params, initial, population, mx, months, base)
+
+
+def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
+                     pooled_rate: xr.DataArray | None = None,
+                     extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
+    """The economy's transition under a regime and, optionally, a pooled-rate path
+    ``[year]`` and retirement delays ``[year, category]`` (the optimizer's levers)."""
+    policy = Policy.from_calibration(cal.pension, regime, ctx.fund_months, ctx.base_year)
+    if pooled_rate is not None:
+        steps = [(ctx.base_year, cal.pension.contribution.employer_pooled_rate.value)]
+        steps += [(int(y), float(r)) for y, r in zip(pooled_rate["year"].values,
+                                                     pooled_rate.values) if y > ctx.base_year]
+        policy = policy.replace(pooled_rate=tuple(steps))
+    if extra_delay_months is not None:
+        policy = policy.replace(extra_delay_months=extra_delay_months)
+    return solve_transition(ctx.params, ctx.population, ctx.mortality, policy, ctx.initial)
+
+
 def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
-                population: xr.DataArray, regimes: dict[str, tuple[xr.Dataset, BaseYearFit]]
-                ) -> xr.Dataset:
+                population: xr.DataArray, regimes: dict[str, tuple[xr.Dataset, BaseYearFit]],
+                ctx: EconomyContext | None = None) -> xr.Dataset:
     """Economy results ``economy_*[regime, year]``, the base-year fit, welfare CEV between the
     regimes and the accounts under the model's prices (``model_prices_*``).
 
     ``regimes`` maps each regime to its ``(retirement schedule, base-year fit)``.
     """
-    from models.demography import mortality_rates
-
-    base = cal.demography.base_year.value
     years = population["year"].values
-    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
     first_fit = next(iter(regimes.values()))[1]
-    months = cal.economy.government.fund_months.value
-    params = economy_parameters(cal.economy, cal.pension, cal.finances,
-                                first_fit.contribution_index, cal.demography.last_year.value)
-    before = Policy.from_calibration(cal.pension, "pre_2024", months, base)
-    params = calibrate_economy(params, cal.economy, before, population, mx)
-    initial = base_year_economy(params, before, population, mx, base).initial
-    transitions = {regime: solve_transition(params, population, mx,
-                                            Policy.from_calibration(cal.pension, regime, months,
-                                                                    base), initial)
-                   for regime in regimes}
+    ctx = ctx or economy_context(cal, arrays, population, first_fit.contribution_index)
+    params = ctx.params
+    transitions = {regime: transition_under(ctx, cal, regime) for regime in regimes}
     regime_dim = xr.DataArray(list(regimes), dims="regime", name="regime")
     econ = xr.concat([t[list(KEEP)].sel(year=years) for t in transitions.values()],
                      dim=regime_dim, data_vars="all", combine_attrs="override")

@@ -7,6 +7,7 @@ import math
 import time
 
 import xarray as xr
+import numpy as np
 import pandas as pd
 
 from models.config import CATEGORIES, Calibration, Experiment
@@ -20,20 +21,64 @@ log = logging.getLogger(__name__)
 TRILLION, BILLION = 1e12, 1e9
 
 
+def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray]:
+    """Probability-weighted pooled rate ``[year]`` and delays ``[year, category]`` (months) of
+    a solution, over the optimized years (what the economy on the median path is given)."""
+    from models.optimize.solve import _full_delay, leaf_knots
+
+    tree, years = problem.tree, problem.opt_years
+    inner = psol.rescue if psol.infeasible else psol.inner
+    rate = xr.DataArray(tree.probability @ inner.tau, dims="year", coords={"year": years})
+    delay = np.zeros((len(problem.years), len(CATEGORIES)))
+    for leaf, kn in leaf_knots(problem, psol.knots).items():
+        share = tree.probability[tree.node_of[:, -1] == leaf].sum()
+        delay += share * _full_delay(problem, kn)
+    delay_da = xr.DataArray(delay, dims=("year", "category"),
+                            coords={"year": problem.years, "category": list(CATEGORIES)})
+    return rate, delay_da
+
+
 def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray,
-                     fit: BaseYearFit, timings: dict) -> tuple[xr.Dataset, str]:
+                     fit: BaseYearFit, timings: dict, economy=None) -> tuple[xr.Dataset, str]:
     """Solve the experiment's policy problem on ``population[path?, year, age, sex]``.
 
-    Returns the labelled results (variables prefixed ``policy_``/``opt_``, the re-simulated
-    accounts as ``resim_*``, the outer-search history) and the solver log text.
+    With an economy context (:class:`models.study.economy_step.EconomyContext`) and
+    ``economy_pairing``, the solve is paired with the OLG economy: prices under the regime
+    start the loop; after each solve the economy is re-solved under the expected policy and
+    its wages and fund return feed the next solve, until they move less than the tolerance.
+    Returns the labelled results (``policy_``/``opt_``/``resim_``/``pairing_`` variables,
+    the outer-search history) and the solver log text.
     """
+    from models.study.economy_step import model_prices, transition_under
+
     settings = exp.optimization
-    t0 = time.perf_counter()
-    problem = setup_problem(cal, settings, population, fit)
-    timings["optimize_setup_s"] = round(time.perf_counter() - t0, 4)
-    t1 = time.perf_counter()
-    psol = optimize_policy(problem)
-    timings["optimize_search_s"] = round(time.perf_counter() - t1, 4)
+    years = population["year"].values
+    pairing = economy is not None and settings.economy_pairing
+    prices = (model_prices(transition_under(economy, cal, settings.regime), years, cal)
+              if pairing else None)
+    history: list[dict] = []
+    t_search = 0.0
+    for iteration in range(settings.pairing_max_iterations if pairing else 1):
+        t0 = time.perf_counter()
+        problem = setup_problem(cal, settings, population, fit, prices)
+        psol = optimize_policy(problem)
+        t_search += time.perf_counter() - t0
+        if not pairing:
+            break
+        rate, delay = expected_policy(problem, psol)
+        new = model_prices(transition_under(economy, cal, settings.regime, rate, delay),
+                           years, cal)
+        wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
+        return_change = float(np.max(np.abs(new[1] - prices[1])))
+        history.append({"iteration": iteration + 1,
+                        "objective_cny": psol.inner.objective * 1e12,
+                        "wage_change": wage_change, "return_change": return_change})
+        log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e",
+                 iteration + 1, psol.inner.objective, wage_change, return_change)
+        if max(wage_change, return_change) < settings.pairing_tolerance:
+            break
+        prices = new
+    timings["optimize_search_s"] = round(t_search, 4)
     timings["optimize_last_build_s"] = round(psol.inner.build_s, 4)
     timings["optimize_last_solve_s"] = round(psol.inner.solve_s, 4)
     resim = resimulate(problem, psol)
@@ -56,6 +101,20 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     ds["search_build_s"] = ("search_step", [h["build_s"] for h in hist],
                             {"units": "s", "long_name": "Pyomo build time"})
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
+    if history:
+        ds["pairing_objective_cny"] = ("pairing_iteration", [h["objective_cny"] for h in history],
+                                       {"units": "yuan (expected, discounted)",
+                                        "long_name": "optimal cost at each economy pairing"})
+        ds["pairing_wage_change"] = ("pairing_iteration", [h["wage_change"] for h in history],
+                                     {"units": "1", "long_name": "largest relative change of "
+                                      "the economy's wage index after the solve"})
+        ds["pairing_return_change"] = ("pairing_iteration", [h["return_change"] for h in history],
+                                       {"units": "1 per year", "long_name": "largest change of "
+                                        "the fund return after the solve"})
+        ds = ds.assign_coords(pairing_iteration=[h["iteration"] for h in history])
+        ds["pairing_converged"] = ((), int(max(history[-1]["wage_change"], history[-1][
+            "return_change"]) < settings.pairing_tolerance), {"units": "1", "long_name":
+                                                              "economy pairing converged"})
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime}
     solver_log = "\n".join(f"==== {h['step']}\n{h['log']}" for h in hist)
@@ -159,5 +218,20 @@ def search_frame(ds: xr.Dataset) -> Table:
                  "evaluated delay path, solved exactly)", frame, ("", ".6f", ".3f", ".3f"))
 
 
+def pairing_frame(ds: xr.Dataset) -> Table:
+    frame = pd.DataFrame({
+        "iteration": ds["pairing_iteration"].values,
+        "expected cost (trillion yuan)": ds["pairing_objective_cny"].values / TRILLION,
+        "max relative change of wages": ds["pairing_wage_change"].values,
+        "max change of the fund return": ds["pairing_return_change"].values})
+    converged = "converged" if int(ds["pairing_converged"]) else "NOT converged"
+    return Table("optimal_economy_pairing", f"Pairing with the OLG economy ({converged}): "
+                 "each solve uses the prices of the economy under the previous solution",
+                 frame, ("d", ".6f", ".2e", ".2e"))
+
+
 def optimization_tables(ds: xr.Dataset) -> list[Table]:
-    return [summary_frame(ds), first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]
+    out = [summary_frame(ds), first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]
+    if "pairing_iteration" in ds.dims:
+        out.append(pairing_frame(ds))
+    return out

@@ -38,7 +38,7 @@ from models.pension import (
 )
 from models.pension.accounts import account_rates
 from models.study import provenance
-from models.study.economy_step import run_economy
+from models.study.economy_step import economy_context, run_economy
 from models.study.optimization import run_optimization
 from models.study.results import check_destination, write_run
 
@@ -190,10 +190,12 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     result.attrs = {}
     result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
                         money_units="yuan at base-year prices")
+    ctx = None
     if exp.economy.enabled:
         with _timed(timings, "economy_s"):
+            ctx = economy_context(cal, arrays, population, fits[0].contribution_index)
             economy = run_economy(exp, cal, arrays, population,
-                                  dict(zip(exp.projection.regimes, zip(schedules, fits))))
+                                  dict(zip(exp.projection.regimes, zip(schedules, fits))), ctx)
         attrs = result.attrs
         result = xr.merge([result, economy], combine_attrs="override")
         result.attrs = attrs
@@ -211,7 +213,8 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                else calibrate_base_year(population.sel(year=base), retirement_schedule(
                    years, ages, regime, cal.pension), cal.pension, cal.finances))
         with _timed(timings, "optimization_s"):
-            opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings)
+            opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings,
+                                                        economy=ctx)
         attrs = {**result.attrs, **opt.attrs}
         result = xr.merge([result, opt], combine_attrs="override", join="outer")
         result.attrs = attrs

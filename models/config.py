@@ -497,9 +497,13 @@ class OptimizationSettings(Strict):
 
 
 class EconomySettings(Strict):
-    """Whether the experiment solves the OLG economy on the median path (issue 4)."""
+    """Whether the experiment solves the OLG economy on the median path (issue 4), and whether
+    every Monte Carlo path gets its own prices (first-order sequence-space response around the
+    median, checked against exact solves on a sample of paths)."""
 
     enabled: bool = True
+    monte_carlo_prices: bool = False
+    error_sample_paths: Annotated[int, Field(ge=0, le=100)] = 5
 
 
 class Experiment(Strict):

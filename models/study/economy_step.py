@@ -39,7 +39,7 @@ def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.Da
     """
     wage = transition["average_wage_cny"].sel(year=years)
     rate = transition["interest_rate"].sel(year=years)
-    spread = float(rate.isel(year=0)) - cal.finances.fund.real_return.value
+    spread = rate.isel(year=0, drop=True) - cal.finances.fund.real_return.value
     index = wage / wage.isel(year=0)
     index.attrs.update(units="1", long_name="average wage relative to the base year")
     fund = rate - spread
@@ -233,4 +233,35 @@ def economy_tables(ds: xr.Dataset) -> list:
     out = [economy_fit_frame(ds), economy_paths_frame(ds), milestones_both_prices_frame(ds)]
     if "economy_welfare_cev" in ds:
         out.append(welfare_frame(ds))
+    if "mc_prices_depletion_year" in ds:
+        out.append(monte_carlo_prices_frame(ds))
     return out
+
+
+def monte_carlo_prices_frame(ds: xr.Dataset):
+    """Depletion years across paths with the calibration's prices and with each path's own
+    economy prices, and the first-order price error measured against exact solves."""
+    import numpy as np
+    import pandas as pd
+
+    from models.study.table import Table
+
+    rows = []
+    for regime in ds["regime"].values:
+        for label, var in (("calibrated prices", "depletion_year_paths"),
+                           ("path's own economy prices", "mc_prices_depletion_year")):
+            years = ds[var].sel(regime=regime).values
+            finite = years[np.isfinite(years)]
+            q = np.quantile(finite, [0.1, 0.5, 0.9]) if finite.size else [np.nan] * 3
+            rows.append([str(regime), label, *[float(v) for v in q],
+                         float(np.mean(np.isfinite(years) & (years <= 2035))),
+                         float(np.mean(np.isfinite(years) & (years <= 2050)))])
+    frame = pd.DataFrame(rows, columns=["regime", "prices", "depletion year 10 %", "50 %",
+                                        "90 %", "P(depleted by 2035)", "P(depleted by 2050)"])
+    title = "Depletion across Monte Carlo paths: calibrated vs each path's own economy prices"
+    if "mc_prices_interest_rate_error_pp" in ds:
+        title += (f" (first-order prices vs exact on {ds.sizes['error_path']} paths: interest "
+                  f"rate max error {float(ds['mc_prices_interest_rate_error_pp'].max()):.3f} pp, "
+                  f"wage max relative error "
+                  f"{float(ds['mc_prices_average_wage_relative_error'].max()):.2%})")
+    return Table("monte_carlo_prices", title, frame, ("", "", ".0f", ".0f", ".0f", ".3f", ".3f"))

@@ -202,7 +202,7 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     if exp.demography.paths > 0:
         mc = simulate_paths(exp, cal, arrays, population, dict(zip(exp.projection.regimes,
                                                                    zip(schedules, fits))),
-                            timings)
+                            timings, economy=ctx)
         attrs = {**result.attrs, **mc.attrs}
         result = xr.merge([result, mc], combine_attrs="override")
         result.attrs = attrs
@@ -247,9 +247,15 @@ def _optimization_population(exp: Experiment, result: xr.Dataset,
     return result["population_paths"].isel(path=slice(0, n)).astype(float).rename("population")
 
 
+def _regime_policy(cal: Calibration, economy, regime: str):
+    from models.economy import Policy
+
+    return Policy.from_calibration(cal.pension, regime, economy.fund_months, economy.base_year)
+
+
 def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                    median_population: xr.DataArray, regimes: dict, timings: dict,
-                   progress: bool | None = None) -> xr.Dataset:
+                   progress: bool | None = None, economy=None) -> xr.Dataset:
     """Monte Carlo demography and the pension accounts on every path (no I/O but a progress bar).
 
     ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
@@ -261,6 +267,12 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     snapshot years, per-path indicators, e0, TFR, k, births, deaths, the fund's months payable
     and balance, and first-deficit and depletion years. Returns them labelled, with the spread
     calibration's fit table.
+
+    With ``economy`` (an :class:`models.study.economy_step.EconomyContext`) and
+    ``exp.economy.monte_carlo_prices``, every path also gets its own wage and interest paths
+    (first-order response around the median transition, per regime) and its accounts are re-run
+    with them (``mc_prices_*``); the first-order error against exact solves is measured on
+    ``exp.economy.error_sample_paths`` paths of the first chunk.
     """
     settings = exp.demography
     n_paths = settings.paths
@@ -294,6 +306,20 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
             for name in ("months_payable", "balance_end_cny")}
     milestones = {name: np.empty((len(regime_names), n_paths))
                   for name in ("first_deficit_year", "depletion_year")}
+    priced = economy is not None and exp.economy.monte_carlo_prices
+    if priced:
+        from models.economy import linearize_median, monte_carlo_error, price_paths_monte_carlo
+        from models.study.economy_step import model_prices, transition_under
+
+        with _timed(timings, "economy_linearization_s"):
+            lins = {r: linearize_median(economy.params, economy.population, economy.mortality,
+                                        _regime_policy(cal, economy, r), economy.initial,
+                                        transition=transition_under(economy, cal, r))
+                    for r in regime_names}
+        priced_fund = {name: np.empty((len(regime_names), n_paths, n_years))
+                       for name in ("months_payable", "interest_rate", "wage_index")}
+        priced_depletion = np.empty((len(regime_names), n_paths))
+        error = None
     seed = np.random.SeedSequence(exp.seed)
     show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
     t0 = time.perf_counter()
@@ -332,10 +358,46 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                     fund["balance_end_cny"][r, idx] = acc["balance_end_cny"].values
                     milestones["first_deficit_year"][r, idx] = ms["first_deficit_year"].values
                     milestones["depletion_year"][r, idx] = ms["depletion_year"].values
+                    if priced:
+                        mx = np.exp(inputs.ax[None, None] + inputs.bx[None, None]
+                                    * chunk.k[lo:lo + ACCOUNTS_BATCH_PATHS][:, :, None, :])
+                        mx = xr.DataArray(mx, dims=pop.dims, coords=pop.coords)
+                        prices = price_paths_monte_carlo(lins[regime], pop, mx)
+                        index, fund_return = model_prices(prices, years, cal)
+                        acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
+                                                 wage_index=index, fund_return=fund_return)
+                        priced_fund["months_payable"][r, idx] = acc_p["months_payable"].values
+                        priced_fund["interest_rate"][r, idx] = prices["interest_rate"].sel(
+                            year=years).transpose("path", "year").values
+                        priced_fund["wage_index"][r, idx] = index.transpose("path", "year").values
+                        priced_depletion[r, idx] = fund_milestones(acc_p)["depletion_year"].values
+                        if error is None and r == 0 and exp.economy.error_sample_paths > 0:
+                            error = monte_carlo_error(lins[regime], pop, mx,
+                                                      sample=exp.economy.error_sample_paths,
+                                                      seed=seed.spawn(1)[0])
             accounts_s += time.perf_counter() - t_acc
             bar.update(len(chunk.paths))
     timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
     timings["monte_carlo_accounts_s"] = round(accounts_s, 4)
+    extra = {}
+    if priced:
+        dims = ("regime", "path", "year")
+        extra = {
+            "mc_prices_months_payable": (dims, priced_fund["months_payable"], {
+                "units": "months", "long_name": "months payable with the path's own economy "
+                                                "prices"}),
+            "mc_prices_interest_rate": (dims, priced_fund["interest_rate"], {
+                "units": "1 per year", "long_name": "the path's interest rate (first order)"}),
+            "mc_prices_wage_index": (dims, priced_fund["wage_index"], {
+                "units": "1", "long_name": "the path's average wage / base year (first order)"}),
+            "mc_prices_depletion_year": (("regime", "path"), priced_depletion, {
+                "units": "calendar year", "long_name": "depletion year with the path's prices"}),
+        }
+        if error is not None:
+            for name in ("interest_rate_error_pp", "average_wage_relative_error"):
+                extra[f"mc_prices_{name}"] = (("error_path",), error[name].values, {
+                    "units": error[name].attrs.get("units", "pp" if name.endswith("pp") else "1"),
+                    "long_name": f"first order vs exact prices, {name.replace('_', ' ')}"})
 
     coords = {"path": np.arange(n_paths), "year": years, "age": ages, "sex": list(SEXES),
               "snapshot_year": snapshot_years, "regime": regime_names}
@@ -383,6 +445,7 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     data["depletion_year_paths"] = (("regime", "path"), milestones["depletion_year"],
                                     {"units": "calendar year", "long_name": "first year with a "
                                      "negative year-end fund balance (NaN: never)"})
+    data.update(extra)
     mc = xr.Dataset(data, coords=coords)
     published = arrays[["e0_published", "tfr_published"]].copy()
     published["e0_published"].attrs["long_name"] = "WPP 2024 e0: median and bounds"

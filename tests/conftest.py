@@ -28,3 +28,15 @@ def median_demography(arrays):
     from models.demography import project_median
 
     return project_median(arrays)
+
+
+@pytest.fixture(scope="session")
+def fit(calibration, median_demography):
+    """The scheme's base-year fit under the 2024 law (the base year is the same for both)."""
+    from models.pension import calibrate_base_year, retirement_schedule
+
+    pop = median_demography["population"]
+    sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
+                                calibration.pension)
+    return calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
+                               calibration.finances)

@@ -102,17 +102,6 @@ def test_chance_constraints_are_refused_with_a_reason():
 
 
 # ----------------------------------------------------------------------------- test problems
-@pytest.fixture(scope="module")
-def fit(calibration, median_demography):
-    from models.pension import calibrate_base_year, retirement_schedule
-
-    pop = median_demography["population"]
-    sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
-                                calibration.pension)
-    return calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
-                               calibration.finances)
-
-
 def _inner_problem(calibration, arrays, fit, n_paths: int, branching: list[int], **over):
     """The inner problem on ``n_paths`` deterministic scenarios (fertility x0.6..1.4, the
     mortality index shifted), the delay lever off. A higher rate cap than the default

@@ -82,17 +82,6 @@ def _scenario_populations(calibration, arrays, tfr_factors, k_shifts):
 
 
 @pytest.fixture(scope="module")
-def fit(calibration, median_demography):
-    from models.pension import calibrate_base_year, retirement_schedule
-
-    pop = median_demography["population"]
-    sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
-                                calibration.pension)
-    return calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
-                               calibration.finances)
-
-
-@pytest.fixture(scope="module")
 def populations(calibration, arrays):
     return _scenario_populations(calibration, arrays, [0.7, 0.85, 1.0, 1.15, 1.3, 1.0],
                                  [-2.0, 0.0, 1.0, -1.0, 0.5, 2.0])

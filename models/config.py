@@ -511,7 +511,9 @@ class Experiment(Strict):
     description: str = ""
     calibration: str = "calibration/china"
     seed: Annotated[int, Field(ge=0)] = 0
-    overrides: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    # dotted calibration key -> value (a number, string, boolean, or a list such as a growth
+    # path's segments); applied before validation, so the calibration schema checks it
+    overrides: dict[str, Any] = Field(default_factory=dict)
     projection: ProjectionSettings = ProjectionSettings()
     demography: StochasticDemographySettings = StochasticDemographySettings()
     optimization: OptimizationSettings | None = None

@@ -138,3 +138,18 @@ def test_cli_validate_reports_error_and_exit_code(cal_copy, capsys):
     assert main(["validate", str(cal_copy)]) == 2
     err = capsys.readouterr().err
     assert "finances.toml: key 'wages.average_wage_cny.value' = -5.0: expected a number > 0" in err
+
+
+def test_list_valued_override_replaces_a_growth_path_and_is_validated(tmp_path):
+    exp = tmp_path / "experiments" / "growth.toml"
+    exp.parent.mkdir()
+    exp.write_text(f'name = "growth"\ncalibration = "{CALIBRATION}"\n[overrides]\n'
+                   '"finances.wages.real_growth.segments" = [{from_year = 2021, rate = 0.05}, '
+                   '{from_year = 2025, rate = 0.03}]\n')
+    _, cal, _ = load_experiment(exp)
+    assert [s.rate for s in cal.finances.wages.real_growth.segments] == [0.05, 0.03]
+    exp.write_text(f'name = "growth"\ncalibration = "{CALIBRATION}"\n[overrides]\n'
+                   '"finances.wages.real_growth.segments" = [{from_year = 2021, rate = 0.9}]\n')
+    with pytest.raises(ConfigError, match=r"real_growth\.segments\.0\.rate' = 0\.9: expected "
+                                          r"a number <= 0\.2"):
+        load_experiment(exp)

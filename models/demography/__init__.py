@@ -68,7 +68,6 @@ def project(base_population: xr.DataArray, mx: xr.DataArray, asfr: xr.DataArray,
     coords = {d: target[d] for d in lead}
     coords.update(year=years, age=ages, sex=list(SEXES))
     pop = out["population"]
-    flows = {"year": years, "sex": list(SEXES), **{d: target[d] for d in lead}}
     ds = xr.Dataset(
         {
             "population": (lead + ["year", "age", "sex"], pop[..., :-1, :, :],

@@ -308,7 +308,7 @@ class _Model:
         (assets, estates, fund) that blends geometrically from the initial to the terminal
         steady-state profiles -- so the guess carries the ageing hump of wealth, and is the
         steady state itself when the economy starts there; the bequest ratio likewise."""
-        T, pad = self.T, self.pad
+        T = self.T
         weight = 0.5 ** (np.arange(T) / half_life)
         w3 = weight[:, None, None]
         profile = w3 * self.initial.assets + (1 - w3) * self.terminal.assets

@@ -20,11 +20,9 @@ import numpy as np
 import xarray as xr
 
 from models.config import CATEGORIES, Calibration, OptimizationSettings
-from models.optimize.tree import ScenarioTree
 from models.pension.accounts import (
     BaseYearFit,
     account_rates,
-    category_population,
     reach_year,
     retirement_schedule,
 )
@@ -152,11 +150,3 @@ def new_retirees(pop_c: np.ndarray, rates: xr.Dataset, years: np.ndarray) -> np.
     rise = np.zeros_like(pr)
     rise[1:, 1:] = np.maximum(pr[1:, 1:] - pr[:-1, :-1], 0.0)
     return np.einsum("ptac,tac->tc", pop_c, rise) / pop_c.shape[0]
-
-
-def category_population_array(population: xr.DataArray, cal: Calibration) -> np.ndarray:
-    """``[path, year, age, category]`` numpy array (a path axis is added if missing)."""
-    pop_c = category_population(population, cal.pension)
-    if "path" not in pop_c.dims:
-        pop_c = pop_c.expand_dims(path=[0])
-    return pop_c.transpose("path", "year", "age", "category").values

@@ -131,8 +131,8 @@ def _mean_scenario(data: ScenarioData) -> ScenarioData:
 
 
 def _with_fixed_first_stage(data: ScenarioData, fixed: dict) -> ScenarioData:
-    """The same data with the root's pooled rates pinned (through the contribution lever's
-    bounds year by year: implemented by a settings copy the model reads)."""
+    """The same data with the root node's pooled rates pinned to ``fixed["rates"]`` in the
+    years the root governs (``ScenarioData.fixed_rates``, which the model builder fixes)."""
     from dataclasses import replace
 
     return replace(data, fixed_rates={t: float(fixed["rates"][t])
@@ -156,7 +156,6 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
             own = tree.stage_of_year(years) == tree.stage_of_node[n]
             delay[n, own] = d[own]
     paths = problem.population["path"].values
-    pyc = {"path": paths, "year": years}
     money = "yuan per year (base-year prices)"
     ds = xr.Dataset(
         {

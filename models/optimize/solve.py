@@ -34,7 +34,6 @@ from models.config import CATEGORIES, Calibration, OptimizationSettings
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
-    category_population_array,
     delay_by_year,
     flows_from_rates,
     interpolation_weights,
@@ -43,7 +42,7 @@ from models.optimize.data import (
     new_retirees,
     policy_rates,
 )
-from models.optimize.model import _variant, build_extensive_form
+from models.optimize.model import build_extensive_form
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
     BaseYearFit,

@@ -18,13 +18,29 @@ export PENSION_DATA_DIR
 
 CODE := $(shell find models -name '*.py' 2>/dev/null)
 CALIBRATION := $(wildcard calibration/china/*.toml calibration/china/derived/*.csv)
+# The study's table, figure and experiment-file code reads results.nc files and writes
+# experiment files; it never changes a result, so editing it re-runs no experiment.
+STUDY_ONLY := $(addprefix models/study/,study.py study_tables.py study_figures.py golden.py variants.py)
+RUN_CODE := $(filter-out $(STUDY_ONLY),$(CODE))
+STUDY := $(BIN)/python -m models.study.study
 
-.PHONY: help setup setup-mpi run test experiment distributed calibrate validate bench clean
+# make tables SIZE=full (the study) or SIZE=small (the CI configuration: fewer paths,
+# results/small/); the experiments of a size are every file in its experiment folder.
+SIZE ?= full
+ifeq ($(SIZE),full)
+STUDY_RUNS := $(patsubst experiments/%.toml,results/%/results.nc,$(wildcard experiments/*.toml))
+else ifeq ($(SIZE),small)
+STUDY_RUNS := $(patsubst results/small/experiments/%.toml,results/small/%/results.nc,$(wildcard results/small/experiments/*.toml))
+else
+$(error SIZE must be full or small, got '$(SIZE)')
+endif
+
+.PHONY: help setup setup-mpi run test experiment tables golden study-runs distributed calibrate validate bench clean
 
 help: ## List the targets
 	@echo "China pension-reform study. Targets:"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "Variables: EXP=<experiment name> (default baseline), NP=<MPI ranks> (default 2), PENSION_DATA_DIR (raw data for calibrate)"
+	@echo "Variables: EXP=<experiment name> (default baseline), SIZE=full|small (tables, golden), NP=<MPI ranks> (default 2), PENSION_DATA_DIR (raw data for calibrate)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +50,37 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the project with its test tools
 
-results/%/results.nc: experiments/%.toml $(CALIBRATION) $(CODE) | $(STAMP)
-	$(BIN)/pension run $< --force
+# One experiment: re-run only when its file, the calibration or the model code changed. The
+# report goes to results/logs/<name>.log (`make experiment` and `make run` print it).
+results/%/results.nc: experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)
+	@mkdir -p results/logs
+	@echo "run $< -> $(@D)/"; start=$$SECONDS; \
+	$(BIN)/pension run $< --force > results/logs/$*.log; \
+	echo "  $* done in $$((SECONDS - start)) s (report: results/logs/$*.log)"
+
+results/small/%/results.nc: results/small/experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)
+	@mkdir -p results/small/logs
+	@echo "run $< -> $(@D)/"; start=$$SECONDS; \
+	$(BIN)/pension run $< --force --results-dir results/small > results/small/logs/$*.log; \
+	echo "  $* done in $$((SECONDS - start)) s (report: results/small/logs/$*.log)"
 
 run: results/baseline/results.nc ## Run the main job (default experiment) and print its report
 	$(BIN)/pension report results/baseline
 
 experiment: results/$(EXP)/results.nc ## Run one experiment: make experiment EXP=name
 	$(BIN)/pension report results/$(EXP)
+
+tables: $(STAMP) ## Every study table and figure (runs what is missing or stale), checked against results/golden/
+	$(STUDY) prepare --size $(SIZE)
+	@$(MAKE) --no-print-directory study-runs SIZE=$(SIZE)
+	$(STUDY) tables --size $(SIZE) --check
+
+golden: $(STAMP) ## Like tables, then make the new tables the golden ones (results/golden/SIZE/; commit them)
+	$(STUDY) prepare --size $(SIZE)
+	@$(MAKE) --no-print-directory study-runs SIZE=$(SIZE)
+	$(STUDY) tables --size $(SIZE) --update-golden
+
+study-runs: $(STUDY_RUNS)
 
 validate: $(STAMP) ## Validate the calibration files and every experiment
 	$(BIN)/pension validate calibration/china
@@ -82,6 +121,7 @@ test: $(STAMP) ## Run the test suite
 bench: $(STAMP) ## Run every benchmark and write results/bench.json (several minutes)
 	$(BIN)/python benchmarks/run_all.py results/bench.json
 
-clean: ## Remove results and caches (keeps .venv)
-	rm -rf results/*/ .pytest_cache
+clean: ## Remove results and caches (keeps .venv and the golden tables)
+	find results -mindepth 1 -maxdepth 1 -type d ! -name golden -exec rm -rf {} +
+	rm -rf .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

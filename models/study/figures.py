@@ -230,7 +230,8 @@ def write_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     return out
 
 
-def _optimal_policy_figure(ds: xr.Dataset, folder: Path) -> Path:
+def _optimal_policy_figure(ds: xr.Dataset, folder: Path, filename: str = "optimal_policy.png",
+                           title: str = "Optimal policy") -> Path:
     """Optimal policy paths: pooled rate, retirement delays, transfers and months payable,
     with 80 % and 95 % bands across the optimized paths."""
     plt = _pyplot()
@@ -263,6 +264,5 @@ def _optimal_policy_figure(ds: xr.Dataset, folder: Path) -> Path:
     ax.set_ylabel("year-end balance / monthly expenditure")
     for a in axes.flat:
         a.grid(alpha=0.3)
-    fig.suptitle(f"Optimal policy, {int(used.sum())} paths, "
-                 f"{ds.sizes.get('node', 1)} tree nodes")
-    return _save(fig, folder / "optimal_policy.png")
+    fig.suptitle(f"{title}, {int(used.sum())} paths, {ds.sizes.get('node', 1)} tree nodes")
+    return _save(fig, folder / filename)

@@ -483,9 +483,13 @@ INDICATOR_META = {
 }
 
 
-def run_experiment(path: str | Path, force: bool = False, results_root: str | Path = "results"
-                   ) -> Path:
-    """Validate, simulate and write ``results/<name>/``; returns the run folder."""
+def run_experiment(path: str | Path, force: bool = False, results_root: str | Path = "results",
+                   outputs: bool = True) -> Path:
+    """Validate, simulate and write ``results/<name>/``; returns the run folder.
+
+    ``results.nc`` carries the validated experiment as JSON (attribute ``experiment_json``), so
+    study tables can read its settings from the results alone. With ``outputs=False`` the
+    run's own tables and figures are not drawn (``pension report`` still prints them)."""
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -499,7 +503,8 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
     files: dict[str, str] = {}
     result = simulate(exp, cal, arrays, timings, files)
     digest = provenance.config_hash(exp, cal)
-    result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"))
+    result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"),
+                        experiment_json=exp.model_dump_json())
     timings["total_s"] = round(time.perf_counter() - t0, 4)
     root = Path(path).resolve().parent.parent
     manifest = {
@@ -517,6 +522,8 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
     run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
+    if not outputs:
+        return run_dir
     from models.study.report import write_outputs
 
     written = write_outputs(run_dir)

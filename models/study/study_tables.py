@@ -1,0 +1,647 @@
+"""The study's tables, gathered across experiments from their ``results.nc`` files only.
+
+Each builder takes :class:`Runs` (the study's results, opened lazily by experiment name) and
+returns :class:`StudyTable` objects: a :class:`models.study.table.Table` with the experiments
+it was made from and its golden-check tolerance class (``"simulation"``: deterministic
+arithmetic; ``"solver"``: numbers that come out of an optimization, exact only to the LP
+solver's tolerances). :data:`BUILDERS` lists them in report order; :mod:`models.study.study`
+writes them and checks them against the golden files.
+
+Experiments by role (:data:`ROLES`): the deterministic ``baseline`` (both regimes, calibration
+fit, welfare of the 2024 law), the Monte Carlo ``demography_mc`` (bands, depletion-year
+distribution), the optimization experiments, the families ``frontier_*``, ``sensitivity_*`` and
+``chance_*`` (``experiments/study/*.toml``) and ``equity``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models.config import CATEGORIES
+from models.study import report
+from models.study.table import Table
+
+TRILLION, BILLION, MILLION = 1e12, 1e9, 1e6
+
+#: Experiments by role in the study.
+ROLES = {
+    "baseline": "baseline",
+    "monte_carlo": "demography_mc",
+    "two_stage": "optimal_two_stage",
+    "multi_stage": "optimal_multi_stage",
+    "equity": "equity",
+    "frontier": "frontier_",
+    "sensitivity": "sensitivity_",
+    "chance": "chance_",
+}
+#: Years shown in the year-by-year study tables.
+YEARS = (2025, 2030, 2040, 2050, 2060, 2075, 2100)
+#: Years of the policy-path tables.
+POLICY_YEARS = (2026, 2030, 2035, 2040, 2050, 2060, 2075, 2100)
+#: Discount rate of the present values when an experiment has no optimization settings.
+DEFAULT_DISCOUNT_RATE = 0.03
+#: First year of the present values when an experiment has no optimization settings.
+DEFAULT_PV_FROM = 2026
+
+
+class MissingRun(FileNotFoundError):
+    """A table needs an experiment whose results are not there."""
+
+
+@dataclass
+class StudyTable:
+    table: Table
+    experiments: tuple[str, ...]
+    tolerance: str = "simulation"  # or "solver"
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+
+# ---------------------------------------------------------------------------- results access
+class Runs:
+    """The study's runs: ``<results_dir>/<name>/results.nc`` for each experiment name."""
+
+    def __init__(self, results_dir: str | Path, names: list[str]):
+        self.results_dir = Path(results_dir)
+        self.names = sorted(names)
+        self._cache: dict[str, xr.Dataset] = {}
+
+    def has(self, name: str) -> bool:
+        return name in self.names and (self.results_dir / name / "results.nc").is_file()
+
+    def get(self, name: str) -> xr.Dataset:
+        from models.study.results import read_results
+
+        if name not in self._cache:
+            if name not in self.names:
+                raise MissingRun(f"experiment '{name}' is not part of the study (no "
+                                 f"experiments/{name}.toml)")
+            path = self.results_dir / name / "results.nc"
+            if not path.is_file():
+                raise MissingRun(f"{path}: missing; `make tables` runs every experiment first "
+                                 f"(or run it alone: make experiment EXP={name})")
+            self._cache[name] = read_results(self.results_dir / name)
+        return self._cache[name]
+
+    def family(self, prefix: str) -> list[str]:
+        return [n for n in self.names if n.startswith(prefix)]
+
+    def settings(self, name: str) -> dict:
+        """The validated experiment the run was made from (``experiment_json``)."""
+        text = self.get(name).attrs.get("experiment_json")
+        if not text:
+            raise MissingRun(f"{self.results_dir / name / 'results.nc'}: made by an older version "
+                             "(no experiment_json attribute); run it again")
+        return json.loads(text)
+
+    def optimized(self) -> list[str]:
+        return [n for n in self.names if self.has(n) and "policy_pooled_rate" in self.get(n)]
+
+    def release(self, name: str) -> None:
+        self._cache.pop(name, None)
+
+
+def _retitle(table: Table, name: str, title: str | None = None) -> Table:
+    return Table(name, title or table.title, table.frame.reset_index(drop=True), table.floatfmt)
+
+
+def _compact(value) -> str:
+    """A short text of a setting: lists of two-key tables as ``a: b, ...`` (growth paths)."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and len(v) == 2
+                                                 for v in value):
+        return "[" + ", ".join(":".join(f"{x:g}" if isinstance(x, float) else str(x)
+                                        for x in v.values()) for v in value) + "]"
+    return repr(value)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and k != "overrides":
+            out.update(_flatten(v, key + "."))
+        elif k == "overrides":
+            for ok, ov in v.items():
+                out[f"overrides[{ok}]"] = ov
+        else:
+            out[key] = v
+    return out
+
+
+# ---------------------------------------------------------------------------- optimization helpers
+def _used_paths(ds: xr.Dataset) -> xr.DataArray:
+    return ds["opt_fund_balance_cny"].notnull().any("year")
+
+
+def _opt_years(ds: xr.Dataset) -> np.ndarray:
+    return ds["policy_pooled_rate"].dropna("year", how="all")["year"].values
+
+
+def _discount(ds: xr.Dataset, settings: dict) -> xr.DataArray:
+    """Discount factors of the optimization's objective over its years."""
+    opt = settings.get("optimization") or {}
+    rate = opt.get("objective", {}).get("discount_rate", DEFAULT_DISCOUNT_RATE)
+    first = opt.get("tree", {}).get("first_decision_year", DEFAULT_PV_FROM)
+    years = _opt_years(ds)
+    return xr.DataArray((1.0 + rate) ** -(years - first).astype(float), dims="year",
+                        coords={"year": years})
+
+
+def _pv(ds: xr.Dataset, var: str, settings: dict) -> float:
+    """Expected (over the optimized paths) present value of a flow ``[path, year]``, trillion."""
+    used = _used_paths(ds)
+    disc = _discount(ds, settings)
+    flow = ds[var].sel(year=disc["year"]).where(used, drop=True).fillna(0.0)
+    return float((flow * disc).sum("year").mean("path")) / TRILLION
+
+
+def _expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
+    """Delay (months) beyond the law for cohorts reaching the law's age in ``year``, averaged
+    over the optimized paths (each path takes the node governing that year)."""
+    stage_years = ds["stage_year"].values
+    stage = int(np.searchsorted(stage_years, year, side="right") - 1)
+    if stage < 0:
+        return 0.0
+    used = _used_paths(ds)
+    nodes = ds["path_node"].isel(stage=stage).where(used, drop=True).values.astype(int)
+    delay = ds["policy_extra_delay_months"].sel(year=year, category=category).values
+    return float(np.mean(delay[nodes]))
+
+
+def _mean_over_paths(ds: xr.Dataset, var: str, year: int) -> float:
+    used = _used_paths(ds)
+    return float(ds[var].sel(year=year).where(used, drop=True).mean())
+
+
+def _status(ds: xr.Dataset) -> str:
+    return str(ds.attrs.get("opt_status", ""))
+
+
+def _n_used(ds: xr.Dataset) -> int:
+    return int(_used_paths(ds).sum())
+
+
+def _mean_rate(ds: xr.Dataset) -> float:
+    used = _used_paths(ds)
+    years = _opt_years(ds)
+    return float(ds["resim_pooled_rate"].sel(year=years).where(used, drop=True).mean())
+
+
+# ---------------------------------------------------------------------------- calibration
+def calibration_tables(runs: Runs) -> list[StudyTable]:
+    base, mc = ROLES["baseline"], ROLES["monte_carlo"]
+    ds = runs.get(base)
+    out = [
+        StudyTable(_retitle(report.base_year_fit_frame(ds), "calibration_base_year",
+                            "Calibration fit, base year 2021: pension accounts, model vs "
+                            "reported (MOHRSS bulletin)"), (base,)),
+        StudyTable(_retitle(report.checks_frame(ds), "calibration_reported_facts",
+                            "Projection vs reported facts, never fitted (population, births, "
+                            "deaths, pensioners)"), (base,)),
+    ]
+    from models.study.economy_step import economy_fit_frame, has_economy
+
+    if has_economy(ds):
+        out.append(StudyTable(_retitle(economy_fit_frame(ds), "calibration_economy"), (base,)))
+    dm = runs.get(mc)
+    for kind in ("e0", "tfr"):
+        t = report._calibration_frame(dm, kind)
+        out.append(StudyTable(_retitle(t, f"calibration_{kind}_bands"), (mc,)))
+    out.append(StudyTable(_retitle(report.spread_parameters_frame(dm),
+                                   "calibration_spread_parameters"), (mc,)))
+    return out
+
+
+# ---------------------------------------------------------------------------- demography
+def demography_tables(runs: Runs) -> list[StudyTable]:
+    mc = ROLES["monte_carlo"]
+    t = report.population_quantiles_frame(runs.get(mc))
+    return [StudyTable(_retitle(t, "demography_projection",
+                                "Demographic projection with bands: " + t.title), (mc,))]
+
+
+# ---------------------------------------------------------------------------- status quo
+def status_quo_tables(runs: Runs) -> list[StudyTable]:
+    base, mc = ROLES["baseline"], ROLES["monte_carlo"]
+    ds = runs.get(base)
+    frames = []
+    for regime in ds["regime"].values:
+        f = report.finances_frame(ds, str(regime), every=10).frame.copy()
+        f.insert(0, "regime", str(regime))
+        frames.append(f)
+    fin = Table("status_quo_finances", "Status quo, median demography: the employee fund every "
+                "10 years under the retirement ages before the 2024 law (pre_2024) and under "
+                "the law (law_2024); money in bn yuan at 2021 prices",
+                pd.concat(frames, ignore_index=True),
+                ("", "d", ".1f", ".1f", ".3f", ".0f", ".0f", ".0f", ".1f"))
+    out = [StudyTable(fin, (base,))]
+    from models.study.economy_step import has_economy, milestones_both_prices_frame
+
+    ms = milestones_both_prices_frame(ds) if has_economy(ds) else report.milestones_frame(ds)
+    out.append(StudyTable(_retitle(ms, "status_quo_milestones", "Status quo, median demography: "
+                                   + ms.title), (base,)))
+    dm = runs.get(mc)
+    out += [
+        StudyTable(_retitle(report.milestones_distribution_frame(dm),
+                            "status_quo_depletion_distribution",
+                            f"Status quo across {dm.sizes['path']} Monte Carlo paths: "
+                            "distribution of the first-deficit and depletion years"), (mc,)),
+        StudyTable(_retitle(report.depletion_probability_frame(dm),
+                            "status_quo_depletion_probability"), (mc,)),
+        StudyTable(_retitle(report.months_payable_frame(dm), "status_quo_months_payable"),
+                   (mc,)),
+    ]
+    if "mc_prices_depletion_year" in dm:
+        from models.study.economy_step import monte_carlo_prices_frame
+
+        t = monte_carlo_prices_frame(dm)
+        title = t.title.split(" (first-order")[0]  # the measured error goes to run_times
+        out.append(StudyTable(_retitle(t, "status_quo_depletion_economy_prices", title), (mc,)))
+    return out
+
+
+# ---------------------------------------------------------------------------- optimal policy
+def _optimal_experiments(runs: Runs) -> list[str]:
+    """Optimization experiments of the optimal-policy tables: all but the frontier and the
+    sensitivity families (they have their own tables)."""
+    skip = (ROLES["frontier"], ROLES["sensitivity"])
+    return [n for n in runs.optimized() if not n.startswith(skip)]
+
+
+def optimal_summary(runs: Runs) -> list[StudyTable]:
+    rows, names = [], _optimal_experiments(runs)
+    for name in names:
+        ds, s = runs.get(name), runs.settings(name)
+        unpaid = ds["opt_unpaid_pensions_cny"].where(_used_paths(ds), drop=True)
+        rows.append([
+            name, _n_used(ds), int(ds.sizes.get("node", 1)), _status(ds),
+            float(ds["opt_objective_cny"]) / TRILLION,
+            _pv(ds, "resim_contributions_cny", s), _pv(ds, "opt_extra_transfer_cny", s),
+            _pv(ds, "opt_reserve_draw_cny", s), _pv(ds, "opt_unpaid_pensions_cny", s),
+            100.0 * float((unpaid.sum("year") > 0).mean()),
+            _mean_over_paths(ds, "resim_pooled_rate", 2030),
+            _mean_over_paths(ds, "resim_pooled_rate", 2050),
+            _expected_delay(ds, 2050, "men"), _expected_delay(ds, 2075, "men"),
+            _expected_delay(ds, 2075, "women_worker"),
+            "yes" if int(ds.get("pairing_converged", xr.DataArray(1))) else "NO",
+        ])
+    frame = pd.DataFrame(rows, columns=[
+        "experiment", "paths", "tree nodes", "status", "expected cost (trillion yuan)",
+        "PV contributions", "PV extra transfers", "PV reserve draws", "PV unpaid pensions",
+        "paths with unpaid pensions (%)", "pooled rate 2030", "pooled rate 2050",
+        "delay men 2050 (months)", "delay men 2075", "delay women workers 2075",
+        "economy pairing converged"])
+    title = ("Optimal policies: expected discounted cost and its parts (present values over "
+             "the optimized paths, trillion yuan at 2021 prices, discounted at the objective's "
+             "rate from the first decision year), pooled rate and retirement delay beyond the "
+             "law (expected over paths)")
+    fmt = ("", "d", "d", "", ".3f", ".3f", ".3f", ".3f", ".3f", ".1f", ".4f", ".4f", ".1f",
+           ".1f", ".1f", "")
+    return [StudyTable(Table("optimal_summary", title, frame, fmt), tuple(names), "solver")]
+
+
+def optimal_value_of_information(runs: Runs) -> list[StudyTable]:
+    rows, names = [], [n for n in _optimal_experiments(runs) if "vss_cny" in runs.get(n)]
+    for name in names:
+        ds = runs.get(name)
+        rows.append([name, _n_used(ds), int(ds.sizes.get("node", 1)),
+                     *[float(ds[k]) / TRILLION for k in ("rp_cny", "ws_cny", "eev_cny",
+                                                         "vss_cny", "evpi_cny")]])
+    frame = pd.DataFrame(rows, columns=["experiment", "paths", "tree nodes", "RP", "WS", "EEV",
+                                        "VSS = EEV - RP", "EVPI = RP - WS"])
+    title = ("Value of the stochastic solution and of perfect information (pooled-rate and "
+             "reserve decisions, retirement delays at the stochastic solution; trillion yuan)")
+    return [StudyTable(Table("optimal_value_of_information", title, frame,
+                             ("", "d", "d", ".4f", ".4f", ".4f", ".6f", ".6f")),
+                       tuple(names), "solver")]
+
+
+def optimal_first_stage(runs: Runs) -> list[StudyTable]:
+    rows, names = [], _optimal_experiments(runs)
+    for name in names:
+        ds = runs.get(name)
+        stage_years = ds["stage_year"].values
+        years = _opt_years(ds)
+        last = stage_years[1] - 1 if stage_years.size > 1 else years[0] + 4
+        for y in [y for y in years if y <= last][:5]:
+            rows.append([name, int(y), float(ds["policy_pooled_rate"].sel(node=0, year=y)),
+                         *[float(ds["policy_extra_delay_months"].sel(node=0, year=y,
+                                                                     category=c))
+                           for c in CATEGORIES]])
+    frame = pd.DataFrame(rows, columns=["experiment", "year", "pooled rate",
+                                        "delay men (months)", "delay women cadres",
+                                        "delay women workers"])
+    frame["year"] = frame["year"].astype(object)
+    return [StudyTable(Table("optimal_first_stage", "First-stage decisions (root node, the "
+                             "years before the next decision, at most five): pooled "
+                             "contribution rate and retirement delay beyond the 2024 law",
+                             frame, ("", "d", ".4f", ".0f", ".0f", ".0f")),
+                       tuple(names), "solver")]
+
+
+def optimal_expected_paths(runs: Runs) -> list[StudyTable]:
+    rows, names = [], _optimal_experiments(runs)
+    for name in names:
+        ds = runs.get(name)
+        used = _used_paths(ds)
+        years = set(_opt_years(ds).tolist())
+        for y in [y for y in POLICY_YEARS if y in years]:
+            rate = ds["resim_pooled_rate"].sel(year=y).where(used, drop=True)
+            transfer = ds["opt_extra_transfer_cny"].sel(year=y).where(used, drop=True) / BILLION
+            rows.append([name, y, float(rate.mean()), float(rate.quantile(0.1)),
+                         float(rate.quantile(0.9)),
+                         *[_expected_delay(ds, y, c) for c in CATEGORIES],
+                         _mean_over_paths(ds, "opt_reserve_draw_cny", y) / BILLION,
+                         float(transfer.mean()), float(transfer.quantile(0.1)),
+                         float(transfer.quantile(0.9)),
+                         _mean_over_paths(ds, "resim_months_payable", y)])
+    frame = pd.DataFrame(rows, columns=[
+        "experiment", "year", "pooled rate mean", "pooled rate 10 %", "pooled rate 90 %",
+        "delay men (months)", "delay women cadres", "delay women workers",
+        "reserve draw (bn yuan)", "extra transfer mean (bn yuan)", "transfer 10 %",
+        "transfer 90 %", "months payable (mean)"])
+    frame["year"] = frame["year"].astype(object)
+    return [StudyTable(Table("optimal_expected_paths", "Optimal policies: expected paths and "
+                             "10-90 % bands across the optimized paths (money in bn yuan a "
+                             "year at 2021 prices)", frame,
+                             ("", "d", ".4f", ".4f", ".4f", ".1f", ".1f", ".1f", ".0f", ".0f",
+                              ".0f", ".0f", ".1f")),
+                       tuple(names), "solver")]
+
+
+# ---------------------------------------------------------------------------- frontier
+def _frontier_levers(settings: dict) -> tuple[float, str, str]:
+    opt = settings["optimization"]
+    rate_cap = opt["contribution"]["max_rate"] if opt["contribution"]["enabled"] else math.nan
+    ret = opt["retirement"]
+    if ret["enabled"]:
+        cap = ret["cap_age"]
+        age = f"{cap['men']:g} / {cap['women_cadre']:g} / {cap['women_worker']:g}"
+    else:
+        age = "law (63 / 58 / 55)"
+    reserve = "yes" if opt["reserve"]["enabled"] else "no"
+    return rate_cap, age, reserve
+
+
+def pareto_efficient(points: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """``True`` for the rows of ``points[n, k]`` (lower is better in every column) that no
+    other row dominates (at least as good everywhere, strictly better somewhere)."""
+    n = points.shape[0]
+    tol = rtol * np.maximum(np.abs(points).max(axis=0), 1e-300)
+    out = np.ones(n, dtype=bool)
+    for i in range(n):
+        better_eq = np.all(points <= points[i] + tol, axis=1)
+        strictly = np.any(points < points[i] - tol, axis=1)
+        out[i] = not np.any(better_eq & strictly)
+    return out
+
+
+def frontier_frame(runs: Runs) -> pd.DataFrame:
+    rows = []
+    for name in runs.family(ROLES["frontier"]):
+        ds, s = runs.get(name), runs.settings(name)
+        rate_cap, age, reserve = _frontier_levers(s)
+        rows.append({
+            "experiment": name, "pooled rate cap": rate_cap, "retirement age cap": age,
+            "reserve draws": reserve, "status": _status(ds), "paths": _n_used(ds),
+            "expected cost (trillion yuan)": float(ds["opt_objective_cny"]) / TRILLION,
+            "PV contributions": _pv(ds, "resim_contributions_cny", s),
+            "PV extra transfers": _pv(ds, "opt_extra_transfer_cny", s),
+            "PV reserve draws": _pv(ds, "opt_reserve_draw_cny", s),
+            "mean pooled rate 2026-2100": _mean_rate(ds),
+            "delay men 2075 (months)": _expected_delay(ds, 2075, "men"),
+            "delay women workers 2075": _expected_delay(ds, 2075, "women_worker"),
+        })
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        crit = frame[["PV extra transfers", "mean pooled rate 2026-2100",
+                      "delay men 2075 (months)", "delay women workers 2075"]].to_numpy(float)
+        frame["efficient"] = np.where(pareto_efficient(crit), "yes", "")
+    return frame
+
+
+def frontier_table(runs: Runs) -> list[StudyTable]:
+    names = runs.family(ROLES["frontier"])
+    if not names:
+        return []
+    frame = frontier_frame(runs)
+    title = ("Trade-off frontier: the optimal two-stage policy under each combination of "
+             "limits (pooled-rate cap x retirement-age cap men / women cadres / women workers "
+             "x reserve draws); present values in trillion yuan; 'efficient' = no other point "
+             "needs less of every lever (transfers, pooled rate, delays)")
+    fmt = ("", ".2f", "", "", "", "d", ".3f", ".3f", ".3f", ".3f", ".4f", ".1f", ".1f", "")
+    return [StudyTable(Table("frontier", title, frame, fmt), tuple(names), "solver")]
+
+
+# ---------------------------------------------------------------------------- sensitivity
+def _calibration_name(settings: dict) -> str:
+    """The calibration folder's name (its path depends on where the experiment file is)."""
+    return Path(settings.get("calibration", "calibration/china")).name
+
+
+def _change(settings: dict, reference: dict) -> str:
+    a = _flatten({**settings, "calibration": _calibration_name(settings)})
+    b = _flatten({**reference, "calibration": _calibration_name(reference)})
+    skip = {"name", "description"}
+    parts = [f"{k} = {_compact(a.get(k))}" for k in sorted(set(a) | set(b))
+             if k not in skip and a.get(k) != b.get(k)]
+    return "; ".join(parts) or "none (reference)"
+
+
+def sensitivity_table(runs: Runs) -> list[StudyTable]:
+    names = runs.family(ROLES["sensitivity"])
+    if not names:
+        return []
+    ref_name = ROLES["sensitivity"] + "reference"
+    names = [ref_name] + [n for n in names if n != ref_name] if ref_name in names else names
+    ref_settings = runs.settings(names[0])
+    ref_cost = float(runs.get(names[0])["opt_objective_cny"])
+    rows = []
+    for name in names:
+        ds, s = runs.get(name), runs.settings(name)
+        regime = "law_2024" if "law_2024" in ds["regime"].values else str(ds["regime"].values[0])
+        dep = ds["depletion_year_paths"].sel(regime=regime).values
+        filled = np.where(np.isnan(dep), np.inf, dep)
+        median_dep = float(np.quantile(filled, 0.5, method="inverted_cdf"))
+        cost = float(ds["opt_objective_cny"])
+        odr = ds["old_age_dependency_ratio_paths"]
+        rows.append([
+            name, s["description"].split(": ", 1)[-1], _change(s, ref_settings),
+            100 * float(odr.sel(year=2050).median()), 100 * float(odr.sel(year=2100).median()),
+            float(ds["e0_paths"].sel(year=2050).mean()), float(ds["tfr_paths"].sel(
+                year=2050).median()),
+            "never" if not np.isfinite(median_dep) else str(int(median_dep)),
+            100 * float(np.mean(filled <= 2035)), 100 * float(np.mean(filled <= 2050)),
+            cost / TRILLION, 100 * (cost / ref_cost - 1.0),
+            _pv(ds, "opt_extra_transfer_cny", s), _mean_over_paths(ds, "resim_pooled_rate", 2050),
+            _expected_delay(ds, 2075, "men"), _status(ds)])
+    frame = pd.DataFrame(rows, columns=[
+        "experiment", "assumption", "change vs reference", "old-age dependency 2050 (median, "
+        "per 100)", "old-age dependency 2100", "e0 2050 (mean of sexes and paths)",
+        "TFR 2050 (median)", "status quo: median depletion year", "P(depleted by 2035) (%)",
+        "P(depleted by 2050) (%)",
+        "optimal expected cost (trillion yuan)", "cost vs reference (%)",
+        "PV extra transfers", "pooled rate 2050", "delay men 2075 (months)", "status"])
+    title = ("Sensitivity: one assumption at a time; status quo (2024 law) across the Monte "
+             "Carlo paths and the optimal two-stage policy over the first paths (same draws "
+             "in every row)")
+    fmt = ("", "", "", ".1f", ".1f", ".2f", ".3f", "", ".1f", ".1f", ".3f", ".2f", ".3f",
+           ".4f", ".1f", "")
+    return [StudyTable(Table("sensitivity", title, frame, fmt), tuple(names), "solver")]
+
+
+# ---------------------------------------------------------------------------- equity
+def _residents(ds: xr.Dataset, regime: str) -> dict[str, xr.DataArray]:
+    a = ds.sel(regime=regime)
+    per_res = a["residents_expenditure_cny"] / a["residents_recipients"] / 12.0
+    per_emp = a["expenditure_cny"] / a["pensioners"].sum("category") / 12.0
+    return {"pension": per_res, "share": per_res / per_emp,
+            "spending": a["residents_expenditure_cny"]}
+
+
+def equity_tables(runs: Runs) -> list[StudyTable]:
+    base_name, eq_name = ROLES["baseline"], ROLES["equity"]
+    if eq_name not in runs.names:
+        return []
+    base, eq = runs.get(base_name), runs.get(eq_name)
+    regime = "law_2024"
+    b, e = _residents(base, regime), _residents(eq, regime)
+    pop = base["population"].sum("sex")
+    working = pop.sel(age=(pop["age"] >= 20) & (pop["age"] <= 64)).sum("age")
+    tax = ("economy_income_tax_rate" in base and "economy_income_tax_rate" in eq)
+    rows = []
+    for y in [y for y in YEARS if y in base["year"].values]:
+        extra = float(e["spending"].sel(year=y) - b["spending"].sel(year=y))
+        row = [y, float(b["pension"].sel(year=y)), float(e["pension"].sel(year=y)),
+               100 * float(b["share"].sel(year=y)), 100 * float(e["share"].sel(year=y)),
+               float(b["spending"].sel(year=y)) / BILLION,
+               float(e["spending"].sel(year=y)) / BILLION, extra / BILLION,
+               extra / float(working.sel(year=y))]
+        if tax:
+            out_y = float(eq["economy_output_cny"].sel(regime=regime, year=y))
+            row += [100 * extra / out_y,
+                    100 * float(base["economy_income_tax_rate"].sel(regime=regime, year=y)),
+                    100 * float(eq["economy_income_tax_rate"].sel(regime=regime, year=y))]
+        rows.append(row)
+    cols = ["year", "residents' pension, baseline (yuan/month)", "equity (yuan/month)",
+            "share of average employee pension, baseline (%)", "equity (%)",
+            "residents' pension spending, baseline (bn yuan)", "equity (bn yuan)",
+            "extra budget cost (bn yuan)", "extra cost per person aged 20-64 (yuan/year)"]
+    if tax:
+        cols += ["extra cost (% of GDP, economy)", "income tax closing the budget, "
+                 "baseline (%)", "equity (%)"]
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["year"] = frame["year"].astype(object)
+    fmt = ("d", ".0f", ".0f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f", ".2f", ".2f", ".2f")
+    year_table = Table("equity", "Equity: the residents' basic pension raised toward the "
+                       "employee pension (experiments/equity.toml) vs the baseline, 2024 law, "
+                       "median demography; money at 2021 prices. Who pays: the budget, i.e. "
+                       "the income tax that closes it in the OLG economy", frame, fmt[:len(cols)])
+    # present value of the extra cost from the first reform year
+    years = base["year"].values
+    s = runs.settings(base_name)
+    opt = s.get("optimization") or {}
+    rate = opt.get("objective", {}).get("discount_rate", DEFAULT_DISCOUNT_RATE)
+    first = opt.get("tree", {}).get("first_decision_year", DEFAULT_PV_FROM)
+    sel = years >= first
+    extra = (e["spending"] - b["spending"]).values[sel]
+    disc = (1.0 + rate) ** -(years[sel] - first).astype(float)
+    summary = [["present value of the extra cost "
+                f"{first}-{int(years[-1])} at {100 * rate:g} % (trillion yuan)",
+                float(np.sum(extra * disc)) / TRILLION],
+               [f"extra cost {first}-{int(years[-1])}, undiscounted (trillion yuan)",
+                float(np.sum(extra)) / TRILLION]]
+    if tax:
+        dt = (eq["economy_income_tax_rate"] - base["economy_income_tax_rate"]).sel(
+            regime=regime).values[sel]
+        summary += [[f"income tax rate change, mean {first}-{int(years[-1])} (pp)",
+                     100 * float(np.mean(dt))],
+                    [f"income tax rate change, largest (pp)", 100 * float(np.max(dt))]]
+    summary_table = Table("equity_summary", "Equity: what the raise costs and who pays "
+                          "(summary)", pd.DataFrame(summary, columns=["quantity", "value"]),
+                          ("", ".3f"))
+    return [StudyTable(year_table, (base_name, eq_name)),
+            StudyTable(summary_table, (base_name, eq_name))]
+
+
+# ---------------------------------------------------------------------------- welfare
+#: Results variables the welfare table reads: the consumption-equivalent variation of a
+#: reform by birth cohort, household type (group) and retirement category.
+WELFARE_VARIABLE = "economy_welfare_cev"
+
+
+def welfare_tables(runs: Runs) -> list[StudyTable]:
+    """Welfare by cohort and type, from every run that holds :data:`WELFARE_VARIABLE` (the
+    deterministic baseline first); none when no run has it."""
+    from models.study.economy_step import WELFARE_BIRTH_YEARS
+
+    names = [n for n in (ROLES["baseline"],) if runs.has(n) and WELFARE_VARIABLE in runs.get(n)]
+    if not names:
+        return []
+    rows = []
+    for name in names:
+        cev = runs.get(name)[WELFARE_VARIABLE]
+        for by in [y for y in WELFARE_BIRTH_YEARS if y in cev["birth_year"].values]:
+            c = cev.sel(birth_year=by)
+            rows.append([name, by] + [100 * float(c.sel(group=g, category=k))
+                                      for g in cev["group"].values
+                                      for k in cev["category"].values])
+    cev = runs.get(names[0])[WELFARE_VARIABLE]
+    cols = ["experiment", "birth year"] + [f"{g}, {k} (%)" for g in cev["group"].values
+                                           for k in cev["category"].values]
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["birth year"] = frame["birth year"].astype(object)
+    title = ("Welfare by birth cohort and type: consumption-equivalent change of the 2024 law "
+             "over the earlier retirement ages (% of consumption in every remaining year; "
+             "OLG economy, median demography, labour supply inelastic)")
+    return [StudyTable(Table("welfare_by_cohort", title, frame,
+                             ("", "d") + (".2f",) * (len(cols) - 2)), tuple(names))]
+
+
+# ---------------------------------------------------------------------------- overview
+def experiments_table(runs: Runs) -> list[StudyTable]:
+    rows = []
+    for name in runs.names:
+        s = runs.settings(name)
+        opt = s.get("optimization")
+        paths = s["demography"]["paths"]
+        n_opt = "-" if opt is None else str(opt.get("paths") or max(paths, 1))
+        branching = (opt or {}).get("tree", {}).get("branching") or []
+        rows.append([name, ", ".join(s["projection"]["regimes"]), paths, n_opt,
+                     "x".join(str(b) for b in branching) if opt else "-",
+                     "yes" if s.get("economy", {}).get("enabled") else "no",
+                     _calibration_name(s), "; ".join(f"{k} = {_compact(v)}" for k, v in
+                                                 s.get("overrides", {}).items()),
+                     s["description"]])
+    frame = pd.DataFrame(rows, columns=["experiment", "regimes", "Monte Carlo paths",
+                                        "optimized paths", "tree branching", "economy",
+                                        "calibration", "overrides", "description"])
+    return [StudyTable(Table("experiments", "The study's experiments (experiments/*.toml)",
+                             frame, "g"), tuple(runs.names))]
+
+
+#: Every study table builder, in report order, with the section it belongs to.
+BUILDERS: tuple[tuple[str, Callable[[Runs], list[StudyTable]]], ...] = (
+    ("experiments", experiments_table),
+    ("calibration fit", calibration_tables),
+    ("demographic projection", demography_tables),
+    ("status quo", status_quo_tables),
+    ("optimal policy", optimal_summary),
+    ("optimal policy", optimal_value_of_information),
+    ("optimal policy", optimal_first_stage),
+    ("optimal policy", optimal_expected_paths),
+    ("frontier", frontier_table),
+    ("sensitivity", sensitivity_table),
+    ("equity", equity_tables),
+    ("welfare", welfare_tables),
+)

@@ -246,3 +246,23 @@ def test_tree_groups_paths_by_rank_of_the_observable():
     assert set(np.flatnonzero(tree.node_of[:, 1] == 1)) == {8, 9, 10, 11}
     assert (tree.node_of[:, 0] == 0).all()
     assert tree.stage_of_year(np.array([2025, 2026, 2030, 2031, 2039])).tolist() == [-1, 0, 0, 1, 1]
+
+
+def test_delay_gradient_matches_finite_differences_on_several_paths(calibration, populations,
+                                                                    fit):
+    """The envelope-theorem gradient (duals x rate changes, path probabilities included)
+    against re-solving with one knot moved by one month."""
+    from models.optimize.solve import delay_gradient, scenario_data
+
+    problem = setup_problem(calibration, _settings(), populations, fit)
+    knots = np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), 3))
+    knots[0, 4:, :] = 6.0  # an interior point: every knot from the fifth on at six months
+    data = scenario_data(problem, knots)
+    sol = solve_inner(data)
+    grad = delay_gradient(problem, knots, data, sol)
+    for k, c in ((5, 0), (6, 2)):
+        moved = knots.copy()
+        moved[0, k, c] += 1.0
+        fd = solve_inner(scenario_data(problem, moved), duals=False).objective - sol.objective
+        assert np.sign(fd) == np.sign(grad[0, k, c])
+        assert fd == pytest.approx(grad[0, k, c], rel=0.25)

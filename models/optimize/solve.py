@@ -324,7 +324,10 @@ def delay_gradient(problem: PolicyProblem, knots: np.ndarray, data: ScenarioData
     floor = s.constraints.liquidity_floor_months
     target = s.constraints.horizon_months_target
     tia = data.individual_account_rate
-    d_cb = sol.dual_balance * (sol.tau + tia) + (s.objective.contributions * data.discount
+    # the objective weighs path p's contribution cost by its probability (the duals already
+    # carry it)
+    d_cb = sol.dual_balance * (sol.tau + tia) + (s.objective.contributions
+                                                 * data.probability[:, None] * data.discount
                                                  * sol.tau)
     d_ex = -sol.dual_balance + sol.dual_liquidity * floor / 12.0
     d_ex[:, -1] += sol.dual_horizon * target / 12.0

@@ -429,6 +429,28 @@ class ContributionLever(Strict):
         return self
 
 
+class IndexationLever(Strict):
+    """Real indexation of pensions in payment, as a share of the real growth of the average
+    wage (the calibration's ``pension.benefit.indexation_wage_share`` is the status quo): a
+    path piecewise linear between knot years (every ``knot_every_years`` from the first
+    decision year, flat after the last), between ``floor_wage_share`` (0: pensions in payment
+    keep their real value) and ``ceiling_wage_share`` (None: the calibrated share). Off by
+    default. Lowering it is a cut in pensions in payment; the objective prices each yuan cut
+    at ``ObjectiveWeights.indexation_cut``."""
+
+    enabled: bool = False
+    knot_every_years: Annotated[int, Field(ge=1, le=25)] = 5
+    floor_wage_share: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    ceiling_wage_share: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IndexationLever:
+        if self.ceiling_wage_share is not None and self.ceiling_wage_share < self.floor_wage_share:
+            raise ValueError(f"ceiling_wage_share = {self.ceiling_wage_share} must be >= "
+                             f"floor_wage_share = {self.floor_wage_share}")
+        return self
+
+
 class OnOff(Strict):
     enabled: bool = True
 
@@ -459,6 +481,8 @@ class ObjectiveWeights(Strict):
     extra_transfer: Annotated[float, Field(ge=0.0)] = 1.3
     smoothing_cny_per_point: Annotated[float, Field(ge=0.0)] = 1.0e9
     shortfall: Annotated[float, Field(ge=0.0)] = 10.0
+    # yuan of cost per yuan of pensions in payment cut by indexing below the calibrated share
+    indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
 
 
 class TreeSettings(Strict):
@@ -483,6 +507,7 @@ class OptimizationSettings(Strict):
     contribution: ContributionLever = ContributionLever()
     reserve: OnOff = OnOff()
     extra_transfer: OnOff = OnOff()
+    indexation: IndexationLever = IndexationLever()
     constraints: OptimizationConstraints = OptimizationConstraints()
     objective: ObjectiveWeights = ObjectiveWeights()
     tree: TreeSettings = TreeSettings()

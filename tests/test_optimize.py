@@ -5,7 +5,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from models.config import OptimizationSettings
 from models.optimize.data import ScenarioData
@@ -65,26 +64,6 @@ def test_duals_are_derivatives_of_the_optimal_cost():
         if t == 1:
             analytic += sol.dual_horizon[0] * target / 12
         assert fd == pytest.approx(analytic, rel=1e-5, abs=1e-8)
-
-
-def _scenario_populations(calibration, arrays, tfr_factors, k_shifts):
-    """A few deterministic demographic scenarios: fertility scaled, mortality index shifted."""
-    from models.demography import mortality_rates, project
-
-    pops = []
-    for f, dk in zip(tfr_factors, k_shifts):
-        mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"] + dk * (
-            arrays["year"] - arrays["year"][0]) / 10.0)
-        demo = project(arrays["base_population"], mx, arrays["asfr"] * f,
-                       arrays["sex_ratio_at_birth"], arrays["net_migration"])
-        pops.append(demo["population"])
-    return xr.concat(pops, dim="path").assign_coords(path=np.arange(len(pops)))
-
-
-@pytest.fixture(scope="module")
-def populations(calibration, arrays):
-    return _scenario_populations(calibration, arrays, [0.7, 0.85, 1.0, 1.15, 1.3, 1.0],
-                                 [-2.0, 0.0, 1.0, -1.0, 0.5, 2.0])
 
 
 def _settings(**over) -> OptimizationSettings:

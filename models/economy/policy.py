@@ -41,6 +41,8 @@ class Policy:
         :func:`models.pension.retirement_schedule`.
     indexation_wage_share : real indexation of pensions in payment as a share of the real
         growth of the average covered wage.
+    indexation_path : optional ``((from_year, share), ...)``: the share from each year on
+        (the optimizer's indexation lever); ``indexation_wage_share`` before the first step.
     fund_months : the fund rule: the employee fund holds this many months of the year's
         pension expenditure on 1 January; the fiscal subsidy makes up the rest.
     """
@@ -52,6 +54,7 @@ class Policy:
     extra_delay_months: xr.DataArray | None = None
     indexation_wage_share: float = 0.6
     fund_months: float = 11.0
+    indexation_path: tuple[tuple[int, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.retirement_regime not in rules.REGIMES:
@@ -94,6 +97,17 @@ class Policy:
         rates = np.array([r for _, r in self.pooled_rate], dtype=float)
         idx = np.clip(np.searchsorted(starts, np.asarray(years), side="right") - 1, 0, None)
         return rates[idx]
+
+    def indexation_share_in(self, years) -> np.ndarray:
+        """Indexation share (fraction of real wage growth) in force in each calendar year."""
+        years = np.asarray(years)
+        out = np.full(years.shape, float(self.indexation_wage_share))
+        if self.indexation_path:
+            starts = np.array([y for y, _ in self.indexation_path])
+            shares = np.array([v for _, v in self.indexation_path], dtype=float)
+            idx = np.searchsorted(starts, years, side="right") - 1
+            out = np.where(idx >= 0, shares[np.clip(idx, 0, None)], out)
+        return out
 
     def statutory_age_months(self, birth_years) -> np.ndarray:
         """Statutory retirement age in (possibly fractional) months, ``[birth_year, category,

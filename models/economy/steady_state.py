@@ -187,7 +187,7 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
     wbar = w * ebar
     output = params.tfp * kappa ** params.capital_share * labour
     growth = (1.0 + g) ** np.arange(J)
-    lam = policy.indexation_wage_share
+    lam = float(policy.indexation_share_in(year))
 
     def prices(tax):
         return core.CohortPrices(

@@ -206,6 +206,7 @@ class _Model:
         log_a[:pad] = -np.arange(pad, 0, -1) * np.log1p(initial.wage_growth)
         self.tech = np.exp(log_a)  # A_t, A_0 = 1
         self.pooled = policy.pooled_rate_in(years_all)
+        self.indexation = policy.indexation_share_in(years_all)
         self.res_ratio = core.residents_ratio(params, base_year, years_all)
 
         pop, surv = _extend(population, mortality, params, Tx + 1, terminal.demography)
@@ -368,7 +369,7 @@ class _Model:
         wbar_pad = np.concatenate([back, wbar], axis=1)
         wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
         growth_w = wbar_pad / wbar_before - 1.0
-        index = np.exp(np.cumsum(np.log1p(pol.indexation_wage_share * growth_w), axis=1))
+        index = np.exp(np.cumsum(np.log1p(self.indexation * growth_w), axis=1))
         pad_front = lambda x: np.concatenate(  # noqa: E731
             [np.repeat(x[:, :1], pad, axis=1), x], axis=1)
         r_pad = pad_front(r)

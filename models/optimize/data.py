@@ -51,16 +51,26 @@ class ScenarioData:
     delay_cost: float  # expected discounted cost of the delay path (constant in the LP)
     settings: OptimizationSettings = field(repr=False)
     fixed_rates: dict | None = None  # year position -> pooled rate pinned at the root (EEV)
+    # expected discounted cost (yuan) of indexing pensions in payment below the calibrated
+    # share: w · Σ_p π_p Σ_t δ_t (E_calibrated − E) (constant in the LP)
+    indexation_cost: float = 0.0
 
     @property
     def n_paths(self) -> int:
         return self.probability.size
 
+    @property
+    def outer_cost(self) -> float:
+        """Cost (yuan) of the outer levers, constant in the inner LP: delay and indexation."""
+        return self.delay_cost + self.indexation_cost
 
-def knot_years(settings: OptimizationSettings, last_year: int) -> np.ndarray:
-    """Years at which the retirement delay path has a knot (piecewise linear between)."""
+
+def knot_years(settings: OptimizationSettings, last_year: int, every: int | None = None
+               ) -> np.ndarray:
+    """Years at which a lever's path has a knot (piecewise linear between): every ``every``
+    years (default: the retirement lever's spacing) from the first decision year."""
     first = settings.tree.first_decision_year
-    return np.arange(first, last_year + 1, settings.retirement.knot_every_years)
+    return np.arange(first, last_year + 1, every or settings.retirement.knot_every_years)
 
 
 def delay_by_year(knots: np.ndarray, knot_yrs: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -114,20 +124,26 @@ class PolicyRates:
     delay: np.ndarray  # [year, category] whole months, all simulated years
     rates: xr.Dataset
     schedule: xr.Dataset
+    indexation_share: np.ndarray | None = None  # [year], None: the calibrated share
 
 
 def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
                  cal: Calibration, fit: BaseYearFit, regime: str,
                  weights_population: xr.DataArray,
-                 wage_index: xr.DataArray | None = None) -> PolicyRates:
-    """Schedule and per-person rates under a delay path ``[year, category]`` (months), with the
-    calibration's wage path or the economy's ``wage_index[year]``."""
+                 wage_index: xr.DataArray | None = None,
+                 indexation_share: np.ndarray | None = None) -> PolicyRates:
+    """Schedule and per-person rates under a delay path ``[year, category]`` (months) and an
+    indexation share path ``[year]`` (None: the calibrated share), with the calibration's
+    wage path or the economy's ``wage_index[year]``."""
     lever = xr.DataArray(delay_months, dims=("year", "category"),
                          coords={"year": years, "category": list(CATEGORIES)})
     schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever)
+    share = (None if indexation_share is None
+             else xr.DataArray(indexation_share, dims="year", coords={"year": years}))
     rates = account_rates(schedule, fit, cal.pension, cal.finances, weights_population,
-                          wage_index=wage_index)
-    return PolicyRates(delay=np.asarray(delay_months), rates=rates, schedule=schedule)
+                          wage_index=wage_index, indexation_share=share)
+    return PolicyRates(delay=np.asarray(delay_months), rates=rates, schedule=schedule,
+                       indexation_share=indexation_share)
 
 
 def flows_from_rates(pop_c: np.ndarray, rates: xr.Dataset, fit: BaseYearFit,

@@ -15,7 +15,7 @@ For path ``p`` and optimized year ``t`` (money in trillions of yuan):
   CVaR variant: ``η + Σ_p π_p ξ_p / (1 − β) ≤ L``, ``ξ_p ≥ Σ_t δ_t U[p,t] − η``, ``ξ ≥ 0``.
 
 Objective: ``Σ_p π_p Σ_t δ_t (w_c τ CB + w_r D + w_x X + w_u U) + w_s Σ_{n,t} π_n v[n,t]``
-plus the (constant) cost of the delay path.
+plus the (constant) cost of the delay path and of any indexation cut (``outer_cost``).
 
 :func:`add_path` writes one path's rows on any block, given how to reach the pooled-rate
 variable of a year; the extensive form and the mpi-sppy scenario creator both use it.
@@ -170,5 +170,5 @@ def build_extensive_form(data: ScenarioData, rescue: bool = False) -> pyo.Concre
                                         m.tau[int(nodes[t]), t])
         for p in range(data.n_paths))
         + smoothing * sum(prob[k] * m.tau_change[k] for k in pairs)
-        + data.delay_cost / MONEY_SCALE)
+        + data.outer_cost / MONEY_SCALE)
     return m

@@ -234,11 +234,11 @@ def scenario_creator(scenario_name: str, data: ScenarioData, tree: ScenarioTree,
         mask = (stage == k).astype(float)
         cost = path_cost(m.path, replace(data, discount=data.discount * mask), p, rate)
         cost = cost + smoothing * sum(m.tau_change[t] for t in T if stage[t] == k)
-        return cost + data.delay_cost / MONEY_SCALE if k == 0 else cost
+        return cost + data.outer_cost / MONEY_SCALE if k == 0 else cost
 
     m.stage_cost = pyo.Expression(range(n_stages), rule=lambda m, k: stage_cost(k))
     cost = path_cost(m.path, data, p, rate) + smoothing * sum(m.tau_change[t] for t in T) \
-        + data.delay_cost / MONEY_SCALE
+        + data.outer_cost / MONEY_SCALE
     root_extra = []
     if variant == "cvar":
         if cvar_multiplier is None:

@@ -10,9 +10,8 @@ from models.optimize.data import MONEY_SCALE, ScenarioData
 from models.optimize.solve import (
     PolicyProblem,
     PolicySolution,
-    _full_delay,
     _rates_for,
-    leaf_knots,
+    leaf_paths,
     optimize_policy,
     scenario_data,
     solve_inner,
@@ -23,18 +22,16 @@ from models.pension.accounts import project_accounts
 def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
     """Run the pension accounts on every path under the chosen policy.
 
-    Each leaf's paths use that leaf's delay path; pooled rates, reserve draws and transfers
-    (plus unpaid pensions in the chance/CVaR variants, and rescue money if any) come from the
-    solution. Returns accounts ``[path, year]`` over all simulated years.
+    Each leaf's paths use that leaf's delay and indexation paths; pooled rates, reserve
+    draws and transfers (plus unpaid pensions in the chance/CVaR variants, and rescue money if
+    any) come from the solution. Returns accounts ``[path, year]`` over all simulated years.
     """
-    tree = problem.tree
     opt = problem.opt_mask
     inner = psol.rescue if psol.infeasible else psol.inner
     years = problem.years
     pieces = []
-    for leaf, kn in leaf_knots(problem, psol.knots).items():
-        paths = np.flatnonzero(tree.node_of[:, -1] == leaf)
-        pr = _rates_for(problem, _full_delay(problem, kn))
+    for _, paths, delay, share in leaf_paths(problem, psol.levers):
+        pr = _rates_for(problem, delay, share)
         pooled = np.full((paths.size, years.size),
                          problem.cal.pension.contribution.employer_pooled_rate.value)
         pooled[:, opt] = inner.tau[paths]
@@ -150,11 +147,15 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
     for (n, t), v in inner.tau_node.items():
         rate[n, t] = v
     delay = np.full((tree.n_nodes, years.size, len(CATEGORIES)), np.nan)
-    for leaf, kn in leaf_knots(problem, psol.knots).items():
-        d = _full_delay(problem, kn)[problem.opt_mask]
+    indexation = np.full((tree.n_nodes, years.size), np.nan)
+    for leaf, _, full_delay, share in leaf_paths(problem, psol.levers):
+        d = full_delay[problem.opt_mask]
+        idx = (np.full(len(problem.years), problem.calibrated_indexation) if share is None
+               else share)[problem.opt_mask]
         for n in tree.ancestors(leaf):
             own = tree.stage_of_year(years) == tree.stage_of_node[n]
             delay[n, own] = d[own]
+            indexation[n, own] = idx[own]
     paths = problem.population["path"].values
     money = "yuan per year (base-year prices)"
     ds = xr.Dataset(
@@ -166,6 +167,11 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
                                           {"units": "months",
                                            "long_name": "optimal retirement delay beyond the law "
                                                         "(cohorts reaching the law's age that year)"}),
+            "policy_indexation_share": (("node", "year"), indexation,
+                                        {"units": "fraction of real wage growth",
+                                         "long_name": "indexation of pensions in payment by "
+                                                      "node (the calibrated share when the "
+                                                      "lever is off)"}),
             "node_stage": ("node", tree.stage_of_node, {"units": "1", "long_name": "stage"}),
             "node_parent": ("node", tree.parent, {"units": "1", "long_name": "parent node"}),
             "path_node": (("path", "stage"), tree.node_of, {"units": "1",

@@ -1,4 +1,5 @@
-"""Solve the policy problem: HiGHS through Pyomo, an outer search over retirement delays.
+"""Solve the policy problem: HiGHS through Pyomo, an outer search over retirement delays and
+the indexation of pensions in payment.
 
 Method (and why it is exact):
 
@@ -15,6 +16,14 @@ Method (and why it is exact):
    whole gradient). A trust-region step solves a small LP over the knot polytope (bounds, caps,
    non-decreasing, pace), whose vertices are whole months (interval constraints with integer
    data are totally unimodular); a step is kept only if the exactly re-solved ``V`` falls.
+3. *Indexation (optional lever).* Expenditure is non-linear in the indexation share
+   ``s(t)`` (pensions in payment compound ``Π(1 + s g)``), so the share path is an outer
+   lever too: knots ``s[node, knot]`` (non-anticipative like the delays) in the same
+   trust-region step, within ``[floor, ceiling]``. For fixed knots the inner problem stays an
+   exact LP; the gradient is the duals' ``∂V/∂E`` less the cut's price ``w π δ`` times the
+   exact forward sensitivity ``∂E/∂s`` of the accounts' pension recursion
+   (:func:`models.pension.accounts.indexation_sensitivity`). The cut's cost
+   ``w Σ π δ (E_calibrated − E)`` is a constant of the LP (``ScenarioData.indexation_cost``).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
     BaseYearFit,
     category_population,
+    indexation_sensitivity,
     project_accounts,
     reach_year,
 )
@@ -176,11 +186,25 @@ class PolicyProblem:
     discount: np.ndarray  # [T]
     fund_return: np.ndarray  # [year] all simulated years
     wage_index: xr.DataArray | None = None  # [year]: the economy's wages, or None
+    # the indexation lever: knot years, owning stages, interpolation weights [year(opt), knot]
+    # and the share's bounds (fraction of real wage growth)
+    index_knot_yrs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    index_owner_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    index_interp: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    index_bounds: tuple[float, float] = (0.0, 0.0)
     cache: dict = field(default_factory=dict)
 
     @property
     def opt_years(self) -> np.ndarray:
         return self.years[self.opt_mask]
+
+    @property
+    def calibrated_indexation(self) -> float:
+        return self.cal.pension.benefit.indexation_wage_share.value
+
+    @property
+    def indexation_enabled(self) -> bool:
+        return self.settings.indexation.enabled
 
 
 def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
@@ -239,6 +263,16 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
     rate = settings.objective.discount_rate
     discount = (1.0 + rate) ** -(opt_years - first).astype(float)
+    lever = settings.indexation
+    index_knots = (knot_years(settings, int(years[-1]), lever.knot_every_years)
+                   if lever.enabled else np.zeros(0, dtype=int))
+    calibrated = cal.pension.benefit.indexation_wage_share.value
+    ceiling = calibrated if lever.ceiling_wage_share is None else lever.ceiling_wage_share
+    if lever.enabled and ceiling < lever.floor_wage_share:
+        raise ValueError(
+            f"optimization.indexation: the ceiling {ceiling} (the calibration's "
+            f"pension.benefit.indexation_wage_share when ceiling_wage_share is unset) is below "
+            f"floor_wage_share = {lever.floor_wage_share}")
     problem = PolicyProblem(
         cal=cal, settings=settings, fit=fit, tree=tree, years=years, ages=ages,
         opt_mask=opt_mask, pop_c=pop_c, weights_population=weights, population=population,
@@ -246,20 +280,60 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         max_knot_delay=max_delay, interp=interpolation_weights(knots, opt_years),
         balance_start=np.broadcast_to(balance_start, (tree.n_paths,)).copy(),
         reserve_start=np.broadcast_to(reserve_start, (tree.n_paths,)).copy(),
-        discount=discount, fund_return=r_fund, wage_index=wage_index)
+        discount=discount, fund_return=r_fund, wage_index=wage_index,
+        index_knot_yrs=index_knots,
+        index_owner_stage=np.maximum(tree.stage_of_year(index_knots), 0).astype(int)
+        if index_knots.size else np.zeros(0, dtype=int),
+        index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
+        else np.zeros((opt_years.size, 0)),
+        index_bounds=(lever.floor_wage_share, ceiling))
     problem.cache["zero_rates"] = zero
     return problem
 
 
-# ----------------------------------------------------------------------------- delays
-def leaf_knots(problem: PolicyProblem, knots: np.ndarray) -> dict[int, np.ndarray]:
-    """Knot values along each leaf's chain of nodes: ``{leaf: [knot, category]}``."""
+# ----------------------------------------------------------------------------- levers
+@dataclass(frozen=True)
+class Levers:
+    """The outer search's decision: retirement-delay knots ``delay[node, knot, category]``
+    (whole months beyond the law) and indexation-share knots ``indexation[node, knot]``
+    (fraction of real wage growth; no knots when the lever is off)."""
+
+    delay: np.ndarray
+    indexation: np.ndarray
+
+    def same_as(self, other: Levers) -> bool:
+        return (np.array_equal(self.delay, other.delay)
+                and np.allclose(self.indexation, other.indexation, rtol=0.0, atol=1e-9))
+
+
+def start_levers(problem: PolicyProblem) -> Levers:
+    """No extra delay; the indexation at the calibrated share (within the lever's bounds)."""
+    lo, hi = problem.index_bounds
+    share = float(np.clip(problem.calibrated_indexation, lo, hi))
+    return Levers(np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES))),
+                  np.full((problem.tree.n_nodes, len(problem.index_knot_yrs)), share))
+
+
+def _chain_values(problem: PolicyProblem, values: np.ndarray, owner_stage: np.ndarray
+                  ) -> dict[int, np.ndarray]:
+    """Knot values ``values[node, knot, ...]`` along each leaf's chain of nodes: the knot ``k``
+    is decided by the leaf's ancestor at stage ``owner_stage[k]``."""
     out = {}
     for leaf in problem.tree.leaves():
         chain = problem.tree.ancestors(int(leaf))
-        out[int(leaf)] = np.stack([knots[chain[s]][k] for k, s in
-                                   enumerate(problem.knot_owner_stage)])
+        out[int(leaf)] = (np.stack([values[chain[s]][k] for k, s in enumerate(owner_stage)])
+                          if len(owner_stage) else values[0][:0])
     return out
+
+
+def leaf_knots(problem: PolicyProblem, knots: np.ndarray) -> dict[int, np.ndarray]:
+    """Delay knot values along each leaf's chain of nodes: ``{leaf: [knot, category]}``."""
+    return _chain_values(problem, knots, problem.knot_owner_stage)
+
+
+def leaf_indexation(problem: PolicyProblem, indexation: np.ndarray) -> dict[int, np.ndarray]:
+    """Indexation knot values along each leaf's chain of nodes: ``{leaf: [knot]}``."""
+    return _chain_values(problem, indexation, problem.index_owner_stage)
 
 
 def _full_delay(problem: PolicyProblem, knots_leaf: np.ndarray) -> np.ndarray:
@@ -269,87 +343,133 @@ def _full_delay(problem: PolicyProblem, knots_leaf: np.ndarray) -> np.ndarray:
     return delay
 
 
-def _rates_for(problem: PolicyProblem, delay: np.ndarray):
-    key = delay.astype(np.int64).tobytes()
+def _full_indexation(problem: PolicyProblem, knots_leaf: np.ndarray) -> np.ndarray | None:
+    """Indexation share for every simulated year (calibrated before the first decision year,
+    linear between knots, flat after the last); None when the lever is off."""
+    if not problem.indexation_enabled:
+        return None
+    share = np.full(len(problem.years), problem.calibrated_indexation)
+    share[problem.opt_mask] = np.interp(problem.opt_years, problem.index_knot_yrs, knots_leaf)
+    return share
+
+
+def leaf_paths(problem: PolicyProblem, levers: Levers):
+    """``(leaf, paths, delay[year, category], indexation share[year] or None)`` per leaf."""
+    delays = leaf_knots(problem, levers.delay)
+    shares = leaf_indexation(problem, levers.indexation)
+    for leaf in problem.tree.leaves():
+        leaf = int(leaf)
+        yield (leaf, np.flatnonzero(problem.tree.node_of[:, -1] == leaf),
+               _full_delay(problem, delays[leaf]), _full_indexation(problem, shares[leaf]))
+
+
+def _rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
+    key = delay.astype(np.int64).tobytes() + (b"" if share is None else share.tobytes())
     if key not in problem.cache:
         if len(problem.cache) > 64:
+            zero = problem.cache["zero_rates"]
             problem.cache.clear()
+            problem.cache["zero_rates"] = zero
         problem.cache[key] = policy_rates(delay, problem.years, problem.ages, problem.cal,
                                           problem.fit, problem.settings.regime,
-                                          problem.weights_population, problem.wage_index)
+                                          problem.weights_population, problem.wage_index,
+                                          indexation_share=share)
     return problem.cache[key]
 
 
-def scenario_data(problem: PolicyProblem, knots: np.ndarray,
+def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
                   settings: OptimizationSettings | None = None) -> ScenarioData:
-    """The inner problem's data for delay knots ``[node, knot, category]``."""
+    """The inner problem's data for the outer levers (or bare delay knots
+    ``[node, knot, category]`` with the indexation at its start)."""
+    if not isinstance(levers, Levers):
+        levers = replace(start_levers(problem), delay=np.asarray(levers, dtype=float))
     settings = settings or problem.settings
     tree = problem.tree
     P, T = tree.n_paths, int(problem.opt_mask.sum())
+    opt = problem.opt_mask
     base, expenditure = np.zeros((P, T)), np.zeros((P, T))
-    delay_cost = 0.0
+    delay_cost = index_cost = 0.0
     w_delay = settings.objective.delay_cny_per_person_month
-    for leaf, kn in leaf_knots(problem, knots).items():
-        paths = tree.node_of[:, -1] == leaf
-        delay = _full_delay(problem, kn)
-        pr = _rates_for(problem, delay)
+    w_index = settings.objective.indexation_cut
+    zero = problem.cache["zero_rates"]
+    for leaf, paths, delay, share in leaf_paths(problem, levers):
+        pr = _rates_for(problem, delay, share)
         cb, ex = flows_from_rates(problem.pop_c[paths], pr.rates, problem.fit, problem.cal)
-        base[paths] = cb[:, problem.opt_mask] / MONEY_SCALE
-        expenditure[paths] = ex[:, problem.opt_mask] / MONEY_SCALE
-        zero = problem.cache["zero_rates"]
-        retiring = new_retirees(problem.pop_c[paths], zero.rates,
-                                problem.years)[problem.opt_mask]  # [T, C]
-        share = tree.probability[paths].sum()
-        delay_cost += share * w_delay * float(np.sum(problem.discount[:, None] * retiring
-                                                     * delay[problem.opt_mask]))
-    subsidy = problem.cache["zero_rates"].rates["fiscal_subsidy_cny"].values[problem.opt_mask]
+        base[paths] = cb[:, opt] / MONEY_SCALE
+        expenditure[paths] = ex[:, opt] / MONEY_SCALE
+        retiring = new_retirees(problem.pop_c[paths], zero.rates, problem.years)[opt]  # [T, C]
+        prob = tree.probability[paths]
+        delay_cost += prob.sum() * w_delay * float(np.sum(problem.discount[:, None] * retiring
+                                                          * delay[opt]))
+        if share is not None:
+            _, ex_ref = flows_from_rates(problem.pop_c[paths], _rates_for(problem, delay).rates,
+                                         problem.fit, problem.cal)
+            index_cost += w_index * float(prob @ ((ex_ref - ex)[:, opt] @ problem.discount))
+    subsidy = zero.rates["fiscal_subsidy_cny"].values[opt]
     return ScenarioData(
         years=problem.opt_years, probability=tree.probability,
         node_of_year=tree.node_of_path_year(problem.opt_years),
         contribution_base=base, expenditure=expenditure, subsidy=subsidy / MONEY_SCALE,
         balance_start=problem.balance_start, reserve_start=problem.reserve_start,
-        fund_return=problem.fund_return[problem.opt_mask],
+        fund_return=problem.fund_return[opt],
         reserve_return=problem.cal.finances.reserve.real_return.value,
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
-        discount=problem.discount, delay_cost=delay_cost, settings=settings)
+        discount=problem.discount, delay_cost=delay_cost, settings=settings,
+        indexation_cost=index_cost)
 
 
-def delay_gradient(problem: PolicyProblem, knots: np.ndarray, data: ScenarioData,
+def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(∂V/∂CB, ∂V/∂E)`` per path and optimized year (model units) from the inner duals,
+    by the envelope theorem; the duals already carry the path probabilities."""
+    s = problem.settings
+    floor = s.constraints.liquidity_floor_months
+    target = s.constraints.horizon_months_target
+    d_cb = sol.dual_balance * (sol.tau + data.individual_account_rate) + (
+        s.objective.contributions * data.probability[:, None] * data.discount * sol.tau)
+    d_ex = -sol.dual_balance + sol.dual_liquidity * floor / 12.0
+    d_ex[:, -1] += sol.dual_horizon * target / 12.0
+    return d_cb, d_ex
+
+
+def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: ScenarioData,
                    sol: InnerSolution) -> np.ndarray:
-    """``∂V/∂knots[node, knot, category]`` (trillions of yuan per month) from the duals."""
+    """``∂V/∂knots[node, knot, category]`` (trillions of yuan per month) from the duals.
+
+    With the indexation lever on, ``V`` also holds ``w Σ π δ (E_calibrated − E)``, and a month
+    of delay moves both expenditures."""
+    if not isinstance(levers, Levers):
+        levers = replace(start_levers(problem), delay=np.asarray(levers, dtype=float))
     s = problem.settings
     tree = problem.tree
     opt = problem.opt_mask
-    floor = s.constraints.liquidity_floor_months
-    target = s.constraints.horizon_months_target
-    tia = data.individual_account_rate
-    # the objective weighs path p's contribution cost by its probability (the duals already
-    # carry it)
-    d_cb = sol.dual_balance * (sol.tau + tia) + (s.objective.contributions
-                                                 * data.probability[:, None] * data.discount
-                                                 * sol.tau)
-    d_ex = -sol.dual_balance + sol.dual_liquidity * floor / 12.0
-    d_ex[:, -1] += sol.dual_horizon * target / 12.0
-    grad = np.zeros_like(knots, dtype=float)
+    d_cb, d_ex = _flow_duals(problem, data, sol)
+    grad = np.zeros_like(levers.delay, dtype=float)
     w_delay = s.objective.delay_cny_per_person_month / MONEY_SCALE
+    cut = s.objective.indexation_cut * data.probability[:, None] * data.discount[None, :]
     compliance = problem.cal.pension.contribution.compliance.value
-    for leaf, kn in leaf_knots(problem, knots).items():
-        paths = np.flatnonzero(tree.node_of[:, -1] == leaf)
-        delay = _full_delay(problem, kn)
-        now = _rates_for(problem, delay)
+    for leaf, paths, delay, share in leaf_paths(problem, levers):
         bumped = delay.copy()
         bumped[opt] += 1.0
-        up = _rates_for(problem, bumped)
+        now, up = _rates_for(problem, delay, share), _rates_for(problem, bumped, share)
+
+        def expenditure_change(a, b):
+            return (b.rates["pensioner_rate"] * b.rates["pension_cny"]
+                    - a.rates["pensioner_rate"] * a.rates["pension_cny"]).values
+
         d_ins = (up.rates["insured_rate"] - now.rates["insured_rate"]).values
-        d_exp = (up.rates["pensioner_rate"] * up.rates["pension_cny"]
-                 - now.rates["pensioner_rate"] * now.rates["pension_cny"]).values
+        d_exp = expenditure_change(now, up)
         wage = now.rates["average_wage_cny"].values
         pop = problem.pop_c[paths][:, opt]  # [p, T, A, C]
         w_cb = np.einsum("pt,ptac->tac", d_cb[paths], pop) * (
             problem.fit.contribution_index * compliance * wage[opt])[:, None, None] / MONEY_SCALE
-        w_ex = np.einsum("pt,ptac->tac", d_ex[paths], pop) / MONEY_SCALE
+        coef_ex = d_ex[paths] - (cut[paths] if share is not None else 0.0)
+        w_ex = np.einsum("pt,ptac->tac", coef_ex, pop) / MONEY_SCALE
         cell = w_cb * d_ins[opt] + w_ex * d_exp[opt]  # [T, A, C]
+        if share is not None:  # the calibrated-indexation expenditure moves too
+            d_ref = expenditure_change(_rates_for(problem, delay), _rates_for(problem, bumped))
+            cell += np.einsum("pt,ptac->tac", cut[paths], pop) / MONEY_SCALE * d_ref[opt]
         # attribute each cell to the lever year of its cohort
         law_age = now.schedule["statutory_age"].values[opt] - delay[opt][:, None, :] / 12.0
         birth = problem.opt_years[:, None, None] - problem.ages[None, :, None] - 1
@@ -370,28 +490,76 @@ def delay_gradient(problem: PolicyProblem, knots: np.ndarray, data: ScenarioData
     return grad
 
 
-def _step(problem: PolicyProblem, knots: np.ndarray, grad: np.ndarray, radius: int
-          ) -> np.ndarray:
-    """Minimise ``grad · knots'`` over the delay polytope within ``|knots' − knots| ≤ radius``."""
+def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioData,
+                        sol: InnerSolution) -> np.ndarray:
+    """``∂V/∂indexation[node, knot]`` (trillions of yuan per unit share) from the duals.
+
+    ``∂E[p,t]/∂share(u) = Σ_{a,c} pop[p,t,a,c] · pensioner_rate[t,a,c] · ∂P[t,a,c]/∂share(u)``
+    with the exact forward sensitivity of the average pensions
+    (:func:`models.pension.accounts.indexation_sensitivity`); ``∂V/∂E`` is the inner duals'
+    value less the cut's price ``w π_p δ_t``; chained to the knots by the interpolation
+    weights."""
+    grad = np.zeros_like(levers.indexation, dtype=float)
+    if not problem.indexation_enabled:
+        return grad
+    tree = problem.tree
+    opt = problem.opt_mask
+    _, d_ex = _flow_duals(problem, data, sol)
+    cut = (problem.settings.objective.indexation_cut * data.probability[:, None]
+           * data.discount[None, :])
+    for leaf, paths, delay, share in leaf_paths(problem, levers):
+        pr = _rates_for(problem, delay, share)
+        sens = indexation_sensitivity(pr.rates, problem.weights_population)  # [u, t, a, c]
+        pop = problem.pop_c[paths][:, opt]
+        w = np.einsum("pt,ptac->tac", d_ex[paths] - cut[paths], pop) / MONEY_SCALE
+        w *= pr.rates["pensioner_rate"].values[opt]
+        g_year = np.einsum("tac,utac->u", w, sens[:, opt])[opt]  # [year(opt)]
+        g_knot = problem.index_interp.T @ g_year
+        chain = tree.ancestors(leaf)
+        for k, stage in enumerate(problem.index_owner_stage):
+            grad[chain[stage], k] += g_knot[k]
+    return grad
+
+
+# share of real wage growth moved per month of trust radius in the joint step
+SHARE_PER_MONTH = 0.05 / 6.0
+
+
+def _step(problem: PolicyProblem, levers: Levers, grad: Levers, radius: int) -> Levers:
+    """Minimise ``grad · levers'`` over the lever polytope within the trust region: delay knots
+    within ``radius`` months (bounds, caps, non-decreasing, pace; whole months), indexation
+    knots within ``radius · SHARE_PER_MONTH`` of their value and within the lever's bounds."""
     s = problem.settings.retirement
     tree = problem.tree
+    knots = levers.delay
     owned = [(n, k) for n in range(tree.n_nodes) for k in range(len(problem.knot_yrs))
-             if tree.stage_of_node[n] == problem.knot_owner_stage[k]]
+             if tree.stage_of_node[n] == problem.knot_owner_stage[k]] if s.enabled else []
     C = len(CATEGORIES)
     index = {(n, k, c): i for i, (n, k, c) in enumerate(
         (n, k, c) for (n, k) in owned for c in range(C))}
-    nvar = len(index)
+    owned_idx = [(n, k) for n in range(tree.n_nodes) for k in range(len(problem.index_knot_yrs))
+                 if tree.stage_of_node[n] == problem.index_owner_stage[k]]
+    index_idx = {key: len(index) + i for i, key in enumerate(owned_idx)}
+    nvar = len(index) + len(index_idx)
+    if nvar == 0:
+        return levers
     cost = np.zeros(nvar)
     lo, hi = np.zeros(nvar), np.zeros(nvar)
     for (n, k, c), i in index.items():
-        cost[i] = grad[n, k, c]
+        cost[i] = grad.delay[n, k, c]
         cap = problem.max_knot_delay[k, c]
         lo[i] = max(0.0, knots[n, k, c] - radius)
         hi[i] = min(cap, knots[n, k, c] + radius)
         lo[i] = min(lo[i], hi[i])
+    floor, ceiling = problem.index_bounds
+    for (n, k), i in index_idx.items():
+        cost[i] = grad.indexation[n, k]
+        lo[i] = max(floor, levers.indexation[n, k] - radius * SHARE_PER_MONTH)
+        hi[i] = min(ceiling, levers.indexation[n, k] + radius * SHARE_PER_MONTH)
+        lo[i] = min(lo[i], hi[i])
     rows, ub = [], []
     first_gap = problem.knot_yrs[0] - (problem.settings.tree.first_decision_year - 1)
-    for leaf in tree.leaves():
+    for leaf in tree.leaves() if index else []:
         chain = tree.ancestors(int(leaf))
         for c in range(C):
             prev = None
@@ -410,17 +578,19 @@ def _step(problem: PolicyProblem, knots: np.ndarray, grad: np.ndarray, radius: i
                 prev = i
     res = linprog(cost, A_ub=np.array(rows) if rows else None, b_ub=np.array(ub) if ub else None,
                   bounds=list(zip(lo, hi)), method="highs")
-    out = knots.copy()
     if res.status != 0:
-        return out
+        return levers
+    delay, share = knots.copy(), levers.indexation.copy()
     for (n, k, c), i in index.items():
-        out[n, k, c] = np.floor(res.x[i] + 1e-6)
-    return out
+        delay[n, k, c] = np.floor(res.x[i] + 1e-6)
+    for (n, k), i in index_idx.items():
+        share[n, k] = float(np.clip(res.x[i], floor, ceiling))
+    return Levers(delay, share)
 
 
 @dataclass
 class PolicySolution:
-    knots: np.ndarray  # [node, knot, category] months
+    levers: Levers
     data: ScenarioData
     inner: InnerSolution
     history: list[dict]
@@ -428,10 +598,15 @@ class PolicySolution:
     rescue: InnerSolution | None
     binding: list[str]
 
+    @property
+    def knots(self) -> np.ndarray:
+        """Delay knots ``[node, knot, category]`` (months)."""
+        return self.levers.delay
 
-def _evaluate(problem: PolicyProblem, knots: np.ndarray, history: list, label: str
+
+def _evaluate(problem: PolicyProblem, levers: Levers, history: list, label: str
               ) -> tuple[ScenarioData, InnerSolution]:
-    data = scenario_data(problem, knots)
+    data = scenario_data(problem, levers)
     sol = solve_inner(data)
     if sol.mip and sol.status != "infeasible":  # duals from the LP with the binaries fixed
         z = np.array([float(np.any(sol.U[p] > 1e-9)) for p in range(data.n_paths)])
@@ -442,14 +617,16 @@ def _evaluate(problem: PolicyProblem, knots: np.ndarray, history: list, label: s
     history.append({"step": label, "objective_cny": sol.objective * MONEY_SCALE,
                     "status": sol.status, "build_s": round(sol.build_s, 3),
                     "solve_s": round(sol.solve_s, 3),
-                    "max_delay_months": float(knots.max()) if knots.size else 0.0,
+                    "max_delay_months": float(levers.delay.max()) if levers.delay.size else 0.0,
+                    "min_indexation_share": float(levers.indexation.min())
+                    if levers.indexation.size else float("nan"),
                     "log": sol.log})
     log.info("%s: objective %.6g trillion yuan (%s)", label, sol.objective, sol.status)
     return data, sol
 
 
 def binding_constraints(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution,
-                        knots: np.ndarray, tol: float = 1e-7) -> list[str]:
+                        levers: Levers, tol: float = 1e-7) -> list[str]:
     """Human-readable list of the limits the (rescue) solution presses against."""
     s = problem.settings
     out = []
@@ -464,12 +641,17 @@ def binding_constraints(problem: PolicyProblem, data: ScenarioData, sol: InnerSo
         out.append("contribution-rate lever switched off")
     if s.retirement.enabled:
         caps = problem.max_knot_delay[None, :, :]
-        hit = np.argwhere(knots >= caps - tol)
+        hit = np.argwhere(levers.delay >= caps - tol)
         if hit.size:
             cats = sorted({CATEGORIES[c] for _, _, c in hit})
             out.append(f"retirement age at its cap for {', '.join(cats)}")
     else:
         out.append("retirement-age lever switched off")
+    if problem.indexation_enabled:
+        low = np.argwhere(levers.indexation <= problem.index_bounds[0] + tol)
+        if low.size:
+            out.append(f"indexation at its floor {problem.index_bounds[0]:g} of wage growth "
+                       f"from {problem.index_knot_yrs[low[:, 1].min()]}")
     if s.reserve.enabled:
         empty = np.argwhere(sol.A <= tol)
         if empty.size:
@@ -487,41 +669,47 @@ def binding_constraints(problem: PolicyProblem, data: ScenarioData, sol: InnerSo
 
 
 def optimize_policy(problem: PolicyProblem, progress: bool = False) -> PolicySolution:
-    """Outer trust-region search over delays with exact inner solves (see module docstring)."""
+    """Outer trust-region search over the delay and indexation knots with exact inner solves
+    (see module docstring)."""
     s = problem.settings
-    tree = problem.tree
-    knots = np.zeros((tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES)))
+    levers = start_levers(problem)
     history: list[dict] = []
-    data, sol = _evaluate(problem, knots, history, "start (regime, no extra delay)")
+    data, sol = _evaluate(problem, levers, history, "start (regime, no extra delay)")
+    searching = s.retirement.enabled or problem.indexation_enabled
     if sol.status == "infeasible":
-        # Without money beyond the levers the start is infeasible: try the most delay, then
-        # report the smallest rescue transfers.
-        if s.retirement.enabled:
-            most = _step(problem, knots, -np.ones_like(knots), radius=10_000)
-            data2, sol2 = _evaluate(problem, most, history, "largest delays")
+        # Without money beyond the levers the start is infeasible: try the most delay and the
+        # lowest indexation, then report the smallest rescue transfers.
+        if searching:
+            most = _step(problem, levers, Levers(-np.ones_like(levers.delay),
+                                                 np.ones_like(levers.indexation)),
+                         radius=10_000)
+            data2, sol2 = _evaluate(problem, most, history, "largest delays, lowest indexation")
             if sol2.status != "infeasible":
-                knots, data, sol = most, data2, sol2
+                levers, data, sol = most, data2, sol2
         if sol.status == "infeasible":
             rescue = solve_inner(data, rescue=True)
-            return PolicySolution(knots, data, sol, history, True, rescue,
-                                  binding_constraints(problem, data, rescue, knots))
-    if s.retirement.enabled and s.retirement.max_outer_iterations > 0:
-        radius = 6
-        for it in range(s.retirement.max_outer_iterations):
-            grad = delay_gradient(problem, knots, data, sol)
-            trial = _step(problem, knots, grad, radius)
-            if np.array_equal(trial, knots):
-                if radius <= 1:
-                    break
-                radius = max(1, radius // 2)
-                continue
-            data_t, sol_t = _evaluate(problem, trial, history, f"outer {it + 1} (radius {radius})")
-            if sol_t.status != "infeasible" and sol_t.objective < sol.objective - 1e-9 * abs(
-                    sol.objective):
-                knots, data, sol = trial, data_t, sol_t
-                radius = min(radius * 2, 24)
-            elif radius <= 1:
+            return PolicySolution(levers, data, sol, history, True, rescue,
+                                  binding_constraints(problem, data, rescue, levers))
+    max_iter = max(s.retirement.max_outer_iterations if s.retirement.enabled else 0,
+                   s.retirement.max_outer_iterations if problem.indexation_enabled else 0)
+    radius = 6
+    for it in range(max_iter):
+        grad = Levers(delay_gradient(problem, levers, data, sol) if s.retirement.enabled
+                      else np.zeros_like(levers.delay),
+                      indexation_gradient(problem, levers, data, sol))
+        trial = _step(problem, levers, grad, radius)
+        if trial.same_as(levers):
+            if radius <= 1:
                 break
-            else:
-                radius = max(1, radius // 2)
-    return PolicySolution(knots, data, sol, history, False, None, [])
+            radius = max(1, radius // 2)
+            continue
+        data_t, sol_t = _evaluate(problem, trial, history, f"outer {it + 1} (radius {radius})")
+        if sol_t.status != "infeasible" and sol_t.objective < sol.objective - 1e-9 * abs(
+                sol.objective):
+            levers, data, sol = trial, data_t, sol_t
+            radius = min(radius * 2, 24)
+        elif radius <= 1:
+            break
+        else:
+            radius = max(1, radius // 2)
+    return PolicySolution(levers, data, sol, history, False, None, [])

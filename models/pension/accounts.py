@@ -45,6 +45,7 @@ __all__ = [
     "calibrate_base_year",
     "project_accounts",
     "account_rates",
+    "indexation_sensitivity",
     "reach_year",
     "first_year",
     "fund_milestones",
@@ -295,7 +296,8 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
 
 def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibration,
                   finances: FinancesCalibration, weights_population: xr.DataArray,
-                  wage_index: xr.DataArray | None = None) -> xr.Dataset:
+                  wage_index: xr.DataArray | None = None,
+                  indexation_share: xr.DataArray | None = None) -> xr.Dataset:
     """Per-person rates of the accounts, independent of the population path.
 
     Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person),
@@ -312,6 +314,13 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     the subsidy follow it. Leading dimensions (e.g. ``path``) carry into ``pension_cny``,
     ``average_wage_cny`` and ``fiscal_subsidy_cny``; the head-count rates never depend on
     wages.
+
+    ``indexation_share[year]`` (fraction of real wage growth) replaces the calibrated
+    ``pension.benefit.indexation_wage_share`` year by year (the optimizer's indexation lever):
+    pensions in payment grow by ``idx(t) = share(t) · g(t)`` in year ``t``. The dataset also
+    keeps what :func:`indexation_sensitivity` needs: ``wage_growth[year]`` (``g``),
+    ``indexation_rate[year]`` (``idx``) and ``new_pensioner_share[year, age, category]``
+    (``ν``).
     """
     years = schedule["year"].values
     ages = schedule["age"].values
@@ -334,7 +343,10 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     first = finances.wages.real_growth.rate(np.array([base]))
     growth = np.concatenate([np.broadcast_to(first, wage.shape[:-1] + (1,)),
                              wage[..., 1:] / wage[..., :-1] - 1.0], axis=-1)
-    index_rate = pension.benefit.indexation_wage_share.value * growth
+    share_path = (np.full(n_years, pension.benefit.indexation_wage_share.value)
+                  if indexation_share is None
+                  else np.asarray(indexation_share.sel(year=years).values, dtype=float))
+    index_rate = share_path * growth
     sexf = _sex_factor(pension)
     insured_rate = (_coverage_level(years, base, fit.coverage_level, 0.0, pension)[:, None, None]
                     * _ramp(ages, pension)[None, :, None] * sexf[None, None, :] * (1.0 - share))
@@ -363,21 +375,11 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     growth0 = float(finances.wages.real_growth.rate(np.array([base]))[0])
     avg[..., 0, :, :] = fit.base_pension_level_cny * _pension_profile(ages, stat_age[0], growth0,
                                                                       pension)
+    new_weight = _new_pensioner_share(share)
     for t in range(1, n_years):
         prev = avg[..., t - 1, :, :] * (1.0 + index_rate[..., t, None, None])
-        carried = np.zeros_like(prev)
-        carried[..., 1:, :] = prev[..., :-1, :]
-        w99, w100 = weights[t - 1, -2], weights[t - 1, -1]
-        total = w99 + w100
-        carried[..., -1, :] = np.where(total > 0, (prev[..., -2, :] * w99 + prev[..., -1, :] * w100)
-                                       / np.where(total > 0, total, 1.0), prev[..., -1, :])
-        before = np.zeros_like(share[t])
-        before[1:] = share[t - 1, :-1]
-        before[-1] = share[t - 1, -1]
-        new_weight = np.where(share[t] > 0, (share[t] - before) / np.where(share[t] > 0,
-                                                                           share[t], 1.0), 0.0)
-        new_weight = np.clip(new_weight, 0.0, 1.0)
-        avg[..., t, :, :] = (1.0 - new_weight) * carried + new_weight * new_pension[..., t, :, :]
+        avg[..., t, :, :] = ((1.0 - new_weight[t]) * _carry_cohorts(prev, weights[t - 1])
+                             + new_weight[t] * new_pension[..., t, :, :])
 
     dims = ("year", "age", "category")
     lead_dims = tuple(lead)
@@ -398,10 +400,74 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
             "fiscal_subsidy_cny": (lead_dims + ("year",), finances.fiscal_subsidy.base_year_cny.value
                                    * wage / wage[..., :1],
                                    {"units": "yuan per year", "long_name": "fiscal subsidy to the fund"}),
+            "wage_growth": (lead_dims + ("year",), growth,
+                            {"units": "1 per year", "long_name": "real growth of the average wage"}),
+            "indexation_rate": (lead_dims + ("year",), index_rate,
+                                {"units": "1 per year",
+                                 "long_name": "real indexation of pensions in payment"}),
+            "new_pensioner_share": (dims, new_weight,
+                                    {"units": "1", "long_name": "share of the cell's pensioners "
+                                                                "who start drawing that year"}),
         },
         coords=coords,
         attrs={"regime": regime},
     )
+
+
+def _new_pensioner_share(share: np.ndarray) -> np.ndarray:
+    """``ν[year, age, category]``: the share of a cell's pensioners who start in that year, from
+    the pension share ``S`` along the cohort (``ν = (S(t, a) − S(t−1, a−1)) / S(t, a)``, clipped
+    to [0, 1]; zero in the first year and where nobody draws)."""
+    out = np.zeros_like(share)
+    before = np.zeros_like(share[1:])
+    before[:, 1:] = share[:-1, :-1]
+    before[:, -1] = share[:-1, -1]
+    now = share[1:]
+    out[1:] = np.clip(np.where(now > 0, (now - before) / np.where(now > 0, now, 1.0), 0.0),
+                      0.0, 1.0)
+    return out
+
+
+def _carry_cohorts(values: np.ndarray, weights_before: np.ndarray) -> np.ndarray:
+    """Move ``values[..., age, category]`` one age up (the youngest age gets zero); the open
+    age group takes the ``weights_before``-weighted mean of the last two ages. Linear in
+    ``values``."""
+    carried = np.zeros_like(values)
+    carried[..., 1:, :] = values[..., :-1, :]
+    w99, w100 = weights_before[-2], weights_before[-1]
+    total = w99 + w100
+    carried[..., -1, :] = np.where(total > 0, (values[..., -2, :] * w99 + values[..., -1, :] * w100)
+                                   / np.where(total > 0, total, 1.0), values[..., -1, :])
+    return carried
+
+
+def indexation_sensitivity(rates: xr.Dataset, weights_population: xr.DataArray) -> np.ndarray:
+    """``∂P(t, a, c)/∂share(u)``, ``[u, t, age, category]``: how the average pension of each cell
+    moves with the indexation share of year ``u`` (yuan per pensioner per unit share).
+
+    Forward sensitivity of the recursion of :func:`account_rates`,
+    ``P_t = (1 − ν_t) ⊙ C_t[P_{t−1}(1 + share_t g_t)] + ν_t P^new_t`` with ``C_t`` the linear
+    move of cohorts one age up: ``S_u[t] = (1 − ν_t) ⊙ C_t[S_u[t−1](1 + idx_t) + 1{u=t}
+    P_{t−1} g_t]``, ``S_u[0] = 0``. Exact (the recursion is linear in ``P`` given the shares).
+    Rates with leading dimensions (per-path wages) are not supported.
+    """
+    pension = rates["pension_cny"]
+    if pension.dims != ("year", "age", "category"):
+        raise ValueError(f"indexation_sensitivity needs pension_cny[year, age, category], got "
+                         f"{pension.dims}")
+    avg = pension.values
+    growth = rates["wage_growth"].values
+    idx = rates["indexation_rate"].values
+    nu = rates["new_pensioner_share"].values
+    weights = (weights_population.transpose("year", "age", "category").values
+               * rates["pensioner_rate"].values)
+    n_years = avg.shape[0]
+    sens = np.zeros((n_years,) + avg.shape)  # [u, t, a, c]
+    for t in range(1, n_years):
+        moved = sens[:, t - 1] * (1.0 + idx[t])
+        moved[t] += avg[t - 1] * growth[t]
+        sens[:, t] = (1.0 - nu[t]) * _carry_cohorts(moved, weights[t - 1])
+    return sens
 
 
 def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYearFit,

@@ -78,9 +78,11 @@ def economy_context(cal: Calibration, arrays: xr.Dataset, population: xr.DataArr
 
 def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
                      pooled_rate: xr.DataArray | None = None,
-                     extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
+                     extra_delay_months: xr.DataArray | None = None,
+                     indexation_share: xr.DataArray | None = None) -> xr.Dataset:
     """The economy's transition under a regime and, optionally, a pooled-rate path
-    ``[year]`` and retirement delays ``[year, category]`` (the optimizer's levers)."""
+    ``[year]``, retirement delays ``[year, category]`` and the indexation share of pensions
+    in payment ``[year]`` (the optimizer's levers)."""
     policy = Policy.from_calibration(cal.pension, regime, ctx.fund_months, ctx.base_year)
     if pooled_rate is not None:
         steps = [(ctx.base_year, cal.pension.contribution.employer_pooled_rate.value)]
@@ -89,6 +91,10 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
         policy = policy.replace(pooled_rate=tuple(steps))
     if extra_delay_months is not None:
         policy = policy.replace(extra_delay_months=extra_delay_months)
+    if indexation_share is not None:
+        policy = policy.replace(indexation_path=tuple(
+            (int(y), float(v)) for y, v in zip(indexation_share["year"].values,
+                                               indexation_share.values)))
     return solve_transition(ctx.params, ctx.population, ctx.mortality, policy, ctx.initial)
 
 

@@ -21,21 +21,27 @@ log = logging.getLogger(__name__)
 TRILLION, BILLION = 1e12, 1e9
 
 
-def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray]:
-    """Probability-weighted pooled rate ``[year]`` and delays ``[year, category]`` (months) of
-    a solution, over the optimized years (what the economy on the median path is given)."""
-    from models.optimize.solve import _full_delay, leaf_knots
+def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray | None]:
+    """Probability-weighted pooled rate ``[year]`` (optimized years), delays ``[year,
+    category]`` (months) and indexation share ``[year]`` (None when the lever is off) of a
+    solution over the simulated years: what the economy on the median path is given."""
+    from models.optimize.solve import leaf_paths
 
     tree, years = problem.tree, problem.opt_years
     inner = psol.rescue if psol.infeasible else psol.inner
     rate = xr.DataArray(tree.probability @ inner.tau, dims="year", coords={"year": years})
     delay = np.zeros((len(problem.years), len(CATEGORIES)))
-    for leaf, kn in leaf_knots(problem, psol.knots).items():
-        share = tree.probability[tree.node_of[:, -1] == leaf].sum()
-        delay += share * _full_delay(problem, kn)
+    index = np.zeros(len(problem.years)) if problem.indexation_enabled else None
+    for _, paths, full_delay, share in leaf_paths(problem, psol.levers):
+        weight = tree.probability[paths].sum()
+        delay += weight * full_delay
+        if index is not None:
+            index += weight * share
     delay_da = xr.DataArray(delay, dims=("year", "category"),
                             coords={"year": problem.years, "category": list(CATEGORIES)})
-    return rate, delay_da
+    index_da = (None if index is None
+                else xr.DataArray(index, dims="year", coords={"year": problem.years}))
+    return rate, delay_da, index_da
 
 
 def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray,
@@ -49,7 +55,7 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     Returns the labelled results (``policy_``/``opt_``/``resim_``/``pairing_`` variables,
     the outer-search history) and the solver log text.
     """
-    from models.study.economy_step import model_prices, transition_under
+    from models.study.economy_step import lifetime_welfare, model_prices, transition_under
 
     settings = exp.optimization
     years = population["year"].values
@@ -65,9 +71,9 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
         t_search += time.perf_counter() - t0
         if not pairing:
             break
-        rate, delay = expected_policy(problem, psol)
-        new = model_prices(transition_under(economy, cal, settings.regime, rate, delay),
-                           years, cal)
+        rate, delay, indexation = expected_policy(problem, psol)
+        new = model_prices(transition_under(economy, cal, settings.regime, rate, delay,
+                                            indexation), years, cal)
         wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
         return_change = float(np.max(np.abs(new[1] - prices[1])))
         history.append({"iteration": iteration + 1,
@@ -81,12 +87,26 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     timings["optimize_search_s"] = round(t_search, 4)
     timings["optimize_last_build_s"] = round(psol.inner.build_s, 4)
     timings["optimize_last_solve_s"] = round(psol.inner.solve_s, 4)
+    chosen = None
+    if pairing:  # the economy under the chosen (expected) policy: the cohorts' welfare
+        t1 = time.perf_counter()
+        chosen = transition_under(economy, cal, settings.regime, *expected_policy(problem, psol))
+        timings["optimize_welfare_s"] = round(time.perf_counter() - t1, 4)
     resim = resimulate(problem, psol)
     check = exactness(problem, psol, resim)
     t2 = time.perf_counter()
     voi = value_of_information(problem, psol) if settings.compute_vss_evpi else {}
     timings["optimize_vss_evpi_s"] = round(time.perf_counter() - t2, 4)
     ds = to_dataset(problem, psol, resim, check, voi)
+    if chosen is not None:
+        ds = ds.merge(lifetime_welfare(chosen, "opt_economy_", "under the optimal policy"))
+    ds["opt_delay_cost_cny"] = ((), psol.data.delay_cost, {
+        "units": "yuan (expected, discounted)",
+        "long_name": "cost of the retirement delays (part of the objective)"})
+    ds["opt_indexation_cost_cny"] = ((), psol.data.indexation_cost, {
+        "units": "yuan (expected, discounted)",
+        "long_name": "cost of indexing pensions in payment below the calibrated share (part "
+                     "of the objective)"})
     keep = ["pensioners", "insured_workers", "contributions_cny", "expenditure_cny",
             "balance_end_cny", "months_payable", "reserve_assets_end_cny", "pooled_rate"]
     for name in keep:
@@ -116,7 +136,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
             "return_change"]) < settings.pairing_tolerance), {"units": "1", "long_name":
                                                               "economy pairing converged"})
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
-                "opt_cap_ages": str(caps), "opt_regime": settings.regime}
+                "opt_cap_ages": str(caps), "opt_regime": settings.regime,
+                "opt_indexation_lever": "on" if settings.indexation.enabled else "off"}
     solver_log = "\n".join(f"==== {h['step']}\n{h['log']}" for h in hist)
     if psol.rescue is not None:
         solver_log += "\n==== rescue (phase one)\n" + psol.rescue.log
@@ -137,6 +158,12 @@ def summary_frame(ds: xr.Dataset) -> Table:
                                    f" / {ds.sizes.get('node', 1)}"],
             ["expected discounted cost (trillion yuan)",
              f"{float(ds['opt_objective_cny']) / TRILLION:.4f}"]]
+    if "opt_delay_cost_cny" in ds:
+        rows.append(["of which retirement delays (trillion yuan)",
+                     f"{float(ds['opt_delay_cost_cny']) / TRILLION:.4f}"])
+    if ds.attrs.get("opt_indexation_lever") == "on":
+        rows.append(["of which indexation below the calibrated share (trillion yuan)",
+                     f"{float(ds['opt_indexation_cost_cny']) / TRILLION:.4f}"])
     for key, label in (("rp_cny", "recourse problem RP (trillion yuan)"),
                        ("ws_cny", "wait-and-see WS (trillion yuan)"),
                        ("eev_cny", "expected result of the EV solution EEV (trillion yuan)"),
@@ -167,17 +194,21 @@ def first_stage_frame(ds: xr.Dataset) -> Table:
     stage_years = ds["stage_year"].values
     years = ds["policy_pooled_rate"].dropna("year", how="all")["year"].values
     last = stage_years[1] - 1 if stage_years.size > 1 else years[-1]
+    indexation = ds.attrs.get("opt_indexation_lever") == "on"
     rows = []
     for y in [y for y in years if y <= last][:10]:
         rows.append([int(y), float(ds["policy_pooled_rate"].sel(node=0, year=y)),
                      *[float(ds["policy_extra_delay_months"].sel(node=0, year=y, category=c))
-                       for c in CATEGORIES]])
+                       for c in CATEGORIES]]
+                    + ([float(ds["policy_indexation_share"].sel(node=0, year=y))]
+                       if indexation else []))
     frame = pd.DataFrame(rows, columns=["year", "pooled rate (fraction)",
                                         "extra delay men (months)",
                                         "extra delay women cadres (months)",
-                                        "extra delay women workers (months)"])
+                                        "extra delay women workers (months)"]
+                         + (["indexation (share of wage growth)"] if indexation else []))
     return Table("optimal_first_stage", "First-stage decisions (root node)", frame,
-                 ("d", ".4f", ".0f", ".0f", ".0f"))
+                 ("d", ".4f", ".0f", ".0f", ".0f") + ((".3f",) if indexation else ()))
 
 
 def policy_paths_frame(ds: xr.Dataset, every: int = 5) -> Table:
@@ -186,6 +217,7 @@ def policy_paths_frame(ds: xr.Dataset, every: int = 5) -> Table:
     years = rate["year"].values
     pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
     paths = ds["opt_fund_balance_cny"].notnull().any("year")
+    indexation = ds.attrs.get("opt_indexation_lever") == "on"
     rows = []
     for y in pick:
         r = rate.sel(year=y).where(paths, drop=True)
@@ -196,16 +228,19 @@ def policy_paths_frame(ds: xr.Dataset, every: int = 5) -> Table:
         rows.append([int(y), float(r.mean()), float(r.quantile(0.1)), float(r.quantile(0.9)),
                      *[float(delay.sel(category=c).mean()) for c in CATEGORIES],
                      float(draw.mean()), float(transfer.mean()), float(transfer.quantile(0.1)),
-                     float(transfer.quantile(0.9)), float(months.mean())])
+                     float(transfer.quantile(0.9)), float(months.mean())]
+                    + ([float(ds["policy_indexation_share"].sel(year=y).mean())]
+                       if indexation else []))
     frame = pd.DataFrame(rows, columns=[
         "year", "pooled rate mean", "pooled rate 10 %", "pooled rate 90 %",
         "delay men (months, mean over nodes)", "delay women cadres", "delay women workers",
         "reserve draw (bn yuan, mean)", "extra transfer (bn yuan, mean)", "transfer 10 %",
-        "transfer 90 %", "months payable (mean)"])
+        "transfer 90 %", "months payable (mean)"]
+        + (["indexation (share of wage growth, mean over nodes)"] if indexation else []))
     return Table("optimal_policy_paths", "Expected policy and fund paths (bands across paths; "
                  "money in bn yuan at base-year prices)", frame,
                  ("d", ".4f", ".4f", ".4f", ".1f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f",
-                  ".1f"))
+                  ".1f") + ((".3f",) if indexation else ()))
 
 
 def search_frame(ds: xr.Dataset) -> Table:
@@ -214,8 +249,8 @@ def search_frame(ds: xr.Dataset) -> Table:
         "expected cost (trillion yuan)": ds["search_objective_cny"].values / TRILLION,
         "Pyomo build (s)": ds["search_build_s"].values,
         "HiGHS solve (s)": ds["search_solve_s"].values})
-    return Table("optimal_search_history", "Outer search over retirement delays (every "
-                 "evaluated delay path, solved exactly)", frame, ("", ".6f", ".3f", ".3f"))
+    return Table("optimal_search_history", "Outer search over retirement delays and "
+                 "indexation (every evaluated lever path, solved exactly)", frame, ("", ".6f", ".3f", ".3f"))
 
 
 def pairing_frame(ds: xr.Dataset) -> Table:

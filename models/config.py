@@ -519,6 +519,9 @@ class OptimizationSettings(Strict):
     economy_pairing: bool = True
     pairing_max_iterations: Annotated[int, Field(ge=1, le=50)] = 6
     pairing_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
+    # the next solve's prices: old + damping x (new - old); 1 = plain fixed-point iteration,
+    # lower values settle oscillating pairings
+    pairing_damping: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
 
 
 class EconomySettings(Strict):

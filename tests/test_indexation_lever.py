@@ -143,3 +143,15 @@ def test_economy_policy_indexation_path():
     np.testing.assert_array_equal(policy.indexation_share_in([2025, 2030, 2035, 2040, 2090]),
                                   [0.6, 0.2, 0.2, 0.0, 0.0])
     assert float(Policy().indexation_share_in(2050)) == 0.6
+
+
+def test_search_continues_from_a_previous_solution(calibration, populations, fit):
+    """The economy pairing restarts the outer search from the last solution: it is evaluated
+    first and the search never ends above it."""
+    problem = setup_problem(calibration, _index_settings(indexation_cut=0.8), populations, fit)
+    first = optimize_policy(problem)
+    again = optimize_policy(problem, start=first.levers)
+    assert again.history[0]["step"] == "start (previous solution)"
+    assert again.history[0]["objective_cny"] == pytest.approx(first.inner.objective * 1e12,
+                                                              rel=1e-9)
+    assert again.inner.objective <= first.inner.objective * (1 + 1e-12)

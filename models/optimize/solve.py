@@ -668,13 +668,21 @@ def binding_constraints(problem: PolicyProblem, data: ScenarioData, sol: InnerSo
     return out
 
 
-def optimize_policy(problem: PolicyProblem, progress: bool = False) -> PolicySolution:
+def optimize_policy(problem: PolicyProblem, progress: bool = False,
+                    start: Levers | None = None) -> PolicySolution:
     """Outer trust-region search over the delay and indexation knots with exact inner solves
-    (see module docstring)."""
+    (see module docstring). ``start`` (e.g. the previous solution of an economy pairing)
+    replaces the status quo as the starting point when it is feasible."""
     s = problem.settings
-    levers = start_levers(problem)
     history: list[dict] = []
-    data, sol = _evaluate(problem, levers, history, "start (regime, no extra delay)")
+    levers = start_levers(problem)
+    if start is not None and start.delay.shape == levers.delay.shape \
+            and start.indexation.shape == levers.indexation.shape:
+        data, sol = _evaluate(problem, start, history, "start (previous solution)")
+        if sol.status != "infeasible":
+            levers = start
+    if levers is not start:
+        data, sol = _evaluate(problem, levers, history, "start (regime, no extra delay)")
     searching = s.retirement.enabled or problem.indexation_enabled
     if sol.status == "infeasible":
         # Without money beyond the levers the start is infeasible: try the most delay and the

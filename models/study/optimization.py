@@ -51,7 +51,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     With an economy context (:class:`models.study.economy_step.EconomyContext`) and
     ``economy_pairing``, the solve is paired with the OLG economy: prices under the regime
     start the loop; after each solve the economy is re-solved under the expected policy and
-    its wages and fund return feed the next solve, until they move less than the tolerance.
+    its wages and fund return feed the next solve (damped by ``pairing_damping``; the outer
+    search continues from the previous solution), until they move less than the tolerance.
     Returns the labelled results (``policy_``/``opt_``/``resim_``/``pairing_`` variables,
     the outer-search history) and the solver log text.
     """
@@ -64,10 +65,12 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
               if pairing else None)
     history: list[dict] = []
     t_search = 0.0
+    psol = None
     for iteration in range(settings.pairing_max_iterations if pairing else 1):
         t0 = time.perf_counter()
         problem = setup_problem(cal, settings, population, fit, prices)
-        psol = optimize_policy(problem)
+        # each pairing iteration continues the outer search from the previous solution
+        psol = optimize_policy(problem, start=psol.levers if psol is not None else None)
         t_search += time.perf_counter() - t0
         if not pairing:
             break
@@ -83,7 +86,9 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
                  iteration + 1, psol.inner.objective, wage_change, return_change)
         if max(wage_change, return_change) < settings.pairing_tolerance:
             break
-        prices = new
+        theta = settings.pairing_damping
+        prices = (prices[0] + theta * (new[0] - prices[0]),
+                  prices[1] + theta * (new[1] - prices[1]))
     timings["optimize_search_s"] = round(t_search, 4)
     timings["optimize_last_build_s"] = round(psol.inner.build_s, 4)
     timings["optimize_last_solve_s"] = round(psol.inner.solve_s, 4)

@@ -97,16 +97,19 @@ def interpolation_weights(knot_yrs: np.ndarray, years: np.ndarray) -> np.ndarray
 def law_age_by_year(years: np.ndarray, regime: str) -> np.ndarray:
     """Statutory age (years) of the cohorts reaching it in each year, ``[year, category]``:
     the age of the cohort born ``y − round(age)`` in the middle of its birth months."""
+    years = np.asarray(years)
     out = np.empty((len(years), len(CATEGORIES)))
+    # the cohort whose reach year is y: search the birth years y − 66 .. y − 49
+    births = years[:, None] + np.arange(-66, -48)[None, :]  # [year, candidate]
+    grid = np.broadcast_to(births[..., None], births.shape + (12,))
+    month = np.broadcast_to(np.arange(1, 13), grid.shape)
     for j, cat in enumerate(CATEGORIES):
-        for i, y in enumerate(years):
-            # the cohort whose reach year is y: search a few birth years
-            births = np.arange(y - 66, y - 48)
-            months = np.array([np.mean(rules.statutory_retirement_age_months(
-                np.full(12, b), np.arange(1, 13), cat, regime)) for b in births]) / 12.0
-            reach = reach_year(births, months)
-            hit = months[reach == y]
-            out[i, j] = hit.max() if hit.size else months[np.argmin(np.abs(reach - y))]
+        ages = np.asarray(rules.statutory_retirement_age_months(grid, month, cat, regime),
+                          dtype=float).mean(axis=-1) / 12.0  # [year, candidate], years
+        reach = reach_year(births, ages)
+        hit = np.where(reach == years[:, None], ages, -np.inf).max(axis=1)
+        nearest = ages[np.arange(len(years)), np.argmin(np.abs(reach - years[:, None]), axis=1)]
+        out[:, j] = np.where(np.isfinite(hit), hit, nearest)
     return out
 
 

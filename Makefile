@@ -73,12 +73,12 @@ experiment: results/$(EXP)/results.nc ## Run one experiment: make experiment EXP
 tables: $(STAMP) ## Every study table and figure (runs what is missing or stale), checked against results/golden/
 	$(STUDY) prepare --size $(SIZE)
 	@$(MAKE) --no-print-directory study-runs SIZE=$(SIZE)
-	$(STUDY) tables --size $(SIZE) --check
+	$(BIN)/pension tables --size $(SIZE) --check
 
 golden: $(STAMP) ## Like tables, then make the new tables the golden ones (results/golden/SIZE/; commit them)
 	$(STUDY) prepare --size $(SIZE)
 	@$(MAKE) --no-print-directory study-runs SIZE=$(SIZE)
-	$(STUDY) tables --size $(SIZE) --update-golden
+	$(BIN)/pension tables --size $(SIZE) --update-golden
 
 study-runs: $(STUDY_RUNS)
 

@@ -1,4 +1,4 @@
-"""The ``pension`` command: run, report, validate, calibrate."""
+"""The ``pension`` command: run, report, validate, tables, calibrate."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from models.study.study import tables_command
+
+    return tables_command(Path(args.root), args.size, args.check, args.update_golden,
+                          results_dir=args.results_dir, golden_dir=args.golden_dir,
+                          figures=not args.no_figures)
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from models.config import refresh_array_hashes
     from models.study import calibrate
@@ -75,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="validate a calibration folder or an experiment")
     validate.add_argument("path")
     validate.set_defaults(func=_cmd_validate)
+
+    from models.study.study import SIZES, add_tables_options
+
+    tables = sub.add_parser("tables", help="every study table and figure from the experiments' "
+                            "results.nc, checked against (or replacing) the golden tables")
+    tables.add_argument("--size", choices=SIZES, default="full",
+                        help="full (experiments/, results/) or small (the CI profile, "
+                             "results/small/)")
+    tables.add_argument("--root", default=".", help="project root (default: .)")
+    add_tables_options(tables)
+    tables.set_defaults(func=_cmd_tables)
 
     calib = sub.add_parser("calibrate", help="re-derive calibration arrays from the raw data")
     calib.add_argument("--data-dir", default=None,

@@ -162,9 +162,33 @@ class Coverage(Strict):
 
 
 class Residents(Strict):
+    """Urban and rural residents' scheme: a flat basic pension from the budget, and optionally
+    the equity reform (a study scenario): from ``reform_year`` the pension moves linearly over
+    ``phase_in_years`` to ``target_share_of_employee_pension`` times the average employee
+    pension (:func:`models.pension.rules.residents_reformed_pension`). The three reform keys go
+    together; absent (the default), the status quo applies."""
+
     basic_pension_monthly_cny: PositiveFloat
     indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
     eligibility_age: Age
+    target_share_of_employee_pension: Param[Annotated[float, Field(gt=0.0, le=1.0)]] | None = None
+    reform_year: Year | None = None
+    phase_in_years: Param[Annotated[int, Field(ge=0, le=50)]] | None = None
+
+    @model_validator(mode="after")
+    def _reform_keys_together(self) -> Residents:
+        keys = ("target_share_of_employee_pension", "reform_year", "phase_in_years")
+        given = [k for k in keys if getattr(self, k) is not None]
+        if given and len(given) < len(keys):
+            missing = [k for k in keys if k not in given]
+            raise ValueError(f"the equity reform needs {', '.join(keys)} together: "
+                             f"{', '.join(given)} given, {', '.join(missing)} missing")
+        return self
+
+    @property
+    def reformed(self) -> bool:
+        """Whether the equity reform is set."""
+        return self.target_share_of_employee_pension is not None
 
 
 class BaseYearTargets(Strict):
@@ -372,6 +396,14 @@ class Calibration(Strict):
             raise ValueError(
                 f"economy.targets.year.value = {self.economy.targets.year.value} must equal "
                 f"demography.base_year.value = {base}"
+            )
+        residents = self.pension.residents
+        last = self.demography.last_year.value
+        if residents.reform_year is not None and not base < residents.reform_year.value <= last:
+            raise ValueError(
+                f"pension.residents.reform_year.value = {residents.reform_year.value} must be "
+                f"after demography.base_year.value = {base} and at most "
+                f"demography.last_year.value = {last}"
             )
         first_growth = self.finances.wages.real_growth.segments[0].from_year
         if first_growth > base:
@@ -622,8 +654,14 @@ def _read_toml(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------- overrides
-def apply_overrides(raw: dict, overrides: dict[str, Any], source: str) -> dict:
-    """Return a copy of ``raw`` with each dotted key replaced; unknown keys are an error."""
+def apply_overrides(raw: dict, overrides: dict[str, Any], source: str,
+                    schema: type[BaseModel] | None = None) -> dict:
+    """Return a copy of ``raw`` with each dotted key replaced; unknown keys are an error.
+
+    With ``schema`` (the model ``raw`` validates against), an override may also add a key the
+    files leave out when the schema declares it (an optional entry such as
+    ``pension.residents.reform_year``) and the value is a whole table (``{value, unit,
+    source}``)."""
     import copy
 
     out = copy.deepcopy(raw)
@@ -631,10 +669,22 @@ def apply_overrides(raw: dict, overrides: dict[str, Any], source: str) -> dict:
         node = out
         parts = dotted.split(".")
         for i, part in enumerate(parts):
+            if (schema is not None and i == len(parts) - 1 and isinstance(node, dict)
+                    and part not in node and isinstance(value, dict)):
+                parent = _model_at(schema, tuple(parts[:i]))
+                if parent is not None and part in parent.model_fields:
+                    node[part] = value
+                    break
             if not isinstance(node, dict) or part not in node:
                 valid = list(node) if isinstance(node, dict) else []
+                parent = _model_at(schema, tuple(parts[:i])) if schema is not None else None
+                valid += [f for f in (parent.model_fields if parent else ()) if f not in valid]
                 close = difflib.get_close_matches(part, valid, n=1, cutoff=0.5)
                 hint = f"; did you mean '{'.'.join(parts[:i] + [close[0]])}'?" if close else ""
+                if parent is not None and part in parent.model_fields:
+                    whole = ".".join(parts[: i + 1])
+                    hint = (f" in the calibration files (an optional entry: set it whole, "
+                            f'"{whole}" = {{ value = ..., unit = "...", source = "..." }})')
                 raise ConfigError(
                     f"{source}: override key 'overrides.{dotted}': no such calibration key "
                     f"'{'.'.join(parts[: i + 1])}'{hint}"
@@ -674,7 +724,7 @@ def load_calibration(folder: str | Path, overrides: dict[str, Any] | None = None
     """Read, override and validate a calibration folder (TOML only; arrays: :func:`load_arrays`)."""
     raw = read_calibration_raw(folder)
     if overrides:
-        raw = apply_overrides(raw, overrides, override_source)
+        raw = apply_overrides(raw, overrides, override_source, Calibration)
     return validate_calibration(raw, folder)
 
 

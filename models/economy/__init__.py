@@ -4,7 +4,7 @@ transition path, Monte Carlo prices, welfare.
 Public surface (NumPy inside, xarray at the boundaries, no I/O):
 
 * :class:`EconomyCalibration` (schema of ``economy.toml``), :class:`EconomyParameters`,
-  :func:`economy_parameters`;
+  :func:`economy_parameters`, :func:`with_residents_reform`;
 * :class:`Policy` -- pooled rate by year, individual-account rate, retirement regime (and
   lever), indexation, fund rule;
 * :func:`solve_steady_state` (:class:`SteadyState`), :func:`demography_steady_state`;
@@ -33,7 +33,12 @@ from models.economy.monte_carlo import (
     monte_carlo_error,
     price_paths_monte_carlo,
 )
-from models.economy.parameters import EconomyCalibration, EconomyParameters, economy_parameters
+from models.economy.parameters import (
+    EconomyCalibration,
+    EconomyParameters,
+    economy_parameters,
+    with_residents_reform,
+)
 from models.economy.policy import Policy
 from models.economy.steady_state import (
     DemographySteadyState,
@@ -75,4 +80,5 @@ __all__ = [
     "solve_steady_state",
     "solve_transition",
     "welfare_cev",
+    "with_residents_reform",
 ]

@@ -28,7 +28,8 @@ Equations (a cohort of kind ``k``; ``t`` the calendar year of age ``i``)
   ``R̄`` (its mean statutory age); in payment indexed by ``1 + λ g_W``; received in proportion to
   the retired share of the year.
 * Residents' pension from the eligibility age: ``ratio_t · W̄_t`` (``ratio`` falls with
-  ``λ_res`` < 1 until ``residents_indexation_until``, then constant).
+  ``λ_res`` < 1 until ``residents_indexation_until``, then constant; with the equity reform
+  it moves to a share of the average employee pension, see :func:`residents_ratio`).
 * Income: ``y = (ℓ w e θ + pensions)(1 − τ) − contributions + bequest``, ``τ`` the
   government's proportional tax on labour and pension income.
 """
@@ -167,9 +168,16 @@ def kappa_from_rate(params: EconomyParameters, r) -> np.ndarray:
 
 
 def residents_ratio(params: EconomyParameters, base_year: int, years) -> np.ndarray:
-    """Residents' pension / average covered wage in each year: the base-year ratio times
-    ``Π (1 + λ_res g_u)/(1 + g_u)`` over ``u = base+1 .. min(t, until)`` (``g`` technology
-    growth)."""
+    """Residents' pension / average covered wage in each year.
+
+    Status quo: the base-year ratio times ``Π (1 + λ_res g_u)/(1 + g_u)`` over ``u = base+1 ..
+    min(t, until)`` (``g`` technology growth). With the equity reform
+    (``params.residents_target_share`` = ``s``), :func:`models.pension.rules.
+    residents_reformed_pension` applied to the ratios: ``ratio_sq(t) + λ(t) (s · e(t) −
+    ratio_sq(t))``, ``e`` the average employee pension / average wage
+    (``params.employee_pension_ratio``, constant beyond its years) and ``λ`` the linear
+    phase-in from the reform year.
+    """
     years = np.asarray(years, dtype=np.int64)
     lo, hi = base_year + 1, max(params.residents_indexation_until, base_year + 1)
     span = np.arange(lo, hi + 1)
@@ -177,7 +185,17 @@ def residents_ratio(params: EconomyParameters, base_year: int, years) -> np.ndar
     lam = params.residents_indexation_wage_share
     logs = np.concatenate([[0.0], np.cumsum(np.log1p(lam * g) - np.log1p(g))])
     pos = np.clip(years - base_year, 0, span.size)
-    return params.residents_pension_ratio * np.exp(logs[pos])
+    status_quo = params.residents_pension_ratio * np.exp(logs[pos])
+    if params.residents_target_share is None:
+        return status_quo
+    from models.pension.rules import residents_reformed_pension
+
+    known = np.array(params.employee_pension_ratio, dtype=float)
+    employee = np.interp(years, known[:, 0], known[:, 1])
+    return residents_reformed_pension(status_quo, employee, years,
+                                      params.residents_target_share,
+                                      params.residents_reform_year,
+                                      params.residents_phase_in_years)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ __all__ = [
     "EconomyCalibration",
     "EconomyParameters",
     "economy_parameters",
+    "with_residents_reform",
 ]
 
 
@@ -82,6 +83,14 @@ class EconomyParameters:
     residents_indexation_wage_share: float = 0.6
     residents_indexation_until: int = 2100  # full wage indexation afterwards (steady state)
     residents_eligibility_age: float = 60.0
+    # equity reform of the residents' pension (None: the status quo): from the reform year
+    # the ratio moves linearly over the phase-in to target_share x (average employee pension /
+    # average wage), that ratio given by year in employee_pension_ratio (constant outside it);
+    # see core.residents_ratio and with_residents_reform
+    residents_target_share: float | None = None
+    residents_reform_year: int = 0
+    residents_phase_in_years: int = 0
+    employee_pension_ratio: tuple[tuple[int, float], ...] = ()
     # initial steady state
     initial_population_growth: float = 0.005
     initial_indexation_wage_share: float = 0.8
@@ -100,6 +109,9 @@ class EconomyParameters:
             raise ValueError(f"closure must be 'closed' or 'small_open', got {self.closure!r}")
         if self.last_age <= self.first_age:
             raise ValueError("last_age must exceed first_age")
+        if self.residents_target_share is not None and not self.employee_pension_ratio:
+            raise ValueError("the residents' reform (residents_target_share) needs the "
+                             "employee_pension_ratio path it is a share of")
 
     @property
     def n_ages(self) -> int:
@@ -178,3 +190,27 @@ def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
         initial_population_growth=economy.initial_steady_state.population_growth.value,
         initial_indexation_wage_share=economy.initial_steady_state.indexation_wage_share.value,
     )
+
+
+def with_residents_reform(params: EconomyParameters, pension: PensionCalibration,
+                          employee_pension_ratio) -> EconomyParameters:
+    """``params`` with the residents' equity reform of ``pension.residents`` (unchanged when
+    the calibration sets none).
+
+    ``employee_pension_ratio[year]`` is the average employee-scheme pension per pensioner over
+    the average wage, e.g. from the pension accounts under the same regime
+    (:func:`models.pension.project_accounts`: ``average_pension_cny / average_wage_cny``); the
+    economy's residents' pension then moves, from the reform year over the phase-in, to the
+    target share of it times the economy's own average covered wage
+    (:func:`models.economy.core.residents_ratio`).
+    """
+    res = pension.residents
+    if not res.reformed:
+        return params
+    years = np.asarray(employee_pension_ratio["year"].values, dtype=int)
+    values = np.asarray(employee_pension_ratio.values, dtype=float)
+    return params.replace(
+        residents_target_share=float(res.target_share_of_employee_pension.value),
+        residents_reform_year=int(res.reform_year.value),
+        residents_phase_in_years=int(res.phase_in_years.value),
+        employee_pension_ratio=tuple((int(y), float(v)) for y, v in zip(years, values)))

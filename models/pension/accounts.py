@@ -556,6 +556,12 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     res_growth = pension.residents.indexation_wage_share.value * growth
     res_pension = (pension.residents.basic_pension_monthly_cny.value * 12.0 * np.concatenate(
         [np.ones(res_growth.shape[:-1] + (1,)), np.cumprod(1.0 + res_growth, axis=-1)], axis=-1))
+    res = pension.residents
+    if res.reformed:  # equity reform: toward a share of the average employee pension
+        res_pension = rules.residents_reformed_pension(
+            res_pension, expenditure / pensioners.sum(axis=(-2, -1)), years,
+            res.target_share_of_employee_pension.value, res.reform_year.value,
+            res.phase_in_years.value)
 
     n_ins = insured.sum(axis=-2)
     n_pen = pensioners.sum(axis=-2)

@@ -63,6 +63,8 @@ __all__ = [
     "ia_divisor_months",
     "basic_pension",
     "individual_account_pension",
+    "residents_reform_weight",
+    "residents_reformed_pension",
 ]
 
 CATEGORIES: tuple[str, ...] = ("men", "women_cadre", "women_worker")
@@ -562,3 +564,65 @@ def individual_account_pension(balance, retirement_age_years, table: tuple | Non
     """
     divisor = ia_divisor_months(retirement_age_years, table)
     return _scalar_or_array(np.asarray(np.asarray(balance, dtype=float) / divisor))
+
+
+# ---------------------------------------------------------------------------------------------
+# Urban and rural residents' scheme: the equity reform (a study scenario, not a law)
+# ---------------------------------------------------------------------------------------------
+
+
+def residents_reform_weight(years, reform_year: int, phase_in_years: int) -> np.ndarray:
+    """Weight ``λ(t)`` of the target level in the residents' basic pension in year ``t``.
+
+    Linear phase-in over ``P = phase_in_years`` years from the reform year ``Y``::
+
+        λ(t) = 0                          t < Y
+        λ(t) = min(1, (t − Y + 1) / P)    t ≥ Y   (P ≥ 1)
+        λ(t) = 1                          t ≥ Y   (P = 0)
+
+    so the first step is taken in ``Y`` and the target is reached in ``Y + P − 1`` (``P`` = 0
+    or 1: the full target from ``Y``). The scheme is a study scenario ("narrowing the gap"
+    between employees and residents, DESIGN.md policy context), not an announced rule.
+
+    Parameters
+    ----------
+    years : calendar years (any shape, integers).
+    reform_year : first year of the reform ``Y``.
+    phase_in_years : ``P`` >= 0, years until the target is reached.
+
+    Returns
+    -------
+    float array of the shape of ``years``, in [0, 1].
+    """
+    if phase_in_years < 0:
+        raise ValueError(f"phase_in_years must be >= 0, got {phase_in_years}")
+    t = np.asarray(years, dtype=float)
+    steps = (t - reform_year + 1.0) / max(phase_in_years, 1)
+    return np.where(t < reform_year, 0.0, np.clip(steps, 0.0, 1.0))
+
+
+def residents_reformed_pension(status_quo, employee_pension, years, target_share: float,
+                               reform_year: int, phase_in_years: int) -> np.ndarray:
+    """Residents' basic pension under the equity reform, per recipient.
+
+    ``P_res(t) = P_sq(t) + λ(t) · (s · P̄_emp(t) − P_sq(t))``, with ``P_sq`` the status-quo
+    residents' pension, ``P̄_emp`` the average employee-scheme pension per pensioner in the same
+    year, ``s`` the target share and ``λ`` from :func:`residents_reform_weight`: the status quo
+    before the reform year, a linear move to ``s · P̄_emp`` over the phase-in, then ``s · P̄_emp``
+    (so it follows the employee pension, i.e. wages and the employee scheme's indexation).
+
+    Parameters
+    ----------
+    status_quo, employee_pension : same units (e.g. yuan per recipient per year), broadcastable,
+        last axis over ``years``.
+    years : calendar years of the last axis.
+    target_share : ``s`` > 0, fraction of the average employee pension.
+    reform_year, phase_in_years : see :func:`residents_reform_weight`.
+
+    Returns
+    -------
+    float array, the units of ``status_quo``.
+    """
+    lam = residents_reform_weight(years, reform_year, phase_in_years)
+    sq = np.asarray(status_quo, dtype=float)
+    return sq + lam * (target_share * np.asarray(employee_pension, dtype=float) - sq)

@@ -16,8 +16,14 @@ from models.economy import (
     economy_parameters,
     solve_transition,
     welfare_cev,
+    with_residents_reform,
 )
-from models.pension import fund_milestones, project_accounts
+from models.pension import (
+    calibrate_base_year,
+    fund_milestones,
+    project_accounts,
+    retirement_schedule,
+)
 from models.pension.accounts import BaseYearFit
 
 #: Transition variables kept in results.nc (with an ``economy_`` prefix), over the projection
@@ -26,7 +32,11 @@ KEEP = ("output_cny", "capital_cny", "wage_cny", "average_wage_cny", "interest_r
         "consumption_cny", "investment_cny", "income_tax_rate", "capital_output_ratio",
         "household_saving_rate", "pension_spending_gdp", "replacement_rate",
         "goods_market_residual_cny", "asset_market_residual", "fiscal_subsidy_cny",
-        "pension_benefits_cny", "pension_contributions_cny")
+        "pension_benefits_cny", "pension_contributions_cny", "residents_pensions_cny")
+#: Welfare variables of a transition kept in results.nc (``economy_`` prefix, by regime; and
+#: ``opt_economy_`` under an optimal policy), with the attributes :func:`welfare_cev` checks.
+WELFARE_KEEP = ("lifetime_utility", "discounted_survival")
+WELFARE_ATTRS = ("crra", "base_year", "horizon")
 
 
 def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.DataArray,
@@ -95,7 +105,57 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
         policy = policy.replace(indexation_path=tuple(
             (int(y), float(v)) for y, v in zip(indexation_share["year"].values,
                                                indexation_share.values)))
-    return solve_transition(ctx.params, ctx.population, ctx.mortality, policy, ctx.initial)
+    return solve_transition(regime_params(ctx, cal, regime), ctx.population, ctx.mortality,
+                            policy, ctx.initial)
+
+
+def employee_pension_ratio(population: xr.DataArray, cal: Calibration,
+                           regime: str) -> xr.DataArray:
+    """Average employee-scheme pension per pensioner / average wage ``[year]``: the pension
+    accounts under ``regime`` on ``population`` with the calibration's prices (what the
+    residents' equity reform targets a share of)."""
+    years, ages = population["year"].values, population["age"].values
+    schedule = retirement_schedule(years, ages, regime, cal.pension)
+    fit = calibrate_base_year(population.sel(year=int(years[0])), schedule, cal.pension,
+                              cal.finances)
+    acc = project_accounts(population, schedule, fit, cal.pension, cal.finances)
+    ratio = acc["average_pension_cny"] / acc["average_wage_cny"]
+    ratio.attrs.update(units="1", long_name="average employee pension / average wage")
+    return ratio
+
+
+def regime_params(ctx: EconomyContext, cal: Calibration, regime: str):
+    """The economy's parameters under ``regime``: the calibrated ones, with the residents'
+    equity reform when the calibration sets it (its target is a share of the accounts'
+    average employee pension under the regime, :func:`employee_pension_ratio`)."""
+    if not cal.pension.residents.reformed:
+        return ctx.params
+    return with_residents_reform(ctx.params, cal.pension,
+                                 employee_pension_ratio(ctx.population, cal, regime))
+
+
+def lifetime_welfare(transition: xr.Dataset, prefix: str, what: str) -> xr.Dataset:
+    """A transition's lifetime utility and discounted survival ``[birth_year, group,
+    category]`` as ``<prefix>lifetime_utility`` and ``<prefix>discounted_survival``, carrying
+    the attributes :func:`models.economy.welfare_cev` compares (``crra``, ``base_year``,
+    ``horizon``), so two experiments' welfare can be compared from their results."""
+    out = xr.Dataset()
+    for name in WELFARE_KEEP:
+        var = transition[name].copy()
+        var.attrs.update({k: transition.attrs[k] for k in WELFARE_ATTRS})
+        var.attrs["long_name"] = f"{var.attrs.get('long_name', name)} ({what})"
+        out[f"{prefix}{name}"] = var
+    return out
+
+
+def welfare_of(ds: xr.Dataset, prefix: str = "economy_", **sel) -> xr.Dataset:
+    """The inverse of :func:`lifetime_welfare`: a Dataset :func:`models.economy.welfare_cev`
+    takes, from results (``sel`` picks e.g. the regime)."""
+    parts = {name: ds[f"{prefix}{name}"].sel(**sel) for name in WELFARE_KEEP}
+    attrs = {k: parts["lifetime_utility"].attrs[k] for k in WELFARE_ATTRS}
+    for k in ("crra", "horizon", "base_year"):  # netCDF may return numpy scalars
+        attrs[k] = float(attrs[k]) if k == "crra" else int(attrs[k])
+    return xr.Dataset(parts, attrs=attrs)
 
 
 def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
@@ -119,6 +179,10 @@ def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     econ["economy_discount_factor"] = ((), params.discount_factor, {
         "units": "1", "long_name": "calibrated household discount factor"})
     parts = [econ, base_year_fit(transitions[next(iter(regimes))], cal.economy, prefix="economy_")]
+    welfare = xr.concat([lifetime_welfare(t, "economy_", "under the regime")
+                         for t in transitions.values()], dim=regime_dim,
+                        combine_attrs="override")
+    parts.append(welfare)
     if "pre_2024" in transitions and "law_2024" in transitions:
         cev = welfare_cev(transitions["pre_2024"], transitions["law_2024"])
         cev.attrs.update(units="fraction of lifetime consumption",

@@ -309,10 +309,11 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     priced = economy is not None and exp.economy.monte_carlo_prices
     if priced:
         from models.economy import linearize_median, monte_carlo_error, price_paths_monte_carlo
-        from models.study.economy_step import model_prices, transition_under
+        from models.study.economy_step import model_prices, regime_params, transition_under
 
         with _timed(timings, "economy_linearization_s"):
-            lins = {r: linearize_median(economy.params, economy.population, economy.mortality,
+            lins = {r: linearize_median(regime_params(economy, cal, r), economy.population,
+                                        economy.mortality,
                                         _regime_policy(cal, economy, r), economy.initial,
                                         transition=transition_under(economy, cal, r))
                     for r in regime_names}

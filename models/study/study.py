@@ -13,7 +13,8 @@ with Make running the experiments in between so only missing or stale ones run):
   ``full``, the small copies for ``small``), only where their text changes;
 * ``tables --size S [--check | --update-golden]``: build every study table (``.md``, ``.csv``,
   ``.tex``) and figure (``.png``) from the ``results.nc`` files, then compare the tables with
-  the golden ones (exit status 1 with a readable difference) or replace the golden ones;
+  the golden ones (exit status 1 with a readable difference) or replace the golden ones (the
+  same as ``pension tables``, which ``make tables`` calls);
 * ``run --size S``: run every experiment of the size in this process (what Make does one
   experiment at a time; used by the tests), then ``tables``.
 """
@@ -252,6 +253,19 @@ def tables_command(root: Path, size: str, check: bool, update: bool,
     return 0
 
 
+def add_tables_options(p: argparse.ArgumentParser) -> None:
+    """The options of the ``tables`` command (also ``pension tables``, :mod:`models.cli`)."""
+    p.add_argument("--results-dir", default=None, type=Path,
+                   help="results of the size (default: results or results/<size>)")
+    p.add_argument("--golden-dir", default=None, type=Path,
+                   help="golden tables (default: results/golden/<size>)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="compare with the golden tables")
+    mode.add_argument("--update-golden", action="store_true",
+                      help="replace the golden tables by these")
+    p.add_argument("--no-figures", action="store_true")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.study.study",
                                      description=__doc__.split("\n\n")[0])
@@ -266,15 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--calibration", default=None,
                        help="small size only: use this calibration folder in every experiment")
     for p in (p_tab, p_run):
-        p.add_argument("--results-dir", default=None, type=Path,
-                       help="results of the size (default: results or results/<size>)")
-        p.add_argument("--golden-dir", default=None, type=Path,
-                       help="golden tables (default: results/golden/<size>)")
-        mode = p.add_mutually_exclusive_group()
-        mode.add_argument("--check", action="store_true", help="compare with the golden tables")
-        mode.add_argument("--update-golden", action="store_true",
-                          help="replace the golden tables by these")
-        p.add_argument("--no-figures", action="store_true")
+        add_tables_options(p)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -190,7 +190,7 @@ def sensitivity_figure(runs: Runs, folder: Path) -> list[Figure]:
 
 
 def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
-    from models.study.study_tables import _residents
+    from models.study.study_tables import _reform_text, _residents, equity_reform
 
     base_name, eq_name = ROLES["baseline"], ROLES["equity"]
     if eq_name not in runs.names:
@@ -219,7 +219,7 @@ def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
     axes[0].legend()
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle("Equity: residents' pension raised to 20 % of the employee pension")
+    fig.suptitle("Equity: " + _reform_text(equity_reform(runs.settings(eq_name))))
     return [(run_figures._save(fig, folder / "equity.png"), (base_name, eq_name))]
 
 

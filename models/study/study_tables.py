@@ -116,7 +116,10 @@ def _retitle(table: Table, name: str, title: str | None = None) -> Table:
 
 
 def _compact(value) -> str:
-    """A short text of a setting: lists of two-key tables as ``a: b, ...`` (growth paths)."""
+    """A short text of a setting: lists of two-key tables as ``a: b, ...`` (growth paths), a
+    whole calibration entry (``{value, unit, source}``) as its value."""
+    if isinstance(value, dict) and "value" in value:
+        return _compact(value["value"])
     if isinstance(value, list) and value and all(isinstance(v, dict) and len(v) == 2
                                                  for v in value):
         return "[" + ", ".join(":".join(f"{x:g}" if isinstance(x, float) else str(x)
@@ -501,12 +504,82 @@ def sensitivity_table(runs: Runs) -> list[StudyTable]:
 
 
 # ---------------------------------------------------------------------------- equity
+#: The calibration keys of the residents' equity reform (pension.residents, models/config.py).
+REFORM_KEYS = ("target_share_of_employee_pension", "reform_year", "phase_in_years")
+
+
+def equity_reform(settings: dict) -> dict[str, float]:
+    """The equity reform an experiment sets through its overrides (``{}`` if none): target
+    share, reform year and phase-in years, whether each key is set whole (``{value, unit,
+    source}``) or by its ``.value``."""
+    out = {}
+    for key, value in settings.get("overrides", {}).items():
+        for name in REFORM_KEYS:
+            if key == f"pension.residents.{name}" and isinstance(value, dict):
+                out[name] = value.get("value")
+            elif key == f"pension.residents.{name}.value":
+                out[name] = value
+    return out
+
+
+def _reform_text(reform: dict) -> str:
+    if len(reform) < len(REFORM_KEYS):
+        return "the residents' pension raised"
+    first, n = int(reform["reform_year"]), int(reform["phase_in_years"])
+    full = first + max(n, 1) - 1
+    return (f"the residents' pension raised to {100 * reform['target_share_of_employee_pension']:g}"
+            f" % of the average employee pension from {first}"
+            + (f" (linear phase-in, reached in {full})" if full > first else ""))
+
+
 def _residents(ds: xr.Dataset, regime: str) -> dict[str, xr.DataArray]:
     a = ds.sel(regime=regime)
     per_res = a["residents_expenditure_cny"] / a["residents_recipients"] / 12.0
     per_emp = a["expenditure_cny"] / a["pensioners"].sum("category") / 12.0
-    return {"pension": per_res, "share": per_res / per_emp,
+    return {"pension": per_res, "share": per_res / per_emp, "employee": per_emp,
             "spending": a["residents_expenditure_cny"]}
+
+
+def _economy_of(ds: xr.Dataset, name: str, regime: str) -> xr.DataArray | None:
+    var = f"economy_{name}"
+    return ds[var].sel(regime=regime) if var in ds else None
+
+
+def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "economy_",
+                 base_prefix: str = "economy_", reform_sel: dict | None = None,
+                 base_sel: dict | None = None) -> xr.DataArray | None:
+    """Consumption-equivalent welfare of one stored economy against another
+    (:func:`models.economy.welfare_cev` on the lifetime utilities kept in results.nc), ``None``
+    when either run lacks them or their households' calibrated preferences differ (then the
+    utilities are not comparable)."""
+    from models.economy import welfare_cev
+    from models.study.economy_step import welfare_of
+
+    need = (f"{reform_prefix}lifetime_utility", f"{base_prefix}lifetime_utility")
+    if need[0] not in reform or need[1] not in base:
+        return None
+    beta = [float(d["economy_discount_factor"]) for d in (reform, base)
+            if "economy_discount_factor" in d]
+    if len(beta) == 2 and beta[0] != beta[1]:
+        return None
+    return welfare_cev(welfare_of(base, base_prefix, **(base_sel or {})),
+                       welfare_of(reform, reform_prefix, **(reform_sel or {})))
+
+
+def _cev_rows(cev: xr.DataArray, lead: list) -> list[list]:
+    from models.study.economy_step import WELFARE_BIRTH_YEARS
+
+    rows = []
+    for by in [y for y in WELFARE_BIRTH_YEARS if y in cev["birth_year"].values]:
+        c = cev.sel(birth_year=by)
+        rows.append(lead + [by] + [100 * float(c.sel(group=g, category=k))
+                                   for g in cev["group"].values
+                                   for k in cev["category"].values])
+    return rows
+
+
+def _cev_columns(cev: xr.DataArray) -> list[str]:
+    return [f"{g}, {k} (%)" for g in cev["group"].values for k in cev["category"].values]
 
 
 def equity_tables(runs: Runs) -> list[StudyTable]:
@@ -514,64 +587,116 @@ def equity_tables(runs: Runs) -> list[StudyTable]:
     if eq_name not in runs.names:
         return []
     base, eq = runs.get(base_name), runs.get(eq_name)
+    reform = equity_reform(runs.settings(eq_name))
     regime = "law_2024"
     b, e = _residents(base, regime), _residents(eq, regime)
     pop = base["population"].sum("sex")
     working = pop.sel(age=(pop["age"] >= 20) & (pop["age"] <= 64)).sum("age")
-    tax = ("economy_income_tax_rate" in base and "economy_income_tax_rate" in eq)
+    output = _economy_of(eq, "output_cny", regime)
+    tax_b, tax_e = (_economy_of(d, "income_tax_rate", regime) for d in (base, eq))
+    res_b, res_e = (_economy_of(d, "residents_pensions_cny", regime) for d in (base, eq))
+    economy = output is not None and tax_b is not None and tax_e is not None
+    priced = economy and res_b is not None and res_e is not None
+    extra = e["spending"] - b["spending"]
     rows = []
     for y in [y for y in YEARS if y in base["year"].values]:
-        extra = float(e["spending"].sel(year=y) - b["spending"].sel(year=y))
+        x = float(extra.sel(year=y))
         row = [y, float(b["pension"].sel(year=y)), float(e["pension"].sel(year=y)),
+               float(e["employee"].sel(year=y)),
                100 * float(b["share"].sel(year=y)), 100 * float(e["share"].sel(year=y)),
                float(b["spending"].sel(year=y)) / BILLION,
-               float(e["spending"].sel(year=y)) / BILLION, extra / BILLION,
-               extra / float(working.sel(year=y))]
-        if tax:
-            out_y = float(eq["economy_output_cny"].sel(regime=regime, year=y))
-            row += [100 * extra / out_y,
-                    100 * float(base["economy_income_tax_rate"].sel(regime=regime, year=y)),
-                    100 * float(eq["economy_income_tax_rate"].sel(regime=regime, year=y))]
+               float(e["spending"].sel(year=y)) / BILLION, x / BILLION,
+               x / float(working.sel(year=y))]
+        if economy:
+            out_y = float(output.sel(year=y))
+            row += [100 * x / out_y]
+            if priced:
+                row += [100 * float((res_e - res_b).sel(year=y)) / out_y]
+            row += [100 * float(tax_b.sel(year=y)), 100 * float(tax_e.sel(year=y)),
+                    100 * float((tax_e - tax_b).sel(year=y))]
         rows.append(row)
     cols = ["year", "residents' pension, baseline (yuan/month)", "equity (yuan/month)",
-            "share of average employee pension, baseline (%)", "equity (%)",
+            "average employee pension, equity (yuan/month)",
+            "residents' pension / average employee pension, baseline (%)", "equity (%)",
             "residents' pension spending, baseline (bn yuan)", "equity (bn yuan)",
             "extra budget cost (bn yuan)", "extra cost per person aged 20-64 (yuan/year)"]
-    if tax:
-        cols += ["extra cost (% of GDP, economy)", "income tax closing the budget, "
-                 "baseline (%)", "equity (%)"]
+    fmt = ["d", ".0f", ".0f", ".0f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f"]
+    if economy:
+        cols += ["extra cost (% of GDP)"]
+        fmt += [".2f"]
+        if priced:
+            cols += ["extra cost in the OLG economy (% of GDP)"]
+            fmt += [".2f"]
+        cols += ["income tax closing the budget, baseline (%)", "equity (%)",
+                 "tax change (pp): who pays"]
+        fmt += [".2f", ".2f", ".2f"]
     frame = pd.DataFrame(rows, columns=cols)
     frame["year"] = frame["year"].astype(object)
-    fmt = ("d", ".0f", ".0f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f", ".2f", ".2f", ".2f")
-    year_table = Table("equity", "Equity: the residents' basic pension raised toward the "
-                       "employee pension (experiments/equity.toml) vs the baseline, 2024 law, "
-                       "median demography; money at 2021 prices. Who pays: the budget, i.e. "
-                       "the income tax that closes it in the OLG economy", frame, fmt[:len(cols)])
+    what = _reform_text(reform)
+    year_table = Table(
+        "equity", f"Equity ({eq_name}): {what}, vs the baseline (2024 law, median demography); "
+        "money at 2021 prices; cost from the pension accounts, % of GDP of the OLG economy's "
+        "output. Who pays: the budget, i.e. the income tax on labour and pension income that "
+        "closes it in the OLG economy (whose residents' pensions follow the same rule)",
+        frame, tuple(fmt))
     # present value of the extra cost from the first reform year
     years = base["year"].values
     s = runs.settings(base_name)
     opt = s.get("optimization") or {}
     rate = opt.get("objective", {}).get("discount_rate", DEFAULT_DISCOUNT_RATE)
-    first = opt.get("tree", {}).get("first_decision_year", DEFAULT_PV_FROM)
+    first = int(reform.get("reform_year") or opt.get("tree", {}).get("first_decision_year",
+                                                                      DEFAULT_PV_FROM))
+    last = int(years[-1])
     sel = years >= first
-    extra = (e["spending"] - b["spending"]).values[sel]
+    x = extra.values[sel]
     disc = (1.0 + rate) ** -(years[sel] - first).astype(float)
-    summary = [["present value of the extra cost "
-                f"{first}-{int(years[-1])} at {100 * rate:g} % (trillion yuan)",
-                float(np.sum(extra * disc)) / TRILLION],
-               [f"extra cost {first}-{int(years[-1])}, undiscounted (trillion yuan)",
-                float(np.sum(extra)) / TRILLION]]
-    if tax:
-        dt = (eq["economy_income_tax_rate"] - base["economy_income_tax_rate"]).sel(
-            regime=regime).values[sel]
-        summary += [[f"income tax rate change, mean {first}-{int(years[-1])} (pp)",
-                     100 * float(np.mean(dt))],
-                    [f"income tax rate change, largest (pp)", 100 * float(np.max(dt))]]
-    summary_table = Table("equity_summary", "Equity: what the raise costs and who pays "
-                          "(summary)", pd.DataFrame(summary, columns=["quantity", "value"]),
-                          ("", ".3f"))
-    return [StudyTable(year_table, (base_name, eq_name)),
-            StudyTable(summary_table, (base_name, eq_name))]
+    summary = []
+    if len(reform) == len(REFORM_KEYS):
+        summary += [["target: residents' pension / average employee pension (%)",
+                     100 * float(reform["target_share_of_employee_pension"])],
+                    ["reform year", float(reform["reform_year"])],
+                    ["phase-in (years)", float(reform["phase_in_years"])]]
+    summary += [[f"present value of the extra cost {first}-{last} at {100 * rate:g} % "
+                 "(trillion yuan)", float(np.sum(x * disc)) / TRILLION],
+                [f"extra cost {first}-{last}, undiscounted (trillion yuan)",
+                 float(np.sum(x)) / TRILLION],
+                [f"extra cost in {first + 4} (bn yuan)", float(extra.sel(year=first + 4))
+                 / BILLION if first + 4 <= last else math.nan]]
+    if economy:
+        share = 100 * extra.sel(year=years[sel]) / output.sel(year=years[sel])
+        dt = 100 * (tax_e - tax_b).sel(year=years[sel])
+        summary += [[f"extra cost, mean {first}-{last} (% of GDP)", float(share.mean())],
+                    ["extra cost, largest (% of GDP)", float(share.max())],
+                    [f"income tax rate change, mean {first}-{last} (pp)", float(dt.mean())],
+                    ["income tax rate change, largest (pp)", float(dt.max())]]
+    out = [StudyTable(year_table, (base_name, eq_name))]
+    cev = _cev_between(eq, base, reform_sel={"regime": regime}, base_sel={"regime": regime})
+    if cev is not None:
+        born = cev["birth_year"]
+        window = cev.where((born >= 1950) & (born <= 2030), drop=True)
+        for g in cev["group"].values:
+            c = 100 * window.sel(group=g)
+            lo, hi = c.argmin(...), c.argmax(...)
+            for label, idx in (("smallest", lo), ("largest", hi)):
+                by = int(window["birth_year"].values[int(idx["birth_year"])])
+                cat = str(window["category"].values[int(idx["category"])])
+                summary.append([f"welfare (CEV, % of consumption), {g}s born 1950-2030: "
+                                f"{label} ({cat}, born {by})",
+                                float(c.isel(birth_year=int(idx["birth_year"]),
+                                             category=int(idx["category"])))])
+        frame = pd.DataFrame(_cev_rows(cev, []), columns=["birth year"] + _cev_columns(cev))
+        frame["birth year"] = frame["birth year"].astype(object)
+        out.append(StudyTable(Table(
+            "equity_welfare", f"Equity ({eq_name}) vs the baseline (2024 law): welfare by birth "
+            "cohort and type, consumption-equivalent change (% of consumption in every "
+            "remaining year; OLG economy, median demography; positive: better off with the "
+            "reform)", frame,
+            ("d",) + (".2f",) * (len(frame.columns) - 1)), (base_name, eq_name)))
+    summary_table = Table("equity_summary", f"Equity ({eq_name}): what the raise costs, who "
+                          "pays and who gains (summary)",
+                          pd.DataFrame(summary, columns=["quantity", "value"]), ("", ".3f"))
+    out.insert(1, StudyTable(summary_table, (base_name, eq_name)))
+    return out
 
 
 # ---------------------------------------------------------------------------- welfare
@@ -606,6 +731,56 @@ def welfare_tables(runs: Runs) -> list[StudyTable]:
              "OLG economy, median demography, labour supply inelastic)")
     return [StudyTable(Table("welfare_by_cohort", title, frame,
                              ("", "d") + (".2f",) * (len(cols) - 2)), tuple(names))]
+
+
+def welfare_comparisons(runs: Runs) -> list[tuple[str, str, xr.DataArray]]:
+    """Welfare of one stored economy against another: ``(comparison, experiments, CEV[birth_year,
+    group, category])`` for the equity reform against the baseline (2024 law) and, for every
+    optimal-policy experiment paired with the economy, the optimal policy against the law
+    (its regime) in the same experiment."""
+    out = []
+    base_name, eq_name = ROLES["baseline"], ROLES["equity"]
+    if runs.has(eq_name) and runs.has(base_name):
+        cev = _cev_between(runs.get(eq_name), runs.get(base_name),
+                           reform_sel={"regime": "law_2024"}, base_sel={"regime": "law_2024"})
+        if cev is not None:
+            out.append((f"{eq_name} vs {base_name} (2024 law)", f"{base_name}, {eq_name}", cev))
+    for name in _optimal_experiments(runs):
+        ds = runs.get(name)
+        regime = str(ds.attrs.get("opt_regime", "law_2024"))
+        if ("economy_lifetime_utility" not in ds
+                or regime not in ds["economy_lifetime_utility"]["regime"].values):
+            continue
+        cev = _cev_between(ds, ds, reform_prefix="opt_economy_", base_sel={"regime": regime})
+        if cev is not None:
+            out.append((f"{name}: optimal policy vs {regime}", name, cev))
+    return out
+
+
+def welfare_between_experiments(runs: Runs) -> list[StudyTable]:
+    """Consumption-equivalent welfare of one experiment (or policy) against another, by birth
+    cohort and type, from the lifetime utilities stored in results.nc
+    (:func:`welfare_comparisons`); none when no pair has them."""
+    found = welfare_comparisons(runs)
+    if not found:
+        return []
+    rows = []
+    for label, _, cev in found:
+        rows += _cev_rows(cev, [label])
+    cols = ["comparison", "birth year"] + _cev_columns(found[0][2])
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["birth year"] = frame["birth year"].astype(object)
+    names = tuple(dict.fromkeys(n for _, ns, _ in found for n in ns.split(", ")))
+    title = ("Welfare between experiments: consumption-equivalent change of the first against "
+             "the second, by birth cohort and type (% of consumption in every remaining year "
+             "from 2021 or age 20; OLG economy, median demography; the optimal policy is the "
+             "expected one over the optimized paths, as given to the economy; labour supply "
+             "inelastic and work_disutility = 0, so later retirement counts as income with no "
+             "leisure lost: see the economy's notes before ranking policies by it)")
+    # the optimal policies' welfare comes out of the LP solves: solver tolerance
+    tolerance = "solver" if any("optimal" in label for label, _, _ in found) else "simulation"
+    return [StudyTable(Table("welfare_between_experiments", title, frame,
+                             ("", "d") + (".3f",) * (len(cols) - 2)), names, tolerance)]
 
 
 # ---------------------------------------------------------------------------- overview
@@ -644,4 +819,5 @@ BUILDERS: tuple[tuple[str, Callable[[Runs], list[StudyTable]]], ...] = (
     ("sensitivity", sensitivity_table),
     ("equity", equity_tables),
     ("welfare", welfare_tables),
+    ("welfare", welfare_between_experiments),
 )

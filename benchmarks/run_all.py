@@ -1,7 +1,11 @@
 """`make bench`: run every benchmark in its own process and gather results/bench.json.
 
 Each ``benchmarks/bench_*.py`` takes the path of its JSON output as first argument. Separate
-processes keep the peak-memory figures of one benchmark from leaking into the next.
+processes keep the peak-memory figures of one benchmark from leaking into the next. The
+scaling benchmark (``bench_scaling.py``) goes to the report's top-level ``scaling`` section.
+
+Usage: python benchmarks/run_all.py results/bench.json [name ...]  (names: only those
+benchmarks, merged into an existing report)
 """
 
 from __future__ import annotations
@@ -55,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[name] = json.loads(target.read_text())
         results[name]["script_wall_s"] = round(wall, 1)
+    previous = json.loads(out.read_text()) if only and out.is_file() else {}
+    scaling = results.pop("scaling", None) or previous.get("scaling")
     report = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "benchmarks": results}
+              "machine": machine(),
+              "benchmarks": {**previous.get("benchmarks", {}), **results}}
+    if scaling is not None:
+        report["scaling"] = scaling
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     if failures:

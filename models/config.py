@@ -566,6 +566,17 @@ class EconomySettings(Strict):
     error_sample_paths: Annotated[int, Field(ge=0, le=100)] = 5
 
 
+class ParallelSettings(Strict):
+    """Processes for the Monte Carlo paths (demography, pension accounts, economy prices):
+    ``workers = 1`` runs them in the calling process, ``n > 1`` in ``n`` processes, chunk by
+    chunk of ``demography.chunk_size`` paths (:func:`models.parallel.map_chunks`). The numbers
+    are the same whatever ``workers``: it is how the run uses the machine, not part of the
+    experiment (it is left out of the config hash). Parallel speed needs at least as many
+    chunks as workers (``chunk_size <= paths / workers``); keep 1 under ``mpiexec``."""
+
+    workers: Annotated[int, Field(ge=1, le=256)] = 1
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -578,6 +589,7 @@ class Experiment(Strict):
     demography: StochasticDemographySettings = StochasticDemographySettings()
     optimization: OptimizationSettings | None = None
     economy: EconomySettings = EconomySettings()
+    parallel: ParallelSettings = ParallelSettings()
 
 
 # ---------------------------------------------------------------------------- errors

@@ -97,6 +97,7 @@ from models.config import (
 from models.demography import mortality_rates, project
 from models.demography.lee_carter import lee_carter_mx
 from models.demography.lifetable import life_expectancy
+from models.parallel import map_chunks, path_chunks
 
 __all__ = [
     "BOUNDS",
@@ -115,6 +116,7 @@ __all__ = [
     "draw_path_inputs",
     "project_paths",
     "iter_path_chunks",
+    "simulate_path_chunk",
     "path_seed",
     "population_indicators",
     "e0_of_k",
@@ -665,27 +667,49 @@ class PathChunk:
     deaths: np.ndarray  #: (n, T, 2) persons per year
 
 
-def iter_path_chunks(inputs: MedianInputs, spread: SpreadCalibration,
-                     settings: StochasticDemographySettings,
-                     demography_seed: np.random.SeedSequence, dtype=np.float32
-                     ) -> Iterator[PathChunk]:
-    """Draw and project ``settings.paths`` paths, ``settings.chunk_size`` at a time.
+def simulate_path_chunk(inputs: MedianInputs, spread: SpreadCalibration,
+                        settings: StochasticDemographySettings,
+                        demography_seed: np.random.SeedSequence, paths: np.ndarray,
+                        dtype=np.float32) -> PathChunk:
+    """Draw and project one chunk of paths (path numbers ``paths``, consecutive or not).
 
     The spread is the calibrated one times the experiment's ``mortality_spread_scale`` and
-    ``fertility_spread_scale``; migration noise is ``migration_noise_sd``. A path's numbers do
-    not depend on the chunk size (see the module docstring on seeds).
+    ``fertility_spread_scale``; migration noise is ``migration_noise_sd``. A path's numbers
+    depend on the seed and its path number only (see the module docstring on seeds).
     """
+    paths = np.asarray(paths, dtype=np.int64)
     mortality = spread.mortality.scaled(settings.mortality_spread_scale)
     fertility = spread.fertility.scaled(settings.fertility_spread_scale)
-    for start in range(0, settings.paths, settings.chunk_size):
-        paths = np.arange(start, min(start + settings.chunk_size, settings.paths))
-        drawn = draw_path_inputs(inputs, mortality, fertility, settings.migration_noise_sd,
-                                 demography_seed, paths)
-        noisy = settings.migration_noise_sd > 0.0
-        out = project_paths(inputs, drawn["k"], drawn["tfr"],
-                            drawn["migration_factor"] if noisy else None, dtype=dtype)
-        yield PathChunk(paths=paths, k=drawn["k"], tfr=drawn["tfr"],
-                        migration_factor=drawn["migration_factor"], **out)
+    drawn = draw_path_inputs(inputs, mortality, fertility, settings.migration_noise_sd,
+                             demography_seed, paths)
+    noisy = settings.migration_noise_sd > 0.0
+    out = project_paths(inputs, drawn["k"], drawn["tfr"],
+                        drawn["migration_factor"] if noisy else None, dtype=dtype)
+    return PathChunk(paths=paths, k=drawn["k"], tfr=drawn["tfr"],
+                     migration_factor=drawn["migration_factor"], **out)
+
+
+def _chunk_task(shared: tuple, paths: np.ndarray) -> PathChunk:
+    """:func:`simulate_path_chunk` with the inputs common to every chunk packed in ``shared``
+    (the form :func:`models.parallel.map_chunks` calls)."""
+    inputs, spread, settings, demography_seed, dtype = shared
+    return simulate_path_chunk(inputs, spread, settings, demography_seed, paths, dtype)
+
+
+def iter_path_chunks(inputs: MedianInputs, spread: SpreadCalibration,
+                     settings: StochasticDemographySettings,
+                     demography_seed: np.random.SeedSequence, dtype=np.float32,
+                     workers: int = 1) -> Iterator[PathChunk]:
+    """Draw and project ``settings.paths`` paths, ``settings.chunk_size`` at a time, in order.
+
+    ``workers > 1`` computes the chunks in that many processes
+    (:func:`models.parallel.map_chunks`); the chunks and so every number are the same as with
+    ``workers = 1``. A path's numbers do not depend on the chunk size either (see the module
+    docstring on seeds).
+    """
+    chunks = path_chunks(settings.paths, settings.chunk_size)
+    yield from map_chunks(_chunk_task, chunks, workers,
+                          (inputs, spread, settings, demography_seed, dtype))
 
 
 # ---------------------------------------------------------------------------- summaries

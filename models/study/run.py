@@ -25,10 +25,12 @@ from models.config import (
     Calibration,
     ConfigError,
     Experiment,
+    ParallelSettings,
     load_arrays,
     load_experiment,
 )
 from models.demography import stochastic
+from models.parallel import map_chunks, path_chunks
 from models.pension import (
     calibrate_base_year,
     category_population,
@@ -261,8 +263,10 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
     rates are computed once per regime with the median population as open-age weights and
     serve every path. Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
-    (:func:`models.demography.stochastic.iter_path_chunks`) and their accounts run in batches
-    of :data:`ACCOUNTS_BATCH_PATHS`, so memory is bounded by a chunk plus what is kept:
+    (:func:`models.demography.stochastic.simulate_path_chunk`) and their accounts run in batches
+    of :data:`ACCOUNTS_BATCH_PATHS` (:func:`_monte_carlo_chunk`); the chunks run in
+    ``exp.parallel.workers`` processes (:func:`models.parallel.map_chunks`) with the same
+    numbers as one. Memory is bounded by a few chunks (two in flight per worker) plus what is kept:
     ``population_paths`` (float32) up to :data:`STORE_POPULATION_MAX_PATHS` paths, the
     snapshot years, per-path indicators, e0, TFR, k, births, deaths, the fund's months payable
     and balance, and first-deficit and depletion years. Returns them labelled, with the spread
@@ -308,8 +312,8 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                   for name in ("first_deficit_year", "depletion_year")}
     priced = economy is not None and exp.economy.monte_carlo_prices
     if priced:
-        from models.economy import linearize_median, monte_carlo_error, price_paths_monte_carlo
-        from models.study.economy_step import model_prices, regime_params, transition_under
+        from models.economy import linearize_median
+        from models.study.economy_step import regime_params, transition_under
 
         with _timed(timings, "economy_linearization_s"):
             lins = {r: linearize_median(regime_params(economy, cal, r), economy.population,
@@ -322,64 +326,41 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         priced_depletion = np.empty((len(regime_names), n_paths))
         error = None
     seed = np.random.SeedSequence(exp.seed)
+    shared = _ChunkInputs(
+        inputs=inputs, spread=spread, settings=settings, seed=seed, snap_index=snap_index,
+        store_all=store_all, regimes=regimes, rates=rates, calibration_json=cal.model_dump_json(),
+        lins=lins if priced else None,
+        error_sample_paths=exp.economy.error_sample_paths if priced else 0)
+    chunks = path_chunks(n_paths, settings.chunk_size)
+    workers = exp.parallel.workers
+    if workers > len(chunks):
+        log.info("%d workers for %d chunk(s) of paths: lower demography.chunk_size to use "
+                 "them all", workers, len(chunks))
     show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
     t0 = time.perf_counter()
     accounts_s = 0.0
     with tqdm(total=n_paths, unit="path", desc=f"{exp.name}: Monte Carlo", disable=not show,
               leave=False) as bar:
-        for chunk in stochastic.iter_path_chunks(inputs, spread, settings, seed):
-            rows = slice(int(chunk.paths[0]), int(chunk.paths[-1]) + 1)
-            if store_all:
-                keep["population_paths"][rows] = chunk.population
-            keep["population_snapshot"][rows] = chunk.population[:, snap_index]
-            keep["births_paths"][rows] = chunk.births
-            keep["deaths_paths"][rows] = chunk.deaths
-            keep["mortality_index_paths"][rows] = chunk.k
-            keep["tfr_paths"][rows] = chunk.tfr
-            keep["migration_factor_paths"][rows] = chunk.migration_factor
-            for s, sex in enumerate(SEXES):
-                keep["e0_paths"][rows, :, s] = stochastic.e0_of_k(
-                    inputs.ax[:, s], inputs.bx[:, s], chunk.k[:, :, s], sex)
-            for name, values in stochastic.population_indicators(chunk.population, ages).items():
+        for paths, out in zip(chunks, map_chunks(_monte_carlo_chunk, chunks, workers, shared)):
+            rows = slice(int(paths[0]), int(paths[-1]) + 1)
+            for name, values in out["keep"].items():
+                keep[name][rows] = values
+            for name, values in out["indicators"].items():
                 indicators[INDICATOR_META[name][0]][rows] = values
-            t_acc = time.perf_counter()
-            for lo in range(0, len(chunk.paths), ACCOUNTS_BATCH_PATHS):
-                batch = chunk.paths[lo:lo + ACCOUNTS_BATCH_PATHS]
-                pop = xr.DataArray(
-                    chunk.population[lo:lo + ACCOUNTS_BATCH_PATHS].astype(np.float64),
-                    dims=("path", "year", "age", "sex"),
-                    coords={"path": batch, "year": years, "age": ages, "sex": list(SEXES)})
-                for r, regime in enumerate(regime_names):
-                    schedule, fit = regimes[regime]
-                    acc = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                           rates=rates[regime])
-                    ms = fund_milestones(acc)
-                    idx = slice(int(batch[0]), int(batch[-1]) + 1)
-                    fund["months_payable"][r, idx] = acc["months_payable"].values
-                    fund["balance_end_cny"][r, idx] = acc["balance_end_cny"].values
-                    milestones["first_deficit_year"][r, idx] = ms["first_deficit_year"].values
-                    milestones["depletion_year"][r, idx] = ms["depletion_year"].values
-                    if priced:
-                        mx = np.exp(inputs.ax[None, None] + inputs.bx[None, None]
-                                    * chunk.k[lo:lo + ACCOUNTS_BATCH_PATHS][:, :, None, :])
-                        mx = xr.DataArray(mx, dims=pop.dims, coords=pop.coords)
-                        prices = price_paths_monte_carlo(lins[regime], pop, mx)
-                        index, fund_return = model_prices(prices, years, cal)
-                        acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                                 wage_index=index, fund_return=fund_return)
-                        priced_fund["months_payable"][r, idx] = acc_p["months_payable"].values
-                        priced_fund["interest_rate"][r, idx] = prices["interest_rate"].sel(
-                            year=years).transpose("path", "year").values
-                        priced_fund["wage_index"][r, idx] = index.transpose("path", "year").values
-                        priced_depletion[r, idx] = fund_milestones(acc_p)["depletion_year"].values
-                        if error is None and r == 0 and exp.economy.error_sample_paths > 0:
-                            error = monte_carlo_error(lins[regime], pop, mx,
-                                                      sample=exp.economy.error_sample_paths,
-                                                      seed=seed.spawn(1)[0])
-            accounts_s += time.perf_counter() - t_acc
-            bar.update(len(chunk.paths))
+            for name, values in out["fund"].items():
+                fund[name][:, rows] = values
+            for name, values in out["milestones"].items():
+                milestones[name][:, rows] = values
+            if priced:
+                for name, values in out["priced_fund"].items():
+                    priced_fund[name][:, rows] = values
+                priced_depletion[:, rows] = out["priced_depletion"]
+                if error is None:
+                    error = out["error"]
+            accounts_s += out["accounts_s"]
+            bar.update(len(paths))
     timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
-    timings["monte_carlo_accounts_s"] = round(accounts_s, 4)
+    timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
     extra = {}
     if priced:
         dims = ("regime", "path", "year")
@@ -470,6 +451,106 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     return mc
 
 
+@dataclasses.dataclass(frozen=True)
+class _ChunkInputs:
+    """What every chunk of Monte Carlo paths needs (sent once per chunk to a worker)."""
+
+    inputs: stochastic.MedianInputs
+    spread: stochastic.SpreadCalibration
+    settings: object  # StochasticDemographySettings
+    seed: np.random.SeedSequence
+    snap_index: list[int]
+    store_all: bool
+    regimes: dict  # regime -> (schedule, base-year fit)
+    rates: dict  # regime -> account_rates
+    calibration_json: str  # the Calibration as JSON (its generic Param models do not pickle)
+    lins: dict | None  # regime -> MedianLinearization (Monte Carlo prices), else None
+    error_sample_paths: int  # first-order error sample (first batch of path 0's chunk)
+
+
+def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
+    """One chunk of paths: demography (draws, projection, e0, indicators), the pension accounts
+    under every regime in batches of :data:`ACCOUNTS_BATCH_PATHS`, and with ``shared.lins``
+    each path's first-order prices and its accounts under them. Pure: plain arrays out, the
+    same whichever process runs it (:func:`models.parallel.map_chunks`)."""
+    inputs = shared.inputs
+    cal = Calibration.model_validate_json(shared.calibration_json)  # ~1 ms, equal to the parent's
+    years, ages = inputs.years, inputs.ages
+    regime_names = list(shared.regimes)
+    chunk = stochastic.simulate_path_chunk(inputs, shared.spread, shared.settings, shared.seed,
+                                           paths)
+    n, n_regimes = len(paths), len(regime_names)
+    keep = {
+        "population_snapshot": chunk.population[:, shared.snap_index],
+        "births_paths": chunk.births,
+        "deaths_paths": chunk.deaths,
+        "mortality_index_paths": chunk.k,
+        "tfr_paths": chunk.tfr,
+        "migration_factor_paths": chunk.migration_factor,
+        "e0_paths": np.stack([stochastic.e0_of_k(inputs.ax[:, s], inputs.bx[:, s],
+                                                 chunk.k[:, :, s], sex)
+                              for s, sex in enumerate(SEXES)], axis=-1),
+    }
+    if shared.store_all:
+        keep["population_paths"] = chunk.population
+    out = {"keep": keep,
+           "indicators": stochastic.population_indicators(chunk.population, ages),
+           "fund": {name: np.empty((n_regimes, n, len(years)))
+                    for name in ("months_payable", "balance_end_cny")},
+           "milestones": {name: np.empty((n_regimes, n))
+                          for name in ("first_deficit_year", "depletion_year")},
+           "error": None}
+    priced = shared.lins is not None
+    if priced:
+        from models.economy import monte_carlo_error, price_paths_monte_carlo
+        from models.study.economy_step import model_prices
+
+        out["priced_fund"] = {name: np.empty((n_regimes, n, len(years)))
+                              for name in ("months_payable", "interest_rate", "wage_index")}
+        out["priced_depletion"] = np.empty((n_regimes, n))
+    t_acc = time.perf_counter()
+    for lo in range(0, n, ACCOUNTS_BATCH_PATHS):
+        idx = slice(lo, lo + ACCOUNTS_BATCH_PATHS)
+        batch = paths[idx]
+        pop = xr.DataArray(chunk.population[idx].astype(np.float64),
+                           dims=("path", "year", "age", "sex"),
+                           coords={"path": batch, "year": years, "age": ages, "sex": list(SEXES)})
+        for r, regime in enumerate(regime_names):
+            schedule, fit = shared.regimes[regime]
+            acc = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
+                                   rates=shared.rates[regime])
+            ms = fund_milestones(acc)
+            out["fund"]["months_payable"][r, idx] = acc["months_payable"].values
+            out["fund"]["balance_end_cny"][r, idx] = acc["balance_end_cny"].values
+            out["milestones"]["first_deficit_year"][r, idx] = ms["first_deficit_year"].values
+            out["milestones"]["depletion_year"][r, idx] = ms["depletion_year"].values
+            if not priced:
+                continue
+            mx = np.exp(inputs.ax[None, None] + inputs.bx[None, None]
+                        * chunk.k[idx][:, :, None, :])
+            mx = xr.DataArray(mx, dims=pop.dims, coords=pop.coords)
+            prices = price_paths_monte_carlo(shared.lins[regime], pop, mx)
+            index, fund_return = model_prices(prices, years, cal)
+            acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
+                                     wage_index=index, fund_return=fund_return)
+            out["priced_fund"]["months_payable"][r, idx] = acc_p["months_payable"].values
+            out["priced_fund"]["interest_rate"][r, idx] = prices["interest_rate"].sel(
+                year=years).transpose("path", "year").values
+            out["priced_fund"]["wage_index"][r, idx] = index.transpose("path", "year").values
+            out["priced_depletion"][r, idx] = fund_milestones(acc_p)["depletion_year"].values
+            if paths[0] == 0 and lo == 0 and r == 0 and shared.error_sample_paths > 0:
+                # the sample's seed is what shared.seed.spawn(1)[0] gives on a fresh seed,
+                # built directly so it does not depend on the process
+                sample_seed = np.random.SeedSequence(shared.seed.entropy,
+                                                     spawn_key=shared.seed.spawn_key + (0,),
+                                                     pool_size=shared.seed.pool_size)
+                out["error"] = monte_carlo_error(shared.lins[regime], pop, mx,
+                                                 sample=shared.error_sample_paths,
+                                                 seed=sample_seed)
+    out["accounts_s"] = time.perf_counter() - t_acc
+    return out
+
+
 #: Indicator of :func:`stochastic.population_indicators` -> (variable, units, long_name).
 INDICATOR_META = {
     "total": ("total_population_paths", "persons", "total population on 1 January"),
@@ -503,7 +584,8 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
     log.info("running %s (%s)", exp.name, ", ".join(exp.projection.regimes))
     files: dict[str, str] = {}
     result = simulate(exp, cal, arrays, timings, files)
-    digest = provenance.config_hash(exp, cal)
+    # the worker count changes no number: leave it out of the hash of what was computed
+    digest = provenance.config_hash(exp.model_copy(update={"parallel": ParallelSettings()}), cal)
     result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"),
                         experiment_json=exp.model_dump_json())
     timings["total_s"] = round(time.perf_counter() - t0, 4)

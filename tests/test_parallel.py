@@ -1,0 +1,128 @@
+"""Monte Carlo across processes: the same numbers with 2 workers as with 1, stage by stage.
+
+Each comparison runs the real code twice, seeded, on a few paths cut into several chunks:
+the demography (draws and projection), the pension accounts on every path under both
+regimes, and the economy's first-order prices per path with the accounts under them.
+"""
+
+import operator
+import os
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from models.config import (
+    EconomySettings,
+    Experiment,
+    ParallelSettings,
+    ProjectionSettings,
+    StochasticDemographySettings,
+)
+from models.demography import stochastic
+from models.parallel import map_chunks, path_chunks
+from models.study import run
+from tests.conftest import CALIBRATION
+
+SEED = 11
+
+
+def assert_same_dataset(serial, parallel):
+    assert list(serial.data_vars) == list(parallel.data_vars)
+    for name in serial.data_vars:
+        np.testing.assert_array_equal(parallel[name].values, serial[name].values, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- the helper
+def test_path_chunks_cover_every_path_once_in_order():
+    chunks = path_chunks(10, 4)
+    assert [c.tolist() for c in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert path_chunks(0, 4) == []
+    with pytest.raises(ValueError):
+        path_chunks(10, 0)
+
+
+def test_map_chunks_keeps_the_chunks_order_and_raises_a_workers_error():
+    chunks = list(range(7))
+    expected = [3 * c for c in chunks]
+    assert list(map_chunks(operator.mul, chunks, 1, 3)) == expected
+    assert list(map_chunks(operator.mul, chunks, 2, 3)) == expected
+    with pytest.raises(ZeroDivisionError):
+        list(map_chunks(operator.truediv, [1, 0, 2], 2, 1.0))
+    with pytest.raises(ValueError):
+        list(map_chunks(operator.mul, chunks, 0, 3))
+
+
+def test_workers_start_with_one_blas_thread_unless_told_otherwise():
+    name = "OPENBLAS_NUM_THREADS"
+    before = os.environ.get(name)
+    assert list(map_chunks(os.getenv, [None], 2, name)) == [before or "1"]
+    assert os.environ.get(name) == before  # the parent's environment is restored
+
+
+def test_workers_is_validated():
+    assert Experiment(name="x").parallel.workers == 1
+    with pytest.raises(ValidationError):
+        Experiment(name="x", parallel={"workers": 0})
+    with pytest.raises(ValidationError):
+        Experiment(name="x", parallel={"threads": 2})
+
+
+# ----------------------------------------------------------------------------- the stages
+def test_demography_paths_are_identical_with_two_workers(arrays):
+    settings = StochasticDemographySettings(paths=20, chunk_size=6, migration_noise_sd=0.1)
+    spread = stochastic.calibrate_spread(arrays)
+    inputs = stochastic.median_inputs(arrays, settings)
+    runs = {w: list(stochastic.iter_path_chunks(inputs, spread, settings,
+                                                np.random.SeedSequence(SEED), workers=w))
+            for w in (1, 2)}
+    assert len(runs[2]) == 4
+    for serial, parallel in zip(runs[1], runs[2]):
+        for field in ("paths", "k", "tfr", "migration_factor", "population", "population_end",
+                      "births", "deaths"):
+            np.testing.assert_array_equal(getattr(parallel, field), getattr(serial, field),
+                                          err_msg=field)
+
+
+def _experiment(workers: int, **kwargs) -> Experiment:
+    return Experiment(name="parallel_test", calibration=str(CALIBRATION), seed=SEED,
+                      parallel=ParallelSettings(workers=workers), **kwargs)
+
+
+def test_accounts_on_every_path_are_identical_with_two_workers(calibration, arrays):
+    """Demography and accounts under both regimes, 12 paths in 3 chunks: every variable of
+    the run (population, indicators, months payable, milestones) equal bit for bit."""
+    demography = StochasticDemographySettings(paths=12, chunk_size=4)
+    results = {w: run.simulate(_experiment(w, demography=demography,
+                                           economy=EconomySettings(enabled=False)),
+                               calibration, arrays) for w in (1, 2)}
+    assert "months_payable_paths" in results[1]
+    assert results[1].sizes["regime"] == 2
+    assert_same_dataset(results[1], results[2])
+
+
+def test_monte_carlo_prices_are_identical_with_two_workers(calibration, arrays):
+    """The price step per path (first-order response, the accounts under the path's prices)
+    and the first-order error sample of the first chunk, 4 paths in 2 chunks."""
+    from models.pension import calibrate_base_year, retirement_schedule
+    from models.study.economy_step import economy_context
+
+    regime = "law_2024"
+    demography = StochasticDemographySettings(paths=4, chunk_size=2)
+    economy = EconomySettings(monte_carlo_prices=True, error_sample_paths=2)
+    median = stochastic.median_demography(arrays, demography)["population"]
+    years, ages = median["year"].values, median["age"].values
+    schedule = retirement_schedule(years, ages, regime, calibration.pension)
+    fit = calibrate_base_year(median.sel(year=calibration.demography.base_year.value), schedule,
+                              calibration.pension, calibration.finances)
+    ctx = economy_context(calibration, arrays, median, fit.contribution_index)
+    results = {}
+    for w in (1, 2):
+        exp = _experiment(w, demography=demography, economy=economy,
+                          projection=ProjectionSettings(regimes=[regime]))
+        results[w] = run.simulate_paths(exp, calibration, arrays, median,
+                                        {regime: (schedule, fit)}, {}, progress=False,
+                                        economy=ctx)
+    assert "mc_prices_interest_rate" in results[1]
+    assert "mc_prices_interest_rate_error_pp" in results[1]
+    assert_same_dataset(results[1], results[2])

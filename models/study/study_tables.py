@@ -168,17 +168,35 @@ def _pv(ds: xr.Dataset, var: str, settings: dict) -> float:
     return float((flow * disc).sum("year").mean("path")) / TRILLION
 
 
-def _expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
-    """Delay (months) beyond the law for cohorts reaching the law's age in ``year``, averaged
-    over the optimized paths (each path takes the node governing that year)."""
+def _expected_policy(ds: xr.Dataset, var: str, year: int, before: float, **sel) -> float:
+    """A node policy ``var[node, year, ...]`` in ``year`` averaged over the optimized paths
+    (each path takes the node governing that year); ``before`` ahead of the first stage."""
     stage_years = ds["stage_year"].values
     stage = int(np.searchsorted(stage_years, year, side="right") - 1)
     if stage < 0:
-        return 0.0
+        return before
     used = _used_paths(ds)
     nodes = ds["path_node"].isel(stage=stage).where(used, drop=True).values.astype(int)
-    delay = ds["policy_extra_delay_months"].sel(year=year, category=category).values
-    return float(np.mean(delay[nodes]))
+    return float(np.mean(ds[var].sel(year=year, **sel).values[nodes]))
+
+
+def _expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
+    """Delay (months) beyond the law for cohorts reaching the law's age in ``year``, averaged
+    over the optimized paths."""
+    return _expected_policy(ds, "policy_extra_delay_months", year, 0.0, category=category)
+
+
+def _expected_indexation(ds: xr.Dataset, year: int) -> float:
+    """Indexation of pensions in payment (share of real wage growth) in ``year``, averaged over
+    the optimized paths; NaN for results from before the lever existed."""
+    if "policy_indexation_share" not in ds:
+        return math.nan
+    return _expected_policy(ds, "policy_indexation_share", year, math.nan)
+
+
+def _indexation_cost(ds: xr.Dataset) -> float:
+    """Expected discounted cost of the indexation cut (trillion yuan; 0 with the lever off)."""
+    return float(ds.get("opt_indexation_cost_cny", xr.DataArray(0.0))) / TRILLION
 
 
 def _mean_over_paths(ds: xr.Dataset, var: str, year: int) -> float:
@@ -296,6 +314,7 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
             _mean_over_paths(ds, "resim_pooled_rate", 2050),
             _expected_delay(ds, 2050, "men"), _expected_delay(ds, 2075, "men"),
             _expected_delay(ds, 2075, "women_worker"),
+            _indexation_cost(ds), _expected_indexation(ds, 2050),
             "yes" if int(ds.get("pairing_converged", xr.DataArray(1))) else "NO",
         ])
     frame = pd.DataFrame(rows, columns=[
@@ -303,13 +322,14 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
         "PV contributions", "PV extra transfers", "PV reserve draws", "PV unpaid pensions",
         "paths with unpaid pensions (%)", "pooled rate 2030", "pooled rate 2050",
         "delay men 2050 (months)", "delay men 2075", "delay women workers 2075",
+        "cost of the indexation cut", "indexation 2050 (share of wage growth)",
         "economy pairing converged"])
     title = ("Optimal policies: expected discounted cost and its parts (present values over "
              "the optimized paths, trillion yuan at 2021 prices, discounted at the objective's "
-             "rate from the first decision year), pooled rate and retirement delay beyond the "
-             "law (expected over paths)")
+             "rate from the first decision year), pooled rate, retirement delay beyond the "
+             "law and indexation of pensions in payment (expected over paths)")
     fmt = ("", "d", "d", "", ".3f", ".3f", ".3f", ".3f", ".3f", ".1f", ".4f", ".4f", ".1f",
-           ".1f", ".1f", "")
+           ".1f", ".1f", ".3f", ".3f", "")
     return [StudyTable(Table("optimal_summary", title, frame, fmt), tuple(names), "solver")]
 
 
@@ -340,15 +360,17 @@ def optimal_first_stage(runs: Runs) -> list[StudyTable]:
             rows.append([name, int(y), float(ds["policy_pooled_rate"].sel(node=0, year=y)),
                          *[float(ds["policy_extra_delay_months"].sel(node=0, year=y,
                                                                      category=c))
-                           for c in CATEGORIES]])
+                           for c in CATEGORIES], _expected_indexation(ds, y)])
     frame = pd.DataFrame(rows, columns=["experiment", "year", "pooled rate",
                                         "delay men (months)", "delay women cadres",
-                                        "delay women workers"])
+                                        "delay women workers",
+                                        "indexation (share of wage growth)"])
     frame["year"] = frame["year"].astype(object)
     return [StudyTable(Table("optimal_first_stage", "First-stage decisions (root node, the "
                              "years before the next decision, at most five): pooled "
-                             "contribution rate and retirement delay beyond the 2024 law",
-                             frame, ("", "d", ".4f", ".0f", ".0f", ".0f")),
+                             "contribution rate, retirement delay beyond the 2024 law and "
+                             "indexation of pensions in payment",
+                             frame, ("", "d", ".4f", ".0f", ".0f", ".0f", ".3f")),
                        tuple(names), "solver")]
 
 
@@ -367,18 +389,19 @@ def optimal_expected_paths(runs: Runs) -> list[StudyTable]:
                          _mean_over_paths(ds, "opt_reserve_draw_cny", y) / BILLION,
                          float(transfer.mean()), float(transfer.quantile(0.1)),
                          float(transfer.quantile(0.9)),
-                         _mean_over_paths(ds, "resim_months_payable", y)])
+                         _mean_over_paths(ds, "resim_months_payable", y),
+                         _expected_indexation(ds, y)])
     frame = pd.DataFrame(rows, columns=[
         "experiment", "year", "pooled rate mean", "pooled rate 10 %", "pooled rate 90 %",
         "delay men (months)", "delay women cadres", "delay women workers",
         "reserve draw (bn yuan)", "extra transfer mean (bn yuan)", "transfer 10 %",
-        "transfer 90 %", "months payable (mean)"])
+        "transfer 90 %", "months payable (mean)", "indexation (share of wage growth)"])
     frame["year"] = frame["year"].astype(object)
     return [StudyTable(Table("optimal_expected_paths", "Optimal policies: expected paths and "
                              "10-90 % bands across the optimized paths (money in bn yuan a "
                              "year at 2021 prices)", frame,
                              ("", "d", ".4f", ".4f", ".4f", ".1f", ".1f", ".1f", ".0f", ".0f",
-                              ".0f", ".0f", ".1f")),
+                              ".0f", ".0f", ".1f", ".3f")),
                        tuple(names), "solver")]
 
 

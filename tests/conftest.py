@@ -46,16 +46,7 @@ def fit(calibration, median_demography):
 def populations(arrays):
     """Six deterministic demographic scenarios ``[path, year, age, sex]`` for the optimizer's
     tests: fertility scaled by 0.7..1.3, the mortality index shifted by −2..2 per decade."""
-    import numpy as np
-    import xarray as xr
+    from tests.scenarios import scenario_populations
 
-    from models.demography import mortality_rates, project
-
-    pops = []
-    for f, dk in zip([0.7, 0.85, 1.0, 1.15, 1.3, 1.0], [-2.0, 0.0, 1.0, -1.0, 0.5, 2.0]):
-        mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"] + dk * (
-            arrays["year"] - arrays["year"][0]) / 10.0)
-        demo = project(arrays["base_population"], mx, arrays["asfr"] * f,
-                       arrays["sex_ratio_at_birth"], arrays["net_migration"])
-        pops.append(demo["population"])
-    return xr.concat(pops, dim="path").assign_coords(path=np.arange(len(pops)))
+    return scenario_populations(arrays, [0.7, 0.85, 1.0, 1.15, 1.3, 1.0],
+                                [-2.0, 0.0, 1.0, -1.0, 0.5, 2.0])

@@ -91,7 +91,7 @@ def test_xbar_rates_respect_bounds_and_pace_and_depend_only_on_the_past():
 
 def test_chance_constraints_are_refused_with_a_reason():
     from models.optimize.mpisppy_adapter import scenario_creator
-    from test_optimize import TINY_SETTINGS, _tiny
+    from tests.test_optimize import TINY_SETTINGS, _tiny
 
     settings = TINY_SETTINGS.model_copy(update={"constraints": TINY_SETTINGS.constraints
                                                 .model_copy(update={"chance_alpha": 0.1})})
@@ -107,10 +107,11 @@ def _inner_problem(calibration, arrays, fit, n_paths: int, branching: list[int],
     mortality index shifted), the delay lever off. A higher rate cap than the default
     (0.30, pace 1 point a year) lets the paths want different rates, so the wait-and-see
     bound lies strictly below the stochastic solution and PH has work to do."""
-    from test_optimize import _scenario_populations, _settings
+    from tests.scenarios import scenario_populations
+    from tests.test_optimize import _settings
 
-    populations = _scenario_populations(calibration, arrays, np.linspace(0.6, 1.4, n_paths),
-                                        np.linspace(3.0, -3.0, n_paths))
+    populations = scenario_populations(arrays, np.linspace(0.6, 1.4, n_paths),
+                                       np.linspace(3.0, -3.0, n_paths))
     settings = _settings(retirement={"enabled": False}, tree={"branching": branching},
                          contribution={"max_rate": 0.30, "pace_per_year": 0.01}, **over)
     problem = setup_problem(calibration, settings, populations, fit)

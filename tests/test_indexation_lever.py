@@ -143,6 +143,9 @@ def test_economy_policy_indexation_path():
     np.testing.assert_array_equal(policy.indexation_share_in([2025, 2030, 2035, 2040, 2090]),
                                   [0.6, 0.2, 0.2, 0.0, 0.0])
     assert float(Policy().indexation_share_in(2050)) == 0.6
+    share = xr.DataArray([0.2, 0.0], dims="year", coords={"year": [2030, 2040]})
+    assert Policy(indexation_wage_share=0.6).with_indexation(share).indexation_path == (
+        (2030, 0.2), (2040, 0.0))
 
 
 def test_search_continues_from_a_previous_solution(calibration, populations, fit):

@@ -87,8 +87,12 @@ class Policy:
 
     def with_pooled_rate(self, rate: xr.DataArray) -> Policy:
         """A copy whose pooled rate follows ``rate[year]`` (held after its last year)."""
-        steps = tuple((int(y), float(v)) for y, v in zip(rate["year"].values, rate.values))
-        return self.replace(pooled_rate=steps)
+        return self.replace(pooled_rate=_steps(rate))
+
+    def with_indexation(self, share: xr.DataArray) -> Policy:
+        """A copy whose indexation share follows ``share[year]`` (held after its last year;
+        ``indexation_wage_share`` before its first)."""
+        return self.replace(indexation_path=_steps(share))
 
     # ------------------------------------------------------------------ arrays
     def pooled_rate_in(self, years) -> np.ndarray:
@@ -136,3 +140,8 @@ class Policy:
         """Minimum contribution years for a pension, by calendar year of retirement."""
         return np.asarray(rules.minimum_contribution_years(
             np.asarray(years, dtype=np.int64), self.retirement_regime), dtype=float)
+
+
+def _steps(values: xr.DataArray) -> tuple[tuple[int, float], ...]:
+    """``values[year]`` as ``((year, value), ...)`` steps."""
+    return tuple((int(y), float(v)) for y, v in zip(values["year"].values, values.values))

@@ -433,6 +433,13 @@ def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution
     return d_cb, d_ex
 
 
+def _expenditure_change(now, moved) -> np.ndarray:
+    """Change of the expenditure per person ``pensioner_rate · pension`` ``[year, age,
+    category]`` between two policies' rates."""
+    return (moved.rates["pensioner_rate"] * moved.rates["pension_cny"]
+            - now.rates["pensioner_rate"] * now.rates["pension_cny"]).values
+
+
 def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: ScenarioData,
                    sol: InnerSolution) -> np.ndarray:
     """``∂V/∂knots[node, knot, category]`` (trillions of yuan per month) from the duals.
@@ -453,13 +460,8 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
         bumped = delay.copy()
         bumped[opt] += 1.0
         now, up = _rates_for(problem, delay, share), _rates_for(problem, bumped, share)
-
-        def expenditure_change(a, b):
-            return (b.rates["pensioner_rate"] * b.rates["pension_cny"]
-                    - a.rates["pensioner_rate"] * a.rates["pension_cny"]).values
-
         d_ins = (up.rates["insured_rate"] - now.rates["insured_rate"]).values
-        d_exp = expenditure_change(now, up)
+        d_exp = _expenditure_change(now, up)
         wage = now.rates["average_wage_cny"].values
         pop = problem.pop_c[paths][:, opt]  # [p, T, A, C]
         w_cb = np.einsum("pt,ptac->tac", d_cb[paths], pop) * (
@@ -468,7 +470,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
         w_ex = np.einsum("pt,ptac->tac", coef_ex, pop) / MONEY_SCALE
         cell = w_cb * d_ins[opt] + w_ex * d_exp[opt]  # [T, A, C]
         if share is not None:  # the calibrated-indexation expenditure moves too
-            d_ref = expenditure_change(_rates_for(problem, delay), _rates_for(problem, bumped))
+            d_ref = _expenditure_change(_rates_for(problem, delay), _rates_for(problem, bumped))
             cell += np.einsum("pt,ptac->tac", cut[paths], pop) / MONEY_SCALE * d_ref[opt]
         # attribute each cell to the lever year of its cohort
         law_age = now.schedule["statutory_age"].values[opt] - delay[opt][:, None, :] / 12.0
@@ -698,8 +700,7 @@ def optimize_policy(problem: PolicyProblem, progress: bool = False,
             rescue = solve_inner(data, rescue=True)
             return PolicySolution(levers, data, sol, history, True, rescue,
                                   binding_constraints(problem, data, rescue, levers))
-    max_iter = max(s.retirement.max_outer_iterations if s.retirement.enabled else 0,
-                   s.retirement.max_outer_iterations if problem.indexation_enabled else 0)
+    max_iter = s.retirement.max_outer_iterations if searching else 0
     radius = 6
     for it in range(max_iter):
         grad = Levers(delay_gradient(problem, levers, data, sol) if s.retirement.enabled

@@ -102,9 +102,7 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
     if extra_delay_months is not None:
         policy = policy.replace(extra_delay_months=extra_delay_months)
     if indexation_share is not None:
-        policy = policy.replace(indexation_path=tuple(
-            (int(y), float(v)) for y, v in zip(indexation_share["year"].values,
-                                               indexation_share.values)))
+        policy = policy.with_indexation(indexation_share)
     return solve_transition(regime_params(ctx, cal, regime), ctx.population, ctx.mortality,
                             policy, ctx.initial)
 

@@ -255,7 +255,8 @@ def search_frame(ds: xr.Dataset) -> Table:
         "Pyomo build (s)": ds["search_build_s"].values,
         "HiGHS solve (s)": ds["search_solve_s"].values})
     return Table("optimal_search_history", "Outer search over retirement delays and "
-                 "indexation (every evaluated lever path, solved exactly)", frame, ("", ".6f", ".3f", ".3f"))
+                 "indexation (every evaluated lever path, solved exactly)", frame,
+                 ("", ".6f", ".3f", ".3f"))
 
 
 def pairing_frame(ds: xr.Dataset) -> Table:

@@ -37,7 +37,7 @@ else
 $(error SIZE must be full or small, got '$(SIZE)')
 endif
 
-.PHONY: help setup setup-mpi run test experiment tables golden study-runs distributed calibrate validate bench clean
+.PHONY: help setup setup-mpi run test experiment tables golden study-runs distributed calibrate validate bench clean page
 
 help: ## List the targets
 	@echo "China pension-reform study. Targets:"
@@ -83,6 +83,24 @@ golden: $(STAMP) ## Like tables, then make the new tables the golden ones (resul
 	$(BIN)/pension tables --size $(SIZE) --update-golden
 
 study-runs: $(STUDY_RUNS)
+
+# The study's page (written by `make tables`) rendered in headless Chromium; the browser is
+# installed from Debian's packages when missing (as root with apt-get), nothing else needs it.
+PAGE_DIR := $(if $(filter full,$(SIZE)),results,results/$(SIZE))
+page: ## Screenshot the study's page (results/index.html, from make tables) -> results/index.png
+	@test -f $(PAGE_DIR)/index.html || { echo "no $(PAGE_DIR)/index.html: run 'make tables SIZE=$(SIZE)' first" >&2; exit 1; }
+	@find_browser() { command -v chromium-headless-shell || command -v chromium || command -v chromium-browser || true; }; \
+	browser=$$(find_browser); \
+	if [ -z "$$browser" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; \
+	    browser=$$(find_browser); \
+	  fi; \
+	fi; \
+	if [ -z "$$browser" ]; then echo "no headless Chromium, and it cannot be installed here (needs apt-get as root)" >&2; exit 1; fi; \
+	"$$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1366,3000 \
+	  --screenshot="$(abspath $(PAGE_DIR))/index.png" "file://$(abspath $(PAGE_DIR))/index.html" 2>/dev/null; \
+	echo "$(PAGE_DIR)/index.png: the first 1366 x 3000 pixels of $(PAGE_DIR)/index.html"
 
 validate: $(STAMP) ## Validate the calibration files and every experiment
 	$(BIN)/pension validate calibration/china

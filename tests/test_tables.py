@@ -177,6 +177,12 @@ def test_small_study_matches_its_golden_files(small_study):
         assert name in figures, name
     index = (results / "tables" / "index.md").read_text()
     assert "frontier_rate16_agelaw_reserve" in index and "| solver |" in index
+    # the study's page: every table linked to its CSV, every figure embedded
+    html = (results / "index.html").read_text()
+    for name in tables:
+        assert f'href="tables/{name}.csv"' in html, name
+    assert html.count('src="data:image/png;base64,') == len(figures)
+    assert html.index('id="answer"') < html.index('id="calibration"') < html.index('id="optimal"')
 
 
 #: Tables that read the NSSF's projected return: everything the optimizer decides (the

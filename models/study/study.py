@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from models.study import golden, study_figures, study_tables, variants
+from models.study import golden, page, study_figures, study_tables, variants
 from models.study.table import Table
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class Build:
     tables: list[study_tables.StudyTable] = field(default_factory=list)
     figures: list[tuple[Path, tuple[str, ...]]] = field(default_factory=list)
     seconds: list[tuple[str, str, float]] = field(default_factory=list)  # kind, names, s
+    section_of: dict[str, str] = field(default_factory=dict)  # table name / figure file -> section
 
     def tolerance_of(self) -> dict[str, str]:
         return {t.name: t.tolerance for t in self.tables}
@@ -127,10 +128,11 @@ def _clear(folder: Path, patterns: tuple[str, ...]) -> None:
 
 
 def build(results_dir: str | Path, names: list[str], out_dir: str | Path | None = None,
-          figures: bool = True) -> Build:
+          figures: bool = True, size: str = "full") -> Build:
     """Every study table and figure from ``results_dir/<name>/results.nc``, written under
     ``out_dir`` (default ``results_dir``) as ``tables/*.md|csv|tex`` and ``figures/*.png``,
-    with ``tables/index.md`` (every output and the experiments it comes from) and
+    with ``tables/index.md`` (every output and the experiments it comes from), the study's
+    page ``index.html`` (:mod:`models.study.page`; ``size`` names the configuration on it) and
     ``tables/run_times.md|csv`` (the experiments' run times from their manifests and the
     time of each table and figure)."""
     results_dir = Path(results_dir)
@@ -145,6 +147,7 @@ def build(results_dir: str | Path, names: list[str], out_dir: str | Path | None 
         made = builder(runs)
         for st in made:
             write_table(st.table, table_dir)
+            out.section_of[st.name] = section
         out.tables += made
         out.seconds.append(("table", ", ".join(t.name for t in made) or f"({section}: none)",
                             time.perf_counter() - t0))
@@ -154,15 +157,34 @@ def build(results_dir: str | Path, names: list[str], out_dir: str | Path | None 
         for section, builder in study_figures.BUILDERS:
             t0 = time.perf_counter()
             made = builder(runs, figure_dir)
+            out.section_of.update((p.name, section) for p, _ in made)
             out.figures += made
             out.seconds.append(("figure", ", ".join(p.name for p, _ in made)
                                 or f"({section}: none)", time.perf_counter() - t0))
-    _write_run_times(results_dir, names, out, table_dir)
+    run_times = _write_run_times(results_dir, names, out, table_dir)
     _write_index(out, table_dir, figure_dir if figures else None)
+    _write_page(out, out_dir, table_dir, size, run_times)
     return out
 
 
-def _write_run_times(results_dir: Path, names: list[str], out: Build, table_dir: Path) -> None:
+def _write_page(out: Build, out_dir: Path, table_dir: Path, size: str,
+                run_times: Table) -> Path:
+    """``out_dir/index.html``: every table and figure of the build on one page (the run
+    times in its appendix)."""
+    href = table_dir.relative_to(out_dir).as_posix()
+    tables = [page.PageTable(st.name, st.table.title, st.table.frame, st.table.floatfmt,
+                             tuple(st.experiments), out.section_of.get(st.name, ""),
+                             f"{href}/{st.name}.csv")
+              for st in out.tables]
+    tables.append(page.PageTable(run_times.name, run_times.title, run_times.frame,
+                                 run_times.floatfmt, (), "", f"{href}/{run_times.name}.csv"))
+    figures = [page.PageFigure(path, tuple(exps), out.section_of.get(path.name, ""))
+               for path, exps in out.figures]
+    return page.write_page(out_dir / "index.html", tables, figures, size)
+
+
+def _write_run_times(results_dir: Path, names: list[str], out: Build, table_dir: Path
+                     ) -> Table:
     rows = []
     for name in names:
         manifest = results_dir / name / "manifest.json"
@@ -174,10 +196,12 @@ def _write_run_times(results_dir: Path, names: list[str], out: Build, table_dir:
         rows.append([kind, what, round(seconds, 3), None, None])
     frame = pd.DataFrame(rows, columns=["kind", "name", "seconds", "of which optimization",
                                         "of which economy"])
-    write_table(Table(RUN_TIMES, "Run times on this machine (seconds): each experiment's "
-                      "simulate-and-write time from its manifest (without the process start "
-                      "and its own tables and figures), then each study table and figure "
-                      "(not golden-checked)", frame, ("", "", ".1f", ".1f", ".1f")), table_dir)
+    table = Table(RUN_TIMES, "Run times on this machine (seconds): each experiment's "
+                  "simulate-and-write time from its manifest (without the process start "
+                  "and its own tables and figures), then each study table and figure "
+                  "(not golden-checked)", frame, ("", "", ".1f", ".1f", ".1f"))
+    write_table(table, table_dir)
+    return table
 
 
 def _write_index(out: Build, table_dir: Path, figure_dir: Path | None) -> None:
@@ -228,7 +252,7 @@ def tables_command(root: Path, size: str, check: bool, update: bool,
     names = experiment_names(root, size)
     t0 = time.perf_counter()
     try:
-        made = build(results_dir, names, figures=figures)
+        made = build(results_dir, names, figures=figures, size=size)
     except study_tables.MissingRun as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4

@@ -13,9 +13,9 @@ log = logging.getLogger("pension")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from models.study.report import render
-    from models.study.results import read_results
-    from models.study.run import run_experiment
+    from models.report.tables import render
+    from models.pipeline.results import read_results
+    from models.pipeline.run import run_experiment
 
     run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir)
     print(render(read_results(run_dir)))
@@ -24,8 +24,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from models.study.report import render
-    from models.study.results import read_results
+    from models.report.tables import render
+    from models.pipeline.results import read_results
 
     print(render(read_results(args.run_dir)))
     return 0
@@ -56,7 +56,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from models.config import refresh_array_hashes
-    from models.study import calibrate
+    from models.demography import derive as calibrate
 
     folder = Path(args.calibration)
     calibrate.main(["--data-dir", str(args.data_dir), "--out-dir", str(folder / "derived")])

@@ -9,7 +9,7 @@ its CSV (a path relative to the page). The answer at the top is read from the ta
 with a note, when the table or a column it needs is missing.
 
 Sections, in order: :data:`SECTIONS`. A table or figure goes to the section of the builder
-that made it (``study_tables.BUILDERS`` / ``study_figures.BUILDERS``).
+that made it (``models.study.tables.BUILDERS`` / ``models.study.figures.BUILDERS``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+"""What the Monte Carlo demography's inputs and summaries MEAN (hand cases and definitions).
+
+* ``tfr_shift`` moves the median TFR linearly from the jump-off year: ``h/5`` of the shift
+  ``h`` years after it, all of it from the fifth year on, nothing up to the jump-off
+  (:func:`models.demography.stochastic.median_inputs`).
+* ``mortality_drift_scale`` ``c`` stretches the median k's path after the jump-off:
+  ``k̃ − k* = (c − 1)(k* − k*(t0))``.
+* The closed-form spreads are the textbook ones (random walk with uncertain drift, AR(1)).
+* The age-structure indicators count the persons of the stated ages.
+"""
+
+import numpy as np
+import pytest
+
+from models.config import StochasticDemographySettings
+from models.demography import stochastic as st
+
+
+@pytest.fixture(scope="module")
+def base_inputs(arrays):
+    return st.median_inputs(arrays, StochasticDemographySettings())
+
+
+@pytest.mark.parametrize("shift", [0.5, -0.3])
+def test_tfr_shift_is_phased_in_linearly_over_five_years(arrays, base_inputs, shift):
+    shifted = st.median_inputs(arrays, StochasticDemographySettings(tfr_shift=shift))
+    years = base_inputs.years
+    h = years - st.JUMP_OFF_YEAR
+    expected = shift * np.clip(h, 0, 5) / 5.0
+    assert st.TFR_SHIFT_PHASE_IN_YEARS == 5
+    assert (base_inputs.tfr > 0.8).all()  # far above the floor's knee: the shift is exact
+    np.testing.assert_allclose(shifted.tfr - base_inputs.tfr, expected, rtol=0, atol=1e-12)
+    first = int(np.flatnonzero(h == 1)[0])
+    assert shifted.tfr[first] - base_inputs.tfr[first] == pytest.approx(shift / 5.0, abs=1e-12)
+    # the ages' pattern is WPP's; only the level moves
+    np.testing.assert_array_equal(shifted.asfr, base_inputs.asfr)
+    np.testing.assert_array_equal(base_inputs.tfr, base_inputs.asfr.sum(axis=1))
+
+
+def test_the_default_median_is_wpp_exactly(arrays, base_inputs):
+    np.testing.assert_array_equal(base_inputs.tfr, base_inputs.tfr_wpp)
+    k = arrays["lc_kt"].transpose("year", "sex").sel(sex=["female", "male"]).values
+    np.testing.assert_array_equal(base_inputs.k, k)
+    assert base_inputs.first_fertility_age == int(arrays["fertility_age"].values[0])
+    np.testing.assert_array_equal(base_inputs.horizon,
+                                  np.maximum(base_inputs.years - st.JUMP_OFF_YEAR, 0))
+
+
+@pytest.mark.parametrize("scale", [1.5, 0.5])
+def test_mortality_drift_scale_stretches_the_k_path_after_the_jump_off(arrays, base_inputs,
+                                                                        scale):
+    scaled = st.median_inputs(arrays, StochasticDemographySettings(mortality_drift_scale=scale))
+    k = base_inputs.k
+    anchor = k[list(base_inputs.years).index(st.JUMP_OFF_YEAR)]
+    after = (base_inputs.years > st.JUMP_OFF_YEAR)[:, None]
+    expected = np.where(after, k + (scale - 1.0) * (k - anchor), k)
+    np.testing.assert_allclose(scaled.k, expected, rtol=0, atol=1e-12)
+
+
+def test_a_tfr_pushed_below_the_knee_is_floored_not_negative(arrays, base_inputs):
+    shifted = st.median_inputs(arrays, StochasticDemographySettings(tfr_shift=-1.0))
+    raw = base_inputs.tfr - 1.0 * np.clip(base_inputs.horizon, 0, 5) / 5.0
+    np.testing.assert_allclose(shifted.tfr, st.tfr_floor(raw))
+    assert (shifted.tfr > 0).all()
+
+
+def test_tfr_floor_by_hand():
+    knee = st.TFR_FLOOR_KNEE
+    assert st.tfr_floor(np.array([1.2]))[0] == 1.2
+    assert st.tfr_floor(np.array([knee]))[0] == knee
+    assert st.tfr_floor(np.array([0.0]))[0] == pytest.approx(knee * np.exp(-1.0))
+    assert st.tfr_floor(np.array([-knee]))[0] == pytest.approx(knee * np.exp(-2.0))
+
+
+def test_closed_form_spreads_by_hand():
+    """Random walk with uncertain drift: Var(k_h) = h σ² + h² σ_d²; AR(1) from 0:
+    Var = σ² (1 − φ^{2h}) / (1 − φ²), σ² h at φ = 1."""
+    h = np.array([0.0, 1.0, 4.0, 25.0])
+    np.testing.assert_allclose(st.mortality_sd(h, 2.0, 0.5),
+                               np.sqrt(h * 4.0 + h**2 * 0.25))
+    np.testing.assert_allclose(st.fertility_sd(h, 0.9, 0.1),
+                               0.1 * np.sqrt((1 - 0.81**h) / (1 - 0.81)))
+    np.testing.assert_allclose(st.fertility_sd(h, 1.0, 0.1), 0.1 * np.sqrt(h))
+    assert st.fertility_sd(np.array([1.0]), 0.5, 0.2)[0] == pytest.approx(0.2)
+
+
+def test_population_indicators_count_the_stated_ages():
+    """One person of each sex at every age 0..100 (two per age): 0-100 = 202 persons,
+    20-64 = 90, 60+ = 82, 65+ = 72."""
+    ages = np.arange(101)
+    pop = np.ones((101, 2))
+    ind = st.population_indicators(pop, ages)
+    assert ind["total"] == 202
+    assert ind["working_age"] == 90
+    assert ind["old_60plus"] == 82
+    assert ind["old_65plus"] == 72
+    assert ind["share_60plus"] == pytest.approx(82 / 202)
+    assert ind["share_65plus"] == pytest.approx(72 / 202)
+    assert ind["old_age_dependency_ratio"] == pytest.approx(72 / 90)
+    # leading dimensions are kept, and each sex counts
+    women_only = np.stack([pop, pop * np.array([1.0, 0.0])])
+    out = st.population_indicators(women_only, ages)
+    assert out["total"].tolist() == [202, 101]
+    assert out["old_age_dependency_ratio"].tolist() == pytest.approx([72 / 90, 36 / 45])

@@ -80,16 +80,30 @@ def test_paths_are_split_by_the_observable_of_the_year_before_each_decision():
     assert tree.n_paths == 12
 
 
-@pytest.mark.parametrize("stage_years, branching, key", [
-    ([2026, 2031], [2, 2], "branching"),
-    ([2026, 2026], [2], "increase"),
-    ([2026, 2031], [13], "leaves"),
-    ([2026, 2060], [2], "2059"),
+@pytest.mark.parametrize("stage_years, branching, message", [
+    ([2026, 2031], [2, 2], "2 stage years need 1 branching factors, got 2"),
+    ([2026, 2026], [2], "stage years must increase, got [2026, 2026]"),
+    ([2031, 2026], [2], "stage years must increase, got [2031, 2026]"),
+    ([2026, 2031], [13], "the tree has 13 leaves but only 12 paths"),
+    ([2026, 2031, 2036], [4, 4], "the tree has 16 leaves but only 12 paths"),
+    ([2026, 2060], [2], "the observable has no year 2059 (the year before stage 1)"),
 ])
-def test_an_impossible_tree_is_refused_with_the_reason(stage_years, branching, key):
+def test_an_impossible_tree_is_refused_with_the_reason(stage_years, branching, message):
     years = np.arange(2020, 2046)
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ValueError) as err:
         build_tree(np.zeros((12, years.size)), years, stage_years, branching)
+    assert str(err.value) == message
+
+
+def test_a_tree_with_as_many_leaves_as_paths_is_allowed():
+    years = np.arange(2020, 2046)
+    tree = build_tree(np.arange(12.0)[:, None] * np.ones(years.size), years,
+                      [2026, 2031, 2036], [3, 4])
+    assert tree.leaves().size == 12 and tree.n_nodes == 1 + 3 + 12
+    # one path: a two-stage tree (no branching) is its root only
+    single = build_tree(np.zeros(years.size), years, [2026], [])
+    assert single.n_nodes == 1 and single.n_paths == 1
+    assert single.node_of_path_year(np.array([2025, 2026, 2045])).tolist() == [[-1, 0, 0]]
 
 
 # ------------------------------------------------------------------------------ the LP

@@ -30,8 +30,11 @@ TESTS: dict[str, list[str]] = {
     "models/demography/stochastic.py": ["tests/test_meaning_stochastic.py",
                                         "tests/test_stochastic.py"],
     "models/economy/welfare.py": ["tests/test_meaning_welfare.py"],
-    "models/economy/household.py": ["tests/test_meaning_household.py",
-                                    "tests/test_economy.py"],
+    "models/economy/household.py": [
+        "tests/test_meaning_household.py",
+        "tests/test_economy.py::test_household_solution_is_the_constrained_optimum",
+        "tests/test_economy.py::test_work_disutility_enters_the_euler_equation_and_utility",
+        "tests/test_economy.py::test_euler_residuals_vanish_where_the_limit_is_slack"],
     "models/optimize/tree.py": ["tests/test_meaning_optimize.py"],
     "models/optimize/model.py": ["tests/test_meaning_optimize.py", "tests/test_optimize.py"],
     "models/config.py": ["tests/test_meaning_config.py", "tests/test_config.py"],

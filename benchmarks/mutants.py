@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Test files that exercise each module, fastest first. A module not listed here runs every
 #: test file that imports it (found by a text search), which can be slow.
 TESTS: dict[str, list[str]] = {
-    "models/demography/projection.py": ["tests/test_projection.py"],
+    "models/demography/projection.py": ["tests/test_meaning_projection.py",
+                                        "tests/test_projection.py"],
     "models/demography/stochastic.py": ["tests/test_meaning_stochastic.py",
                                         "tests/test_stochastic.py"],
     "models/economy/welfare.py": ["tests/test_meaning_welfare.py"],
@@ -134,16 +135,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="parallel mutant runs (default 1: the machine is shared)")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds added to 15x a mutant's clean test time before it times out")
+    ap.add_argument("--tests", nargs="+", metavar="TEST",
+                    help="test files or node ids to run instead of the module's list in TESTS")
     ap.add_argument("--out", default="results/mutants")
     args = ap.parse_args(argv)
     module = args.module.removeprefix("./")
     if not (ROOT / module).is_file():
         raise SystemExit(f"{module}: no such file")
-    tests = tests_for(module)
+    tests = args.tests or tests_for(module)
     if not tests:
         raise SystemExit(f"{module}: no test file imports it; add it to TESTS")
     slug = module.removesuffix(".py").replace("/", ".")
-    work = ROOT / "build" / "mutants" / slug
+    work = ROOT / "build" / "mutants" / (slug + ("-custom" if args.tests else ""))
     scratch_copy(module, tests, work, args.timeout)
     print(f"mutmut on {module} with {' '.join(tests)} in {work}", flush=True)
     start = time.perf_counter()

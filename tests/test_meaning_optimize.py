@@ -100,6 +100,11 @@ def test_a_tree_with_as_many_leaves_as_paths_is_allowed():
     tree = build_tree(np.arange(12.0)[:, None] * np.ones(years.size), years,
                       [2026, 2031, 2036], [3, 4])
     assert tree.leaves().size == 12 and tree.n_nodes == 1 + 3 + 12
+    # stages one year apart are allowed, and stage years are whole years
+    yearly = build_tree(np.arange(12.0)[:, None] * np.ones(years.size), years,
+                        [2026.0, 2027.0], [2])
+    assert yearly.stage_years.dtype.kind == "i" and yearly.stage_years.tolist() == [2026, 2027]
+    assert yearly.node_of_path_year(np.array([2026, 2027]))[0].tolist() == [0, 1]
     # one path: a two-stage tree (no branching) is its root only
     single = build_tree(np.zeros(years.size), years, [2026], [])
     assert single.n_nodes == 1 and single.n_paths == 1

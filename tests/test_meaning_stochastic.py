@@ -102,3 +102,48 @@ def test_population_indicators_count_the_stated_ages():
     out = st.population_indicators(women_only, ages)
     assert out["total"].tolist() == [202, 101]
     assert out["old_age_dependency_ratio"].tolist() == pytest.approx([72 / 90, 36 / 45])
+
+
+def test_population_indicators_sum_in_double_precision():
+    """A float32 population of 1.3 billion: the totals are float64 sums of the cells (float32
+    accumulation would lose persons)."""
+    ages = np.arange(101)
+    pop = np.full((101, 2), 6_435_643.5, dtype=np.float32)
+    ind = st.population_indicators(pop, ages)
+    assert ind["total"].dtype == np.float64
+    assert ind["total"] == pop.astype(np.float64).sum()
+
+
+@pytest.fixture(scope="module")
+def spread(arrays):
+    return st.calibrate_spread(arrays)
+
+
+def _sum_of_squares(arrays, spread, sex, params):
+    s = ["female", "male"].index(sex)
+    fit = spread.fit
+    years = fit["fit_year"].where(fit["fit_year_calibrated"], drop=True).values.astype(int)
+    tails = ["lower95", "lower80", "upper80", "upper95"]
+    model = st.e0_bounds(arrays["lc_ax"].sel(sex=sex).values, arrays["lc_bx"].sel(sex=sex).values,
+                         arrays["lc_kt"].sel(sex=sex, year=years).values,
+                         years - st.JUMP_OFF_YEAR, sex, *params)
+    published = fit["e0_fit_published"].sel(fit_year=years, bound=list(st.BOUNDS)).values[:, s]
+    cols = [list(st.BOUNDS).index(b) for b in tails]
+    return float(np.sum((model - published)[:, cols] ** 2))
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_the_mortality_spread_is_the_least_squares_fit_to_the_tail_bounds(arrays, spread, sex):
+    """(σ, σ_d, λ) minimise the squared gaps to WPP's 2.5, 10, 90 and 97.5 % e0 bounds in the
+    calibration years: moving any one of them by ±2 % makes the fit worse."""
+    s = ["female", "male"].index(sex)
+    m = spread.mortality
+    best = np.array([m.innovation_sd[s], m.drift_sd[s], m.longevity_stretch[s]])
+    at_best = _sum_of_squares(arrays, spread, sex, best)
+    for i in range(3):
+        if best[i] == 0.0:
+            continue
+        for step in (0.98, 1.02):
+            moved = best.copy()
+            moved[i] *= step
+            assert _sum_of_squares(arrays, spread, sex, moved) >= at_best * (1 - 1e-9)

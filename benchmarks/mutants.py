@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds added to 15x a mutant's clean test time before it times out")
     ap.add_argument("--tests", nargs="+", metavar="TEST",
                     help="test files or node ids to run instead of the module's list in TESTS")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue a stopped run in its scratch copy (mutmut keeps every "
+                         "finished mutant's result there) instead of starting afresh")
     ap.add_argument("--out", default="results/mutants")
     args = ap.parse_args(argv)
     module = args.module.removeprefix("./")
@@ -154,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{module}: no test file imports it; add it to TESTS")
     slug = module.removesuffix(".py").replace("/", ".")
     work = ROOT / "build" / "mutants" / (slug + ("-custom" if args.tests else ""))
-    scratch_copy(module, tests, work, args.timeout)
+    if not (args.resume and work.is_dir()):
+        scratch_copy(module, tests, work, args.timeout)
     print(f"mutmut on {module} with {' '.join(tests)} in {work}", flush=True)
     start = time.perf_counter()
     mutmut(work, "run", "--max-children", str(args.max_children))

@@ -147,3 +147,35 @@ def test_the_mortality_spread_is_the_least_squares_fit_to_the_tail_bounds(arrays
             moved = best.copy()
             moved[i] *= step
             assert _sum_of_squares(arrays, spread, sex, moved) >= at_best * (1 - 1e-9)
+
+
+def test_the_returned_spread_is_the_one_the_fit_table_reports(arrays, spread):
+    """The parameters handed to the simulation are those whose model bounds the fit table
+    shows (not, say, σ in the place of σ_d), and ρ is the history's correlation."""
+    fit = spread.fit
+    years = fit["fit_year"].values.astype(int)
+    m = spread.mortality
+    for s, sex in enumerate(["female", "male"]):
+        model = st.e0_bounds(arrays["lc_ax"].sel(sex=sex).values,
+                             arrays["lc_bx"].sel(sex=sex).values,
+                             arrays["lc_kt"].sel(sex=sex, year=years).values,
+                             years - st.JUMP_OFF_YEAR, sex, m.innovation_sd[s], m.drift_sd[s],
+                             m.longevity_stretch[s])
+        np.testing.assert_allclose(fit["e0_fit_model"].sel(sex=sex).values, model, rtol=1e-12)
+        assert float(fit["mortality_innovation_sd"].sel(sex=sex)) == m.innovation_sd[s]
+        assert float(fit["mortality_drift_sd"].sel(sex=sex)) == m.drift_sd[s]
+    assert m.innovation_sd[0] != m.drift_sd[0]
+    assert m.sex_correlation == pytest.approx(
+        float(spread.history["mortality_sex_correlation"]), abs=0)
+    assert isinstance(m.sex_correlation, float)
+
+
+def test_the_fit_table_is_labelled(spread):
+    fit = spread.fit
+    assert fit["e0_fit_model"].dims == ("fit_year", "sex", "bound")
+    assert fit["tfr_fit_model"].dims == ("fit_year", "bound")
+    assert fit["e0_fit_model"].attrs["units"] == "years"
+    assert fit["e0_fit_model"].attrs["long_name"] == "model quantile of e0 (calibrated spread)"
+    assert fit.attrs["e0_tolerance_years"] == st.E0_TOLERANCE_YEARS
+    assert fit.attrs["tfr_tolerance"] == st.TFR_TOLERANCE
+    assert fit.attrs["jump_off_year"] == st.JUMP_OFF_YEAR

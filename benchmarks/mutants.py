@@ -40,11 +40,7 @@ TESTS: dict[str, list[str]] = {
     "models/optimize/model.py": [
         "tests/test_meaning_optimize.py",
         "tests/test_optimize.py::test_tiny_problem_matches_the_hand_derived_optimum",
-        "tests/test_optimize.py::test_duals_are_derivatives_of_the_optimal_cost",
-        "tests/test_optimize.py::test_chance_constraint_with_alpha_zero_is_the_hard_problem",
-        "tests/test_optimize.py::test_chance_constraint_allows_shortfall_on_at_most_alpha_of_paths",
-        "tests/test_optimize.py::test_infeasible_problem_returns_rescue_transfers_not_an_exception",
-        "tests/test_optimize.py::test_cvar_limit_of_zero_is_the_hard_problem_and_looser_limits_cost_less"],
+        "tests/test_optimize.py::test_duals_are_derivatives_of_the_optimal_cost"],
     "models/config.py": ["tests/test_meaning_config.py", "tests/test_config.py"],
     "models/pension/rules.py": ["tests/test_pension_rules.py"],
     "models/pension/accounts.py": ["tests/test_accounts.py"],

@@ -224,3 +224,78 @@ def test_the_smoothing_penalty_is_weighted_by_node_probability():
             changes += p * abs(sol.tau_node[(n, t)] - prev)
     assert changes > 0.01  # the nodes do move the rate, so the weights matter
     assert sol.objective == pytest.approx(paths + step * changes, rel=1e-9)
+
+
+# ------------------------------------------------------------------ variants, by hand
+def _variant_data(constraints=None, shortfall=1.0, transfers=True):
+    """One year, two equally likely paths, CB = 10, E = 5 and 9: at the 20 % cap the fund
+    lacks 2.2 and 6.2 (4.2 − 10 τ + E − 5). Transfers cost 1.3 a yuan, unpaid pensions
+    ``shortfall`` a yuan (where a variant allows them)."""
+    settings = OptimizationSettings.model_validate({
+        "reserve": {"enabled": False}, "extra_transfer": {"enabled": transfers},
+        "contribution": {"min_rate": 0.12, "max_rate": 0.20, "pace_per_year": 0.05},
+        "constraints": {"liquidity_floor_months": 0.0, "horizon_months_target": 0.0,
+                        **(constraints or {})},
+        "objective": {"contributions": 1.0, "extra_transfer": 1.3, "shortfall": shortfall,
+                      "smoothing_cny_per_point": 0.0},
+    })
+    return _data(settings, n_years=1, probability=np.array([0.5, 0.5]),
+                 node_of_year=np.zeros((2, 1), int), contribution_base=np.full((2, 1), 10.0),
+                 expenditure=np.array([[5.0], [9.0]]), balance_start=np.zeros(2),
+                 reserve_start=np.zeros(2), discount=np.ones(1))
+
+
+def test_the_hard_problem_pays_every_pension_by_hand():
+    """τ = 20 % (each point saves 1.3 − 1 of transfers on both paths), X = 2.2 and 6.2,
+    cost 10 · 0.2 + 1.3 · (2.2 + 6.2)/2 = 7.46; no pension unpaid."""
+    sol = solve_inner(_variant_data())
+    assert sol.tau[0, 0] == pytest.approx(0.2, abs=1e-9)
+    np.testing.assert_allclose(sol.X[:, 0], [2.2, 6.2], atol=1e-8)
+    np.testing.assert_allclose(sol.U, 0.0, atol=1e-12)
+    assert sol.objective == pytest.approx(7.46, rel=1e-9)
+    assert not sol.mip
+
+
+def test_a_chance_constraint_leaves_pensions_unpaid_on_at_most_alpha_of_the_paths():
+    """α = 1/2: one path of two may leave pensions unpaid (cost 1 instead of 1.3): the one
+    that saves most, the second (6.2 unpaid); cost 2 + 1.3 · 2.2/2 + 6.2/2 = 6.53. With
+    α = 0 it is the hard problem."""
+    sol = solve_inner(_variant_data({"chance_alpha": 0.5}))
+    assert sol.mip
+    np.testing.assert_allclose(sol.U[:, 0], [0.0, 6.2], atol=1e-7)
+    np.testing.assert_allclose(sol.X[:, 0], [2.2, 0.0], atol=1e-7)
+    assert sol.objective == pytest.approx(6.53, rel=1e-7)
+    hard = solve_inner(_variant_data({"chance_alpha": 0.0}))
+    assert hard.objective == pytest.approx(7.46, rel=1e-7)
+    np.testing.assert_allclose(hard.U, 0.0, atol=1e-9)
+
+
+def test_a_cvar_limit_caps_the_mean_of_the_worst_losses():
+    """β = 3/4 over two equally likely paths: CVaR is the larger loss. A limit of 3 trillion
+    yuan: 2.2 unpaid on the first path, 3 on the second (3.2 transferred); cost
+    2 + (2.2 + 3 + 1.3 · 3.2)/2 = 6.68. A limit of zero is the hard problem."""
+    sol = solve_inner(_variant_data({"cvar_beta": 0.75, "cvar_limit_cny": 3.0e12}))
+    np.testing.assert_allclose(sol.U[:, 0], [2.2, 3.0], atol=1e-7)
+    assert sol.objective == pytest.approx(6.68, rel=1e-9)
+    zero = solve_inner(_variant_data({"cvar_beta": 0.75, "cvar_limit_cny": 0.0}))
+    assert zero.objective == pytest.approx(7.46, rel=1e-9)
+
+
+def test_no_more_than_the_years_pensions_go_unpaid():
+    """Unpaid pensions are cheap (0.1 a yuan) and a 12-month horizon target asks for a
+    balance of E: still at most E goes unpaid, the rest is transferred: X = E − 2.8."""
+    data = _variant_data({"cvar_beta": 0.75, "cvar_limit_cny": 1e15,
+                          "horizon_months_target": 12.0}, shortfall=0.1)
+    sol = solve_inner(data)
+    np.testing.assert_allclose(sol.U[:, 0], [5.0, 9.0], atol=1e-7)
+    np.testing.assert_allclose(sol.X[:, 0], [2.2, 6.2], atol=1e-7)
+
+
+def test_rescue_money_is_the_least_that_pays_every_pension():
+    """No transfers: at the 20 % cap the fund lacks 2.2 and 6.2, so the problem is infeasible;
+    the rescue problem's answer is that money, its objective the expected amount 4.2."""
+    data = _variant_data(transfers=False)
+    assert solve_inner(data).status == "infeasible"
+    rescue = solve_inner(data, rescue=True)
+    np.testing.assert_allclose(rescue.R[:, 0], [2.2, 6.2], atol=1e-8)
+    assert rescue.objective == pytest.approx(4.2, rel=1e-9)

@@ -106,7 +106,8 @@ def report(module: str, tests: list[str], found: dict[str, str], work: Path,
     for status in found.values():
         counts[status] = counts.get(status, 0) + 1
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
-    total = sum(counts.values())
+    unrun = counts.get("not checked", 0) + counts.get("check was interrupted by user", 0)
+    total = sum(counts.values()) - unrun
     score = 100.0 * killed / total if total else float("nan")
     lines = [
         f"# Mutation score of `{module}`",
@@ -115,14 +116,17 @@ def report(module: str, tests: list[str], found: dict[str, str], work: Path,
         + ", ".join(f"`{t}`" for t in tests) + f"; {seconds / 60:.1f} min.",
         "",
         f"**{killed} of {total} mutants killed ({score:.1f} %)**"
-        + (" (timeouts count as killed)" if counts.get("timeout") else "") + ".",
+        + (" (timeouts count as killed)" if counts.get("timeout") else "") + "."
+        + (f" {unrun} more were not run (a partial run: `--only`, or stopped)." if unrun
+           else ""),
         "",
         "| status | mutants |",
         "|---|---|",
         *[f"| {s} | {n} |" for s, n in sorted(counts.items())],
         "",
     ]
-    survivors = [n for n, s in found.items() if s not in ("killed", "timeout")]
+    survivors = [n for n, s in found.items()
+                 if s not in ("killed", "timeout", "not checked", "check was interrupted by user")]
     if survivors:
         lines += ["## Mutants not killed", ""]
     for name in survivors:
@@ -143,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="continue a stopped run in its scratch copy (mutmut keeps every "
                          "finished mutant's result there) instead of starting afresh")
+    ap.add_argument("--only", nargs="+", metavar="GLOB",
+                    help="run only the mutants whose names match (mutmut's own selection, e.g. "
+                         "'models.config.xǁ*'); the others are reported as not run")
     ap.add_argument("--out", default="results/mutants")
     args = ap.parse_args(argv)
     module = args.module.removeprefix("./")
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch_copy(module, tests, work, args.timeout)
     print(f"mutmut on {module} with {' '.join(tests)} in {work}", flush=True)
     start = time.perf_counter()
-    mutmut(work, "run", "--max-children", str(args.max_children))
+    mutmut(work, "run", "--max-children", str(args.max_children), *(args.only or []))
     seconds = time.perf_counter() - start
     text = report(module, tests, statuses(work), work, seconds)
     out = ROOT / args.out / f"{slug}.md"

@@ -75,6 +75,9 @@ def scratch_copy(module: str, tests: list[str], work: Path, max_runtime: float) 
         f"pytest_add_cli_args_test_selection = {toml(tests)}\n"
         'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
         f"timeout_constant = {max_runtime}\n"
+        # HiGHS's thread pool does not survive a fork of a process that has solved: fork each
+        # mutant from a clean server (measured: a plain fork spun forever in the first LP)
+        'process_isolation = "forkserver"\n'
     )
     (work / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + section)
 
@@ -113,7 +116,8 @@ def report(module: str, tests: list[str], found: dict[str, str], work: Path,
         f"# Mutation score of `{module}`",
         "",
         f"mutmut {mutmut(work, '--version').split()[-1]}, tests: "
-        + ", ".join(f"`{t}`" for t in tests) + f"; {seconds / 60:.1f} min.",
+        + ", ".join(f"`{t}`" for t in tests)
+        + (f"; {seconds / 60:.1f} min." if seconds > 1 else "."),
         "",
         f"**{killed} of {total} mutants killed ({score:.1f} %)**"
         + (" (timeouts count as killed)" if counts.get("timeout") else "") + "."
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("module", help="e.g. models/config.py")
     ap.add_argument("--max-children", type=int, default=1,
                     help="parallel mutant runs (default 1: the machine is shared)")
-    ap.add_argument("--timeout", type=float, default=60.0,
+    ap.add_argument("--timeout", type=float, default=20.0,
                     help="seconds added to 15x a mutant's clean test time before it times out")
     ap.add_argument("--tests", nargs="+", metavar="TEST",
                     help="test files or node ids to run instead of the module's list in TESTS")
@@ -150,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="GLOB",
                     help="run only the mutants whose names match (mutmut's own selection, e.g. "
                          "'models.config.xǁ*'); the others are reported as not run")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the report of the scratch copy's results without running")
     ap.add_argument("--out", default="results/mutants")
     args = ap.parse_args(argv)
     module = args.module.removeprefix("./")
@@ -160,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{module}: no test file imports it; add it to TESTS")
     slug = module.removesuffix(".py").replace("/", ".")
     work = ROOT / "build" / "mutants" / (slug + ("-custom" if args.tests else ""))
-    if not (args.resume and work.is_dir()):
+    if not ((args.resume or args.report_only) and work.is_dir()):
         scratch_copy(module, tests, work, args.timeout)
     print(f"mutmut on {module} with {' '.join(tests)} in {work}", flush=True)
     start = time.perf_counter()
-    mutmut(work, "run", "--max-children", str(args.max_children), *(args.only or []))
+    if not args.report_only:
+        mutmut(work, "run", "--max-children", str(args.max_children), *(args.only or []))
     seconds = time.perf_counter() - start
     text = report(module, tests, statuses(work), work, seconds)
     out = ROOT / args.out / f"{slug}.md"

@@ -141,6 +141,20 @@ test: $(STAMP) ## Run the test suite
 bench: $(STAMP) ## Run every benchmark and the scaling table into results/bench.json (about 30 min)
 	BENCH_BUDGET_S=$(BENCH_BUDGET_S) $(BIN)/python benchmarks/run_all.py results/bench.json
 
+# Mutation testing (issue 17): one module at a time, only the tests listed for it in
+# benchmarks/mutants.py; the tool goes into .venv here, not in `make setup`.
+MODULE ?=
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+.PHONY: mutants
+
+$(MUTATION_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+mutants: $(MUTATION_STAMP) ## Mutation score of one module into results/mutants/: make mutants MODULE=models/config.py
+	@if [ -z "$(MODULE)" ]; then echo "make mutants needs MODULE=models/<file>.py"; exit 2; fi
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/mutants.py $(MODULE)
+
 clean: ## Remove results and caches (keeps .venv and the golden tables)
 	find results -mindepth 1 -maxdepth 1 -type d ! -name golden -exec rm -rf {} +
 	rm -rf .pytest_cache

@@ -358,8 +358,8 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
         _, lb = master.solve(None, radius)
         if not np.isfinite(lb):  # the feasibility cuts exclude every rate path
             return _infeasible(data, time.perf_counter() - t0, it, simplex[0])
-        lower = max(lower, lb + offset)
         upper = best.cost
+        lower = min(max(lower, lb + offset), upper)  # above the upper bound only by rounding
         gap = (upper - lower) / max(abs(upper), 1e-12) if np.isfinite(upper) else np.inf
         history.append({"iteration": it, "upper": upper, "lower": lower, "gap": gap,
                         "radius": radius, "seconds": time.perf_counter() - t0})
@@ -370,10 +370,13 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
         if not np.isfinite(model):  # box around an infeasible center: drop it
             trial_tau, model = master.solve(None, radius)
         trial = evaluate(trial_tau)
-        predicted = (best.cost - (model + offset)) if np.isfinite(best.cost) else np.inf
+        if not np.isfinite(best.cost):  # no feasible policy yet: take the first one found
+            if np.isfinite(trial.cost):
+                best = trial
+            continue
+        predicted = best.cost - (model + offset)
         if trial.cost <= best.cost - SERIOUS * predicted:
-            reached = np.max(np.abs(trial_tau - best.tau)) >= 0.999 * radius \
-                if np.isfinite(best.cost) else True
+            reached = np.max(np.abs(trial_tau - best.tau)) >= 0.999 * radius
             best = trial
             if reached:
                 radius = min(2 * radius, RADIUS_MAX)

@@ -69,6 +69,7 @@ def test_decomposition_equals_the_extensive_forms(calibration, populations, fit,
     _check_bounds(dec)
     assert dec.iterations > 1  # the cut loop ran
     direct, ref = solve_extensive(data), solve_inner_pyomo(data)
+    assert dec.lower_bound <= direct.objective * (1 + 1e-12)  # a valid bound
     assert dec.objective == pytest.approx(direct.objective, rel=1e-7)
     assert dec.objective == pytest.approx(ref.objective, rel=1e-7)
     # the incumbent's recourse is feasible: the fund never falls below its floor

@@ -230,7 +230,7 @@ def run_decomposition(spec: dict) -> dict:
     workers = spec["workers"]
     t0 = time.perf_counter()
     if workers > 1:  # start the pool (the forkserver imports the chunk's module once)
-        one = decompose.chunk_data(data, np.array([0]))
+        one = decompose.chunk_item(data, np.array([0]))
         warm = [(one, np.full((1, len(data.years)), data.pooled_rate_before), None, False)]
         list(map_chunks(decompose.solve_chunk, warm * workers, workers))
     pool_s = time.perf_counter() - t0

@@ -62,13 +62,16 @@ Birge, J. R. & Louveaux, F. (2011). *Introduction to Stochastic Programming*, 2n
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from models.config import OptimizationSettings
 from models.optimize.data import MONEY_SCALE, ScenarioData
 from models.optimize.lp import (
     INF,
@@ -147,12 +150,27 @@ def _chunk_highs(data: ScenarioData, tau: np.ndarray, rescue: bool, phase_one: b
     return h, cost
 
 
+@lru_cache(maxsize=8)
+def settings_from_json(text: str) -> OptimizationSettings:
+    """The settings from their JSON dump (they travel to worker processes as text: a
+    validated settings object holds generic classes that do not pickle)."""
+    return OptimizationSettings.model_validate(json.loads(text))
+
+
+def chunk_item(data: ScenarioData, paths: np.ndarray) -> tuple[ScenarioData, str]:
+    """A chunk's data without its settings, and the settings as JSON (see
+    :func:`settings_from_json`)."""
+    return (replace(chunk_data(data, paths), settings=None),
+            json.dumps(data.settings.model_dump(mode="json"), sort_keys=True))
+
+
 def solve_chunk(shared: None, item: tuple) -> ChunkResult:
-    """Recourse of a chunk of paths at fixed rates: ``item = (data, tau[n, T], template,
-    rescue)`` with ``data`` the chunk's paths only and ``template`` one path's basis (status
-    codes) that every path of the chunk starts from (None: a cold start). A pure function of
-    its inputs."""
-    data, tau, template, rescue = item
+    """Recourse of a chunk of paths at fixed rates: ``item = ((data, settings JSON),
+    tau[n, T], template, rescue)`` with ``data`` the chunk's paths only
+    (:func:`chunk_item`) and ``template`` one path's basis (status codes) that every path of
+    the chunk starts from (None: a cold start). A pure function of its inputs."""
+    (data, settings), tau, template, rescue = item
+    data = replace(data, settings=settings_from_json(settings))
     n, T = data.n_paths, len(data.years)
     h, cost = _chunk_highs(data, tau, rescue)
     if template is not None:
@@ -315,7 +333,7 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
     tol = data.settings.solver.tolerance if tolerance is None else tolerance
     pairs = rate_pairs(data)
     chunks = path_chunks(data.n_paths, chunk_paths)
-    subsets = [chunk_data(data, c) for c in chunks]
+    subsets = [chunk_item(data, c) for c in chunks]
     group = cut_group_of_paths(data, chunks, cut_groups)
     n_groups = int(group.max()) + 1
     master = Master(data, pairs, n_groups, rescue, data.settings.solver.threads)

@@ -92,7 +92,9 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     ``[optimization.solver] method``):
 
     * ``"decomposition"``: L-shaped over the paths (:mod:`models.optimize.decompose`), the
-      recourse chunks on ``workers`` processes; the hard variant and the rescue problem;
+      recourse chunks on ``workers`` processes; the hard variant and the rescue problem of
+      more than one path (one path, as in the value of information's wait-and-see solves, is
+      one small LP: solved whole);
     * ``"extensive"``: the extensive form from arrays (:mod:`models.optimize.lp`); also what
       the decomposition routes the CVaR variant and the chance variant with fixed binaries to;
     * ``"pyomo"``: the Pyomo reference (:func:`solve_inner_pyomo`); also the chance MILP.
@@ -101,7 +103,7 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     kind = variant(data)
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
         return solve_inner_pyomo(data, rescue, duals, fixed_z)
-    if method == "decomposition" and kind == "hard":
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
         return solve_decomposed(data, rescue=rescue, workers=workers)
     return solve_extensive(data, rescue=rescue, duals=duals, fixed_z=fixed_z)
 

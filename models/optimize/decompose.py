@@ -326,7 +326,8 @@ class Evaluation:
 
 def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
                      tolerance: float | None = None, chunk_paths: int = CHUNK_PATHS,
-                     cut_groups: str = CUT_GROUPS) -> InnerSolution:
+                     cut_groups: str = CUT_GROUPS, max_iterations: int = MAX_ITERATIONS
+                     ) -> InnerSolution:
     """The inner problem by L-shaped decomposition (module docstring); an
     :class:`InnerSolution` with the incumbent's recourse, duals, iterations and final gap."""
     t0 = time.perf_counter()
@@ -371,7 +372,7 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
     best = evaluate(_start(data, pairs, rescue))
     radius, lower, it = RADIUS_START, -np.inf, 0
     history = []
-    while it < MAX_ITERATIONS:
+    while it < max_iterations:
         it += 1
         _, lb = master.solve(None, radius)
         if not np.isfinite(lb):  # the feasibility cuts exclude every rate path

@@ -30,16 +30,30 @@ balances, draws and the duals the outer delay search needs (at the incumbent the
 of the extensive form: the master's ``τ`` is fixed there, so the recourse rows and their
 multipliers are those of the full problem).
 
-Cut groups were chosen by measurement (``benchmarks/bench_optimize.py``, README "Scaling"):
-one aggregated cut per iteration (:data:`CUT_GROUPS` ``"aggregated"``) or one per chunk of
-paths (``"chunk"``).
+Cut groups, chosen by measurement (``benchmarks/bench_optimize.py``): one cut per *leaf node*
+of the tree (:data:`CUT_GROUPS`; the paths of a leaf share every rate, so their recourse is
+one function of that leaf's chain of rates). On the 2 × 2 × 2 tree with 200 paths and a first
+stage that matters (cheap transfers, no reserve) the bounds met the tolerance 1e-8 in 15
+iterations (4.7 s) with leaf cuts, 28 (10.9 s) with one aggregated cut and 28 (10.0 s) with
+one cut per chunk of 100 paths; at a tolerance of 1e-9 the aggregated cut took 500 iterations
+against 17. A two-stage tree has one leaf: one aggregated cut.
 
 Subproblems: the paths are cut into chunks of :data:`CHUNK_PATHS`; a chunk is one LP, the
 block-diagonal union of its paths' recourse LPs (one ``kron`` of the path's rows), solved by
-dual simplex warm-started from the basis the same chunk ended with at the previous
-evaluation. The basis travels with the chunk as arrays, so a chunk's answer depends on its
-inputs only and the chunks can run anywhere: :func:`models.parallel.map_chunks` runs them in
-``workers`` processes with results identical to one worker's.
+dual simplex from the optimal basis of the *mean path's* recourse at the same rates, repeated
+for every path of the chunk (:func:`template_basis`; the paths' LPs have the same rows and
+their optimal bases differ little: measured on the study's paths, 0.2 simplex iterations per
+path from it against about 150 from a cold start). The template is computed in the calling
+process and travels with the chunk, so a chunk's answer depends on its inputs only and the
+chunks can run anywhere: :func:`models.parallel.map_chunks` runs them in ``workers``
+processes with results identical to one worker's (cuts are summed in path order).
+
+Across machines (not implemented here): the chunks are independent given the rates, so an
+MPI version scatters the chunks over ranks (rank ``r`` solves chunks ``r, r + R, …``),
+gathers the values and gradients to rank 0 in chunk order, and broadcasts the master's next
+rates: the same numbers for any rank count. mpi-sppy's progressive hedging
+(:mod:`models.optimize.mpisppy_adapter`) remains the multi-machine method and agrees with
+this one (``tests/test_mpisppy.py`` compares it with :func:`models.optimize.solve.solve_inner`).
 
 Multi-stage trees decompose *by scenario*: every node's rates (non-anticipative by
 construction: one ``τ[k]`` per (node, year) pair, shared by the node's paths) sit in the

@@ -1,8 +1,16 @@
-"""Optimizer benchmark (issue 5): model build and HiGHS solve times of the inner problem.
+"""Optimizer benchmark (issues 5, 15): the inner problem's solve by each method.
 
 Cases: two-stage with N paths (default 1,000) and a five-stage tree with three branches per
 stage (81 leaves), base year to 2100, on the study's Monte Carlo demographic paths (seeded).
-One inner solve each (retirement delays fixed at the law): the outer search repeats it.
+One inner solve each (retirement delays fixed at the law): the outer search repeats it; each
+by the L-shaped decomposition (the default), the extensive form from arrays and, up to
+``--pyomo-max-paths``, the Pyomo reference, with the relative difference of the objectives.
+
+Cut groups (how the decomposition was chosen): on the 2 × 2 × 2 tree with ``--cut-paths``
+paths (default 200) and a first stage that matters (cheap transfers, 1.02 per yuan, and no
+reserve: the rates trade against every path's transfers), the decomposition with one
+aggregated cut, one cut per leaf node and one per chunk of paths, to the default tolerance or
+``--cut-max-iterations`` iterations: iterations, final gap, time.
 Writes JSON to the path given as the first argument.
 
 Usage: python benchmarks/bench_optimize.py results/bench_optimize.json [--paths 1000]
@@ -41,8 +49,9 @@ def monte_carlo_populations(arrays, n_paths: int, seed: int) -> xr.DataArray:
                         name="population")
 
 
-def run_case(name, cal, settings, population, fit) -> dict:
-    from models.optimize.solve import scenario_data, setup_problem, solve_inner
+def run_case(name, cal, settings, population, fit, pyomo: bool) -> dict:
+    from models.optimize.lp import solve_extensive
+    from models.optimize.solve import scenario_data, setup_problem, solve_inner, solve_inner_pyomo
 
     t0 = time.perf_counter()
     problem = setup_problem(cal, settings, population, fit)
@@ -51,13 +60,47 @@ def run_case(name, cal, settings, population, fit) -> dict:
     t1 = time.perf_counter()
     data = scenario_data(problem, knots)
     data_s = time.perf_counter() - t1
-    sol = solve_inner(data)
     out = {"case": name, "paths": problem.tree.n_paths, "nodes": problem.tree.n_nodes,
            "years": int(problem.opt_mask.sum()), "setup_s": round(setup_s, 2),
-           "scenario_data_s": round(data_s, 2), "build_s": round(sol.build_s, 2),
-           "solve_s": round(sol.solve_s, 2), "status": sol.status,
-           "objective_trillion_yuan": round(sol.objective, 4)}
-    out["dominant"] = "build" if sol.build_s > sol.solve_s else "solve"
+           "scenario_data_s": round(data_s, 2), "methods": {}}
+    solvers = {"decomposition": solve_inner, "extensive_arrays": solve_extensive}
+    if pyomo:
+        solvers["pyomo"] = solve_inner_pyomo
+    for method, solve in solvers.items():
+        t2 = time.perf_counter()
+        sol = solve(data)
+        out["methods"][method] = {
+            "total_s": round(time.perf_counter() - t2, 2), "build_s": round(sol.build_s, 2),
+            "solve_s": round(sol.solve_s, 2), "status": sol.status,
+            "objective_trillion_yuan": sol.objective, "iterations": sol.iterations,
+            "gap_rel": sol.gap_rel}
+    ref = out["methods"]["extensive_arrays"]["objective_trillion_yuan"]
+    for m in out["methods"].values():
+        m["rel_diff_to_extensive"] = abs(m["objective_trillion_yuan"] - ref) / abs(ref)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def cut_groups_case(cal, population, fit, max_iterations: int) -> dict:
+    """The decomposition's cut groups compared on a first stage that matters (docstring)."""
+    from models.config import OptimizationSettings
+    from models.optimize.decompose import solve_decomposed
+    from models.optimize.solve import scenario_data, setup_problem
+
+    settings = OptimizationSettings.model_validate(
+        {"tree": {"branching": [2, 2, 2]}, "objective": {"extra_transfer": 1.02},
+         "reserve": {"enabled": False}})
+    problem = setup_problem(cal, settings, population, fit)
+    data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), 3)))
+    out = {"case": "cut groups, 2x2x2 tree, transfers at 1.02, no reserve",
+           "paths": data.n_paths, "tolerance": settings.solver.tolerance,
+           "max_iterations": max_iterations, "groups": {}}
+    for groups in ("aggregated", "leaf", "chunk"):
+        t0 = time.perf_counter()
+        sol = solve_decomposed(data, cut_groups=groups, max_iterations=max_iterations)
+        out["groups"][groups] = {"seconds": round(time.perf_counter() - t0, 2),
+                                 "iterations": sol.iterations, "gap_rel": sol.gap_rel,
+                                 "objective_trillion_yuan": sol.objective}
     print(json.dumps(out), flush=True)
     return out
 
@@ -66,6 +109,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--paths", type=int, default=1000)
+    parser.add_argument("--pyomo-max-paths", type=int, default=1000)
+    parser.add_argument("--cut-paths", type=int, default=200)
+    parser.add_argument("--cut-max-iterations", type=int, default=100)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from models.config import OptimizationSettings, load_arrays, load_calibration
@@ -81,10 +127,13 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     population = monte_carlo_populations(arrays, args.paths, seed=20261125)
     print(f"populations: {args.paths} paths in {time.perf_counter() - t0:.1f} s", flush=True)
+    pyomo = args.paths <= args.pyomo_max_paths
     cases = [
-        run_case("two-stage", cal, OptimizationSettings(), population, fit),
+        run_case("two-stage", cal, OptimizationSettings(), population, fit, pyomo),
         run_case("five-stage, 3 branches", cal, OptimizationSettings.model_validate(
-            {"tree": {"branching": [3, 3, 3, 3]}}), population, fit),
+            {"tree": {"branching": [3, 3, 3, 3]}}), population, fit, pyomo),
+        cut_groups_case(cal, population.isel(path=slice(0, args.cut_paths)), fit,
+                        args.cut_max_iterations),
     ]
     result = {"benchmark": "optimizer inner problem", "cases": cases,
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -12,7 +12,15 @@ Rows, for N in ``--paths`` (default 100, 1,000, 5,000, 10,000):
   scenario data), written to ``.npz`` for the two rows below;
 * ``extensive_form``: the two-stage inner problem (pooled-rate path as the first stage, per
   path recourse) built by Pyomo and solved by HiGHS in one process
-  (:func:`models.optimize.solve.solve_inner`);
+  (:func:`models.optimize.solve.solve_inner_pyomo`, the reference);
+* ``extensive_arrays``: the same extensive form assembled from arrays and solved by HiGHS
+  (:func:`models.optimize.lp.solve_extensive`);
+* ``decomposition``: the same problem by L-shaped decomposition
+  (:func:`models.optimize.decompose.solve_decomposed`, the default method), the recourse
+  chunks on 1 and 2 worker processes; iterations and the final relative gap beside the time;
+* ``decomposition_2x2x2``, ``decomposition_3x3x3x3``: the multi-stage trees (branching 2 or 3
+  at every stage, stages every five years from 2026) at ``--tree-paths`` paths (10,000),
+  1 and 2 workers;
 * ``ph``: the same problem by progressive hedging in mpi-sppy on 1 and 2 MPI ranks
   (``mpiexec -n R python -m models.optimize.mpisppy_adapter --inputs``), stopped at
   ``--ph-time-limit`` seconds of PH (its gap then is part of the row).
@@ -29,7 +37,8 @@ a pool, the MPI ranks), sampled every 0.1 s from ``/proc``;
 Budgets: a run is stopped at ``--budget-s`` seconds (row "skipped: over the budget", and the
 larger sizes of that row are skipped); a size is skipped beforehand when the previous size's
 time scaled by ``(N/N_prev)^e`` (``e`` = 1 for the Monte Carlo rows, 2 for the extensive form,
-whose solve time grows about as N^1.6-N^2) exceeds ``--budget-s``, or its memory scaled
+whose solve time grows about as N^1.6-N^2, and for the extensive form from arrays)
+exceeds ``--budget-s``, or its memory scaled
 linearly exceeds ``--memory-gib``. PH runs up to ``--ph-max-paths`` paths.
 
 Defaults keep ``make bench`` within about 30 minutes on 2 cores; ``BENCH_BUDGET_S`` (the
@@ -143,7 +152,10 @@ def run_inputs(spec: dict) -> dict:
     from models.demography import project_median
     from models.demography import stochastic as st
     from models.optimize.mpisppy_adapter import save_inputs
-    from models.optimize.solve import scenario_data, setup_problem
+    from dataclasses import replace
+
+    from models.optimize.solve import observable_indicator, scenario_data, setup_problem
+    from models.optimize.tree import build_tree
     from models.pension import calibrate_base_year, retirement_schedule
 
     cal, arrays = _load()
@@ -162,29 +174,81 @@ def run_inputs(spec: dict) -> dict:
                               coords={"path": np.arange(n), "year": arrays["year"].values,
                                       "age": arrays["age"].values, "sex": list(SEXES)})
     del chunks
-    problem = setup_problem(cal, OptimizationSettings(), population, fit)
+    settings = OptimizationSettings()
+    problem = setup_problem(cal, settings, population, fit)
     data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs),
                                             len(CATEGORIES))))
     save_inputs(spec["npz"], data, problem.tree)
+    # the trees on the same paths: at the regime's delays every leaf has the same flows, so
+    # only the grouping changes (the study's rule: ranked by the old-age dependency ratio)
+    observable = observable_indicator(population, settings.tree.observable)
+    for name, branching in TREES.items():
+        if spec.get("trees"):
+            stage_years = (settings.tree.first_decision_year
+                           + settings.tree.stage_every_years * np.arange(len(branching) + 1))
+            tree = build_tree(observable, population["year"].values, stage_years, branching)
+            save_inputs(spec["npz"].replace(".npz", f"_{name}.npz"),
+                        replace(data, node_of_year=tree.node_of_path_year(data.years),
+                                probability=tree.probability), tree)
     return {"compute_s": time.perf_counter() - t0, "nodes": int(problem.tree.n_nodes),
             "years": int(problem.opt_mask.sum())}
 
 
 def run_extensive_form(spec: dict) -> dict:
     from models.optimize.mpisppy_adapter import load_inputs
-    from models.optimize.solve import solve_inner
+    from models.optimize.solve import solve_inner_pyomo
 
     data, _ = load_inputs(spec["npz"])
     t0 = time.perf_counter()
-    sol = solve_inner(data)
+    sol = solve_inner_pyomo(data)
     return {"compute_s": time.perf_counter() - t0, "build_s": sol.build_s,
             "solve_s": sol.solve_s, "status": sol.status,
             "objective_trillion_cny": sol.objective,
             "threads": data.settings.solver.threads}
 
 
+def run_extensive_arrays(spec: dict) -> dict:
+    from models.optimize.lp import solve_extensive
+    from models.optimize.mpisppy_adapter import load_inputs
+
+    data, _ = load_inputs(spec["npz"])
+    t0 = time.perf_counter()
+    sol = solve_extensive(data)
+    return {"compute_s": time.perf_counter() - t0, "build_s": sol.build_s,
+            "solve_s": sol.solve_s, "status": sol.status,
+            "objective_trillion_cny": sol.objective, "threads": data.settings.solver.threads}
+
+
+def run_decomposition(spec: dict) -> dict:
+    import numpy as np
+
+    from models.optimize import decompose
+    from models.optimize.mpisppy_adapter import load_inputs
+    from models.parallel import map_chunks
+
+    data, tree = load_inputs(spec["npz"])
+    workers = spec["workers"]
+    t0 = time.perf_counter()
+    if workers > 1:  # start the pool (the forkserver imports the chunk's module once)
+        one = decompose.chunk_item(data, np.array([0]))
+        warm = [(one, np.full((1, len(data.years)), data.pooled_rate_before), None, False)]
+        list(map_chunks(decompose.solve_chunk, warm * workers, workers))
+    pool_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sol = decompose.solve_decomposed(data, workers=workers)
+    return {"compute_s": time.perf_counter() - t0, "pool_start_s": pool_s,
+            "status": sol.status, "iterations": sol.iterations, "gap_rel": sol.gap_rel,
+            "tolerance": data.settings.solver.tolerance,
+            "objective_trillion_cny": sol.objective, "lower_bound_trillion_cny": sol.lower_bound,
+            "nodes": int(tree.n_nodes), "chunk_paths": decompose.CHUNK_PATHS,
+            "cut_groups": decompose.CUT_GROUPS}
+
+
 RUNNERS = {"demography": run_demography, "accounts": run_accounts, "inputs": run_inputs,
-           "extensive_form": run_extensive_form}
+           "extensive_form": run_extensive_form, "extensive_arrays": run_extensive_arrays,
+           "decomposition": run_decomposition}
+#: multi-stage trees of the decomposition rows: name -> branching at every stage
+TREES = {"2x2x2": [2, 2, 2], "3x3x3x3": [3, 3, 3, 3]}
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -314,7 +378,8 @@ def _cell(row: Row, n: int, result: dict, detail: dict | None) -> dict:
             "peak_tree_mib": round(result["peak_tree_mib"], 1),
             "max_process_mib": round(result["max_process_mib"], 1)}
     if detail:
-        cell.update({k: (round(v, 3) if isinstance(v, float) else v) for k, v in detail.items()})
+        cell.update({k: (round(v, 3) if isinstance(v, float) and k.endswith(("_s", "_mib"))
+                         else v) for k, v in detail.items()})
     return cell
 
 
@@ -360,7 +425,7 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
         key = (c["stage"], "ranks" if "ranks" in c else "workers", c.get("ranks", c.get("workers")))
         if key not in keys:
             keys.append(key)
-    width = 27
+    width = 36
     lines = ["wall s (stage s) | peak MiB (PSS summed over the process tree); PH: iterations",
              f"{'stage':<26}" + "".join(f"{n:>{width},}" for n in sizes)]
     for key in keys:
@@ -373,7 +438,9 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
             if c is None:
                 row.append("-")
             elif c.get("status") == "ok":
-                extra = f", {c['iterations']} it" if key[0] == "ph" else ""
+                extra = (f", {c['iterations']} it" if key[0] == "ph" else
+                         f", {c['iterations']} it, gap {c['gap_rel']:.0e}"
+                         if key[0].startswith("decomposition") else "")
                 row.append(f"{c['wall_s']:.1f} ({c['compute_s']:.1f}) | "
                            f"{c['peak_tree_mib']:.0f}{extra}")
             else:
@@ -393,6 +460,8 @@ def main(argv=None) -> int:
                         help="seconds per run (default: $BENCH_BUDGET_S or 300)")
     parser.add_argument("--memory-gib", type=float, default=16.0)
     parser.add_argument("--ph-max-paths", type=int, default=1000)
+    parser.add_argument("--tree-paths", default="10000",
+                        help="comma list of path counts for the multi-stage tree rows")
     parser.add_argument("--ph-time-limit", type=float, default=120.0,
                         help="seconds of PH per run (mpi-sppy's time limit)")
     parser.add_argument("--only", default="demography,accounts,optimizer",
@@ -401,7 +470,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     if args.run:
         spec = json.loads(args.run)
-        detail = RUNNERS[spec["stage"]](spec)
+        detail = RUNNERS[spec.get("runner", spec["stage"])](spec)
         Path(args.out).write_text(json.dumps(detail, default=float))
         return 0
 
@@ -413,18 +482,25 @@ def main(argv=None) -> int:
         rows += [Row("demography", w, 1.0, sizes) for w in (1, 2)]
     if "accounts" in only:
         rows += [Row("accounts", w, 1.0, sizes) for w in (1, 2)]
+    tree_sizes = [int(s) for s in args.tree_paths.split(",") if s]
     opt_rows: list[Row] = []
     if "optimizer" in only:
-        opt_rows = [Row("inputs", 1, 1.0, sizes), Row("extensive_form", 1, 2.0, sizes,
-                                                      unit="ranks")]
+        opt_rows = [Row("inputs", 1, 1.0, sorted(set(sizes) | set(tree_sizes))),
+                    Row("extensive_form", 1, 2.0, sizes, unit="ranks"),
+                    Row("extensive_arrays", 1, 2.0, sizes, unit="ranks")]
+        opt_rows += [Row("decomposition", w, 1.0, sizes) for w in (1, 2)]
+        opt_rows += [Row(f"decomposition_{name}", w, 1.0, tree_sizes)
+                     for name in TREES for w in (1, 2)]
         opt_rows += [Row("ph", r, 1.0, [n for n in sizes if n <= args.ph_max_paths],
                          unit="ranks") for r in (1, 2)]
     cells: list[dict] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_scaling_") as tmpdir:
         tmp = Path(tmpdir)
-        for n in sizes:
+        for n in sorted(set(sizes) | set(tree_sizes)):
             for row in rows:
+                if n not in row.sizes:
+                    continue
                 reason = row.skip_reason(n, args.budget_s, args.memory_gib)
                 cell = ({"stage": row.stage, row.unit: row.workers, "paths": n,
                          "status": reason} if reason else
@@ -433,31 +509,32 @@ def main(argv=None) -> int:
                 print(json.dumps(cell), flush=True)
             if not opt_rows:
                 continue
-            inputs_row, ph_rows = opt_rows[0], opt_rows[2:]
+            inputs_row = opt_rows[0]
+            solver_rows = [r for r in opt_rows[1:] if n in r.sizes]
             npz = tmp / f"inputs_{n}.npz"
-            plan = {r: r.skip_reason(n, args.budget_s, args.memory_gib) for r in opt_rows[1:]}
-            for r in ph_rows:
-                if n not in r.sizes:
-                    plan[r] = (f"skipped: PH runs up to --ph-max-paths = {args.ph_max_paths} "
-                               "paths (on one machine the extensive form is far faster; PH "
-                               "is for many machines)")
-                elif launcher is None:
+            plan = {r: r.skip_reason(n, args.budget_s, args.memory_gib) for r in solver_rows}
+            for r in solver_rows:
+                if r.stage == "ph" and launcher is None:
                     plan[r] = f"skipped: {mpi_info}"
-            wanted = [r for r in opt_rows[1:] if plan[r] is None]
+            wanted = [r for r in solver_rows if plan[r] is None]
             if wanted:
                 reason = inputs_row.skip_reason(n, args.budget_s, args.memory_gib)
+                spec = {"npz": str(npz), "trees": n in tree_sizes}
                 cell = ({"stage": "inputs", "workers": 1, "paths": n, "status": reason}
-                        if reason else run_child(inputs_row, n, {"npz": str(npz)},
-                                                 args.budget_s, tmp))
+                        if reason else run_child(inputs_row, n, spec, args.budget_s, tmp))
                 cells.append(cell)
                 print(json.dumps(cell), flush=True)
                 if cell.get("status") != "ok":
                     for r in wanted:
                         plan[r] = "skipped: no inputs at this size"
-            for r in opt_rows[1:]:
+            for r in solver_rows:
                 if plan[r] is not None:
                     cell = {"stage": r.stage, r.unit: r.workers, "paths": n, "status": plan[r]}
-                elif r.stage == "extensive_form":
+                elif r.stage.startswith("decomposition_"):
+                    tree_npz = str(npz).replace(".npz", f"_{r.stage.split('_', 1)[1]}.npz")
+                    cell = run_child(r, n, {"npz": tree_npz, "runner": "decomposition"},
+                                     args.budget_s, tmp)
+                elif r.stage != "ph":
                     cell = run_child(r, n, {"npz": str(npz)}, args.budget_s, tmp)
                 else:
                     cmd = [*launcher, "-n", str(r.workers), sys.executable, "-m",
@@ -479,7 +556,7 @@ def main(argv=None) -> int:
                                 "output_tail": res["output_tail"][-1500:]}
                 cells.append(cell)
                 print(json.dumps(cell), flush=True)
-    table = format_table(cells, sizes)
+    table = format_table(cells, sorted(set(sizes) | set(tree_sizes)))
     print(table)
     result = {
         "benchmark": "scaling: time and peak memory against Monte Carlo paths",

@@ -528,6 +528,12 @@ class SolverSettings(Strict):
     time_limit_s: Annotated[float, Field(gt=0)] = 600.0
     mip_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
     threads: Annotated[int, Field(ge=1, le=64)] = 2
+    # the inner problem: "decomposition" (L-shaped over the paths, models/optimize/
+    # decompose.py), "extensive" (the extensive form from arrays, models/optimize/lp.py) or
+    # "pyomo" (the reference model); CVaR runs as "extensive", the chance MILP on Pyomo
+    method: Literal["decomposition", "extensive", "pyomo"] = "decomposition"
+    # relative gap between the decomposition's lower bound and its best policy's cost
+    tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-8
 
 
 class OptimizationSettings(Strict):

@@ -1,13 +1,18 @@
-"""Solve the policy problem: HiGHS through Pyomo, an outer search over retirement delays and
-the indexation of pensions in payment.
+"""Solve the policy problem: the inner LP (decomposed, or whole from arrays, or the Pyomo
+reference) under an outer search over retirement delays and the indexation of pensions in
+payment.
 
 Method (and why it is exact):
 
 1. *Inner problem.* For a fixed whole-month retirement-delay path, every account flow is
    linear in the pooled rate, the reserve draws and the transfers (:mod:`models.optimize.data`),
    so the extensive form (:mod:`models.optimize.model`) is an exact linear program (a MILP in
-   the chance-constrained variant). HiGHS solves it; the chosen policy re-simulated with the
-   pension accounts reproduces the model's fund and reserve path to solver precision.
+   the chance-constrained variant). HiGHS solves it (:func:`solve_inner`): by default by
+   L-shaped decomposition over the paths (:mod:`models.optimize.decompose`) to the relative
+   gap ``[optimization.solver] tolerance``, or as one extensive form assembled from arrays
+   (:mod:`models.optimize.lp`), or through the Pyomo reference (:mod:`models.optimize.model`),
+   which the tests compare both against. The chosen policy re-simulated with the pension
+   accounts reproduces the model's fund and reserve path to solver precision.
 2. *Outer search over delays.* The expected cost ``V(δ)`` of the best inner decisions is a
    function of the delay knots ``δ[node, knot, category]``. Its gradient comes from the inner
    duals by the envelope theorem — ``∂V/∂CB = y (τ + τ_IA) + w_c δ_t τ`` and
@@ -51,6 +56,8 @@ from models.optimize.data import (
     new_retirees,
     policy_rates,
 )
+from models.optimize.decompose import solve_decomposed
+from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive, variant
 from models.optimize.model import build_extensive_form
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
@@ -64,32 +71,7 @@ from models.pension.accounts import (
 log = logging.getLogger(__name__)
 
 
-class SolverFailure(RuntimeError):
-    """HiGHS stopped without an optimal or feasible answer for a reason other than infeasibility."""
-
-
 # ----------------------------------------------------------------------------- inner solve
-@dataclass
-class InnerSolution:
-    status: str  # "optimal", "time_limit_feasible" or "infeasible"
-    objective: float  # trillions of yuan
-    tau: np.ndarray  # [P, T] pooled rate governing each path-year
-    tau_node: dict  # (node, t) -> rate
-    B: np.ndarray  # [P, T] year-end balances (trillions)
-    A: np.ndarray
-    D: np.ndarray
-    X: np.ndarray
-    U: np.ndarray
-    R: np.ndarray | None
-    dual_balance: np.ndarray | None  # [P, T]
-    dual_liquidity: np.ndarray | None
-    dual_horizon: np.ndarray | None  # [P]
-    build_s: float
-    solve_s: float
-    log: str
-    mip: bool
-
-
 def _solver(settings: OptimizationSettings):
     from pyomo.contrib.solver.common.factory import SolverFactory
 
@@ -104,8 +86,31 @@ def _values(var, shape) -> np.ndarray:
 
 
 def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
-                fixed_z: np.ndarray | None = None) -> InnerSolution:
-    """Build and solve the extensive form for a fixed delay path."""
+                fixed_z: np.ndarray | None = None, workers: int = 1,
+                method: str | None = None) -> InnerSolution:
+    """The inner problem for a fixed delay path, by ``method`` (default: the setting
+    ``[optimization.solver] method``):
+
+    * ``"decomposition"``: L-shaped over the paths (:mod:`models.optimize.decompose`), the
+      recourse chunks on ``workers`` processes; the hard variant and the rescue problem of
+      more than one path (one path, as in the value of information's wait-and-see solves, is
+      one small LP: solved whole);
+    * ``"extensive"``: the extensive form from arrays (:mod:`models.optimize.lp`); also what
+      the decomposition routes the CVaR variant and the chance variant with fixed binaries to;
+    * ``"pyomo"``: the Pyomo reference (:func:`solve_inner_pyomo`); also the chance MILP.
+    """
+    method = method or data.settings.solver.method
+    kind = variant(data)
+    if method == "pyomo" or (kind == "chance" and fixed_z is None):
+        return solve_inner_pyomo(data, rescue, duals, fixed_z)
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+        return solve_decomposed(data, rescue=rescue, workers=workers)
+    return solve_extensive(data, rescue=rescue, duals=duals, fixed_z=fixed_z)
+
+
+def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = True,
+                      fixed_z: np.ndarray | None = None) -> InnerSolution:
+    """Build the Pyomo extensive form (the reference) and solve it with HiGHS."""
     t0 = time.perf_counter()
     m = build_extensive_form(data, rescue=rescue)
     if fixed_z is not None and hasattr(m, "z"):
@@ -193,6 +198,8 @@ class PolicyProblem:
     index_interp: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     index_bounds: tuple[float, float] = (0.0, 0.0)
     cache: dict = field(default_factory=dict)
+    # processes for the decomposition's recourse chunks (results identical for any count)
+    workers: int = 1
 
     @property
     def opt_years(self) -> np.ndarray:
@@ -222,8 +229,8 @@ def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
 
 
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
-                  fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None
-                  ) -> PolicyProblem:
+                  fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
+                  workers: int = 1) -> PolicyProblem:
     """Tree, knots, start balances and populations for the policy problem.
 
     ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
@@ -286,7 +293,7 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         if index_knots.size else np.zeros(0, dtype=int),
         index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
         else np.zeros((opt_years.size, 0)),
-        index_bounds=(lever.floor_wage_share, ceiling))
+        index_bounds=(lever.floor_wage_share, ceiling), workers=workers)
     problem.cache["zero_rates"] = zero
     return problem
 
@@ -609,7 +616,7 @@ class PolicySolution:
 def _evaluate(problem: PolicyProblem, levers: Levers, history: list, label: str
               ) -> tuple[ScenarioData, InnerSolution]:
     data = scenario_data(problem, levers)
-    sol = solve_inner(data)
+    sol = solve_inner(data, workers=problem.workers)
     if sol.mip and sol.status != "infeasible":  # duals from the LP with the binaries fixed
         z = np.array([float(np.any(sol.U[p] > 1e-9)) for p in range(data.n_paths)])
         sol_lp = solve_inner(data, fixed_z=z)
@@ -618,7 +625,8 @@ def _evaluate(problem: PolicyProblem, levers: Levers, history: list, label: str
                       log=sol.log + sol_lp.log)
     history.append({"step": label, "objective_cny": sol.objective * MONEY_SCALE,
                     "status": sol.status, "build_s": round(sol.build_s, 3),
-                    "solve_s": round(sol.solve_s, 3),
+                    "solve_s": round(sol.solve_s, 3), "method": sol.method,
+                    "iterations": sol.iterations, "gap_rel": sol.gap_rel,
                     "max_delay_months": float(levers.delay.max()) if levers.delay.size else 0.0,
                     "min_indexation_share": float(levers.indexation.min())
                     if levers.indexation.size else float("nan"),
@@ -697,7 +705,7 @@ def optimize_policy(problem: PolicyProblem, progress: bool = False,
             if sol2.status != "infeasible":
                 levers, data, sol = most, data2, sol2
         if sol.status == "infeasible":
-            rescue = solve_inner(data, rescue=True)
+            rescue = solve_inner(data, rescue=True, workers=problem.workers)
             return PolicySolution(levers, data, sol, history, True, rescue,
                                   binding_constraints(problem, data, rescue, levers))
     max_iter = s.retirement.max_outer_iterations if searching else 0

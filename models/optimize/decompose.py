@@ -1,0 +1,448 @@
+"""L-shaped (Benders) decomposition of the inner problem, with a box trust region.
+
+The problem of :mod:`models.optimize.model` has the structure ``min c'x + Σ_p Q_p(x)`` with
+``x = (τ, v)`` the pooled rates of the tree's (node, year) pairs and their smoothing helpers
+(the rows ``τ_up``, ``τ_down`` and the bounds of :mod:`models.optimize.lp`), and ``Q_p(x)``
+path ``p``'s recourse: the cheapest reserve draws, extra transfers (and rescue money in the
+rescue problem) that keep its fund and reserve within the limits when the rates are ``x``,
+
+    Q_p(x) = min π_p Σ_t δ_t (w_r D_t + w_x X_t)  s.t.  path p's rows with
+             rhs_t = CB[p,t] (τ[k(p,t)] + τ_IA) + S_t − E[p,t] (+ the opening balances).
+
+``Q_p`` is convex and piecewise linear in ``τ``; its subgradient is
+``∂Q_p/∂τ[k] = Σ_{t: k(p,t)=k} y[p,t] CB[p,t]`` with ``y`` the balance rows' duals (LP
+duality). The master keeps ``x`` and one variable ``θ_g ≥ 0`` per cut group (recourse costs are
+non-negative), and adds after each evaluation at ``x̂`` the optimality cut
+``θ_g ≥ Σ_{p∈g} Q_p(x̂) + a_g'(τ − τ̂)``; a path whose recourse is infeasible at ``x̂`` (possible
+only with extra transfers switched off) gives instead a feasibility cut
+``φ_g(x̂) + a_g'(τ − τ̂) ≤ 0`` from the phase-one problem (``φ``: the smallest expected
+discounted rescue money, zero exactly where ``x`` is feasible) (Van Slyke & Wets 1969;
+Birge & Louveaux 2011, ch. 5).
+
+Regularisation: a box trust region ``|τ − τ_c| ≤ Δ`` around the incumbent ``τ_c`` (the best
+policy found), serious step when the true cost falls by at least ``1e-4`` of the fall the
+model predicts, the radius doubled after a serious step that reached the box and halved after
+a step that did not lower the cost (Linderoth & Wright 2003). Bounds: the upper bound is the
+incumbent's exact cost (every recourse solved), the lower bound the master's minimum without
+the box (the cuts under-estimate ``Q``); the method stops when they are within the relative
+tolerance ``[optimization.solver] tolerance``. The incumbent's recourse solutions give the
+balances, draws and the duals the outer delay search needs (at the incumbent they are duals
+of the extensive form: the master's ``τ`` is fixed there, so the recourse rows and their
+multipliers are those of the full problem).
+
+Cut groups, chosen by measurement (``benchmarks/bench_optimize.py``): one cut per *leaf node*
+of the tree (:data:`CUT_GROUPS`; the paths of a leaf share every rate, so their recourse is
+one function of that leaf's chain of rates). On the 2 × 2 × 2 tree with 200 paths and a first
+stage that matters (cheap transfers, no reserve) the bounds met the tolerance 1e-8 in 15
+iterations (4.7 s) with leaf cuts, 28 (10.9 s) with one aggregated cut and 28 (10.0 s) with
+one cut per chunk of 100 paths; at a tolerance of 1e-9 the aggregated cut took 500 iterations
+against 17. A two-stage tree has one leaf: one aggregated cut.
+
+Subproblems: the paths are cut into chunks of :data:`CHUNK_PATHS`; a chunk is one LP, the
+block-diagonal union of its paths' recourse LPs (one ``kron`` of the path's rows), solved by
+dual simplex from the optimal basis of the *mean path's* recourse at the same rates, repeated
+for every path of the chunk (:func:`template_basis`; the paths' LPs have the same rows and
+their optimal bases differ little: measured on the study's paths, 0.2 simplex iterations per
+path from it against about 150 from a cold start). The template is computed in the calling
+process and travels with the chunk, so a chunk's answer depends on its inputs only and the
+chunks can run anywhere: :func:`models.parallel.map_chunks` runs them in ``workers``
+processes with results identical to one worker's (cuts are summed in path order).
+
+Across machines (not implemented here): the chunks are independent given the rates, so an
+MPI version scatters the chunks over ranks (rank ``r`` solves chunks ``r, r + R, …``),
+gathers the values and gradients to rank 0 in chunk order, and broadcasts the master's next
+rates: the same numbers for any rank count. mpi-sppy's progressive hedging
+(:mod:`models.optimize.mpisppy_adapter`) remains the multi-machine method and agrees with
+this one (``tests/test_mpisppy.py`` compares it with :func:`models.optimize.solve.solve_inner`).
+
+Multi-stage trees decompose *by scenario*: every node's rates (non-anticipative by
+construction: one ``τ[k]`` per (node, year) pair, shared by the node's paths) sit in the
+master; each path's recourse sees the rates of its own chain of nodes, and its cut's gradient
+falls on those pairs. The master grows with the nodes (the 3×3×3×3 tree has about 4,700
+pairs), not with the paths.
+
+Variants: the hard variant and the rescue problem decompose. The CVaR limit is an expectation
+over paths that couples them (solved as the extensive form from arrays,
+:func:`models.optimize.lp.solve_extensive`), the chance constraint is a MILP (Pyomo).
+
+References
+----------
+Van Slyke, R. M. & Wets, R. J.-B. (1969). L-shaped linear programs with applications to
+optimal control and stochastic programming. *SIAM J. Appl. Math.* 17, 638-663.
+Linderoth, J. & Wright, S. (2003). Decomposition algorithms for stochastic programming on a
+computational grid. *Computational Optimization and Applications* 24, 207-250.
+Birge, J. R. & Louveaux, F. (2011). *Introduction to Stochastic Programming*, 2nd ed. Springer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from models.config import OptimizationSettings
+from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.lp import (
+    INF,
+    INFEASIBLE,
+    InnerSolution,
+    RatePairs,
+    SolverFailure,
+    new_highs,
+    pass_model,
+    path_cols_bounds,
+    path_costs,
+    path_matrix,
+    path_rows_bounds,
+    rate_bounds,
+    rate_costs,
+    rate_pairs,
+    rate_rows,
+    solve_extensive,
+)
+from models.parallel import map_chunks, path_chunks
+
+#: paths per subproblem (one LP, warm-started)
+CHUNK_PATHS = 100
+#: cut groups (:func:`cut_group_of_paths`): "leaf" measured best (module docstring)
+CUT_GROUPS = "leaf"
+#: trust region: first, largest and smallest radius (pooled rate, fraction)
+RADIUS_START, RADIUS_MAX, RADIUS_MIN = 0.01, 0.1, 1e-7
+MAX_ITERATIONS = 500
+#: share of the predicted fall a serious step must achieve
+SERIOUS = 1e-4
+
+_STATUS = tuple(highspy.HighsBasisStatus(i) for i in range(5))
+
+
+# ----------------------------------------------------------------------------- one chunk
+@dataclass
+class ChunkResult:
+    feasible: bool
+    value: np.ndarray  # [n] Q_p (or φ_p when infeasible)
+    grad: np.ndarray  # [n, T] ∂value/∂τ governing (p, t)
+    solution: dict | None  # B, D, A, X, U, R [n, T]; dual_balance, dual_liquidity [n, T],
+    # dual_horizon [n]
+    simplex_iterations: int
+
+
+def _tiled_basis(template: tuple[np.ndarray, np.ndarray], n: int) -> highspy.HighsBasis:
+    """One path's basis (column and row status codes) repeated for ``n`` paths."""
+    lut = np.array(_STATUS, dtype=object)
+    b = highspy.HighsBasis()
+    b.col_status = list(lut[np.tile(template[0], n)])
+    b.row_status = list(lut[np.tile(template[1], n)])
+    b.valid = True
+    return b
+
+
+def path_basis(h: highspy.Highs) -> tuple[np.ndarray, np.ndarray]:
+    """Status codes ``(columns, rows)`` of a solved one-path LP's basis."""
+    b = h.getBasis()
+    cols, rows = b.col_status, b.row_status
+    return (np.fromiter(map(int, cols), np.int8, len(cols)),
+            np.fromiter(map(int, rows), np.int8, len(rows)))
+
+
+def _chunk_highs(data: ScenarioData, tau: np.ndarray, rescue: bool, phase_one: bool = False
+                 ) -> tuple[highspy.Highs, np.ndarray]:
+    """A chunk's recourse LP handed to HiGHS; returns it and the cost ``[n, 6T]``."""
+    n, T = data.n_paths, len(data.years)
+    paths = np.arange(n)
+    matrix = sp.kron(sp.identity(n, format="csr"), path_matrix(data), format="csc")
+    c_lo, c_hi = path_cols_bounds(data, paths, rescue or phase_one)
+    r_lo, r_hi = path_rows_bounds(data, paths, tau)
+    cost = path_costs(data, paths, rescue or phase_one)
+    # HiGHS keeps the thread count of a process's first solve: every solve uses the setting's
+    h = new_highs(data.settings.solver.threads, data.settings.solver.time_limit_s)
+    pass_model(h, cost.ravel(), c_lo.ravel(), c_hi.ravel(), matrix, r_lo.ravel(), r_hi.ravel())
+    return h, cost
+
+
+@lru_cache(maxsize=8)
+def settings_from_json(text: str) -> OptimizationSettings:
+    """The settings from their JSON dump (they travel to worker processes as text: a
+    validated settings object holds generic classes that do not pickle)."""
+    return OptimizationSettings.model_validate(json.loads(text))
+
+
+def chunk_item(data: ScenarioData, paths: np.ndarray) -> tuple[ScenarioData, str]:
+    """A chunk's data without its settings, and the settings as JSON (see
+    :func:`settings_from_json`)."""
+    return (replace(chunk_data(data, paths), settings=None),
+            json.dumps(data.settings.model_dump(mode="json"), sort_keys=True))
+
+
+def solve_chunk(shared: None, item: tuple) -> ChunkResult:
+    """Recourse of a chunk of paths at fixed rates: ``item = ((data, settings JSON),
+    tau[n, T], template, rescue)`` with ``data`` the chunk's paths only
+    (:func:`chunk_item`) and ``template`` one path's basis (status codes) that every path of
+    the chunk starts from (None: a cold start). A pure function of its inputs."""
+    (data, settings), tau, template, rescue = item
+    data = replace(data, settings=settings_from_json(settings))
+    n, T = data.n_paths, len(data.years)
+    h, cost = _chunk_highs(data, tau, rescue)
+    if template is not None:
+        h.setBasis(_tiled_basis(template, n))
+    h.run()
+    feasible = h.getModelStatus() not in INFEASIBLE
+    if not feasible:  # phase one: the smallest rescue money, its duals give a feasibility cut
+        h, cost = _chunk_highs(data, tau, rescue, phase_one=True)
+        h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise SolverFailure(f"recourse chunk: HiGHS stopped with "
+                            f"{h.modelStatusToString(h.getModelStatus())}")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value).reshape(n, 6 * T)
+    y = np.asarray(sol.row_dual).reshape(n, 2 * T + 1)
+    value = (cost * x).sum(axis=1)
+    grad = y[:, :T] * data.contribution_base
+    iters = int(h.getInfo().simplex_iteration_count)
+    if not feasible:
+        return ChunkResult(False, value, grad, None, iters)
+    d = np.asarray(sol.col_dual).reshape(n, 6, T)
+    blocks = x.reshape(n, 6, T)
+    solution = {"B": blocks[:, 0].copy(), "D": blocks[:, 1].copy(), "A": blocks[:, 2].copy(),
+                "X": blocks[:, 3].copy(), "U": blocks[:, 4].copy(), "R": blocks[:, 5].copy(),
+                "dual_balance": y[:, :T].copy(), "dual_liquidity": d[:, 0].copy(),
+                "dual_horizon": y[:, 2 * T].copy()}
+    return ChunkResult(True, value, grad, solution, iters)
+
+
+def chunk_data(data: ScenarioData, paths: np.ndarray) -> ScenarioData:
+    """The scenario data of some paths (their own probabilities kept)."""
+    return replace(data, probability=data.probability[paths],
+                   node_of_year=data.node_of_year[paths],
+                   contribution_base=data.contribution_base[paths],
+                   expenditure=data.expenditure[paths], balance_start=data.balance_start[paths],
+                   reserve_start=data.reserve_start[paths], fixed_rates=None)
+
+
+# ----------------------------------------------------------------------------- the master
+class Master:
+    """``min c'x + Σ_g θ_g`` over ``x = (τ, v)`` and the cuts; ``θ_g ≥ 0``."""
+
+    def __init__(self, data: ScenarioData, pairs: RatePairs, groups: int, rescue: bool,
+                 threads: int):
+        K = pairs.size
+        self.K, self.groups = K, groups
+        rows, rhs = rate_rows(data, pairs)
+        self.lower, self.upper, pace = rate_bounds(data, pairs)
+        cost = np.concatenate([rate_costs(data, pairs, rescue), np.ones(groups)])
+        col_lo = np.concatenate([self.lower, np.zeros(K), np.zeros(groups)])
+        col_hi = np.concatenate([self.upper, np.full(K, pace), np.full(groups, INF)])
+        matrix = sp.hstack([rows, sp.csr_matrix((2 * K, groups))])
+        self.h = new_highs(threads, data.settings.solver.time_limit_s)
+        pass_model(self.h, cost, col_lo, col_hi, matrix, np.full(2 * K, -INF), rhs)
+        self.cost = cost[:2 * K]
+
+    def add_cut(self, group: int | None, value: float, grad: np.ndarray, tau: np.ndarray):
+        """Optimality cut ``θ_g − a'τ ≥ value − a'τ̂`` (``group``), or feasibility cut
+        ``a'τ ≤ a'τ̂ − value`` (``group`` None)."""
+        nz = np.flatnonzero(grad)
+        base = float(grad[nz] @ tau[nz])
+        if group is None:
+            idx, val = nz, grad[nz]
+            lo, hi = -INF, base - value
+        else:
+            idx = np.concatenate([nz, [2 * self.K + group]])
+            val = np.concatenate([-grad[nz], [1.0]])
+            lo, hi = value - base, INF
+        self.h.addRow(lo, hi, idx.size, idx.astype(np.int32), val.astype(float))
+
+    def solve(self, center: np.ndarray | None, radius: float) -> tuple[np.ndarray, float]:
+        """Minimise within the box ``|τ − center| ≤ radius`` (None: no box); ``(τ, value)``."""
+        if center is None:
+            lo, hi = self.lower, self.upper
+        else:
+            lo = np.minimum(np.maximum(self.lower, center - radius), self.upper)
+            hi = np.maximum(np.minimum(self.upper, center + radius), lo)
+        self.h.changeColsBounds(self.K, np.arange(self.K, dtype=np.int32), lo, hi)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status in INFEASIBLE:
+            return np.full(self.K, np.nan), np.inf
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise SolverFailure(f"master: HiGHS stopped with {self.h.modelStatusToString(status)}")
+        x = np.asarray(self.h.getSolution().col_value)
+        return x[:self.K].copy(), float(self.h.getInfo().objective_function_value)
+
+
+# ----------------------------------------------------------------------------- the loop
+def _first_stage_cost(master: Master, pairs: RatePairs, tau: np.ndarray, before: float) -> float:
+    """``c_τ'τ + c_v'v`` with the smallest helpers ``v = |τ − τ_prev|``."""
+    prev = np.where(pairs.prev >= 0, tau[np.maximum(pairs.prev, 0)], before)
+    return float(master.cost[:pairs.size] @ tau + master.cost[pairs.size:] @ np.abs(tau - prev))
+
+
+def mean_path(data: ScenarioData) -> ScenarioData:
+    """The expected-value scenario: every path replaced by the probability-weighted mean, as
+    one path."""
+    w = data.probability[:, None]
+    return replace(data, probability=np.ones(1), node_of_year=np.zeros(
+        (1, len(data.years)), dtype=int),
+        contribution_base=(w * data.contribution_base).sum(0, keepdims=True),
+        expenditure=(w * data.expenditure).sum(0, keepdims=True),
+        balance_start=np.array([float(data.probability @ data.balance_start)]),
+        reserve_start=np.array([float(data.probability @ data.reserve_start)]))
+
+
+def _start(data: ScenarioData, pairs: RatePairs, rescue: bool) -> np.ndarray:
+    """First rates: the expected-value problem's (solved as one path), the same in every
+    node; the rate before, within the bounds, if it has none."""
+    ev = solve_extensive(mean_path(data), rescue=rescue, duals=False)
+    lo, hi, _ = rate_bounds(data, pairs)
+    if ev.status == "infeasible":
+        return np.clip(np.full(pairs.size, data.pooled_rate_before), lo, hi)
+    return np.clip(ev.tau[0][pairs.year], lo, hi)
+
+
+def template_basis(mean: ScenarioData, tau: np.ndarray, rescue: bool
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The optimal basis of the mean path's recourse at the rates ``tau[T]``: every path's
+    recourse starts from it (the paths' LPs have the same rows, and their optimal bases
+    differ little: measured, 0.2 simplex iterations per path from it against about 150 from
+    a cold start). None when the mean path is infeasible there."""
+    h, _ = _chunk_highs(mean, tau[None, :], rescue)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return path_basis(h)
+
+
+def cut_group_of_paths(data: ScenarioData, chunks: list[np.ndarray], kind: str) -> np.ndarray:
+    """Cut group of every path: ``"aggregated"`` one group; ``"leaf"`` one per leaf node of
+    the tree (the paths that share every rate; one group in a two-stage tree); ``"chunk"``
+    one per chunk of paths; ``"path"`` one per path."""
+    P = data.n_paths
+    if kind == "aggregated":
+        return np.zeros(P, dtype=np.int64)
+    if kind == "leaf":
+        return np.unique(data.node_of_year[:, -1], return_inverse=True)[1].astype(np.int64)
+    if kind == "chunk":
+        return np.concatenate([np.full(c.size, i) for i, c in enumerate(chunks)])
+    if kind == "path":
+        return np.arange(P, dtype=np.int64)
+    raise ValueError(f"unknown cut groups {kind!r}")
+
+
+@dataclass
+class Evaluation:
+    tau: np.ndarray  # [K]
+    cost: float  # exact cost c'x + Σ Q_p, inf when a path is infeasible
+    results: list[ChunkResult]
+
+
+def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
+                     tolerance: float | None = None, chunk_paths: int = CHUNK_PATHS,
+                     cut_groups: str = CUT_GROUPS, max_iterations: int = MAX_ITERATIONS
+                     ) -> InnerSolution:
+    """The inner problem by L-shaped decomposition (module docstring); an
+    :class:`InnerSolution` with the incumbent's recourse, duals, iterations and final gap."""
+    t0 = time.perf_counter()
+    tol = data.settings.solver.tolerance if tolerance is None else tolerance
+    pairs = rate_pairs(data)
+    chunks = path_chunks(data.n_paths, chunk_paths)
+    subsets = [chunk_item(data, c) for c in chunks]
+    group = cut_group_of_paths(data, chunks, cut_groups)
+    n_groups = int(group.max()) + 1
+    master = Master(data, pairs, n_groups, rescue, data.settings.solver.threads)
+    offset = 0.0 if rescue else data.outer_cost / MONEY_SCALE
+    mean = mean_path(data)
+    simplex = [0]
+    build_s = time.perf_counter() - t0
+
+    def evaluate(tau: np.ndarray) -> Evaluation:
+        tau_py = tau[pairs.of_path_year]
+        template = template_basis(mean, tau_py[0], rescue)
+        items = [(sub, tau_py[c], template, rescue) for sub, c in zip(subsets, chunks)]
+        results = list(map_chunks(solve_chunk, items, workers))
+        simplex[0] += sum(r.simplex_iterations for r in results)
+        infeasible = [i for i, r in enumerate(results) if not r.feasible]
+        for i in infeasible:  # a feasibility cut per infeasible chunk
+            grad = np.bincount(pairs.of_path_year[chunks[i]].ravel(),
+                               weights=results[i].grad.ravel(), minlength=pairs.size)
+            master.add_cut(None, float(results[i].value.sum()), grad, tau)
+        if infeasible:
+            return Evaluation(tau, np.inf, results)
+        # optimality cuts, one per group (sums in path order: the same whatever the workers)
+        value = np.concatenate([r.value for r in results])
+        grad = np.concatenate([r.grad for r in results])
+        g_value = np.bincount(group, weights=value, minlength=n_groups)
+        g_grad = sp.csr_matrix((grad.ravel(), (np.repeat(group, grad.shape[1]),
+                                               pairs.of_path_year.ravel())),
+                               shape=(n_groups, pairs.size)).toarray()
+        for g in range(n_groups):
+            master.add_cut(g, float(g_value[g]), g_grad[g], tau)
+        cost = (_first_stage_cost(master, pairs, tau, data.pooled_rate_before)
+                + float(value.sum()) + offset)
+        return Evaluation(tau, cost, results)
+
+    best = evaluate(_start(data, pairs, rescue))
+    radius, lower, it = RADIUS_START, -np.inf, 0
+    history = []
+    while it < max_iterations:
+        it += 1
+        _, lb = master.solve(None, radius)
+        if not np.isfinite(lb):  # the feasibility cuts exclude every rate path
+            return _infeasible(data, time.perf_counter() - t0, it, simplex[0])
+        upper = best.cost
+        lower = min(max(lower, lb + offset), upper)  # above the upper bound only by rounding
+        gap = (upper - lower) / max(abs(upper), 1e-12) if np.isfinite(upper) else np.inf
+        history.append({"iteration": it, "upper": upper, "lower": lower, "gap": gap,
+                        "radius": radius, "seconds": time.perf_counter() - t0})
+        if gap <= tol:
+            break
+        center = best.tau if np.isfinite(best.cost) else None
+        trial_tau, model = master.solve(center, radius)
+        if not np.isfinite(model):  # box around an infeasible center: drop it
+            trial_tau, model = master.solve(None, radius)
+        trial = evaluate(trial_tau)
+        if not np.isfinite(best.cost):  # no feasible policy yet: take the first one found
+            if np.isfinite(trial.cost):
+                best = trial
+            continue
+        predicted = best.cost - (model + offset)
+        if trial.cost <= best.cost - SERIOUS * predicted:
+            reached = np.max(np.abs(trial_tau - best.tau)) >= 0.999 * radius
+            best = trial
+            if reached:
+                radius = min(2 * radius, RADIUS_MAX)
+        elif trial.cost >= best.cost:
+            radius = max(radius / 2, RADIUS_MIN)
+    solve_s = time.perf_counter() - t0 - build_s
+    if not np.isfinite(best.cost):
+        return _infeasible(data, time.perf_counter() - t0, it, simplex[0])
+    gap = (best.cost - lower) / max(abs(best.cost), 1e-12)
+    sol = {k: np.concatenate([r.solution[k] for r in best.results])
+           for k in best.results[0].solution}
+    tau_py = best.tau[pairs.of_path_year]
+    return InnerSolution(
+        status="optimal" if gap <= tol else "iteration_limit_feasible", objective=best.cost,
+        tau=tau_py, tau_node=dict(zip(pairs.keys(), best.tau.tolist())), B=sol["B"], A=sol["A"],
+        D=sol["D"], X=sol["X"], U=sol["U"], R=sol["R"] if rescue else None,
+        dual_balance=None if rescue else sol["dual_balance"],
+        dual_liquidity=None if rescue else sol["dual_liquidity"],
+        dual_horizon=None if rescue else sol["dual_horizon"], build_s=build_s, solve_s=solve_s,
+        log=(f"L-shaped ({cut_groups} cuts, {len(chunks)} chunks of <= {chunk_paths} paths, "
+             f"{workers} worker(s)): {it} iterations, upper {best.cost:.12g}, lower "
+             f"{lower:.12g}, gap {gap:.2e} (tolerance {tol:g}), {simplex[0]} simplex "
+             "iterations in the recourse\n"),
+        mip=False, iterations=it, lower_bound=lower, gap_rel=gap, method="decomposition",
+        history=history)
+
+
+def _infeasible(data: ScenarioData, seconds: float, iterations: int, simplex: int
+                ) -> InnerSolution:
+    P, T = data.n_paths, len(data.years)
+    empty = np.full((P, T), np.nan)
+    return InnerSolution("infeasible", np.inf, empty, {}, empty, empty, empty, empty, empty,
+                         None, None, None, None, 0.0, seconds,
+                         f"L-shaped: no rate path keeps every path feasible ({iterations} "
+                         f"iterations, {simplex} simplex iterations)\n", False,
+                         iterations=iterations, method="decomposition")

@@ -153,3 +153,12 @@ def test_policy_search_reports_rescue_money_never_a_bare_infeasible(calibration,
     assert psol.infeasible and psol.rescue.method == "decomposition"
     assert psol.rescue.objective > 0 and np.nanmax(psol.rescue.R) > 0
     assert psol.binding  # which limits bind is reported beside the money
+
+
+def test_one_setting_switches_back_to_the_extensive_form(calibration, populations, fit):
+    data = _study_data(calibration, populations, fit, solver={"method": "extensive"})
+    assert solve_inner(data).method == "extensive"
+    pyomo = _study_data(calibration, populations, fit, solver={"method": "pyomo"})
+    ref = solve_inner(pyomo)
+    assert ref.method == "pyomo"
+    assert _settings().solver.method == "decomposition"  # the default

@@ -135,7 +135,8 @@ def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = Tr
     empty = np.full((P, T), np.nan)
     if term in ("provenInfeasible", "locallyInfeasible", "infeasibleOrUnbounded"):
         return InnerSolution("infeasible", np.inf, empty, {}, empty, empty, empty, empty, empty,
-                             None, None, None, None, build_s, solve_s, buffer.getvalue(), mip)
+                             None, None, None, None, build_s, solve_s, buffer.getvalue(), mip,
+                             method="pyomo")
     if str(results.solution_status).split(".")[-1] not in ("optimal", "feasible"):
         raise SolverFailure(f"HiGHS stopped with {term} and no usable solution")
     results.solution_loader.load_vars()
@@ -164,7 +165,7 @@ def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = Tr
         B=block_values("B"), A=block_values("A"), D=block_values("D"), X=block_values("X"),
         U=block_values("U"), R=block_values("R") if rescue else None, dual_balance=dual_b,
         dual_liquidity=dual_l, dual_horizon=dual_h, build_s=build_s, solve_s=solve_s,
-        log=buffer.getvalue(), mip=mip)
+        log=buffer.getvalue(), mip=mip, method="pyomo")
 
 
 # ----------------------------------------------------------------------------- problem setup

@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from models.config import CATEGORIES, Experiment, ObjectiveWeights, TreeSettings
-from models.constants import BILLION, MILLION, TRILLION
+from models.constants import BILLION, TRILLION
 from models.economy import welfare_cev
 from models.pipeline.results import read_results
 from models.report import tables as report

@@ -7,33 +7,36 @@ import logging
 import sys
 from pathlib import Path
 
-from models.config import ConfigError
+from models.config import (
+    ConfigError,
+    load_arrays,
+    load_calibration,
+    load_experiment,
+    refresh_array_hashes,
+)
+from models.demography import derive
+from models.pipeline.results import read_results
+from models.pipeline.run import run_experiment
+from models.report.render import render, write_outputs
+from models.study.study import SIZES, add_tables_options, tables_command
 
 log = logging.getLogger("pension")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from models.report.tables import render
-    from models.pipeline.results import read_results
-    from models.pipeline.run import run_experiment
-
-    run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir)
+    run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir,
+                             outputs=write_outputs)
     print(render(read_results(run_dir)))
     print(f"\nwrote {run_dir / 'results.nc'} and {run_dir / 'manifest.json'}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from models.report.tables import render
-    from models.pipeline.results import read_results
-
     print(render(read_results(args.run_dir)))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from models.config import load_arrays, load_calibration, load_experiment
-
     path = Path(args.path)
     if path.is_dir():
         cal = load_calibration(path)
@@ -47,19 +50,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from models.study.study import tables_command
-
     return tables_command(Path(args.root), args.size, args.check, args.update_golden,
                           results_dir=args.results_dir, golden_dir=args.golden_dir,
                           figures=not args.no_figures)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from models.config import refresh_array_hashes
-    from models.demography import derive as calibrate
-
     folder = Path(args.calibration)
-    calibrate.main(["--data-dir", str(args.data_dir), "--out-dir", str(folder / "derived")])
+    derive.main(["--data-dir", str(args.data_dir), "--out-dir", str(folder / "derived")])
     changed = refresh_array_hashes(folder)
     print(f"{folder / 'demography.toml'}: sha256 updated for {', '.join(changed) or 'no arrays (unchanged)'}")
     return 0
@@ -83,8 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="validate a calibration folder or an experiment")
     validate.add_argument("path")
     validate.set_defaults(func=_cmd_validate)
-
-    from models.study.study import SIZES, add_tables_options
 
     tables = sub.add_parser("tables", help="every study table and figure from the experiments' "
                             "results.nc, checked against (or replacing) the golden tables")

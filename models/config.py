@@ -25,12 +25,11 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from models.constants import CATEGORIES, REGIMES, SEXES  # defined once; re-exported here
+
 T = TypeVar("T")
 
 DOMAINS = ("demography", "pension", "finances", "economy", "checks")
-SEXES = ("female", "male")
-CATEGORIES = ("men", "women_cadre", "women_worker")
-REGIMES = ("pre_2024", "law_2024")
 MAX_AGE = 100
 FERTILITY_AGES = range(10, 55)
 FIRST_PUBLISHED_PROJECTION_YEAR = 2024  # WPP 2024: estimates to 2023, projections from 2024

@@ -190,7 +190,9 @@ def test_welfare_between_experiments_from_stored_utilities(tmp_path, crra):
     CRRA σ, consumption scaled by (1 + λ) scales V by (1 + λ)^(1 − σ) (log: adds
     log(1 + λ) × the discounted survival)."""
     from models.economy import welfare_cev
-    from models.pipeline.economy_step import lifetime_welfare, welfare_of
+    from models.catalogue import annotate, entry
+    from models.pipeline.economy_step import lifetime_welfare
+    from models.report.economy import welfare_of
 
     rng = np.random.default_rng(np.random.SeedSequence(6))
     lam = 0.1
@@ -200,17 +202,18 @@ def test_welfare_between_experiments_from_stored_utilities(tmp_path, crra):
     else:
         v0 = -rng.uniform(1.0, 5.0, (2, 2, 3))
         v1 = v0 * (1.0 + lam) ** (1.0 - crra)
-    stored = xr.concat([lifetime_welfare(_transition_like(v, crra), "economy_", "test")
+    stored = xr.concat([lifetime_welfare(_transition_like(v, crra), "economy_")
                         for v in (v0, v1)],
                        dim=xr.DataArray(["base", "reform"], dims="regime", name="regime"),
                        combine_attrs="override")
     path = tmp_path / "results.nc"
-    stored.to_netcdf(path)
+    annotate(stored).to_netcdf(path)
     back = xr.open_dataset(path)
     cev = welfare_cev(welfare_of(back, regime="base"), welfare_of(back, regime="reform"))
     np.testing.assert_allclose(cev.values, lam, rtol=1e-12)
-    assert back["economy_lifetime_utility"].attrs["units"]
-    assert back["economy_lifetime_utility"].attrs["long_name"].endswith("(test)")
+    assert back["economy_lifetime_utility"].attrs["units"] == entry(
+        "economy_lifetime_utility").units
+    assert back["economy_lifetime_utility"].attrs["long_name"].endswith("(under the regime)")
 
 
 # ---------------------------------------------------------------------------- CLI

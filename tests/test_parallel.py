@@ -21,7 +21,7 @@ from models.config import (
 )
 from models.demography import stochastic
 from models.parallel import map_chunks, path_chunks
-from models.pipeline import run
+from models.pipeline import monte_carlo, run
 from tests.conftest import CALIBRATION
 
 SEED = 11
@@ -105,7 +105,7 @@ def test_monte_carlo_prices_are_identical_with_two_workers(calibration, arrays):
     """The price step per path (first-order response, the accounts under the path's prices)
     and the first-order error sample of the first chunk, 4 paths in 2 chunks."""
     from models.pension import calibrate_base_year, retirement_schedule
-    from models.pipeline.economy_step import economy_context
+    from models.coupling import economy_context
 
     regime = "law_2024"
     demography = StochasticDemographySettings(paths=4, chunk_size=2)
@@ -120,7 +120,7 @@ def test_monte_carlo_prices_are_identical_with_two_workers(calibration, arrays):
     for w in (1, 2):
         exp = _experiment(w, demography=demography, economy=economy,
                           projection=ProjectionSettings(regimes=[regime]))
-        results[w] = run.simulate_paths(exp, calibration, arrays, median,
+        results[w] = monte_carlo.simulate_paths(exp, calibration, arrays, median,
                                         {regime: (schedule, fit)}, {}, progress=False,
                                         economy=ctx)
     assert "mc_prices_interest_rate" in results[1]

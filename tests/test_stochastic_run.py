@@ -7,6 +7,7 @@ import pytest
 
 from models.config import Experiment, StochasticDemographySettings
 from models.pipeline import monte_carlo, run
+from models.report import render
 from models.report import tables as report
 from models.pipeline.results import read_results
 
@@ -64,7 +65,7 @@ def test_above_the_storage_limit_only_snapshots_are_kept(calibration, arrays, mo
     assert "population_paths" not in ds
     np.testing.assert_array_equal(ds["population_snapshot"], mc_result["population_snapshot"])
     np.testing.assert_array_equal(ds["months_payable_paths"], mc_result["months_payable_paths"])
-    text = report.render(ds)
+    text = render.render(ds)
     assert "Probability" in text
 
 
@@ -88,7 +89,8 @@ def _write_experiment(folder, name, paths):
 
 def test_run_writes_results_tables_and_figures(tmp_path):
     exp_file = _write_experiment(tmp_path, "mc_small", 40)
-    run_dir = run.run_experiment(exp_file, results_root=tmp_path / "results")
+    run_dir = run.run_experiment(exp_file, results_root=tmp_path / "results",
+                                 outputs=render.write_outputs)
     ds = read_results(run_dir)
     assert ds.sizes["path"] == 40
     tables = {p.name for p in (run_dir / "tables").iterdir()}
@@ -104,7 +106,7 @@ def test_run_writes_results_tables_and_figures(tmp_path):
                  "pyramid_2050.png", "pyramid_2100.png"):
         assert name in figures, name
         assert (run_dir / "figures" / name).stat().st_size > 10_000
-    text = report.render(ds)
+    text = render.render(ds)
     for title in ("Calibration of the spread", "Population across 40 paths",
                   "Employee fund milestones across paths", "Probability"):
         assert title in text
@@ -112,12 +114,13 @@ def test_run_writes_results_tables_and_figures(tmp_path):
 
 def test_deterministic_run_still_writes_its_tables(tmp_path):
     exp_file = _write_experiment(tmp_path, "det_small", 0)
-    run_dir = run.run_experiment(exp_file, results_root=tmp_path / "results")
+    run_dir = run.run_experiment(exp_file, results_root=tmp_path / "results",
+                                 outputs=render.write_outputs)
     ds = read_results(run_dir)
     assert "path" not in ds.dims
-    assert [t.name for t in report.tables(ds)] == [
+    assert [t.name for t in render.run_tables(ds)] == [
         "base_year_fit", "checks", "finances_pre_2024", "finances_law_2024", "milestones",
         "economy_base_year_fit", "economy_paths", "milestones_both_prices", "welfare_cev"]
     assert (run_dir / "tables" / "finances_law_2024.csv").is_file()
     assert (run_dir / "figures" / "months_payable.png").is_file()
-    assert "Monte Carlo" not in report.render(ds)
+    assert "Monte Carlo" not in render.render(ds)

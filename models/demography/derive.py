@@ -455,6 +455,10 @@ def derive(
 ) -> dict:
     """Read the raw data, derive every demographic calibration array and write the CSV files.
 
+    Long because it is the derivation's table of contents: one step per raw file (mortality,
+    fertility and sex ratio, published bounds, migration, base population), each a call, in
+    the order a reader checks them, and its documented parameters and returns.
+
     Parameters
     ----------
     data_dir : the raw data folder (holding ``wpp2024_china/`` and ``china_facts.csv``).
@@ -515,15 +519,8 @@ def derive(
     tables["sex_ratio_at_birth.csv"] = pd.DataFrame({"year": years, "srb": srb_all[years - first_year]})
 
     # Published uncertainty of the WPP projection.
-    published_years = np.arange(max(last_estimate_year + 1, base_year), last_year + 1)
-    def published(indicator: str) -> dict[str, np.ndarray]:
-        return {bound: indicator_series(indicators, indicator, published_years, bound)
-                for bound in PUBLISHED_BOUNDS}
-
-    tables["tfr_published.csv"] = pd.DataFrame({"year": published_years} | published("tfr"))
-    tables["e0_published.csv"] = pd.concat(
-        pd.DataFrame({"year": published_years, "sex": sex} | published(f"e0_{sex}")) for sex in SEXES
-    )
+    tables |= published_bounds(indicators, np.arange(max(last_estimate_year + 1, base_year),
+                                                     last_year + 1))
 
     # Net migration.
     migration_periods, grouped_migrants = read_migration_pattern(data_dir)
@@ -535,46 +532,18 @@ def derive(
     )
 
     # Base population: births first_year..base_year-1 through the annual schedules, raked to the census.
-    history_births = 1000.0 * indicator_series(indicators, "births_thousands", history_years, "estimate")
-    history_srb = srb_all[history_years - first_year]
-    # (year, age, sex): each calendar year takes the schedule of its 5-year period
-    history_mx = np.moveaxis(single_mx[_period_index(history_years, period_starts, MX_FILE)], 1, 2)
     first_population = wpp_population_first_january(indicators, first_year)
-    if pre_1950_birth_growth is None:
-        pre_1950_birth_growth = pre_period_birth_growth_for_total(
-            split_births_by_sex(history_births, history_srb), history_mx[0], first_population,
-            PRE_1950_REFERENCE_YEARS,
-        )
-    base_period = _period_index(np.array([base_year]), migration_periods, MIGRATION_FILE)[0]
-    base_pattern = graduate_migration(grouped_migrants[base_period])  # (sex, age)
-    base: BaseReconstruction = reconstruct_base_population(
-        births=history_births,
-        sex_ratio_at_birth=history_srb,
-        mx_by_year=history_mx,
-        net_migrants=1000.0 * indicator_series(
-            indicators, "net_migration_thousands", history_years, "estimate"
-        ),
-        migration_pattern=base_pattern.T,
-        census_age_group_edges=CENSUS_AGE_GROUP_EDGES,
-        census_age_group_totals=census["age_group_totals"],
-        census_sex_totals=census["sex_totals"],
-        pre_period_birth_growth_rate=pre_1950_birth_growth,
-        reference_years=PRE_1950_REFERENCE_YEARS,
-    )
+    base, pre_1950_birth_growth = derive_base_population(
+        indicators, census, history_years, srb_all[history_years - first_year],
+        # (year, age, sex): each calendar year takes the schedule of its 5-year period
+        np.moveaxis(single_mx[_period_index(history_years, period_starts, MX_FILE)], 1, 2),
+        graduate_migration(grouped_migrants[_period_index(
+            np.array([base_year]), migration_periods, MIGRATION_FILE)[0]]),  # (sex, age)
+        first_population, pre_1950_birth_growth)
     tables["base_population.csv"] = _long(
         base.population, "persons", age=np.arange(OPEN_AGE + 1), sex=SEXES
     )
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    hashes = {}
-    for name in sorted(tables):
-        table = tables[name]
-        keys = [column for column in ("year", "age", "sex") if column in table.columns]
-        path = out_dir / name
-        table.sort_values(keys, kind="stable").to_csv(
-            path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n"
-        )
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    hashes = write_tables(tables, out_dir)
 
     group_labels = age_group_labels(CENSUS_AGE_GROUP_EDGES)
     return {
@@ -594,6 +563,69 @@ def derive(
         "population_first_january_wpp": first_population,
         "migration_clipped_persons": float(base.migration_clipped.sum()),
     }
+
+
+def published_bounds(indicators: pd.DataFrame, years: np.ndarray) -> dict[str, pd.DataFrame]:
+    """WPP 2024's published median and 80 % / 95 % bounds of the TFR and of e0 by sex."""
+    def published(indicator: str) -> dict[str, np.ndarray]:
+        return {bound: indicator_series(indicators, indicator, years, bound)
+                for bound in PUBLISHED_BOUNDS}
+
+    return {
+        "tfr_published.csv": pd.DataFrame({"year": years} | published("tfr")),
+        "e0_published.csv": pd.concat(
+            pd.DataFrame({"year": years, "sex": sex} | published(f"e0_{sex}")) for sex in SEXES
+        ),
+    }
+
+
+def derive_base_population(indicators: pd.DataFrame, census: dict, history_years: np.ndarray,
+                           history_srb: np.ndarray, history_mx: np.ndarray,
+                           base_pattern: np.ndarray, first_population: float,
+                           pre_1950_birth_growth: float | None
+                           ) -> tuple[BaseReconstruction, float]:
+    """The base population: WPP's births of ``history_years`` survived through the annual
+    schedules ``history_mx[year, age, sex]`` with net migration (``base_pattern[sex, age]``),
+    raked to the census (:func:`models.demography.reconstruct.reconstruct_base_population`);
+    and the pre-1950 birth growth (solved from WPP's population of 1 January of the first
+    year when not given)."""
+    history_births = 1000.0 * indicator_series(indicators, "births_thousands", history_years,
+                                               "estimate")
+    if pre_1950_birth_growth is None:
+        pre_1950_birth_growth = pre_period_birth_growth_for_total(
+            split_births_by_sex(history_births, history_srb), history_mx[0], first_population,
+            PRE_1950_REFERENCE_YEARS,
+        )
+    base = reconstruct_base_population(
+        births=history_births,
+        sex_ratio_at_birth=history_srb,
+        mx_by_year=history_mx,
+        net_migrants=1000.0 * indicator_series(
+            indicators, "net_migration_thousands", history_years, "estimate"
+        ),
+        migration_pattern=base_pattern.T,
+        census_age_group_edges=CENSUS_AGE_GROUP_EDGES,
+        census_age_group_totals=census["age_group_totals"],
+        census_sex_totals=census["sex_totals"],
+        pre_period_birth_growth_rate=pre_1950_birth_growth,
+        reference_years=PRE_1950_REFERENCE_YEARS,
+    )
+    return base, pre_1950_birth_growth
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, str]:
+    """Write each table as ``out_dir/<name>`` (sorted by year, age, sex); their sha256."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    for name in sorted(tables):
+        table = tables[name]
+        keys = [column for column in ("year", "age", "sex") if column in table.columns]
+        path = out_dir / name
+        table.sort_values(keys, kind="stable").to_csv(
+            path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n"
+        )
+        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
 
 
 # ------------------------------------------------------------------------------------------

@@ -54,10 +54,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import brentq
 
+from models.constants import SEXES  # sex order of the last axis of every (..., age, sex) array
 from models.demography.projection import newborn_survival, one_year_survival
 
-#: Sex order of the last axis of every (..., age, sex) array in this module.
-SEXES: tuple[str, str] = ("female", "male")
 
 
 class Reconstruction(NamedTuple):

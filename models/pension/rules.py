@@ -44,6 +44,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from models.constants import CATEGORIES, REGIMES
+
 __all__ = [
     "CATEGORIES",
     "REGIMES",
@@ -67,8 +69,6 @@ __all__ = [
     "residents_reformed_pension",
 ]
 
-CATEGORIES: tuple[str, ...] = ("men", "women_cadre", "women_worker")
-REGIMES: tuple[str, ...] = ("pre_2024", "law_2024")
 MONTHS_PER_YEAR = 12
 
 

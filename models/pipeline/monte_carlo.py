@@ -17,7 +17,15 @@ import xarray as xr
 from tqdm import tqdm
 
 from models.config import SEXES, Calibration, Experiment
+from models.coupling import (
+    EconomyContext,
+    model_prices,
+    regime_params,
+    regime_policy,
+    transition_under,
+)
 from models.demography import stochastic
+from models.economy import linearize_median, monte_carlo_error, price_paths_monte_carlo
 from models.parallel import map_chunks, path_chunks
 from models.pension import category_population, fund_milestones, project_accounts
 from models.pension.accounts import account_rates
@@ -47,206 +55,16 @@ def timed(timings: dict, key: str):
     return _Timer()
 
 
-def _regime_policy(cal: Calibration, economy, regime: str):
-    from models.economy import Policy
-
-    return Policy.from_calibration(cal.pension, regime, economy.fund_months, economy.base_year)
-
-
-def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
-                   median_population: xr.DataArray, regimes: dict, timings: dict,
-                   progress: bool | None = None, economy=None) -> xr.Dataset:
-    """Monte Carlo demography and the pension accounts on every path (no I/O but a progress bar).
-
-    ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
-    rates are computed once per regime with the median population as open-age weights and
-    serve every path. Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
-    (:func:`models.demography.stochastic.simulate_path_chunk`) and their accounts run in batches
-    of :data:`ACCOUNTS_BATCH_PATHS` (:func:`_monte_carlo_chunk`); the chunks run in
-    ``exp.parallel.workers`` processes (:func:`models.parallel.map_chunks`) with the same
-    numbers as one. Memory is bounded by a few chunks (two in flight per worker) plus what is kept:
-    ``population_paths`` (float32) up to :data:`STORE_POPULATION_MAX_PATHS` paths, the
-    snapshot years, per-path indicators, e0, TFR, k, births, deaths, the fund's months payable
-    and balance, and first-deficit and depletion years. Returns them labelled, with the spread
-    calibration's fit table.
-
-    With ``economy`` (an :class:`models.pipeline.economy_step.EconomyContext`) and
-    ``exp.economy.monte_carlo_prices``, every path also gets its own wage and interest paths
-    (first-order response around the median transition, per regime) and its accounts are re-run
-    with them (``mc_prices_*``); the first-order error against exact solves is measured on
-    ``exp.economy.error_sample_paths`` paths of the first chunk.
-    """
-    settings = exp.demography
-    n_paths = settings.paths
-    with timed(timings, "spread_calibration_s"):
-        spread = stochastic.calibrate_spread(arrays)
-    inputs = stochastic.median_inputs(arrays, settings)
-    years, ages = inputs.years, inputs.ages
-    n_years, n_ages = len(years), len(ages)
-    base = int(years[0])
-    snapshot_years = [base] + [y for y in SNAPSHOT_YEARS if base < y <= years[-1]]
-    snap_index = [int(np.searchsorted(years, y)) for y in snapshot_years]
-    store_all = n_paths <= STORE_POPULATION_MAX_PATHS
-    weights = category_population(median_population, cal.pension)
-    rates = {r: account_rates(sched, fit, cal.pension, cal.finances, weights)
-             for r, (sched, fit) in regimes.items()}
-    regime_names = list(regimes)
-
-    f32 = np.float32
-    keep = {
-        "population_paths": np.empty((n_paths, n_years, n_ages, 2), f32) if store_all else None,
-        "population_snapshot": np.empty((n_paths, len(snapshot_years), n_ages, 2), f32),
-        "births_paths": np.empty((n_paths, n_years, 2), f32),
-        "deaths_paths": np.empty((n_paths, n_years, 2), f32),
-        "mortality_index_paths": np.empty((n_paths, n_years, 2)),
-        "e0_paths": np.empty((n_paths, n_years, 2)),
-        "tfr_paths": np.empty((n_paths, n_years)),
-        "migration_factor_paths": np.empty((n_paths, n_years)),
-    }
-    indicators = {meta[0]: np.empty((n_paths, n_years)) for meta in INDICATOR_META.values()}
-    fund = {name: np.empty((len(regime_names), n_paths, n_years))
-            for name in ("months_payable", "balance_end_cny")}
-    milestones = {name: np.empty((len(regime_names), n_paths))
-                  for name in ("first_deficit_year", "depletion_year")}
-    priced = economy is not None and exp.economy.monte_carlo_prices
-    if priced:
-        from models.economy import linearize_median
-        from models.pipeline.economy_step import regime_params, transition_under
-
-        with timed(timings, "economy_linearization_s"):
-            lins = {r: linearize_median(regime_params(economy, cal, r), economy.population,
-                                        economy.mortality,
-                                        _regime_policy(cal, economy, r), economy.initial,
-                                        transition=transition_under(economy, cal, r))
-                    for r in regime_names}
-        priced_fund = {name: np.empty((len(regime_names), n_paths, n_years))
-                       for name in ("months_payable", "interest_rate", "wage_index")}
-        priced_depletion = np.empty((len(regime_names), n_paths))
-        error = None
-    seed = np.random.SeedSequence(exp.seed)
-    shared = _ChunkInputs(
-        inputs=inputs, spread=spread, settings=settings, seed=seed, snap_index=snap_index,
-        store_all=store_all, regimes=regimes, rates=rates, calibration_json=cal.model_dump_json(),
-        lins=lins if priced else None,
-        error_sample_paths=exp.economy.error_sample_paths if priced else 0)
-    chunks = path_chunks(n_paths, settings.chunk_size)
-    workers = exp.parallel.workers
-    if workers > len(chunks):
-        log.info("%d workers for %d chunk(s) of paths: lower demography.chunk_size to use "
-                 "them all", workers, len(chunks))
-    show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
-    t0 = time.perf_counter()
-    accounts_s = 0.0
-    with tqdm(total=n_paths, unit="path", desc=f"{exp.name}: Monte Carlo", disable=not show,
-              leave=False) as bar:
-        for paths, out in zip(chunks, map_chunks(_monte_carlo_chunk, chunks, workers, shared)):
-            rows = slice(int(paths[0]), int(paths[-1]) + 1)
-            for name, values in out["keep"].items():
-                keep[name][rows] = values
-            for name, values in out["indicators"].items():
-                indicators[INDICATOR_META[name][0]][rows] = values
-            for name, values in out["fund"].items():
-                fund[name][:, rows] = values
-            for name, values in out["milestones"].items():
-                milestones[name][:, rows] = values
-            if priced:
-                for name, values in out["priced_fund"].items():
-                    priced_fund[name][:, rows] = values
-                priced_depletion[:, rows] = out["priced_depletion"]
-                if error is None:
-                    error = out["error"]
-            accounts_s += out["accounts_s"]
-            bar.update(len(paths))
-    timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
-    timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
-    extra = {}
-    if priced:
-        dims = ("regime", "path", "year")
-        extra = {
-            "mc_prices_months_payable": (dims, priced_fund["months_payable"], {
-                "units": "months", "long_name": "months payable with the path's own economy "
-                                                "prices"}),
-            "mc_prices_interest_rate": (dims, priced_fund["interest_rate"], {
-                "units": "1 per year", "long_name": "the path's interest rate (first order)"}),
-            "mc_prices_wage_index": (dims, priced_fund["wage_index"], {
-                "units": "1", "long_name": "the path's average wage / base year (first order)"}),
-            "mc_prices_depletion_year": (("regime", "path"), priced_depletion, {
-                "units": "calendar year", "long_name": "depletion year with the path's prices"}),
-        }
-        if error is not None:
-            for name in ("interest_rate_error_pp", "average_wage_relative_error"):
-                extra[f"mc_prices_{name}"] = (("error_path",), error[name].values, {
-                    "units": error[name].attrs.get("units", "pp" if name.endswith("pp") else "1"),
-                    "long_name": f"first order vs exact prices, {name.replace('_', ' ')}"})
-
-    coords = {"path": np.arange(n_paths), "year": years, "age": ages, "sex": list(SEXES),
-              "snapshot_year": snapshot_years, "regime": regime_names}
-    pyr = ("path", "year", "age", "sex")
-    data = {
-        "population_snapshot": (("path", "snapshot_year", "age", "sex"),
-                                keep["population_snapshot"],
-                                {"units": "persons", "long_name": "population on 1 January, "
-                                 "every path, snapshot years"}),
-        "births_paths": (("path", "year", "sex"), keep["births_paths"],
-                         {"units": "persons per year", "long_name": "live births"}),
-        "deaths_paths": (("path", "year", "sex"), keep["deaths_paths"],
-                         {"units": "persons per year", "long_name": "deaths"}),
-        "mortality_index_paths": (("path", "year", "sex"), keep["mortality_index_paths"],
-                                  {"units": "1", "long_name": "Lee-Carter mortality index k"}),
-        "e0_paths": (("path", "year", "sex"), keep["e0_paths"],
-                     {"units": "years", "long_name": "period life expectancy at birth"}),
-        "tfr_paths": (("path", "year"), keep["tfr_paths"],
-                      {"units": "children per woman", "long_name": "total fertility rate"}),
-        "migration_factor_paths": (("path", "year"), keep["migration_factor_paths"],
-                                   {"units": "1", "long_name": "multiplier of the median net "
-                                    "migration"}),
-        "e0_median": (("year", "sex"), np.stack([stochastic.e0_of_k(
-            inputs.ax[:, s], inputs.bx[:, s], inputs.k[:, s], sex)
-            for s, sex in enumerate(SEXES)], axis=-1),
-            {"units": "years", "long_name": "life expectancy at birth, zero-shock path"}),
-        "tfr_median": ("year", inputs.tfr, {"units": "children per woman",
-                                            "long_name": "total fertility rate, zero-shock path"}),
-    }
-    if store_all:
-        data["population_paths"] = (pyr, keep["population_paths"],
-                                    {"units": "persons", "long_name": "population on 1 January"})
-    for name, units, long_name in INDICATOR_META.values():
-        data[name] = (("path", "year"), indicators[name], {"units": units,
-                                                           "long_name": long_name})
-    data["months_payable_paths"] = (("regime", "path", "year"), fund["months_payable"],
-                                    {"units": "months", "long_name": "employee fund year-end "
-                                     "balance / monthly expenditure"})
-    data["balance_end_cny_paths"] = (("regime", "path", "year"), fund["balance_end_cny"],
-                                     {"units": "yuan (base-year prices)",
-                                      "long_name": "employee fund balance at year end"})
-    data["first_deficit_year_paths"] = (("regime", "path"), milestones["first_deficit_year"],
-                                        {"units": "calendar year", "long_name": "first year with "
-                                         "expenditure > contributions + subsidy (NaN: never)"})
-    data["depletion_year_paths"] = (("regime", "path"), milestones["depletion_year"],
-                                    {"units": "calendar year", "long_name": "first year with a "
-                                     "negative year-end fund balance (NaN: never)"})
-    data.update(extra)
-    mc = xr.Dataset(data, coords=coords)
-    published = arrays[["e0_published", "tfr_published"]].copy()
-    published["e0_published"].attrs["long_name"] = "WPP 2024 e0: median and bounds"
-    published["tfr_published"].attrs["long_name"] = "WPP 2024 TFR: median and bounds"
-    mc = xr.merge([mc, spread.fit, published.drop_vars("bound")], combine_attrs="override")
-    mc.attrs = {}
-    lo, hi = stochastic.WORKING_AGES
-    mc.attrs.update(
-        mc_paths=n_paths, mc_chunk_size=settings.chunk_size, mc_seed=exp.seed,
-        mc_population_stored="every path" if store_all else
-        f"snapshot years only (more than {STORE_POPULATION_MAX_PATHS} paths)",
-        mc_dtype="float32", mc_jump_off_year=stochastic.JUMP_OFF_YEAR,
-        mc_tfr_shift=settings.tfr_shift, mc_mortality_drift_scale=settings.mortality_drift_scale,
-        mc_mortality_spread_scale=settings.mortality_spread_scale,
-        mc_fertility_spread_scale=settings.fertility_spread_scale,
-        mc_migration_noise_sd=settings.migration_noise_sd,
-        working_ages=f"{lo}-{hi}", old_age_dependency_ratio=f"{stochastic.OLD_AGE}+ / {lo}-{hi}",
-        e0_tolerance_years=stochastic.E0_TOLERANCE_YEARS,
-        tfr_tolerance=stochastic.TFR_TOLERANCE,
-    )
-    return mc
+#: Indicator of :func:`stochastic.population_indicators` -> its variable in results.nc.
+INDICATOR_VARIABLES = {
+    "total": "total_population_paths",
+    "working_age": "working_age_population_paths",
+    "old_60plus": "population_60plus_paths",
+    "old_65plus": "population_65plus_paths",
+    "share_60plus": "share_60plus_paths",
+    "share_65plus": "share_65plus_paths",
+    "old_age_dependency_ratio": "old_age_dependency_ratio_paths",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,9 +118,6 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
            "error": None}
     priced = shared.lins is not None
     if priced:
-        from models.economy import monte_carlo_error, price_paths_monte_carlo
-        from models.pipeline.economy_step import model_prices
-
         out["priced_fund"] = {name: np.empty((n_regimes, n, len(years)))
                               for name in ("months_payable", "interest_rate", "wage_index")}
         out["priced_depletion"] = np.empty((n_regimes, n))
@@ -349,17 +164,189 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
     return out
 
 
-#: Indicator of :func:`stochastic.population_indicators` -> (variable, units, long_name).
-INDICATOR_META = {
-    "total": ("total_population_paths", "persons", "total population on 1 January"),
-    "working_age": ("working_age_population_paths", "persons",
-                    "population aged 20-64 on 1 January"),
-    "old_60plus": ("population_60plus_paths", "persons", "population aged 60+ on 1 January"),
-    "old_65plus": ("population_65plus_paths", "persons", "population aged 65+ on 1 January"),
-    "share_60plus": ("share_60plus_paths", "1", "share of the population aged 60+"),
-    "share_65plus": ("share_65plus_paths", "1", "share of the population aged 65+"),
-    "old_age_dependency_ratio": ("old_age_dependency_ratio_paths", "persons 65+ per person 20-64",
-                                 "old-age dependency ratio"),
-}
+def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+                   median_population: xr.DataArray, regimes: dict, timings: dict,
+                   progress: bool | None = None,
+                   economy: EconomyContext | None = None) -> xr.Dataset:
+    """Monte Carlo demography and the pension accounts on every path (no I/O but a progress bar).
+
+    ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
+    rates are computed once per regime with the median population as open-age weights and
+    serve every path. Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
+    (:func:`models.demography.stochastic.simulate_path_chunk`) and their accounts run in batches
+    of :data:`ACCOUNTS_BATCH_PATHS` (:func:`_monte_carlo_chunk`); the chunks run in
+    ``exp.parallel.workers`` processes (:func:`models.parallel.map_chunks`) with the same
+    numbers as one. Memory is bounded by a few chunks (two in flight per worker) plus what is kept:
+    ``population_paths`` (float32) up to :data:`STORE_POPULATION_MAX_PATHS` paths, the
+    snapshot years, per-path indicators, e0, TFR, k, births, deaths, the fund's months payable
+    and balance, and first-deficit and depletion years. Returns them labelled, with the spread
+    calibration's fit table.
+
+    With ``economy`` (an :class:`models.coupling.EconomyContext`) and
+    ``exp.economy.monte_carlo_prices``, every path also gets its own wage and interest paths
+    (first-order response around the median transition, per regime) and its accounts are re-run
+    with them (``mc_prices_*``); the first-order error against exact solves is measured on
+    ``exp.economy.error_sample_paths`` paths of the first chunk.
+    """
+    settings = exp.demography
+    with timed(timings, "spread_calibration_s"):
+        spread = stochastic.calibrate_spread(arrays)
+    inputs = stochastic.median_inputs(arrays, settings)
+    snapshot_years = snapshot_years_of(inputs.years)
+    store_all = settings.paths <= STORE_POPULATION_MAX_PATHS
+    weights = category_population(median_population, cal.pension)
+    rates = {r: account_rates(sched, fit, cal.pension, cal.finances, weights)
+             for r, (sched, fit) in regimes.items()}
+    lins = None
+    if economy is not None and exp.economy.monte_carlo_prices:
+        with timed(timings, "economy_linearization_s"):
+            lins = {r: linearize_median(regime_params(economy, cal, r), economy.population,
+                                        economy.mortality,
+                                        regime_policy(economy, cal, r), economy.initial,
+                                        transition=transition_under(economy, cal, r))
+                    for r in regimes}
+    shared = _ChunkInputs(
+        inputs=inputs, spread=spread, settings=settings, seed=np.random.SeedSequence(exp.seed),
+        snap_index=[int(np.searchsorted(inputs.years, y)) for y in snapshot_years],
+        store_all=store_all, regimes=regimes, rates=rates, calibration_json=cal.model_dump_json(),
+        lins=lins, error_sample_paths=exp.economy.error_sample_paths if lins else 0)
+    kept = run_chunks(exp, shared, len(snapshot_years), timings, progress)
+    mc = paths_dataset(kept, inputs, snapshot_years, list(regimes))
+    published = arrays[["e0_published", "tfr_published"]].drop_vars("bound")
+    mc = xr.merge([mc, spread.fit, published], combine_attrs="override")
+    mc.attrs = monte_carlo_attributes(exp, store_all)
+    return mc
 
 
+def snapshot_years_of(years: np.ndarray) -> list[int]:
+    """The base year and the :data:`SNAPSHOT_YEARS` within the projection."""
+    base = int(years[0])
+    return [base] + [y for y in SNAPSHOT_YEARS if base < y <= years[-1]]
+
+
+def allocate(n_paths: int, n_years: int, n_ages: int, n_snapshots: int, n_regimes: int,
+             store_all: bool, priced: bool) -> dict[str, dict[str, np.ndarray]]:
+    """The arrays every chunk's output is copied into (float32 for the populations, births
+    and deaths; float64 otherwise), by the group of :func:`_monte_carlo_chunk`'s output."""
+    f32 = np.float32
+    keep = {
+        "population_snapshot": np.empty((n_paths, n_snapshots, n_ages, 2), f32),
+        "births_paths": np.empty((n_paths, n_years, 2), f32),
+        "deaths_paths": np.empty((n_paths, n_years, 2), f32),
+        "mortality_index_paths": np.empty((n_paths, n_years, 2)),
+        "e0_paths": np.empty((n_paths, n_years, 2)),
+        "tfr_paths": np.empty((n_paths, n_years)),
+        "migration_factor_paths": np.empty((n_paths, n_years)),
+    }
+    if store_all:
+        keep["population_paths"] = np.empty((n_paths, n_years, n_ages, 2), f32)
+    out = {
+        "keep": keep,
+        "indicators": {key: np.empty((n_paths, n_years)) for key in INDICATOR_VARIABLES},
+        "fund": {name: np.empty((n_regimes, n_paths, n_years))
+                 for name in ("months_payable", "balance_end_cny")},
+        "milestones": {name: np.empty((n_regimes, n_paths))
+                       for name in ("first_deficit_year", "depletion_year")},
+    }
+    if priced:
+        out["priced_fund"] = {name: np.empty((n_regimes, n_paths, n_years))
+                              for name in ("months_payable", "interest_rate", "wage_index")}
+        out["priced_depletion"] = {"depletion_year": np.empty((n_regimes, n_paths))}
+    return out
+
+
+def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings: dict,
+               progress: bool | None = None) -> dict:
+    """Every chunk of paths through :func:`_monte_carlo_chunk` (in ``exp.parallel.workers``
+    processes), copied into the arrays of :func:`allocate`; adds ``error`` (the first-order
+    price error sample, or None)."""
+    n_paths = exp.demography.paths
+    inputs = shared.inputs
+    kept = allocate(n_paths, len(inputs.years), len(inputs.ages), n_snapshots,
+                    len(shared.regimes), shared.store_all, shared.lins is not None)
+    kept["error"] = None
+    chunks = path_chunks(n_paths, exp.demography.chunk_size)
+    workers = exp.parallel.workers
+    if workers > len(chunks):
+        log.info("%d workers for %d chunk(s) of paths: lower demography.chunk_size to use "
+                 "them all", workers, len(chunks))
+    show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
+    t0 = time.perf_counter()
+    accounts_s = 0.0
+    with tqdm(total=n_paths, unit="path", desc=f"{exp.name}: Monte Carlo", disable=not show,
+              leave=False) as bar:
+        for paths, out in zip(chunks, map_chunks(_monte_carlo_chunk, chunks, workers, shared)):
+            rows = slice(int(paths[0]), int(paths[-1]) + 1)
+            for group in ("keep", "indicators"):  # path first
+                for name, values in out[group].items():
+                    kept[group][name][rows] = values
+            for group in ("fund", "milestones", "priced_fund"):  # regime, then path
+                for name, values in out.get(group, {}).items():
+                    kept[group][name][:, rows] = values
+            if "priced_depletion" in out:
+                kept["priced_depletion"]["depletion_year"][:, rows] = out["priced_depletion"]
+            if kept["error"] is None:
+                kept["error"] = out["error"]
+            accounts_s += out["accounts_s"]
+            bar.update(len(paths))
+    timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
+    timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
+    return kept
+
+
+def paths_dataset(kept: dict, inputs: stochastic.MedianInputs, snapshot_years: list[int],
+                  regime_names: list[str]) -> xr.Dataset:
+    """The kept arrays labelled (their attributes come from :mod:`models.catalogue`)."""
+    keep, by_regime = kept["keep"], ("regime", "path", "year")
+    data = {
+        "population_snapshot": (("path", "snapshot_year", "age", "sex"),
+                                keep["population_snapshot"]),
+        **{name: (("path", "year", "sex"), keep[name])
+           for name in ("births_paths", "deaths_paths", "mortality_index_paths", "e0_paths")},
+        "tfr_paths": (("path", "year"), keep["tfr_paths"]),
+        "migration_factor_paths": (("path", "year"), keep["migration_factor_paths"]),
+        "e0_median": (("year", "sex"), np.stack([stochastic.e0_of_k(
+            inputs.ax[:, s], inputs.bx[:, s], inputs.k[:, s], sex)
+            for s, sex in enumerate(SEXES)], axis=-1)),
+        "tfr_median": ("year", inputs.tfr),
+        **{INDICATOR_VARIABLES[key]: (("path", "year"), values)
+           for key, values in kept["indicators"].items()},
+        "months_payable_paths": (by_regime, kept["fund"]["months_payable"]),
+        "balance_end_cny_paths": (by_regime, kept["fund"]["balance_end_cny"]),
+        "first_deficit_year_paths": (("regime", "path"),
+                                     kept["milestones"]["first_deficit_year"]),
+        "depletion_year_paths": (("regime", "path"), kept["milestones"]["depletion_year"]),
+    }
+    if "population_paths" in keep:
+        data["population_paths"] = (("path", "year", "age", "sex"), keep["population_paths"])
+    if "priced_fund" in kept:
+        for name, values in kept["priced_fund"].items():
+            data[f"mc_prices_{name}"] = (by_regime, values)
+        data["mc_prices_depletion_year"] = (("regime", "path"),
+                                            kept["priced_depletion"]["depletion_year"])
+        if kept["error"] is not None:
+            for name in ("interest_rate_error_pp", "average_wage_relative_error"):
+                data[f"mc_prices_{name}"] = (("error_path",), kept["error"][name].values)
+    coords = {"path": np.arange(keep["tfr_paths"].shape[0]), "year": inputs.years,
+              "age": inputs.ages, "sex": list(SEXES), "snapshot_year": snapshot_years,
+              "regime": regime_names}
+    return xr.Dataset(data, coords=coords)
+
+
+def monte_carlo_attributes(exp: Experiment, store_all: bool) -> dict:
+    """The Monte Carlo settings of a run, as results.nc attributes."""
+    settings = exp.demography
+    lo, hi = stochastic.WORKING_AGES
+    return dict(
+        mc_paths=settings.paths, mc_chunk_size=settings.chunk_size, mc_seed=exp.seed,
+        mc_population_stored="every path" if store_all else
+        f"snapshot years only (more than {STORE_POPULATION_MAX_PATHS} paths)",
+        mc_dtype="float32", mc_jump_off_year=stochastic.JUMP_OFF_YEAR,
+        mc_tfr_shift=settings.tfr_shift, mc_mortality_drift_scale=settings.mortality_drift_scale,
+        mc_mortality_spread_scale=settings.mortality_spread_scale,
+        mc_fertility_spread_scale=settings.fertility_spread_scale,
+        mc_migration_noise_sd=settings.migration_noise_sd,
+        working_ages=f"{lo}-{hi}", old_age_dependency_ratio=f"{stochastic.OLD_AGE}+ / {lo}-{hi}",
+        e0_tolerance_years=stochastic.E0_TOLERANCE_YEARS,
+        tfr_tolerance=stochastic.TFR_TOLERANCE,
+    )

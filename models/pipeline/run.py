@@ -4,7 +4,8 @@ A deterministic run (``demography.paths = 0``) projects the median demography an
 under each retirement regime. With ``paths > 0`` it adds the Monte Carlo demography
 (:mod:`models.demography.stochastic`) and the accounts on every path (:func:`models.pipeline.monte_carlo.simulate_paths`);
 the deterministic variables are then the zero-shock path under the experiment's medians.
-After writing, the tables and figures are made from ``results.nc`` (:mod:`models.report.tables`).
+After writing, the caller may draw the tables and figures from ``results.nc``
+(:func:`models.report.render.write_outputs`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from models import __version__
+from models.catalogue import annotate
 from models.config import (
     Calibration,
     ConfigError,
@@ -27,6 +30,7 @@ from models.config import (
     load_arrays,
     load_experiment,
 )
+from models.constants import MONEY_UNITS
 from models.demography import stochastic
 from models.pension import (
     calibrate_base_year,
@@ -72,10 +76,8 @@ def demographic_checks(demography: xr.Dataset, accounts: xr.Dataset,
     facts = [f for f in cal.checks.facts if years[0] <= f.year <= years[-1]]
     ds = xr.Dataset(
         {
-            "check_model": ("check", [model_of[f.variable](f.year) for f in facts],
-                            {"units": "persons", "long_name": "model value"}),
-            "check_reported": ("check", [f.value for f in facts],
-                               {"units": "persons", "long_name": "reported value"}),
+            "check_model": ("check", [model_of[f.variable](f.year) for f in facts]),
+            "check_reported": ("check", [f.value for f in facts]),
         },
         coords={
             "check": np.arange(len(facts)),
@@ -105,12 +107,8 @@ def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
               "balance_end_cny", "residents_recipients"}
     return xr.Dataset(
         {
-            "fit_model": ("target", [r[1] for r in rows],
-                          {"long_name": "model value in the base year",
-                           "units": "per target: see fit_unit"}),
-            "fit_reported": ("target", [r[2].value for r in rows],
-                             {"long_name": "reported value in the base year",
-                              "units": "per target: see fit_unit"}),
+            "fit_model": ("target", [r[1] for r in rows]),
+            "fit_reported": ("target", [r[2].value for r in rows]),
         },
         coords={
             "target": [r[0] for r in rows],
@@ -157,15 +155,12 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         for f in dataclasses.fields(fits[0])
     }
     fit_ds = xr.Dataset(fit_vars, coords={"regime": regime_dim})
-    for name in fit_ds:
-        fit_ds[name].attrs.update(long_name=f"base-year calibrated {name.replace('_', ' ')}",
-                                  units="yuan" if name.endswith("_cny") else "1")
     result = xr.merge([demography, accounts, milestones, fit_ds,
                        demographic_checks(demography, accounts, cal),
                        base_year_fit(accounts, cal)], combine_attrs="override")
     result.attrs = {}
     result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
-                        money_units="yuan at base-year prices")
+                        money_units=MONEY_UNITS)
     ctx = None
     if exp.economy.enabled:
         with timed(timings, "economy_s"):
@@ -194,6 +189,7 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         attrs = {**result.attrs, **opt.attrs}
         result = xr.merge([result, opt], combine_attrs="override", join="outer")
         result.attrs = attrs
+    result = annotate(result)  # every variable's units and long_name from the catalogue
     for name in ("population_paths", "population_snapshot"):
         if name in result:  # zlib level 1: about 30 % smaller for about 1 s per 1,000 paths
             result[name].encoding.update(zlib=True, complevel=1)
@@ -211,7 +207,7 @@ def _optimization_population(exp: Experiment, result: xr.Dataset,
                               "expected 1 or no value when demography.paths = 0 (the median "
                               "path is the only path)")
         return median
-    if "population_paths" not in result:
+    if exp.demography.paths > STORE_POPULATION_MAX_PATHS:  # every path's population not kept
         raise ConfigError(f"experiment '{exp.name}': key 'demography.paths' = "
                           f"{exp.demography.paths}: expected at most "
                           f"{STORE_POPULATION_MAX_PATHS} paths when optimizing (only then is "
@@ -224,12 +220,13 @@ def _optimization_population(exp: Experiment, result: xr.Dataset,
 
 
 def run_experiment(path: str | Path, force: bool = False, results_root: str | Path = "results",
-                   outputs: bool = True) -> Path:
+                   outputs: Callable[[Path], list[Path]] | None = None) -> Path:
     """Validate, simulate and write ``results/<name>/``; returns the run folder.
 
     ``results.nc`` carries the validated experiment as JSON (attribute ``experiment_json``), so
-    study tables can read its settings from the results alone. With ``outputs=False`` the
-    run's own tables and figures are not drawn (``pension report`` still prints them)."""
+    study tables can read its settings from the results alone. ``outputs``, when given, draws
+    the run's own tables and figures from the written run folder (the caller passes
+    :func:`models.report.render.write_outputs`: the pipeline never imports the report)."""
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -263,10 +260,8 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
     run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
-    if not outputs:
+    if outputs is None:
         return run_dir
-    from models.report.tables import write_outputs
-
-    written = write_outputs(run_dir)
+    written = outputs(run_dir)
     log.info("wrote %d tables and figures under %s", len(written), run_dir)
     return run_dir

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from matplotlib.figure import Figure
 
-from models.pipeline.optimization import has_optimization
-from models.report.tables import is_monte_carlo
+from models.report.tables import POPULATION_ROWS, indicators_of
+from models.report.view import has_optimization, is_monte_carlo
 
 #: Band probabilities: outer (95 %) and inner (80 %) intervals, and the median.
 OUTER, INNER = (0.025, 0.975), (0.10, 0.90)
@@ -27,16 +28,15 @@ ZOOM_END_YEAR, ZOOM_MONTHS = 2050, 36.0
 COLOR = "#1f5a96"
 
 
-def _pyplot():
-    import matplotlib
+def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None,
+             **kwargs):
+    """A new figure and its axes, as ``matplotlib.pyplot.subplots`` but without pyplot's
+    global state (a bare :class:`matplotlib.figure.Figure`, saved by the Agg renderer)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
-
-
-def _fan(ax, years: np.ndarray, paths: np.ndarray, zero_shock: np.ndarray | None,
+def fan(ax, years: np.ndarray, paths: np.ndarray, zero_shock: np.ndarray | None,
          color: str = COLOR, label: str | None = None) -> None:
     """Median line with 80 % and 95 % bands of ``paths[path, year]``; zero-shock dashed."""
     q = np.quantile(paths, [OUTER[0], INNER[0], 0.5, INNER[1], OUTER[1]], axis=0)
@@ -47,30 +47,26 @@ def _fan(ax, years: np.ndarray, paths: np.ndarray, zero_shock: np.ndarray | None
         ax.plot(years, zero_shock, color="black", lw=1.0, ls="--", label="zero-shock path")
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
     return path
 
 
-def _indicator_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    from models.report.tables import POPULATION_ROWS, _indicators_of
-
-    plt = _pyplot()
-    zero = _indicators_of(ds["population"])
+def indicator_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
+    zero = indicators_of(ds["population"])
     years = ds["year"].values
     out = []
     for var, key, label, scale, unit in POPULATION_ROWS:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        _fan(ax, years, ds[var].transpose("path", "year").values / scale,
+        fig, ax = subplots(figsize=(7, 4.2))
+        fan(ax, years, ds[var].transpose("path", "year").values / scale,
              zero[key].values / scale)
         ax.set_title(f"{label} ({ds.sizes['path']} paths)")
         ax.set_ylabel(unit)
         ax.set_xlabel("year (1 January)")
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-        out.append(_save(fig, folder / f"fan_{var.removesuffix('_paths')}.png"))
+        out.append(save(fig, folder / f"fan_{var.removesuffix('_paths')}.png"))
     return out
 
 
@@ -82,49 +78,46 @@ def _published_bounds(ax, years: np.ndarray, bounds: np.ndarray) -> None:
                 label={1: "WPP 80 % bounds", 0: "WPP 95 % bounds"}.get(j))
 
 
-def _validation_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    plt = _pyplot()
+def validation_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
+    """Fan charts of e0 by sex and of the TFR beside WPP 2024's published bounds."""
     years = ds["year"].values
     order = ["lower95", "lower80", "median", "upper80", "upper95"]
     out = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, sex in zip(axes, ds["sex"].values):
-        _fan(ax, years, ds["e0_paths"].sel(sex=sex).transpose("path", "year").values,
+        fan(ax, years, ds["e0_paths"].sel(sex=sex).transpose("path", "year").values,
              ds["e0_median"].sel(sex=sex).values)
-        if "e0_published" in ds:
-            pub = ds["e0_published"].sel(sex=sex, bound=order)
-            _published_bounds(ax, pub["published_year"].values, pub.values)
+        pub = ds["e0_published"].sel(sex=sex, bound=order)
+        _published_bounds(ax, pub["published_year"].values, pub.values)
         ax.set_title(f"life expectancy at birth, {sex}")
         ax.set_ylabel("years")
         ax.grid(alpha=0.3)
     axes[0].legend(loc="upper left", fontsize=7)
-    out.append(_save(fig, folder / "fan_e0.png"))
+    out.append(save(fig, folder / "fan_e0.png"))
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    _fan(ax, years, ds["tfr_paths"].transpose("path", "year").values, ds["tfr_median"].values)
-    if "tfr_published" in ds:
-        pub = ds["tfr_published"].sel(bound=order)
-        _published_bounds(ax, pub["published_year"].values, pub.values)
+    fig, ax = subplots(figsize=(7, 4.2))
+    fan(ax, years, ds["tfr_paths"].transpose("path", "year").values, ds["tfr_median"].values)
+    pub = ds["tfr_published"].sel(bound=order)
+    _published_bounds(ax, pub["published_year"].values, pub.values)
     ax.set_title("total fertility rate")
     ax.set_ylabel("children per woman")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7)
-    out.append(_save(fig, folder / "fan_tfr.png"))
+    out.append(save(fig, folder / "fan_tfr.png"))
     return out
 
 
-def _pension_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    plt = _pyplot()
+def pension_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
     years = ds["year"].values
     regimes = list(ds["regime"].values)
     out = []
-    fig, axes = plt.subplots(2, len(regimes), figsize=(5.5 * len(regimes), 7.5), squeeze=False)
+    fig, axes = subplots(2, len(regimes), figsize=(5.5 * len(regimes), 7.5), squeeze=False)
     zoom_end = min(ZOOM_END_YEAR, int(years[-1]))
     for col, regime in enumerate(regimes):
         paths = ds["months_payable_paths"].sel(regime=regime).transpose("path", "year").values
         zero = ds["months_payable"].sel(regime=regime).values
         for row, ax in enumerate(axes[:, col]):
-            _fan(ax, years, paths, zero)
+            fan(ax, years, paths, zero)
             ax.axhline(0.0, color="grey", lw=0.8)
             ax.grid(alpha=0.3)
             ax.set_ylabel("year-end balance / monthly expenditure")
@@ -136,9 +129,9 @@ def _pension_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
                 top = float(np.max(paths[:, years <= zoom_end]))
                 ax.set_ylim(-ZOOM_MONTHS, max(top, 0.0) + 2.0)
     axes[0][0].legend(loc="lower left", fontsize=8)
-    out.append(_save(fig, folder / "fan_months_payable.png"))
+    out.append(save(fig, folder / "fan_months_payable.png"))
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = subplots(figsize=(7, 4.2))
     for regime, color in zip(regimes, ["#b2182b", COLOR, "#4d9221"]):
         for var, style, what in (("depletion_year_paths", "-", "depleted"),
                                  ("first_deficit_year_paths", ":", "in deficit")):
@@ -151,20 +144,18 @@ def _pension_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
     ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    out.append(_save(fig, folder / "prob_depletion.png"))
+    out.append(save(fig, folder / "prob_depletion.png"))
     return out
 
 
-def _pyramid(ds: xr.Dataset, year: int, folder: Path) -> Path:
+def pyramid(ds: xr.Dataset, year: int, folder: Path) -> Path:
     """Median by age and sex (bars) with 80 % and 95 % bands, zero-shock outline."""
-    plt = _pyplot()
     ages = ds["age"].values
     zero = ds["population"].sel(year=year).transpose("age", "sex")
     paths = None
-    if "path" in ds.dims and "population_snapshot" in ds and \
-            year in ds["snapshot_year"].values:
+    if is_monte_carlo(ds) and year in ds["snapshot_year"].values:
         paths = ds["population_snapshot"].sel(snapshot_year=year).transpose("path", "age", "sex")
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = subplots(figsize=(7, 6))
     widest = 0.0
     for s, (sex, sign, color) in enumerate(zip(zero["sex"].values, (1.0, -1.0),
                                                ("#c51b7d", "#2166ac"))):
@@ -196,12 +187,11 @@ def _pyramid(ds: xr.Dataset, year: int, folder: Path) -> Path:
     ax.set_title(f"population on 1 January {year}{n}")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.2)
-    return _save(fig, folder / f"pyramid_{year}.png")
+    return save(fig, folder / f"pyramid_{year}.png")
 
 
 def _deterministic_months_payable(ds: xr.Dataset, folder: Path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = subplots(figsize=(7, 4.2))
     for regime in ds["regime"].values:
         ax.plot(ds["year"].values, ds["months_payable"].sel(regime=regime).values, label=str(regime))
     ax.axhline(0.0, color="grey", lw=0.8)
@@ -209,7 +199,7 @@ def _deterministic_months_payable(ds: xr.Dataset, folder: Path) -> Path:
     ax.set_ylabel("year-end balance / monthly expenditure")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, folder / "months_payable.png")
+    return save(fig, folder / "months_payable.png")
 
 
 def write_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
@@ -218,29 +208,28 @@ def write_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     years = ds["year"].values
     pyramid_years = [int(years[0])] + [y for y in PYRAMID_YEARS if years[0] < y <= years[-1]]
-    out = [_pyramid(ds, y, folder) for y in pyramid_years]
+    out = [pyramid(ds, y, folder) for y in pyramid_years]
     if is_monte_carlo(ds):
-        out += _indicator_figures(ds, folder)
-        out += _validation_figures(ds, folder)
-        out += _pension_figures(ds, folder)
+        out += indicator_figures(ds, folder)
+        out += validation_figures(ds, folder)
+        out += pension_figures(ds, folder)
     else:
         out.append(_deterministic_months_payable(ds, folder))
     if has_optimization(ds):
-        out.append(_optimal_policy_figure(ds, folder))
+        out.append(optimal_policy_figure(ds, folder))
     return out
 
 
-def _optimal_policy_figure(ds: xr.Dataset, folder: Path, filename: str = "optimal_policy.png",
+def optimal_policy_figure(ds: xr.Dataset, folder: Path, filename: str = "optimal_policy.png",
                            title: str = "Optimal policy") -> Path:
     """Optimal policy paths: pooled rate, retirement delays, transfers and months payable,
     with 80 % and 95 % bands across the optimized paths."""
-    plt = _pyplot()
     used = ds["opt_fund_balance_cny"].notnull().any("year")
     rate = ds["resim_pooled_rate"].dropna("year", how="all").where(used, drop=True)
     years = rate["year"].values
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    fig, axes = subplots(2, 2, figsize=(12, 8))
     ax = axes[0, 0]
-    _fan(ax, years, rate.transpose("path", "year").values * 100, None)
+    fan(ax, years, rate.transpose("path", "year").values * 100, None)
     ax.set_title("pooled contribution rate")
     ax.set_ylabel("% of the contribution base")
     ax = axes[0, 1]
@@ -254,15 +243,15 @@ def _optimal_policy_figure(ds: xr.Dataset, folder: Path, filename: str = "optima
     ax.legend(fontsize=8)
     ax = axes[1, 0]
     transfer = ds["opt_extra_transfer_cny"].sel(year=years).where(used, drop=True)
-    _fan(ax, years, transfer.transpose("path", "year").values / 1e9, None)
+    fan(ax, years, transfer.transpose("path", "year").values / 1e9, None)
     ax.set_title("extra fiscal transfer")
     ax.set_ylabel("bn yuan per year (base-year prices)")
     ax = axes[1, 1]
     months = ds["resim_months_payable"].sel(year=years).where(used, drop=True)
-    _fan(ax, years, months.transpose("path", "year").values, None)
+    fan(ax, years, months.transpose("path", "year").values, None)
     ax.set_title("fund: months payable (re-simulated)")
     ax.set_ylabel("year-end balance / monthly expenditure")
     for a in axes.flat:
         a.grid(alpha=0.3)
     fig.suptitle(f"{title}, {int(used.sum())} paths, {ds.sizes.get('node', 1)} tree nodes")
-    return _save(fig, folder / filename)
+    return save(fig, folder / filename)

@@ -1,9 +1,8 @@
-"""Tables of a run, made from its ``results.nc`` only (never by re-running the model).
+"""Tables of a run's demography and pension accounts, made from its ``results.nc`` only.
 
-:func:`tables` builds every table of a run as a :class:`Table` (a titled ``pandas.DataFrame``
-with its number formats); :func:`render` prints them as text and :func:`write_outputs` writes
-them to ``<run>/tables/<name>.md`` and ``.csv`` and draws the figures
-(:mod:`models.report.figures`) into ``<run>/figures/``. Deterministic runs get the base-year
+Each table is a :class:`models.report.table.Table` (a titled ``pandas.DataFrame`` with its
+number formats); :mod:`models.report.render` gathers them with the economy's and the
+optimizer's tables, prints them and writes them. Deterministic runs get the base-year
 fit, the reported-facts check, the fund by regime and its milestones; Monte Carlo runs (a
 ``path`` dimension) add the spread calibration (model vs WPP), the quantiles of the
 population indicators, the distribution of the fund's milestones, the probability of
@@ -13,18 +12,15 @@ depletion and the quantiles of months payable.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from tabulate import tabulate
 
-from models.pipeline.economy_step import economy_tables, has_economy
-from models.pipeline.optimization import has_optimization, optimization_tables
+from models.constants import BILLION, MILLION
+from models.demography.stochastic import population_indicators
 from models.report.table import Table
 
-MILLION, BILLION = 1e6, 1e9
 #: Probabilities of the Monte Carlo quantiles and their column labels.
 QUANTILES = (0.025, 0.10, 0.50, 0.90, 0.975)
 QUANTILE_LABELS = ("2.5 %", "10 %", "50 %", "90 %", "97.5 %")
@@ -34,8 +30,6 @@ TABLE_YEARS = (2035, 2050, 2075, 2100)
 DEPLETION_BY = (2035, 2050, 2100)
 #: Years of the months-payable table.
 MONTHS_PAYABLE_YEARS = (2025, 2030, 2035, 2050, 2075, 2100)
-TABLES_DIR, FIGURES_DIR = "tables", "figures"
-
 
 
 def _year(value: float) -> str:
@@ -58,10 +52,6 @@ def base_year_fit_frame(ds: xr.Dataset) -> Table:
     return Table("base_year_fit", "Base-year calibration: model vs reported", frame, ".4f")
 
 
-def base_year_fit_table(ds: xr.Dataset) -> str:
-    return base_year_fit_frame(ds).text()
-
-
 def checks_frame(ds: xr.Dataset) -> Table:
     rows = []
     for i in ds["check"].values:
@@ -73,10 +63,6 @@ def checks_frame(ds: xr.Dataset) -> Table:
     frame = pd.DataFrame(rows, columns=["variable", "year", "model (million)",
                                         "reported (million)", "diff %", "source"])
     return Table("checks", "Projection vs reported facts (not fitted)", frame, ".2f")
-
-
-def checks_table(ds: xr.Dataset) -> str:
-    return checks_frame(ds).text()
 
 
 def finances_frame(ds: xr.Dataset, regime: str, every: int = 5) -> Table:
@@ -105,10 +91,6 @@ def finances_frame(ds: xr.Dataset, regime: str, every: int = 5) -> Table:
                  frame, ("d", ".1f", ".1f", ".3f", ".0f", ".0f", ".0f", ".1f"))
 
 
-def finances_table(ds: xr.Dataset, regime: str, every: int = 5) -> str:
-    return finances_frame(ds, regime, every).text()
-
-
 def milestones_frame(ds: xr.Dataset) -> Table:
     rows = [[r, _year(float(ds["first_deficit_year"].sel(regime=r))),
              _year(float(ds["depletion_year"].sel(regime=r)))] for r in ds["regime"].values]
@@ -117,16 +99,7 @@ def milestones_frame(ds: xr.Dataset) -> Table:
     return Table("milestones", "Milestones", frame)
 
 
-def milestones_table(ds: xr.Dataset) -> str:
-    return milestones_frame(ds).text()
-
-
 # ---------------------------------------------------------------------------- Monte Carlo
-def is_monte_carlo(ds: xr.Dataset) -> bool:
-    """A run with Monte Carlo demography (an optimization adds a ``path`` dimension too)."""
-    return "tfr_paths" in ds and ds.sizes["path"] > 0
-
-
 def path_quantiles(values: xr.DataArray, method: str = "linear") -> xr.DataArray:
     """Quantiles :data:`QUANTILES` over ``path`` (NaN kept out by the caller)."""
     q = np.quantile(values.transpose("path", ...).values, QUANTILES, axis=0, method=method)
@@ -135,9 +108,9 @@ def path_quantiles(values: xr.DataArray, method: str = "linear") -> xr.DataArray
     return xr.DataArray(q, dims=["quantile", *dims], coords={"quantile": list(QUANTILES), **coords})
 
 
-def _indicators_of(population: xr.DataArray) -> dict[str, xr.DataArray]:
-    from models.demography.stochastic import population_indicators
-
+def indicators_of(population: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The population indicators (:func:`models.demography.stochastic.population_indicators`)
+    of ``population[..., age, sex]``, labelled by its other dimensions."""
     pop = population.transpose(..., "age", "sex")
     values = population_indicators(pop.values, pop["age"].values)
     dims = [d for d in pop.dims if d not in ("age", "sex")]
@@ -159,7 +132,7 @@ POPULATION_ROWS = (
 
 
 def population_quantiles_frame(ds: xr.Dataset) -> Table:
-    median_path = _indicators_of(ds["population"])
+    median_path = indicators_of(ds["population"])
     rows = []
     years = [y for y in TABLE_YEARS if y in ds["year"].values]
     for var, key, label, scale, unit in POPULATION_ROWS:
@@ -229,7 +202,7 @@ def months_payable_frame(ds: xr.Dataset) -> Table:
                  "paths", frame, ("", "d", ".1f", ".1f", ".1f", ".1f", ".1f", ".1f"))
 
 
-def _calibration_frame(ds: xr.Dataset, kind: str) -> Table:
+def calibration_frame(ds: xr.Dataset, kind: str) -> Table:
     """Model (closed form and simulated) vs WPP bounds of e0 (by sex) or TFR."""
     e0 = kind == "e0"
     model, published = ds[f"{kind}_fit_model"], ds[f"{kind}_fit_published"]
@@ -289,75 +262,3 @@ def spread_parameters_frame(ds: xr.Dataset) -> Table:
     return Table("spread_parameters",
                  "Spread parameters: estimated from the k history vs calibrated to WPP bounds",
                  frame, ".4f")
-
-
-# ---------------------------------------------------------------------------- all tables
-def tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
-    """Every table of a run, in report order."""
-    out = [base_year_fit_frame(ds), checks_frame(ds)]
-    out += [finances_frame(ds, str(r), every) for r in ds["regime"].values]
-    out.append(milestones_frame(ds))
-    if is_monte_carlo(ds):
-        out += [spread_parameters_frame(ds), _calibration_frame(ds, "e0"),
-                _calibration_frame(ds, "tfr"), population_quantiles_frame(ds),
-                milestones_distribution_frame(ds), depletion_probability_frame(ds),
-                months_payable_frame(ds)]
-    if has_economy(ds):
-        out += economy_tables(ds)
-    if has_optimization(ds):
-        out += optimization_tables(ds)
-    return out
-
-
-def _monte_carlo_header(ds: xr.Dataset) -> list[str]:
-    a = ds.attrs
-    return [
-        "",
-        f"Monte Carlo: {ds.sizes['path']} paths, seed {a.get('mc_seed')}, chunks of "
-        f"{a.get('mc_chunk_size')}, population stored: {a.get('mc_population_stored')}; "
-        f"shocks from {int(a.get('mc_jump_off_year', 2023)) + 1}",
-        f"Knobs: TFR shift {a.get('mc_tfr_shift')}, mortality drift "
-        f"x{a.get('mc_mortality_drift_scale')}, mortality spread "
-        f"x{a.get('mc_mortality_spread_scale')}, fertility spread "
-        f"x{a.get('mc_fertility_spread_scale')}, migration noise s.d. "
-        f"{a.get('mc_migration_noise_sd')}",
-        f"Working age {a.get('working_ages')}; old-age dependency ratio "
-        f"{a.get('old_age_dependency_ratio')}. Quantiles over paths; zero-shock = the median inputs.",
-    ]
-
-
-def render(ds: xr.Dataset, every: int = 5) -> str:
-    """The whole report of a run as text (deterministic tables, then the Monte Carlo ones)."""
-    parts = [
-        f"Experiment {ds.attrs.get('experiment')}: {ds.attrs.get('description', '')}".rstrip(": "),
-        f"Money in {ds.attrs.get('money_units')}; config {str(ds.attrs.get('config_hash'))[:12]}",
-    ]
-    all_tables = tables(ds, every)
-    for table in all_tables:
-        if is_monte_carlo(ds) and table.name == "spread_parameters":
-            parts += _monte_carlo_header(ds)
-        parts += ["", table.title, table.text()]
-    return "\n".join(parts)
-
-
-def write_outputs(run_dir: str | Path, every: int = 5) -> list[Path]:
-    """Write every table (``tables/<name>.md`` and ``.csv``) and figure (``figures/*.png``) of
-    a finished run, read from its ``results.nc``. Returns the files written."""
-    from models.report.figures import write_figures
-    from models.pipeline.results import read_results
-
-    run_dir = Path(run_dir)
-    ds = read_results(run_dir)
-    table_dir = run_dir / TABLES_DIR
-    table_dir.mkdir(exist_ok=True)
-    written = []
-    for table in tables(ds, every):
-        csv = table_dir / f"{table.name}.csv"
-        table.frame.to_csv(csv, index=False)
-        md = table_dir / f"{table.name}.md"
-        md.write_text(f"### {table.title}\n\n" + tabulate(
-            [list(r) for r in table.frame.itertuples(index=False)],
-            headers=list(table.frame.columns), floatfmt=table.floatfmt, tablefmt="pipe") + "\n")
-        written += [csv, md]
-    written += write_figures(ds, run_dir / FIGURES_DIR)
-    return written

@@ -14,23 +14,24 @@ import numpy as np
 
 from models.config import CATEGORIES
 from models.report import figures as run_figures
+from models.report.view import has_economy, has_welfare_of_the_law
 from models.study.tables import (
     ROLES,
     WELFARE_VARIABLE,
     Runs,
-    _expected_delay,
-    _opt_years,
-    _optimal_experiments,
-    _used_paths,
+    equity_reform,
+    expected_delay,
     frontier_frame,
+    opt_years,
+    optimal_experiments,
+    reform_text,
+    residents_of,
+    sensitivity_table,
+    used_paths,
 )
 
 Figure = tuple[Path, tuple[str, ...]]
 COLORS = ("#1f5a96", "#b2182b", "#4d9221", "#8c510a", "#762a83", "#01665e", "#e08214")
-
-
-def _plt():
-    return run_figures._pyplot()
 
 
 def demography_figures(runs: Runs, folder: Path) -> list[Figure]:
@@ -39,11 +40,11 @@ def demography_figures(runs: Runs, folder: Path) -> list[Figure]:
     mc = ROLES["monte_carlo"]
     ds = runs.get(mc)
     years = ds["year"].values
-    out = [run_figures._pyramid(ds, y, folder)
+    out = [run_figures.pyramid(ds, y, folder)
            for y in [int(years[0])] + [y for y in run_figures.PYRAMID_YEARS
                                        if years[0] < y <= years[-1]]]
-    out += run_figures._indicator_figures(ds, folder)
-    out += run_figures._validation_figures(ds, folder)
+    out += run_figures.indicator_figures(ds, folder)
+    out += run_figures.validation_figures(ds, folder)
     return [(p, (mc,)) for p in out]
 
 
@@ -52,9 +53,8 @@ def status_quo_figures(runs: Runs, folder: Path) -> list[Figure]:
     distribution of the depletion year, by regime."""
     mc = ROLES["monte_carlo"]
     ds = runs.get(mc)
-    out = run_figures._pension_figures(ds, folder)
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    out = run_figures.pension_figures(ds, folder)
+    fig, ax = run_figures.subplots(figsize=(7, 4.2))
     years = ds["year"].values
     bins = np.arange(years[0], years[-1] + 2) - 0.5
     for regime, color in zip(ds["regime"].values, COLORS):
@@ -68,29 +68,28 @@ def status_quo_figures(runs: Runs, folder: Path) -> list[Figure]:
     ax.set_ylabel("% of paths")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    out.append(run_figures._save(fig, folder / "depletion_year_distribution.png"))
+    out.append(run_figures.save(fig, folder / "depletion_year_distribution.png"))
     return [(p, (mc,)) for p in out]
 
 
 def optimal_figures(runs: Runs, folder: Path) -> list[Figure]:
     """Each optimal policy's paths with bands, and the experiments side by side."""
-    names = _optimal_experiments(runs)
+    names = optimal_experiments(runs)
     out: list[Figure] = []
     for name in names:
-        p = run_figures._optimal_policy_figure(runs.get(name), folder,
+        p = run_figures.optimal_policy_figure(runs.get(name), folder,
                                                f"optimal_policy_{name}.png",
                                                f"Optimal policy: {name}")
         out.append((p, (name,)))
-    plt = _plt()
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    fig, axes = run_figures.subplots(2, 2, figsize=(12, 8))
     for name, color in zip(names, COLORS * 3):
         ds = runs.get(name)
-        used = _used_paths(ds)
-        years = _opt_years(ds)
+        used = used_paths(ds)
+        years = opt_years(ds)
         rate = ds["resim_pooled_rate"].sel(year=years).where(used, drop=True).mean("path")
         axes[0, 0].plot(years, 100 * rate, color=color, label=name)
         for cat, style in zip(CATEGORIES, ("-", "--", ":")):
-            axes[0, 1].plot(years, [_expected_delay(ds, int(y), cat) for y in years],
+            axes[0, 1].plot(years, [expected_delay(ds, int(y), cat) for y in years],
                             color=color, ls=style,
                             label=f"{name}: {cat}" if name == names[0] or cat == "men" else None)
         transfer = ds["opt_extra_transfer_cny"].sel(year=years).where(used, drop=True)
@@ -109,7 +108,7 @@ def optimal_figures(runs: Runs, folder: Path) -> list[Figure]:
     axes[0, 0].legend(fontsize=7)
     axes[0, 1].legend(fontsize=6)
     fig.suptitle("Optimal policies compared")
-    out.append((run_figures._save(fig, folder / "optimal_policy_comparison.png"), tuple(names)))
+    out.append((run_figures.save(fig, folder / "optimal_policy_comparison.png"), tuple(names)))
     return out
 
 
@@ -120,8 +119,7 @@ def frontier_figure(runs: Runs, folder: Path) -> list[Figure]:
     if not names:
         return []
     frame = frontier_frame(runs)
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = run_figures.subplots(1, 2, figsize=(13, 5))
     ages = list(dict.fromkeys(frame["retirement age cap"]))
     for ax, ycol, ylabel in ((axes[0], "mean pooled rate 2026-2100",
                               "mean pooled contribution rate 2026-2100 (%)"),
@@ -150,20 +148,17 @@ def frontier_figure(runs: Runs, folder: Path) -> list[Figure]:
     axes[0].legend(fontsize=7)
     fig.suptitle("Trade-off frontier: pooled-rate cap (labels) x retirement-age cap (colour) "
                  f"x reserve use (filled = allowed); {int(frame['paths'].iloc[0])} paths")
-    return [(run_figures._save(fig, folder / "frontier.png"), tuple(names))]
+    return [(run_figures.save(fig, folder / "frontier.png"), tuple(names))]
 
 
 def sensitivity_figure(runs: Runs, folder: Path) -> list[Figure]:
     """Per assumption: the change of the optimal expected cost against the reference, and the
     status quo's depletion year across paths (median, 10-90 %)."""
-    from models.study.tables import sensitivity_table
-
     tables = sensitivity_table(runs)
     if not tables:
         return []
     frame = tables[0].table.frame
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = run_figures.subplots(1, 2, figsize=(12, 4.5))
     labels = [n.removeprefix(ROLES["sensitivity"]) for n in frame["experiment"]]
     rows = np.arange(len(labels))
     axes[0].barh(rows, frame["cost vs reference (%)"], color=COLORS[0])
@@ -186,20 +181,17 @@ def sensitivity_figure(runs: Runs, folder: Path) -> list[Figure]:
         ax.grid(alpha=0.3, axis="x")
         ax.invert_yaxis()
     fig.suptitle("Sensitivity: one assumption at a time")
-    return [(run_figures._save(fig, folder / "sensitivity.png"), tuple(frame["experiment"]))]
+    return [(run_figures.save(fig, folder / "sensitivity.png"), tuple(frame["experiment"]))]
 
 
 def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
-    from models.study.tables import _reform_text, _residents, equity_reform
-
     base_name, eq_name = ROLES["baseline"], ROLES["equity"]
     if eq_name not in runs.names:
         return []
     base, eq = runs.get(base_name), runs.get(eq_name)
-    b, e = _residents(base, "law_2024"), _residents(eq, "law_2024")
+    b, e = residents_of(base, "law_2024"), residents_of(eq, "law_2024")
     years = base["year"].values
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = run_figures.subplots(1, 3, figsize=(15, 4.2))
     axes[0].plot(years, 100 * b["share"], label="baseline", color=COLORS[0])
     axes[0].plot(years, 100 * e["share"], label="equity", color=COLORS[1])
     axes[0].set_title("residents' pension / average employee pension")
@@ -207,7 +199,7 @@ def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
     axes[1].plot(years, (e["spending"] - b["spending"]) / 1e9, color=COLORS[1])
     axes[1].set_title("extra budget cost")
     axes[1].set_ylabel("bn yuan a year (2021 prices)")
-    if "economy_income_tax_rate" in base and "economy_income_tax_rate" in eq:
+    if has_economy(base) and has_economy(eq):
         for ds, label, color in ((base, "baseline", COLORS[0]), (eq, "equity", COLORS[1])):
             axes[2].plot(years, 100 * ds["economy_income_tax_rate"].sel(regime="law_2024"),
                          label=label, color=color)
@@ -219,17 +211,16 @@ def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
     axes[0].legend()
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle("Equity: " + _reform_text(equity_reform(runs.settings(eq_name))))
-    return [(run_figures._save(fig, folder / "equity.png"), (base_name, eq_name))]
+    fig.suptitle("Equity: " + reform_text(equity_reform(runs.settings(eq_name))))
+    return [(run_figures.save(fig, folder / "equity.png"), (base_name, eq_name))]
 
 
 def welfare_figure(runs: Runs, folder: Path) -> list[Figure]:
     name = ROLES["baseline"]
-    if not (runs.has(name) and WELFARE_VARIABLE in runs.get(name)):
+    if not (runs.has(name) and has_welfare_of_the_law(runs.get(name))):
         return []
     cev = runs.get(name)[WELFARE_VARIABLE]
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = run_figures.subplots(figsize=(8, 4.5))
     styles = {"men": "-", "women_cadre": "--", "women_worker": ":"}
     for g, color in zip(cev["group"].values, COLORS):
         for k in cev["category"].values:
@@ -241,7 +232,7 @@ def welfare_figure(runs: Runs, folder: Path) -> list[Figure]:
     ax.set_title("welfare of the 2024 law over the earlier retirement ages, by cohort and type")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return [(run_figures._save(fig, folder / "welfare_by_cohort.png"), (name,))]
+    return [(run_figures.save(fig, folder / "welfare_by_cohort.png"), (name,))]
 
 
 #: Every study figure builder, in report order, with its section.

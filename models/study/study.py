@@ -32,10 +32,13 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from models.config import ConfigError
+from models.pipeline.run import run_experiment
+from models.report.render import write_outputs
+from models.report.table import Table
 from models.study import figures as study_figures
 from models.study import golden, page, variants
 from models.study import tables as study_tables
-from models.report.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +231,6 @@ def run_all(root: str | Path, size: str, results_dir: str | Path | None = None,
             force: bool = True) -> list[Path]:
     """Run every experiment of a size in this process (Make does it one process per
     experiment and only for stale ones). Returns the run folders."""
-    from models.pipeline.run import run_experiment
-
     root = Path(root)
     layout = Layout(root, size)
     results_dir = Path(results_dir) if results_dir else layout.results_dir
@@ -240,7 +241,7 @@ def run_all(root: str | Path, size: str, results_dir: str | Path | None = None,
     for path in files:
         t0 = time.perf_counter()
         done.append(run_experiment(path, force=force, results_root=results_dir,
-                                   outputs=outputs))
+                                   outputs=write_outputs if outputs else None))
         log.info("%s: %.1f s", path.stem, time.perf_counter() - t0)
     return done
 
@@ -311,8 +312,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     root = Path(args.root)
-    from models.config import ConfigError
-
     try:
         if args.command == "prepare":
             files = prepare(root, args.size)

@@ -15,7 +15,6 @@ distribution), the optimization experiments, the families ``frontier_*``, ``sens
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +24,28 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.config import CATEGORIES
+from models.config import CATEGORIES, Experiment, ObjectiveWeights, TreeSettings
+from models.constants import BILLION, TRILLION
+from models.economy import welfare_cev
+from models.pipeline.results import read_results
 from models.report import tables as report
+from models.report.economy import (
+    WELFARE_BIRTH_YEARS,
+    economy_fit_frame,
+    milestones_both_prices_frame,
+    monte_carlo_prices_frame,
+    welfare_of,
+)
 from models.report.table import Table
-
-TRILLION, BILLION, MILLION = 1e12, 1e9, 1e6
+from models.report.view import (
+    has_economy,
+    has_lifetime_utilities,
+    has_monte_carlo_prices,
+    has_optimization,
+    has_pairing,
+    has_value_of_information,
+    has_welfare_of_the_law,
+)
 
 #: Experiments by role in the study.
 ROLES = {
@@ -46,10 +62,6 @@ ROLES = {
 YEARS = (2025, 2030, 2040, 2050, 2060, 2075, 2100)
 #: Years of the policy-path tables.
 POLICY_YEARS = (2026, 2030, 2035, 2040, 2050, 2060, 2075, 2100)
-#: Discount rate of the present values when an experiment has no optimization settings.
-DEFAULT_DISCOUNT_RATE = 0.03
-#: First year of the present values when an experiment has no optimization settings.
-DEFAULT_PV_FROM = 2026
 
 
 class MissingRun(FileNotFoundError):
@@ -80,8 +92,6 @@ class Runs:
         return name in self.names and (self.results_dir / name / "results.nc").is_file()
 
     def get(self, name: str) -> xr.Dataset:
-        from models.pipeline.results import read_results
-
         if name not in self._cache:
             if name not in self.names:
                 raise MissingRun(f"experiment '{name}' is not part of the study (no "
@@ -96,16 +106,17 @@ class Runs:
     def family(self, prefix: str) -> list[str]:
         return [n for n in self.names if n.startswith(prefix)]
 
-    def settings(self, name: str) -> dict:
-        """The validated experiment the run was made from (``experiment_json``)."""
+    def settings(self, name: str) -> Experiment:
+        """The validated experiment the run was made from (``experiment_json``, validated
+        again by the schema, so its defaults are the schema's)."""
         text = self.get(name).attrs.get("experiment_json")
         if not text:
             raise MissingRun(f"{self.results_dir / name / 'results.nc'}: made by an older version "
                              "(no experiment_json attribute); run it again")
-        return json.loads(text)
+        return Experiment.model_validate_json(text)
 
     def optimized(self) -> list[str]:
-        return [n for n in self.names if self.has(n) and "policy_pooled_rate" in self.get(n)]
+        return [n for n in self.names if self.has(n) and has_optimization(self.get(n))]
 
     def release(self, name: str) -> None:
         self._cache.pop(name, None)
@@ -142,27 +153,33 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 # ---------------------------------------------------------------------------- optimization helpers
-def _used_paths(ds: xr.Dataset) -> xr.DataArray:
+def used_paths(ds: xr.Dataset) -> xr.DataArray:
     return ds["opt_fund_balance_cny"].notnull().any("year")
 
 
-def _opt_years(ds: xr.Dataset) -> np.ndarray:
+def opt_years(ds: xr.Dataset) -> np.ndarray:
     return ds["policy_pooled_rate"].dropna("year", how="all")["year"].values
 
 
-def _discount(ds: xr.Dataset, settings: dict) -> xr.DataArray:
+def present_value_settings(exp: Experiment) -> tuple[float, int]:
+    """The discount rate and first year of an experiment's present values: its optimization's
+    objective and first decision year, or the schema's defaults when it has none."""
+    objective = exp.optimization.objective if exp.optimization else ObjectiveWeights()
+    tree = exp.optimization.tree if exp.optimization else TreeSettings()
+    return objective.discount_rate, tree.first_decision_year
+
+
+def _discount(ds: xr.Dataset, settings: Experiment) -> xr.DataArray:
     """Discount factors of the optimization's objective over its years."""
-    opt = settings.get("optimization") or {}
-    rate = opt.get("objective", {}).get("discount_rate", DEFAULT_DISCOUNT_RATE)
-    first = opt.get("tree", {}).get("first_decision_year", DEFAULT_PV_FROM)
-    years = _opt_years(ds)
+    rate, first = present_value_settings(settings)
+    years = opt_years(ds)
     return xr.DataArray((1.0 + rate) ** -(years - first).astype(float), dims="year",
                         coords={"year": years})
 
 
-def _pv(ds: xr.Dataset, var: str, settings: dict) -> float:
+def _pv(ds: xr.Dataset, var: str, settings: Experiment) -> float:
     """Expected (over the optimized paths) present value of a flow ``[path, year]``, trillion."""
-    used = _used_paths(ds)
+    used = used_paths(ds)
     disc = _discount(ds, settings)
     flow = ds[var].sel(year=disc["year"]).where(used, drop=True).fillna(0.0)
     return float((flow * disc).sum("year").mean("path")) / TRILLION
@@ -175,12 +192,12 @@ def _expected_policy(ds: xr.Dataset, var: str, year: int, before: float, **sel) 
     stage = int(np.searchsorted(stage_years, year, side="right") - 1)
     if stage < 0:
         return before
-    used = _used_paths(ds)
+    used = used_paths(ds)
     nodes = ds["path_node"].isel(stage=stage).where(used, drop=True).values.astype(int)
     return float(np.mean(ds[var].sel(year=year, **sel).values[nodes]))
 
 
-def _expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
+def expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
     """Delay (months) beyond the law for cohorts reaching the law's age in ``year``, averaged
     over the optimized paths."""
     return _expected_policy(ds, "policy_extra_delay_months", year, 0.0, category=category)
@@ -188,19 +205,17 @@ def _expected_delay(ds: xr.Dataset, year: int, category: str) -> float:
 
 def _expected_indexation(ds: xr.Dataset, year: int) -> float:
     """Indexation of pensions in payment (share of real wage growth) in ``year``, averaged over
-    the optimized paths; NaN for results from before the lever existed."""
-    if "policy_indexation_share" not in ds:
-        return math.nan
+    the optimized paths."""
     return _expected_policy(ds, "policy_indexation_share", year, math.nan)
 
 
 def _indexation_cost(ds: xr.Dataset) -> float:
     """Expected discounted cost of the indexation cut (trillion yuan; 0 with the lever off)."""
-    return float(ds.get("opt_indexation_cost_cny", xr.DataArray(0.0))) / TRILLION
+    return float(ds["opt_indexation_cost_cny"]) / TRILLION
 
 
 def _mean_over_paths(ds: xr.Dataset, var: str, year: int) -> float:
-    used = _used_paths(ds)
+    used = used_paths(ds)
     return float(ds[var].sel(year=year).where(used, drop=True).mean())
 
 
@@ -209,12 +224,12 @@ def _status(ds: xr.Dataset) -> str:
 
 
 def _n_used(ds: xr.Dataset) -> int:
-    return int(_used_paths(ds).sum())
+    return int(used_paths(ds).sum())
 
 
 def _mean_rate(ds: xr.Dataset) -> float:
-    used = _used_paths(ds)
-    years = _opt_years(ds)
+    used = used_paths(ds)
+    years = opt_years(ds)
     return float(ds["resim_pooled_rate"].sel(year=years).where(used, drop=True).mean())
 
 
@@ -230,13 +245,11 @@ def calibration_tables(runs: Runs) -> list[StudyTable]:
                             "Projection vs reported facts, never fitted (population, births, "
                             "deaths, pensioners)"), (base,)),
     ]
-    from models.pipeline.economy_step import economy_fit_frame, has_economy
-
     if has_economy(ds):
         out.append(StudyTable(_retitle(economy_fit_frame(ds), "calibration_economy"), (base,)))
     dm = runs.get(mc)
     for kind in ("e0", "tfr"):
-        t = report._calibration_frame(dm, kind)
+        t = report.calibration_frame(dm, kind)
         out.append(StudyTable(_retitle(t, f"calibration_{kind}_bands"), (mc,)))
     out.append(StudyTable(_retitle(report.spread_parameters_frame(dm),
                                    "calibration_spread_parameters"), (mc,)))
@@ -266,8 +279,6 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
                 pd.concat(frames, ignore_index=True),
                 ("", "d", ".1f", ".1f", ".3f", ".0f", ".0f", ".0f", ".1f"))
     out = [StudyTable(fin, (base,))]
-    from models.pipeline.economy_step import has_economy, milestones_both_prices_frame
-
     ms = milestones_both_prices_frame(ds) if has_economy(ds) else report.milestones_frame(ds)
     out.append(StudyTable(_retitle(ms, "status_quo_milestones", "Status quo, median demography: "
                                    + ms.title), (base,)))
@@ -282,9 +293,7 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
         StudyTable(_retitle(report.months_payable_frame(dm), "status_quo_months_payable"),
                    (mc,)),
     ]
-    if "mc_prices_depletion_year" in dm:
-        from models.pipeline.economy_step import monte_carlo_prices_frame
-
+    if has_monte_carlo_prices(dm):
         t = monte_carlo_prices_frame(dm)
         title = t.title.split(" (first-order")[0]  # the measured error goes to run_times
         out.append(StudyTable(_retitle(t, "status_quo_depletion_economy_prices", title), (mc,)))
@@ -292,7 +301,7 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
 
 
 # ---------------------------------------------------------------------------- optimal policy
-def _optimal_experiments(runs: Runs) -> list[str]:
+def optimal_experiments(runs: Runs) -> list[str]:
     """Optimization experiments of the optimal-policy tables: all but the frontier and the
     sensitivity families (they have their own tables)."""
     skip = (ROLES["frontier"], ROLES["sensitivity"])
@@ -300,10 +309,10 @@ def _optimal_experiments(runs: Runs) -> list[str]:
 
 
 def optimal_summary(runs: Runs) -> list[StudyTable]:
-    rows, names = [], _optimal_experiments(runs)
+    rows, names = [], optimal_experiments(runs)
     for name in names:
         ds, s = runs.get(name), runs.settings(name)
-        unpaid = ds["opt_unpaid_pensions_cny"].where(_used_paths(ds), drop=True)
+        unpaid = ds["opt_unpaid_pensions_cny"].where(used_paths(ds), drop=True)
         rows.append([
             name, _n_used(ds), int(ds.sizes.get("node", 1)), _status(ds),
             float(ds["opt_objective_cny"]) / TRILLION,
@@ -312,10 +321,10 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
             100.0 * float((unpaid.sum("year") > 0).mean()),
             _mean_over_paths(ds, "resim_pooled_rate", 2030),
             _mean_over_paths(ds, "resim_pooled_rate", 2050),
-            _expected_delay(ds, 2050, "men"), _expected_delay(ds, 2075, "men"),
-            _expected_delay(ds, 2075, "women_worker"),
+            expected_delay(ds, 2050, "men"), expected_delay(ds, 2075, "men"),
+            expected_delay(ds, 2075, "women_worker"),
             _indexation_cost(ds), _expected_indexation(ds, 2050),
-            "yes" if int(ds.get("pairing_converged", xr.DataArray(1))) else "NO",
+            "yes" if not has_pairing(ds) or int(ds["pairing_converged"]) else "NO",
         ])
     frame = pd.DataFrame(rows, columns=[
         "experiment", "paths", "tree nodes", "status", "expected cost (trillion yuan)",
@@ -334,7 +343,8 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
 
 
 def optimal_value_of_information(runs: Runs) -> list[StudyTable]:
-    rows, names = [], [n for n in _optimal_experiments(runs) if "vss_cny" in runs.get(n)]
+    rows, names = [], [n for n in optimal_experiments(runs)
+                        if has_value_of_information(runs.get(n))]
     for name in names:
         ds = runs.get(name)
         rows.append([name, _n_used(ds), int(ds.sizes.get("node", 1)),
@@ -350,11 +360,11 @@ def optimal_value_of_information(runs: Runs) -> list[StudyTable]:
 
 
 def optimal_first_stage(runs: Runs) -> list[StudyTable]:
-    rows, names = [], _optimal_experiments(runs)
+    rows, names = [], optimal_experiments(runs)
     for name in names:
         ds = runs.get(name)
         stage_years = ds["stage_year"].values
-        years = _opt_years(ds)
+        years = opt_years(ds)
         last = stage_years[1] - 1 if stage_years.size > 1 else years[0] + 4
         for y in [y for y in years if y <= last][:5]:
             rows.append([name, int(y), float(ds["policy_pooled_rate"].sel(node=0, year=y)),
@@ -375,17 +385,17 @@ def optimal_first_stage(runs: Runs) -> list[StudyTable]:
 
 
 def optimal_expected_paths(runs: Runs) -> list[StudyTable]:
-    rows, names = [], _optimal_experiments(runs)
+    rows, names = [], optimal_experiments(runs)
     for name in names:
         ds = runs.get(name)
-        used = _used_paths(ds)
-        years = set(_opt_years(ds).tolist())
+        used = used_paths(ds)
+        years = set(opt_years(ds).tolist())
         for y in [y for y in POLICY_YEARS if y in years]:
             rate = ds["resim_pooled_rate"].sel(year=y).where(used, drop=True)
             transfer = ds["opt_extra_transfer_cny"].sel(year=y).where(used, drop=True) / BILLION
             rows.append([name, y, float(rate.mean()), float(rate.quantile(0.1)),
                          float(rate.quantile(0.9)),
-                         *[_expected_delay(ds, y, c) for c in CATEGORIES],
+                         *[expected_delay(ds, y, c) for c in CATEGORIES],
                          _mean_over_paths(ds, "opt_reserve_draw_cny", y) / BILLION,
                          float(transfer.mean()), float(transfer.quantile(0.1)),
                          float(transfer.quantile(0.9)),
@@ -406,16 +416,15 @@ def optimal_expected_paths(runs: Runs) -> list[StudyTable]:
 
 
 # ---------------------------------------------------------------------------- frontier
-def _frontier_levers(settings: dict) -> tuple[float, str, str]:
-    opt = settings["optimization"]
-    rate_cap = opt["contribution"]["max_rate"] if opt["contribution"]["enabled"] else math.nan
-    ret = opt["retirement"]
-    if ret["enabled"]:
-        cap = ret["cap_age"]
-        age = f"{cap['men']:g} / {cap['women_cadre']:g} / {cap['women_worker']:g}"
+def _frontier_levers(settings: Experiment) -> tuple[float, str, str]:
+    opt = settings.optimization
+    rate_cap = opt.contribution.max_rate if opt.contribution.enabled else math.nan
+    if opt.retirement.enabled:
+        cap = opt.retirement.cap_age
+        age = f"{cap.men:g} / {cap.women_cadre:g} / {cap.women_worker:g}"
     else:
         age = "law (63 / 58 / 55)"
-    reserve = "yes" if opt["reserve"]["enabled"] else "no"
+    reserve = "yes" if opt.reserve.enabled else "no"
     return rate_cap, age, reserve
 
 
@@ -445,8 +454,8 @@ def frontier_frame(runs: Runs) -> pd.DataFrame:
             "PV extra transfers": _pv(ds, "opt_extra_transfer_cny", s),
             "PV reserve draws": _pv(ds, "opt_reserve_draw_cny", s),
             "mean pooled rate 2026-2100": _mean_rate(ds),
-            "delay men 2075 (months)": _expected_delay(ds, 2075, "men"),
-            "delay women workers 2075": _expected_delay(ds, 2075, "women_worker"),
+            "delay men 2075 (months)": expected_delay(ds, 2075, "men"),
+            "delay women workers 2075": expected_delay(ds, 2075, "women_worker"),
         })
     frame = pd.DataFrame(rows)
     if not frame.empty:
@@ -470,14 +479,16 @@ def frontier_table(runs: Runs) -> list[StudyTable]:
 
 
 # ---------------------------------------------------------------------------- sensitivity
-def _calibration_name(settings: dict) -> str:
+def _calibration_name(settings: Experiment) -> str:
     """The calibration folder's name (its path depends on where the experiment file is)."""
-    return Path(settings.get("calibration", "calibration/china")).name
+    return Path(settings.calibration).name
 
 
-def _change(settings: dict, reference: dict) -> str:
-    a = _flatten({**settings, "calibration": _calibration_name(settings)})
-    b = _flatten({**reference, "calibration": _calibration_name(reference)})
+def _change(settings: Experiment, reference: Experiment) -> str:
+    """The settings in which an experiment differs from the reference, as text."""
+    a = _flatten({**settings.model_dump(mode="json"), "calibration": _calibration_name(settings)})
+    b = _flatten({**reference.model_dump(mode="json"),
+                  "calibration": _calibration_name(reference)})
     skip = {"name", "description"}
     parts = [f"{k} = {_compact(a.get(k))}" for k in sorted(set(a) | set(b))
              if k not in skip and a.get(k) != b.get(k)]
@@ -502,7 +513,7 @@ def sensitivity_table(runs: Runs) -> list[StudyTable]:
         cost = float(ds["opt_objective_cny"])
         odr = ds["old_age_dependency_ratio_paths"]
         rows.append([
-            name, s["description"].split(": ", 1)[-1], _change(s, ref_settings),
+            name, s.description.split(": ", 1)[-1], _change(s, ref_settings),
             100 * float(odr.sel(year=2050).median()), 100 * float(odr.sel(year=2100).median()),
             float(ds["e0_paths"].sel(year=2050).mean()), float(ds["tfr_paths"].sel(
                 year=2050).median()),
@@ -510,7 +521,7 @@ def sensitivity_table(runs: Runs) -> list[StudyTable]:
             100 * float(np.mean(filled <= 2035)), 100 * float(np.mean(filled <= 2050)),
             cost / TRILLION, 100 * (cost / ref_cost - 1.0),
             _pv(ds, "opt_extra_transfer_cny", s), _mean_over_paths(ds, "resim_pooled_rate", 2050),
-            _expected_delay(ds, 2075, "men"), _status(ds)])
+            expected_delay(ds, 2075, "men"), _status(ds)])
     frame = pd.DataFrame(rows, columns=[
         "experiment", "assumption", "change vs reference", "old-age dependency 2050 (median, "
         "per 100)", "old-age dependency 2100", "e0 2050 (mean of sexes and paths)",
@@ -531,12 +542,12 @@ def sensitivity_table(runs: Runs) -> list[StudyTable]:
 REFORM_KEYS = ("target_share_of_employee_pension", "reform_year", "phase_in_years")
 
 
-def equity_reform(settings: dict) -> dict[str, float]:
+def equity_reform(settings: Experiment) -> dict[str, float]:
     """The equity reform an experiment sets through its overrides (``{}`` if none): target
     share, reform year and phase-in years, whether each key is set whole (``{value, unit,
     source}``) or by its ``.value``."""
     out = {}
-    for key, value in settings.get("overrides", {}).items():
+    for key, value in settings.overrides.items():
         for name in REFORM_KEYS:
             if key == f"pension.residents.{name}" and isinstance(value, dict):
                 out[name] = value.get("value")
@@ -545,7 +556,7 @@ def equity_reform(settings: dict) -> dict[str, float]:
     return out
 
 
-def _reform_text(reform: dict) -> str:
+def reform_text(reform: dict) -> str:
     if len(reform) < len(REFORM_KEYS):
         return "the residents' pension raised"
     first, n = int(reform["reform_year"]), int(reform["phase_in_years"])
@@ -555,7 +566,7 @@ def _reform_text(reform: dict) -> str:
             + (f" (linear phase-in, reached in {full})" if full > first else ""))
 
 
-def _residents(ds: xr.Dataset, regime: str) -> dict[str, xr.DataArray]:
+def residents_of(ds: xr.Dataset, regime: str) -> dict[str, xr.DataArray]:
     a = ds.sel(regime=regime)
     per_res = a["residents_expenditure_cny"] / a["residents_recipients"] / 12.0
     per_emp = a["expenditure_cny"] / a["pensioners"].sum("category") / 12.0
@@ -565,7 +576,7 @@ def _residents(ds: xr.Dataset, regime: str) -> dict[str, xr.DataArray]:
 
 def _economy_of(ds: xr.Dataset, name: str, regime: str) -> xr.DataArray | None:
     var = f"economy_{name}"
-    return ds[var].sel(regime=regime) if var in ds else None
+    return ds[var].sel(regime=regime) if has_economy(ds) else None
 
 
 def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "economy_",
@@ -575,14 +586,10 @@ def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "eco
     (:func:`models.economy.welfare_cev` on the lifetime utilities kept in results.nc), ``None``
     when either run lacks them or their households' calibrated preferences differ (then the
     utilities are not comparable)."""
-    from models.economy import welfare_cev
-    from models.pipeline.economy_step import welfare_of
-
-    need = (f"{reform_prefix}lifetime_utility", f"{base_prefix}lifetime_utility")
-    if need[0] not in reform or need[1] not in base:
+    if not (has_lifetime_utilities(reform, reform_prefix)
+            and has_lifetime_utilities(base, base_prefix)):
         return None
-    beta = [float(d["economy_discount_factor"]) for d in (reform, base)
-            if "economy_discount_factor" in d]
+    beta = [float(d["economy_discount_factor"]) for d in (reform, base) if has_economy(d)]
     if len(beta) == 2 and beta[0] != beta[1]:
         return None
     return welfare_cev(welfare_of(base, base_prefix, **(base_sel or {})),
@@ -590,8 +597,6 @@ def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "eco
 
 
 def _cev_rows(cev: xr.DataArray, lead: list) -> list[list]:
-    from models.pipeline.economy_step import WELFARE_BIRTH_YEARS
-
     rows = []
     for by in [y for y in WELFARE_BIRTH_YEARS if y in cev["birth_year"].values]:
         c = cev.sel(birth_year=by)
@@ -605,38 +610,67 @@ def _cev_columns(cev: xr.DataArray) -> list[str]:
     return [f"{g}, {k} (%)" for g in cev["group"].values for k in cev["category"].values]
 
 
-def equity_tables(runs: Runs) -> list[StudyTable]:
-    base_name, eq_name = ROLES["baseline"], ROLES["equity"]
-    if eq_name not in runs.names:
-        return []
-    base, eq = runs.get(base_name), runs.get(eq_name)
-    reform = equity_reform(runs.settings(eq_name))
-    regime = "law_2024"
-    b, e = _residents(base, regime), _residents(eq, regime)
+@dataclass
+class EquityPaths:
+    """What the equity tables read from the baseline and the equity runs (law_2024)."""
+
+    base: xr.Dataset
+    reform: dict[str, float]
+    b: dict[str, xr.DataArray]  # residents' pension, share, employee pension, spending
+    e: dict[str, xr.DataArray]
+    working: xr.DataArray  # population aged 20-64
+    output: xr.DataArray | None  # the economy's output (None without the economy)
+    tax_b: xr.DataArray | None  # income tax closing the budget, baseline and equity
+    tax_e: xr.DataArray | None
+    res_b: xr.DataArray | None  # the economy's residents' pensions, baseline and equity
+    res_e: xr.DataArray | None
+
+    @property
+    def extra(self) -> xr.DataArray:
+        """The extra residents' pension spending of the reform ``[year]`` (yuan)."""
+        return self.e["spending"] - self.b["spending"]
+
+    @property
+    def economy(self) -> bool:
+        return self.output is not None and self.tax_b is not None and self.tax_e is not None
+
+    @property
+    def priced(self) -> bool:
+        return self.economy and self.res_b is not None and self.res_e is not None
+
+
+def equity_paths(base: xr.Dataset, eq: xr.Dataset, reform: dict[str, float],
+                 regime: str = "law_2024") -> EquityPaths:
+    """The baseline's and the equity run's residents' pensions and economy paths."""
     pop = base["population"].sum("sex")
     working = pop.sel(age=(pop["age"] >= 20) & (pop["age"] <= 64)).sum("age")
-    output = _economy_of(eq, "output_cny", regime)
-    tax_b, tax_e = (_economy_of(d, "income_tax_rate", regime) for d in (base, eq))
-    res_b, res_e = (_economy_of(d, "residents_pensions_cny", regime) for d in (base, eq))
-    economy = output is not None and tax_b is not None and tax_e is not None
-    priced = economy and res_b is not None and res_e is not None
-    extra = e["spending"] - b["spending"]
+    return EquityPaths(
+        base, reform, residents_of(base, regime), residents_of(eq, regime), working,
+        _economy_of(eq, "output_cny", regime),
+        *(_economy_of(d, "income_tax_rate", regime) for d in (base, eq)),
+        *(_economy_of(d, "residents_pensions_cny", regime) for d in (base, eq)))
+
+
+def equity_year_frame(q: EquityPaths) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The equity table by year: pensions, shares, spending, cost, and (with the economy)
+    its share of GDP and the income tax that pays for it; with the column formats."""
+    b, e, extra = q.b, q.e, q.extra
     rows = []
-    for y in [y for y in YEARS if y in base["year"].values]:
+    for y in [y for y in YEARS if y in q.base["year"].values]:
         x = float(extra.sel(year=y))
         row = [y, float(b["pension"].sel(year=y)), float(e["pension"].sel(year=y)),
                float(e["employee"].sel(year=y)),
                100 * float(b["share"].sel(year=y)), 100 * float(e["share"].sel(year=y)),
                float(b["spending"].sel(year=y)) / BILLION,
                float(e["spending"].sel(year=y)) / BILLION, x / BILLION,
-               x / float(working.sel(year=y))]
-        if economy:
-            out_y = float(output.sel(year=y))
+               x / float(q.working.sel(year=y))]
+        if q.economy:
+            out_y = float(q.output.sel(year=y))
             row += [100 * x / out_y]
-            if priced:
-                row += [100 * float((res_e - res_b).sel(year=y)) / out_y]
-            row += [100 * float(tax_b.sel(year=y)), 100 * float(tax_e.sel(year=y)),
-                    100 * float((tax_e - tax_b).sel(year=y))]
+            if q.priced:
+                row += [100 * float((q.res_e - q.res_b).sel(year=y)) / out_y]
+            row += [100 * float(q.tax_b.sel(year=y)), 100 * float(q.tax_e.sel(year=y)),
+                    100 * float((q.tax_e - q.tax_b).sel(year=y))]
         rows.append(row)
     cols = ["year", "residents' pension, baseline (yuan/month)", "equity (yuan/month)",
             "average employee pension, equity (yuan/month)",
@@ -644,10 +678,10 @@ def equity_tables(runs: Runs) -> list[StudyTable]:
             "residents' pension spending, baseline (bn yuan)", "equity (bn yuan)",
             "extra budget cost (bn yuan)", "extra cost per person aged 20-64 (yuan/year)"]
     fmt = ["d", ".0f", ".0f", ".0f", ".1f", ".1f", ".0f", ".0f", ".0f", ".0f"]
-    if economy:
+    if q.economy:
         cols += ["extra cost (% of GDP)"]
         fmt += [".2f"]
-        if priced:
+        if q.priced:
             cols += ["extra cost in the OLG economy (% of GDP)"]
             fmt += [".2f"]
         cols += ["income tax closing the budget, baseline (%)", "equity (%)",
@@ -655,20 +689,14 @@ def equity_tables(runs: Runs) -> list[StudyTable]:
         fmt += [".2f", ".2f", ".2f"]
     frame = pd.DataFrame(rows, columns=cols)
     frame["year"] = frame["year"].astype(object)
-    what = _reform_text(reform)
-    year_table = Table(
-        "equity", f"Equity ({eq_name}): {what}, vs the baseline (2024 law, median demography); "
-        "money at 2021 prices; cost from the pension accounts, % of GDP of the OLG economy's "
-        "output. Who pays: the budget, i.e. the income tax on labour and pension income that "
-        "closes it in the OLG economy (whose residents' pensions follow the same rule)",
-        frame, tuple(fmt))
-    # present value of the extra cost from the first reform year
-    years = base["year"].values
-    s = runs.settings(base_name)
-    opt = s.get("optimization") or {}
-    rate = opt.get("objective", {}).get("discount_rate", DEFAULT_DISCOUNT_RATE)
-    first = int(reform.get("reform_year") or opt.get("tree", {}).get("first_decision_year",
-                                                                      DEFAULT_PV_FROM))
+    return frame, tuple(fmt)
+
+
+def equity_cost_rows(q: EquityPaths, rate: float, first: int) -> list[list]:
+    """The summary's settings and cost rows: present value from ``first`` at ``rate``,
+    undiscounted total, the cost after four years and (with the economy) in % of GDP and the
+    income tax change."""
+    years, extra, reform = q.base["year"].values, q.extra, q.reform
     last = int(years[-1])
     sel = years >= first
     x = extra.values[sel]
@@ -685,28 +713,56 @@ def equity_tables(runs: Runs) -> list[StudyTable]:
                  float(np.sum(x)) / TRILLION],
                 [f"extra cost in {first + 4} (bn yuan)", float(extra.sel(year=first + 4))
                  / BILLION if first + 4 <= last else math.nan]]
-    if economy:
-        share = 100 * extra.sel(year=years[sel]) / output.sel(year=years[sel])
-        dt = 100 * (tax_e - tax_b).sel(year=years[sel])
+    if q.economy:
+        share = 100 * extra.sel(year=years[sel]) / q.output.sel(year=years[sel])
+        dt = 100 * (q.tax_e - q.tax_b).sel(year=years[sel])
         summary += [[f"extra cost, mean {first}-{last} (% of GDP)", float(share.mean())],
                     ["extra cost, largest (% of GDP)", float(share.max())],
                     [f"income tax rate change, mean {first}-{last} (pp)", float(dt.mean())],
                     ["income tax rate change, largest (pp)", float(dt.max())]]
+    return summary
+
+
+def equity_welfare_rows(cev: xr.DataArray) -> list[list]:
+    """The summary's welfare rows: each group's smallest and largest CEV, born 1950-2030."""
+    born = cev["birth_year"]
+    window = cev.where((born >= 1950) & (born <= 2030), drop=True)
+    rows = []
+    for g in cev["group"].values:
+        c = 100 * window.sel(group=g)
+        lo, hi = c.argmin(...), c.argmax(...)
+        for label, idx in (("smallest", lo), ("largest", hi)):
+            by = int(window["birth_year"].values[int(idx["birth_year"])])
+            cat = str(window["category"].values[int(idx["category"])])
+            rows.append([f"welfare (CEV, % of consumption), {g}s born 1950-2030: "
+                         f"{label} ({cat}, born {by})",
+                         float(c.isel(birth_year=int(idx["birth_year"]),
+                                      category=int(idx["category"])))])
+    return rows
+
+
+def equity_tables(runs: Runs) -> list[StudyTable]:
+    """The equity reform against the baseline: by year, its summary, and welfare by cohort."""
+    base_name, eq_name = ROLES["baseline"], ROLES["equity"]
+    if eq_name not in runs.names:
+        return []
+    base, eq = runs.get(base_name), runs.get(eq_name)
+    regime = "law_2024"
+    q = equity_paths(base, eq, equity_reform(runs.settings(eq_name)), regime)
+    frame, fmt = equity_year_frame(q)
+    year_table = Table(
+        "equity", f"Equity ({eq_name}): {reform_text(q.reform)}, vs the baseline (2024 law, "
+        "median demography); money at 2021 prices; cost from the pension accounts, % of GDP "
+        "of the OLG economy's output. Who pays: the budget, i.e. the income tax on labour and "
+        "pension income that closes it in the OLG economy (whose residents' pensions follow "
+        "the same rule)", frame, fmt)
+    # present value of the extra cost from the first reform year
+    rate, first = present_value_settings(runs.settings(base_name))
+    summary = equity_cost_rows(q, rate, int(q.reform.get("reform_year") or first))
     out = [StudyTable(year_table, (base_name, eq_name))]
     cev = _cev_between(eq, base, reform_sel={"regime": regime}, base_sel={"regime": regime})
     if cev is not None:
-        born = cev["birth_year"]
-        window = cev.where((born >= 1950) & (born <= 2030), drop=True)
-        for g in cev["group"].values:
-            c = 100 * window.sel(group=g)
-            lo, hi = c.argmin(...), c.argmax(...)
-            for label, idx in (("smallest", lo), ("largest", hi)):
-                by = int(window["birth_year"].values[int(idx["birth_year"])])
-                cat = str(window["category"].values[int(idx["category"])])
-                summary.append([f"welfare (CEV, % of consumption), {g}s born 1950-2030: "
-                                f"{label} ({cat}, born {by})",
-                                float(c.isel(birth_year=int(idx["birth_year"]),
-                                             category=int(idx["category"])))])
+        summary += equity_welfare_rows(cev)
         frame = pd.DataFrame(_cev_rows(cev, []), columns=["birth year"] + _cev_columns(cev))
         frame["birth year"] = frame["birth year"].astype(object)
         out.append(StudyTable(Table(
@@ -731,9 +787,7 @@ WELFARE_VARIABLE = "economy_welfare_cev"
 def welfare_tables(runs: Runs) -> list[StudyTable]:
     """Welfare by cohort and type, from every run that holds :data:`WELFARE_VARIABLE` (the
     deterministic baseline first); none when no run has it."""
-    from models.pipeline.economy_step import WELFARE_BIRTH_YEARS
-
-    names = [n for n in (ROLES["baseline"],) if runs.has(n) and WELFARE_VARIABLE in runs.get(n)]
+    names = [n for n in (ROLES["baseline"],) if runs.has(n) and has_welfare_of_the_law(runs.get(n))]
     if not names:
         return []
     rows = []
@@ -768,10 +822,10 @@ def welfare_comparisons(runs: Runs) -> list[tuple[str, str, xr.DataArray]]:
                            reform_sel={"regime": "law_2024"}, base_sel={"regime": "law_2024"})
         if cev is not None:
             out.append((f"{eq_name} vs {base_name} (2024 law)", f"{base_name}, {eq_name}", cev))
-    for name in _optimal_experiments(runs):
+    for name in optimal_experiments(runs):
         ds = runs.get(name)
         regime = str(ds.attrs.get("opt_regime", "law_2024"))
-        if ("economy_lifetime_utility" not in ds
+        if (not has_economy(ds)
                 or regime not in ds["economy_lifetime_utility"]["regime"].values):
             continue
         cev = _cev_between(ds, ds, reform_prefix="opt_economy_", base_sel={"regime": regime})
@@ -811,16 +865,16 @@ def experiments_table(runs: Runs) -> list[StudyTable]:
     rows = []
     for name in runs.names:
         s = runs.settings(name)
-        opt = s.get("optimization")
-        paths = s["demography"]["paths"]
-        n_opt = "-" if opt is None else str(opt.get("paths") or max(paths, 1))
-        branching = (opt or {}).get("tree", {}).get("branching") or []
-        rows.append([name, ", ".join(s["projection"]["regimes"]), paths, n_opt,
+        opt = s.optimization
+        paths = s.demography.paths
+        n_opt = "-" if opt is None else str(opt.paths or max(paths, 1))
+        branching = (opt.tree.branching or []) if opt else []
+        rows.append([name, ", ".join(s.projection.regimes), paths, n_opt,
                      "x".join(str(b) for b in branching) if opt else "-",
-                     "yes" if s.get("economy", {}).get("enabled") else "no",
+                     "yes" if s.economy.enabled else "no",
                      _calibration_name(s), "; ".join(f"{k} = {_compact(v)}" for k, v in
-                                                 s.get("overrides", {}).items()),
-                     s["description"]])
+                                                 s.overrides.items()),
+                     s.description])
     frame = pd.DataFrame(rows, columns=["experiment", "regimes", "Monte Carlo paths",
                                         "optimized paths", "tree branching", "economy",
                                         "calibration", "overrides", "description"])

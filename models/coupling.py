@@ -1,0 +1,219 @@
+"""Where the blocks meet: the economy's prices in the pension accounts, the optimizer's policy
+in the economy, and the pairing of the two as one damped fixed point.
+
+* **Prices into the accounts** (:func:`model_prices`): the accounts' wage index and fund return
+  from an OLG transition.
+* **Policy into the economy** (:func:`transition_under`, :func:`expected_policy`): the economy's
+  transition under a regime and the optimizer's levers (pooled-rate path, retirement delays,
+  indexation share), the levers taken as their probability-weighted mean over the tree.
+* **The pairing loop** (:func:`pair_with_economy`): solve the policy problem at given prices,
+  re-solve the economy under the expected policy, move the prices a damped step toward the
+  economy's, until they move less than the tolerance:
+  ``p_{k+1} = p_k + θ (F(p_k) − p_k)`` with ``θ = pairing_damping`` (a Mann iteration;
+  ``θ = 1`` is plain successive substitution).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from models.config import CATEGORIES, Calibration, OptimizationSettings
+from models.constants import TRILLION
+from models.demography import mortality_rates
+from models.economy import (
+    Policy,
+    base_year_economy,
+    calibrate_economy,
+    economy_parameters,
+    solve_transition,
+    with_residents_reform,
+)
+from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
+from models.pension import calibrate_base_year, project_accounts, retirement_schedule
+from models.pension.accounts import BaseYearFit
+
+log = logging.getLogger(__name__)
+
+
+def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.DataArray,
+                                                                             xr.DataArray]:
+    """The accounts' wage index and fund return from an economy transition.
+
+    ``wage_index = w̄(t) / w̄(base)`` (the model's average covered wage); the fund earns the
+    model's interest rate less the base-year spread between it and the calibrated fund return
+    (the fund holds deposits and bonds, not capital): ``r_fund(t) = r(t) − (r(base) − r_cal)``.
+    """
+    wage = transition["average_wage_cny"].sel(year=years)
+    rate = transition["interest_rate"].sel(year=years)
+    spread = rate.isel(year=0, drop=True) - cal.finances.fund.real_return.value
+    index = wage / wage.isel(year=0)
+    index.attrs.update(units="1", long_name="average wage relative to the base year")
+    fund = rate - spread
+    fund.attrs.update(units="1 per year", long_name="fund return from the economy")
+    return index, fund
+
+
+@dataclass(frozen=True)
+class EconomyContext:
+    """The calibrated economy on the median demography, ready for transitions under any
+    policy."""
+
+    params: object
+    initial: object
+    population: xr.DataArray
+    mortality: xr.DataArray
+    fund_months: float
+    base_year: int
+
+
+def economy_context(cal: Calibration, arrays: xr.Dataset, population: xr.DataArray,
+                    contribution_index: float) -> EconomyContext:
+    """Calibrate the OLG economy (to the base year, under the earlier retirement ages)."""
+    base = cal.demography.base_year.value
+    mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
+    months = cal.economy.government.fund_months.value
+    params = economy_parameters(cal.economy, cal.pension, cal.finances, contribution_index,
+                                cal.demography.last_year.value)
+    before = Policy.from_calibration(cal.pension, "pre_2024", months, base)
+    params = calibrate_economy(params, cal.economy, before, population, mx)
+    initial = base_year_economy(params, before, population, mx, base).initial
+    return EconomyContext(params, initial, population, mx, months, base)
+
+
+def regime_policy(ctx: EconomyContext, cal: Calibration, regime: str) -> Policy:
+    """The economy's pension policy under a retirement regime, as calibrated."""
+    return Policy.from_calibration(cal.pension, regime, ctx.fund_months, ctx.base_year)
+
+
+def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
+                     pooled_rate: xr.DataArray | None = None,
+                     extra_delay_months: xr.DataArray | None = None,
+                     indexation_share: xr.DataArray | None = None) -> xr.Dataset:
+    """The economy's transition under a regime and, optionally, a pooled-rate path
+    ``[year]``, retirement delays ``[year, category]`` and the indexation share of pensions
+    in payment ``[year]`` (the optimizer's levers)."""
+    policy = regime_policy(ctx, cal, regime)
+    if pooled_rate is not None:
+        steps = [(ctx.base_year, cal.pension.contribution.employer_pooled_rate.value)]
+        steps += [(int(y), float(r)) for y, r in zip(pooled_rate["year"].values,
+                                                     pooled_rate.values) if y > ctx.base_year]
+        policy = policy.replace(pooled_rate=tuple(steps))
+    if extra_delay_months is not None:
+        policy = policy.replace(extra_delay_months=extra_delay_months)
+    if indexation_share is not None:
+        policy = policy.with_indexation(indexation_share)
+    return solve_transition(regime_params(ctx, cal, regime), ctx.population, ctx.mortality,
+                            policy, ctx.initial)
+
+
+def employee_pension_ratio(population: xr.DataArray, cal: Calibration,
+                           regime: str) -> xr.DataArray:
+    """Average employee-scheme pension per pensioner / average wage ``[year]``: the pension
+    accounts under ``regime`` on ``population`` with the calibration's prices (what the
+    residents' equity reform targets a share of)."""
+    years, ages = population["year"].values, population["age"].values
+    schedule = retirement_schedule(years, ages, regime, cal.pension)
+    fit = calibrate_base_year(population.sel(year=int(years[0])), schedule, cal.pension,
+                              cal.finances)
+    acc = project_accounts(population, schedule, fit, cal.pension, cal.finances)
+    ratio = acc["average_pension_cny"] / acc["average_wage_cny"]
+    ratio.attrs.update(units="1", long_name="average employee pension / average wage")
+    return ratio
+
+
+def regime_params(ctx: EconomyContext, cal: Calibration, regime: str):
+    """The economy's parameters under ``regime``: the calibrated ones, with the residents'
+    equity reform when the calibration sets it (its target is a share of the accounts'
+    average employee pension under the regime, :func:`employee_pension_ratio`)."""
+    if not cal.pension.residents.reformed:
+        return ctx.params
+    return with_residents_reform(ctx.params, cal.pension,
+                                 employee_pension_ratio(ctx.population, cal, regime))
+
+
+def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray | None]:
+    """Probability-weighted pooled rate ``[year]`` (optimized years), delays ``[year,
+    category]`` (months) and indexation share ``[year]`` (None when the lever is off) of a
+    solution over the simulated years: what the economy on the median path is given."""
+    tree, years = problem.tree, problem.opt_years
+    inner = psol.rescue if psol.infeasible else psol.inner
+    rate = xr.DataArray(tree.probability @ inner.tau, dims="year", coords={"year": years})
+    delay = np.zeros((len(problem.years), len(CATEGORIES)))
+    index = np.zeros(len(problem.years)) if problem.indexation_enabled else None
+    for _, paths, full_delay, share in leaf_paths(problem, psol.levers):
+        weight = tree.probability[paths].sum()
+        delay += weight * full_delay
+        if index is not None:
+            index += weight * share
+    delay_da = xr.DataArray(delay, dims=("year", "category"),
+                            coords={"year": problem.years, "category": list(CATEGORIES)})
+    index_da = (None if index is None
+                else xr.DataArray(index, dims="year", coords={"year": problem.years}))
+    return rate, delay_da, index_da
+
+
+@dataclass
+class Pairing:
+    """The last policy problem and its solution, the pairing history (one dict per economy
+    re-solve: iteration, objective, largest wage and return changes) and the search time."""
+
+    problem: object
+    solution: object
+    tolerance: float
+    history: list[dict] = field(default_factory=list)
+    search_s: float = 0.0
+
+    @property
+    def converged(self) -> bool:
+        """The last re-solve moved the prices less than the tolerance."""
+        last = self.history[-1]
+        return max(last["wage_change"], last["return_change"]) < self.tolerance
+
+
+def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
+                      settings: OptimizationSettings, population: xr.DataArray,
+                      fit: BaseYearFit) -> Pairing:
+    """Solve the policy problem, paired with the economy when one is given.
+
+    Without ``economy`` (or with ``settings.economy_pairing`` off): one solve at the
+    calibration's prices. With it: prices ``p_0`` from the economy under the regime; then
+    repeatedly solve at ``p_k`` (the outer search continuing from the previous solution),
+    re-solve the economy under the expected policy to get ``F(p_k)``, stop when
+    ``max |F(p_k)/p_k − 1|`` (wage index) and ``max |F(p_k) − p_k|`` (fund return) are below
+    ``settings.pairing_tolerance``, else ``p_{k+1} = p_k + θ (F(p_k) − p_k)``, at most
+    ``settings.pairing_max_iterations`` solves.
+    """
+    years = population["year"].values
+    paired = economy is not None and settings.economy_pairing
+    prices = (model_prices(transition_under(economy, cal, settings.regime), years, cal)
+              if paired else None)
+    out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
+    for iteration in range(settings.pairing_max_iterations if paired else 1):
+        t0 = time.perf_counter()
+        out.problem = setup_problem(cal, settings, population, fit, prices)
+        start = out.solution.levers if out.solution is not None else None
+        out.solution = optimize_policy(out.problem, start=start)
+        out.search_s += time.perf_counter() - t0
+        if not paired:
+            break
+        new = model_prices(transition_under(economy, cal, settings.regime,
+                                            *expected_policy(out.problem, out.solution)),
+                           years, cal)
+        wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
+        return_change = float(np.max(np.abs(new[1] - prices[1])))
+        out.history.append({"iteration": iteration + 1,
+                            "objective_cny": out.solution.inner.objective * TRILLION,
+                            "wage_change": wage_change, "return_change": return_change})
+        log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e",
+                 iteration + 1, out.solution.inner.objective, wage_change, return_change)
+        if out.converged:
+            break
+        theta = settings.pairing_damping
+        prices = (prices[0] + theta * (new[0] - prices[0]),
+                  prices[1] + theta * (new[1] - prices[1]))
+    return out

@@ -177,7 +177,7 @@ class Pairing:
 
 def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
                       settings: OptimizationSettings, population: xr.DataArray,
-                      fit: BaseYearFit) -> Pairing:
+                      fit: BaseYearFit, workers: int = 1) -> Pairing:
     """Solve the policy problem, paired with the economy when one is given.
 
     Without ``economy`` (or with ``settings.economy_pairing`` off): one solve at the
@@ -186,7 +186,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     re-solve the economy under the expected policy to get ``F(p_k)``, stop when
     ``max |F(p_k)/p_k − 1|`` (wage index) and ``max |F(p_k) − p_k|`` (fund return) are below
     ``settings.pairing_tolerance``, else ``p_{k+1} = p_k + θ (F(p_k) − p_k)``, at most
-    ``settings.pairing_max_iterations`` solves.
+    ``settings.pairing_max_iterations`` solves. ``workers`` processes solve the
+    decomposition's recourse subproblems (identical results whatever their number).
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
@@ -195,7 +196,7 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
     for iteration in range(settings.pairing_max_iterations if paired else 1):
         t0 = time.perf_counter()
-        out.problem = setup_problem(cal, settings, population, fit, prices)
+        out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers)
         start = out.solution.levers if out.solution is not None else None
         out.solution = optimize_policy(out.problem, start=start)
         out.search_s += time.perf_counter() - t0

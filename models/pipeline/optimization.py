@@ -31,7 +31,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     (``policy_``/``opt_``/``resim_``/``search_``/``pairing_`` variables) and the solver log.
     """
     settings = exp.optimization
-    paired = pair_with_economy(economy, cal, settings, population, fit)
+    paired = pair_with_economy(economy, cal, settings, population, fit,
+                               workers=exp.parallel.workers)
     problem, psol = paired.problem, paired.solution
     timings["optimize_search_s"] = round(paired.search_s, 4)
     timings["optimize_last_build_s"] = round(psol.inner.build_s, 4)

@@ -350,6 +350,31 @@ class _Model:
         return {"r": r, "wage": wage, "wbar": wage * ebar, "output": output, "tech": tech,
                 "capital": capital}
 
+    def pad_front(self, x: np.ndarray) -> np.ndarray:
+        """Year path ``[B, Tx]`` -> padded ``[B, pad + Tx]`` (years before the base year take
+        the base year's value)."""
+        return np.concatenate([np.repeat(x[:, :1], self.pad, axis=1), x], axis=1)
+
+    def cohort_prices(self, pr: dict) -> core.CohortPrices:
+        """Prices along every cohort's life (``[B, C, 1, J]``; tax and bequests 0) from the
+        firm-side prices of :meth:`prices` (the average covered wage before the base year
+        falls back at the initial wage growth)."""
+        pad, wbar = self.pad, pr["wbar"]
+        g0 = self.initial.wage_growth
+        back = wbar[:, :1] * (1.0 + g0) ** -np.arange(pad, 0, -1)[None, :]
+        wbar_pad = np.concatenate([back, wbar], axis=1)
+        wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
+        growth_w = wbar_pad / wbar_before - 1.0
+        index = np.exp(np.cumsum(np.log1p(self.indexation * growth_w), axis=1))
+        return core.CohortPrices(
+            wage=self.to_cohorts(self.pad_front(pr["wage"])),
+            average_wage=self.to_cohorts(wbar_pad),
+            average_wage_before=self.to_cohorts(wbar_before), index=self.to_cohorts(index),
+            pooled_rate=self.to_cohorts(np.broadcast_to(self.pooled, wbar_pad.shape)),
+            income_tax=0.0, bequest=0.0,
+            residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
+            gross_return=1.0 + self.to_cohorts(self.pad_front(pr["r"])))
+
     def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
 
@@ -363,25 +388,8 @@ class _Model:
         pr = self.prices(kappa)
         r, wage, wbar, output, tech = (pr[k] for k in ("r", "wage", "wbar", "output", "tech"))
 
-        # padded year grid
-        g0 = self.initial.wage_growth
-        back = wbar[:, :1] * (1.0 + g0) ** -np.arange(pad, 0, -1)[None, :]
-        wbar_pad = np.concatenate([back, wbar], axis=1)
-        wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
-        growth_w = wbar_pad / wbar_before - 1.0
-        index = np.exp(np.cumsum(np.log1p(self.indexation * growth_w), axis=1))
-        pad_front = lambda x: np.concatenate(  # noqa: E731
-            [np.repeat(x[:, :1], pad, axis=1), x], axis=1)
-        r_pad = pad_front(r)
-        wage_pad = pad_front(wage)
-
-        prices = core.CohortPrices(
-            wage=self.to_cohorts(wage_pad), average_wage=self.to_cohorts(wbar_pad),
-            average_wage_before=self.to_cohorts(wbar_before), index=self.to_cohorts(index),
-            pooled_rate=self.to_cohorts(np.broadcast_to(self.pooled, wbar_pad.shape)),
-            income_tax=0.0, bequest=0.0,
-            residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
-            gross_return=1.0 + self.to_cohorts(r_pad))
+        prices = self.cohort_prices(pr)
+        pad_front = self.pad_front
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
         flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)

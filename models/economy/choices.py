@@ -83,8 +83,9 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     Returns
     -------
     Dataset over ``birth_year``, ``group``, ``category`` (and ``option``, ``age``):
-    ``expected_value`` (utils), ``consumption_utility`` and ``leisure_utility`` (its parts,
-    expected over options), ``probability[option]``, ``retirement_age[option]``,
+    ``expected_value`` (utils), ``consumption_utility`` and ``leisure_utility`` (the
+    expected utility of consumption and of work over the options; the rest of the expected
+    value is the taste shocks' option value), ``probability[option]``, ``retirement_age[option]``,
     ``mean_retirement_age``, ``hours[age]`` and ``employment[age]`` (expected), the largest
     ``kuhn_tucker_residual``, ``euler_residual``, ``marginal_utility_start`` (``u'`` of the
     first planned year, utils per model money unit) and ``average_wage_start``; attributes
@@ -107,7 +108,7 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     O = valid.shape[-1]
     start_age = np.repeat(model.start, O)
     valid = valid & ((cp.retire_index.reshape(C, O, K).transpose(0, 2, 1)
-                      >= model.start[:, None, None]) | (np.arange(O) == 0))
+                      >= model.start[:, None, None]) | (np.arange(O) == O // 2))
     rep = lambda x: np.repeat(x, O, axis=1)  # noqa: E731  [B, C, ...] -> [B, C·O, ...]
     pr_o = core.CohortPrices(*(rep(np.asarray(getattr(prices, f)))
                                if np.ndim(getattr(prices, f)) == 4 else getattr(prices, f)
@@ -156,6 +157,7 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     probs = core.choice_probabilities(values, scale_ck, valid)
     ev = core.expected_value(values, scale_ck, valid)
     cons_u = (probs * unflat(v_c).transpose(0, 2, 1)).sum(-1)
+    leisure_u = (probs * unflat(v - v_c).transpose(0, 2, 1)).sum(-1)
     hours = unflat(sol.hours).transpose(0, 2, 1, 3)  # [C, K, O, J]
     work = cp.work.reshape(C, O, K, J).transpose(0, 2, 1, 3)
     employment = (probs[..., None] * work).sum(2)
@@ -179,8 +181,8 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
             "expected_value": (dims, by(ev), {"units": "utils", "long_name":
                                               "expected lifetime utility (log-sum)"}),
             "consumption_utility": (dims, by(cons_u), {"units": "utils"}),
-            "leisure_utility": (dims, by(ev - cons_u), {"units": "utils", "long_name":
-                                "expected value less the expected utility of consumption"}),
+            "leisure_utility": (dims, by(leisure_u), {"units": "utils", "long_name":
+                                "expected disutility of work (hours and participation)"}),
             "probability": (dims + ("option",), by(probs), {"units": "1"}),
             "retirement_age": (dims + ("option",), by(ret_age), {"units": "years"}),
             "mean_retirement_age": (dims, by((probs * ret_age).sum(-1)), {"units": "years"}),
@@ -203,7 +205,8 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
 
 
 def price_of_delay(model, u: np.ndarray, from_year: int, months: float = 1.0,
-                   policy: Policy | None = None) -> xr.Dataset:
+                   policy: Policy | None = None,
+                   categories: tuple[str, ...] = CATEGORIES) -> xr.Dataset:
     """Welfare cost of ``months`` more statutory age, per month, by cohort and kind, at the
     prices of a solved transition (partial equilibrium).
 
@@ -219,7 +222,7 @@ def price_of_delay(model, u: np.ndarray, from_year: int, months: float = 1.0,
     base = cohort_choices(model, u, policy)
     policy = model.policy if policy is None else policy
     out = []
-    for cat in CATEGORIES:
+    for cat in categories:
         alt = cohort_choices(model, u, delay_policy(policy, cat, months, from_year))
         dv = (alt["expected_value"] - base["expected_value"]) / months
         dl = (alt["leisure_utility"] - base["leisure_utility"]) / months
@@ -229,7 +232,7 @@ def price_of_delay(model, u: np.ndarray, from_year: int, months: float = 1.0,
             "cost_cny": money * model.params.yuan_per_unit,
             "cost_wage_share": money / base["average_wage_start"],
         }))
-    ds = xr.concat(out, dim=xr.DataArray(list(CATEGORIES), dims="delayed_category"))
+    ds = xr.concat(out, dim=xr.DataArray(list(categories), dims="delayed_category"))
     ds = ds.rename(category="kind_category")
     for name, units in (("cost_utils", "utils per month"),
                         ("leisure_cost_utils", "utils per month"),

@@ -161,10 +161,14 @@ def retirement_options(params: EconomyParameters, policy: Policy, entry_years
     retirements before 2025, the statutory age only (early retirement for arduous jobs or
     ill health is not modelled). The window is the same as
     :func:`models.pension.rules.flexible_retirement_window_months` (which also takes it as
-    ``[original, original + 36]`` before the law). ``O = params.retirement_options`` ages
-    spread evenly from the earliest to the latest (by birth month); with
-    ``retirement_choice`` off, ``O = 1`` (the statutory age). Options identical to the first
-    are marked invalid.
+    ``[original, original + 36]`` before the law).
+
+    Options (a modelling choice): ``O = params.retirement_options`` ages at fixed offsets
+    from the statutory age, ``36 · (2o/(O−1) − 1)`` months (O = 7: −3, −2, …, +3 years), so
+    the distribution of retirement ages moves with the statutory age; an offset below the
+    earliest age is moved up to it if it is the last one below (that option is then "as
+    early as allowed"), and invalid otherwise. With ``retirement_choice`` off, ``O = 1``
+    (the statutory age).
     """
     entry = np.asarray(entry_years, dtype=np.int64)
     birth = entry - params.first_age - 1
@@ -180,27 +184,29 @@ def retirement_options(params: EconomyParameters, policy: Policy, entry_years
     earliest = np.where(in_force, np.maximum(original[None, :, None], stat - FLEXIBLE_MONTHS),
                         stat)
     latest = np.where(in_force, stat + FLEXIBLE_MONTHS, stat)
-    frac = np.linspace(0.0, 1.0, n_opt) if n_opt > 1 else np.zeros(1)
-    months = earliest[:, :, None, :] + frac[None, None, :, None] \
-        * (latest - earliest)[:, :, None, :]
-    width = (latest - earliest).max(axis=-1)  # [C, 3]
-    valid = np.broadcast_to((width > 0)[..., None], months.shape[:3]).copy()
-    valid[..., 0] = True
+    offsets = FLEXIBLE_MONTHS * np.linspace(-1.0, 1.0, n_opt) if n_opt > 1 else np.zeros(1)
+    step = offsets[1] - offsets[0] if n_opt > 1 else 1.0
+    raw = stat[:, :, None, :] + offsets[None, None, :, None]
+    months = np.clip(raw, earliest[:, :, None, :], latest[:, :, None, :])
+    mean = lambda x: x.mean(axis=-1)  # noqa: E731  (over birth months)
+    valid = (mean(raw + step) > mean(earliest)[:, :, None] + 1e-9) \
+        & (mean(raw) <= mean(latest)[:, :, None] + 1e-9)
+    valid &= in_force.all(axis=-1)[..., None] | (offsets == 0)[None, None, :]
     return months, valid
 
 
 def option_policy(params: EconomyParameters, policy: Policy, entry_years
                   ) -> tuple[CohortPolicy, np.ndarray]:
     """:func:`cohort_policy` for every retirement option: arrays ``[C·O, K, J]`` (cohort
-    major, option minor) and ``valid[C, K, O]`` (residents: the first option only; they
-    have no claiming choice in the employee scheme)."""
+    major, option minor) and ``valid[C, K, O]`` (residents: the statutory option ``O // 2``
+    only; they have no claiming choice in the employee scheme)."""
     entry = np.asarray(entry_years, dtype=np.int64)
     months, valid = retirement_options(params, policy, entry)
     C, _, O, _ = months.shape
     flat = months.transpose(0, 2, 1, 3).reshape(C * O, len(CATEGORIES), 12)
     cp = cohort_policy(params, policy, np.repeat(entry, O), retirement_months=flat)
     valid_k = valid[:, KIND_CATEGORY, :] & np.where(COVERED[:, None], True,
-                                                     np.arange(O)[None, :] == 0)
+                                                     np.arange(O)[None, :] == O // 2)
     return cp, valid_k
 
 

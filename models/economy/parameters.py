@@ -124,8 +124,9 @@ class EconomyParameters:
             raise ValueError("frisch_elasticity and retirement_taste_scale must be > 0")
         if self.hours_disutility < 0 or self.participation_disutility < 0:
             raise ValueError("hours_disutility and participation_disutility must be >= 0")
-        if self.retirement_options < 1:
-            raise ValueError("retirement_options must be >= 1")
+        if self.retirement_options < 1 or self.retirement_options % 2 == 0:
+            raise ValueError("retirement_options must be odd (the statutory age in the "
+                             f"middle), got {self.retirement_options}")
         if self.last_age <= self.first_age:
             raise ValueError("last_age must exceed first_age")
         if self.residents_target_share is not None and not self.employee_pension_ratio:

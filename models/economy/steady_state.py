@@ -319,7 +319,8 @@ def _evaluate_elastic(params: EconomyParameters, policy: Policy, demo: Demograph
     scale_u = growth ** (1.0 - params.crra)  # A_i^{1−σ}: balanced-growth scaling of leisure
     state = {} if state is None else state
     hours = state.get("hours", np.ones((O, K, J)))
-    probs = state.get("probs", np.where(np.arange(O)[:, None] == 0, 1.0, 0.0) * np.ones((1, K)))
+    probs = state.get("probs", np.where(np.arange(O)[:, None] == O // 2, 1.0, 0.0)
+                      * np.ones((1, K)))
     zero = np.zeros((O, K))
     start = core.CohortStart(age=np.zeros(O, dtype=np.int64), assets=zero, ia_balance=zero,
                              pension=zero)

@@ -193,7 +193,7 @@ def elastic_choices(ageing):
 
 
 def test_transition_choices_satisfy_the_optimality_conditions(elastic_choices):
-    q, _, _, ch = elastic_choices
+    q, mq, _, ch = elastic_choices
     assert float(ch["kuhn_tucker_residual"].max()) < 1e-9
     assert float(ch["euler_residual"].max()) < 1e-9
     p = ch["probability"].sel(group="employee")
@@ -205,10 +205,15 @@ def test_transition_choices_satisfy_the_optimality_conditions(elastic_choices):
     ratio = np.log(p / p.isel(option=0)).where(open_ & ch["valid"].sel(group="employee"))
     diff = (v - v.isel(option=0)).where(open_ & ch["valid"].sel(group="employee"))
     implied_scale = (diff / ratio).where(np.abs(ratio) > 1e-3)
-    # one scale per cohort: s0 A_start^{1−σ}
-    spread = implied_scale.max(["category", "option"]) / implied_scale.min(["category",
-                                                                           "option"])
-    np.testing.assert_allclose(spread.dropna("birth_year"), 1.0, rtol=1e-7)
+    # the scale is s0 A^{1−σ} with A the technology of the plan's first year
+    first_year = np.maximum(ch["birth_year"].values + ch["first_age_in_plan"].values + 1,
+                            mq.base_year)
+    tech = mq.tech[first_year - mq.base_year + mq.pad]
+    expected = q.retirement_taste_scale * tech ** (1.0 - q.crra)
+    ok = np.isfinite(implied_scale.max(["category", "option"]).values)
+    for stat in ("max", "min"):
+        got = getattr(implied_scale, stat)(["category", "option"]).values
+        np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-7)
 
 
 @pytest.mark.parametrize("choice", [False, True])

@@ -21,6 +21,8 @@ import pytest
 
 from models.economy import (
     Policy,
+    welfare_cev,
+    welfare_cev_with_leisure,
     demography_steady_state,
     initial_state,
     solve_steady_state,
@@ -266,3 +268,23 @@ def test_retirement_options_follow_the_flexible_window():
                                              np.array([1990]))
     assert valid_pre.sum() == 3 and valid_pre[..., 3].all()
     np.testing.assert_allclose(pre[:, :, 3, :].mean(-1) / 12, [[60, 55, 50]])
+
+
+def test_cev_with_leisure_is_the_cev_without_disutility(ageing):
+    """No disutility of work and one option: the CEV net of leisure is the CEV."""
+    params, _, model, u, ds, (pop, mx, init) = ageing
+    before = Policy(retirement_regime="pre_2024")
+    ds0 = solve_transition(params, pop, mx, before, init, horizon=model.T,
+                           terminal_population_growth=0.0)
+    m0 = build_model(params, pop, mx, before, init, horizon=model.T,
+                     terminal_population_growth=0.0)
+    plain = welfare_cev(ds0, ds)
+    assert float(np.abs(plain).max()) > 1e-3
+    netted = welfare_cev_with_leisure(cohort_choices(m0, unknowns_from_dataset(m0, ds0)),
+                                      cohort_choices(model, u), params.crra)
+    np.testing.assert_allclose(netted, plain, rtol=1e-9, atol=1e-12)
+
+
+def test_cev_with_leisure_of_a_policy_against_itself_is_zero(elastic_choices):
+    q, _, _, ch = elastic_choices
+    np.testing.assert_allclose(welfare_cev_with_leisure(ch, ch, q.crra), 0.0, atol=1e-12)

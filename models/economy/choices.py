@@ -187,6 +187,9 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
             "retirement_age": (dims + ("option",), by(ret_age), {"units": "years"}),
             "mean_retirement_age": (dims, by((probs * ret_age).sum(-1)), {"units": "years"}),
             "option_value": (dims + ("option",), by(values), {"units": "utils"}),
+            "option_consumption_utility": (dims + ("option",),
+                                           by(unflat(v_c, np.nan).transpose(0, 2, 1)),
+                                           {"units": "utils"}),
             "valid": (dims + ("option",), by(valid)),
             "employment": (dims + ("age",), by(employment), {"units": "share of the year"}),
             "hours": (dims + ("age",), by(hours_mean), {"units": "share of full time"}),
@@ -194,6 +197,8 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
             "euler_residual": (dims, by(eu), {"units": "1"}),
             "marginal_utility_start": (dims, by(mu0), {"units": "utils per model unit"}),
             "average_wage_start": (("birth_year",), wbar0, {"units": "model units per year"}),
+            "taste_scale": (("birth_year",), scale, {"units": "utils", "long_name":
+                            "scale of the retirement taste shocks, s0 A^(1-sigma)"}),
             "first_age_in_plan": (("birth_year",), params.first_age + model.start,
                                   {"units": "years"}),
         },

@@ -55,7 +55,7 @@ class EconomyParameters:
     # share ℓ of the year (A_t technology: balanced growth); φ = hours_disutility,
     # ν = frisch_elasticity, κ = participation_disutility
     hours_disutility: float = 0.0
-    frisch_elasticity: float = 0.33
+    frisch_elasticity: float = 0.5
     participation_disutility: float = 0.0
     # retirement/claiming choice among retirement_options ages spread evenly over the legal
     # window (core.retirement_options), Gumbel taste shocks of scale
@@ -178,7 +178,15 @@ def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
     hh, cov, fi, gov = economy.households, economy.coverage, economy.firms, economy.government
     ret, con = pension.retirement, pension.contribution
     ben, res = pension.benefit, pension.residents
+    ls = hh.labour_supply
+    labour = {} if ls is None else dict(
+        hours_disutility=ls.hours_disutility.value, frisch_elasticity=ls.frisch_elasticity.value,
+        participation_disutility=ls.participation_disutility.value,
+        retirement_choice=bool(ls.retirement_choice.value),
+        retirement_options=int(ls.retirement_options.value),
+        retirement_taste_scale=ls.retirement_taste_scale.value)
     return EconomyParameters(
+        **labour,
         crra=hh.risk_aversion.value,
         discount_factor=hh.discount_factor.value,
         first_age=hh.first_age.value,

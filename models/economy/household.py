@@ -31,6 +31,34 @@ to segment (a handful of steps, each vectorised over all problems), and
 also the local (first-order) solution used for sequence-space Jacobians.
 
 All arrays are ``(n, J)`` (``n`` problems); entries before a problem's ``start`` are ignored.
+
+Elastic hours (separable disutility of work), added to the kernel above.
+
+Period utility ``u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i`` with hours ``h_i ∈ [0, 1]`` (a
+share of full-time hours while working), hours weight ``ω_i ≥ 0`` (the disutility weight
+times the share of the year worked, 0 when not working), Frisch elasticity ``ν`` and a known
+utility shift ``ζ_i`` (e.g. the disutility of participation). Income is linear in hours:
+
+.. math::  y_i(h) = \bar y_i − z_i (1 − h_i) − π_i \sum_{j} a_j (1 − h_j),
+
+``\bar y`` the income at full-time hours (the inelastic model's), ``z_i`` the year's net
+earnings per unit of hours (after the income tax and contributions), ``a_j`` the
+individual-account credit per unit of hours at ``j`` and ``π_i`` the net pension paid at ``i``
+per unit of credit (the account's annuity: later hours raise the pension).
+
+First-order (Kuhn–Tucker) condition: with ``μ_i = β^{i−s} Π s · u'(c_i m_i) m_i`` the
+discounted marginal utility of a yuan at ``i``,
+
+.. math::  ω_i h_i^{1/ν} = u'(c_i m_i) m_i \Big(z_i + a_i \frac{\sum_k π_k μ_k}{μ_i}\Big)
+           \quad\text{if } 0 < h_i < 1, \qquad ≤ \text{ if } h_i = 1.
+
+Method (exact, no grid). Along an Euler segment consumption is ``c_i = G_i λ`` (the closed
+form above), so hours there are a function of the segment's scalar ``λ`` and the segment's
+budget ``F(λ) = X + Σ y_i(h(λ)) D_i + b_k D_k − λ Σ G_i D_i = 0`` is convex and decreasing in
+``λ``: Newton's method converges monotonically after one step. An outer loop re-solves the
+borrowing-limit segments and the account term (``Σ π μ`` and the account credit of other
+years' hours) until hours change by less than ``tol``. With ``ω = 0`` hours are 1 and the
+inelastic solution is returned unchanged.
 """
 
 from __future__ import annotations
@@ -265,36 +293,6 @@ def discounted_survival_sum(h: HouseholdInputs) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ elastic hours
-r"""Elastic hours (separable disutility of work), added to the kernel above.
-
-Period utility ``u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i`` with hours ``h_i ∈ [0, 1]`` (a
-share of full-time hours while working), hours weight ``ω_i ≥ 0`` (the disutility weight
-times the share of the year worked, 0 when not working), Frisch elasticity ``ν`` and a known
-utility shift ``ζ_i`` (e.g. the disutility of participation). Income is linear in hours:
-
-.. math::  y_i(h) = \bar y_i − z_i (1 − h_i) − π_i \sum_{j} a_j (1 − h_j),
-
-``\bar y`` the income at full-time hours (the inelastic model's), ``z_i`` the year's net
-earnings per unit of hours (after the income tax and contributions), ``a_j`` the
-individual-account credit per unit of hours at ``j`` and ``π_i`` the net pension paid at ``i``
-per unit of credit (the account's annuity: later hours raise the pension).
-
-First-order (Kuhn–Tucker) condition: with ``μ_i = β^{i−s} Π s · u'(c_i m_i) m_i`` the
-discounted marginal utility of a yuan at ``i``,
-
-.. math::  ω_i h_i^{1/ν} = u'(c_i m_i) m_i \Big(z_i + a_i \frac{\sum_k π_k μ_k}{μ_i}\Big)
-           \quad\text{if } 0 < h_i < 1, \qquad ≤ \text{ if } h_i = 1.
-
-Method (exact, no grid). Along an Euler segment consumption is ``c_i = G_i λ`` (the closed
-form above), so hours there are a function of the segment's scalar ``λ`` and the segment's
-budget ``F(λ) = X + Σ y_i(h(λ)) D_i + b_k D_k − λ Σ G_i D_i = 0`` is convex and decreasing in
-``λ``: Newton's method converges monotonically after one step. An outer loop re-solves the
-borrowing-limit segments and the account term (``Σ π μ`` and the account credit of other
-years' hours) until hours change by less than ``tol``. With ``ω = 0`` hours are 1 and the
-inelastic solution is returned unchanged.
-"""
-
-
 @dataclass(frozen=True)
 class HoursInputs:
     """Hours margin of ``n`` problems, ``(n, J)`` arrays (see the section's docstring)."""

@@ -55,9 +55,11 @@ discounted marginal utility of a yuan at ``i``,
 Method (exact, no grid). Along an Euler segment consumption is ``c_i = G_i λ`` (the closed
 form above), so hours there are a function of the segment's scalar ``λ`` and the segment's
 budget ``F(λ) = X + Σ y_i(h(λ)) D_i + b_k D_k − λ Σ G_i D_i = 0`` is convex and decreasing in
-``λ``: Newton's method converges monotonically after one step. An outer loop re-solves the
-borrowing-limit segments and the account term (``Σ π μ`` and the account credit of other
-years' hours) until hours change by less than ``tol``. With ``ω = 0`` hours are 1 and the
+``λ``: Newton's method converges monotonically after one step (the segment's income counts
+its own hours' earnings and the account pension they earn when paid within the segment).
+An outer loop re-solves the borrowing-limit segments and the terms that cross segments
+(``Σ π μ`` beyond the segment and account credit earned in other segments) until hours
+change by less than ``tol``. With ``ω = 0`` hours are 1 and the
 inelastic solution is returned unchanged.
 """
 
@@ -386,7 +388,6 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
         hh = HouseholdInputs(h.gross_return, y, h.survival, h.borrowing_limit, h.start,
                              h.initial_assets, h.discount_factor, h.crra, h.taste)
         sol = solve_households(hh)
-        value = _hours_value(h, lab, sol.consumption)
         # Newton on each segment's λ with hours h(λ); other terms of income held fixed
         pr = _prepare(hh)
         seg_now = sol.segments
@@ -396,19 +397,46 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
         big_q = take(pr.q, seg_now.last) - q_first
         g = np.exp(pr.log_g)
         z = lab.net_earnings
-        fixed = x + take(pr.p, seg_now.last) - _segment_sum(z * hours * pr.disc, seg_now)
+        # the account pension paid within the segment from hours within it (exact in λ);
+        # credit earned in other segments is held (outer loop)
+        credit = lab.account_credit
+        pv_pay = _segment_sum(lab.account_payout * pr.disc, seg_now)
+        fixed = x + take(pr.p, seg_now.last) - _segment_sum(z * hours * pr.disc, seg_now) \
+            - pv_pay * _segment_sum(credit * hours, seg_now)
         lam = np.where(before, 1.0, (x + take(pr.p, seg_now.last)) / big_q)
         wt = np.where(works, lab.hours_weight, 0.0)
-        # u'(c m) m = m^{1−σ} (g λ)^{−σ}: hours = (m^{1−σ} g^{−σ} value / ω)^ν λ^{−σν}
-        coef = g ** -sigma * value * (1.0 if m is None else m ** (1.0 - sigma))
+        # u'(c m) m = m^{1−σ} (g λ)^{−σ}; the account pension paid within the segment is
+        # valued at that marginal utility (Euler: μ_k/μ_i = D_k/D_i), the rest at the
+        # current consumption elsewhere: ω h^{1/ν} = A λ^{−σ} + B
+        w_disc = _discount_weights(np.asarray(h.survival, dtype=float), h.start,
+                                   h.discount_factor)
+        mu_now = np.where(w_disc > 0, w_disc * _marginal_utility(h, np.where(
+            w_disc > 0, sol.consumption, 1.0)), 0.0)
+        pay = lab.account_payout
+        pv_in = _segment_sum(pay * pr.disc, seg_now) / pr.disc
+        out_mu = np.sum(pay * mu_now, axis=1, keepdims=True) - _segment_sum(pay * mu_now,
+                                                                            seg_now)
         with np.errstate(divide="ignore", invalid="ignore"):
-            base = np.where(wt > 0, np.power(np.maximum(coef, 0.0) / wt, nu), np.inf)
+            big_b = np.where(w_disc > 0, credit * out_mu / w_disc, 0.0)
+        big_a = g ** -sigma * (z + credit * pv_in) \
+            * (1.0 if m is None else m ** (1.0 - sigma))
+
+        def hours_at(lam):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gain = big_a * lam ** -sigma + big_b
+                hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
+                                               0.0, 1.0), 1.0)
+                interior = (wt > 0) & (hrs > 0) & (hrs < 1)
+                dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
+                              / gain, 0.0)
+            return hrs, dh
+
         for _ in range(100):
-            hrs = np.where(wt > 0, np.clip(base * lam ** (-sigma * nu), 0.0, 1.0), 1.0)
-            f = fixed + _segment_sum(z * hrs * pr.disc, seg_now) - lam * big_q
-            interior = (wt > 0) & (hrs > 0) & (hrs < 1)
-            dh = np.where(interior, -sigma * nu * hrs / lam, 0.0)
-            df = _segment_sum(z * dh * pr.disc, seg_now) - big_q
+            hrs, dh = hours_at(lam)
+            f = fixed + _segment_sum(z * hrs * pr.disc, seg_now) \
+                + pv_pay * _segment_sum(credit * hrs, seg_now) - lam * big_q
+            df = _segment_sum(z * dh * pr.disc, seg_now) \
+                + pv_pay * _segment_sum(credit * dh, seg_now) - big_q
             new = lam - f / df
             new = np.where(before, 1.0, np.where(new > 0, new, lam / 10.0))
             done = np.max(np.abs(new - lam) / lam) < 1e-14
@@ -416,7 +444,7 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
             if done:
                 break
         newton_steps += 1
-        new_hours = np.where(wt > 0, np.clip(base * lam ** (-sigma * nu), 0.0, 1.0), 1.0)
+        new_hours = hours_at(lam)[0]
         change = float(np.max(np.abs(new_hours - hours)))
         hours = new_hours
         seg = sol.segments

@@ -511,6 +511,13 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
 
     kappa_open = float(core.kappa_from_rate(params, params.world_interest_rate))
     kappa = None
+    if closed and guess is None and params.elastic:  # start from the inelastic economy
+        fixed = params.replace(hours_disutility=0.0, participation_disutility=0.0,
+                               retirement_choice=False)
+        inelastic = solve_steady_state(fixed, demography, policy, year=year,
+                                       technology_growth=g, residents_ratio=residents_ratio,
+                                       tol=tol)
+        guess = (inelastic.kappa, inelastic.bequest_ratio)
     if closed and guess is None:
         guess = (float(core.kappa_from_rate(params, 0.05)), 0.03)
     if closed:  # Newton-type steps from the guess first; the bracket below if they fail

@@ -29,7 +29,7 @@ from models.economy import (
     solve_transition,
 )
 from models.economy import core
-from models.economy.choices import cohort_choices, price_of_delay
+from models.economy.choices import cohort_choices, delay_price_by_year, price_of_delay
 from models.economy.household import (
     HouseholdInputs,
     HoursInputs,
@@ -224,11 +224,11 @@ def test_one_more_month_costs_leisure_only_to_those_it_reaches(ageing, choice):
     (and a welfare cost) for the men it reaches, none for men already retired or for other
     categories. With the retirement choice, the cohorts whose whole window moves (born from
     1977: earliest = statutory − 3 years > 60); hours-only, every reached cohort."""
-    params, _, model, u, _, (pop, mx, init) = ageing
+    params, _, model, u, ds, (pop, mx, init) = ageing
     q = params.replace(**dict(ELASTIC, retirement_choice=choice))
     mq = build_model(q, pop, mx, model.policy, init, horizon=model.T, terminal=model.terminal)
-    cost = price_of_delay(mq, u, from_year=2030, categories=("men",)).sel(
-        delayed_category="men", group="employee")
+    full = price_of_delay(mq, u, from_year=2030, categories=("men",))
+    cost = full.sel(delayed_category="men", group="employee")
     men = cost.sel(kind_category="men")
     reached = men.sel(birth_year=slice(1977 if choice else 1972, 2000))
     retired = men.sel(birth_year=slice(1930, 1960))  # retired before 2021
@@ -237,6 +237,13 @@ def test_one_more_month_costs_leisure_only_to_those_it_reaches(ageing, choice):
     np.testing.assert_array_equal(retired["leisure_cost_utils"], 0.0)
     np.testing.assert_array_equal(retired["cost_utils"], 0.0)
     np.testing.assert_array_equal(cost.sel(kind_category="women_worker")["cost_utils"], 0.0)
+    # per reach year, as the optimizer prices a person-month: men born 1980 reach 63 in 2043
+    by_year = delay_price_by_year(full, ds, mq.policy)
+    assert by_year.dims == ("year", "category")
+    wage = float(ds["average_wage_cny"].sel(year=2043))
+    np.testing.assert_allclose(by_year.sel(year=2043, category="men"),
+                               float(men["cost_wage_share"].sel(birth_year=1980)) * wage)
+    assert np.isnan(by_year.sel(category="women_cadre")).all()
 
 
 def test_retirement_options_follow_the_flexible_window():

@@ -31,7 +31,12 @@ from models.economy.calibrate import (
     fit_table,
     initial_steady_state,
 )
-from models.economy.choices import cohort_choices, delay_policy, price_of_delay
+from models.economy.choices import (
+    cohort_choices,
+    delay_policy,
+    delay_price_by_year,
+    price_of_delay,
+)
 from models.economy.monte_carlo import (
     MedianLinearization,
     linearize_median,
@@ -76,6 +81,7 @@ __all__ = [
     "calibrate_economy",
     "cohort_choices",
     "delay_policy",
+    "delay_price_by_year",
     "demography_steady_state",
     "economy_parameters",
     "fit_table",

@@ -48,7 +48,7 @@ from models.economy.household import (
 from models.economy.parameters import EconomyParameters
 from models.economy.policy import Policy
 
-__all__ = ["cohort_choices", "price_of_delay", "delay_policy"]
+__all__ = ["cohort_choices", "price_of_delay", "delay_policy", "delay_price_by_year"]
 
 
 def delay_policy(policy: Policy, category: str, months: float, from_year: int) -> Policy:
@@ -248,3 +248,40 @@ def price_of_delay(model, u: np.ndarray, from_year: int, months: float = 1.0,
     ds.attrs.update(from_year=int(from_year), months=float(months),
                     method="fixed prices (partial equilibrium), finite difference")
     return ds
+
+
+def delay_price_by_year(delay: xr.Dataset, transition: xr.Dataset, policy: Policy
+                        ) -> xr.DataArray:
+    """The price of delay as the optimizer uses it: yuan per person-month of delay for the
+    employees of each category reaching the statutory age in each year, ``[year, category]``.
+
+    For year ``t`` and category ``c`` the cohort is the one born ``b = t − R_c(b)`` (mean
+    statutory age of the regime, :meth:`Policy.statutory_age_months`, rounded down to the
+    year it is reached, as :func:`models.pension.reach_year`); its cost
+    ``cost_wage_share`` (years of the average covered wage per month, from
+    :func:`price_of_delay`) times the year's average covered wage ``average_wage_cny[t]``
+    (wage-indexed yuan of year ``t``). Years whose cohort is outside ``delay`` (or whose
+    category ``delay`` does not hold) are NaN.
+    """
+    years = transition["year"].values
+    births = delay["birth_year"].values
+    stat = policy.statutory_age_months(births).mean(axis=-1) / 12.0  # [B, 3]
+    reach = np.floor(births[:, None] + 0.5 + stat + 1e-9).astype(int)
+    wage = transition["average_wage_cny"].values
+    out = np.full((years.size, len(CATEGORIES)), np.nan)
+    for j, cat in enumerate(CATEGORIES):
+        if cat not in delay["delayed_category"].values:
+            continue
+        share = delay["cost_wage_share"].sel(delayed_category=cat, kind_category=cat,
+                                             group="employee").values
+        for i, t in enumerate(years):
+            hit = np.nonzero(reach[:, j] == t)[0]
+            if hit.size:
+                out[i, j] = float(np.mean(share[hit])) * wage[i]
+    da = xr.DataArray(out, dims=("year", "category"),
+                      coords={"year": years, "category": list(CATEGORIES)},
+                      name="delay_price_cny_per_person_month")
+    da.attrs.update(units="yuan per person-month of delay (wage-indexed, year t)",
+                    long_name="welfare cost of one more month of statutory age to the "
+                              "employees reaching it in the year, from the economy")
+    return da

@@ -295,3 +295,52 @@ def test_cev_with_leisure_is_the_cev_without_disutility(ageing):
 def test_cev_with_leisure_of_a_policy_against_itself_is_zero(elastic_choices):
     q, _, _, ch = elastic_choices
     np.testing.assert_allclose(welfare_cev_with_leisure(ch, ch, q.crra), 0.0, atol=1e-12)
+
+
+def test_no_disutility_reproduces_the_transition_through_the_elastic_path(ageing):
+    """A hours weight too small to move hours: the transition with labour-market clearing
+    (options, mixing, the choice rounds) is the inelastic one to 1e-9."""
+    params, _, model, _, ds, (pop, mx, init) = ageing
+    q = params.replace(hours_disutility=1e-300)
+    new = solve_transition(q, pop, mx, model.policy, init, horizon=model.T,
+                           terminal=model.terminal)
+    assert new.sizes["choice_round"] >= 1
+    for name in ("interest_rate", "capital_cny", "labour_efficiency_units", "income_tax_rate",
+                 "consumption_cny", "pension_benefits_cny"):
+        np.testing.assert_allclose(new[name], ds[name], rtol=1e-9, err_msg=name)
+
+
+@pytest.mark.slow
+def test_elastic_transition_clears_the_labour_market():
+    """Hours chosen in general equilibrium (short horizon): the labour in the firms' prices
+    is what households supply at those prices, markets clear, and households' Euler and
+    Kuhn-Tucker conditions hold along the path."""
+    params = china_like_params()
+    pop, mx = synthetic_demography(n_years=30, mortality_trend=0.01)
+    demo = demography_steady_state(pop, mx, BASE, params, population_growth=0.0)
+    ss = solve_steady_state(params, demo, Policy(retirement_regime="pre_2024"), year=BASE)
+    init = initial_state(ss, pop.sel(year=BASE), BASE)
+    policy = Policy(retirement_regime="law_2024")
+    q = params.replace(hours_disutility=5.0)
+    ds = solve_transition(q, pop, mx, policy, init, horizon=30, terminal_population_growth=0.0,
+                          choice_tol=1e-8)
+    assert float(ds["labour_market_change"][-1]) < 1e-8
+    assert float(np.abs(ds["asset_market_residual"]).max()) < 1e-9
+    model = build_model(q, pop, mx, policy, init, horizon=30, terminal_population_growth=0.0)
+    C, K, O, J = model.C, model.K, model.O, model.J
+    model.set_choices(ds["option_hours"].values.reshape(C, K, O, J),
+                      ds["retirement_probability"].values.reshape(C, K, O))
+    np.testing.assert_allclose(model.labour[0], ds["labour_efficiency_units"], rtol=1e-12)
+    u = unknowns_from_dataset(model, ds)
+    ch = cohort_choices(model, u)  # households at the equilibrium prices
+    assert float(ch["kuhn_tucker_residual"].max()) < 1e-9
+    assert float(ch["euler_residual"].max()) < 1e-9
+    # they supply the hours the equilibrium's labour is made of
+    working = np.broadcast_to(model.cp_opt.work.reshape(C, O, K, J).transpose(0, 2, 1, 3)
+                              > 0, (C, K, O, J))
+    chosen = ch["option_hours"].values.reshape(C, K, O, J)
+    stored = ds["option_hours"].values.reshape(C, K, O, J)
+    np.testing.assert_allclose(chosen[working], stored[working], atol=1e-7)
+    inelastic = build_model(params, pop, mx, policy, init, horizon=30,
+                            terminal_population_growth=0.0)
+    assert np.all(model.labour[0] < 0.95 * inelastic.labour[0])  # hours below full time

@@ -193,6 +193,9 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
             "valid": (dims + ("option",), by(valid)),
             "employment": (dims + ("age",), by(employment), {"units": "share of the year"}),
             "hours": (dims + ("age",), by(hours_mean), {"units": "share of full time"}),
+            "option_hours": (dims + ("option", "age"), by(hours),
+                             {"units": "share of full time", "long_name":
+                              "hours by retirement option (0 where not working or invalid)"}),
             "kuhn_tucker_residual": (dims, by(kt), {"units": "1"}),
             "euler_residual": (dims, by(eu), {"units": "1"}),
             "marginal_utility_start": (dims, by(mu0), {"units": "utils per model unit"}),

@@ -40,6 +40,7 @@ from models.economy import (  # noqa: E402
     base_year_economy,
     base_year_fit,
     calibrate_economy,
+    cohort_choices,
     economy_parameters,
     fit_table,
     initial_steady_state,
@@ -48,6 +49,7 @@ from models.economy import (  # noqa: E402
     price_paths_monte_carlo,
     solve_transition,
 )
+from models.economy.transition import build_model, unknowns_from_dataset  # noqa: E402
 from models.pension import calibrate_base_year, retirement_schedule  # noqa: E402
 
 CALIBRATION = ROOT / "calibration" / "china"
@@ -72,6 +74,42 @@ def demographic_paths(arrays: xr.Dataset, n: int, seed: int = 0):
     mx = xr.DataArray(np.exp(inputs.ax[None, None] + inputs.bx[None, None]
                              * chunk.k[:, :, None, :]), dims=dims, coords=coords)
     return pop, mx
+
+
+#: Illustrative preferences for timing the elastic economy (NOT calibrated: economy.toml keeps
+#: the disutility of work at 0 until issue 14's stage C): hours near 0.85 of full time at
+#: prime age and retirement spread over the flexible window on the China calibration.
+ILLUSTRATIVE_LABOUR = dict(hours_disutility=5.0, participation_disutility=1.5,
+                           retirement_choice=True, retirement_taste_scale=0.5)
+
+
+def bench_elastic(params, before, law, pop, mx, base, b, tr) -> dict:
+    """Elastic hours and the retirement choice: the steady state (hours and choice solved
+    with the prices), and every cohort's choices at the 200-year transition's prices
+    (partial equilibrium: the general-equilibrium transition with labour-market clearing is
+    not built yet), with their optimality residuals."""
+    q = params.replace(**ILLUSTRATIVE_LABOUR)
+    times = []
+    for _ in range(3):
+        ss, t = timed(initial_steady_state, q, law, pop, mx, base + 40)
+        times.append(t)
+    model, t_build = timed(build_model, q, pop, mx, law, b.initial, horizon=200,
+                           terminal=None)
+    u = unknowns_from_dataset(build_model(params, pop, mx, law, b.initial, horizon=200), tr)
+    ch, t_choices = timed(cohort_choices, model, u)
+    return {
+        "preferences": ILLUSTRATIVE_LABOUR,
+        "steady_state_s": float(np.median(times)),
+        "steady_state_residual": ss.residual,
+        "steady_state_kuhn_tucker": float(np.max(np.abs(ss.choice.kt))),
+        "steady_state_mean_retirement_age_employees":
+            ss.aggregates["mean_retirement_age_employees"],
+        "choices_200y_build_s": t_build,
+        "choices_200y_s": t_choices,
+        "choices_kuhn_tucker": float(ch["kuhn_tucker_residual"].max()),
+        "choices_euler": float(ch["euler_residual"].max()),
+        "general_equilibrium_transition_s": None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "target": float(fitds["fit_target"].sel(target=t))}
                                for t in fitds["target"].values}
     print(fit_table(fitds), flush=True)
+    report["elastic"] = bench_elastic(params, before, law, pop, mx, base, b, tr)
 
     (paths_pop, paths_mx), t_draw = timed(demographic_paths, arrays, args.paths)
     lin, t_lin = timed(linearize_median, params, pop, mx, law, b.initial, horizon=200,

@@ -275,6 +275,18 @@ class EfficiencyProfile(Strict):
     quadratic: Param[Annotated[float, Field(ge=-0.01, le=0.0)]]
 
 
+class LabourSupply(Strict):
+    """Elastic hours and the retirement choice (issue 14; see
+    :class:`models.economy.EconomyParameters` for the utility function)."""
+
+    hours_disutility: NonNegativeFloat
+    frisch_elasticity: Param[Annotated[float, Field(gt=0.0, le=5.0)]]
+    participation_disutility: NonNegativeFloat
+    retirement_choice: Param[bool]
+    retirement_options: Param[Annotated[int, Field(ge=1, le=73)]]
+    retirement_taste_scale: PositiveFloat
+
+
 class Households(Strict):
     risk_aversion: Param[Annotated[float, Field(gt=0.0, le=10.0)]]
     discount_factor: Param[Annotated[float, Field(gt=0.5, lt=1.5)]]
@@ -285,6 +297,7 @@ class Households(Strict):
     uncovered_relative_productivity: PositiveFloat
     uncovered_labour_exit_age: Age
     work_disutility: Param[Annotated[float, Field(ge=0.0, lt=1.0)]]
+    labour_supply: LabourSupply | None = None
 
     @model_validator(mode="after")
     def _ages(self) -> Households:

@@ -11,7 +11,11 @@ Public surface (NumPy inside, xarray at the boundaries, no I/O):
 * :func:`calibrate_economy`, :func:`base_year_economy`, :func:`base_year_fit`, :func:`fit_table`;
 * :func:`initial_state`, :func:`solve_transition` -> ``xr.Dataset[year]``;
 * :func:`linearize_median`, :func:`price_paths_monte_carlo`, :func:`monte_carlo_error`;
-* :func:`welfare_cev`.
+* :func:`welfare_cev`, :func:`welfare_cev_with_leisure` (nets hours and the retirement
+  choice);
+* :func:`cohort_choices` (hours and retirement choices of every cohort at a transition's
+  prices), :func:`price_of_delay` (welfare cost of one more month of statutory age by cohort
+  and kind), :func:`delay_policy`.
 
 Model equations: :mod:`models.economy.core` (blocks), :mod:`models.economy.household`
 (life-cycle kernel), :mod:`models.economy.steady_state`, :mod:`models.economy.transition`
@@ -26,6 +30,12 @@ from models.economy.calibrate import (
     calibrate_economy,
     fit_table,
     initial_steady_state,
+)
+from models.economy.choices import (
+    cohort_choices,
+    delay_policy,
+    delay_price_by_year,
+    price_of_delay,
 )
 from models.economy.monte_carlo import (
     MedianLinearization,
@@ -53,7 +63,7 @@ from models.economy.transition import (
     initial_state,
     solve_transition,
 )
-from models.economy.welfare import welfare_cev
+from models.economy.welfare import welfare_cev, welfare_cev_with_leisure
 
 __all__ = [
     "BaseYearEconomy",
@@ -69,6 +79,9 @@ __all__ = [
     "base_year_economy",
     "base_year_fit",
     "calibrate_economy",
+    "cohort_choices",
+    "delay_policy",
+    "delay_price_by_year",
     "demography_steady_state",
     "economy_parameters",
     "fit_table",
@@ -76,9 +89,11 @@ __all__ = [
     "initial_steady_state",
     "linearize_median",
     "monte_carlo_error",
+    "price_of_delay",
     "price_paths_monte_carlo",
     "solve_steady_state",
     "solve_transition",
     "welfare_cev",
+    "welfare_cev_with_leisure",
     "with_residents_reform",
 ]

@@ -43,6 +43,7 @@ import numpy as np
 from models.config import CATEGORIES
 from models.economy.parameters import EconomyParameters
 from models.economy.policy import Policy
+from models.pension import rules
 
 GROUPS: tuple[str, ...] = ("employee", "resident")
 N_KINDS = len(GROUPS) * len(CATEGORIES)
@@ -90,17 +91,21 @@ class CohortPolicy:
     statutory_age: np.ndarray  # mean statutory age R̄ (years)
 
 
-def cohort_policy(params: EconomyParameters, policy: Policy, entry_years) -> CohortPolicy:
+def cohort_policy(params: EconomyParameters, policy: Policy, entry_years,
+                  retirement_months: np.ndarray | None = None) -> CohortPolicy:
     """Policy arrays for cohorts aged ``first_age`` on 1 January of ``entry_years``.
 
     Birth year ``b = entry − first_age − 1`` (the convention of the rules module).
+    ``retirement_months[C, 3, 12]`` replaces the statutory ages (months, by category and
+    birth month) by the ages at which the cohort retires (a choice within the window).
     """
     entry = np.asarray(entry_years, dtype=np.int64)
     birth = entry - params.first_age - 1
     J = params.n_ages
     ages = params.first_age + np.arange(J, dtype=float)
     w = np.asarray(params.birth_month_weights, dtype=float)
-    stat = policy.statutory_age_months(birth)  # [C, 3, 12]
+    stat = policy.statutory_age_months(birth) if retirement_months is None \
+        else np.asarray(retirement_months, dtype=float)  # [C, 3, 12]
     retired_cat = _retired_share(ages, stat, w)  # [C, 3, J]
     exit_months = np.full((entry.size, 12), 12.0 * params.uncovered_exit_age)
     exit_share = _retired_share(ages, exit_months, w)  # [C, J]
@@ -137,6 +142,72 @@ def cohort_policy(params: EconomyParameters, policy: Policy, entry_years) -> Coh
         divisor=np.where(COVERED, divisor[:, KIND_CATEGORY], 1.0),
         statutory_age=np.where(COVERED, r_bar[:, KIND_CATEGORY], params.uncovered_exit_age),
     )
+
+
+#: first month (index year*12 + month-1) of the 2024 law's flexible window (Measures Art. 3,
+#: in force 1 January 2025)
+LAW_IN_FORCE_MONTH = 2025 * 12
+FLEXIBLE_MONTHS = 36  # three years before (not below the original age) and after: Art. 3
+
+
+def retirement_options(params: EconomyParameters, policy: Policy, entry_years
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Retirement ages a cohort may choose, ``months[C, 3, O, 12]`` (category, option, birth
+    month) and ``valid[C, 3, O]``.
+
+    Rule (2024 Measures, Art. 3, flexible retirement): from the original age (60/55/50, never
+    earlier) or three years before the statutory age, whichever is later, to three years after
+    it, for retirements from January 2025 on; before the law (``pre_2024``) and for
+    retirements before 2025, the statutory age only (early retirement for arduous jobs or
+    ill health is not modelled). The window is the same as
+    :func:`models.pension.rules.flexible_retirement_window_months` (which also takes it as
+    ``[original, original + 36]`` before the law).
+
+    Options (a modelling choice): ``O = params.retirement_options`` ages at fixed offsets
+    from the statutory age, ``36 · (2o/(O−1) − 1)`` months (O = 7: −3, −2, …, +3 years), so
+    the distribution of retirement ages moves with the statutory age; an offset below the
+    earliest age is moved up to it if it is the last one below (that option is then "as
+    early as allowed"), and invalid otherwise. With ``retirement_choice`` off, ``O = 1``
+    (the statutory age).
+    """
+    entry = np.asarray(entry_years, dtype=np.int64)
+    birth = entry - params.first_age - 1
+    stat = policy.statutory_age_months(birth)  # [C, 3, 12]
+    if not params.retirement_choice:
+        return stat[:, :, None, :], np.ones(stat.shape[:2] + (1,), dtype=bool)
+    n_opt = params.retirement_options
+    table = policy.retirement_rules or rules.LAW_2024_RETIREMENT_AGE
+    original = np.array([table[c].original_age_months for c in CATEGORIES], dtype=float)
+    month_of_birth = 12.0 * birth[:, None, None] + np.arange(12)[None, None, :]
+    in_force = (policy.retirement_regime == "law_2024") \
+        & (month_of_birth + stat >= LAW_IN_FORCE_MONTH)
+    earliest = np.where(in_force, np.maximum(original[None, :, None], stat - FLEXIBLE_MONTHS),
+                        stat)
+    latest = np.where(in_force, stat + FLEXIBLE_MONTHS, stat)
+    offsets = FLEXIBLE_MONTHS * np.linspace(-1.0, 1.0, n_opt) if n_opt > 1 else np.zeros(1)
+    step = offsets[1] - offsets[0] if n_opt > 1 else 1.0
+    raw = stat[:, :, None, :] + offsets[None, None, :, None]
+    months = np.clip(raw, earliest[:, :, None, :], latest[:, :, None, :])
+    mean = lambda x: x.mean(axis=-1)  # noqa: E731  (over birth months)
+    valid = (mean(raw + step) > mean(earliest)[:, :, None] + 1e-9) \
+        & (mean(raw) <= mean(latest)[:, :, None] + 1e-9)
+    valid &= in_force.all(axis=-1)[..., None] | (offsets == 0)[None, None, :]
+    return months, valid
+
+
+def option_policy(params: EconomyParameters, policy: Policy, entry_years
+                  ) -> tuple[CohortPolicy, np.ndarray]:
+    """:func:`cohort_policy` for every retirement option: arrays ``[C·O, K, J]`` (cohort
+    major, option minor) and ``valid[C, K, O]`` (residents: the statutory option ``O // 2``
+    only; they have no claiming choice in the employee scheme)."""
+    entry = np.asarray(entry_years, dtype=np.int64)
+    months, valid = retirement_options(params, policy, entry)
+    C, _, O, _ = months.shape
+    flat = months.transpose(0, 2, 1, 3).reshape(C * O, len(CATEGORIES), 12)
+    cp = cohort_policy(params, policy, np.repeat(entry, O), retirement_months=flat)
+    valid_k = valid[:, KIND_CATEGORY, :] & np.where(COVERED[:, None], True,
+                                                     np.arange(O)[None, :] == O // 2)
+    return cp, valid_k
 
 
 def taste(params: EconomyParameters, work: np.ndarray) -> np.ndarray | None:
@@ -188,11 +259,9 @@ def residents_ratio(params: EconomyParameters, base_year: int, years) -> np.ndar
     status_quo = params.residents_pension_ratio * np.exp(logs[pos])
     if params.residents_target_share is None:
         return status_quo
-    from models.pension.rules import residents_reformed_pension
-
     known = np.array(params.employee_pension_ratio, dtype=float)
     employee = np.interp(years, known[:, 0], known[:, 1])
-    return residents_reformed_pension(status_quo, employee, years,
+    return rules.residents_reformed_pension(status_quo, employee, years,
                                       params.residents_target_share,
                                       params.residents_reform_year,
                                       params.residents_phase_in_years)
@@ -277,3 +346,51 @@ def cohort_budget(params: EconomyParameters, policy: Policy, cp: CohortPolicy,
         "residents": residents, "income": income, "pension_in_force": in_force,
         "new_pension": new_pension, "ia_flow": ia_flow,
     }
+
+
+def hours_margin(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: CohortStart
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hours' terms of :class:`models.economy.household.HoursInputs` from full-time flows
+    (:func:`cohort_budget` at ``h = 1``), each ``[P, C, K, J]``:
+
+    * ``z = earnings (1 − τ) − contributions``: net income per unit of hours that year;
+    * ``a = IA contribution / W̄``: individual-account credit per unit of hours, from the
+      plan's start to the retirement year, for those who retire within the plan;
+    * ``π_k = (1 − τ_k) · retired_k · 12 W̄_{t_R} / divisor · index_k / index_{t_R}``: net
+      pension paid at ``k`` per unit of credit (Guofa [2005] No. 38: account pension =
+      balance / divisor; indexed in payment).
+    """
+    income = flows["income"]
+    shape = income.shape
+    J = shape[-1]
+    ages = np.arange(J)
+    tax = np.broadcast_to(prices.income_tax, shape)
+    z = flows["earnings"] * (1.0 - tax) - flows["contributions"]
+    wbar = np.broadcast_to(prices.average_wage, shape)
+    i_r = cp.retire_index  # [C, K]
+    start_ck = np.broadcast_to(start.age[:, None], i_r.shape)
+    new = (i_r >= start_ck) & COVERED[None, :]
+    credit_years = (ages <= i_r[..., None]) & (ages >= start.age[:, None, None]) & new[..., None]
+    a = np.where(credit_years, flows["ia_flow"] / wbar, 0.0)
+    index = np.broadcast_to(prices.index, shape)
+    pay = _at(wbar, i_r) * 12.0 / cp.divisor / _at(index, i_r)
+    pi = np.where(new[..., None], pay[..., None] * index * cp.retired * (1.0 - tax), 0.0)
+    return z, a, pi
+
+
+def choice_probabilities(values: np.ndarray, scale, valid: np.ndarray) -> np.ndarray:
+    """Logit choice probabilities over the last axis, ``P_o = exp(V_o/s) / Σ_valid exp(V/s)``
+    (extreme-value type I taste shocks of scale ``s``; McFadden 1973); 0 for invalid options."""
+    x = np.where(valid, np.asarray(values) / np.asarray(scale)[..., None], -np.inf)
+    x = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def expected_value(values: np.ndarray, scale, valid: np.ndarray) -> np.ndarray:
+    """``s log Σ_valid exp(V_o/s)``: expected maximum of ``V_o + ε_o`` (Gumbel shocks, location
+    chosen so that one option's value is itself); its gradient is :func:`choice_probabilities`."""
+    s = np.asarray(scale)
+    x = np.where(valid, np.asarray(values) / s[..., None], -np.inf)
+    top = x.max(axis=-1)
+    return s * (top + np.log(np.exp(x - top[..., None]).sum(axis=-1)))

@@ -31,6 +31,36 @@ to segment (a handful of steps, each vectorised over all problems), and
 also the local (first-order) solution used for sequence-space Jacobians.
 
 All arrays are ``(n, J)`` (``n`` problems); entries before a problem's ``start`` are ignored.
+
+Elastic hours (separable disutility of work), added to the kernel above.
+
+Period utility ``u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i`` with hours ``h_i ∈ [0, 1]`` (a
+share of full-time hours while working), hours weight ``ω_i ≥ 0`` (the disutility weight
+times the share of the year worked, 0 when not working), Frisch elasticity ``ν`` and a known
+utility shift ``ζ_i`` (e.g. the disutility of participation). Income is linear in hours:
+
+.. math::  y_i(h) = \bar y_i − z_i (1 − h_i) − π_i \sum_{j} a_j (1 − h_j),
+
+``\bar y`` the income at full-time hours (the inelastic model's), ``z_i`` the year's net
+earnings per unit of hours (after the income tax and contributions), ``a_j`` the
+individual-account credit per unit of hours at ``j`` and ``π_i`` the net pension paid at ``i``
+per unit of credit (the account's annuity: later hours raise the pension).
+
+First-order (Kuhn–Tucker) condition: with ``μ_i = β^{i−s} Π s · u'(c_i m_i) m_i`` the
+discounted marginal utility of a yuan at ``i``,
+
+.. math::  ω_i h_i^{1/ν} = u'(c_i m_i) m_i \Big(z_i + a_i \frac{\sum_k π_k μ_k}{μ_i}\Big)
+           \quad\text{if } 0 < h_i < 1, \qquad ≤ \text{ if } h_i = 1.
+
+Method (exact, no grid). Along an Euler segment consumption is ``c_i = G_i λ`` (the closed
+form above), so hours there are a function of the segment's scalar ``λ`` and the segment's
+budget ``F(λ) = X + Σ y_i(h(λ)) D_i + b_k D_k − λ Σ G_i D_i = 0`` is convex and decreasing in
+``λ``: Newton's method converges monotonically after one step (the segment's income counts
+its own hours' earnings and the account pension they earn when paid within the segment).
+An outer loop re-solves the borrowing-limit segments and the terms that cross segments
+(``Σ π μ`` beyond the segment and account credit earned in other segments) until hours
+change by less than ``tol``. With ``ω = 0`` hours are 1 and the
+inelastic solution is returned unchanged.
 """
 
 from __future__ import annotations
@@ -48,6 +78,13 @@ __all__ = [
     "euler_errors",
     "lifetime_utility",
     "discounted_survival_sum",
+    "HoursInputs",
+    "HoursSolution",
+    "income_at_hours",
+    "solve_households_hours",
+    "kuhn_tucker_residuals",
+    "lifetime_utility_hours",
+    "euler_errors_hours",
 ]
 
 
@@ -255,3 +292,212 @@ def discounted_survival_sum(h: HouseholdInputs) -> np.ndarray:
     """``Σ_i β^{i−start} Π s`` from the start age, (n,) (log-utility CEV needs it)."""
     return _discount_weights(np.asarray(h.survival, dtype=float), h.start,
                              h.discount_factor).sum(axis=1)
+
+
+# ------------------------------------------------------------------------------ elastic hours
+@dataclass(frozen=True)
+class HoursInputs:
+    """Hours margin of ``n`` problems, ``(n, J)`` arrays (see the section's docstring)."""
+
+    hours_weight: np.ndarray  # ω_i >= 0
+    net_earnings: np.ndarray  # z_i: d y_i / d h_i
+    account_credit: np.ndarray  # a_i: account credit per unit of hours at i
+    account_payout: np.ndarray  # π_i: net income at i per unit of account credit
+    frisch: float  # ν > 0
+    utility_shift: np.ndarray | None = None  # ζ_i
+
+
+@dataclass(frozen=True)
+class HoursSolution:
+    consumption: np.ndarray
+    assets_next: np.ndarray
+    segments: Segments
+    hours: np.ndarray  # h_i (1 where the hours weight is 0)
+    income: np.ndarray  # y_i(h)
+    outer_iterations: int = 0
+
+
+def income_at_hours(h: HouseholdInputs, lab: HoursInputs, hours: np.ndarray) -> np.ndarray:
+    """``y_i(h) = ȳ_i − z_i (1 − h_i) − π_i Σ_j a_j (1 − h_j)``, ``(n, J)``."""
+    short = 1.0 - hours
+    lost_credit = np.sum(lab.account_credit * short, axis=1, keepdims=True)
+    return np.asarray(h.income, dtype=float) - lab.net_earnings * short \
+        - lab.account_payout * lost_credit
+
+
+def _marginal_utility(h: HouseholdInputs, c: np.ndarray) -> np.ndarray:
+    """``∂u(c m)/∂c = m^{1−σ} c^{−σ}``."""
+    mu = np.power(np.where(c > 0, c, 1.0), -h.crra)
+    if h.taste is not None:
+        mu = mu * np.asarray(h.taste, dtype=float) ** (1.0 - h.crra)
+    return mu
+
+
+def _hours_value(h: HouseholdInputs, lab: HoursInputs, c: np.ndarray) -> np.ndarray:
+    """``z_i + a_i Σ_k π_k μ_k / μ_i``: the marginal value of an hour in yuan of age ``i``."""
+    w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    mu = np.where(w > 0, w * _marginal_utility(h, np.where(w > 0, c, 1.0)), 0.0)
+    pv = np.sum(lab.account_payout * mu, axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mu > 0, pv / mu, 0.0)
+    return lab.net_earnings + lab.account_credit * ratio
+
+
+def _hours_from(h: HouseholdInputs, lab: HoursInputs, c: np.ndarray, value: np.ndarray
+                ) -> np.ndarray:
+    """Hours from the first-order condition at consumption ``c``, clipped to ``[0, 1]``."""
+    wt = lab.hours_weight
+    gain = _marginal_utility(h, c) * value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interior = np.power(np.maximum(gain, 0.0) / wt, lab.frisch)
+    return np.where(wt > 0, np.clip(interior, 0.0, 1.0), 1.0)
+
+
+def _segment_sum(v: np.ndarray, seg: Segments) -> np.ndarray:
+    """``Σ_{j ∈ segment(i)} v_j`` for every age ``i``."""
+    cum = np.cumsum(v, axis=1)
+    before = np.take_along_axis(np.concatenate([np.zeros((v.shape[0], 1)), cum], axis=1),
+                                seg.first, axis=1)
+    return np.take_along_axis(cum, seg.last, axis=1) - before
+
+
+def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: float = 1e-13,
+                           max_outer: int = 200, hours0: np.ndarray | None = None,
+                           strict: bool = True) -> HoursSolution:
+    """Solve ``n`` problems with elastic hours exactly (see the section's docstring).
+
+    Raises
+    ------
+    InfeasibleHouseholdError as :func:`solve_households`; RuntimeError if the outer loop does
+    not settle within ``max_outer`` iterations (``strict=False``: the last iterate is
+    returned, for callers that iterate hours in their own fixed point from ``hours0``).
+    """
+    n, J = np.shape(h.income)
+    if lab is None or not np.any(np.asarray(lab.hours_weight) > 0):
+        sol = solve_households(h)
+        return HoursSolution(sol.consumption, sol.assets_next, sol.segments, np.ones((n, J)),
+                             np.asarray(h.income, dtype=float))
+    sigma, nu = h.crra, lab.frisch
+    m = None if h.taste is None else np.asarray(h.taste, dtype=float)
+    before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
+    works = (np.asarray(lab.hours_weight) > 0) & ~before
+    hours = np.ones((n, J)) if hours0 is None else np.asarray(hours0, dtype=float).copy()
+    newton_steps = 0
+    for it in range(1, max_outer + 1):
+        y = income_at_hours(h, lab, hours)
+        hh = HouseholdInputs(h.gross_return, y, h.survival, h.borrowing_limit, h.start,
+                             h.initial_assets, h.discount_factor, h.crra, h.taste)
+        sol = solve_households(hh)
+        # Newton on each segment's λ with hours h(λ); other terms of income held fixed
+        pr = _prepare(hh)
+        seg_now = sol.segments
+        take = lambda a, i: np.take_along_axis(a, i, axis=1)  # noqa: E731
+        x = take(_start_values(pr, hh), seg_now.first)
+        q_first = take(pr.q_prev, seg_now.first)
+        big_q = take(pr.q, seg_now.last) - q_first
+        g = np.exp(pr.log_g)
+        z = lab.net_earnings
+        # the account pension paid within the segment from hours within it (exact in λ);
+        # credit earned in other segments is held (outer loop)
+        credit = lab.account_credit
+        pv_pay = _segment_sum(lab.account_payout * pr.disc, seg_now)
+        fixed = x + take(pr.p, seg_now.last) - _segment_sum(z * hours * pr.disc, seg_now) \
+            - pv_pay * _segment_sum(credit * hours, seg_now)
+        lam = np.where(before, 1.0, (x + take(pr.p, seg_now.last)) / big_q)
+        wt = np.where(works, lab.hours_weight, 0.0)
+        # u'(c m) m = m^{1−σ} (g λ)^{−σ}; the account pension paid within the segment is
+        # valued at that marginal utility (Euler: μ_k/μ_i = D_k/D_i), the rest at the
+        # current consumption elsewhere: ω h^{1/ν} = A λ^{−σ} + B
+        w_disc = _discount_weights(np.asarray(h.survival, dtype=float), h.start,
+                                   h.discount_factor)
+        mu_now = np.where(w_disc > 0, w_disc * _marginal_utility(h, np.where(
+            w_disc > 0, sol.consumption, 1.0)), 0.0)
+        pay = lab.account_payout
+        pv_in = _segment_sum(pay * pr.disc, seg_now) / pr.disc
+        out_mu = np.sum(pay * mu_now, axis=1, keepdims=True) - _segment_sum(pay * mu_now,
+                                                                            seg_now)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            big_b = np.where(w_disc > 0, credit * out_mu / w_disc, 0.0)
+        big_a = g ** -sigma * (z + credit * pv_in) \
+            * (1.0 if m is None else m ** (1.0 - sigma))
+
+        def hours_at(lam):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gain = big_a * lam ** -sigma + big_b
+                hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
+                                               0.0, 1.0), 1.0)
+                interior = (wt > 0) & (hrs > 0) & (hrs < 1)
+                dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
+                              / gain, 0.0)
+            return hrs, dh
+
+        for _ in range(100):
+            hrs, dh = hours_at(lam)
+            f = fixed + _segment_sum(z * hrs * pr.disc, seg_now) \
+                + pv_pay * _segment_sum(credit * hrs, seg_now) - lam * big_q
+            df = _segment_sum(z * dh * pr.disc, seg_now) \
+                + pv_pay * _segment_sum(credit * dh, seg_now) - big_q
+            new = lam - f / df
+            new = np.where(before, 1.0, np.where(new > 0, new, lam / 10.0))
+            done = np.max(np.abs(new - lam) / lam) < 1e-14
+            lam = new
+            if done:
+                break
+        newton_steps += 1
+        new_hours = hours_at(lam)[0]
+        change = float(np.max(np.abs(new_hours - hours)))
+        hours = new_hours
+        seg = sol.segments
+        if change < tol:
+            break
+    else:
+        if not strict:
+            return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
+        raise RuntimeError(f"hours did not settle in {max_outer} outer iterations "
+                           f"(last change {change:.2e})")
+    y = income_at_hours(h, lab, hours)
+    hh = HouseholdInputs(h.gross_return, y, h.survival, h.borrowing_limit, h.start,
+                         h.initial_assets, h.discount_factor, h.crra, h.taste)
+    sol = solve_households(hh)
+    return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
+
+
+def kuhn_tucker_residuals(h: HouseholdInputs, lab: HoursInputs, sol: HoursSolution
+                          ) -> np.ndarray:
+    """Hours' first-order residuals, ``(n, J)``: ``ω h^{1/ν} / (u'(c m) m · value) − 1`` where
+    ``0 < h < 1`` (zero at the optimum); ``max(0, that ratio at h = 1 − 1)`` at the upper
+    bound (positive only if an hour less would pay); ``max(0, 1 − ...)`` at 0; 0 where no
+    work or before start."""
+    wt = np.asarray(lab.hours_weight, dtype=float)
+    value = _hours_value(h, lab, sol.consumption)
+    gain = _marginal_utility(h, sol.consumption) * value
+    hrs = sol.hours
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = wt * np.power(hrs, 1.0 / lab.frisch) / gain
+    res = np.where(hrs >= 1.0, np.maximum(ratio - 1.0, 0.0),
+                   np.where(hrs <= 0.0, np.maximum(-gain, 0.0), ratio - 1.0))
+    J = wt.shape[1]
+    before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
+    return np.where((wt > 0) & ~before, res, 0.0)
+
+
+def lifetime_utility_hours(h: HouseholdInputs, lab: HoursInputs | None, sol) -> np.ndarray:
+    """``Σ_i β^{i−s} Π s · [u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i]`` from the start age,
+    (n,). Equals :func:`lifetime_utility` when ``ω = ζ = 0``."""
+    v = lifetime_utility(h, sol)
+    if lab is None:
+        return v
+    w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    k = 1.0 + 1.0 / lab.frisch
+    hours = getattr(sol, "hours", np.ones_like(w))
+    leisure = -np.asarray(lab.hours_weight) * hours ** k / k
+    if lab.utility_shift is not None:
+        leisure = leisure + np.asarray(lab.utility_shift)
+    return v + np.sum(w * leisure, axis=1)
+
+
+def euler_errors_hours(h: HouseholdInputs, sol: HoursSolution, tol: float = 1e-9) -> np.ndarray:
+    """Euler errors of an hours solution (its income at the chosen hours)."""
+    hh = HouseholdInputs(h.gross_return, sol.income, h.survival, h.borrowing_limit, h.start,
+                         h.initial_assets, h.discount_factor, h.crra, h.taste)
+    return euler_errors(hh, sol, tol)

@@ -50,6 +50,19 @@ class EconomyParameters:
     # period utility u(c (1 − ψ ℓ)): a full year of work costs the share ψ of the year's
     # consumption (labour stays set by policy; ψ only enters choices and welfare)
     work_disutility: float = 0.0
+    # elastic labour (household.solve_households_hours): period utility
+    # u(c) − ℓ A_t^{1−σ} [φ h^{1+1/ν}/(1+1/ν) + κ] with hours h ∈ [0, 1] while working the
+    # share ℓ of the year (A_t technology: balanced growth); φ = hours_disutility,
+    # ν = frisch_elasticity, κ = participation_disutility
+    hours_disutility: float = 0.0
+    frisch_elasticity: float = 0.5
+    participation_disutility: float = 0.0
+    # retirement/claiming choice among retirement_options ages spread evenly over the legal
+    # window (core.retirement_options), Gumbel taste shocks of scale
+    # retirement_taste_scale × A^{1−σ} (utils); off: everyone retires at the statutory age
+    retirement_choice: bool = False
+    retirement_options: int = 7
+    retirement_taste_scale: float = 0.05
     # within-year distribution of birthdays (January..December); uniform as in the rules
     birth_month_weights: tuple[float, ...] = (1.0 / 12,) * 12
     # coverage of the employee scheme by birth cohort
@@ -107,11 +120,24 @@ class EconomyParameters:
             raise ValueError("birth_month_weights must be 12 weights summing to 1")
         if self.closure not in ("closed", "small_open"):
             raise ValueError(f"closure must be 'closed' or 'small_open', got {self.closure!r}")
+        if self.frisch_elasticity <= 0 or self.retirement_taste_scale <= 0:
+            raise ValueError("frisch_elasticity and retirement_taste_scale must be > 0")
+        if self.hours_disutility < 0 or self.participation_disutility < 0:
+            raise ValueError("hours_disutility and participation_disutility must be >= 0")
+        if self.retirement_options < 1 or self.retirement_options % 2 == 0:
+            raise ValueError("retirement_options must be odd (the statutory age in the "
+                             f"middle), got {self.retirement_options}")
         if self.last_age <= self.first_age:
             raise ValueError("last_age must exceed first_age")
         if self.residents_target_share is not None and not self.employee_pension_ratio:
             raise ValueError("the residents' reform (residents_target_share) needs the "
                              "employee_pension_ratio path it is a share of")
+
+    @property
+    def elastic(self) -> bool:
+        """Whether households choose hours or a retirement age (else labour is set by policy)."""
+        return (self.hours_disutility > 0 or self.participation_disutility > 0
+                or self.retirement_choice)
 
     @property
     def n_ages(self) -> int:
@@ -152,7 +178,15 @@ def economy_parameters(economy: EconomyCalibration, pension: PensionCalibration,
     hh, cov, fi, gov = economy.households, economy.coverage, economy.firms, economy.government
     ret, con = pension.retirement, pension.contribution
     ben, res = pension.benefit, pension.residents
+    ls = hh.labour_supply
+    labour = {} if ls is None else dict(
+        hours_disutility=ls.hours_disutility.value, frisch_elasticity=ls.frisch_elasticity.value,
+        participation_disutility=ls.participation_disutility.value,
+        retirement_choice=bool(ls.retirement_choice.value),
+        retirement_options=int(ls.retirement_options.value),
+        retirement_taste_scale=ls.retirement_taste_scale.value)
     return EconomyParameters(
+        **labour,
         crra=hh.risk_aversion.value,
         discount_factor=hh.discount_factor.value,
         first_age=hh.first_age.value,

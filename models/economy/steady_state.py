@@ -23,7 +23,9 @@ with a secant iteration on the bequest equation inside.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
@@ -32,7 +34,15 @@ from scipy.optimize import brentq, root
 from models.config import CATEGORIES
 from models.demography.projection import one_year_survival
 from models.economy import core
-from models.economy.household import HouseholdInputs, solve_households
+from models.economy.household import (
+    HouseholdInputs,
+    HoursInputs,
+    euler_errors_hours,
+    kuhn_tucker_residuals,
+    lifetime_utility_hours,
+    solve_households,
+    solve_households_hours,
+)
 from models.economy.parameters import EconomyParameters
 from models.economy.policy import Policy
 
@@ -120,6 +130,9 @@ class SteadyState:
     retired: np.ndarray  # share of the year drawing the employee pension [K, J]
     aggregates: dict = field(default_factory=dict)
     residual: float = 0.0
+    # elastic labour only: hours, employment, retirement-option probabilities and values,
+    # Kuhn-Tucker and Euler residuals of the reference cohort (see _evaluate_elastic)
+    choice: SimpleNamespace | None = None
 
     def to_dataset(self) -> xr.Dataset:
         """Aggregates (per capita aged first..last age, detrended) and profiles as labelled data."""
@@ -166,7 +179,10 @@ def _reference_entry_year(params: EconomyParameters, year: int) -> int:
 
 def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyState,
               year: int, g: float, res_ratio: float, kappa: float, bequest_ratio: float,
-              full: bool = False):
+              full: bool = False, state: dict | None = None):
+    if params.elastic:
+        return _evaluate_elastic(params, policy, demo, year, g, res_ratio, kappa,
+                                 bequest_ratio, full, state)
     J = params.n_ages
     n = demo.population_growth
     cp = core.cohort_policy(params, policy, [_reference_entry_year(params, year)])
@@ -266,6 +282,182 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
     return details
 
 
+def _mix(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``Σ_o P_o x_o``: ``x[O, K, J]``, ``probs[O, K]`` -> ``[K, J]``."""
+    return (np.asarray(x) * probs[:, :, None]).sum(axis=0)
+
+
+def _evaluate_elastic(params: EconomyParameters, policy: Policy, demo: DemographySteadyState,
+                      year: int, g: float, res_ratio: float, kappa: float, bequest_ratio: float,
+                      full: bool = False, state: dict | None = None, tol: float = 1e-12,
+                      max_iter: int = 500):
+    """:func:`_evaluate` with elastic hours and the retirement choice (``params.elastic``).
+
+    Hours ``h[O, K, J]`` and choice probabilities ``P[O, K]`` of the reference cohort are a
+    fixed point: they set labour, the average covered wage, pensions and the tax, which set
+    every option's household problem (:func:`models.economy.household.solve_households_hours`),
+    whose hours and values (logit, :func:`models.economy.core.choice_probabilities`) close the
+    loop. Iterated until both change by less than ``tol``; ``state`` keeps the last fixed
+    point to start the next evaluation from.
+    """
+    J, K = params.n_ages, core.N_KINDS
+    n = demo.population_growth
+    entry = _reference_entry_year(params, year)
+    cp, valid = core.option_policy(params, policy, [entry])  # [O, K, J], valid [1, K, O]
+    O = cp.work.shape[0]
+    valid_ok = valid[0].T  # [O, K]
+    eff = core.efficiency_by_kind(params)
+    birth = entry - params.first_age - 1
+    kw = core.kind_weights(params, birth)
+    pop = demo.weights()[core.KIND_SEX] * kw[:, None]  # [K, J]
+    surv = np.asarray(demo.survival)[core.KIND_SEX]
+    if params.closure == "small_open":
+        kappa = float(core.kappa_from_rate(params, params.world_interest_rate))
+    r, w = core.firm_prices(params, kappa)
+    growth = (1.0 + g) ** np.arange(J)
+    lam = float(policy.indexation_share_in(year))
+    scale_u = growth ** (1.0 - params.crra)  # A_i^{1−σ}: balanced-growth scaling of leisure
+    state = {} if state is None else state
+    hours = state.get("hours", np.ones((O, K, J)))
+    probs = state.get("probs", np.where(np.arange(O)[:, None] == O // 2, 1.0, 0.0)
+                      * np.ones((1, K)))
+    zero = np.zeros((O, K))
+    start = core.CohortStart(age=np.zeros(O, dtype=np.int64), assets=zero, ia_balance=zero,
+                             pension=zero)
+    gn = (1.0 + g) * (1.0 + n)
+    problems = O * K
+    n_sel = int(valid_ok.sum())
+
+    def agg(x):
+        return float((pop * _mix(x, probs) / growth).sum())
+
+    for it in range(max_iter):
+        worked = cp.work * hours
+        work_mix = (cp.work * probs[:, :, None]).sum(0)
+        eff_mix = (worked * probs[:, :, None]).sum(0) * eff
+        labour = float((pop * eff_mix).sum())
+        cov_eff = float((pop * eff_mix)[core.COVERED].sum())
+        cov_fte = float((pop * work_mix)[core.COVERED].sum())
+        ebar = cov_eff / cov_fte if cov_fte > 0 else labour / float((pop * work_mix).sum())
+        wbar = w * ebar
+        output = params.tfp * kappa ** params.capital_share * labour
+
+        def prices(tax):
+            return core.CohortPrices(
+                wage=w * growth, average_wage=wbar * growth,
+                average_wage_before=wbar * growth / (1.0 + g),
+                index=(1.0 + lam * g) ** np.arange(J),
+                pooled_rate=policy.pooled_rate_in(year), income_tax=tax,
+                bequest=bequest_ratio * wbar * growth, residents_ratio=res_ratio,
+                gross_return=1.0 + r)
+
+        cp_h = dataclasses.replace(cp, work=worked)
+        flows = core.cohort_budget(params, policy, cp_h, eff, prices(0.0), start)
+        benefits, contributions, residents = (agg(flows[k]) for k in
+                                              ("benefits", "contributions", "residents"))
+        fund = policy.fund_months / 12.0 * benefits
+        subsidy = fund * gn - (1.0 + r) * fund - contributions + benefits
+        gov = params.government_consumption_share * output
+        tax = (gov + residents + subsidy) / (w * labour + benefits + residents)
+        pr = prices(tax)
+        full_flows = core.cohort_budget(params, policy, cp, eff, pr, start)
+        z, a, pi = core.hours_margin(cp, pr, full_flows, start)
+        sel = valid_ok.ravel()  # the problems solved: valid options only
+        flat = lambda x: np.broadcast_to(x, (O, K, J)).reshape(problems, J)[sel]  # noqa: E731
+        m_taste = core.taste(params, cp.work)
+        hh = HouseholdInputs(
+            gross_return=np.full((n_sel, J), 1.0 + r), income=flat(full_flows["income"]),
+            survival=flat(surv), borrowing_limit=params.borrowing_limit * wbar * flat(growth),
+            start=np.zeros(n_sel, dtype=np.int64), initial_assets=np.zeros(n_sel),
+            discount_factor=params.discount_factor, crra=params.crra,
+            taste=None if m_taste is None else flat(m_taste))
+        lab = HoursInputs(
+            hours_weight=flat(params.hours_disutility * cp.work * scale_u),
+            net_earnings=flat(z), account_credit=flat(a), account_payout=flat(pi),
+            frisch=params.frisch_elasticity,
+            utility_shift=flat(-params.participation_disutility * cp.work * scale_u))
+        sol = solve_households_hours(hh, lab, hours0=flat(hours), max_outer=2, strict=False)
+        values = np.full(problems, -np.inf)
+        values[sel] = lifetime_utility_hours(hh, lab, sol)
+        values = values.reshape(O, K)
+        new_probs = core.choice_probabilities(values.T, params.retirement_taste_scale,
+                                              valid_ok.T).T
+        new_hours = np.ones((problems, J))
+        new_hours[sel] = sol.hours
+        new_hours = new_hours.reshape(O, K, J)
+        change = max(float(np.max(np.abs(new_hours - hours))),
+                     float(np.max(np.abs(new_probs - probs))))
+        hours, probs = new_hours, new_probs
+        if change < tol:
+            break
+    else:
+        raise SteadyStateError(f"hours and retirement choices of {year} did not settle "
+                               f"(last change {change:.2e})")
+    state.update(hours=hours, probs=probs)
+    def unflat(x):
+        out = np.zeros((problems, J))
+        out[valid_ok.ravel()] = x
+        return out.reshape(O, K, J)
+
+    a_next = _mix(unflat(sol.assets_next), probs) / growth
+    assets_next = float((pop * a_next).sum())
+    pool = (1.0 + r) * float((pop * (1.0 - surv) * a_next).sum()) / gn
+    if params.closure == "closed":
+        res_assets = (assets_next + fund * gn - kappa * labour * gn) / output
+    else:
+        res_assets = 0.0
+    res_beq = (bequest_ratio * wbar - pool) / wbar
+    if not full:
+        return np.array([res_assets, res_beq])
+    flows = core.cohort_budget(params, policy, dataclasses.replace(cp, work=cp.work * hours),
+                               eff, pr, start)
+    mixed = {k: _mix(v, probs)[None] for k, v in flows.items() if np.ndim(v) == 3}
+    consumption = _mix(unflat(sol.consumption), probs) / growth
+    assets = np.zeros((K, J))
+    assets[:, 1:] = a_next[:, :-1] * growth[:-1] / growth[1:]
+    capital = kappa * labour
+    cons = float((pop * consumption).sum())
+    assets_start = float((pop * assets).sum()) + pool / (1.0 + r)
+    disposable = (agg(flows["earnings"]) + benefits + residents) * (1 - tax) - contributions \
+        + r * assets_start
+    retired_mix = _mix(cp.retired, probs)
+    retirees = float((pop * retired_mix).sum())
+    ret_age = (probs * cp.statutory_age).sum(0)  # [K]
+    choice = SimpleNamespace(
+        retired=retired_mix[None], probabilities=probs, option_ages=cp.statutory_age,
+        valid=valid_ok, values=values, hours=hours, work=cp.work,
+        employment=work_mix, hours_mean=np.divide(
+            (worked * probs[:, :, None]).sum(0), work_mix, out=np.zeros((K, J)),
+            where=work_mix > 0),
+        kt=kuhn_tucker_residuals(hh, lab, sol), euler=euler_errors_hours(hh, sol),
+        household=hh, labour_inputs=lab, solution=sol, iterations=it + 1)
+    return dict(
+        kappa=kappa, r=r, w=w, wbar=wbar, tax=tax, sol=sol, flows=mixed, cp=choice, pop=pop,
+        surv=surv, assets=assets, consumption=consumption,
+        aggregates={
+            "output": output, "capital": capital, "labour_efficiency_units": labour,
+            "consumption": cons, "government_consumption": gov,
+            "investment": capital * (gn - 1.0 + params.depreciation),
+            "household_assets": assets_start, "fund_balance": fund,
+            "pension_contributions": contributions, "pension_benefits": benefits,
+            "residents_pensions": residents, "fiscal_subsidy": subsidy,
+            "interest_rate": r, "capital_output_ratio": capital / output,
+            "income_tax_rate": tax, "household_saving_rate": (disposable - cons) / disposable,
+            "pension_spending_gdp": benefits / output,
+            "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
+            "bequest_ratio": bequest_ratio,
+            "goods_market_residual": output - cons - gov
+            - capital * (gn - 1.0 + params.depreciation)
+            if params.closure == "closed" else np.nan,
+            "mean_retirement_age_employees": float(
+                (ret_age * (pop * retired_mix).sum(1))[core.COVERED].sum()
+                / (pop * retired_mix).sum(1)[core.COVERED].sum()),
+        },
+        residuals=np.array([res_assets, res_beq]),
+        choice=choice,
+    )
+
+
 def solve_steady_state(params: EconomyParameters, demography: DemographySteadyState,
                        policy: Policy, *, year: int, technology_growth: float | None = None,
                        residents_ratio: float | None = None, base_year: int | None = None,
@@ -295,9 +487,11 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
         residents_ratio = float(core.residents_ratio(params, base_year or year, [year])[0])
     closed = params.closure == "closed"
     state = {"b": 0.02}
+    choices: dict = {}  # the last hours and choice probabilities (elastic labour)
 
     def residuals(kappa: float, b: float) -> np.ndarray:
-        return _evaluate(params, policy, demography, year, g, residents_ratio, kappa, b)
+        return _evaluate(params, policy, demography, year, g, residents_ratio, kappa, b,
+                         state=choices)
 
     def bequest_fixed(kappa: float) -> tuple[float, float]:
         """Secant iteration on the bequest equation at a given ``κ`` (nearly linear in b)."""
@@ -317,6 +511,13 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
 
     kappa_open = float(core.kappa_from_rate(params, params.world_interest_rate))
     kappa = None
+    if closed and guess is None and params.elastic:  # start from the inelastic economy
+        fixed = params.replace(hours_disutility=0.0, participation_disutility=0.0,
+                               retirement_choice=False)
+        inelastic = solve_steady_state(fixed, demography, policy, year=year,
+                                       technology_growth=g, residents_ratio=residents_ratio,
+                                       tol=tol)
+        guess = (inelastic.kappa, inelastic.bequest_ratio)
     if closed and guess is None:
         guess = (float(core.kappa_from_rate(params, 0.05)), 0.03)
     if closed:  # Newton-type steps from the guess first; the bracket below if they fail
@@ -358,7 +559,7 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
             f"{names[worst]} = {resid[worst]:.3e} at kappa = {kappa:.6g}")
     sol_x = np.array([kappa, b_star])
     d = _evaluate(params, policy, demography, year, g, residents_ratio, kappa, float(sol_x[-1]),
-                  full=True)
+                  full=True, state=choices)
     flows = d["flows"]
     growth = (1.0 + g) ** np.arange(params.n_ages)
     ia = np.zeros_like(d["assets"])
@@ -375,4 +576,5 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
         pension=flows["pension_in_force"][0] / growth, ia_balance=ia,
         income=flows["income"][0] / growth, retired=d["cp"].retired[0],
         aggregates=d["aggregates"], residual=float(np.max(np.abs(resid))),
+        choice=d.get("choice"),
     )

@@ -41,6 +41,7 @@ names the equation and the year with the largest residual.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ import xarray as xr
 from models.config import CATEGORIES
 from models.demography.projection import one_year_survival
 from models.economy import core
+from models.economy.choices import cohort_choices
 from models.economy.household import (
     HouseholdInputs,
     Segments,
@@ -265,6 +267,51 @@ class _Model:
             self.kappa0 = np.full(self.P, float(core.kappa_from_rate(params,
                                                                       params.world_interest_rate)))
         self.n_unknown = (2 if self.closed else 1) * (T - 1)
+        self.elastic = params.elastic
+        if self.elastic:  # hours and retirement options (set_choices; solve_transition)
+            cp_opt, valid = core.option_policy(params, policy, entry[:C])
+            O = self.O = valid.shape[-1]
+            within = cp_opt.retire_index.reshape(C, O, self.K).transpose(0, 2, 1) \
+                >= self.start[:, None, None]
+            self.option_valid = valid & (within | (np.arange(O) == O // 2))
+            self.cp_opt = cp_opt
+            statutory = np.where(np.arange(O) == O // 2, 1.0, 0.0)
+            self.set_choices(np.ones((C, self.K, O, J)),
+                             np.broadcast_to(statutory, (C, self.K, O)).copy())
+
+    def set_choices(self, hours: np.ndarray, probabilities: np.ndarray) -> None:
+        """Households' hours ``[C, K, O, J]`` and retirement-option probabilities
+        ``[C, K, O]`` (elastic economy): labour supply, covered workers, their mean
+        efficiency, pensioners and the base-year capital intensity follow from them."""
+        C, K, O, J, T = self.C, self.K, self.O, self.J, self.T
+        self.hours_opt, self.probs = np.asarray(hours, float), np.asarray(probabilities, float)
+        opt = lambda x: x.reshape(C, O, K, J).transpose(0, 2, 1, 3)  # noqa: E731
+        work_o = opt(self.cp_opt.work)
+        wp = self.probs[..., None]
+        persons = (wp * work_o).sum(2)
+        efficient = (wp * work_o * self.hours_opt).sum(2)
+        retired = (wp * opt(self.cp_opt.retired)).sum(2)
+        n_k = self.pop_kind[:, :T]
+        labour_before = self.labour
+        work_h = self.to_years(efficient[None])[:, :T]
+        work_p = self.to_years(persons[None])[:, :T]
+        cov = core.COVERED[:, None]
+        self.labour = (n_k * work_h * self.eff).sum(axis=(-2, -1))
+        self.labour_T = self.labour_T * self.labour[:, -1] / labour_before[:, -1]
+        self.cov_eff = (n_k * work_h * self.eff * cov).sum(axis=(-2, -1))
+        self.cov_fte = (n_k * work_p * cov).sum(axis=(-2, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.ebar = np.where(self.cov_fte > 0, self.cov_eff / self.cov_fte,
+                                 self.labour / (n_k * work_p).sum(axis=(-2, -1)))
+        self.pensioners = (n_k * self.to_years(retired[None])[:, :T]).sum(axis=(-2, -1))
+        if self.closed:
+            self.kappa0 = self.capital0 / (self.tech[self.pad] * self.labour[:, 0])
+
+    def mix(self, x: np.ndarray) -> np.ndarray:
+        """``Σ_o P_o x_o``: ``[B, C·O, K, J]`` -> ``[B, C, K, J]``."""
+        B = x.shape[0]
+        xo = x.reshape(B, self.C, self.O, self.K, -1)
+        return (xo * self.probs.transpose(0, 2, 1)[None, :, :, :, None]).sum(2)
 
     def taste(self, shape, n):
         m = core.taste(self.params, self.cp.work)
@@ -350,6 +397,31 @@ class _Model:
         return {"r": r, "wage": wage, "wbar": wage * ebar, "output": output, "tech": tech,
                 "capital": capital}
 
+    def pad_front(self, x: np.ndarray) -> np.ndarray:
+        """Year path ``[B, Tx]`` -> padded ``[B, pad + Tx]`` (years before the base year take
+        the base year's value)."""
+        return np.concatenate([np.repeat(x[:, :1], self.pad, axis=1), x], axis=1)
+
+    def cohort_prices(self, pr: dict) -> core.CohortPrices:
+        """Prices along every cohort's life (``[B, C, 1, J]``; tax and bequests 0) from the
+        firm-side prices of :meth:`prices` (the average covered wage before the base year
+        falls back at the initial wage growth)."""
+        pad, wbar = self.pad, pr["wbar"]
+        g0 = self.initial.wage_growth
+        back = wbar[:, :1] * (1.0 + g0) ** -np.arange(pad, 0, -1)[None, :]
+        wbar_pad = np.concatenate([back, wbar], axis=1)
+        wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
+        growth_w = wbar_pad / wbar_before - 1.0
+        index = np.exp(np.cumsum(np.log1p(self.indexation * growth_w), axis=1))
+        return core.CohortPrices(
+            wage=self.to_cohorts(self.pad_front(pr["wage"])),
+            average_wage=self.to_cohorts(wbar_pad),
+            average_wage_before=self.to_cohorts(wbar_before), index=self.to_cohorts(index),
+            pooled_rate=self.to_cohorts(np.broadcast_to(self.pooled, wbar_pad.shape)),
+            income_tax=0.0, bequest=0.0,
+            residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
+            gross_return=1.0 + self.to_cohorts(self.pad_front(pr["r"])))
+
     def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
 
@@ -363,28 +435,25 @@ class _Model:
         pr = self.prices(kappa)
         r, wage, wbar, output, tech = (pr[k] for k in ("r", "wage", "wbar", "output", "tech"))
 
-        # padded year grid
-        g0 = self.initial.wage_growth
-        back = wbar[:, :1] * (1.0 + g0) ** -np.arange(pad, 0, -1)[None, :]
-        wbar_pad = np.concatenate([back, wbar], axis=1)
-        wbar_before = np.concatenate([wbar_pad[:, :1] / (1.0 + g0), wbar_pad[:, :-1]], axis=1)
-        growth_w = wbar_pad / wbar_before - 1.0
-        index = np.exp(np.cumsum(np.log1p(self.indexation * growth_w), axis=1))
-        pad_front = lambda x: np.concatenate(  # noqa: E731
-            [np.repeat(x[:, :1], pad, axis=1), x], axis=1)
-        r_pad = pad_front(r)
-        wage_pad = pad_front(wage)
-
-        prices = core.CohortPrices(
-            wage=self.to_cohorts(wage_pad), average_wage=self.to_cohorts(wbar_pad),
-            average_wage_before=self.to_cohorts(wbar_before), index=self.to_cohorts(index),
-            pooled_rate=self.to_cohorts(np.broadcast_to(self.pooled, wbar_pad.shape)),
-            income_tax=0.0, bequest=0.0,
-            residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
-            gross_return=1.0 + self.to_cohorts(r_pad))
+        prices = self.cohort_prices(pr)
+        pad_front = self.pad_front
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
-        flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
+        if self.elastic:  # every retirement option at the households' hours, then mixed
+            O = self.O
+            rep = lambda x: np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x  # noqa: E731
+            prices = core.CohortPrices(*(rep(getattr(prices, f)) for f in
+                                         core.CohortPrices.__dataclass_fields__))
+            start = core.CohortStart(age=np.repeat(self.start, O),
+                                     assets=np.repeat(self.start_assets, O, axis=0),
+                                     ia_balance=np.repeat(self.start_ia, O, axis=0),
+                                     pension=np.repeat(self.start_pension, O, axis=0))
+            hours = self.hours_opt.transpose(0, 2, 1, 3).reshape(self.C * O, K, J)
+            cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
+            flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
+            flows = {k: self.mix(v) for k, v in flows_o.items() if np.ndim(v) == 4}
+        else:
+            flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
 
         n_k = self.pop_kind  # [P, Tx+1, K, J]
         ben_y = (n_k[:, :T + 1] * self.to_years(flows["benefits"])[:, :T + 1]).sum(axis=(-2, -1))
@@ -407,20 +476,31 @@ class _Model:
         bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
         tax_c = self.to_cohorts(pad_front(tax))
         beq_c = self.to_cohorts(pad_front(bequest))
-        income = (flows["earnings"] + flows["benefits"] + flows["residents"]) * (1.0 - tax_c) \
-            - flows["contributions"] + beq_c
+        O = self.O if self.elastic else 1
+        if O > 1 or self.elastic:
+            tax_c, beq_c = (np.repeat(x, O, axis=1) for x in (tax_c, beq_c))
+        income = (flows_o["earnings"] + flows_o["benefits"] + flows_o["residents"]) \
+            * (1.0 - tax_c) - flows_o["contributions"] + beq_c
 
-        shape = income.shape  # [Bt, C, K, J]
+        shape = income.shape  # [Bt, C·O, K, J]
         n = int(np.prod(shape[:-1]))
-        surv = np.broadcast_to(self.surv, shape).reshape(n, J)
+        rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
+        surv = np.broadcast_to(rep_o(self.surv), shape).reshape(n, J)
+        start_o = np.repeat(self.start, O)
+        taste = None
+        if self.elastic and core.taste(p, self.cp_opt.work) is not None:
+            taste = np.broadcast_to(core.taste(p, self.cp_opt.work), shape).reshape(n, J)
+        elif not self.elastic:
+            taste = self.taste(shape, n)
         hh = HouseholdInputs(
             gross_return=np.broadcast_to(prices.gross_return, shape).reshape(n, J),
             income=income.reshape(n, J), survival=surv,
             borrowing_limit=(p.borrowing_limit * np.broadcast_to(prices.average_wage, shape)
                              ).reshape(n, J),
-            start=np.broadcast_to(self.start[None, :, None], shape[:-1]).reshape(n),
-            initial_assets=np.broadcast_to(self.start_assets, shape[:-1]).reshape(n),
-            discount_factor=p.discount_factor, crra=p.crra, taste=self.taste(shape, n))
+            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(n),
+            initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
+                                           shape[:-1]).reshape(n),
+            discount_factor=p.discount_factor, crra=p.crra, taste=taste)
         if segments is None:
             sol = solve_households(hh)
         else:
@@ -429,6 +509,8 @@ class _Model:
                                                       np.tile(segments.last, (reps, 1)))
             sol = evaluate_segments(hh, seg)
         a_next = sol.assets_next.reshape(shape)
+        if self.elastic:
+            a_next = self.mix(a_next)
         a_y = self.to_years(a_next)  # [Bt, Tx, K, J]
         assets = np.empty((Bt, T + 1))
         assets[:, 0] = self.household_assets0
@@ -445,6 +527,8 @@ class _Model:
         if not full:
             return resid, sol.segments
         cons = sol.consumption.reshape(shape)
+        if self.elastic:
+            cons = self.mix(cons)
         c_y = self.to_years(cons)[:, :T]
         consumption = (n_k[:, :T] * c_y).sum(axis=(-2, -1))
         earn_y = (n_k[:, :T] * self.to_years(flows["earnings"])[:, :T]).sum(axis=(-2, -1))
@@ -457,6 +541,9 @@ class _Model:
         util = lifetime_utility(hh, sol).reshape(shape[:-1])
         euler = float(np.max(np.abs(euler_errors(hh, sol))))
         disc = discounted_survival_sum(hh).reshape(shape[:-1])
+        if self.elastic:  # welfare with leisure: models.economy.cohort_choices
+            util = np.full((Bt, self.C, K), np.nan)
+            disc = disc.reshape(Bt, self.C, O, K)[:, :, O // 2]
         # start-of-year assets of age i in year t = a'_{t-1, i-1}
         a_start = np.zeros((Bt, T, K, J))
         a_start[:, 0] = self.initial.assets
@@ -616,7 +703,8 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                      mortality: xr.DataArray, policy: Policy, initial: InitialState, *,
                      horizon: int = 200, terminal: SteadyState | None = None,
                      terminal_population_growth: float | None = None, tol: float = 1e-9,
-                     max_iter: int = 40, jacobian_stride: int = 10) -> xr.Dataset:
+                     max_iter: int = 40, jacobian_stride: int = 10,
+                     choice_tol: float = 1e-9, max_choice_iter: int = 50) -> xr.Dataset:
     """Perfect-foresight transition from the base-year state to the terminal steady state.
 
     Parameters
@@ -633,6 +721,11 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
         share of the average covered wage).
     max_iter : quasi-Newton iterations before giving up.
     jacobian_stride : compute every ``stride``-th year's Jacobian column (1: all).
+    choice_tol, max_choice_iter : elastic economies (``params.elastic``): the Newton solve
+        at given hours and retirement-option probabilities alternates with households'
+        choices at the solution's prices (:func:`models.economy.cohort_choices`) until
+        neither moves by more than ``choice_tol`` (labour-market clearing: the labour in
+        the firms' prices is what households supply at them).
 
     Returns
     -------
@@ -649,14 +742,48 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     if model.P != 1:
         raise ValueError("solve_transition takes one demographic path; see "
                          "price_paths_monte_carlo for many")
-    u, res, seg, _, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter,
-                                                   stride=jacobian_stride)
+    u, res, seg, inv, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter,
+                                                     stride=jacobian_stride)
     if history[-1] > tol:
         _raise_not_converged(model, res, history, tol)
+    choice_history = []
+    if model.elastic:  # labour market: households' hours and retirement at these prices
+        for _ in range(max_choice_iter):
+            ch = cohort_choices(model, u)
+            hours = ch["option_hours"].values.reshape(model.C, model.K, model.O, model.J)
+            probs = ch["probability"].values.reshape(model.C, model.K, model.O)
+            hours = np.where(model.cp_opt.work.reshape(model.C, model.O, model.K, model.J)
+                             .transpose(0, 2, 1, 3) > 0, hours, 1.0)
+            change = max(float(np.max(np.abs(hours - model.hours_opt))),
+                         float(np.max(np.abs(probs - model.probs))))
+            choice_history.append(change)
+            model.set_choices(hours, probs)
+            u, res, seg, inv, more, n = _solve_newton(model, u, tol, max_iter, inverse=inv,
+                                                      stride=jacobian_stride)
+            history += more[1:]
+            n_jac += n
+            if more[-1] > tol:
+                _raise_not_converged(model, res, history, tol)
+            if change < choice_tol:
+                break
+        else:
+            raise TransitionConvergenceError(
+                f"households' hours and retirement choices did not settle in "
+                f"{max_choice_iter} rounds (largest change by round: "
+                f"{', '.join(f'{c:.1e}' for c in choice_history)})", history)
     ds = transition_dataset(model, u)
     ds["newton_max_residual"] = ("iteration", np.array(history),
                                  {"units": "1", "long_name": "largest market-clearing residual"})
     ds.attrs.update(jacobian_evaluations=n_jac, iterations=len(history) - 1)
+    if choice_history:
+        ds["labour_market_change"] = ("choice_round", np.array(choice_history), {
+            "units": "1", "long_name": "largest change of hours or choice probabilities"})
+        dims = ("birth_year", "group", "category", "option")
+        ds["option_hours"] = (dims + ("age",), model.hours_opt.reshape(
+            model.C, 2, 3, model.O, model.J), {"units": "share of full time", "long_name":
+                                               "hours by retirement option (equilibrium)"})
+        ds["retirement_probability"] = (dims, model.probs.reshape(model.C, 2, 3, model.O), {
+            "units": "1", "long_name": "probability of each retirement option (equilibrium)"})
     return ds
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["welfare_cev"]
+from models.economy import core
+
+__all__ = ["welfare_cev", "welfare_cev_with_leisure"]
 
 
 def welfare_cev(base: xr.Dataset, reform: xr.Dataset) -> xr.DataArray:
@@ -43,4 +45,44 @@ def welfare_cev(base: xr.Dataset, reform: xr.Dataset) -> xr.DataArray:
     cev.attrs.update(units="fraction of consumption in every remaining year",
                      long_name="consumption-equivalent variation of the reform (remaining "
                                "lifetime from the base year or first_age)")
+    return cev
+
+
+def welfare_cev_with_leisure(base: xr.Dataset, reform: xr.Dataset, crra: float,
+                             iterations: int = 200) -> xr.DataArray:
+    r"""CEV that nets leisure, ``[birth_year, group, category]``, from two
+    :func:`models.economy.choices.cohort_choices` results (same cohorts and taste scale).
+
+    The base's consumption in every remaining year of every retirement option is scaled by
+    ``1 + λ`` (hours and the plan given each option held, the choice re-made): option values
+    become ``(1+λ)^{1−σ} C_o + L_o`` (``C_o`` consumption utility, ``L_o = V_o − C_o`` the
+    disutility of work) and ``λ`` solves
+    ``s log Σ_o exp(((1+λ)^{1−σ} C_o + L_o)/s) = EV_reform`` (bisection; the left side rises
+    with ``λ``). With no disutility of work and one option it is :func:`welfare_cev`.
+    Requires ``σ ≠ 1``.
+    """
+    if abs(crra - 1.0) < 1e-12:
+        raise ValueError("welfare_cev_with_leisure needs crra != 1")
+    if not np.array_equal(base["birth_year"].values, reform["birth_year"].values):
+        raise ValueError("the two results have different cohorts (birth_year)")
+    valid = base["valid"].values
+    cons = np.where(valid, base["option_consumption_utility"].values, 0.0)
+    leisure = np.where(valid, base["option_value"].values - cons, 0.0)
+    ev = base["expected_value"].values
+    scale = np.broadcast_to(base["taste_scale"].values[:, None, None], ev.shape)
+    target = reform["expected_value"].values
+    lo = np.full(ev.shape, -0.99)
+    hi = np.full(ev.shape, 20.0)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        val = core.expected_value(cons * (1.0 + mid[..., None]) ** (1.0 - crra) + leisure,
+                                  scale, valid)
+        below = val < target
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    cev = xr.DataArray(0.5 * (lo + hi), dims=base["expected_value"].dims,
+                       coords=base["expected_value"].coords, name="welfare_cev_leisure")
+    cev.attrs.update(units="fraction of consumption in every remaining year",
+                     long_name="consumption-equivalent variation net of leisure (hours and "
+                               "retirement choice)")
     return cev

@@ -1,22 +1,91 @@
-"""The ``pension`` command: run, report, validate, tables, calibrate."""
+"""The ``pension`` command: run, report, validate, tables, calibrate.
+
+Every failure the user can cause ends with one line (or one line per broken rule) on stderr
+and an exit code that says what went wrong:
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     done
+2     invalid input: a calibration or experiment file breaks a rule (file, key, value, expected)
+3     the run exists (``--force`` replaces it)
+4     a file or folder named on the command line is not there
+5     the results folder cannot be written (a file, not a folder, or no permission)
+6     a results file is damaged or was not written by ``pension run``
+130   interrupted (Ctrl-C); earlier results are kept
+====  ==========================================================================
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from models.config import ConfigError
 
 log = logging.getLogger("pension")
 
+EXIT_INVALID, EXIT_EXISTS, EXIT_NOT_FOUND, EXIT_RESULTS_DIR, EXIT_DAMAGED = 2, 3, 4, 5, 6
+EXIT_INTERRUPTED = 130
+
+
+class ResultsDirError(OSError):
+    """The results folder is a file, or cannot be created or written."""
+
+
+class DamagedResultsError(ValueError):
+    """A results file cannot be read, or was not written by ``pension run``."""
+
+
+def check_results_root(root: Path) -> None:
+    """Make sure runs can be written under ``root`` (creating it if needed), before any work:
+    it must be a folder in which a file can be created."""
+    if root.exists() and not root.is_dir():
+        raise ResultsDirError(f"--results-dir {root}: is a file, not a folder; name a folder "
+                              "(it is created if missing)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=root)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ResultsDirError(f"--results-dir {root}: cannot write there ({exc.strerror or exc})"
+                              "; choose a folder you can write to") from None
+
+
+def _read_run(run_dir: str | Path):
+    """The results of a run, or one line saying why they cannot be read."""
+    from models.study.results import RESULTS_FILE, read_results
+
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.is_file():
+        return read_results(run_dir)  # its FileNotFoundError names the path
+    try:
+        ds = read_results(run_dir)
+    except Exception as exc:  # netCDF4/HDF5 raise OSError, RuntimeError or ValueError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DamagedResultsError(f"{path}: not a readable netCDF file ({reason}); it is damaged "
+                                  "or truncated: run the experiment again") from None
+    if "experiment_json" not in ds.attrs:
+        raise DamagedResultsError(f"{path}: not a results file written by `pension run` (no "
+                                  "experiment_json attribute)")
+    return ds
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from models.study.report import render
     from models.study.results import read_results
+    from models.config import load_experiment
+    from models.optimize.checks import check_optimization
     from models.study.run import run_experiment
 
+    exp, _, _ = load_experiment(args.experiment)  # every rule, before any work
+    check_optimization(exp, args.experiment)
+    check_results_root(Path(args.results_dir))
     run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir)
     print(render(read_results(run_dir)))
     print(f"\nwrote {run_dir / 'results.nc'} and {run_dir / 'manifest.json'}")
@@ -25,14 +94,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from models.study.report import render
-    from models.study.results import read_results
 
-    print(render(read_results(args.run_dir)))
+    print(render(_read_run(args.run_dir)))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from models.config import load_arrays, load_calibration, load_experiment
+    from models.optimize.checks import check_optimization
 
     path = Path(args.path)
     if path.is_dir():
@@ -41,6 +110,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{path}: calibration valid ({len(arrays.data_vars)} arrays checked)")
     else:
         exp, cal, cal_dir = load_experiment(path)
+        check_optimization(exp, path)
         load_arrays(cal, cal_dir)
         print(f"{path}: experiment '{exp.name}' valid (calibration {cal_dir})")
     return 0
@@ -111,13 +181,23 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"error: invalid input\n{exc}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
+    except ResultsDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RESULTS_DIR
+    except DamagedResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_EXISTS
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 4
+        return EXIT_NOT_FOUND
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: pension {args.command} stopped; earlier results are kept",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

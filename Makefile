@@ -22,7 +22,7 @@ CODE := $(shell find models -name '*.py' 2>/dev/null)
 CALIBRATION := $(wildcard calibration/china/*.toml calibration/china/derived/*.csv)
 # The study's table, figure and experiment-file code reads results.nc files and writes
 # experiment files; it never changes a result, so editing it re-runs no experiment.
-STUDY_ONLY := $(addprefix models/study/,study.py study_tables.py study_figures.py golden.py variants.py)
+STUDY_ONLY := $(addprefix models/study/,study.py tables.py figures.py golden.py variants.py)
 RUN_CODE := $(filter-out $(STUDY_ONLY),$(CODE))
 STUDY := $(BIN)/python -m models.study.study
 

@@ -4,7 +4,7 @@ Rows, for N in ``--paths`` (default 100, 1,000, 5,000, 10,000):
 
 * ``demography``: draws + cohort-component projection of N paths (float32, per-path
   summaries and snapshot years kept, as a run beyond its storage limit), workers 1 and 2;
-* ``accounts``: the Monte Carlo stage of a run (:func:`models.study.run.simulate`, economy
+* ``accounts``: the Monte Carlo stage of a run (:func:`models.pipeline.run.simulate`, economy
   off): demography, then the pension accounts on every path under both retirement regimes,
   workers 1 and 2 (chunks of ``N/8`` paths, 25 to 1,000, the same for both worker counts so the
   numbers are identical);
@@ -115,7 +115,7 @@ def run_demography(spec: dict) -> dict:
 def run_accounts(spec: dict) -> dict:
     from models.config import EconomySettings, Experiment, ParallelSettings
     from models.config import StochasticDemographySettings
-    from models.study import run
+    from models.pipeline import run
 
     cal, arrays = _load()
     n, workers = spec["paths"], spec["workers"]

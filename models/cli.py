@@ -59,7 +59,7 @@ def check_results_root(root: Path) -> None:
 
 def _read_run(run_dir: str | Path):
     """The results of a run, or one line saying why they cannot be read."""
-    from models.study.results import RESULTS_FILE, read_results
+    from models.pipeline.results import RESULTS_FILE, read_results
 
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
@@ -77,11 +77,11 @@ def _read_run(run_dir: str | Path):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from models.study.report import render
-    from models.study.results import read_results
     from models.config import load_experiment
     from models.optimize.checks import check_optimization
-    from models.study.run import run_experiment
+    from models.pipeline.results import read_results
+    from models.pipeline.run import run_experiment
+    from models.report.tables import render
 
     exp, _, _ = load_experiment(args.experiment)  # every rule, before any work
     check_optimization(exp, args.experiment)
@@ -93,7 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from models.study.report import render
+    from models.report.tables import render
 
     print(render(_read_run(args.run_dir)))
     return 0
@@ -126,7 +126,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from models.config import refresh_array_hashes
-    from models.study import calibrate
+    from models.demography import derive as calibrate
 
     folder = Path(args.calibration)
     calibrate.main(["--data-dir", str(args.data_dir), "--out-dir", str(folder / "derived")])

@@ -56,7 +56,7 @@ R = TypeVar("R")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Modules the forkserver imports once (the Monte Carlo stages' chunk functions live there).
-PRELOAD = ("numpy", "xarray", "models.demography.stochastic", "models.study.run")
+PRELOAD = ("numpy", "xarray", "models.demography.stochastic", "models.pipeline.monte_carlo")
 #: Chunks submitted ahead of the one being collected, per worker.
 IN_FLIGHT_PER_WORKER = 2
 

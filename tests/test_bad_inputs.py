@@ -441,7 +441,7 @@ def test_shipped_experiments_are_valid(capsys, no_arrays):
 @pytest.fixture()
 def no_computation(monkeypatch):
     """Make any computation fail loudly: the checks must stop the run before it."""
-    from models.study import run
+    from models.pipeline import run
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the computation started")

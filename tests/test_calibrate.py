@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.study.calibrate import DEFAULT_OUT_DIR, CalibrationDataError, default_data_dir, derive, main
+from models.demography.derive import DEFAULT_OUT_DIR, CalibrationDataError, default_data_dir, derive, main
 
 DERIVED_FILES = (
     "base_population.csv", "mortality_lee_carter.csv", "mortality_kt_history.csv", "mortality_kt.csv",
@@ -33,9 +33,9 @@ def test_committed_arrays_are_reproduced_from_the_raw_data(rederived):
     out_dir, summary = rederived
     for name in DERIVED_FILES:
         committed = DEFAULT_OUT_DIR / name
-        assert committed.is_file(), f"{committed} is missing: run `python -m models.study.calibrate`"
+        assert committed.is_file(), f"{committed} is missing: run `python -m models.demography.derive`"
         assert summary["files"][name] == hashlib.sha256(committed.read_bytes()).hexdigest(), (
-            f"{name} differs from a fresh derivation: re-run `python -m models.study.calibrate`"
+            f"{name} differs from a fresh derivation: re-run `python -m models.demography.derive`"
         )
 
 

@@ -190,7 +190,7 @@ def test_welfare_between_experiments_from_stored_utilities(tmp_path, crra):
     CRRA σ, consumption scaled by (1 + λ) scales V by (1 + λ)^(1 − σ) (log: adds
     log(1 + λ) × the discounted survival)."""
     from models.economy import welfare_cev
-    from models.study.economy_step import lifetime_welfare, welfare_of
+    from models.pipeline.economy_step import lifetime_welfare, welfare_of
 
     rng = np.random.default_rng(np.random.SeedSequence(6))
     lam = 0.1

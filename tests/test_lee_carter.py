@@ -6,7 +6,7 @@ import pytest
 
 from models.demography.lee_carter import fit_lee_carter, k_for_e0, lee_carter_mx
 from models.demography.lifetable import life_expectancy
-from models.study.calibrate import DEFAULT_OUT_DIR
+from models.demography.derive import DEFAULT_OUT_DIR
 
 N_AGES = 101
 #: e0 tolerance of the fitted history (years): the second stage solves e0 to ~1e-12; the CSV's
@@ -62,7 +62,7 @@ def test_second_stage_reproduces_e0_of_noisy_data():
 
 def read_derived(name: str) -> pd.DataFrame:
     path = DEFAULT_OUT_DIR / name
-    assert path.is_file(), f"{path} is missing: run `python -m models.study.calibrate`"
+    assert path.is_file(), f"{path} is missing: run `python -m models.demography.derive`"
     return pd.read_csv(path)
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from models.study import run
-from models.study.results import read_results
+from models.pipeline import run
+from models.pipeline.results import read_results
 from tests.conftest import CALIBRATION
 
 

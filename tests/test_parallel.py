@@ -21,7 +21,7 @@ from models.config import (
 )
 from models.demography import stochastic
 from models.parallel import map_chunks, path_chunks
-from models.study import run
+from models.pipeline import run
 from tests.conftest import CALIBRATION
 
 SEED = 11
@@ -105,7 +105,7 @@ def test_monte_carlo_prices_are_identical_with_two_workers(calibration, arrays):
     """The price step per path (first-order response, the accounts under the path's prices)
     and the first-order error sample of the first chunk, 4 paths in 2 chunks."""
     from models.pension import calibrate_base_year, retirement_schedule
-    from models.study.economy_step import economy_context
+    from models.pipeline.economy_step import economy_context
 
     regime = "law_2024"
     demography = StochasticDemographySettings(paths=4, chunk_size=2)

@@ -14,7 +14,7 @@ from models.demography.reconstruct import (
     reconstruct_population,
     split_births_by_sex,
 )
-from models.study.calibrate import DEFAULT_OUT_DIR, default_data_dir, read_census
+from models.demography.derive import DEFAULT_OUT_DIR, default_data_dir, read_census
 
 N_AGES = 101
 N_YEARS = 30
@@ -153,7 +153,7 @@ def test_base_reconstruction_reports_residuals_before_and_after():
 
 def test_derived_base_population_is_complete_and_non_negative():
     path = DEFAULT_OUT_DIR / "base_population.csv"
-    assert path.is_file(), f"{path} is missing: run `python -m models.study.calibrate`"
+    assert path.is_file(), f"{path} is missing: run `python -m models.demography.derive`"
     base = pd.read_csv(path)
     assert list(base.columns) == ["age", "sex", "persons"]
     assert len(base) == 2 * N_AGES

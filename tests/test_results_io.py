@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from models.study.results import RunExistsError, read_manifest, read_results, write_run
+from models.pipeline.results import RunExistsError, read_manifest, read_results, write_run
 
 
 def _dataset(value: float) -> xr.Dataset:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from models.config import Experiment, StochasticDemographySettings
-from models.study import report, run
-from models.study.results import read_results
+from models.pipeline import monte_carlo, run
+from models.report import tables as report
+from models.pipeline.results import read_results
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 
@@ -58,7 +59,7 @@ def test_zero_spread_paths_reproduce_the_deterministic_accounts(calibration, arr
 
 def test_above_the_storage_limit_only_snapshots_are_kept(calibration, arrays, monkeypatch,
                                                          mc_result):
-    monkeypatch.setattr(run, "STORE_POPULATION_MAX_PATHS", 10)
+    monkeypatch.setattr(monte_carlo, "STORE_POPULATION_MAX_PATHS", 10)
     ds = run.simulate(experiment(paths=24, chunk_size=10), calibration, arrays)
     assert "population_paths" not in ds
     np.testing.assert_array_equal(ds["population_snapshot"], mc_result["population_snapshot"])

@@ -20,7 +20,7 @@ import pytest
 
 from models.config import Experiment, load_calibration
 from models.study import golden, variants
-from models.study.study_tables import pareto_efficient
+from models.study.tables import pareto_efficient
 from tests.conftest import CALIBRATION, ROOT
 
 GOLDEN_SMALL = ROOT / "results" / "golden" / "small"

@@ -653,7 +653,7 @@ def _inputs_bytes(data: ScenarioData, tree: ScenarioTree) -> bytes:
 def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTree, dict]:
     """The experiment's inner problem at the regime's delays (no extra delay).
 
-    Paths as in ``make experiment`` (:func:`models.study.run.simulate`): the first
+    Paths as in ``make experiment`` (:func:`models.pipeline.run.simulate`): the first
     ``optimization.paths`` Monte Carlo paths (all ``demography.paths`` by default; projected
     at float32, seeded by ``seed``), or the median path alone. The retirement-delay lever is
     not searched here (that outer search is serial): with it switched off this is the whole

@@ -1,268 +1,256 @@
-"""Figures of a run (PNG, matplotlib with the Agg backend), made from its ``results.nc`` only.
+"""The study's figures (PNG), gathered across experiments from their ``results.nc`` only.
 
-Monte Carlo runs: fan charts (median, 80 % and 95 % bands across paths, zero-shock path
-dashed) of the population indicators, of e0 and the TFR beside WPP 2024's published bounds,
-and of the fund's months payable by regime; the cumulative probability of depletion; and
-population pyramids (median by age and sex with 80 % and 95 % bands) for the base year, 2050
-and 2100. Deterministic runs: months payable by regime and the pyramids of the median path.
+Each builder takes :class:`models.study.tables.Runs` and a folder, draws its figures and
+returns ``(path, experiments used)`` pairs. The per-run figure functions of
+:mod:`models.report.figures` are reused for the pyramids, fan charts and policy paths.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
-from models.study.optimization import has_optimization
-from models.study.report import is_monte_carlo
+from models.config import CATEGORIES
+from models.report import figures as run_figures
+from models.study.tables import (
+    ROLES,
+    WELFARE_VARIABLE,
+    Runs,
+    _expected_delay,
+    _opt_years,
+    _optimal_experiments,
+    _used_paths,
+    frontier_frame,
+)
 
-#: Band probabilities: outer (95 %) and inner (80 %) intervals, and the median.
-OUTER, INNER = (0.025, 0.975), (0.10, 0.90)
-PYRAMID_YEARS = (2050, 2100)  # and the base year
-DPI = 120
-#: The months-payable chart's lower row zooms on the years to this one and on balances above
-#: minus this many months (the fund's first decades, when it is depleted).
-ZOOM_END_YEAR, ZOOM_MONTHS = 2050, 36.0
-COLOR = "#1f5a96"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+Figure = tuple[Path, tuple[str, ...]]
+COLORS = ("#1f5a96", "#b2182b", "#4d9221", "#8c510a", "#762a83", "#01665e", "#e08214")
 
 
-def _fan(ax, years: np.ndarray, paths: np.ndarray, zero_shock: np.ndarray | None,
-         color: str = COLOR, label: str | None = None) -> None:
-    """Median line with 80 % and 95 % bands of ``paths[path, year]``; zero-shock dashed."""
-    q = np.quantile(paths, [OUTER[0], INNER[0], 0.5, INNER[1], OUTER[1]], axis=0)
-    ax.fill_between(years, q[0], q[4], color=color, alpha=0.18, lw=0, label="95 % band")
-    ax.fill_between(years, q[1], q[3], color=color, alpha=0.35, lw=0, label="80 % band")
-    ax.plot(years, q[2], color=color, lw=1.8, label=label or "median of paths")
-    if zero_shock is not None:
-        ax.plot(years, zero_shock, color="black", lw=1.0, ls="--", label="zero-shock path")
+def _plt():
+    return run_figures._pyplot()
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
-    return path
-
-
-def _indicator_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    from models.study.report import POPULATION_ROWS, _indicators_of
-
-    plt = _pyplot()
-    zero = _indicators_of(ds["population"])
+def demography_figures(runs: Runs, folder: Path) -> list[Figure]:
+    """Pyramids with bands (base year, 2050, 2100) and fan charts of the population
+    indicators, e0 and the TFR (beside WPP 2024's bounds)."""
+    mc = ROLES["monte_carlo"]
+    ds = runs.get(mc)
     years = ds["year"].values
-    out = []
-    for var, key, label, scale, unit in POPULATION_ROWS:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        _fan(ax, years, ds[var].transpose("path", "year").values / scale,
-             zero[key].values / scale)
-        ax.set_title(f"{label} ({ds.sizes['path']} paths)")
-        ax.set_ylabel(unit)
-        ax.set_xlabel("year (1 January)")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-        out.append(_save(fig, folder / f"fan_{var.removesuffix('_paths')}.png"))
-    return out
+    out = [run_figures._pyramid(ds, y, folder)
+           for y in [int(years[0])] + [y for y in run_figures.PYRAMID_YEARS
+                                       if years[0] < y <= years[-1]]]
+    out += run_figures._indicator_figures(ds, folder)
+    out += run_figures._validation_figures(ds, folder)
+    return [(p, (mc,)) for p in out]
 
 
-def _published_bounds(ax, years: np.ndarray, bounds: np.ndarray) -> None:
-    """WPP 2024 bounds ``[year, (lower95, lower80, median, upper80, upper95)]`` as lines."""
-    ax.plot(years, bounds[:, 2], color="#b2182b", lw=1.0, label="WPP 2024 median")
-    for j, style in ((1, ":"), (3, ":"), (0, "-."), (4, "-.")):
-        ax.plot(years, bounds[:, j], color="#b2182b", lw=0.9, ls=style,
-                label={1: "WPP 80 % bounds", 0: "WPP 95 % bounds"}.get(j))
-
-
-def _validation_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    plt = _pyplot()
-    years = ds["year"].values
-    order = ["lower95", "lower80", "median", "upper80", "upper95"]
-    out = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, sex in zip(axes, ds["sex"].values):
-        _fan(ax, years, ds["e0_paths"].sel(sex=sex).transpose("path", "year").values,
-             ds["e0_median"].sel(sex=sex).values)
-        if "e0_published" in ds:
-            pub = ds["e0_published"].sel(sex=sex, bound=order)
-            _published_bounds(ax, pub["published_year"].values, pub.values)
-        ax.set_title(f"life expectancy at birth, {sex}")
-        ax.set_ylabel("years")
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper left", fontsize=7)
-    out.append(_save(fig, folder / "fan_e0.png"))
-
+def status_quo_figures(runs: Runs, folder: Path) -> list[Figure]:
+    """Fan chart of months payable, the probability of depletion by year, and the
+    distribution of the depletion year, by regime."""
+    mc = ROLES["monte_carlo"]
+    ds = runs.get(mc)
+    out = run_figures._pension_figures(ds, folder)
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    _fan(ax, years, ds["tfr_paths"].transpose("path", "year").values, ds["tfr_median"].values)
-    if "tfr_published" in ds:
-        pub = ds["tfr_published"].sel(bound=order)
-        _published_bounds(ax, pub["published_year"].values, pub.values)
-    ax.set_title("total fertility rate")
-    ax.set_ylabel("children per woman")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=7)
-    out.append(_save(fig, folder / "fan_tfr.png"))
-    return out
-
-
-def _pension_figures(ds: xr.Dataset, folder: Path) -> list[Path]:
-    plt = _pyplot()
     years = ds["year"].values
-    regimes = list(ds["regime"].values)
-    out = []
-    fig, axes = plt.subplots(2, len(regimes), figsize=(5.5 * len(regimes), 7.5), squeeze=False)
-    zoom_end = min(ZOOM_END_YEAR, int(years[-1]))
-    for col, regime in enumerate(regimes):
-        paths = ds["months_payable_paths"].sel(regime=regime).transpose("path", "year").values
-        zero = ds["months_payable"].sel(regime=regime).values
-        for row, ax in enumerate(axes[:, col]):
-            _fan(ax, years, paths, zero)
-            ax.axhline(0.0, color="grey", lw=0.8)
-            ax.grid(alpha=0.3)
-            ax.set_ylabel("year-end balance / monthly expenditure")
-            if row == 0:
-                ax.set_title(f"months payable, {regime}")
-            else:
-                ax.set_title(f"{regime}, to {zoom_end}")
-                ax.set_xlim(years[0], zoom_end)
-                top = float(np.max(paths[:, years <= zoom_end]))
-                ax.set_ylim(-ZOOM_MONTHS, max(top, 0.0) + 2.0)
-    axes[0][0].legend(loc="lower left", fontsize=8)
-    out.append(_save(fig, folder / "fan_months_payable.png"))
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for regime, color in zip(regimes, ["#b2182b", COLOR, "#4d9221"]):
-        for var, style, what in (("depletion_year_paths", "-", "depleted"),
-                                 ("first_deficit_year_paths", ":", "in deficit")):
-            v = ds[var].sel(regime=regime).values
-            ax.plot(years, [100.0 * np.mean(v <= y) for y in years], color=color, ls=style,
-                    label=f"{regime}: {what}")
-    ax.set_title(f"probability that the fund is depleted / in deficit by a year "
-                 f"({ds.sizes['path']} paths)")
+    bins = np.arange(years[0], years[-1] + 2) - 0.5
+    for regime, color in zip(ds["regime"].values, COLORS):
+        dep = ds["depletion_year_paths"].sel(regime=regime).values
+        never = 100.0 * float(np.mean(np.isnan(dep)))
+        ax.hist(dep[np.isfinite(dep)], bins=bins, color=color, alpha=0.55,
+                weights=np.full(np.isfinite(dep).sum(), 100.0 / dep.size),
+                label=f"{regime} (never by {int(years[-1])}: {never:.1f} %)")
+    ax.set_title(f"depletion year of the employee fund, status quo ({ds.sizes['path']} paths)")
+    ax.set_xlabel("first year with a negative year-end balance")
     ax.set_ylabel("% of paths")
-    ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    out.append(_save(fig, folder / "prob_depletion.png"))
-    return out
+    out.append(run_figures._save(fig, folder / "depletion_year_distribution.png"))
+    return [(p, (mc,)) for p in out]
 
 
-def _pyramid(ds: xr.Dataset, year: int, folder: Path) -> Path:
-    """Median by age and sex (bars) with 80 % and 95 % bands, zero-shock outline."""
-    plt = _pyplot()
-    ages = ds["age"].values
-    zero = ds["population"].sel(year=year).transpose("age", "sex")
-    paths = None
-    if "path" in ds.dims and "population_snapshot" in ds and \
-            year in ds["snapshot_year"].values:
-        paths = ds["population_snapshot"].sel(snapshot_year=year).transpose("path", "age", "sex")
-    fig, ax = plt.subplots(figsize=(7, 6))
-    widest = 0.0
-    for s, (sex, sign, color) in enumerate(zip(zero["sex"].values, (1.0, -1.0),
-                                               ("#c51b7d", "#2166ac"))):
-        z = zero.sel(sex=sex).values / 1e6
-        widest = max(widest, float(z.max()))
-        if paths is not None:
-            q = np.quantile(paths.sel(sex=sex).values / 1e6, [0.025, 0.1, 0.5, 0.9, 0.975], axis=0)
-            widest = max(widest, float(q[4].max()))
-            ax.barh(ages, sign * q[2], height=1.0, color=color, alpha=0.25, lw=0)
-            ax.fill_betweenx(ages, sign * q[0], sign * q[4], color=color, alpha=0.18, lw=0,
-                             step="mid", label=f"{sex}: 95 % band")
-            ax.fill_betweenx(ages, sign * q[1], sign * q[3], color=color, alpha=0.35, lw=0,
-                             step="mid", label=f"{sex}: 80 % band")
-            ax.step(sign * q[2], ages, where="mid", color=color, lw=1.4,
-                    label=f"{sex}: median of paths")
-            ax.step(sign * z, ages, where="mid", color="black", lw=0.7, ls="--",
-                    label="zero-shock path" if s == 0 else None)
-        else:
-            ax.barh(ages, sign * z, height=1.0, color=color, alpha=0.6, label=f"{sex} (median path)")
-    ax.axvline(0.0, color="black", lw=0.6)
-    limit = 1.05 * widest
-    ax.set_xlim(-limit, limit)
-    ticks = [t for t in ax.get_xticks() if abs(t) <= limit]
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{abs(t):g}" for t in ticks])
-    ax.set_xlabel("million persons by single year of age (men left, women right)")
-    ax.set_ylabel("age on 1 January (100 = 100+)")
-    n = f", {ds.sizes['path']} paths" if paths is not None else ""
-    ax.set_title(f"population on 1 January {year}{n}")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.2)
-    return _save(fig, folder / f"pyramid_{year}.png")
-
-
-def _deterministic_months_payable(ds: xr.Dataset, folder: Path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for regime in ds["regime"].values:
-        ax.plot(ds["year"].values, ds["months_payable"].sel(regime=regime).values, label=str(regime))
-    ax.axhline(0.0, color="grey", lw=0.8)
-    ax.set_title("employee fund months payable (median demography)")
-    ax.set_ylabel("year-end balance / monthly expenditure")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, folder / "months_payable.png")
-
-
-def write_figures(ds: xr.Dataset, folder: str | Path) -> list[Path]:
-    """Draw every figure of a run into ``folder``; returns the files written."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    years = ds["year"].values
-    pyramid_years = [int(years[0])] + [y for y in PYRAMID_YEARS if years[0] < y <= years[-1]]
-    out = [_pyramid(ds, y, folder) for y in pyramid_years]
-    if is_monte_carlo(ds):
-        out += _indicator_figures(ds, folder)
-        out += _validation_figures(ds, folder)
-        out += _pension_figures(ds, folder)
-    else:
-        out.append(_deterministic_months_payable(ds, folder))
-    if has_optimization(ds):
-        out.append(_optimal_policy_figure(ds, folder))
-    return out
-
-
-def _optimal_policy_figure(ds: xr.Dataset, folder: Path, filename: str = "optimal_policy.png",
-                           title: str = "Optimal policy") -> Path:
-    """Optimal policy paths: pooled rate, retirement delays, transfers and months payable,
-    with 80 % and 95 % bands across the optimized paths."""
-    plt = _pyplot()
-    used = ds["opt_fund_balance_cny"].notnull().any("year")
-    rate = ds["resim_pooled_rate"].dropna("year", how="all").where(used, drop=True)
-    years = rate["year"].values
+def optimal_figures(runs: Runs, folder: Path) -> list[Figure]:
+    """Each optimal policy's paths with bands, and the experiments side by side."""
+    names = _optimal_experiments(runs)
+    out: list[Figure] = []
+    for name in names:
+        p = run_figures._optimal_policy_figure(runs.get(name), folder,
+                                               f"optimal_policy_{name}.png",
+                                               f"Optimal policy: {name}")
+        out.append((p, (name,)))
+    plt = _plt()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    ax = axes[0, 0]
-    _fan(ax, years, rate.transpose("path", "year").values * 100, None)
-    ax.set_title("pooled contribution rate")
-    ax.set_ylabel("% of the contribution base")
-    ax = axes[0, 1]
-    delay = ds["policy_extra_delay_months"].sel(year=years)
-    for cat in delay["category"].values:
-        d = delay.sel(category=cat)
-        ax.plot(years, d.mean("node"), label=f"{cat} (mean over nodes)")
-        ax.fill_between(years, d.min("node"), d.max("node"), alpha=0.2)
-    ax.set_title("retirement delay beyond the 2024 law")
-    ax.set_ylabel("months, cohorts reaching the law's age that year")
-    ax.legend(fontsize=8)
-    ax = axes[1, 0]
-    transfer = ds["opt_extra_transfer_cny"].sel(year=years).where(used, drop=True)
-    _fan(ax, years, transfer.transpose("path", "year").values / 1e9, None)
-    ax.set_title("extra fiscal transfer")
-    ax.set_ylabel("bn yuan per year (base-year prices)")
-    ax = axes[1, 1]
-    months = ds["resim_months_payable"].sel(year=years).where(used, drop=True)
-    _fan(ax, years, months.transpose("path", "year").values, None)
-    ax.set_title("fund: months payable (re-simulated)")
-    ax.set_ylabel("year-end balance / monthly expenditure")
-    for a in axes.flat:
-        a.grid(alpha=0.3)
-    fig.suptitle(f"{title}, {int(used.sum())} paths, {ds.sizes.get('node', 1)} tree nodes")
-    return _save(fig, folder / filename)
+    for name, color in zip(names, COLORS * 3):
+        ds = runs.get(name)
+        used = _used_paths(ds)
+        years = _opt_years(ds)
+        rate = ds["resim_pooled_rate"].sel(year=years).where(used, drop=True).mean("path")
+        axes[0, 0].plot(years, 100 * rate, color=color, label=name)
+        for cat, style in zip(CATEGORIES, ("-", "--", ":")):
+            axes[0, 1].plot(years, [_expected_delay(ds, int(y), cat) for y in years],
+                            color=color, ls=style,
+                            label=f"{name}: {cat}" if name == names[0] or cat == "men" else None)
+        transfer = ds["opt_extra_transfer_cny"].sel(year=years).where(used, drop=True)
+        axes[1, 0].plot(years, transfer.mean("path") / 1e9, color=color, label=name)
+        months = ds["resim_months_payable"].sel(year=years).where(used, drop=True)
+        axes[1, 1].plot(years, months.mean("path"), color=color, label=name)
+    for ax, title, unit in zip(axes.flat, (
+            "pooled contribution rate (mean over paths)",
+            "retirement delay beyond the law (expected; men solid, women cadres dashed, "
+            "women workers dotted)", "extra fiscal transfer (mean over paths)",
+            "months payable (mean over paths, re-simulated)"),
+            ("%", "months", "bn yuan a year (2021 prices)", "months")):
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=6)
+    fig.suptitle("Optimal policies compared")
+    out.append((run_figures._save(fig, folder / "optimal_policy_comparison.png"), tuple(names)))
+    return out
+
+
+def frontier_figure(runs: Runs, folder: Path) -> list[Figure]:
+    """Present value of extra fiscal transfers against the mean pooled rate, one marker per
+    grid point: colour = retirement-age cap, filled = reserve allowed, label = rate cap."""
+    names = runs.family(ROLES["frontier"])
+    if not names:
+        return []
+    frame = frontier_frame(runs)
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    ages = list(dict.fromkeys(frame["retirement age cap"]))
+    for ax, ycol, ylabel in ((axes[0], "mean pooled rate 2026-2100",
+                              "mean pooled contribution rate 2026-2100 (%)"),
+                             (axes[1], "expected cost (trillion yuan)",
+                              "expected discounted cost (trillion yuan)")):
+        for age, color in zip(ages, COLORS):
+            for reserve, fill in (("yes", True), ("no", False)):
+                sel = frame[(frame["retirement age cap"] == age) & (frame["reserve draws"]
+                                                                     == reserve)]
+                if sel.empty:
+                    continue
+                y = sel[ycol] * (100 if "rate" in ycol else 1)
+                ax.plot(sel["PV extra transfers"], y, ls="-" if fill else ":", color=color,
+                        marker="o", mfc=color if fill else "white", mec=color,
+                        label=f"age cap {age}, reserve {'allowed' if fill else 'not allowed'}")
+                for x, yy, cap in zip(sel["PV extra transfers"], y, sel["pooled rate cap"]):
+                    ax.annotate(f"{100 * cap:.0f} %", (x, yy), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points")
+        eff = frame[frame["efficient"] == "yes"]
+        ax.scatter(eff["PV extra transfers"], eff[ycol] * (100 if "rate" in ycol else 1),
+                   s=140, facecolors="none", edgecolors="black", lw=0.8,
+                   label="efficient (no point needs less of every lever)")
+        ax.set_xlabel("present value of extra fiscal transfers (trillion yuan)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Trade-off frontier: pooled-rate cap (labels) x retirement-age cap (colour) "
+                 f"x reserve use (filled = allowed); {int(frame['paths'].iloc[0])} paths")
+    return [(run_figures._save(fig, folder / "frontier.png"), tuple(names))]
+
+
+def sensitivity_figure(runs: Runs, folder: Path) -> list[Figure]:
+    """Per assumption: the change of the optimal expected cost against the reference, and the
+    status quo's depletion year across paths (median, 10-90 %)."""
+    from models.study.tables import sensitivity_table
+
+    tables = sensitivity_table(runs)
+    if not tables:
+        return []
+    frame = tables[0].table.frame
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [n.removeprefix(ROLES["sensitivity"]) for n in frame["experiment"]]
+    rows = np.arange(len(labels))
+    axes[0].barh(rows, frame["cost vs reference (%)"], color=COLORS[0])
+    axes[0].set_xlabel("optimal expected cost vs reference (%)")
+    axes[0].axvline(0, color="black", lw=0.6)
+    for i, name in enumerate(frame["experiment"]):
+        ds = runs.get(name)
+        regime = "law_2024" if "law_2024" in ds["regime"].values else ds["regime"].values[0]
+        dep = ds["depletion_year_paths"].sel(regime=regime).values
+        top = float(ds["year"].values[-1]) + 1  # "never by the horizon" drawn at the horizon
+        lo, mid, hi = np.quantile(np.where(np.isnan(dep), top, dep), [0.1, 0.5, 0.9],
+                                  method="inverted_cdf")
+        axes[1].plot([lo, hi], [i, i], color=COLORS[1], lw=6, alpha=0.4,
+                     label="10-90 % of paths" if i == 0 else None)
+        axes[1].plot([mid], [i], "o", color=COLORS[1], label="median" if i == 0 else None)
+    axes[1].set_xlabel("status quo (2024 law): depletion year of the fund across paths")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.set_yticks(rows, labels)
+        ax.grid(alpha=0.3, axis="x")
+        ax.invert_yaxis()
+    fig.suptitle("Sensitivity: one assumption at a time")
+    return [(run_figures._save(fig, folder / "sensitivity.png"), tuple(frame["experiment"]))]
+
+
+def equity_figure(runs: Runs, folder: Path) -> list[Figure]:
+    from models.study.tables import _reform_text, _residents, equity_reform
+
+    base_name, eq_name = ROLES["baseline"], ROLES["equity"]
+    if eq_name not in runs.names:
+        return []
+    base, eq = runs.get(base_name), runs.get(eq_name)
+    b, e = _residents(base, "law_2024"), _residents(eq, "law_2024")
+    years = base["year"].values
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    axes[0].plot(years, 100 * b["share"], label="baseline", color=COLORS[0])
+    axes[0].plot(years, 100 * e["share"], label="equity", color=COLORS[1])
+    axes[0].set_title("residents' pension / average employee pension")
+    axes[0].set_ylabel("%")
+    axes[1].plot(years, (e["spending"] - b["spending"]) / 1e9, color=COLORS[1])
+    axes[1].set_title("extra budget cost")
+    axes[1].set_ylabel("bn yuan a year (2021 prices)")
+    if "economy_income_tax_rate" in base and "economy_income_tax_rate" in eq:
+        for ds, label, color in ((base, "baseline", COLORS[0]), (eq, "equity", COLORS[1])):
+            axes[2].plot(years, 100 * ds["economy_income_tax_rate"].sel(regime="law_2024"),
+                         label=label, color=color)
+        axes[2].set_title("who pays: income tax closing the budget")
+        axes[2].set_ylabel("% of labour and pension income")
+        axes[2].legend()
+    else:
+        axes[2].set_visible(False)
+    axes[0].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("Equity: " + _reform_text(equity_reform(runs.settings(eq_name))))
+    return [(run_figures._save(fig, folder / "equity.png"), (base_name, eq_name))]
+
+
+def welfare_figure(runs: Runs, folder: Path) -> list[Figure]:
+    name = ROLES["baseline"]
+    if not (runs.has(name) and WELFARE_VARIABLE in runs.get(name)):
+        return []
+    cev = runs.get(name)[WELFARE_VARIABLE]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    styles = {"men": "-", "women_cadre": "--", "women_worker": ":"}
+    for g, color in zip(cev["group"].values, COLORS):
+        for k in cev["category"].values:
+            ax.plot(cev["birth_year"], 100 * cev.sel(group=g, category=k), color=color,
+                    ls=styles.get(str(k), "-"), label=f"{g}, {k}")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xlabel("birth year")
+    ax.set_ylabel("% of consumption in every remaining year")
+    ax.set_title("welfare of the 2024 law over the earlier retirement ages, by cohort and type")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return [(run_figures._save(fig, folder / "welfare_by_cohort.png"), (name,))]
+
+
+#: Every study figure builder, in report order, with its section.
+BUILDERS: tuple[tuple[str, Callable[[Runs, Path], list[Figure]]], ...] = (
+    ("demographic projection", demography_figures),
+    ("status quo", status_quo_figures),
+    ("optimal policy", optimal_figures),
+    ("frontier", frontier_figure),
+    ("sensitivity", sensitivity_figure),
+    ("equity", equity_figure),
+    ("welfare", welfare_figure),
+)

@@ -32,8 +32,10 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from models.study import golden, study_figures, study_tables, variants
-from models.study.table import Table
+from models.study import figures as study_figures
+from models.study import golden, variants
+from models.study import tables as study_tables
+from models.report.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +185,7 @@ def _write_run_times(results_dir: Path, names: list[str], out: Build, table_dir:
 def _write_index(out: Build, table_dir: Path, figure_dir: Path | None) -> None:
     lines = ["# Study tables and figures", "",
              "Made by `make tables` from the experiments' `results.nc` files only "
-             "(`models/study/study_tables.py`, `models/study/study_figures.py`).", "",
+             "(`models/study/tables.py`, `models/study/figures.py`).", "",
              "| output | title / content | experiments | golden tolerance |", "|---|---|---|---|"]
     for st in out.tables:
         exps = ", ".join(st.experiments) if len(st.experiments) <= 8 else \
@@ -202,7 +204,7 @@ def run_all(root: str | Path, size: str, results_dir: str | Path | None = None,
             force: bool = True) -> list[Path]:
     """Run every experiment of a size in this process (Make does it one process per
     experiment and only for stale ones). Returns the run folders."""
-    from models.study.run import run_experiment
+    from models.pipeline.run import run_experiment
 
     root = Path(root)
     layout = Layout(root, size)

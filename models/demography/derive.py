@@ -28,7 +28,7 @@ Methods: :mod:`models.demography.graduate` (group-preserving PCHIP, Fritsch & Ca
 :mod:`models.demography.lee_carter` (Lee & Carter 1992), :mod:`models.demography.reconstruct`
 (cohort reconstruction; raking, Deming & Stephan 1940).
 
-Run as ``python -m models.study.calibrate [--data-dir DIR] [--out-dir DIR]``.
+Run as ``python -m models.demography.derive [--data-dir DIR] [--out-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -647,7 +647,7 @@ def format_report(summary: dict, base_year: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Derive the calibration CSVs; print the reconciliation and Lee-Carter fit tables and the hashes."""
     parser = argparse.ArgumentParser(
-        prog="python -m models.study.calibrate", description=__doc__.splitlines()[0]
+        prog="python -m models.demography.derive", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"raw data folder (default: ${DATA_DIR_ENV}, else ../shared/data)")

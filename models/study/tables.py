@@ -1,7 +1,7 @@
 """The study's tables, gathered across experiments from their ``results.nc`` files only.
 
 Each builder takes :class:`Runs` (the study's results, opened lazily by experiment name) and
-returns :class:`StudyTable` objects: a :class:`models.study.table.Table` with the experiments
+returns :class:`StudyTable` objects: a :class:`models.report.table.Table` with the experiments
 it was made from and its golden-check tolerance class (``"simulation"``: deterministic
 arithmetic; ``"solver"``: numbers that come out of an optimization, exact only to the LP
 solver's tolerances). :data:`BUILDERS` lists them in report order; :mod:`models.study.study`
@@ -26,8 +26,8 @@ import pandas as pd
 import xarray as xr
 
 from models.config import CATEGORIES
-from models.study import report
-from models.study.table import Table
+from models.report import tables as report
+from models.report.table import Table
 
 TRILLION, BILLION, MILLION = 1e12, 1e9, 1e6
 
@@ -80,7 +80,7 @@ class Runs:
         return name in self.names and (self.results_dir / name / "results.nc").is_file()
 
     def get(self, name: str) -> xr.Dataset:
-        from models.study.results import read_results
+        from models.pipeline.results import read_results
 
         if name not in self._cache:
             if name not in self.names:
@@ -230,7 +230,7 @@ def calibration_tables(runs: Runs) -> list[StudyTable]:
                             "Projection vs reported facts, never fitted (population, births, "
                             "deaths, pensioners)"), (base,)),
     ]
-    from models.study.economy_step import economy_fit_frame, has_economy
+    from models.pipeline.economy_step import economy_fit_frame, has_economy
 
     if has_economy(ds):
         out.append(StudyTable(_retitle(economy_fit_frame(ds), "calibration_economy"), (base,)))
@@ -266,7 +266,7 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
                 pd.concat(frames, ignore_index=True),
                 ("", "d", ".1f", ".1f", ".3f", ".0f", ".0f", ".0f", ".1f"))
     out = [StudyTable(fin, (base,))]
-    from models.study.economy_step import has_economy, milestones_both_prices_frame
+    from models.pipeline.economy_step import has_economy, milestones_both_prices_frame
 
     ms = milestones_both_prices_frame(ds) if has_economy(ds) else report.milestones_frame(ds)
     out.append(StudyTable(_retitle(ms, "status_quo_milestones", "Status quo, median demography: "
@@ -283,7 +283,7 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
                    (mc,)),
     ]
     if "mc_prices_depletion_year" in dm:
-        from models.study.economy_step import monte_carlo_prices_frame
+        from models.pipeline.economy_step import monte_carlo_prices_frame
 
         t = monte_carlo_prices_frame(dm)
         title = t.title.split(" (first-order")[0]  # the measured error goes to run_times
@@ -576,7 +576,7 @@ def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "eco
     when either run lacks them or their households' calibrated preferences differ (then the
     utilities are not comparable)."""
     from models.economy import welfare_cev
-    from models.study.economy_step import welfare_of
+    from models.pipeline.economy_step import welfare_of
 
     need = (f"{reform_prefix}lifetime_utility", f"{base_prefix}lifetime_utility")
     if need[0] not in reform or need[1] not in base:
@@ -590,7 +590,7 @@ def _cev_between(reform: xr.Dataset, base: xr.Dataset, reform_prefix: str = "eco
 
 
 def _cev_rows(cev: xr.DataArray, lead: list) -> list[list]:
-    from models.study.economy_step import WELFARE_BIRTH_YEARS
+    from models.pipeline.economy_step import WELFARE_BIRTH_YEARS
 
     rows = []
     for by in [y for y in WELFARE_BIRTH_YEARS if y in cev["birth_year"].values]:
@@ -731,7 +731,7 @@ WELFARE_VARIABLE = "economy_welfare_cev"
 def welfare_tables(runs: Runs) -> list[StudyTable]:
     """Welfare by cohort and type, from every run that holds :data:`WELFARE_VARIABLE` (the
     deterministic baseline first); none when no run has it."""
-    from models.study.economy_step import WELFARE_BIRTH_YEARS
+    from models.pipeline.economy_step import WELFARE_BIRTH_YEARS
 
     names = [n for n in (ROLES["baseline"],) if runs.has(n) and WELFARE_VARIABLE in runs.get(n)]
     if not names:

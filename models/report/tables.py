@@ -3,7 +3,7 @@
 :func:`tables` builds every table of a run as a :class:`Table` (a titled ``pandas.DataFrame``
 with its number formats); :func:`render` prints them as text and :func:`write_outputs` writes
 them to ``<run>/tables/<name>.md`` and ``.csv`` and draws the figures
-(:mod:`models.study.figures`) into ``<run>/figures/``. Deterministic runs get the base-year
+(:mod:`models.report.figures`) into ``<run>/figures/``. Deterministic runs get the base-year
 fit, the reported-facts check, the fund by regime and its milestones; Monte Carlo runs (a
 ``path`` dimension) add the spread calibration (model vs WPP), the quantiles of the
 population indicators, the distribution of the fund's milestones, the probability of
@@ -20,9 +20,9 @@ import pandas as pd
 import xarray as xr
 from tabulate import tabulate
 
-from models.study.economy_step import economy_tables, has_economy
-from models.study.optimization import has_optimization, optimization_tables
-from models.study.table import Table
+from models.pipeline.economy_step import economy_tables, has_economy
+from models.pipeline.optimization import has_optimization, optimization_tables
+from models.report.table import Table
 
 MILLION, BILLION = 1e6, 1e9
 #: Probabilities of the Monte Carlo quantiles and their column labels.
@@ -343,8 +343,8 @@ def render(ds: xr.Dataset, every: int = 5) -> str:
 def write_outputs(run_dir: str | Path, every: int = 5) -> list[Path]:
     """Write every table (``tables/<name>.md`` and ``.csv``) and figure (``figures/*.png``) of
     a finished run, read from its ``results.nc``. Returns the files written."""
-    from models.study.figures import write_figures
-    from models.study.results import read_results
+    from models.report.figures import write_figures
+    from models.pipeline.results import read_results
 
     run_dir = Path(run_dir)
     ds = read_results(run_dir)

@@ -14,7 +14,7 @@ from models.config import CATEGORIES, Calibration, Experiment
 from models.optimize.report import exactness, resimulate, to_dataset, value_of_information
 from models.optimize.solve import optimize_policy, setup_problem
 from models.pension.accounts import BaseYearFit
-from models.study.table import Table
+from models.report.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
                      fit: BaseYearFit, timings: dict, economy=None) -> tuple[xr.Dataset, str]:
     """Solve the experiment's policy problem on ``population[path?, year, age, sex]``.
 
-    With an economy context (:class:`models.study.economy_step.EconomyContext`) and
+    With an economy context (:class:`models.pipeline.economy_step.EconomyContext`) and
     ``economy_pairing``, the solve is paired with the OLG economy: prices under the regime
     start the loop; after each solve the economy is re-solved under the expected policy and
     its wages and fund return feed the next solve (damped by ``pairing_damping``; the outer
@@ -56,7 +56,7 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     Returns the labelled results (``policy_``/``opt_``/``resim_``/``pairing_`` variables,
     the outer-search history) and the solver log text.
     """
-    from models.study.economy_step import lifetime_welfare, model_prices, transition_under
+    from models.pipeline.economy_step import lifetime_welfare, model_prices, transition_under
 
     settings = exp.optimization
     years = population["year"].values

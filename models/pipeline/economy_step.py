@@ -212,7 +212,7 @@ def has_economy(ds: xr.Dataset) -> bool:
 def economy_fit_frame(ds: xr.Dataset):
     import pandas as pd
 
-    from models.study.table import Table
+    from models.report.table import Table
 
     rows = []
     for t in ds["economy_target"].values:
@@ -229,7 +229,7 @@ def economy_fit_frame(ds: xr.Dataset):
 def economy_paths_frame(ds: xr.Dataset, every: int = 10):
     import pandas as pd
 
-    from models.study.table import Table
+    from models.report.table import Table
 
     years = ds["year"].values
     pick = [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]
@@ -257,7 +257,7 @@ def milestones_both_prices_frame(ds: xr.Dataset):
 
     import pandas as pd
 
-    from models.study.table import Table
+    from models.report.table import Table
 
     def year(v: float) -> str:
         return "never" if math.isnan(v) else str(int(v))
@@ -281,7 +281,7 @@ WELFARE_BIRTH_YEARS = (1950, 1960, 1965, 1970, 1975, 1980, 1990, 2000, 2010, 202
 def welfare_frame(ds: xr.Dataset):
     import pandas as pd
 
-    from models.study.table import Table
+    from models.report.table import Table
 
     cev = ds["economy_welfare_cev"]
     rows = []
@@ -312,7 +312,7 @@ def monte_carlo_prices_frame(ds: xr.Dataset):
     import numpy as np
     import pandas as pd
 
-    from models.study.table import Table
+    from models.report.table import Table
 
     rows = []
     for regime in ds["regime"].values:

@@ -1,0 +1,272 @@
+"""Run an experiment: calibration -> demography -> pension accounts -> results on disk.
+
+A deterministic run (``demography.paths = 0``) projects the median demography and the accounts
+under each retirement regime. With ``paths > 0`` it adds the Monte Carlo demography
+(:mod:`models.demography.stochastic`) and the accounts on every path (:func:`models.pipeline.monte_carlo.simulate_paths`);
+the deterministic variables are then the zero-shock path under the experiment's medians.
+After writing, the tables and figures are made from ``results.nc`` (:mod:`models.report.tables`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from models import __version__
+from models.config import (
+    Calibration,
+    ConfigError,
+    Experiment,
+    ParallelSettings,
+    load_arrays,
+    load_experiment,
+)
+from models.demography import stochastic
+from models.pension import (
+    calibrate_base_year,
+    fund_milestones,
+    project_accounts,
+    retirement_schedule,
+)
+from models.pipeline import provenance
+from models.pipeline.economy_step import economy_context, run_economy
+from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
+from models.pipeline.optimization import run_optimization
+from models.pipeline.results import check_destination, write_run
+
+log = logging.getLogger(__name__)
+
+
+def demographic_checks(demography: xr.Dataset, accounts: xr.Dataset,
+                       cal: Calibration) -> xr.Dataset:
+    """Model beside each reported fact of ``checks.toml`` (never fitted to them).
+
+    Year-end stocks are the model's population on 1 January of the next year.
+    """
+    pop = demography["population"]
+    years = list(pop["year"].values)
+    stocks = xr.concat([pop, demography["population_end"].expand_dims(year=[years[-1] + 1])],
+                       dim="year")
+
+    def year_end(year: int, min_age: int = 0) -> float:
+        return float(stocks.sel(year=year + 1).sel(age=stocks["age"] >= min_age).sum())
+
+    # the retirement regimes only differ from 2025: take the first regime for earlier years
+    acc = accounts.isel(regime=0)
+    model_of = {
+        "births": lambda y: float(demography["births"].sel(year=y).sum()),
+        "deaths": lambda y: float(demography["deaths"].sel(year=y).sum()),
+        "population_year_end": lambda y: year_end(y),
+        "population_60plus_year_end": lambda y: year_end(y, 60),
+        "population_65plus_year_end": lambda y: year_end(y, 65),
+        "pensioners": lambda y: float(acc["pensioners"].sel(year=y).sum()),
+        "insured_workers_plus_pensioners": lambda y: float(
+            (acc["insured_workers"] + acc["pensioners"]).sel(year=y).sum()),
+    }
+    facts = [f for f in cal.checks.facts if years[0] <= f.year <= years[-1]]
+    ds = xr.Dataset(
+        {
+            "check_model": ("check", [model_of[f.variable](f.year) for f in facts],
+                            {"units": "persons", "long_name": "model value"}),
+            "check_reported": ("check", [f.value for f in facts],
+                               {"units": "persons", "long_name": "reported value"}),
+        },
+        coords={
+            "check": np.arange(len(facts)),
+            "check_variable": ("check", [f.variable for f in facts]),
+            "check_year": ("check", [f.year for f in facts]),
+            "check_source": ("check", [f.source for f in facts]),
+        },
+    )
+    return ds
+
+
+def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
+    """The base year's model values beside the targets it was calibrated to."""
+    tg = cal.pension.targets
+    acc = accounts.isel(regime=0).sel(year=tg.year.value)
+    rows = [
+        ("insured_workers", float(acc["insured_workers"].sum()), tg.insured_workers),
+        ("retirees", float(acc["pensioners"].sum()), tg.retirees),
+        ("revenue_cny", float(acc["revenue_cny"]), tg.revenue_cny),
+        ("expenditure_cny", float(acc["expenditure_cny"]), tg.expenditure_cny),
+        ("balance_end_cny", float(acc["balance_end_cny"]), tg.balance_end_cny),
+        ("residents_recipients", float(acc["residents_recipients"]), tg.residents_recipients),
+        ("residents_expenditure_cny", float(acc["residents_expenditure_cny"]),
+         tg.residents_expenditure_cny),
+    ]
+    fitted = {"insured_workers", "retirees", "revenue_cny", "expenditure_cny",
+              "balance_end_cny", "residents_recipients"}
+    return xr.Dataset(
+        {
+            "fit_model": ("target", [r[1] for r in rows],
+                          {"long_name": "model value in the base year",
+                           "units": "per target: see fit_unit"}),
+            "fit_reported": ("target", [r[2].value for r in rows],
+                             {"long_name": "reported value in the base year",
+                              "units": "per target: see fit_unit"}),
+        },
+        coords={
+            "target": [r[0] for r in rows],
+            "fit_unit": ("target", [r[2].unit for r in rows]),
+            "fit_source": ("target", [r[2].source for r in rows]),
+            "fit_calibrated": ("target", [r[0] in fitted for r in rows]),
+        },
+    )
+
+
+def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+             timings: dict | None = None, files: dict | None = None) -> xr.Dataset:
+    """An experiment as one labelled Dataset (no I/O): the median projection, the Monte Carlo
+    paths if asked, and the optimal policy if the experiment has an ``[optimization]`` table.
+    Text files to write beside the results (the solver log) are put in ``files``."""
+    timings = {} if timings is None else timings
+    files = {} if files is None else files
+    with timed(timings, "demography_s"):
+        demography = stochastic.median_demography(arrays, exp.demography)
+    population = demography["population"]
+    years, ages = population["year"].values, population["age"].values
+    base = cal.demography.base_year.value
+    per_regime, fits, schedules = [], [], []
+    with timed(timings, "pension_accounts_s"):
+        for regime in exp.projection.regimes:
+            schedule = retirement_schedule(years, ages, regime, cal.pension)
+            fit = calibrate_base_year(population.sel(year=base), schedule, cal.pension,
+                                      cal.finances)
+            acc = project_accounts(population, schedule, fit, cal.pension, cal.finances)
+            acc["statutory_age"] = schedule["statutory_age"]
+            per_regime.append(acc)
+            fits.append(fit)
+            schedules.append(schedule)
+    regime_dim = xr.DataArray(list(exp.projection.regimes), dims="regime", name="regime")
+    # "override" keeps each variable's units and long_name ("drop" would strip them too)
+    accounts = xr.concat(per_regime, dim=regime_dim, coords="minimal", compat="override",
+                         combine_attrs="override")
+    accounts.attrs = {}
+    for name in ("average_wage_cny", "fiscal_subsidy_cny"):
+        accounts[name] = per_regime[0][name]
+    milestones = fund_milestones(accounts)
+    fit_vars = {
+        f.name: ("regime", [getattr(fit, f.name) for fit in fits])
+        for f in dataclasses.fields(fits[0])
+    }
+    fit_ds = xr.Dataset(fit_vars, coords={"regime": regime_dim})
+    for name in fit_ds:
+        fit_ds[name].attrs.update(long_name=f"base-year calibrated {name.replace('_', ' ')}",
+                                  units="yuan" if name.endswith("_cny") else "1")
+    result = xr.merge([demography, accounts, milestones, fit_ds,
+                       demographic_checks(demography, accounts, cal),
+                       base_year_fit(accounts, cal)], combine_attrs="override")
+    result.attrs = {}
+    result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
+                        money_units="yuan at base-year prices")
+    ctx = None
+    if exp.economy.enabled:
+        with timed(timings, "economy_s"):
+            ctx = economy_context(cal, arrays, population, fits[0].contribution_index)
+            economy = run_economy(exp, cal, arrays, population,
+                                  dict(zip(exp.projection.regimes, zip(schedules, fits))), ctx)
+        attrs = result.attrs
+        result = xr.merge([result, economy], combine_attrs="override")
+        result.attrs = attrs
+    if exp.demography.paths > 0:
+        mc = simulate_paths(exp, cal, arrays, population, dict(zip(exp.projection.regimes,
+                                                                   zip(schedules, fits))),
+                            timings, economy=ctx)
+        attrs = {**result.attrs, **mc.attrs}
+        result = xr.merge([result, mc], combine_attrs="override")
+        result.attrs = attrs
+    if exp.optimization is not None:
+        opt_population = _optimization_population(exp, result, population)
+        regime = exp.optimization.regime
+        fit = (fits[exp.projection.regimes.index(regime)] if regime in exp.projection.regimes
+               else calibrate_base_year(population.sel(year=base), retirement_schedule(
+                   years, ages, regime, cal.pension), cal.pension, cal.finances))
+        with timed(timings, "optimization_s"):
+            opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings,
+                                                        economy=ctx)
+        attrs = {**result.attrs, **opt.attrs}
+        result = xr.merge([result, opt], combine_attrs="override", join="outer")
+        result.attrs = attrs
+    for name in ("population_paths", "population_snapshot"):
+        if name in result:  # zlib level 1: about 30 % smaller for about 1 s per 1,000 paths
+            result[name].encoding.update(zlib=True, complevel=1)
+    return result
+
+
+def _optimization_population(exp: Experiment, result: xr.Dataset,
+                             median: xr.DataArray) -> xr.DataArray:
+    """The populations the optimizer works on: the first ``optimization.paths`` Monte Carlo
+    paths (float64), or the median path alone for a deterministic experiment."""
+    wanted = exp.optimization.paths
+    if exp.demography.paths == 0:
+        if wanted not in (None, 1):
+            raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {wanted}: "
+                              "expected 1 or no value when demography.paths = 0 (the median "
+                              "path is the only path)")
+        return median
+    if "population_paths" not in result:
+        raise ConfigError(f"experiment '{exp.name}': key 'demography.paths' = "
+                          f"{exp.demography.paths}: expected at most "
+                          f"{STORE_POPULATION_MAX_PATHS} paths when optimizing (only then is "
+                          "every path's population kept); lower it or set optimization.paths")
+    n = exp.demography.paths if wanted is None else wanted
+    if n > exp.demography.paths:
+        raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {n}: expected "
+                          f"at most demography.paths = {exp.demography.paths}")
+    return result["population_paths"].isel(path=slice(0, n)).astype(float).rename("population")
+
+
+def run_experiment(path: str | Path, force: bool = False, results_root: str | Path = "results",
+                   outputs: bool = True) -> Path:
+    """Validate, simulate and write ``results/<name>/``; returns the run folder.
+
+    ``results.nc`` carries the validated experiment as JSON (attribute ``experiment_json``), so
+    study tables can read its settings from the results alone. With ``outputs=False`` the
+    run's own tables and figures are not drawn (``pension report`` still prints them)."""
+    started = datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with timed(timings, "validate_s"):
+        exp, cal, cal_dir = load_experiment(path)
+    run_dir = Path(results_root) / exp.name
+    check_destination(run_dir, force)
+    with timed(timings, "load_arrays_s"):
+        arrays = load_arrays(cal, cal_dir)
+    log.info("running %s (%s)", exp.name, ", ".join(exp.projection.regimes))
+    files: dict[str, str] = {}
+    result = simulate(exp, cal, arrays, timings, files)
+    # the worker count changes no number: leave it out of the hash of what was computed
+    digest = provenance.config_hash(exp.model_copy(update={"parallel": ParallelSettings()}), cal)
+    result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"),
+                        experiment_json=exp.model_dump_json())
+    timings["total_s"] = round(time.perf_counter() - t0, 4)
+    root = Path(path).resolve().parent.parent
+    manifest = {
+        "experiment": exp.name,
+        "experiment_file": str(path),
+        "calibration": str(cal_dir),
+        "config_hash": digest,
+        "seed": exp.seed,
+        "git": provenance.git_state(root),
+        "models_version": __version__,
+        "packages": provenance.package_versions(),
+        "machine": provenance.machine(),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "timings_s": timings,
+        "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
+    }
+    run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
+    if not outputs:
+        return run_dir
+    from models.report.tables import write_outputs
+
+    written = write_outputs(run_dir)
+    log.info("wrote %d tables and figures under %s", len(written), run_dir)
+    return run_dir

@@ -12,6 +12,7 @@ code  meaning
 4     a file or folder named on the command line is not there
 5     the results folder cannot be written (a file, not a folder, or no permission)
 6     a results file is damaged or was not written by ``pension run``
+7     another run is writing into the same results folder
 130   interrupted (Ctrl-C); earlier results are kept
 ====  ==========================================================================
 """
@@ -20,72 +21,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from models.config import ConfigError
+from models.pipeline.results import DamagedResultsError, ResultsDirError, RunLockedError
 
 log = logging.getLogger("pension")
 
 EXIT_INVALID, EXIT_EXISTS, EXIT_NOT_FOUND, EXIT_RESULTS_DIR, EXIT_DAMAGED = 2, 3, 4, 5, 6
+EXIT_LOCKED = 7
 EXIT_INTERRUPTED = 130
 
 
-class ResultsDirError(OSError):
-    """The results folder is a file, or cannot be created or written."""
-
-
-class DamagedResultsError(ValueError):
-    """A results file cannot be read, or was not written by ``pension run``."""
-
-
-def check_results_root(root: Path) -> None:
-    """Make sure runs can be written under ``root`` (creating it if needed), before any work:
-    it must be a folder in which a file can be created."""
-    if root.exists() and not root.is_dir():
-        raise ResultsDirError(f"--results-dir {root}: is a file, not a folder; name a folder "
-                              "(it is created if missing)")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=root)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ResultsDirError(f"--results-dir {root}: cannot write there ({exc.strerror or exc})"
-                              "; choose a folder you can write to") from None
-
-
-def _read_run(run_dir: str | Path):
-    """The results of a run, or one line saying why they cannot be read."""
-    from models.pipeline.results import RESULTS_FILE, read_results
-
-    path = Path(run_dir) / RESULTS_FILE
-    if not path.is_file():
-        return read_results(run_dir)  # its FileNotFoundError names the path
-    try:
-        ds = read_results(run_dir)
-    except Exception as exc:  # netCDF4/HDF5 raise OSError, RuntimeError or ValueError
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DamagedResultsError(f"{path}: not a readable netCDF file ({reason}); it is damaged "
-                                  "or truncated: run the experiment again") from None
-    if "experiment_json" not in ds.attrs:
-        raise DamagedResultsError(f"{path}: not a results file written by `pension run` (no "
-                                  "experiment_json attribute)")
-    return ds
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
-    from models.config import load_experiment
-    from models.optimize.checks import check_optimization
     from models.pipeline.results import read_results
     from models.pipeline.run import run_experiment
     from models.report.tables import render
 
-    exp, _, _ = load_experiment(args.experiment)  # every rule, before any work
-    check_optimization(exp, args.experiment)
-    check_results_root(Path(args.results_dir))
     run_dir = run_experiment(args.experiment, force=args.force, results_root=args.results_dir)
     print(render(read_results(run_dir)))
     print(f"\nwrote {run_dir / 'results.nc'} and {run_dir / 'manifest.json'}")
@@ -93,9 +46,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from models.pipeline.results import read_results
     from models.report.tables import render
 
-    print(render(_read_run(args.run_dir)))
+    print(render(read_results(args.run_dir)))
     return 0
 
 
@@ -188,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     except DamagedResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_EXISTS

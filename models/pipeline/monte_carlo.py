@@ -74,7 +74,13 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     ``exp.economy.monte_carlo_prices``, every path also gets its own wage and interest paths
     (first-order response around the median transition, per regime) and its accounts are re-run
     with them (``mc_prices_*``); the first-order error against exact solves is measured on
-    ``exp.economy.error_sample_paths`` paths of the first chunk.
+    ``exp.economy.error_sample_paths`` paths drawn among all paths (under the first regime).
+
+    Every number is the same bit for bit whatever ``chunk_size`` and ``workers``: a path's
+    accounts under its prices use the shared per-regime weights (the median population's,
+    as without prices), its first-order prices do not depend on the paths computed beside it,
+    and the error sample is drawn from every path and solved here, in this process, from the
+    sampled paths' inputs the chunks hand back.
     """
     settings = exp.demography
     n_paths = settings.paths
@@ -124,11 +130,14 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         priced_depletion = np.empty((len(regime_names), n_paths))
         error = None
     seed = np.random.SeedSequence(exp.seed)
+    error_paths = (error_sample(seed, n_paths, exp.economy.error_sample_paths) if priced
+                   else np.zeros(0, dtype=int))
+    error_inputs = []
     shared = _ChunkInputs(
         inputs=inputs, spread=spread, settings=settings, seed=seed, snap_index=snap_index,
-        store_all=store_all, regimes=regimes, rates=rates, calibration_json=cal.model_dump_json(),
-        lins=lins if priced else None,
-        error_sample_paths=exp.economy.error_sample_paths if priced else 0)
+        store_all=store_all, regimes=regimes, rates=rates, weights=weights,
+        calibration_json=cal.model_dump_json(), lins=lins if priced else None,
+        error_paths=error_paths)
     chunks = path_chunks(n_paths, settings.chunk_size)
     workers = exp.parallel.workers
     if workers > len(chunks):
@@ -153,10 +162,11 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                 for name, values in out["priced_fund"].items():
                     priced_fund[name][:, rows] = values
                 priced_depletion[:, rows] = out["priced_depletion"]
-                if error is None:
-                    error = out["error"]
+                error_inputs.append(out["error_inputs"])
             accounts_s += out["accounts_s"]
             bar.update(len(paths))
+    if priced and error_paths.size:
+        error = _error_sample(lins[regime_names[0]], inputs, error_inputs)
     timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
     timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
     extra = {}
@@ -261,9 +271,40 @@ class _ChunkInputs:
     store_all: bool
     regimes: dict  # regime -> (schedule, base-year fit)
     rates: dict  # regime -> account_rates
+    weights: xr.DataArray  # the median population by category: the accounts' open-age weights
     calibration_json: str  # the Calibration as JSON (its generic Param models do not pickle)
     lins: dict | None  # regime -> MedianLinearization (Monte Carlo prices), else None
-    error_sample_paths: int  # first-order error sample (first batch of path 0's chunk)
+    error_paths: np.ndarray  # the first-order error sample: path numbers among all paths
+
+
+def error_sample(seed: np.random.SeedSequence, n_paths: int, size: int) -> np.ndarray:
+    """The paths (sorted) on which the first-order prices are checked against exact solves:
+    ``size`` of the ``n_paths`` drawn without replacement from the seed's first child stream
+    (built directly, so it does not depend on what was spawned before)."""
+    sample_seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key + (0,),
+                                         pool_size=seed.pool_size)
+    rng = np.random.default_rng(sample_seed)
+    return np.sort(rng.choice(n_paths, size=min(size, n_paths), replace=False))
+
+
+def _mortality(inputs: stochastic.MedianInputs, k: np.ndarray) -> np.ndarray:
+    """Central death rates ``[path, year, age, sex]`` of Lee-Carter ``k[path, year, sex]``."""
+    return np.exp(inputs.ax[None, None] + inputs.bx[None, None] * k[:, :, None, :])
+
+
+def _error_sample(lin, inputs: stochastic.MedianInputs, parts: list[tuple]) -> xr.Dataset:
+    """First-order against exact prices (:func:`models.economy.monte_carlo_error`) on the
+    sampled paths, from the ``(paths, population, k)`` the chunks handed back."""
+    from models.economy import monte_carlo_error
+
+    paths = np.concatenate([p[0] for p in parts])
+    coords = {"path": paths, "year": inputs.years, "age": inputs.ages, "sex": list(SEXES)}
+    dims = ("path", "year", "age", "sex")
+    pop = xr.DataArray(np.concatenate([p[1] for p in parts]).astype(np.float64), dims=dims,
+                       coords=coords)
+    mx = xr.DataArray(_mortality(inputs, np.concatenate([p[2] for p in parts])), dims=dims,
+                      coords=coords)
+    return monte_carlo_error(lin, pop, mx, sample=len(paths))
 
 
 def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
@@ -296,16 +337,17 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
            "fund": {name: np.empty((n_regimes, n, len(years)))
                     for name in ("months_payable", "balance_end_cny")},
            "milestones": {name: np.empty((n_regimes, n))
-                          for name in ("first_deficit_year", "depletion_year")},
-           "error": None}
+                          for name in ("first_deficit_year", "depletion_year")}}
     priced = shared.lins is not None
     if priced:
-        from models.economy import monte_carlo_error, price_paths_monte_carlo
+        from models.economy import price_paths_monte_carlo
         from models.pipeline.economy_step import model_prices
 
         out["priced_fund"] = {name: np.empty((n_regimes, n, len(years)))
                               for name in ("months_payable", "interest_rate", "wage_index")}
         out["priced_depletion"] = np.empty((n_regimes, n))
+        mine = np.isin(paths, shared.error_paths)
+        out["error_inputs"] = (paths[mine], chunk.population[mine], chunk.k[mine])
     t_acc = time.perf_counter()
     for lo in range(0, n, ACCOUNTS_BATCH_PATHS):
         idx = slice(lo, lo + ACCOUNTS_BATCH_PATHS)
@@ -324,27 +366,18 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
             out["milestones"]["depletion_year"][r, idx] = ms["depletion_year"].values
             if not priced:
                 continue
-            mx = np.exp(inputs.ax[None, None] + inputs.bx[None, None]
-                        * chunk.k[idx][:, :, None, :])
-            mx = xr.DataArray(mx, dims=pop.dims, coords=pop.coords)
+            mx = xr.DataArray(_mortality(inputs, chunk.k[idx]), dims=pop.dims, coords=pop.coords)
             prices = price_paths_monte_carlo(shared.lins[regime], pop, mx)
             index, fund_return = model_prices(prices, years, cal)
+            rates_p = account_rates(schedule, fit, cal.pension, cal.finances, shared.weights,
+                                    wage_index=index)
             acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                     wage_index=index, fund_return=fund_return)
+                                     rates=rates_p, fund_return=fund_return)
             out["priced_fund"]["months_payable"][r, idx] = acc_p["months_payable"].values
             out["priced_fund"]["interest_rate"][r, idx] = prices["interest_rate"].sel(
                 year=years).transpose("path", "year").values
             out["priced_fund"]["wage_index"][r, idx] = index.transpose("path", "year").values
             out["priced_depletion"][r, idx] = fund_milestones(acc_p)["depletion_year"].values
-            if paths[0] == 0 and lo == 0 and r == 0 and shared.error_sample_paths > 0:
-                # the sample's seed is what shared.seed.spawn(1)[0] gives on a fresh seed,
-                # built directly so it does not depend on the process
-                sample_seed = np.random.SeedSequence(shared.seed.entropy,
-                                                     spawn_key=shared.seed.spawn_key + (0,),
-                                                     pool_size=shared.seed.pool_size)
-                out["error"] = monte_carlo_error(shared.lins[regime], pop, mx,
-                                                 sample=shared.error_sample_paths,
-                                                 seed=sample_seed)
     out["accounts_s"] = time.perf_counter() - t_acc
     return out
 

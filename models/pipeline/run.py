@@ -38,7 +38,14 @@ from models.pipeline import provenance
 from models.pipeline.economy_step import economy_context, run_economy
 from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
 from models.pipeline.optimization import run_optimization
-from models.pipeline.results import check_destination, write_run
+from models.optimize.checks import check_optimization
+from models.pipeline.results import (
+    check_destination,
+    check_results_root,
+    clean_stale,
+    run_lock,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,18 +234,37 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
                    outputs: bool = True) -> Path:
     """Validate, simulate and write ``results/<name>/``; returns the run folder.
 
-    ``results.nc`` carries the validated experiment as JSON (attribute ``experiment_json``), so
-    study tables can read its settings from the results alone. With ``outputs=False`` the
-    run's own tables and figures are not drawn (``pension report`` still prints them)."""
+    Before any computation: every rule of the experiment and its calibration (the schema's,
+    :func:`models.config.check_experiment`, :func:`models.optimize.checks.check_optimization`,
+    the CSV arrays), the results folder writable, the run's lock taken (a second run into the
+    same folder fails at once), what dead runs left there cleared (and logged), and an existing
+    run refused without ``force``. ``results.nc`` carries the validated experiment as JSON
+    (attribute ``experiment_json``), so study tables can read its settings from the results
+    alone. The run's own tables and figures are written inside the temporary folder before it
+    is put in place; with ``outputs=False`` they are not drawn (``pension report`` still prints
+    them). Wall-clock timings go to ``manifest.json`` only."""
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with timed(timings, "validate_s"):
         exp, cal, cal_dir = load_experiment(path)
+        check_optimization(exp, path)
+    check_results_root(results_root)
     run_dir = Path(results_root) / exp.name
-    check_destination(run_dir, force)
-    with timed(timings, "load_arrays_s"):
-        arrays = load_arrays(cal, cal_dir)
+    with run_lock(run_dir):
+        for line in clean_stale(run_dir):
+            log.warning("%s", line)
+        check_destination(run_dir, force)
+        with timed(timings, "load_arrays_s"):
+            arrays = load_arrays(cal, cal_dir)
+        return _run_locked(path, exp, cal, cal_dir, arrays, run_dir, force, outputs, started,
+                           timings, t0)
+
+
+def _run_locked(path, exp: Experiment, cal: Calibration, cal_dir: Path, arrays: xr.Dataset,
+                run_dir: Path, force: bool, outputs: bool, started: datetime, timings: dict,
+                t0: float) -> Path:
+    """The computation and the writing of :func:`run_experiment`, under the run's lock."""
     log.info("running %s (%s)", exp.name, ", ".join(exp.projection.regimes))
     files: dict[str, str] = {}
     result = simulate(exp, cal, arrays, timings, files)
@@ -247,14 +273,13 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
     result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"),
                         experiment_json=exp.model_dump_json())
     timings["total_s"] = round(time.perf_counter() - t0, 4)
-    root = Path(path).resolve().parent.parent
     manifest = {
         "experiment": exp.name,
         "experiment_file": str(path),
         "calibration": str(cal_dir),
         "config_hash": digest,
         "seed": exp.seed,
-        "git": provenance.git_state(root),
+        "git": provenance.git_state(provenance.code_root()),
         "models_version": __version__,
         "packages": provenance.package_versions(),
         "machine": provenance.machine(),
@@ -262,11 +287,13 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "timings_s": timings,
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
-    run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
-    if not outputs:
-        return run_dir
-    from models.report.tables import write_outputs
+    before_swap = None
+    if outputs:
+        from models.report.tables import write_outputs
 
-    written = write_outputs(run_dir)
-    log.info("wrote %d tables and figures under %s", len(written), run_dir)
-    return run_dir
+        def before_swap(folder: Path) -> None:
+            written = write_outputs(folder)
+            log.info("wrote %d tables and figures under %s", len(written), run_dir)
+
+    return write_run(run_dir, result, manifest, force=force, extra_files=files,
+                     before_swap=before_swap)

@@ -399,13 +399,15 @@ class Calibration(Strict):
     def _cross_domain(self) -> Calibration:
         base = self.demography.base_year.value
         if self.pension.targets.year.value != base:
-            raise RuleError("pension.targets.year.value", self.pension.targets.year.value,
-                            f"the base year: targets.year.value = {self.pension.targets.year.value} "
-                            f"must equal demography.base_year.value = {base}")
+            year = self.pension.targets.year.value
+            raise RuleError("pension.targets.year.value", year,
+                            f"the base year: targets.year.value = {year} must equal "
+                            f"demography.base_year.value = {base}")
         if self.economy.targets.year.value != base:
-            raise RuleError("economy.targets.year.value", self.economy.targets.year.value,
-                            f"the base year: targets.year.value = {self.economy.targets.year.value} "
-                            f"must equal demography.base_year.value = {base}")
+            year = self.economy.targets.year.value
+            raise RuleError("economy.targets.year.value", year,
+                            f"the base year: targets.year.value = {year} must equal "
+                            f"demography.base_year.value = {base}")
         residents = self.pension.residents
         last = self.demography.last_year.value
         if residents.reform_year is not None and not base < residents.reform_year.value <= last:

@@ -176,3 +176,28 @@ def test_run_lock_is_exclusive_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with run_lock(run_dir):  # free again
         pass
+
+
+def test_two_identical_runs_write_identical_data_and_the_code_commit(earlier_run, tmp_path):
+    """Timings live in manifest.json only: a second run of the same experiment writes the same
+    results.nc data bit for bit. The manifest's commit is the code's, although the experiment
+    file lies outside the repository."""
+    import json
+
+    import xarray as xr
+
+    from models.pipeline.provenance import code_root, git_state
+
+    exp, results, _ = earlier_run
+    proc = _start(exp, tmp_path / "again")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    with xr.open_dataset(results / NAME / "results.nc") as a, \
+            xr.open_dataset(tmp_path / "again" / NAME / "results.nc") as b:
+        assert list(a.data_vars) == list(b.data_vars)
+        for name in a.data_vars:
+            assert a[name].equals(b[name]), name
+        assert not [n for n in a.data_vars if n.endswith("_s")]
+    manifest = json.loads((tmp_path / "again" / NAME / "manifest.json").read_text())
+    assert manifest["git"]["commit"] == git_state(code_root())["commit"] != "unknown"
+    assert "total_s" in manifest["timings_s"]

@@ -222,7 +222,7 @@ def _optimization_population(exp: Experiment, result: xr.Dataset,
         raise ConfigError(f"experiment '{exp.name}': key 'demography.paths' = "
                           f"{exp.demography.paths}: expected at most "
                           f"{STORE_POPULATION_MAX_PATHS} paths when optimizing (only then is "
-                          "every path's population kept); lower it or set optimization.paths")
+                          "every path's population kept); lower demography.paths")
     n = exp.demography.paths if wanted is None else wanted
     if n > exp.demography.paths:
         raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {n}: expected "

@@ -509,12 +509,6 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("search_label", ("search_step",),
              units=None, stage="optimization",
              long_name="label of the evaluated lever path"),
-    Variable("search_solve_s", ("search_step",),
-             units="s", stage="optimization",
-             long_name="HiGHS time"),
-    Variable("search_build_s", ("search_step",),
-             units="s", stage="optimization",
-             long_name="Pyomo build time"),
     # --- optimization_duals
     Variable("dual_liquidity", ("path", "year"),
              units="yuan of expected cost per yuan of required balance", stage="optimization_duals",

@@ -1,4 +1,21 @@
-"""The ``pension`` command: run, report, validate, tables, calibrate."""
+"""The ``pension`` command: run, report, validate, tables, calibrate.
+
+Every failure the user can cause ends with one line (or one line per broken rule) on stderr
+and an exit code that says what went wrong:
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     done
+2     invalid input: a calibration or experiment file breaks a rule (file, key, value, expected)
+3     the run exists (``--force`` replaces it)
+4     a file or folder named on the command line is not there
+5     the results folder cannot be written (a file, not a folder, or no permission)
+6     a results file is damaged or was not written by ``pension run``
+7     another run is writing into the same results folder
+130   interrupted (Ctrl-C); earlier results are kept
+====  ==========================================================================
+"""
 
 from __future__ import annotations
 
@@ -15,12 +32,22 @@ from models.config import (
     refresh_array_hashes,
 )
 from models.demography import derive
-from models.pipeline.results import read_results
+from models.optimize.checks import check_optimization
+from models.pipeline.results import (
+    DamagedResultsError,
+    ResultsDirError,
+    RunLockedError,
+    read_results,
+)
 from models.pipeline.run import run_experiment
 from models.report.render import render, write_outputs
 from models.study.study import SIZES, add_tables_options, tables_command
 
 log = logging.getLogger("pension")
+
+EXIT_INVALID, EXIT_EXISTS, EXIT_NOT_FOUND, EXIT_RESULTS_DIR, EXIT_DAMAGED = 2, 3, 4, 5, 6
+EXIT_LOCKED = 7
+EXIT_INTERRUPTED = 130
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -44,6 +71,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{path}: calibration valid ({len(arrays.data_vars)} arrays checked)")
     else:
         exp, cal, cal_dir = load_experiment(path)
+        check_optimization(exp, path)
         load_arrays(cal, cal_dir)
         print(f"{path}: experiment '{exp.name}' valid (calibration {cal_dir})")
     return 0
@@ -107,13 +135,26 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"error: invalid input\n{exc}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
+    except ResultsDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RESULTS_DIR
+    except DamagedResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_EXISTS
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 4
+        return EXIT_NOT_FOUND
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: pension {args.command} stopped; earlier results are kept",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ carrying its ``value``, ``unit`` and ``source``; arrays are CSV files named in t
 their sha256 (:class:`ArrayFile`). An experiment (``experiments/<name>.toml``) names a
 calibration, optional overrides (dotted key -> value) and what to run.
 
-Schemas are pydantic v2 models, frozen, with unknown keys forbidden. Loading is the only place
-these files are read; it happens when a ``load_*`` function is called, never at import.
+Schemas are pydantic v2 models, frozen, with unknown keys forbidden and strict types: a number
+must be written as a number (``"0.80"``, ``true`` or ``"42"`` are refused, never coerced) and be
+finite (``inf``, ``nan`` and overflowing literals such as ``1e400`` are refused). Loading is the
+only place these files are read; it happens when a ``load_*`` function is called, never at import.
 Every failure raises :class:`ConfigError` naming the file, the key path, the value and what
 was expected (with the closest valid name for an unknown key).
 """
@@ -18,7 +20,7 @@ import difflib
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -39,8 +41,19 @@ class ConfigError(ValueError):
     """A calibration or experiment file is malformed, incomplete or out of range."""
 
 
+class RuleError(ValueError):
+    """A cross-field rule broken inside a schema: ``key`` is the dotted key path (from the model
+    that raised it) of the value to blame, so the message names that key and its file."""
+
+    def __init__(self, key: str, value: Any, expected: str):
+        super().__init__(f"key '{key}' = {value!r}: expected {expected}")
+        self.key, self.value, self.expected = key, value, expected
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: no coercion of strings or booleans to numbers (an int is still a valid float);
+    # allow_inf_nan=False: no inf or NaN unless a field says otherwise
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Param(Strict, Generic[T]):
@@ -91,10 +104,8 @@ class DemographyCalibration(Strict):
     @model_validator(mode="after")
     def _years_ordered(self) -> DemographyCalibration:
         if self.last_year.value <= self.base_year.value:
-            raise ValueError(
-                f"last_year.value = {self.last_year.value} must be after base_year.value = "
-                f"{self.base_year.value}"
-            )
+            raise RuleError("last_year.value", self.last_year.value,
+                            f"a year after base_year.value = {self.base_year.value}")
         return self
 
 
@@ -400,29 +411,25 @@ class Calibration(Strict):
     def _cross_domain(self) -> Calibration:
         base = self.demography.base_year.value
         if self.pension.targets.year.value != base:
-            raise ValueError(
-                f"pension.targets.year.value = {self.pension.targets.year.value} must equal "
-                f"demography.base_year.value = {base}"
-            )
+            year = self.pension.targets.year.value
+            raise RuleError("pension.targets.year.value", year,
+                            f"the base year: targets.year.value = {year} must equal "
+                            f"demography.base_year.value = {base}")
         if self.economy.targets.year.value != base:
-            raise ValueError(
-                f"economy.targets.year.value = {self.economy.targets.year.value} must equal "
-                f"demography.base_year.value = {base}"
-            )
+            year = self.economy.targets.year.value
+            raise RuleError("economy.targets.year.value", year,
+                            f"the base year: targets.year.value = {year} must equal "
+                            f"demography.base_year.value = {base}")
         residents = self.pension.residents
         last = self.demography.last_year.value
         if residents.reform_year is not None and not base < residents.reform_year.value <= last:
-            raise ValueError(
-                f"pension.residents.reform_year.value = {residents.reform_year.value} must be "
-                f"after demography.base_year.value = {base} and at most "
-                f"demography.last_year.value = {last}"
-            )
+            raise RuleError("pension.residents.reform_year.value", residents.reform_year.value,
+                            f"a year after demography.base_year.value = {base} and at most "
+                            f"demography.last_year.value = {last}")
         first_growth = self.finances.wages.real_growth.segments[0].from_year
         if first_growth > base:
-            raise ValueError(
-                f"finances.wages.real_growth.segments[0].from_year = {first_growth} must be "
-                f"<= demography.base_year.value = {base}"
-            )
+            raise RuleError("finances.wages.real_growth.segments.0.from_year", first_growth,
+                            f"a year <= demography.base_year.value = {base}")
         return self
 
 
@@ -430,6 +437,11 @@ class Calibration(Strict):
 class ProjectionSettings(Strict):
     regimes: Annotated[list[Literal["pre_2024", "law_2024"]], Field(min_length=1)] = list(REGIMES)
     report_every: Annotated[int, Field(ge=1, le=50)] = 5
+
+
+#: Most Monte Carlo paths an optimizing experiment may draw: results.nc keeps every path's
+#: population (which the optimizer reads) only up to this many paths.
+OPTIMIZATION_MAX_PATHS = 2000
 
 
 class StochasticDemographySettings(Strict):
@@ -609,6 +621,26 @@ class Experiment(Strict):
     economy: EconomySettings = EconomySettings()
     parallel: ParallelSettings = ParallelSettings()
 
+    @model_validator(mode="after")
+    def _paths(self) -> Experiment:
+        if self.optimization is None:
+            return self
+        wanted, have = self.optimization.paths, self.demography.paths
+        if have == 0 and wanted not in (None, 1):
+            raise RuleError("optimization.paths", wanted, "1 or no value when demography.paths "
+                            "= 0 (the median path is the only path)")
+        if have > 0 and wanted is not None and wanted > have:
+            raise RuleError("optimization.paths", wanted,
+                            f"at most demography.paths = {have}")
+        if have > OPTIMIZATION_MAX_PATHS:
+            raise RuleError("demography.paths", have,
+                            f"at most {OPTIMIZATION_MAX_PATHS} when the experiment has an "
+                            "[optimization] table (the optimizer needs every path's population,"
+                            f" kept only up to {OPTIMIZATION_MAX_PATHS} paths): lower "
+                            "demography.paths, or run the Monte Carlo status quo without "
+                            "[optimization] in another experiment")
+        return self
+
 
 # ---------------------------------------------------------------------------- errors
 def _describe(value: Any) -> str:
@@ -626,11 +658,11 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if field is None:
             return None
         current = field.annotation
-        # unwrap Optional / Annotated / list
-        while getattr(current, "__origin__", None) is not None and not (
+        # unwrap Optional (typing.Optional and ``X | None``) / Annotated / list
+        while get_origin(current) is not None and not (
             isinstance(current, type) and issubclass(current, BaseModel)
         ):
-            args = [a for a in getattr(current, "__args__", ()) if a is not type(None)]
+            args = [a for a in get_args(current) if a is not type(None)]
             if not args:
                 break
             current = args[0]
@@ -647,16 +679,45 @@ def _expected(err: dict) -> str:
         return "this key to be present"
     if kind == "string_pattern_mismatch":
         return f"a string matching {ctx.get('pattern')}"
+    if kind in _TYPE_EXPECTED:
+        return _TYPE_EXPECTED[kind]
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
     return err["msg"].rstrip(".").lower()
+
+
+#: What a value of the wrong type should have been (pydantic's strict error types).
+_TYPE_EXPECTED = {
+    "float_type": "a number written without quotes (not a string or a boolean)",
+    "int_type": "a whole number written without quotes or decimals (not a string, a boolean "
+                "or a float)",
+    "finite_number": "a finite number (not inf or nan; a literal too large for a float, "
+                     "such as 1e400, is inf)",
+    "bool_type": "true or false (without quotes)",
+    "string_type": "a string in quotes",
+    "list_type": "a list [...]",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
 
 
 def _format_errors(exc: ValidationError, model: type[BaseModel], file_of) -> ConfigError:
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
+        rule = (err.get("ctx") or {}).get("error")
+        if isinstance(rule, RuleError):  # a cross-field rule: blame the key it names
+            loc = loc + tuple(int(p) if p.isdigit() else p for p in rule.key.split("."))
         file, key_loc = file_of(loc)
         key = ".".join(str(p) for p in key_loc) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if isinstance(rule, RuleError):
+            lines.append(f"{file}: key '{key}' = {_describe(rule.value)}: expected "
+                         f"{rule.expected}")
+        elif err["type"] == "value_error":  # a rule over a whole table: no dump of the table
+            message = str(rule) if rule is not None else err["msg"]
+            lines.append(f"{file}: key '{key}': {message}")
+        elif err["type"] == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             valid = list(parent.model_fields) if parent else []
             close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
@@ -674,13 +735,23 @@ def _format_errors(exc: ValidationError, model: type[BaseModel], file_of) -> Con
 
 
 def _read_toml(path: Path) -> dict:
+    """A TOML file as a dict; a UTF-8 byte-order mark (some Windows editors write one) is
+    accepted and dropped."""
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
+    data = path.read_bytes()
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files must be "
+                          "saved as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 # ---------------------------------------------------------------------------- overrides
@@ -735,10 +806,19 @@ def read_calibration_raw(folder: str | Path) -> dict:
     return {d: _read_toml(folder / f"{d}.toml") for d in DOMAINS}
 
 
-def validate_calibration(raw: dict, folder: str | Path) -> Calibration:
+def validate_calibration(raw: dict, folder: str | Path, overrides: dict[str, Any] | None = None,
+                         override_source: str = "overrides") -> Calibration:
+    """Validate a raw calibration; an error in a value an override set (``overrides``: dotted
+    key -> value) is blamed on the override's key in ``override_source`` (the experiment file),
+    not on the calibration file that does not hold the value."""
     folder = Path(folder)
+    overridden = [tuple(k.split(".")) for k in (overrides or {})]
 
     def file_of(loc: tuple) -> tuple[str, tuple]:
+        path = tuple(str(p) for p in loc)
+        for parts in overridden:
+            if path[:len(parts)] == parts:
+                return override_source, ("overrides",) + loc
         if loc and loc[0] in DOMAINS:
             return str(folder / f"{loc[0]}.toml"), loc[1:]
         return str(folder), loc
@@ -755,7 +835,7 @@ def load_calibration(folder: str | Path, overrides: dict[str, Any] | None = None
     raw = read_calibration_raw(folder)
     if overrides:
         raw = apply_overrides(raw, overrides, override_source, Calibration)
-    return validate_calibration(raw, folder)
+    return validate_calibration(raw, folder, overrides, override_source)
 
 
 def load_experiment(path: str | Path, project_root: str | Path | None = None
@@ -776,10 +856,56 @@ def load_experiment(path: str | Path, project_root: str | Path | None = None
     if not cal_dir.is_absolute():
         cal_dir = root / cal_dir
     cal = load_calibration(cal_dir, exp.overrides, override_source=str(path))
+    check_experiment(exp, cal, path)
     return exp, cal, cal_dir
 
 
+def check_experiment(exp: Experiment, cal: Calibration, path: str | Path) -> None:
+    """Rules between an experiment and its calibration, checked before any work: the decision
+    years of the optimizer's tree within the projection's horizon, enough paths for the tree's
+    leaves, and the indexation lever's ceiling (the calibrated share when unset) above its
+    floor. Raises :class:`ConfigError` naming the experiment's key."""
+    opt = exp.optimization
+    if opt is None:
+        return
+    base, last = cal.demography.base_year.value, cal.demography.last_year.value
+    problems = []
+    first = opt.tree.first_decision_year
+    if not base < first <= last:
+        problems.append(("optimization.tree.first_decision_year", first,
+                         f"a year after demography.base_year = {base} and at most "
+                         f"demography.last_year = {last} (the calibration's horizon)"))
+    else:
+        last_stage = first + opt.tree.stage_every_years * len(opt.tree.branching)
+        if last_stage > last:
+            problems.append(("optimization.tree.stage_every_years", opt.tree.stage_every_years,
+                             f"a spacing that puts the last of the {len(opt.tree.branching) + 1}"
+                             f" decision years (from {first}) at most at demography.last_year "
+                             f"= {last}; it would be {last_stage}"))
+    leaves = int(np.prod(opt.tree.branching)) if opt.tree.branching else 1
+    n_paths = opt.paths or max(exp.demography.paths, 1)
+    if leaves > n_paths:
+        problems.append(("optimization.tree.branching", opt.tree.branching,
+                         f"a tree with at most {n_paths} leaves (one optimized path at least "
+                         f"per leaf); it has {leaves}"))
+    lever = opt.indexation
+    ceiling = (cal.pension.benefit.indexation_wage_share.value
+               if lever.ceiling_wage_share is None else lever.ceiling_wage_share)
+    if lever.enabled and ceiling < lever.floor_wage_share:
+        problems.append(("optimization.indexation.floor_wage_share", lever.floor_wage_share,
+                         f"at most the ceiling {ceiling} (ceiling_wage_share, or the "
+                         "calibration's pension.benefit.indexation_wage_share when unset)"))
+    if problems:
+        raise ConfigError("\n".join(f"{path}: key '{key}' = {_describe(value)}: expected "
+                                     f"{expected}" for key, value, expected in problems))
+
+
 # ---------------------------------------------------------------------------- arrays
+#: CSV columns holding text (every other column must hold finite numbers) and whole numbers.
+TEXT_COLUMNS = ("sex",)
+INTEGER_COLUMNS = ("age", "year")
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -796,12 +922,38 @@ def _read_csv(folder: Path, toml_name: str, key: str, spec: ArrayFile,
             f"{where}.sha256 = '{spec.sha256}': expected the hash of {path}, which is '{actual}' "
             "(the CSV changed: re-derive it with `make calibrate` or update the hash)"
         )
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: not a readable CSV table ({first})") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ConfigError(f"{path}: missing column(s) {missing}; expected columns {list(columns)}")
-    if frame[list(columns)].isna().any().any():
-        raise ConfigError(f"{path}: empty cells in columns {list(columns)}")
+    for column in columns:
+        cells = frame[column].str.strip()
+        empty = np.flatnonzero((cells == "").to_numpy())
+        if empty.size:
+            raise ConfigError(f"{path}: line {empty[0] + 2}, column '{column}' is empty "
+                              f"({empty.size} empty cell(s) in this column)")
+        if column in TEXT_COLUMNS:
+            frame[column] = cells
+            continue
+        numbers = pd.to_numeric(cells, errors="coerce")
+        bad = np.flatnonzero(numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy(float)))
+        if bad.size:
+            row, text = bad[0], cells.iloc[bad[0]]
+            kind = "not a number" if np.isnan(numbers.iloc[row]) else "not finite"
+            raise ConfigError(f"{path}: line {row + 2}, column '{column}' = {text!r}: expected a "
+                              f"finite number ({kind}; {bad.size} such cell(s) in this column)")
+        if column in INTEGER_COLUMNS:
+            fractional = np.flatnonzero((numbers != np.floor(numbers)).to_numpy())
+            if fractional.size:
+                row = fractional[0]
+                raise ConfigError(f"{path}: line {row + 2}, column '{column}' = "
+                                  f"{cells.iloc[row]!r}: expected a whole number")
+            numbers = numbers.astype(np.int64)
+        frame[column] = numbers
     return frame
 
 
@@ -890,18 +1042,30 @@ def load_arrays(cal: Calibration, folder: str | Path) -> xr.Dataset:
     )
     ds["e0_published"] = e0.rename(year="published_year").transpose("published_year", "sex",
                                                                     "bound")
-    _check_values(folder, ds)
+    _check_values(folder, spec, ds)
     return ds
 
 
-def _check_values(folder: Path, ds: xr.Dataset) -> None:
-    """Range checks on array values (non-negative counts and rates, b(x) summing to one)."""
-    for name in ("base_population", "asfr"):
-        if (ds[name] < 0).any():
-            raise ConfigError(f"{folder}: array '{name}' has negative values; expected >= 0")
-    srb = ds["sex_ratio_at_birth"]
-    if ((srb < 0.9) | (srb > 1.3)).any():
-        raise ConfigError(f"{folder}: sex_ratio_at_birth outside 0.9..1.3 males per female")
+def _check_values(folder: Path, spec: DemographyArrays, ds: xr.Dataset) -> None:
+    """Range checks on array values: non-negative counts and rates, positive death rates, the
+    sex ratio at birth within 0.9..1.3; each failure names the CSV file and the first cell."""
+    checks = [  # variable, file key, value column, bad cells, expected
+        ("base_population", "base_population", "persons", ds["base_population"] < 0, ">= 0"),
+        ("asfr", "fertility_asfr", "asfr", ds["asfr"] < 0, ">= 0"),
+        ("mx_history", "mortality_history", "mx", ds["mx_history"] <= 0, "> 0"),
+        ("sex_ratio_at_birth", "sex_ratio_at_birth", "srb",
+         (ds["sex_ratio_at_birth"] < 0.9) | (ds["sex_ratio_at_birth"] > 1.3),
+         "within 0.9..1.3 males per female"),
+    ]
+    for name, key, column, bad, expected in checks:
+        if bool(bad.any()):
+            first = bad.where(bad, drop=True)
+            where = {d: np.asarray(first[d].values[0]).item() for d in first.dims}
+            value = ds[name].sel(where).item()
+            at = ", ".join(f"{d} {v}" for d, v in where.items()).replace("fertility_age", "age")
+            at = at.replace("history_year", "year")
+            raise ConfigError(f"{folder / getattr(spec, key).file}: column '{column}' at {at} = "
+                              f"{value!r}: expected {expected} ({int(bad.sum())} such cell(s))")
 
 
 def refresh_array_hashes(folder: str | Path, toml_name: str = "demography.toml") -> list[str]:

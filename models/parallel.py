@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -112,7 +113,8 @@ def _map_in_pool(fn: Callable[[S, C], R], chunks: Iterator[C], workers: int,
                  shared: S) -> Iterator[R]:
     window = IN_FLIGHT_PER_WORKER * workers
     pending: deque[Future] = deque()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(fn))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(fn),
+                               initializer=_ignore_interrupts)
     try:
         def submit_next() -> bool:
             chunk = next(chunks, _DONE)
@@ -135,6 +137,12 @@ def _map_in_pool(fn: Callable[[S, C], R], chunks: Iterator[C], workers: int,
 
 
 _DONE: Any = object()
+
+
+def _ignore_interrupts() -> None:
+    """Workers ignore Ctrl-C (the terminal sends SIGINT to the whole process group): the parent
+    alone stops, with one line, and shuts the pool down; no worker prints a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _context(fn: Callable) -> multiprocessing.context.BaseContext:

@@ -9,7 +9,8 @@ from models.pipeline.results import RunExistsError, read_manifest, read_results,
 
 def _dataset(value: float) -> xr.Dataset:
     return xr.Dataset({"x": ("year", np.full(3, value), {"units": "persons", "long_name": "x"})},
-                      coords={"year": [2021, 2022, 2023]})
+                      coords={"year": [2021, 2022, 2023]},
+                      attrs={"experiment_json": "{}"})  # what marks a file of `pension run`
 
 
 def test_round_trip_keeps_values_and_attributes(tmp_path):

@@ -164,11 +164,15 @@ def price_paths_monte_carlo(lin: MedianLinearization, population: xr.DataArray,
 
 def _first_order(lin: MedianLinearization, model: _Model, steps: int = 1) -> np.ndarray:
     """``U* − H_U^{-1} H(U*, Z)``; ``steps > 1`` repeats the step from the new point (chord
-    iterations with the median Jacobian, households on the median's segments)."""
+    iterations with the median Jacobian, households on the median's segments).
+
+    The product with the inverse Jacobian is a plain ``einsum`` (no BLAS): a path's answer is
+    then the same bit for bit whichever paths share its block and however many threads BLAS
+    has (a BLAS matrix product rounds a row differently with the number of rows)."""
     u = lin.unknowns
     for _ in range(steps):
         res, _ = model.evaluate(u, segments=lin.segments)
-        u = u - res @ lin.jacobian_inverse.T
+        u = u - np.einsum("pk,jk->pj", res, lin.jacobian_inverse, optimize=False)
     return u
 
 

@@ -79,9 +79,39 @@ class _ChunkInputs:
     store_all: bool
     regimes: dict  # regime -> (schedule, base-year fit)
     rates: dict  # regime -> account_rates
+    weights: xr.DataArray  # the median population by category: the accounts' open-age weights
     calibration_json: str  # the Calibration as JSON (its generic Param models do not pickle)
     lins: dict | None  # regime -> MedianLinearization (Monte Carlo prices), else None
-    error_sample_paths: int  # first-order error sample (first batch of path 0's chunk)
+    error_paths: np.ndarray  # the first-order error sample: path numbers among all paths
+
+
+def error_sample(seed: np.random.SeedSequence, n_paths: int, size: int) -> np.ndarray:
+    """The paths (sorted) on which the first-order prices are checked against exact solves:
+    ``size`` of the ``n_paths`` drawn without replacement from the seed's first child stream
+    (built directly, so it does not depend on what was spawned before)."""
+    sample_seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key + (0,),
+                                         pool_size=seed.pool_size)
+    rng = np.random.default_rng(sample_seed)
+    return np.sort(rng.choice(n_paths, size=min(size, n_paths), replace=False))
+
+
+def _mortality(inputs: stochastic.MedianInputs, k: np.ndarray) -> np.ndarray:
+    """Central death rates ``[path, year, age, sex]`` of Lee-Carter ``k[path, year, sex]``."""
+    return np.exp(inputs.ax[None, None] + inputs.bx[None, None] * k[:, :, None, :])
+
+
+def error_sample_dataset(lin, inputs: stochastic.MedianInputs, parts: list[tuple]
+                         ) -> xr.Dataset:
+    """First-order against exact prices (:func:`models.economy.monte_carlo_error`) on the
+    sampled paths, from the ``(paths, population, k)`` the chunks handed back."""
+    paths = np.concatenate([p[0] for p in parts])
+    coords = {"path": paths, "year": inputs.years, "age": inputs.ages, "sex": list(SEXES)}
+    dims = ("path", "year", "age", "sex")
+    pop = xr.DataArray(np.concatenate([p[1] for p in parts]).astype(np.float64), dims=dims,
+                       coords=coords)
+    mx = xr.DataArray(_mortality(inputs, np.concatenate([p[2] for p in parts])), dims=dims,
+                      coords=coords)
+    return monte_carlo_error(lin, pop, mx, sample=len(paths))
 
 
 def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
@@ -114,13 +144,14 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
            "fund": {name: np.empty((n_regimes, n, len(years)))
                     for name in ("months_payable", "balance_end_cny")},
            "milestones": {name: np.empty((n_regimes, n))
-                          for name in ("first_deficit_year", "depletion_year")},
-           "error": None}
+                          for name in ("first_deficit_year", "depletion_year")}}
     priced = shared.lins is not None
     if priced:
         out["priced_fund"] = {name: np.empty((n_regimes, n, len(years)))
                               for name in ("months_payable", "interest_rate", "wage_index")}
         out["priced_depletion"] = np.empty((n_regimes, n))
+        mine = np.isin(paths, shared.error_paths)
+        out["error_inputs"] = (paths[mine], chunk.population[mine], chunk.k[mine])
     t_acc = time.perf_counter()
     for lo in range(0, n, ACCOUNTS_BATCH_PATHS):
         idx = slice(lo, lo + ACCOUNTS_BATCH_PATHS)
@@ -139,27 +170,18 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
             out["milestones"]["depletion_year"][r, idx] = ms["depletion_year"].values
             if not priced:
                 continue
-            mx = np.exp(inputs.ax[None, None] + inputs.bx[None, None]
-                        * chunk.k[idx][:, :, None, :])
-            mx = xr.DataArray(mx, dims=pop.dims, coords=pop.coords)
+            mx = xr.DataArray(_mortality(inputs, chunk.k[idx]), dims=pop.dims, coords=pop.coords)
             prices = price_paths_monte_carlo(shared.lins[regime], pop, mx)
             index, fund_return = model_prices(prices, years, cal)
+            rates_p = account_rates(schedule, fit, cal.pension, cal.finances, shared.weights,
+                                    wage_index=index)
             acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                     wage_index=index, fund_return=fund_return)
+                                     rates=rates_p, fund_return=fund_return)
             out["priced_fund"]["months_payable"][r, idx] = acc_p["months_payable"].values
             out["priced_fund"]["interest_rate"][r, idx] = prices["interest_rate"].sel(
                 year=years).transpose("path", "year").values
             out["priced_fund"]["wage_index"][r, idx] = index.transpose("path", "year").values
             out["priced_depletion"][r, idx] = fund_milestones(acc_p)["depletion_year"].values
-            if paths[0] == 0 and lo == 0 and r == 0 and shared.error_sample_paths > 0:
-                # the sample's seed is what shared.seed.spawn(1)[0] gives on a fresh seed,
-                # built directly so it does not depend on the process
-                sample_seed = np.random.SeedSequence(shared.seed.entropy,
-                                                     spawn_key=shared.seed.spawn_key + (0,),
-                                                     pool_size=shared.seed.pool_size)
-                out["error"] = monte_carlo_error(shared.lins[regime], pop, mx,
-                                                 sample=shared.error_sample_paths,
-                                                 seed=sample_seed)
     out["accounts_s"] = time.perf_counter() - t_acc
     return out
 
@@ -186,7 +208,13 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     ``exp.economy.monte_carlo_prices``, every path also gets its own wage and interest paths
     (first-order response around the median transition, per regime) and its accounts are re-run
     with them (``mc_prices_*``); the first-order error against exact solves is measured on
-    ``exp.economy.error_sample_paths`` paths of the first chunk.
+    ``exp.economy.error_sample_paths`` paths drawn among all paths (under the first regime).
+
+    Every number is the same bit for bit whatever ``chunk_size`` and ``workers``: a path's
+    accounts under its prices use the shared per-regime weights (the median population's,
+    as without prices), its first-order prices do not depend on the paths computed beside it,
+    and the error sample is drawn from every path and solved here, in this process, from the
+    sampled paths' inputs the chunks hand back.
     """
     settings = exp.demography
     with timed(timings, "spread_calibration_s"):
@@ -205,11 +233,14 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                                         regime_policy(economy, cal, r), economy.initial,
                                         transition=transition_under(economy, cal, r))
                     for r in regimes}
+    seed = np.random.SeedSequence(exp.seed)
     shared = _ChunkInputs(
-        inputs=inputs, spread=spread, settings=settings, seed=np.random.SeedSequence(exp.seed),
+        inputs=inputs, spread=spread, settings=settings, seed=seed,
         snap_index=[int(np.searchsorted(inputs.years, y)) for y in snapshot_years],
-        store_all=store_all, regimes=regimes, rates=rates, calibration_json=cal.model_dump_json(),
-        lins=lins, error_sample_paths=exp.economy.error_sample_paths if lins else 0)
+        store_all=store_all, regimes=regimes, rates=rates, weights=weights,
+        calibration_json=cal.model_dump_json(), lins=lins,
+        error_paths=(error_sample(seed, settings.paths, exp.economy.error_sample_paths)
+                     if lins else np.zeros(0, dtype=int)))
     kept = run_chunks(exp, shared, len(snapshot_years), timings, progress)
     mc = paths_dataset(kept, inputs, snapshot_years, list(regimes))
     published = arrays[["e0_published", "tfr_published"]].drop_vars("bound")
@@ -259,12 +290,13 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
                progress: bool | None = None) -> dict:
     """Every chunk of paths through :func:`_monte_carlo_chunk` (in ``exp.parallel.workers``
     processes), copied into the arrays of :func:`allocate`; adds ``error`` (the first-order
-    price error sample, or None)."""
+    price error sample on ``shared.error_paths``, solved in this process, or None)."""
     n_paths = exp.demography.paths
     inputs = shared.inputs
     kept = allocate(n_paths, len(inputs.years), len(inputs.ages), n_snapshots,
                     len(shared.regimes), shared.store_all, shared.lins is not None)
     kept["error"] = None
+    error_inputs = []
     chunks = path_chunks(n_paths, exp.demography.chunk_size)
     workers = exp.parallel.workers
     if workers > len(chunks):
@@ -285,10 +317,13 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
                     kept[group][name][:, rows] = values
             if "priced_depletion" in out:
                 kept["priced_depletion"]["depletion_year"][:, rows] = out["priced_depletion"]
-            if kept["error"] is None:
-                kept["error"] = out["error"]
+            if "error_inputs" in out:
+                error_inputs.append(out["error_inputs"])
             accounts_s += out["accounts_s"]
             bar.update(len(paths))
+    if shared.lins is not None and shared.error_paths.size:
+        first_regime = next(iter(shared.regimes))
+        kept["error"] = error_sample_dataset(shared.lins[first_regime], inputs, error_inputs)
     timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
     timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
     return kept

@@ -23,6 +23,12 @@ def config_hash(*models: BaseModel) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def code_root() -> Path:
+    """The folder holding the ``models`` package that is running (the code's repository when
+    it is a checkout), whatever folder the experiment file lies in."""
+    return Path(__file__).resolve().parents[2]
+
+
 def git_state(root: Path) -> dict:
     """The commit checked out at ``root`` and whether tracked files differ from it."""
     def git(*args: str) -> str | None:

@@ -42,7 +42,14 @@ from models.pipeline import provenance
 from models.pipeline.economy_step import economy_context, run_economy
 from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
 from models.pipeline.optimization import run_optimization
-from models.pipeline.results import check_destination, write_run
+from models.optimize.checks import check_optimization
+from models.pipeline.results import (
+    check_destination,
+    check_results_root,
+    clean_stale,
+    run_lock,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +218,7 @@ def _optimization_population(exp: Experiment, result: xr.Dataset,
         raise ConfigError(f"experiment '{exp.name}': key 'demography.paths' = "
                           f"{exp.demography.paths}: expected at most "
                           f"{STORE_POPULATION_MAX_PATHS} paths when optimizing (only then is "
-                          "every path's population kept); lower it or set optimization.paths")
+                          "every path's population kept); lower demography.paths")
     n = exp.demography.paths if wanted is None else wanted
     if n > exp.demography.paths:
         raise ConfigError(f"experiment '{exp.name}': key 'optimization.paths' = {n}: expected "
@@ -223,19 +230,39 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
                    outputs: Callable[[Path], list[Path]] | None = None) -> Path:
     """Validate, simulate and write ``results/<name>/``; returns the run folder.
 
-    ``results.nc`` carries the validated experiment as JSON (attribute ``experiment_json``), so
-    study tables can read its settings from the results alone. ``outputs``, when given, draws
-    the run's own tables and figures from the written run folder (the caller passes
-    :func:`models.report.render.write_outputs`: the pipeline never imports the report)."""
+    Before any computation: every rule of the experiment and its calibration (the schema's,
+    :func:`models.config.check_experiment`, :func:`models.optimize.checks.check_optimization`,
+    the CSV arrays), the results folder writable, the run's lock taken (a second run into the
+    same folder fails at once), what dead runs left there cleared (and logged), and an existing
+    run refused without ``force``. ``results.nc`` carries the validated experiment as JSON
+    (attribute ``experiment_json``), so study tables can read its settings from the results
+    alone. ``outputs``, when given, draws the run's own tables and figures inside the
+    temporary folder before it is put in place (the caller passes
+    :func:`models.report.render.write_outputs`: the pipeline never imports the report);
+    without it they are not drawn (``pension report`` still prints them). Wall-clock timings go
+    to ``manifest.json`` only."""
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with timed(timings, "validate_s"):
         exp, cal, cal_dir = load_experiment(path)
+        check_optimization(exp, path)
+    check_results_root(results_root)
     run_dir = Path(results_root) / exp.name
-    check_destination(run_dir, force)
-    with timed(timings, "load_arrays_s"):
-        arrays = load_arrays(cal, cal_dir)
+    with run_lock(run_dir):
+        for line in clean_stale(run_dir):
+            log.warning("%s", line)
+        check_destination(run_dir, force)
+        with timed(timings, "load_arrays_s"):
+            arrays = load_arrays(cal, cal_dir)
+        return _run_locked(path, exp, cal, cal_dir, arrays, run_dir, force, outputs, started,
+                           timings, t0)
+
+
+def _run_locked(path, exp: Experiment, cal: Calibration, cal_dir: Path, arrays: xr.Dataset,
+                run_dir: Path, force: bool, outputs: Callable[[Path], list[Path]] | None,
+                started: datetime, timings: dict, t0: float) -> Path:
+    """The computation and the writing of :func:`run_experiment`, under the run's lock."""
     log.info("running %s (%s)", exp.name, ", ".join(exp.projection.regimes))
     files: dict[str, str] = {}
     result = simulate(exp, cal, arrays, timings, files)
@@ -244,14 +271,13 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
     result.attrs.update(config_hash=digest, created=started.isoformat(timespec="seconds"),
                         experiment_json=exp.model_dump_json())
     timings["total_s"] = round(time.perf_counter() - t0, 4)
-    root = Path(path).resolve().parent.parent
     manifest = {
         "experiment": exp.name,
         "experiment_file": str(path),
         "calibration": str(cal_dir),
         "config_hash": digest,
         "seed": exp.seed,
-        "git": provenance.git_state(root),
+        "git": provenance.git_state(provenance.code_root()),
         "models_version": __version__,
         "packages": provenance.package_versions(),
         "machine": provenance.machine(),
@@ -259,9 +285,12 @@ def run_experiment(path: str | Path, force: bool = False, results_root: str | Pa
         "timings_s": timings,
         "arrays_sha256": {k: v.sha256 for k, v in cal.demography.arrays},
     }
-    run_dir = write_run(run_dir, result, manifest, force=force, extra_files=files)
-    if outputs is None:
-        return run_dir
-    written = outputs(run_dir)
-    log.info("wrote %d tables and figures under %s", len(written), run_dir)
-    return run_dir
+    before_swap = None
+    if outputs is not None:
+
+        def before_swap(folder: Path) -> None:
+            written = outputs(folder)
+            log.info("wrote %d tables and figures under %s", len(written), run_dir)
+
+    return write_run(run_dir, result, manifest, force=force, extra_files=files,
+                     before_swap=before_swap)

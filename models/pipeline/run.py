@@ -32,6 +32,7 @@ from models.config import (
 )
 from models.constants import MONEY_UNITS
 from models.demography import stochastic
+from models.optimize.checks import check_optimization
 from models.pension import (
     calibrate_base_year,
     fund_milestones,
@@ -42,7 +43,6 @@ from models.pipeline import provenance
 from models.pipeline.economy_step import economy_context, run_economy
 from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
 from models.pipeline.optimization import run_optimization
-from models.optimize.checks import check_optimization
 from models.pipeline.results import (
     check_destination,
     check_results_root,

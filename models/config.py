@@ -61,9 +61,8 @@ class Param(Strict, Generic[T]):
     def _range(self) -> Param:
         if (self.low is None) != (self.high is None):
             raise ValueError("low and high go together")
-        if self.low is not None and not self.low <= float(self.value) <= self.high:
-            raise ValueError(f"expected low <= value <= high, got {self.low} <= {self.value} "
-                             f"<= {self.high}")
+        if self.low is not None and not self.low <= self.high:
+            raise ValueError(f"expected low <= high, got {self.low} > {self.high}")
         return self
 
 
@@ -151,6 +150,7 @@ class Benefit(Strict):
     # transitional pension for service before the individual accounts (models.pension.block)
     transitional_accrual_rate: Param[Annotated[float, Field(ge=0.0, le=0.05)]]
     individual_account_start_year: Year
+    historical_indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
 
 
 class PerCategory(Strict, Generic[T]):
@@ -165,6 +165,22 @@ class Retirement(Strict):
     contribution_density: Fraction
     contribution_years_sd: PositiveFloat
     award_lag_months: Param[Annotated[int, Field(ge=0, le=12)]]
+    # retirement ages as a distribution (models.pension.accounts.retirement_components)
+    special_early_share: PerCategory[Fraction]
+    special_early_years: Param[Annotated[float, Field(ge=0.0, le=10.0)]]
+    flexible_early_share: Fraction
+    flexible_late_share: Fraction
+    flexible_late_months: Param[Annotated[float, Field(ge=0.0, le=36.0)]]
+
+    @model_validator(mode="after")
+    def _shares(self) -> Retirement:
+        for cat in ("men", "women_cadre", "women_worker"):
+            total = (getattr(self.special_early_share, cat).value
+                     + self.flexible_early_share.value + self.flexible_late_share.value)
+            if total > 1.0:
+                raise ValueError(f"special_early_share.{cat} + flexible_early_share + "
+                                 f"flexible_late_share = {total:.3f} must be <= 1")
+        return self
 
 
 class Coverage(Strict):
@@ -288,11 +304,20 @@ class Reserve(Strict):
     real_return: Rate
 
 
+class Returns(Strict):
+    """Bounds of a plausible real return: outside them the return rule warns
+    (models.pension.returns)."""
+
+    warn_below: Rate
+    warn_above: Rate
+
+
 class FinancesCalibration(Strict):
     wages: Wages
     fund: Fund
     fiscal_subsidy: FiscalSubsidy
     reserve: Reserve
+    returns: Returns
 
 
 # ---------------------------------------------------------------------------- economy

@@ -31,6 +31,7 @@ def _schedule(years, stat_age: float, contribution_years: float, drawing_from: i
     return xr.Dataset(
         {"pension_share": (dims, drawing), "pension_share_jan": (dims, drawing),
          "statutory_age": (dims, np.full(shape, stat_age)),
+         "retirement_age": (dims, np.full(shape, stat_age)),
          "contribution_years": (dims, np.full(shape, contribution_years)),
          # reaching the age at drawing_from: coverage kept from then on
          "coverage_freeze_year": (dims, np.broadcast_to(birth + drawing_from + 1, shape)
@@ -130,11 +131,11 @@ def test_base_year_pensions_follow_the_wage_history(calibration):
     """Men aged 60 and 70 in 2021, retired at 60: awarded 0.5 and 10.5 years ago at the wage
     ``w0 (1 + g_h)^{−e}`` (the non-private average wage as the formula's wage before 2019, the
     all-unit one from 2019), with their own pre-1997 service, then indexed by
-    ``(1 + λ g_h)^e`` (g_h = 7 %, λ = 0.6)."""
+    ``(1 + λ_h g_h)^e`` (g_h = 7 %, λ_h = 0.75, the historical indexation share)."""
     years = np.array([2021, 2022])
     sched = _schedule(years, 60.0, 30.0, 60, "pre_2024")
     pensions = _rates(calibration, years, sched)["pension_cny"].sel(year=2021, category="men")
-    g, lam = 0.07, 0.6
+    g, lam = 0.07, 0.75
     w0 = 106837.0
     for age, elapsed in ((60, 0.5), (70, 10.5)):
         award_wage = w0 * (1 + g) ** -elapsed
@@ -201,16 +202,17 @@ def test_covered_persons_are_conserved_through_retirement(shipped, regime, categ
 
 
 def test_men_born_1962_keep_their_coverage_into_retirement(shipped):
-    """Men born 1962 reach 60 during 2022 (pre-2024 ages): insured workers plus pensioners per
-    person at 59 in 2022 (mostly still working) equal those at 61 in 2024 (all retired); the
-    issue found −8.8 % when pensioners took their cohort's coverage at 55."""
+    """Men born 1962 reach their earliest retirement age (55, special jobs) in 2017 and 60 in
+    2022 (pre-2024 ages): insured workers plus pensioners per person at 58 in 2021 (mostly still
+    working) equal those at 61 in 2024 (all retired); the issue found −8.8 % when pensioners
+    took their cohort's coverage at 55 and workers today's."""
     _, out = shipped
     _, _, rates = out["pre_2024"]
     men = dict(category="men")
     total = rates["insured_rate"] + rates["pensioner_rate"]
-    working = float(total.sel(year=2022, age=59, **men))
+    working = float(total.sel(year=2021, age=58, **men))
     retired = float(total.sel(year=2024, age=61, **men))
-    assert float(rates["insured_rate"].sel(year=2022, age=59, **men)) > 0.5 * working
+    assert float(rates["insured_rate"].sel(year=2021, age=58, **men)) > 0.8 * working
     assert float(rates["pensioner_rate"].sel(year=2024, age=61, **men)) > 0.9 * retired
     assert retired == pytest.approx(working, rel=1e-12)
 
@@ -266,10 +268,43 @@ def test_pension_from_the_month_after_the_age(calibration):
     month of the birthday), times the share with 15 years: Φ((0.85 × 38 − 15)/7)."""
     from scipy.stats import norm
 
-    sched = retirement_schedule(np.array([2021, 2022]), AGES, "pre_2024", calibration.pension)
+    ret = calibration.pension.retirement
+    none = ret.special_early_share.men.model_copy(update={"value": 0.0})
+    statutory_only = calibration.pension.model_copy(update={"retirement": ret.model_copy(update={
+        "special_early_share": ret.special_early_share.model_copy(update={"men": none})})})
+    sched = retirement_schedule(np.array([2021, 2022]), AGES, "pre_2024", statutory_only)
     share = float(sched["pension_share"].sel(year=2021, age=59, category="men"))
     assert share == pytest.approx(5.5 / 12 * norm.cdf((0.85 * 38 - 15) / 7), rel=1e-12)
     # on 1 January 2022 every one of them has drawn at least December's pension but those born
     # in December, who start in January 2022: 11/12 are drawing
     jan = float(sched["pension_share_jan"].sel(year=2022, age=60, category="men"))
     assert jan == pytest.approx(11 / 12 * norm.cdf((0.85 * 38 - 15) / 7), rel=1e-12)
+
+
+def test_retirement_ages_are_a_distribution(calibration):
+    """Women workers born 1990 under the 2024 law (statutory age 55, reached in 2045): on
+    1 January 2043, aged 52, the special-jobs share (8 %, at 45 since 2035, 18 minimum years
+    then) and the flexible-early share (20 %, at 55 − 3 = 52 in 2042, 20 years) draw all year;
+    the statutory (55) and late parts not yet:
+    ``0.08 Φ((0.85 (45 − 21) + 7.5 − 18)/7) + 0.2 Φ((0.85 (52 − 21) + 0.5 − 20)/7)``.
+    Before the law only the special-jobs part retires early."""
+    from scipy.stats import norm
+
+    years = np.array([2043, 2044])
+    law = retirement_schedule(years, AGES, "law_2024", calibration.pension)
+    cell = dict(year=2043, age=52, category="women_worker")
+    expected = (0.08 * norm.cdf((0.85 * 24 + 7.5 - 18) / 7)
+                + 0.2 * norm.cdf((0.85 * 31 + 0.5 - 20) / 7))
+    assert float(law["pension_share"].sel(**cell)) == pytest.approx(expected, rel=1e-12)
+    assert float(law["retirement_age"].sel(**cell)) == pytest.approx(
+        0.08 * 45 + 0.2 * 52 + 0.67 * 55 + 0.05 * 56, rel=1e-12)
+    # men born 1975 (statutory age 62 y 8-9 m): the window's earliest age is the original 60,
+    # not 3 years before the statutory age
+    men = dict(year=2043, age=67, category="men")
+    stat = float(law["statutory_age"].sel(**men))
+    assert 62.5 < stat < 63
+    assert float(law["retirement_age"].sel(**men)) == pytest.approx(
+        0.10 * 55 + 0.2 * 60 + 0.65 * stat + 0.05 * (stat + 1), rel=1e-12)
+    pre = retirement_schedule(years, AGES, "pre_2024", calibration.pension)
+    assert float(pre["pension_share"].sel(year=2043, age=46, category="women_worker")) == \
+        pytest.approx(0.08 * norm.cdf((0.85 * 24 + 1.5 - 15) / 7), rel=1e-12)

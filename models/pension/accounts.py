@@ -45,6 +45,7 @@ __all__ = [
     "BaseYearFit",
     "category_population",
     "retirement_schedule",
+    "retirement_components",
     "calibrate_base_year",
     "project_accounts",
     "account_rates",
@@ -86,16 +87,23 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
       ``extra_delay_months[year, category]``: a policy's delay (months, may be fractional)
       for the cohorts that reach the regime's statutory age in that year (:func:`reach_year`);
       years after the last given one keep its value, years before the first have none;
-    * ``contribution_years[...]`` (years): mean years at the statutory age,
-      ``density · (R − entry_age)``;
-    * ``pension_share[...]``: share of the year's person-months spent drawing a pension:
-      the months past the statutory age (split by months, :func:`rules.retired_share`) times
-      the share who have the minimum contribution years required in the cohort's reach year.
-      Contribution years are normal with the calibrated spread; those short of the minimum keep
-      contributing, one year per year past the statutory age, until they qualify:
-      ``eligible = Φ((Ȳ + max(0, a + 1/2 − R) − Y_min) / σ)``. Along a cohort the share never
-      falls. A fractional delay ``d`` mixes the whole-month delays ``⌊d⌋`` and ``⌈d⌉`` with
-      weights ``⌈d⌉ − d`` and ``d − ⌊d⌋`` (exact at whole months).
+    * retirement ages as a **distribution** (:func:`retirement_components`): a share retires
+      early in special jobs or for illness (Guofa [1978] No. 104: five years before the
+      original age), and under the 2024 law a share takes the flexible window's earliest age
+      (three years before the statutory age, never below the original, Art. 3 of the Measures)
+      and a share retires later; the rest at the statutory age. ``retirement_age`` is the
+      mean of the parts, ``contribution_years`` their mean years ``density · (R_k − entry)``;
+    * ``pension_share[...]``: share of the year's person-months spent drawing a pension,
+      ``Σ_k π_k`` × the months past the part's age (from the month after it,
+      :func:`rules.retired_share` with ``award_lag_months``) × the share who have the minimum
+      contribution years of the part's reach year. Contribution years are normal with the
+      calibrated spread; those short of the minimum keep contributing, one year per year past
+      the age, until they qualify: ``eligible = Φ((Ȳ_k + max(0, a + 1/2 − R_k) − Y_min) / σ)``.
+      Along a cohort every part's share never falls. A fractional age in months mixes the two
+      whole months around it (exact at whole months). ``pension_share_jan``: the share
+      drawing on 1 January (the stock);
+    * ``coverage_freeze_year``: the year the cohort reaches its earliest part's age (its
+      coverage is kept from then on, :mod:`models.pension.block`).
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
@@ -103,7 +111,10 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
     birth_year = years[:, None] - ages[None, :] - 1
     grid = birth_year.shape + (12,)
     birth_month = np.broadcast_to(np.arange(1, 13), grid)
-    shares, shares_jan, stat_ages, contrib_years, freeze = [], [], [], [], []
+    lag = ret.award_lag_months.value
+    sd = ret.contribution_years_sd.value
+    before = np.maximum(ages - 1, 0)
+    out = {k: [] for k in ("share", "jan", "stat", "mean_age", "years", "freeze")}
     for cat in CATEGORIES:
         months = rules.statutory_retirement_age_months(
             np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
@@ -115,53 +126,116 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
             reach = reach_year(birth_year, law_age)
             idx = np.clip(np.searchsorted(lever_years, reach, side="right") - 1, 0, None)
             delay = np.where(reach >= lever_years[0], lever.values[idx], 0.0)
-        lo = np.floor(delay + 1e-12)
-        frac = delay - lo
         stat_age = law_age + delay / 12.0
-        mean_years = ret.contribution_density.value * np.maximum(
-            stat_age - getattr(ret.entry_age, cat).value, 0.0)
-        y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, stat_age),
-                                                            regime), dtype=float)
-        past = np.maximum(ages[None, :] + 0.5 - stat_age, 0.0)
-        sd = ret.contribution_years_sd.value
-        eligible = norm.cdf((mean_years + past - y_min) / sd)
-        lag = ret.award_lag_months.value
-        retired = _mixed_months(rules.retired_share, years, ages, cat, regime, lo, frac, lag)
-        share = _never_falls(retired * eligible)
-        # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
-        before = np.maximum(ages - 1, 0)
-        retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
-                                    regime, lo, frac, lag)
-        eligible_jan = norm.cdf((mean_years + np.maximum(ages[None, :] - stat_age, 0.0)
-                                 - y_min) / sd)
-        share_jan = _never_falls(np.where(ages[None, :] > 0, retired_jan * eligible_jan, 0.0))
-        shares.append(share)
-        shares_jan.append(share_jan)
-        stat_ages.append(stat_age)
-        contrib_years.append(mean_years)
-        freeze.append(reach_year(birth_year, stat_age).astype(float))
+        share = np.zeros(birth_year.shape)
+        share_jan = np.zeros(birth_year.shape)
+        mean_age = np.zeros(birth_year.shape)
+        mean_years = np.zeros(birth_year.shape)
+        earliest = np.full(birth_year.shape, np.inf)
+        original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
+        for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
+                                                           pension):
+            # an age fixed relative to the original age counts months from the original age
+            # of every birth month; the others from the regime's age of each birth month
+            kernel = "pre_2024" if fixed else regime
+            extra = (age_k - (original if fixed else law_age)) * 12.0
+            lo = np.floor(extra + 1e-9)
+            frac = np.clip(extra - lo, 0.0, 1.0)
+            frac = np.where(frac < 1e-9, 0.0, frac)
+            years_k = ret.contribution_density.value * np.maximum(
+                age_k - getattr(ret.entry_age, cat).value, 0.0)
+            y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, age_k),
+                                                                regime), dtype=float)
+            past = np.maximum(ages[None, :] + 0.5 - age_k, 0.0)
+            eligible = norm.cdf((years_k + past - y_min) / sd)
+            retired = _mixed_months(rules.retired_share, years, ages, cat, kernel, lo, frac,
+                                    lag)
+            share += weight * _never_falls(retired * eligible)
+            # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
+            retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
+                                        kernel, lo, frac, lag)
+            eligible_jan = norm.cdf((years_k + np.maximum(ages[None, :] - age_k, 0.0)
+                                     - y_min) / sd)
+            share_jan += weight * _never_falls(np.where(ages[None, :] > 0,
+                                                        retired_jan * eligible_jan, 0.0))
+            mean_age += weight * age_k
+            mean_years += weight * years_k
+            earliest = np.minimum(earliest, np.where(weight > 0, age_k, np.inf))
+        out["share"].append(share)
+        out["jan"].append(share_jan)
+        out["stat"].append(stat_age)
+        out["mean_age"].append(mean_age)
+        out["years"].append(mean_years)
+        out["freeze"].append(reach_year(birth_year, earliest).astype(float))
     coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
     dims = ("year", "age", "category")
+
+    def stack(key: str) -> np.ndarray:
+        return np.stack(out[key], -1)
+
     return xr.Dataset(
         {
-            "pension_share": (dims, np.stack(shares, -1),
+            "pension_share": (dims, stack("share"),
                               {"units": "1", "long_name": "share of person-months drawing a pension"}),
-            "statutory_age": (dims, np.stack(stat_ages, -1),
+            "statutory_age": (dims, stack("stat"),
                               {"units": "years", "long_name": "cohort's statutory retirement age"}),
-            "contribution_years": (dims, np.stack(contrib_years, -1),
+            "retirement_age": (dims, stack("mean_age"),
+                               {"units": "years",
+                                "long_name": "cohort's mean retirement age (early, statutory "
+                                             "and late retirement)"}),
+            "contribution_years": (dims, stack("years"),
                                    {"units": "years",
-                                    "long_name": "mean contribution years at the statutory age"}),
-            "pension_share_jan": (dims, np.stack(shares_jan, -1),
+                                    "long_name": "mean contribution years at retirement"}),
+            "pension_share_jan": (dims, stack("jan"),
                                   {"units": "1", "long_name": "share drawing a pension on "
                                                              "1 January (stock)"}),
-            "coverage_freeze_year": (dims, np.stack(freeze, -1),
+            "coverage_freeze_year": (dims, stack("freeze"),
                                      {"units": "calendar year",
-                                      "long_name": "year the cohort reaches its retirement age "
-                                                   "(its coverage is kept from then on)"}),
+                                      "long_name": "year the cohort reaches its earliest "
+                                                   "retirement age (its coverage is kept from "
+                                                   "then on)"}),
         },
         coords=coords,
         attrs={"regime": regime},
     )
+
+
+def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
+                          regime: str, pension: PensionCalibration
+                          ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """The distribution of retirement ages of the cohorts born in ``birth_year`` with the
+    statutory age ``stat_age`` (years, same shape): ``[(share π_k, age R_k, fixed_k)]``,
+    ``fixed_k`` when the age is set relative to the original age (the same for every birth
+    month).
+
+    * special jobs and illness (both regimes): ``π_s`` at the original age minus
+      ``special_early_years`` (Guofa [1978] No. 104: men 55, women 45 in arduous or unhealthy
+      jobs or on medical grounds);
+    * 2024 law only (Art. 3 of the Measures, flexible retirement), for the cohorts that reach
+      their statutory age from 2025 (:data:`rules.LAW_2024_START_YEAR`): ``π_e`` at the
+      earliest age of the window, ``max(original, R − 3)``; ``π_l`` ``flexible_late_months``
+      after ``R`` (at most 36);
+    * the rest, ``1 − π_s − π_e − π_l``, at the statutory age ``R`` (``stat_age``).
+    """
+    ret = pension.retirement
+    original = rules.LAW_2024_RETIREMENT_AGE[category].original_age_months / 12.0
+    special = getattr(ret.special_early_share, category).value
+    special = np.full(stat_age.shape, special)
+    parts = [(special, np.full(stat_age.shape, original - ret.special_early_years.value), True)]
+    early = late = np.zeros(stat_age.shape)
+    if regime == "law_2024":
+        under_law = reach_year(birth_year, stat_age) >= rules.LAW_2024_START_YEAR
+        early = np.where(under_law, ret.flexible_early_share.value, 0.0)
+        late = np.where(under_law, ret.flexible_late_share.value, 0.0)
+        # the window's earliest age: the original age while the delay is at most 3 years
+        # (every birth month), 3 years before the statutory age beyond
+        at_original = stat_age - 3.0 <= original + 1e-9
+        parts.append((np.where(at_original, early, 0.0), np.full(stat_age.shape, original),
+                      True))
+        parts.append((np.where(at_original, 0.0, early), stat_age - 3.0, False))
+        parts.append((late, stat_age + ret.flexible_late_months.value / 12.0, False))
+    parts.append((1.0 - special - early - late, stat_age, False))
+    return [(w, a, fixed) for w, a, fixed in parts if np.any(w > 0)]
 
 
 def _mixed_months(share_fn, years, ages, category, regime, lo, frac, lag):
@@ -281,15 +355,16 @@ def base_year_pensions(schedule: xr.Dataset, own_base: float, scale: float,
     A cell aged ``a`` with retirement age ``R`` was awarded ``e = max(a + 1/2 − R, 0)`` years
     before the base year, at the wage ``w(base − e) = w0 (1 + g_h)^{−e}`` (``g_h`` the historical
     real wage growth) by :func:`models.pension.block.new_award` (the all-unit wage only for
-    awards from 2019), and indexed since by ``λ g_h`` a year:
-    ``P(base, a, c) = award · (1 + λ g_h)^e``.
+    awards from 2019), and indexed since by ``λ_h g_h`` a year (``λ_h`` the historical
+    indexation share): ``P(base, a, c) = award · (1 + λ_h g_h)^e``; ``R`` is the cohort's mean
+    retirement age (``retirement_age`` of :func:`retirement_schedule`).
     """
     base = int(schedule["year"].values[0])
     ages = schedule["age"].values
-    stat_age = schedule["statutory_age"].values[0]
+    stat_age = schedule["retirement_age"].values[0]
     ybar = schedule["contribution_years"].values[0]
     g_h = finances.wages.historical_real_growth.value
-    lam = pension.benefit.indexation_wage_share.value
+    lam = pension.benefit.historical_indexation_wage_share.value
     elapsed = np.maximum(ages[:, None] + 0.5 - stat_age, 0.0)
     birth = np.broadcast_to((base - ages - 1)[:, None], stat_age.shape)
     credited, before = _credited_years(birth, stat_age, ybar, schedule.attrs["regime"], pension)
@@ -319,7 +394,8 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
 
     ``population`` is ``[year, age, sex]`` holding the base year and the next (or ``[age,
     sex]``, the base year only: the year-end stock then ignores the year's deaths);
-    ``schedule`` a :func:`retirement_schedule` whose first year is the base year.
+    ``schedule`` a :func:`retirement_schedule` whose first year is the base year (if it holds
+    only the base year, the next year's is made without a policy delay).
 
     * Insured workers and retirees are **year-end** stocks (MOHRSS bulletin): the stocks on
       1 January of the next year, ``Σ pop(base+1) C (1 − S_jan)`` and ``Σ pop(base+1) C S_jan``,
@@ -339,6 +415,8 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     pop_c = category_population(base_pop, pension).values  # [age, category]
     pop_next = category_population(_next_year_population(population, base), pension).values
     years2 = np.array([base, base + 1])
+    if base + 1 not in schedule["year"].values:  # a base-year schedule only: add the next year
+        schedule = retirement_schedule(years2, ages, schedule.attrs["regime"], pension)
     sched2 = schedule.sel(year=years2)
     freeze = sched2["coverage_freeze_year"].values
     share = sched2["pension_share"].values[0]
@@ -455,7 +533,7 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     base = int(years[0])
     share = schedule["pension_share"].values  # [T, A, C]
     share_jan = schedule["pension_share_jan"].values
-    stat_age = schedule["statutory_age"].values
+    stat_age = schedule["retirement_age"].values
     ybar = schedule["contribution_years"].values
     regime = schedule.attrs["regime"]
     n_years = len(years)
@@ -608,7 +686,8 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                      extra_transfer: xr.DataArray | None = None,
                      rates: xr.Dataset | None = None,
                      wage_index: xr.DataArray | None = None,
-                     fund_return: xr.DataArray | None = None) -> xr.Dataset:
+                     fund_return: xr.DataArray | None = None,
+                     reserve_return: xr.DataArray | None = None) -> xr.Dataset:
     """Project the employee fund, the residents' scheme and the reserve, year by year.
 
     ``population[..., year, age, sex]`` (leading dims such as ``path`` are carried through);
@@ -619,7 +698,9 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     to reuse them; by default they are computed with the population averaged over the leading
     dimensions as open-age weights. ``wage_index[..., year]`` and ``fund_return[..., year]``
     (real, per year) replace the calibration's wage path and fund return, e.g. with the OLG
-    economy's prices (see :func:`account_rates`). Returns a Dataset of labelled flows and
+    economy's prices (see :func:`account_rates`); ``reserve_return[..., year]`` likewise
+    replaces the NSSF's calibrated return from the year after the base year (both from one rule:
+    :func:`models.pension.returns.fund_returns`). Returns a Dataset of labelled flows and
     stocks (see each variable's ``long_name`` and ``units``).
     """
     years = population["year"].values
@@ -672,10 +753,10 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                                + draws[..., t] - expenditure[..., t])
     reserve = np.empty_like(balance)
     reserve[..., 0] = fit.reserve_assets_start_cny
-    r_res = np.full(n_years, finances.reserve.real_return.value)
-    r_res[0] = finances.reserve.base_year_return.value
+    r_res = per_year(reserve_return, finances.reserve.real_return.value).copy()
+    r_res[..., 0] = finances.reserve.base_year_return.value
     for t in range(n_years):
-        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[t]) - draws[..., t]
+        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[..., t]) - draws[..., t]
 
     # Residents' scheme: flat pension from the budget to 60+ outside the employee scheme
     ages = population["age"].values

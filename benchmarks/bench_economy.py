@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     base = econ.targets.year.value
     schedule = retirement_schedule(pop["year"].values[:1], pop["age"].values, "law_2024",
                                    cal.pension)
-    fit = calibrate_base_year(pop.sel(year=base), schedule, cal.pension, cal.finances)
+    fit = calibrate_base_year(pop, schedule, cal.pension, cal.finances)
     params0 = economy_parameters(econ, cal.pension, cal.finances, fit.contribution_index)
     months = econ.government.fund_months.value
     before = Policy.from_calibration(cal.pension, "pre_2024", months)

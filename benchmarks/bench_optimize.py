@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     median = project_median(arrays)["population"]
     sched = retirement_schedule(median["year"].values, median["age"].values, "law_2024",
                                 cal.pension)
-    fit = calibrate_base_year(median.sel(year=2021), sched, cal.pension, cal.finances)
+    fit = calibrate_base_year(median, sched, cal.pension, cal.finances)
     t0 = time.perf_counter()
     population = monte_carlo_populations(arrays, args.paths, seed=20261125)
     print(f"populations: {args.paths} paths in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -164,7 +164,7 @@ def run_inputs(spec: dict) -> dict:
     median = project_median(arrays)["population"]
     schedule = retirement_schedule(median["year"].values, median["age"].values, "law_2024",
                                    cal.pension)
-    fit = calibrate_base_year(median.sel(year=cal.demography.base_year.value), schedule,
+    fit = calibrate_base_year(median, schedule,
                               cal.pension, cal.finances)
     settings = StochasticDemographySettings(paths=n, chunk_size=min(n, 1000))
     chunks = [c.population for c in st.iter_path_chunks(

@@ -63,6 +63,19 @@ class Param(Strict, Generic[T]):
     unit: Annotated[str, Field(min_length=1)]
     source: Annotated[str, Field(min_length=3)]
     note: str | None = None
+    # a parameter the base-year fit does not pin: its plausible range (parameter uncertainty,
+    # models.pension.uncertainty) and what would pin it
+    low: float | None = None
+    high: float | None = None
+    pinned_by: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Param:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("low and high go together")
+        if self.low is not None and not self.low <= self.high:
+            raise ValueError(f"expected low <= high, got {self.low} > {self.high}")
+        return self
 
 
 Fraction = Param[Annotated[float, Field(ge=0.0, le=1.0)]]
@@ -133,12 +146,21 @@ class Contribution(Strict):
     employer_pooled_rate: Fraction
     individual_account_rate: Fraction
     compliance: Fraction
+    # flexible workers (灵活就业人员): their share of paying contributors, their base relative
+    # to the all-unit average wage and their total rate (models.pension.block)
+    flexible_worker_share: Fraction
+    flexible_base_relative: Param[Annotated[float, Field(ge=0.6, le=3.0)]]
+    flexible_rate: Fraction
 
 
 class Benefit(Strict):
     accrual_rate: Fraction
     indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
     individual_account_divisor: DivisorTable
+    # transitional pension for service before the individual accounts (models.pension.block)
+    transitional_accrual_rate: Param[Annotated[float, Field(ge=0.0, le=0.05)]]
+    individual_account_start_year: Year
+    historical_indexation_wage_share: Param[Annotated[float, Field(ge=0.0, le=1.5)]]
 
 
 class PerCategory(Strict, Generic[T]):
@@ -152,6 +174,23 @@ class Retirement(Strict):
     entry_age: PerCategory[Age]
     contribution_density: Fraction
     contribution_years_sd: PositiveFloat
+    award_lag_months: Param[Annotated[int, Field(ge=0, le=12)]]
+    # retirement ages as a distribution (models.pension.accounts.retirement_components)
+    special_early_share: PerCategory[Fraction]
+    special_early_years: Param[Annotated[float, Field(ge=0.0, le=10.0)]]
+    flexible_early_share: Fraction
+    flexible_late_share: Fraction
+    flexible_late_months: Param[Annotated[float, Field(ge=0.0, le=36.0)]]
+
+    @model_validator(mode="after")
+    def _shares(self) -> Retirement:
+        for cat in ("men", "women_cadre", "women_worker"):
+            total = (getattr(self.special_early_share, cat).value
+                     + self.flexible_early_share.value + self.flexible_late_share.value)
+            if total > 1.0:
+                raise ValueError(f"special_early_share.{cat} + flexible_early_share + "
+                                 f"flexible_late_share = {total:.3f} must be <= 1")
+        return self
 
 
 class Coverage(Strict):
@@ -254,6 +293,11 @@ class GrowthPath(Strict):
 class Wages(Strict):
     average_wage_cny: PositiveFloat
     real_growth: GrowthPath
+    # the benefit formula's wage since 2019 relative to average_wage_cny, and the wage history
+    # behind the pensions in payment in the base year (models.pension.block)
+    all_unit_wage_relative: Param[Annotated[float, Field(gt=0.3, le=1.5)]]
+    all_unit_benefit_base_from_year: Year
+    historical_real_growth: Rate
 
 
 class Fund(Strict):
@@ -270,11 +314,20 @@ class Reserve(Strict):
     real_return: Rate
 
 
+class Returns(Strict):
+    """Bounds of a plausible real return: outside them the return rule warns
+    (models.pension.returns)."""
+
+    warn_below: Rate
+    warn_above: Rate
+
+
 class FinancesCalibration(Strict):
     wages: Wages
     fund: Fund
     fiscal_subsidy: FiscalSubsidy
     reserve: Reserve
+    returns: Returns
 
 
 # ---------------------------------------------------------------------------- economy
@@ -396,8 +449,36 @@ class Fact(Strict):
     source: Annotated[str, Field(min_length=3)]
 
 
+VALIDATION_VARIABLES = (
+    "pensioners_year_end", "participants_year_end", "balance_end_cny", "reserve_assets_end_cny",
+)
+
+
+class ValidationFact(Strict):
+    """A reported figure after the base year the pension projection is set beside (never fitted
+    to): ``models.pension.validation``. Money in nominal yuan when ``nominal``."""
+
+    variable: Literal[VALIDATION_VARIABLES]  # type: ignore[valid-type]
+    year: Annotated[int, Field(ge=1950, le=2300)]
+    value: Annotated[float, Field(gt=0)]
+    unit: str
+    nominal: bool = False
+    source: Annotated[str, Field(min_length=3)]
+    note: str | None = None
+
+
+class PriceLevel(Strict):
+    """Consumer price level relative to the base year (the deflator of nominal figures)."""
+
+    year: Annotated[int, Field(ge=1950, le=2300)]
+    value: Annotated[float, Field(gt=0)]
+    source: Annotated[str, Field(min_length=3)]
+
+
 class ChecksCalibration(Strict):
     facts: list[Fact] = Field(default_factory=list)
+    validation: list[ValidationFact] = Field(default_factory=list)
+    price_level: list[PriceLevel] = Field(default_factory=list)
 
 
 class Calibration(Strict):

@@ -118,7 +118,7 @@ def employee_pension_ratio(population: xr.DataArray, cal: Calibration,
     residents' equity reform targets a share of)."""
     years, ages = population["year"].values, population["age"].values
     schedule = retirement_schedule(years, ages, regime, cal.pension)
-    fit = calibrate_base_year(population.sel(year=int(years[0])), schedule, cal.pension,
+    fit = calibrate_base_year(population, schedule, cal.pension,
                               cal.finances)
     acc = project_accounts(population, schedule, fit, cal.pension, cal.finances)
     ratio = acc["average_pension_cny"] / acc["average_wage_cny"]

@@ -38,7 +38,7 @@ def fit(calibration, median_demography):
     pop = median_demography["population"]
     sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
                                 calibration.pension)
-    return calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
+    return calibrate_base_year(pop.sel(year=[2021, 2022]), sched, calibration.pension,
                                calibration.finances)
 
 

@@ -64,7 +64,7 @@ def china(calibration, arrays, median_demography):
     mx = mortality_rates(arrays["lc_ax"], arrays["lc_bx"], arrays["lc_kt"])
     schedule = retirement_schedule(pop["year"].values[:1], pop["age"].values, "law_2024",
                                    calibration.pension)
-    fit = calibrate_base_year(pop.sel(year=BASE), schedule, calibration.pension,
+    fit = calibrate_base_year(pop, schedule, calibration.pension,
                               calibration.finances)
     params0 = economy_parameters(econ, calibration.pension, calibration.finances,
                                  fit.contribution_index)

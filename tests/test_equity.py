@@ -31,7 +31,7 @@ def accounts(calibration, median_demography):
     pop = median_demography["population"]
     sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
                                 calibration.pension)
-    fit = calibrate_base_year(pop.sel(year=2021), sched, calibration.pension,
+    fit = calibrate_base_year(pop, sched, calibration.pension,
                               calibration.finances)
     off = project_accounts(pop, sched, fit, calibration.pension, calibration.finances)
     on = project_accounts(pop, sched, fit, reformed.pension, reformed.finances)

@@ -113,7 +113,7 @@ def test_monte_carlo_prices_are_identical_with_two_workers(calibration, arrays):
     median = stochastic.median_demography(arrays, demography)["population"]
     years, ages = median["year"].values, median["age"].values
     schedule = retirement_schedule(years, ages, regime, calibration.pension)
-    fit = calibrate_base_year(median.sel(year=calibration.demography.base_year.value), schedule,
+    fit = calibrate_base_year(median, schedule,
                               calibration.pension, calibration.finances)
     ctx = economy_context(calibration, arrays, median, fit.contribution_index)
     results = {}
@@ -159,7 +159,7 @@ def test_monte_carlo_prices_are_identical_whatever_chunk_size_and_workers(calibr
     regimes = {}
     for regime in ("pre_2024", "law_2024"):
         schedule = retirement_schedule(years, ages, regime, calibration.pension)
-        regimes[regime] = (schedule, calibrate_base_year(median.sel(year=base), schedule,
+        regimes[regime] = (schedule, calibrate_base_year(median, schedule,
                                                          calibration.pension,
                                                          calibration.finances))
     ctx = economy_context(calibration, arrays, median, regimes["law_2024"][1].contribution_index)

@@ -690,7 +690,7 @@ def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTr
     base = cal.demography.base_year.value
     years, ages = median["year"].values, median["age"].values
     schedule = retirement_schedule(years, ages, exp.optimization.regime, cal.pension)
-    fit = calibrate_base_year(median.sel(year=base), schedule, cal.pension, cal.finances)
+    fit = calibrate_base_year(median, schedule, cal.pension, cal.finances)
     problem = setup_problem(cal, exp.optimization, population, fit)
     knots = np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES)))
     data = scenario_data(problem, knots)

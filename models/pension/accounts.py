@@ -6,21 +6,24 @@ split by ``women_cadre_share``). Counts are the 1 January population times rates
 count stands for the average over the year. Money is in yuan at base-year prices.
 
 Per year ``t``, age ``a``, category ``c`` (with ``S`` the share drawing a pension, from
-:func:`retirement_schedule`):
+:func:`retirement_schedule`, from the month after the retirement age; the per-person
+equations are in :mod:`models.pension.block`):
 
-* insured workers ``N_w = pop · cov(t, a) · (1 − S)``, with working-age coverage
-  ``cov(t, a) = L(t) · ramp(a) · female_relative`` and ``L(t)`` converging from the base-year
-  level ``L0`` to ``long_run_level_relative · L0``;
-* pensioners ``N_p = pop · cov_cohort(b) · S``: a cohort keeps the coverage it had at age 55
-  (``cov_cohort(b) = L(b + 55)``); before the base year ``L(t) = L0 exp(γ (t − base))`` with the
-  historical growth ``γ`` calibrated so the base year reproduces the reported retirees;
-* contributions ``(τ_pool + τ_IA) · ρ · w(t) · compliance · ΣN_w``, with ``ρ`` the average
-  contribution base relative to the average wage (calibrated to base-year revenue);
+* covered share ``C(t, a, c) = L(min(t, t_f)) · ramp(a) · sex(c)``: the working-age level
+  ``L(t)`` until the cohort reaches its retirement age in ``t_f``, kept afterwards, so covered
+  persons move from work into retirement one for one; ``L(t)`` converges from the base-year
+  ``L0`` to ``long_run_level_relative · L0`` and was ``L0 exp(γ (t − base))`` before the base
+  year; insured workers ``N_w = pop · C · (1 − S)``, pensioners ``N_p = pop · C · S`` (whole-year
+  averages) and the year-end stocks with the 1 January shares of the next year;
+* contributions ``(τ_pool + τ_IA) · ρ · w(t) · compliance · ΣN_w``, ``ρ`` the effective
+  contribution index (employees and flexible workers) calibrated to base-year revenue;
 * the average pension of a cohort evolves as
   ``P(t, a) = (1 − ν) P(t−1, a−1)(1 + idx(t)) + ν P_new(t, a)``, ``ν`` the share of the
-  cohort's pensioners who start in ``t``; a new pension is the Guofa [2005] No. 38 formula
-  (basic pension on ``(w(t−1) + ρ w(t−1))/2 · 1 % · years`` plus individual account
-  ``τ_IA ρ w(t) years / divisor(R)``, the account credited at wage growth);
+  cohort's pensioners who start in ``t``; ``P_new`` is the benefit formula with the all-unit
+  wage, the transitional pension for service before 1997 and the individual account for the
+  years since (:func:`models.pension.block.new_award`), times one scale factor ``s`` fitted to
+  base-year expenditure; ``P(base, a, c)`` is the same formula on the wage history
+  (:func:`base_year_pensions`);
 * fund ``B(t+1) = B(t)(1 + r) + contributions + subsidy + draw − expenditure`` (interest
   ``r B`` is revenue while ``B > 0``; on a negative balance it is the cost of the gap); months payable
   ``= B(t+1) / (expenditure / 12)``; reserve (NSSF) ``A(t+1) = A(t)(1 + r_A) − draw(t)``.
@@ -36,22 +39,23 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from models.config import CATEGORIES, ConfigError, FinancesCalibration, PensionCalibration
-from models.pension import rules
+from models.pension import block, rules
 
 __all__ = [
     "BaseYearFit",
     "category_population",
     "retirement_schedule",
+    "retirement_components",
     "calibrate_base_year",
     "project_accounts",
     "account_rates",
     "indexation_sensitivity",
     "reach_year",
+    "base_year_pensions",
     "first_year",
     "fund_milestones",
 ]
 
-COHORT_COVERAGE_AGE = 55
 CATEGORY_SEX = {"men": "male", "women_cadre": "female", "women_worker": "female"}
 
 
@@ -83,16 +87,23 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
       ``extra_delay_months[year, category]``: a policy's delay (months, may be fractional)
       for the cohorts that reach the regime's statutory age in that year (:func:`reach_year`);
       years after the last given one keep its value, years before the first have none;
-    * ``contribution_years[...]`` (years): mean years at the statutory age,
-      ``density · (R − entry_age)``;
-    * ``pension_share[...]``: share of the year's person-months spent drawing a pension:
-      the months past the statutory age (split by months, :func:`rules.retired_share`) times
-      the share who have the minimum contribution years required in the cohort's reach year.
-      Contribution years are normal with the calibrated spread; those short of the minimum keep
-      contributing, one year per year past the statutory age, until they qualify:
-      ``eligible = Φ((Ȳ + max(0, a + 1/2 − R) − Y_min) / σ)``. Along a cohort the share never
-      falls. A fractional delay ``d`` mixes the whole-month delays ``⌊d⌋`` and ``⌈d⌉`` with
-      weights ``⌈d⌉ − d`` and ``d − ⌊d⌋`` (exact at whole months).
+    * retirement ages as a **distribution** (:func:`retirement_components`): a share retires
+      early in special jobs or for illness (Guofa [1978] No. 104: five years before the
+      original age), and under the 2024 law a share takes the flexible window's earliest age
+      (three years before the statutory age, never below the original, Art. 3 of the Measures)
+      and a share retires later; the rest at the statutory age. ``retirement_age`` is the
+      mean of the parts, ``contribution_years`` their mean years ``density · (R_k − entry)``;
+    * ``pension_share[...]``: share of the year's person-months spent drawing a pension,
+      ``Σ_k π_k`` × the months past the part's age (from the month after it,
+      :func:`rules.retired_share` with ``award_lag_months``) × the share who have the minimum
+      contribution years of the part's reach year. Contribution years are normal with the
+      calibrated spread; those short of the minimum keep contributing, one year per year past
+      the age, until they qualify: ``eligible = Φ((Ȳ_k + max(0, a + 1/2 − R_k) − Y_min) / σ)``.
+      Along a cohort every part's share never falls. A fractional age in months mixes the two
+      whole months around it (exact at whole months). ``pension_share_jan``: the share
+      drawing on 1 January (the stock);
+    * ``coverage_freeze_year``: the year the cohort reaches its earliest part's age (its
+      coverage is kept from then on, :mod:`models.pension.block`).
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
@@ -100,7 +111,10 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
     birth_year = years[:, None] - ages[None, :] - 1
     grid = birth_year.shape + (12,)
     birth_month = np.broadcast_to(np.arange(1, 13), grid)
-    shares, stat_ages, contrib_years = [], [], []
+    lag = ret.award_lag_months.value
+    sd = ret.contribution_years_sd.value
+    before = np.maximum(ages - 1, 0)
+    out = {k: [] for k in ("share", "jan", "stat", "mean_age", "years", "freeze")}
     for cat in CATEGORIES:
         months = rules.statutory_retirement_age_months(
             np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
@@ -112,42 +126,136 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
             reach = reach_year(birth_year, law_age)
             idx = np.clip(np.searchsorted(lever_years, reach, side="right") - 1, 0, None)
             delay = np.where(reach >= lever_years[0], lever.values[idx], 0.0)
-        lo = np.floor(delay + 1e-12)
-        frac = delay - lo
         stat_age = law_age + delay / 12.0
-        mean_years = ret.contribution_density.value * np.maximum(
-            stat_age - getattr(ret.entry_age, cat).value, 0.0)
-        y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, stat_age),
-                                                            regime), dtype=float)
-        past = np.maximum(ages[None, :] + 0.5 - stat_age, 0.0)
-        eligible = norm.cdf((mean_years + past - y_min) / ret.contribution_years_sd.value)
-        retired = np.asarray(rules.retired_share(years, ages, cat, regime,
-                                                 extra_months=lo.astype(np.int64)))
-        if np.any(frac > 0):
-            later = np.asarray(rules.retired_share(years, ages, cat, regime,
-                                                   extra_months=lo.astype(np.int64) + 1))
-            retired = (1.0 - frac) * retired + frac * later
-        share = retired * eligible
-        for t in range(1, len(years)):  # a cohort's share never falls
-            share[t, 1:] = np.maximum(share[t, 1:], share[t - 1, :-1])
-        shares.append(share)
-        stat_ages.append(stat_age)
-        contrib_years.append(mean_years)
+        share = np.zeros(birth_year.shape)
+        share_jan = np.zeros(birth_year.shape)
+        mean_age = np.zeros(birth_year.shape)
+        mean_years = np.zeros(birth_year.shape)
+        earliest = np.full(birth_year.shape, np.inf)
+        original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
+        for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
+                                                           pension):
+            # an age fixed relative to the original age counts months from the original age
+            # of every birth month; the others from the regime's age of each birth month
+            kernel = "pre_2024" if fixed else regime
+            extra = (age_k - (original if fixed else law_age)) * 12.0
+            lo = np.floor(extra + 1e-9)
+            frac = np.clip(extra - lo, 0.0, 1.0)
+            frac = np.where(frac < 1e-9, 0.0, frac)
+            years_k = ret.contribution_density.value * np.maximum(
+                age_k - getattr(ret.entry_age, cat).value, 0.0)
+            y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, age_k),
+                                                                regime), dtype=float)
+            past = np.maximum(ages[None, :] + 0.5 - age_k, 0.0)
+            eligible = norm.cdf((years_k + past - y_min) / sd)
+            retired = _mixed_months(rules.retired_share, years, ages, cat, kernel, lo, frac,
+                                    lag)
+            share += weight * _never_falls(retired * eligible)
+            # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
+            retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
+                                        kernel, lo, frac, lag)
+            eligible_jan = norm.cdf((years_k + np.maximum(ages[None, :] - age_k, 0.0)
+                                     - y_min) / sd)
+            share_jan += weight * _never_falls(np.where(ages[None, :] > 0,
+                                                        retired_jan * eligible_jan, 0.0))
+            mean_age += weight * age_k
+            mean_years += weight * years_k
+            earliest = np.minimum(earliest, np.where(weight > 0, age_k, np.inf))
+        out["share"].append(share)
+        out["jan"].append(share_jan)
+        out["stat"].append(stat_age)
+        out["mean_age"].append(mean_age)
+        out["years"].append(mean_years)
+        out["freeze"].append(reach_year(birth_year, earliest).astype(float))
     coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
     dims = ("year", "age", "category")
+
+    def stack(key: str) -> np.ndarray:
+        return np.stack(out[key], -1)
+
     return xr.Dataset(
         {
-            "pension_share": (dims, np.stack(shares, -1),
+            "pension_share": (dims, stack("share"),
                               {"units": "1", "long_name": "share of person-months drawing a pension"}),
-            "statutory_age": (dims, np.stack(stat_ages, -1),
+            "statutory_age": (dims, stack("stat"),
                               {"units": "years", "long_name": "cohort's statutory retirement age"}),
-            "contribution_years": (dims, np.stack(contrib_years, -1),
+            "retirement_age": (dims, stack("mean_age"),
+                               {"units": "years",
+                                "long_name": "cohort's mean retirement age (early, statutory "
+                                             "and late retirement)"}),
+            "contribution_years": (dims, stack("years"),
                                    {"units": "years",
-                                    "long_name": "mean contribution years at the statutory age"}),
+                                    "long_name": "mean contribution years at retirement"}),
+            "pension_share_jan": (dims, stack("jan"),
+                                  {"units": "1", "long_name": "share drawing a pension on "
+                                                             "1 January (stock)"}),
+            "coverage_freeze_year": (dims, stack("freeze"),
+                                     {"units": "calendar year",
+                                      "long_name": "year the cohort reaches its earliest "
+                                                   "retirement age (its coverage is kept from "
+                                                   "then on)"}),
         },
         coords=coords,
         attrs={"regime": regime},
     )
+
+
+def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
+                          regime: str, pension: PensionCalibration
+                          ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """The distribution of retirement ages of the cohorts born in ``birth_year`` with the
+    statutory age ``stat_age`` (years, same shape): ``[(share π_k, age R_k, fixed_k)]``,
+    ``fixed_k`` when the age is set relative to the original age (the same for every birth
+    month).
+
+    * special jobs and illness (both regimes): ``π_s`` at the original age minus
+      ``special_early_years`` (Guofa [1978] No. 104: men 55, women 45 in arduous or unhealthy
+      jobs or on medical grounds);
+    * 2024 law only (Art. 3 of the Measures, flexible retirement), for the cohorts that reach
+      their statutory age from 2025 (:data:`rules.LAW_2024_START_YEAR`): ``π_e`` at the
+      earliest age of the window, ``max(original, R − 3)``; ``π_l`` ``flexible_late_months``
+      after ``R`` (at most 36);
+    * the rest, ``1 − π_s − π_e − π_l``, at the statutory age ``R`` (``stat_age``).
+    """
+    ret = pension.retirement
+    original = rules.LAW_2024_RETIREMENT_AGE[category].original_age_months / 12.0
+    special = getattr(ret.special_early_share, category).value
+    special = np.full(stat_age.shape, special)
+    parts = [(special, np.full(stat_age.shape, original - ret.special_early_years.value), True)]
+    early = late = np.zeros(stat_age.shape)
+    if regime == "law_2024":
+        under_law = reach_year(birth_year, stat_age) >= rules.LAW_2024_START_YEAR
+        early = np.where(under_law, ret.flexible_early_share.value, 0.0)
+        late = np.where(under_law, ret.flexible_late_share.value, 0.0)
+        # the window's earliest age: the original age while the delay is at most 3 years
+        # (every birth month), 3 years before the statutory age beyond
+        at_original = stat_age - 3.0 <= original + 1e-9
+        parts.append((np.where(at_original, early, 0.0), np.full(stat_age.shape, original),
+                      True))
+        parts.append((np.where(at_original, 0.0, early), stat_age - 3.0, False))
+        parts.append((late, stat_age + ret.flexible_late_months.value / 12.0, False))
+    parts.append((1.0 - special - early - late, stat_age, False))
+    return [(w, a, fixed) for w, a, fixed in parts if np.any(w > 0)]
+
+
+def _mixed_months(share_fn, years, ages, category, regime, lo, frac, lag):
+    """``share_fn`` (a :mod:`rules` share) with a whole-month delay ``lo`` mixed with ``lo + 1``
+    by the fraction ``frac`` (exact at whole months)."""
+    out = np.asarray(share_fn(years, ages, category, regime, lag_months=lag,
+                              extra_months=lo.astype(np.int64)))
+    if np.any(frac > 0):
+        later = np.asarray(share_fn(years, ages, category, regime, lag_months=lag,
+                                    extra_months=lo.astype(np.int64) + 1))
+        out = (1.0 - frac) * out + frac * later
+    return out
+
+
+def _never_falls(share: np.ndarray) -> np.ndarray:
+    """A cohort's share along ``[year, age]`` never falls (running maximum along diagonals)."""
+    share = share.copy()
+    for t in range(1, share.shape[0]):
+        share[t, 1:] = np.maximum(share[t, 1:], share[t - 1, :-1])
+    return share
 
 
 @dataclass(frozen=True)
@@ -156,11 +264,13 @@ class BaseYearFit:
 
     coverage_level: float  # L0, male working-age coverage at full ramp (fraction)
     historical_coverage_growth: float  # γ, per year
-    contribution_index: float  # ρ, average contribution base / average wage
-    base_pension_level_cny: float  # π, yuan per year
+    contribution_index: float  # ρ, contributions / (full rate · average wage · payers)
+    pension_scale: float  # s, the one scale factor on the benefit formula (1 = formula alone)
     residents_uptake: float  # ω, share of non-employee-pensioners 60+ drawing a residents' pension
     fund_balance_start_cny: float  # B(base) on 1 January
     reserve_assets_start_cny: float  # A(base) on 1 January
+    employee_contribution_index: float  # ρ_e, employees' average base / average wage
+    own_base_index: float  # b̄, payers' average base / average wage (benefit formula)
 
 
 def _ramp(ages: np.ndarray, pension: PensionCalibration) -> np.ndarray:
@@ -186,11 +296,13 @@ def _coverage_level(years: np.ndarray, base_year: int, level0: float, gamma: flo
     return np.where(years < base_year, past, future)
 
 
-def _cohort_coverage(years: np.ndarray, ages: np.ndarray, base_year: int, level0: float,
-                     gamma: float, pension: PensionCalibration) -> np.ndarray:
-    """Pensioner coverage of the cohort aged ``a`` in ``t``: ``L(t − a − 1 + 55)``, [year, age]."""
-    at55 = years[:, None] - ages[None, :] - 1 + COHORT_COVERAGE_AGE
-    return _coverage_level(at55, base_year, level0, gamma, pension)
+def _coverage(years: np.ndarray, ages: np.ndarray, freeze_year: np.ndarray, base_year: int,
+              level0: float, gamma: float, pension: PensionCalibration) -> np.ndarray:
+    """Covered share ``C(t, a, c) = L(min(t, t_f)) ramp(a) sex(c)``, ``[year, age, category]``
+    (:func:`models.pension.block.frozen_coverage_year`)."""
+    level = _coverage_level(block.frozen_coverage_year(years, freeze_year), base_year, level0,
+                            gamma, pension)
+    return level * _ramp(ages, pension)[None, :, None] * _sex_factor(pension)[None, None, :]
 
 
 def _wage_path(years: np.ndarray, base_year: int, finances: FinancesCalibration) -> np.ndarray:
@@ -201,77 +313,166 @@ def _wage_path(years: np.ndarray, base_year: int, finances: FinancesCalibration)
         1.0 + finances.wages.real_growth.rate(np.array([base_year]))[0]) ** (years[0] - base_year)
 
 
-def _pension_profile(ages: np.ndarray, stat_age: np.ndarray, growth: float,
-                     pension: PensionCalibration) -> np.ndarray:
-    """Relative pension by age in the base-year stock: older cohorts' pensions were indexed by
-    ``λ g`` while new pensions grew with wages ``g``: ``((1 + λ g)/(1 + g))^(a − R)``."""
-    lam = pension.benefit.indexation_wage_share.value
-    ratio = (1.0 + lam * growth) / (1.0 + growth)
-    return ratio ** np.maximum(ages[:, None] + 0.5 - stat_age, 0.0)
+def _credited_years(birth_year: np.ndarray, stat_age: np.ndarray, mean_years: np.ndarray,
+                    regime: str, pension: PensionCalibration) -> tuple[np.ndarray, np.ndarray]:
+    """Credited years ``Y = max(Ȳ, Y_min(reach year))`` and the deemed years before the
+    individual accounts ``Y_pre`` (:func:`models.pension.block.deemed_years_before_accounts`),
+    for a category-last array of cells."""
+    ret = pension.retirement
+    y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, stat_age), regime),
+                       dtype=float)
+    entry = np.array([getattr(ret.entry_age, c).value for c in CATEGORIES])
+    before = block.deemed_years_before_accounts(
+        birth_year, entry, stat_age, ret.contribution_density.value,
+        pension.benefit.individual_account_start_year.value)
+    return np.maximum(mean_years, y_min), before
+
+
+def _divisor(stat_age: np.ndarray, pension: PensionCalibration) -> np.ndarray:
+    table = (np.asarray(pension.benefit.individual_account_divisor.ages),
+             np.asarray(pension.benefit.individual_account_divisor.months))
+    return rules.ia_divisor_months(np.clip(stat_age, table[0][0], table[0][-1]), table)
+
+
+def _award(wage_prev, wage_now, year_prev, credited, before, stat_age, own_base: float,
+           scale: float, pension: PensionCalibration, finances: FinancesCalibration):
+    """:func:`models.pension.block.new_award` with the calibration's rates."""
+    wages = finances.wages
+    ben = pension.benefit
+    benefit_wage = block.benefit_wage_relative(year_prev, wages.all_unit_wage_relative.value,
+                                               wages.all_unit_benefit_base_from_year.value)
+    return block.new_award(wage_prev, wage_now, benefit_wage * wage_prev, own_base, credited,
+                           before, _divisor(stat_age, pension), ben.accrual_rate.value,
+                           ben.transitional_accrual_rate.value,
+                           pension.contribution.individual_account_rate.value, scale)
+
+
+def base_year_pensions(schedule: xr.Dataset, own_base: float, scale: float,
+                       pension: PensionCalibration, finances: FinancesCalibration) -> np.ndarray:
+    """Pensions in payment in the base year by age and category, from the formula and the wage
+    history, yuan a year, ``[age, category]``.
+
+    A cell aged ``a`` with retirement age ``R`` was awarded ``e = max(a + 1/2 − R, 0)`` years
+    before the base year, at the wage ``w(base − e) = w0 (1 + g_h)^{−e}`` (``g_h`` the historical
+    real wage growth) by :func:`models.pension.block.new_award` (the all-unit wage only for
+    awards from 2019), and indexed since by ``λ_h g_h`` a year (``λ_h`` the historical
+    indexation share): ``P(base, a, c) = award · (1 + λ_h g_h)^e``; ``R`` is the cohort's mean
+    retirement age (``retirement_age`` of :func:`retirement_schedule`).
+    """
+    base = int(schedule["year"].values[0])
+    ages = schedule["age"].values
+    stat_age = schedule["retirement_age"].values[0]
+    ybar = schedule["contribution_years"].values[0]
+    g_h = finances.wages.historical_real_growth.value
+    lam = pension.benefit.historical_indexation_wage_share.value
+    elapsed = np.maximum(ages[:, None] + 0.5 - stat_age, 0.0)
+    birth = np.broadcast_to((base - ages - 1)[:, None], stat_age.shape)
+    credited, before = _credited_years(birth, stat_age, ybar, schedule.attrs["regime"], pension)
+    w0 = finances.wages.average_wage_cny.value
+    wage_award = w0 * (1.0 + g_h) ** (-elapsed)
+    award = _award(wage_award / (1.0 + g_h), wage_award, np.floor(base - elapsed - 1.0),
+                   credited, before, stat_age, own_base, scale, pension, finances)
+    return award * (1.0 + lam * g_h) ** elapsed
+
+
+def _next_year_population(population: xr.DataArray, base: int) -> np.ndarray:
+    """Population on 1 January of ``base + 1`` by age and category: the projection's, or, if
+    only the base year is given, the base year aged by one year without deaths (an upper
+    bound)."""
+    if "year" in population.dims and base + 1 in population["year"].values:
+        return population.sel(year=base + 1)
+    base_pop = population.sel(year=base) if "year" in population.dims else population
+    aged = base_pop.shift(age=1, fill_value=0.0)
+    aged[{"age": -1}] = base_pop.isel(age=-1) + base_pop.isel(age=-2)
+    return aged
 
 
 def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
                         pension: PensionCalibration, finances: FinancesCalibration
                         ) -> BaseYearFit:
-    """Solve the scheme's scalars so the base year reproduces its targets exactly.
+    """Solve the scheme's scalars so the base year reproduces its targets.
 
-    ``population`` is the base-year population [age, sex]; ``schedule`` a
-    :func:`retirement_schedule` whose first year is the base year. The closed forms:
-    ``L0 = insured workers / Σ pop·ramp·sex·(1−S)``; ``γ`` solves pensioners(γ) = reported
-    retirees (Brent); ``π = expenditure / Σ N_p·profile``; ``ρ = (revenue − subsidy − r B0) /
-    (τ w0 compliance · insured workers)`` with ``B0 = balance_end − revenue + expenditure``;
-    residents' uptake ``ω = recipients / (pop 60+ − employee pensioners 60+)``.
+    ``population`` is ``[year, age, sex]`` holding the base year and the next (or ``[age,
+    sex]``, the base year only: the year-end stock then ignores the year's deaths);
+    ``schedule`` a :func:`retirement_schedule` whose first year is the base year (if it holds
+    only the base year, the next year's is made without a policy delay).
+
+    * Insured workers and retirees are **year-end** stocks (MOHRSS bulletin): the stocks on
+      1 January of the next year, ``Σ pop(base+1) C (1 − S_jan)`` and ``Σ pop(base+1) C S_jan``,
+      both ``L0 ×`` a function of ``γ``: ``γ`` solves their ratio (Brent), then ``L0`` the
+      workers.
+    * ``ρ = (revenue − subsidy − r B0) / (τ w0 χ N_w)`` with ``B0 = balance_end − revenue +
+      expenditure`` and ``N_w`` the whole-year insured workers; ``ρ_e`` and ``b̄`` from it
+      (:mod:`models.pension.block`).
+    * ``s = expenditure / Σ N_p P_formula`` (the one scale factor; ``N_p`` whole-year
+      pensioners, ``P_formula`` from :func:`base_year_pensions` with ``s = 1``).
+    * residents' uptake ``ω = recipients / (pop 60+ − employee pensioners 60+)``.
     """
     tg = pension.targets
     base = tg.year.value
-    ages = population["age"].values
-    pop_c = category_population(population, pension).values  # [age, category]
-    share = schedule["pension_share"].sel(year=base).values  # [age, category]
-    stat_age = schedule["statutory_age"].sel(year=base).values
-    ramp, sexf = _ramp(ages, pension), _sex_factor(pension)
+    base_pop = population.sel(year=base) if "year" in population.dims else population
+    ages = base_pop["age"].values
+    pop_c = category_population(base_pop, pension).values  # [age, category]
+    pop_next = category_population(_next_year_population(population, base), pension).values
+    years2 = np.array([base, base + 1])
+    if base + 1 not in schedule["year"].values:  # a base-year schedule only: add the next year
+        schedule = retirement_schedule(years2, ages, schedule.attrs["regime"], pension)
+    sched2 = schedule.sel(year=years2)
+    freeze = sched2["coverage_freeze_year"].values
+    share = sched2["pension_share"].values[0]
+    share_jan = sched2["pension_share_jan"].values[1]
 
-    exposure_workers = np.sum(pop_c * ramp[:, None] * sexf[None, :] * (1.0 - share))
-    level0 = tg.insured_workers.value / exposure_workers
+    def stocks(gamma: float) -> tuple[float, float]:
+        cov = _coverage(years2, ages, freeze, base, 1.0, gamma, pension)[1]
+        return (float(np.sum(pop_next * cov * (1.0 - share_jan))),
+                float(np.sum(pop_next * cov * share_jan)))
+
+    target_ratio = tg.retirees.value / tg.insured_workers.value
+
+    def gap(gamma: float) -> float:
+        workers, retirees = stocks(gamma)
+        return retirees / workers - target_ratio
+
+    lo, hi = -0.2, 0.3
+    if gap(lo) * gap(hi) > 0:
+        raise ConfigError(
+            f"pension.toml: key 'targets.retirees.value' = {tg.retirees.value:.4g}: cannot be "
+            f"reproduced with a historical coverage growth in [{lo}, {hi}] (retirees per "
+            f"insured worker {gap(lo) + target_ratio:.4g} .. {gap(hi) + target_ratio:.4g}, "
+            f"target {target_ratio:.4g})")
+    gamma = brentq(gap, lo, hi, xtol=1e-13)
+    level0 = tg.insured_workers.value / stocks(gamma)[0]
     if level0 * pension.coverage.long_run_level_relative.value > 1.0:
         raise ConfigError(
             f"pension.toml: key 'coverage.long_run_level_relative.value' = "
             f"{pension.coverage.long_run_level_relative.value}: expected a value with base "
             f"coverage {level0:.3f} x it <= 1")
-
-    def pensioners(gamma: float) -> float:
-        cohort = _cohort_coverage(np.array([base]), ages, base, level0, gamma, pension)[0]
-        return float(np.sum(pop_c * cohort[:, None] * sexf[None, :] * share))
-
-    lo, hi = -0.2, 0.3
-    f_lo, f_hi = pensioners(lo) - tg.retirees.value, pensioners(hi) - tg.retirees.value
-    if f_lo * f_hi > 0:
-        raise ConfigError(
-            f"pension.toml: key 'targets.retirees.value' = {tg.retirees.value:.4g}: cannot be "
-            f"reproduced with a historical coverage growth in [{lo}, {hi}] "
-            f"(model gives {pensioners(lo):.4g} .. {pensioners(hi):.4g} persons)")
-    gamma = brentq(lambda g: pensioners(g) - tg.retirees.value, lo, hi, xtol=1e-12)
-    cohort = _cohort_coverage(np.array([base]), ages, base, level0, gamma, pension)[0]
-    n_pensioners = pop_c * cohort[:, None] * sexf[None, :] * share
-
-    growth0 = float(finances.wages.real_growth.rate(np.array([base]))[0])
-    profile = _pension_profile(ages, stat_age, growth0, pension)
-    level_pension = tg.expenditure_cny.value / np.sum(n_pensioners * profile)
+    cov0 = _coverage(years2, ages, freeze, base, level0, gamma, pension)[0]
+    n_pensioners = pop_c * cov0 * share
+    n_workers = float(np.sum(pop_c * cov0 * (1.0 - share)))
 
     balance_start = tg.balance_end_cny.value - tg.revenue_cny.value + tg.expenditure_cny.value
     interest = finances.fund.real_return.value * balance_start
     subsidy = finances.fiscal_subsidy.base_year_cny.value
     contributions = tg.revenue_cny.value - subsidy - interest
-    rate = (pension.contribution.employer_pooled_rate.value
-            + pension.contribution.individual_account_rate.value)
-    paying = pension.contribution.compliance.value * tg.insured_workers.value
+    con = pension.contribution
+    rate = con.employer_pooled_rate.value + con.individual_account_rate.value
+    paying = con.compliance.value * n_workers
     rho = contributions / (rate * finances.wages.average_wage_cny.value * paying)
-    if not 0.2 <= rho <= 3.0:
+    flex = (con.flexible_worker_share.value, con.flexible_base_relative.value,
+            finances.wages.all_unit_wage_relative.value)
+    rho_e = float(block.employee_contribution_index(rho, *flex, con.flexible_rate.value, rate))
+    if not 0.2 <= rho_e <= 3.0:
         raise ConfigError(
-            f"pension.toml/finances.toml: the base-year revenue implies a contribution index "
-            f"(average base / average wage) of {rho:.3f}; expected 0.2..3 (check "
-            f"targets.revenue_cny, fiscal_subsidy.base_year_cny, contribution.compliance)")
+            f"pension.toml/finances.toml: the base-year revenue implies an employees' "
+            f"contribution index (average base / average wage) of {rho_e:.3f}; expected 0.2..3 "
+            f"(check targets.revenue_cny, fiscal_subsidy.base_year_cny, contribution.compliance, "
+            f"contribution.flexible_worker_share)")
+    own_base = float(block.own_base_index(rho_e, *flex))
+    formula = base_year_pensions(schedule, own_base, 1.0, pension, finances)
+    scale = tg.expenditure_cny.value / float(np.sum(n_pensioners * formula))
 
-    old = population.sel(age=population["age"] >= pension.residents.eligibility_age.value)
+    old = base_pop.sel(age=base_pop["age"] >= pension.residents.eligibility_age.value)
     employee_old = n_pensioners[ages >= pension.residents.eligibility_age.value].sum()
     eligible_residents = float(old.sum()) - employee_old
     uptake = tg.residents_recipients.value / eligible_residents
@@ -281,32 +482,37 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
             f"{tg.residents_recipients.value:.4g}: expected at most the {eligible_residents:.4g} "
             f"persons aged 60+ outside the employee scheme")
     reserve = finances.reserve
-    fit = BaseYearFit(
+    return BaseYearFit(
         coverage_level=float(level0),
         historical_coverage_growth=float(gamma),
         contribution_index=float(rho),
-        base_pension_level_cny=float(level_pension),
+        pension_scale=float(scale),
         residents_uptake=float(uptake),
         fund_balance_start_cny=float(balance_start),
         reserve_assets_start_cny=reserve.assets_end_base_year_cny.value
         / (1.0 + reserve.base_year_return.value),
+        employee_contribution_index=rho_e,
+        own_base_index=own_base,
     )
-    return fit
 
 
 def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibration,
                   finances: FinancesCalibration, weights_population: xr.DataArray,
                   wage_index: xr.DataArray | None = None,
                   indexation_share: xr.DataArray | None = None) -> xr.Dataset:
-    """Per-person rates of the accounts, independent of the population path.
+    """Per-person rates of the accounts (the pension block), independent of the population path.
 
-    Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person),
-    ``pensioner_rate`` (pensioners per person), ``pension_cny`` (average pension per pensioner,
-    yuan per year), and ``[year]``: ``average_wage_cny``, ``fiscal_subsidy_cny``. Every account
-    flow is then a population-weighted sum of these rates, so one policy's rates serve every
-    Monte Carlo path (and the optimizer's linear model). ``weights_population[year, age,
-    category]`` only weighs the merge of ages 99 and 100+ in the open age group's average
-    pension.
+    Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person, whole-year
+    average), ``pensioner_rate`` (pensioners per person), ``insured_rate_jan`` and
+    ``pensioner_rate_jan`` (the stocks on 1 January), ``coverage_rate`` (covered persons per
+    person, :func:`models.pension.block.frozen_coverage_year`), ``pension_cny`` (average pension
+    per pensioner, yuan per year), ``new_award_cny`` (a pension awarded in that year), and
+    ``[year]``: ``average_wage_cny``, ``fiscal_subsidy_cny``. Every account flow is a
+    population-weighted sum of these rates, so one policy's rates serve every Monte Carlo path,
+    the optimizer's linear model, and (to come) the OLG economy's government: its pensioners,
+    contributions and expenditure are ``Σ pop · rate`` with its own population and wage index.
+    ``weights_population[year, age, category]`` only weighs the merge of ages 99 and 100+ in the
+    open age group's average pension.
 
     ``wage_index[..., year]`` (1 in the base year), e.g. the OLG economy's average wage over
     its base-year value, replaces the calibration's wage-growth path: wages, their growth (for
@@ -326,7 +532,8 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     ages = schedule["age"].values
     base = int(years[0])
     share = schedule["pension_share"].values  # [T, A, C]
-    stat_age = schedule["statutory_age"].values
+    share_jan = schedule["pension_share_jan"].values
+    stat_age = schedule["retirement_age"].values
     ybar = schedule["contribution_years"].values
     regime = schedule.attrs["regime"]
     n_years = len(years)
@@ -347,34 +554,24 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
                   if indexation_share is None
                   else np.asarray(indexation_share.sel(year=years).values, dtype=float))
     index_rate = share_path * growth
-    sexf = _sex_factor(pension)
-    insured_rate = (_coverage_level(years, base, fit.coverage_level, 0.0, pension)[:, None, None]
-                    * _ramp(ages, pension)[None, :, None] * sexf[None, None, :] * (1.0 - share))
-    pensioner_rate = (_cohort_coverage(years, ages, base, fit.coverage_level,
-                                       fit.historical_coverage_growth, pension)[:, :, None]
-                      * sexf[None, None, :] * share)
+    coverage = _coverage(years, ages, schedule["coverage_freeze_year"].values, base,
+                         fit.coverage_level, fit.historical_coverage_growth, pension)
+    insured_rate = coverage * (1.0 - share)
+    pensioner_rate = coverage * share
 
-    # New pensions by (year, age, category): Guofa [2005] No. 38
-    rho = fit.contribution_index
-    tau_ia = pension.contribution.individual_account_rate.value
-    reach = years[:, None, None] - ages[None, :, None] - 1
-    y_min = np.asarray(rules.minimum_contribution_years(reach_year(reach, stat_age), regime),
-                       dtype=float)
-    credited = np.maximum(ybar, y_min)
+    # New pensions by (year, age, category): Guofa [2005] No. 38, Guofa [1997] No. 26
+    birth = np.broadcast_to((years[:, None] - ages[None, :] - 1)[:, :, None], stat_age.shape)
+    credited, before = _credited_years(birth, stat_age, ybar, regime, pension)
     wage_prev = np.concatenate([wage[..., :1] / (1.0 + growth[..., :1]), wage[..., :-1]], axis=-1)
-    basic = rules.basic_pension(wage_prev[..., None, None], rho, credited,
-                                pension.benefit.accrual_rate.value)
-    table = (np.asarray(pension.benefit.individual_account_divisor.ages),
-             np.asarray(pension.benefit.individual_account_divisor.months))
-    divisor = rules.ia_divisor_months(np.clip(stat_age, table[0][0], table[0][-1]), table)
-    new_pension = np.asarray(basic) + tau_ia * rho * wage[..., None, None] * credited * 12.0 / divisor
+    new_pension = _award(wage_prev[..., None, None], wage[..., None, None],
+                         (years - 1)[:, None, None], credited, before, stat_age,
+                         fit.own_base_index, fit.pension_scale, pension, finances)
 
     # Cohort average pensions, year by year (leading dims, if any, first)
     weights = (weights_population.transpose("year", "age", "category").values * pensioner_rate)
     avg = np.empty(new_pension.shape)
-    growth0 = float(finances.wages.real_growth.rate(np.array([base]))[0])
-    avg[..., 0, :, :] = fit.base_pension_level_cny * _pension_profile(ages, stat_age[0], growth0,
-                                                                      pension)
+    avg[..., 0, :, :] = base_year_pensions(schedule, fit.own_base_index, fit.pension_scale,
+                                           pension, finances)
     new_weight = _new_pensioner_share(share)
     for t in range(1, n_years):
         prev = avg[..., t - 1, :, :] * (1.0 + index_rate[..., t, None, None])
@@ -392,8 +589,20 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
                              {"units": "insured workers per person", "long_name": "coverage of workers"}),
             "pensioner_rate": (dims, pensioner_rate,
                                {"units": "pensioners per person", "long_name": "pensioners per person"}),
+            "insured_rate_jan": (dims, coverage * (1.0 - share_jan),
+                                 {"units": "insured workers per person",
+                                  "long_name": "insured workers per person on 1 January"}),
+            "pensioner_rate_jan": (dims, coverage * share_jan,
+                                   {"units": "pensioners per person",
+                                    "long_name": "pensioners per person on 1 January"}),
+            "coverage_rate": (dims, coverage,
+                              {"units": "covered persons per person",
+                               "long_name": "covered share (kept from the retirement age on)"}),
             "pension_cny": (lead_dims + dims, avg, {"units": "yuan per pensioner per year",
                                                     "long_name": "average pension of the cohort"}),
+            "new_award_cny": (lead_dims + dims, np.broadcast_to(new_pension, avg.shape),
+                              {"units": "yuan per pensioner per year",
+                               "long_name": "pension awarded in the year (formula x scale)"}),
             "average_wage_cny": (lead_dims + ("year",), wage,
                                  {"units": "yuan per year (base-year prices)",
                                   "long_name": "average wage"}),
@@ -477,7 +686,8 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                      extra_transfer: xr.DataArray | None = None,
                      rates: xr.Dataset | None = None,
                      wage_index: xr.DataArray | None = None,
-                     fund_return: xr.DataArray | None = None) -> xr.Dataset:
+                     fund_return: xr.DataArray | None = None,
+                     reserve_return: xr.DataArray | None = None) -> xr.Dataset:
     """Project the employee fund, the residents' scheme and the reserve, year by year.
 
     ``population[..., year, age, sex]`` (leading dims such as ``path`` are carried through);
@@ -488,7 +698,9 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     to reuse them; by default they are computed with the population averaged over the leading
     dimensions as open-age weights. ``wage_index[..., year]`` and ``fund_return[..., year]``
     (real, per year) replace the calibration's wage path and fund return, e.g. with the OLG
-    economy's prices (see :func:`account_rates`). Returns a Dataset of labelled flows and
+    economy's prices (see :func:`account_rates`); ``reserve_return[..., year]`` likewise
+    replaces the NSSF's calibrated return from the year after the base year (both from one rule:
+    :func:`models.pension.returns.fund_returns`). Returns a Dataset of labelled flows and
     stocks (see each variable's ``long_name`` and ``units``).
     """
     years = population["year"].values
@@ -541,10 +753,10 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                                + draws[..., t] - expenditure[..., t])
     reserve = np.empty_like(balance)
     reserve[..., 0] = fit.reserve_assets_start_cny
-    r_res = np.full(n_years, finances.reserve.real_return.value)
-    r_res[0] = finances.reserve.base_year_return.value
+    r_res = per_year(reserve_return, finances.reserve.real_return.value).copy()
+    r_res[..., 0] = finances.reserve.base_year_return.value
     for t in range(n_years):
-        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[t]) - draws[..., t]
+        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[..., t]) - draws[..., t]
 
     # Residents' scheme: flat pension from the budget to 60+ outside the employee scheme
     ages = population["age"].values
@@ -565,6 +777,12 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
 
     n_ins = insured.sum(axis=-2)
     n_pen = pensioners.sum(axis=-2)
+    # year-end stocks: the stocks on 1 January of the next year (NaN in the last year)
+    nan_year = np.full(pop.shape[:-3] + (1, pop.shape[-1]), np.nan)
+    ins_end = np.concatenate([(pop * rates["insured_rate_jan"].values)[..., 1:, :, :].sum(-2),
+                              nan_year], axis=-2)
+    pen_end = np.concatenate([(pop * rates["pensioner_rate_jan"].values)[..., 1:, :, :].sum(-2),
+                              nan_year], axis=-2)
     dims_y = tuple(lead) + ("year",)
     dims_yc = dims_y + ("category",)
     coords = {d: population[d] for d in lead}
@@ -576,6 +794,14 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                                                  "long_name": "insured workers (employee scheme)"}),
             "pensioners": (dims_yc, n_pen, {"units": "persons",
                                             "long_name": "employee-scheme pensioners"}),
+            "insured_workers_year_end": (dims_yc, ins_end,
+                                         {"units": "persons",
+                                          "long_name": "insured workers at year end (1 January "
+                                                       "of the next year)"}),
+            "pensioners_year_end": (dims_yc, pen_end,
+                                    {"units": "persons",
+                                     "long_name": "employee-scheme pensioners at year end "
+                                                  "(1 January of the next year)"}),
             "contributors": (dims_y, compliance * n_insured,
                              {"units": "persons", "long_name": "insured workers paying contributions"}),
             "system_dependency_ratio": (dims_y, n_pen.sum(-1) / n_ins.sum(-1),

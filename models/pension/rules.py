@@ -53,6 +53,7 @@ __all__ = [
     "LAW_2024_RETIREMENT_AGE",
     "MinimumContributionRule",
     "LAW_2024_MINIMUM_CONTRIBUTION",
+    "LAW_2024_START_YEAR",
     "IA_DIVISOR_AGES",
     "IA_DIVISOR_MONTHS",
     "month_index",
@@ -134,6 +135,9 @@ class MinimumContributionRule:
     step_years: float
     cap_years: float
 
+
+#: The 2024 Measures are in force from 1 January 2025 (flexible retirement, Art. 3, from then).
+LAW_2024_START_YEAR = 2025
 
 #: Art. 4 of the Measures of 2024 and their annex table 4: 15 years, raised from 1 January 2030
 #: by six months a year to 20 (2030: 15.5, ..., 2039: 20). The 15-year base: Social Insurance

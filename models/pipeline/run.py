@@ -76,9 +76,9 @@ def demographic_checks(demography: xr.Dataset, accounts: xr.Dataset,
         "population_year_end": lambda y: year_end(y),
         "population_60plus_year_end": lambda y: year_end(y, 60),
         "population_65plus_year_end": lambda y: year_end(y, 65),
-        "pensioners": lambda y: float(acc["pensioners"].sel(year=y).sum()),
+        "pensioners": lambda y: float(acc["pensioners_year_end"].sel(year=y).sum()),
         "insured_workers_plus_pensioners": lambda y: float(
-            (acc["insured_workers"] + acc["pensioners"]).sel(year=y).sum()),
+            (acc["insured_workers_year_end"] + acc["pensioners_year_end"]).sel(year=y).sum()),
     }
     facts = [f for f in cal.checks.facts if years[0] <= f.year <= years[-1]]
     ds = xr.Dataset(
@@ -101,8 +101,8 @@ def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
     tg = cal.pension.targets
     acc = accounts.isel(regime=0).sel(year=tg.year.value)
     rows = [
-        ("insured_workers", float(acc["insured_workers"].sum()), tg.insured_workers),
-        ("retirees", float(acc["pensioners"].sum()), tg.retirees),
+        ("insured_workers", float(acc["insured_workers_year_end"].sum()), tg.insured_workers),
+        ("retirees", float(acc["pensioners_year_end"].sum()), tg.retirees),
         ("revenue_cny", float(acc["revenue_cny"]), tg.revenue_cny),
         ("expenditure_cny", float(acc["expenditure_cny"]), tg.expenditure_cny),
         ("balance_end_cny", float(acc["balance_end_cny"]), tg.balance_end_cny),
@@ -142,7 +142,7 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     with timed(timings, "pension_accounts_s"):
         for regime in exp.projection.regimes:
             schedule = retirement_schedule(years, ages, regime, cal.pension)
-            fit = calibrate_base_year(population.sel(year=base), schedule, cal.pension,
+            fit = calibrate_base_year(population, schedule, cal.pension,
                                       cal.finances)
             acc = project_accounts(population, schedule, fit, cal.pension, cal.finances)
             acc["statutory_age"] = schedule["statutory_age"]
@@ -188,7 +188,7 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         opt_population = _optimization_population(exp, result, population)
         regime = exp.optimization.regime
         fit = (fits[exp.projection.regimes.index(regime)] if regime in exp.projection.regimes
-               else calibrate_base_year(population.sel(year=base), retirement_schedule(
+               else calibrate_base_year(population, retirement_schedule(
                    years, ages, regime, cal.pension), cal.pension, cal.finances))
         with timed(timings, "optimization_s"):
             opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings,

@@ -372,3 +372,34 @@ def test_the_reserve_cannot_be_overdrawn_even_when_the_fund_could_repay_it():
     assert sol.D[0, 0] == pytest.approx(1.1, abs=1e-8)
     assert sol.X[0, 0] == pytest.approx(1.1, abs=1e-8)
     assert (sol.A[0] >= -1e-9).all()
+
+
+def test_the_outer_levers_cost_is_added_in_trillions():
+    """The delay and indexation costs (yuan, constant in the LP) add to the objective
+    (trillions): 0.5 trillion yuan of delay cost adds 0.5."""
+    base = solve_inner(_variant_data())
+    data = _variant_data()
+    with_cost = ScenarioData(**{**data.__dict__, "delay_cost": 4.0e11, "indexation_cost": 1.0e11})
+    assert solve_inner(with_cost).objective == pytest.approx(base.objective + 0.5, rel=1e-12)
+
+
+def test_fixed_root_rates_are_kept():
+    """EEV: the root's rate of a year may be pinned (fixed_rates); the LP keeps it."""
+    data = _variant_data()
+    pinned = ScenarioData(**{**data.__dict__, "fixed_rates": {0: 0.13}})
+    sol = solve_inner(pinned)
+    np.testing.assert_allclose(sol.tau, 0.13, atol=1e-12)
+    np.testing.assert_allclose(sol.X[:, 0], [2.2 + 0.7, 6.2 + 0.7], atol=1e-8)
+
+
+def test_rescue_money_is_discounted_like_every_cost():
+    """Two years without transfers, each lacking 2.2 at the cap on the only path: the rescue
+    objective is 2.2 (1 + 1/1.03)."""
+    settings = _settings(pace=0.05, max_rate=0.20)
+    settings = settings.model_copy(update={"extra_transfer": settings.extra_transfer.model_copy(
+        update={"enabled": False})})
+    data = _data(settings, n_years=2, pooled_rate_before=0.2,
+                 discount=np.array([1.0, 1 / 1.03]))
+    rescue = solve_inner(data, rescue=True)
+    np.testing.assert_allclose(rescue.R[0], [2.2, 2.2], atol=1e-8)
+    assert rescue.objective == pytest.approx(2.2 * (1 + 1 / 1.03), rel=1e-9)

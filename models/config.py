@@ -18,7 +18,7 @@ import difflib
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -609,10 +609,11 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
             return None
         current = field.annotation
         # unwrap Optional / Annotated / list
-        while getattr(current, "__origin__", None) is not None and not (
+        # get_origin/get_args also see through ``X | None`` (types.UnionType has no __origin__)
+        while get_origin(current) is not None and not (
             isinstance(current, type) and issubclass(current, BaseModel)
         ):
-            args = [a for a in getattr(current, "__args__", ()) if a is not type(None)]
+            args = [a for a in get_args(current) if a is not type(None)]
             if not args:
                 break
             current = args[0]

@@ -231,3 +231,56 @@ def test_the_indexation_ceiling_is_not_below_its_floor(tmp_path):
         load_experiment(_experiment(tmp_path, body))
     load_experiment(_experiment(tmp_path, "[optimization.indexation]\nfloor_wage_share = 0.5\n"
                                           "ceiling_wage_share = 0.5\n"))
+
+
+# ------------------------------------------------------------------ overrides
+def test_an_override_may_add_an_optional_entry_whole(raw):
+    """The equity reform's keys are optional: an override adds each as a whole
+    {value, unit, source} table; the files are left as they were."""
+    from models.config import Calibration, apply_overrides
+
+    before = copy.deepcopy(raw)
+    overrides = {f"pension.residents.{k}": v for k, v in REFORM.items()}
+    out = apply_overrides(raw, overrides, "exp.toml", Calibration)
+    assert raw == before  # the input is not modified
+    cal = validate_calibration(out, CALIBRATION)
+    assert cal.pension.residents.reformed
+    assert cal.pension.residents.reform_year.value == 2026
+    assert out["pension"]["residents"]["phase_in_years"] == REFORM["phase_in_years"]
+    # an existing value is replaced in place
+    out = apply_overrides(raw, {"finances.fund.real_return.value": 0.03}, "exp.toml",
+                          Calibration)
+    assert out["finances"]["fund"]["real_return"]["value"] == 0.03
+    assert raw["finances"]["fund"]["real_return"]["value"] != 0.03
+
+
+def test_an_optional_entry_set_by_a_bare_value_says_how_to_set_it(raw):
+    from models.config import Calibration, apply_overrides
+
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(raw, {"pension.residents.reform_year.value": 2030}, "exp.toml",
+                        Calibration)
+    text = str(err.value)
+    assert text.startswith("exp.toml: override key 'overrides.pension.residents.reform_year."
+                           "value': no such calibration key 'pension.residents.reform_year'")
+    assert ('an optional entry: set it whole, "pension.residents.reform_year" = '
+            '{ value = ..., unit = "...", source = "..." }') in text
+    # without the schema there is no optional entry to add
+    with pytest.raises(ConfigError, match="no such calibration key"):
+        apply_overrides(raw, {f"pension.residents.{k}": v for k, v in REFORM.items()},
+                        "exp.toml")
+    # a whole table for a key the schema does not know is refused, with the closest name
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(raw, {"pension.residents.reform_yaer": REFORM["reform_year"]},
+                        "exp.toml", Calibration)
+    assert "did you mean 'pension.residents.reform_year'?" in str(err.value)
+
+
+def test_an_unknown_key_inside_an_optional_entry_lists_its_valid_keys(raw):
+    """The error names the valid keys of the table the unknown key is in, also when the table
+    is an optional entry."""
+    residents = dict(raw["pension"]["residents"], **REFORM)
+    residents["reform_year"] = dict(REFORM["reform_year"], sorce="typo")
+    text = _error(raw, "pension.residents", residents)
+    assert "pension.toml: unknown key 'residents.reform_year.sorce'; did you mean 'source'? " \
+           "(valid keys here: value, unit, source, note)" in text

@@ -284,3 +284,72 @@ def test_an_unknown_key_inside_an_optional_entry_lists_its_valid_keys(raw):
     text = _error(raw, "pension.residents", residents)
     assert "pension.toml: unknown key 'residents.reform_year.sorce'; did you mean 'source'? " \
            "(valid keys here: value, unit, source, note)" in text
+
+
+# ------------------------------------------------------------------ arrays
+ARRAY_DIMS = {
+    "base_population": ("age", "sex"), "lc_ax": ("age", "sex"), "lc_bx": ("age", "sex"),
+    "lc_kt": ("year", "sex"), "asfr": ("year", "fertility_age"), "sex_ratio_at_birth": ("year",),
+    "net_migration": ("year", "age", "sex"), "lc_kt_history": ("history_year", "sex"),
+    "mx_history": ("history_year", "age", "sex"), "tfr_published": ("published_year", "bound"),
+    "e0_published": ("published_year", "sex", "bound"),
+}
+
+
+def test_the_arrays_are_the_documented_variables_with_unit_and_source(calibration, arrays):
+    assert {k: v.dims for k, v in arrays.data_vars.items()} == ARRAY_DIMS
+    spec = calibration.demography.arrays
+    assert arrays["sex_ratio_at_birth"].attrs == {"units": spec.sex_ratio_at_birth.unit,
+                                                  "source": spec.sex_ratio_at_birth.source}
+    for name, var in arrays.data_vars.items():
+        assert var.attrs["units"] and len(var.attrs["source"]) >= 3, name
+    assert arrays["age"].values.tolist() == list(range(101))
+
+
+@pytest.fixture()
+def srb_copy(tmp_path):
+    import shutil
+
+    dest = tmp_path / "china"
+    shutil.copytree(CALIBRATION, dest)
+    return dest, dest / "derived" / "sex_ratio_at_birth.csv"
+
+
+def _load_with(folder):
+    from models.config import load_arrays, load_calibration, refresh_array_hashes
+
+    refresh_array_hashes(folder)
+    return load_arrays(load_calibration(folder), folder)
+
+
+def test_an_array_file_that_is_missing_is_named(srb_copy):
+    folder, path = srb_copy
+    path.unlink()
+    from models.config import load_arrays, load_calibration
+
+    with pytest.raises(ConfigError) as err:
+        load_arrays(load_calibration(folder), folder)
+    assert str(err.value) == (f"{folder / 'demography.toml'}: key 'arrays.sex_ratio_at_birth'"
+                              f".file = 'derived/sex_ratio_at_birth.csv': file not found at {path}")
+
+
+def test_a_csv_without_its_column_says_which(srb_copy):
+    folder, path = srb_copy
+    path.write_text(path.read_text().replace("year,srb", "year,ratio", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: missing column(s) ['srb']; expected columns ['year', 'srb']" \
+        in str(err.value)
+
+
+def test_a_csv_with_an_empty_cell_or_a_duplicate_row_is_refused(srb_copy):
+    folder, path = srb_copy
+    text = path.read_text()
+    path.write_text(text.replace("2022,1.106", "2022,", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: empty cells in columns ['year', 'srb']" in str(err.value)
+    path.write_text(text + "2022,1.106\n")
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: duplicate rows for the same year" in str(err.value)

@@ -353,3 +353,40 @@ def test_a_csv_with_an_empty_cell_or_a_duplicate_row_is_refused(srb_copy):
     with pytest.raises(ConfigError) as err:
         _load_with(folder)
     assert f"{path}: duplicate rows for the same year" in str(err.value)
+
+
+def test_every_kind_of_schema_error_says_what_was_expected(raw, tmp_path):
+    text = _error(raw, "economy.firms.capital_share.value", 1.0)  # lt=1.0
+    assert "key 'firms.capital_share.value' = 1.0: expected a number < 1.0" in text
+    text = _error(raw, "economy.firms.capital_share.value", "a third")
+    assert "key 'firms.capital_share.value' = 'a third': expected input should be a valid " \
+           "number, unable to parse string as a number" in text
+    path = tmp_path / "experiments" / "e.toml"
+    path.parent.mkdir()
+    path.write_text(f'name = "two words"\ncalibration = "{CALIBRATION}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert str(err.value) == (f"{path}: key 'name' = 'two words': expected a string matching "
+                              r"^[A-Za-z0-9_\-]+$")
+
+
+def test_arrays_with_impossible_values_are_refused(srb_copy):
+    folder, path = srb_copy
+    text = path.read_text()
+    path.write_text(text.replace("2022,1.106", "2022,1.35", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert str(err.value) == f"{folder}: sex_ratio_at_birth outside 0.9..1.3 males per female"
+    path.write_text(text.replace("2022,1.106", "2022,1.3", 1))
+    _load_with(folder)  # the bound itself is allowed
+    path.write_text(text.replace("2022,1.106", "2022,0.9", 1))
+    _load_with(folder)
+    mig = folder / "derived" / "base_population.csv"
+    lines = mig.read_text().splitlines()
+    head, first = lines[0], lines[1].split(",")
+    first[-1] = "-1"
+    mig.write_text("\n".join([head, ",".join(first), *lines[2:]]) + "\n")
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert str(err.value) == f"{folder}: array 'base_population' has negative values; expected >= 0"

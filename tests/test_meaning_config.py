@@ -384,9 +384,12 @@ def test_arrays_with_impossible_values_are_refused(srb_copy):
     mig = folder / "derived" / "base_population.csv"
     lines = mig.read_text().splitlines()
     head, first = lines[0], lines[1].split(",")
-    first[-1] = "-1"
+    first[-1] = "0"
     mig.write_text("\n".join([head, ",".join(first), *lines[2:]]) + "\n")
     path.write_text(text)
+    _load_with(folder)  # zero persons in a cell is possible
+    first[-1] = "-1"
+    mig.write_text("\n".join([head, ",".join(first), *lines[2:]]) + "\n")
     with pytest.raises(ConfigError) as err:
         _load_with(folder)
     assert str(err.value) == f"{folder}: array 'base_population' has negative values; expected >= 0"

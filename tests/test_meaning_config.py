@@ -9,15 +9,21 @@ year, each segment holds from its year on).
 
 import copy
 import re
+import shutil
 
 import numpy as np
 import pytest
 
 from models.config import (
+    Calibration,
     ConfigError,
     GrowthPath,
+    apply_overrides,
+    load_arrays,
+    load_calibration,
     load_experiment,
     read_calibration_raw,
+    refresh_array_hashes,
     validate_calibration,
 )
 from tests.conftest import CALIBRATION
@@ -237,8 +243,6 @@ def test_the_indexation_ceiling_is_not_below_its_floor(tmp_path):
 def test_an_override_may_add_an_optional_entry_whole(raw):
     """The equity reform's keys are optional: an override adds each as a whole
     {value, unit, source} table; the files are left as they were."""
-    from models.config import Calibration, apply_overrides
-
     before = copy.deepcopy(raw)
     overrides = {f"pension.residents.{k}": v for k, v in REFORM.items()}
     out = apply_overrides(raw, overrides, "exp.toml", Calibration)
@@ -255,8 +259,6 @@ def test_an_override_may_add_an_optional_entry_whole(raw):
 
 
 def test_an_optional_entry_set_by_a_bare_value_says_how_to_set_it(raw):
-    from models.config import Calibration, apply_overrides
-
     with pytest.raises(ConfigError) as err:
         apply_overrides(raw, {"pension.residents.reform_year.value": 2030}, "exp.toml",
                         Calibration)
@@ -308,16 +310,12 @@ def test_the_arrays_are_the_documented_variables_with_unit_and_source(calibratio
 
 @pytest.fixture()
 def srb_copy(tmp_path):
-    import shutil
-
     dest = tmp_path / "china"
     shutil.copytree(CALIBRATION, dest)
     return dest, dest / "derived" / "sex_ratio_at_birth.csv"
 
 
 def _load_with(folder):
-    from models.config import load_arrays, load_calibration, refresh_array_hashes
-
     refresh_array_hashes(folder)
     return load_arrays(load_calibration(folder), folder)
 
@@ -325,8 +323,6 @@ def _load_with(folder):
 def test_an_array_file_that_is_missing_is_named(srb_copy):
     folder, path = srb_copy
     path.unlink()
-    from models.config import load_arrays, load_calibration
-
     with pytest.raises(ConfigError) as err:
         load_arrays(load_calibration(folder), folder)
     assert str(err.value) == (f"{folder / 'demography.toml'}: key 'arrays.sex_ratio_at_birth'"

@@ -12,6 +12,7 @@ import pytest
 
 from models.economy.household import (
     HouseholdInputs,
+    HouseholdSolution,
     InfeasibleHouseholdError,
     discounted_survival_sum,
     euler_errors,
@@ -115,8 +116,6 @@ def test_crra_utility_by_hand():
 def test_euler_errors_measure_the_departure_from_the_euler_equation():
     """Error at age i: ``(β s_i R_{i+1})^{1/σ} c_i / c_{i+1} − 1``, reported where the limit
     is slack, 0 where it binds (a_{i+1} at −b_i) and before the start age."""
-    from models.economy.household import HouseholdSolution
-
     R, s, beta = [1.0, 1.05, 1.05, 1.05], [0.99, 0.98, 0.9, 0.0], 0.96
     h = _inputs(R, [1.0, 1.0, 1.0, 1.0], s, [2.0, 0.5, 0.3, 0.0], start=1, beta=beta, crra=2.0)
     h = HouseholdInputs(np.vstack([h.gross_return] * 2), np.vstack([h.income] * 2),
@@ -135,8 +134,6 @@ def test_euler_errors_measure_the_departure_from_the_euler_equation():
 
 def test_lifetime_utility_of_several_problems_keeps_them_apart():
     """Two problems at once: each gets its own discounting (no mixing across rows)."""
-    from models.economy.household import HouseholdSolution
-
     s = np.array([[0.9, 0.9, 0.0], [0.5, 0.5, 0.0]])
     h = HouseholdInputs(np.ones((2, 3)), np.ones((2, 3)), s, np.zeros((2, 3)),
                         np.array([0, 0]), np.zeros(2), 0.9, 1.0)

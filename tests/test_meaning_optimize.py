@@ -13,11 +13,12 @@
 """
 
 import numpy as np
+import pyomo.environ as pyo
 import pytest
 
 from models.config import OptimizationSettings
 from models.optimize.data import MONEY_SCALE, ScenarioData
-from models.optimize.model import RATE_POINT
+from models.optimize.model import RATE_POINT, add_path
 from models.optimize.solve import solve_inner
 from models.optimize.tree import build_tree
 
@@ -345,10 +346,6 @@ def test_a_disabled_reserve_is_not_drawn_even_when_it_has_assets():
 def test_rescue_money_is_never_negative_and_absent_by_default():
     """A path with a surplus gets no (negative) rescue money; a block built without asking
     for rescue has no rescue variable."""
-    import pyomo.environ as pyo
-
-    from models.optimize.model import add_path
-
     data = _variant_data(transfers=False)
     data = ScenarioData(**{**data.__dict__, "expenditure": np.array([[2.0], [9.0]])})
     rescue = solve_inner(data, rescue=True)

@@ -144,6 +144,8 @@ bench: $(STAMP) ## Run every benchmark and the scaling table into results/bench.
 # Mutation testing (issue 17): one module at a time, only the tests listed for it in
 # benchmarks/mutants.py; the tool goes into .venv here, not in `make setup`.
 MODULE ?=
+# more options of benchmarks/mutants.py, e.g. MUTANTS_ARGS="--only 'models.config.xǁ*'"
+MUTANTS_ARGS ?=
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 .PHONY: mutants
 
@@ -153,7 +155,7 @@ $(MUTATION_STAMP): pyproject.toml | $(STAMP)
 
 mutants: $(MUTATION_STAMP) ## Mutation score of one module into results/mutants/: make mutants MODULE=models/config.py
 	@if [ -z "$(MODULE)" ]; then echo "make mutants needs MODULE=models/<file>.py"; exit 2; fi
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/mutants.py $(MODULE)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/mutants.py $(MODULE) $(MUTANTS_ARGS)
 
 clean: ## Remove results and caches (keeps .venv and the golden tables)
 	find results -mindepth 1 -maxdepth 1 -type d ! -name golden -exec rm -rf {} +

@@ -9,15 +9,21 @@ year, each segment holds from its year on).
 
 import copy
 import re
+import shutil
 
 import numpy as np
 import pytest
 
 from models.config import (
+    Calibration,
     ConfigError,
     GrowthPath,
+    apply_overrides,
+    load_arrays,
+    load_calibration,
     load_experiment,
     read_calibration_raw,
+    refresh_array_hashes,
     validate_calibration,
 )
 from tests.conftest import CALIBRATION
@@ -231,3 +237,155 @@ def test_the_indexation_ceiling_is_not_below_its_floor(tmp_path):
         load_experiment(_experiment(tmp_path, body))
     load_experiment(_experiment(tmp_path, "[optimization.indexation]\nfloor_wage_share = 0.5\n"
                                           "ceiling_wage_share = 0.5\n"))
+
+
+# ------------------------------------------------------------------ overrides
+def test_an_override_may_add_an_optional_entry_whole(raw):
+    """The equity reform's keys are optional: an override adds each as a whole
+    {value, unit, source} table; the files are left as they were."""
+    before = copy.deepcopy(raw)
+    overrides = {f"pension.residents.{k}": v for k, v in REFORM.items()}
+    out = apply_overrides(raw, overrides, "exp.toml", Calibration)
+    assert raw == before  # the input is not modified
+    cal = validate_calibration(out, CALIBRATION)
+    assert cal.pension.residents.reformed
+    assert cal.pension.residents.reform_year.value == 2026
+    assert out["pension"]["residents"]["phase_in_years"] == REFORM["phase_in_years"]
+    # an existing value is replaced in place
+    out = apply_overrides(raw, {"finances.fund.real_return.value": 0.03}, "exp.toml",
+                          Calibration)
+    assert out["finances"]["fund"]["real_return"]["value"] == 0.03
+    assert raw["finances"]["fund"]["real_return"]["value"] != 0.03
+
+
+def test_an_optional_entry_set_by_a_bare_value_says_how_to_set_it(raw):
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(raw, {"pension.residents.reform_year.value": 2030}, "exp.toml",
+                        Calibration)
+    text = str(err.value)
+    assert text.startswith("exp.toml: override key 'overrides.pension.residents.reform_year."
+                           "value': no such calibration key 'pension.residents.reform_year'")
+    assert ('an optional entry: set it whole, "pension.residents.reform_year" = '
+            '{ value = ..., unit = "...", source = "..." }') in text
+    # without the schema there is no optional entry to add
+    with pytest.raises(ConfigError, match="no such calibration key"):
+        apply_overrides(raw, {f"pension.residents.{k}": v for k, v in REFORM.items()},
+                        "exp.toml")
+    # a whole table for a key the schema does not know is refused, with the closest name
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(raw, {"pension.residents.reform_yaer": REFORM["reform_year"]},
+                        "exp.toml", Calibration)
+    assert "did you mean 'pension.residents.reform_year'?" in str(err.value)
+
+
+def test_an_unknown_key_inside_an_optional_entry_lists_its_valid_keys(raw):
+    """The error names the valid keys of the table the unknown key is in, also when the table
+    is an optional entry."""
+    residents = dict(raw["pension"]["residents"], **REFORM)
+    residents["reform_year"] = dict(REFORM["reform_year"], sorce="typo")
+    text = _error(raw, "pension.residents", residents)
+    assert "pension.toml: unknown key 'residents.reform_year.sorce'; did you mean 'source'? " \
+           "(valid keys here: value, unit, source, note)" in text
+
+
+# ------------------------------------------------------------------ arrays
+ARRAY_DIMS = {
+    "base_population": ("age", "sex"), "lc_ax": ("age", "sex"), "lc_bx": ("age", "sex"),
+    "lc_kt": ("year", "sex"), "asfr": ("year", "fertility_age"), "sex_ratio_at_birth": ("year",),
+    "net_migration": ("year", "age", "sex"), "lc_kt_history": ("history_year", "sex"),
+    "mx_history": ("history_year", "age", "sex"), "tfr_published": ("published_year", "bound"),
+    "e0_published": ("published_year", "sex", "bound"),
+}
+
+
+def test_the_arrays_are_the_documented_variables_with_unit_and_source(calibration, arrays):
+    assert {k: v.dims for k, v in arrays.data_vars.items()} == ARRAY_DIMS
+    spec = calibration.demography.arrays
+    assert arrays["sex_ratio_at_birth"].attrs == {"units": spec.sex_ratio_at_birth.unit,
+                                                  "source": spec.sex_ratio_at_birth.source}
+    for name, var in arrays.data_vars.items():
+        assert var.attrs["units"] and len(var.attrs["source"]) >= 3, name
+    assert arrays["age"].values.tolist() == list(range(101))
+
+
+@pytest.fixture()
+def srb_copy(tmp_path):
+    dest = tmp_path / "china"
+    shutil.copytree(CALIBRATION, dest)
+    return dest, dest / "derived" / "sex_ratio_at_birth.csv"
+
+
+def _load_with(folder):
+    refresh_array_hashes(folder)
+    return load_arrays(load_calibration(folder), folder)
+
+
+def test_an_array_file_that_is_missing_is_named(srb_copy):
+    folder, path = srb_copy
+    path.unlink()
+    with pytest.raises(ConfigError) as err:
+        load_arrays(load_calibration(folder), folder)
+    assert str(err.value) == (f"{folder / 'demography.toml'}: key 'arrays.sex_ratio_at_birth'"
+                              f".file = 'derived/sex_ratio_at_birth.csv': file not found at {path}")
+
+
+def test_a_csv_without_its_column_says_which(srb_copy):
+    folder, path = srb_copy
+    path.write_text(path.read_text().replace("year,srb", "year,ratio", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: missing column(s) ['srb']; expected columns ['year', 'srb']" \
+        in str(err.value)
+
+
+def test_a_csv_with_an_empty_cell_or_a_duplicate_row_is_refused(srb_copy):
+    folder, path = srb_copy
+    text = path.read_text()
+    path.write_text(text.replace("2022,1.106", "2022,", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: empty cells in columns ['year', 'srb']" in str(err.value)
+    path.write_text(text + "2022,1.106\n")
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert f"{path}: duplicate rows for the same year" in str(err.value)
+
+
+def test_every_kind_of_schema_error_says_what_was_expected(raw, tmp_path):
+    text = _error(raw, "economy.firms.capital_share.value", 1.0)  # lt=1.0
+    assert "key 'firms.capital_share.value' = 1.0: expected a number < 1.0" in text
+    text = _error(raw, "economy.firms.capital_share.value", "a third")
+    assert "key 'firms.capital_share.value' = 'a third': expected input should be a valid " \
+           "number, unable to parse string as a number" in text
+    path = tmp_path / "experiments" / "e.toml"
+    path.parent.mkdir()
+    path.write_text(f'name = "two words"\ncalibration = "{CALIBRATION}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert str(err.value) == (f"{path}: key 'name' = 'two words': expected a string matching "
+                              r"^[A-Za-z0-9_\-]+$")
+
+
+def test_arrays_with_impossible_values_are_refused(srb_copy):
+    folder, path = srb_copy
+    text = path.read_text()
+    path.write_text(text.replace("2022,1.106", "2022,1.35", 1))
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert str(err.value) == f"{folder}: sex_ratio_at_birth outside 0.9..1.3 males per female"
+    path.write_text(text.replace("2022,1.106", "2022,1.3", 1))
+    _load_with(folder)  # the bound itself is allowed
+    path.write_text(text.replace("2022,1.106", "2022,0.9", 1))
+    _load_with(folder)
+    mig = folder / "derived" / "base_population.csv"
+    lines = mig.read_text().splitlines()
+    head, first = lines[0], lines[1].split(",")
+    first[-1] = "0"
+    mig.write_text("\n".join([head, ",".join(first), *lines[2:]]) + "\n")
+    path.write_text(text)
+    _load_with(folder)  # zero persons in a cell is possible
+    first[-1] = "-1"
+    mig.write_text("\n".join([head, ",".join(first), *lines[2:]]) + "\n")
+    with pytest.raises(ConfigError) as err:
+        _load_with(folder)
+    assert str(err.value) == f"{folder}: array 'base_population' has negative values; expected >= 0"

@@ -12,6 +12,7 @@ import pytest
 
 from models.economy.household import (
     HouseholdInputs,
+    HouseholdSolution,
     InfeasibleHouseholdError,
     discounted_survival_sum,
     euler_errors,
@@ -110,3 +111,34 @@ def test_crra_utility_by_hand():
     assert utility(np.array([np.e]), 1.0)[0] == pytest.approx(1.0)
     assert utility(np.array([2.0]), 2.0)[0] == pytest.approx(-0.5)
     assert utility(np.array([4.0]), 0.5)[0] == pytest.approx(4.0)
+
+
+def test_euler_errors_measure_the_departure_from_the_euler_equation():
+    """Error at age i: ``(β s_i R_{i+1})^{1/σ} c_i / c_{i+1} − 1``, reported where the limit
+    is slack, 0 where it binds (a_{i+1} at −b_i) and before the start age."""
+    R, s, beta = [1.0, 1.05, 1.05, 1.05], [0.99, 0.98, 0.9, 0.0], 0.96
+    h = _inputs(R, [1.0, 1.0, 1.0, 1.0], s, [2.0, 0.5, 0.3, 0.0], start=1, beta=beta, crra=2.0)
+    h = HouseholdInputs(np.vstack([h.gross_return] * 2), np.vstack([h.income] * 2),
+                        np.vstack([h.survival] * 2), np.vstack([h.borrowing_limit] * 2),
+                        np.array([1, 0]), np.zeros(2), beta, 2.0)
+    c = np.array([[0.0, 1.0, 1.1, 1.3], [1.0, 1.0, 1.1, 1.3]])
+    a = np.array([[0.0, 0.2, -0.3, 0.0], [0.4, 0.2, -0.3, 0.0]])  # age 2: at the limit −0.3
+    sol = HouseholdSolution(consumption=c, assets_next=a, segments=None)
+    err = euler_errors(h, sol)
+    growth = np.sqrt(beta * np.array(s[:-1]) * np.array(R[1:]))
+    hand = growth * c[1, :-1] / c[1, 1:] - 1.0
+    np.testing.assert_allclose(err[1], [hand[0], hand[1], 0.0], rtol=1e-12)
+    np.testing.assert_allclose(err[0], [0.0, hand[1], 0.0], rtol=1e-12)  # age 0 before start
+    assert abs(hand[1]) > 0.01 and abs(hand[0]) > 1e-4
+
+
+def test_lifetime_utility_of_several_problems_keeps_them_apart():
+    """Two problems at once: each gets its own discounting (no mixing across rows)."""
+    s = np.array([[0.9, 0.9, 0.0], [0.5, 0.5, 0.0]])
+    h = HouseholdInputs(np.ones((2, 3)), np.ones((2, 3)), s, np.zeros((2, 3)),
+                        np.array([0, 0]), np.zeros(2), 0.9, 1.0)
+    c = np.array([[np.e, np.e, np.e], [1.0, np.e, np.e ** 2]])
+    sol = HouseholdSolution(consumption=c, assets_next=np.zeros((2, 3)), segments=None)
+    w = np.array([[1.0, 0.81, 0.81 * 0.81], [1.0, 0.45, 0.45 * 0.45]])
+    np.testing.assert_allclose(lifetime_utility(h, sol), (w * np.log(c)).sum(axis=1))
+    np.testing.assert_allclose(discounted_survival_sum(h), w.sum(axis=1))

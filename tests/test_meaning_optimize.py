@@ -13,11 +13,12 @@
 """
 
 import numpy as np
+import pyomo.environ as pyo
 import pytest
 
 from models.config import OptimizationSettings
 from models.optimize.data import MONEY_SCALE, ScenarioData
-from models.optimize.model import RATE_POINT
+from models.optimize.model import RATE_POINT, add_path
 from models.optimize.solve import solve_inner
 from models.optimize.tree import build_tree
 
@@ -299,3 +300,103 @@ def test_rescue_money_is_the_least_that_pays_every_pension():
     rescue = solve_inner(data, rescue=True)
     np.testing.assert_allclose(rescue.R[:, 0], [2.2, 6.2], atol=1e-8)
     assert rescue.objective == pytest.approx(4.2, rel=1e-9)
+
+
+def test_the_subsidy_and_the_liquidity_floor_by_hand():
+    """One year at the 20 % cap (rate lever off, pooled rate 20 %): the fund lacks 2.2; a
+    subsidy of 1 pays part of it, and a 6-month floor asks for B ≥ E/2 = 2.5: X = 3.7."""
+    settings = _settings(pace=0.05, target=0.0)
+    settings = settings.model_copy(update={
+        "contribution": settings.contribution.model_copy(update={"enabled": False}),
+        "constraints": settings.constraints.model_copy(update={"liquidity_floor_months": 6.0})})
+    sol = solve_inner(_data(settings, n_years=1, subsidy=np.array([1.0]),
+                            pooled_rate_before=0.2))
+    assert sol.X[0, 0] == pytest.approx(3.7, abs=1e-8)
+    assert sol.B[0, 0] == pytest.approx(2.5, abs=1e-8)
+
+
+def test_the_reserve_earns_its_return_and_cannot_be_overdrawn():
+    """Two years, each lacking 2.2 at the fixed 20 % rate; reserve 3 earning 10 %, draws cost
+    0.5 a yuan, transfers 1.3. The reserve is best kept for year 2 (it grows): draw 1.3 in
+    year 1 (A = 3.3 − 1.3 = 2), 2.2 in year 2 (A = 2.2 − 2.2 = 0), transfer 0.9 in year 1;
+    cost 0.5 · 1.3 + 1.3 · 0.9 + 0.5 · 2.2 / 1.03 (discount 3 %, no fund return: paying
+    early gains nothing), plus the contributions 10 · 0.2 a year."""
+    settings = _settings(reserve=True, reserve_weight=0.5)
+    settings = settings.model_copy(update={
+        "contribution": settings.contribution.model_copy(update={"enabled": False})})
+    sol = solve_inner(_data(settings, n_years=2, pooled_rate_before=0.2, reserve_return=0.1,
+                            reserve_start=np.array([3.0]), discount=np.array([1.0, 1 / 1.03])))
+    np.testing.assert_allclose(sol.D[0], [1.3, 2.2], atol=1e-8)
+    np.testing.assert_allclose(sol.A[0], [2.0, 0.0], atol=1e-8)
+    np.testing.assert_allclose(sol.X[0], [0.9, 0.0], atol=1e-8)
+    contributions = 10 * 0.2 * (1 + 1 / 1.03)
+    assert sol.objective == pytest.approx(contributions + 0.65 + 1.17 + 1.1 / 1.03, rel=1e-9)
+
+
+def test_a_disabled_reserve_is_not_drawn_even_when_it_has_assets():
+    settings = _settings(reserve=False)
+    settings = settings.model_copy(update={
+        "contribution": settings.contribution.model_copy(update={"enabled": False})})
+    sol = solve_inner(_data(settings, n_years=2, pooled_rate_before=0.2,
+                            reserve_start=np.array([3.0]), discount=np.array([1.0, 1 / 1.03])))
+    np.testing.assert_allclose(sol.D, 0.0, atol=1e-12)
+    np.testing.assert_allclose(sol.X[0], [2.2, 2.2], atol=1e-8)
+
+
+def test_rescue_money_is_never_negative_and_absent_by_default():
+    """A path with a surplus gets no (negative) rescue money; a block built without asking
+    for rescue has no rescue variable."""
+    data = _variant_data(transfers=False)
+    data = ScenarioData(**{**data.__dict__, "expenditure": np.array([[2.0], [9.0]])})
+    rescue = solve_inner(data, rescue=True)
+    np.testing.assert_allclose(rescue.R[:, 0], [0.0, 6.2], atol=1e-8)
+    assert rescue.objective == pytest.approx(3.1, rel=1e-9)
+    block = pyo.ConcreteModel()
+    add_path(block, data, 0, lambda t: 0.2)
+    assert not hasattr(block, "R")
+
+
+def test_the_reserve_cannot_be_overdrawn_even_when_the_fund_could_repay_it():
+    """Reserve 1 earning 10 %, year 1 lacks 2.2, year 2 has a surplus of 1.8: only the 1.1 the
+    reserve holds can be drawn in year 1 (the rest is a transfer), though the fund's later
+    surplus could have "repaid" a negative reserve."""
+    settings = _settings(reserve=True, reserve_weight=0.5)
+    settings = settings.model_copy(update={
+        "contribution": settings.contribution.model_copy(update={"enabled": False})})
+    sol = solve_inner(_data(settings, n_years=2, pooled_rate_before=0.2, reserve_return=0.1,
+                            reserve_start=np.array([1.0]), expenditure=np.array([[5.0, 1.0]]),
+                            discount=np.array([1.0, 1 / 1.03])))
+    assert sol.D[0, 0] == pytest.approx(1.1, abs=1e-8)
+    assert sol.X[0, 0] == pytest.approx(1.1, abs=1e-8)
+    assert (sol.A[0] >= -1e-9).all()
+
+
+def test_the_outer_levers_cost_is_added_in_trillions():
+    """The delay and indexation costs (yuan, constant in the LP) add to the objective
+    (trillions): 0.5 trillion yuan of delay cost adds 0.5."""
+    base = solve_inner(_variant_data())
+    data = _variant_data()
+    with_cost = ScenarioData(**{**data.__dict__, "delay_cost": 4.0e11, "indexation_cost": 1.0e11})
+    assert solve_inner(with_cost).objective == pytest.approx(base.objective + 0.5, rel=1e-12)
+
+
+def test_fixed_root_rates_are_kept():
+    """EEV: the root's rate of a year may be pinned (fixed_rates); the LP keeps it."""
+    data = _variant_data()
+    pinned = ScenarioData(**{**data.__dict__, "fixed_rates": {0: 0.13}})
+    sol = solve_inner(pinned)
+    np.testing.assert_allclose(sol.tau, 0.13, atol=1e-12)
+    np.testing.assert_allclose(sol.X[:, 0], [2.2 + 0.7, 6.2 + 0.7], atol=1e-8)
+
+
+def test_rescue_money_is_discounted_like_every_cost():
+    """Two years without transfers, each lacking 2.2 at the cap on the only path: the rescue
+    objective is 2.2 (1 + 1/1.03)."""
+    settings = _settings(pace=0.05, max_rate=0.20)
+    settings = settings.model_copy(update={"extra_transfer": settings.extra_transfer.model_copy(
+        update={"enabled": False})})
+    data = _data(settings, n_years=2, pooled_rate_before=0.2,
+                 discount=np.array([1.0, 1 / 1.03]))
+    rescue = solve_inner(data, rescue=True)
+    np.testing.assert_allclose(rescue.R[0], [2.2, 2.2], atol=1e-8)
+    assert rescue.objective == pytest.approx(2.2 * (1 + 1 / 1.03), rel=1e-9)

@@ -71,10 +71,19 @@ class Param(Strict, Generic[T]):
 
     @model_validator(mode="after")
     def _range(self) -> Param:
+        """A plausible range is given whole and is not empty: ``low <= high``. (The value may
+        lie outside it: an experiment may explore beyond the stated range.)"""
         if (self.low is None) != (self.high is None):
             raise ValueError("low and high go together")
         if self.low is not None and not self.low <= self.high:
-            raise ValueError(f"expected low <= high, got {self.low} > {self.high}")
+            raise ValueError(f"expected low <= high, got low = {self.low} > high = {self.high}")
+        return self
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            raise RuleError("low", self.low, "no range on a value that is not a number")
+        if not self.low <= self.value:
+            raise RuleError("low", self.low, f"a number <= value = {self.value}")
+        if not self.value <= self.high:
+            raise RuleError("high", self.high, f"a number >= value = {self.value}")
         return self
 
 
@@ -900,6 +909,10 @@ def validate_calibration(raw: dict, folder: str | Path, overrides: dict[str, Any
         for parts in overridden:
             if path[:len(parts)] == parts:
                 return override_source, ("overrides",) + loc
+            if len(path) >= 2 and parts[:len(path)] == path:
+                # a rule over the table that holds an overridden key (e.g. a parameter's
+                # low <= high): the override is what broke it
+                return override_source, ("overrides",) + parts
         if loc and loc[0] in DOMAINS:
             return str(folder / f"{loc[0]}.toml"), loc[1:]
         return str(folder), loc

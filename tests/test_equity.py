@@ -96,13 +96,14 @@ def test_phase_in_closes_the_gap_linearly(accounts):
 
 # ---------------------------------------------------------------------------- bad values
 @pytest.mark.parametrize("overrides, message", [
-    (_reform(share=1.5), r"pension\.toml: key 'residents\.target_share_of_employee_pension\."
-                         r"value' = 1\.5: expected a number <= 1"),
+    (_reform(share=1.5), r"exp\.toml: key 'overrides\.pension\.residents\."
+                         r"target_share_of_employee_pension\.value' = 1\.5: expected a number "
+                         r"<= 1"),
     (_reform(share=0.0), r"target_share_of_employee_pension\.value' = 0\.0: expected a "
                          r"number > 0"),
     (_reform(phase=-1), r"phase_in_years\.value' = -1: expected a number >= 0"),
-    (_reform(year=2020), r"pension\.residents\.reform_year\.value = 2020 must be after "
-                         r"demography\.base_year\.value = 2021"),
+    (_reform(year=2020), r"key 'overrides\.pension\.residents\.reform_year\.value' = 2020: "
+                         r"expected a year after demography\.base_year\.value = 2021"),
     ({k: v for k, v in _reform().items() if "phase" not in k},
      r"needs target_share_of_employee_pension, reform_year, phase_in_years together: "
      r"target_share_of_employee_pension, reform_year given, phase_in_years missing"),

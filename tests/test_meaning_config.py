@@ -393,3 +393,22 @@ def test_arrays_with_impossible_values_are_refused(srb_copy):
         _load_with(folder)
     assert str(err.value) == (f"{mig}: column 'persons' at age 0, sex female = -1.0: "
                               "expected >= 0 (1 such cell(s))")
+
+
+def test_a_plausible_range_is_whole_and_not_empty(raw):
+    """``low <= high`` for a parameter carried as uncertainty (the compliance rate with its
+    range); an override that breaks it is blamed on the override's key."""
+    entry = raw["pension"]["contribution"]["compliance"]
+    assert entry["low"] <= entry["value"] <= entry["high"]
+    text = _error(raw, "pension.contribution.compliance", dict(entry, low=entry["high"] + 0.01))
+    assert f"expected low <= high, got low = {entry['high'] + 0.01} > high = {entry['high']}" \
+        in text and "key 'contribution.compliance'" in text
+    lonely = {k: v for k, v in entry.items() if k != "high"}
+    assert "low and high go together" in _error(raw, "pension.contribution.compliance", lonely)
+    # the value itself may lie outside its range (an experiment exploring beyond it)
+    validate_calibration(_set(raw, "pension.contribution.compliance.value", entry["high"] + 0.05),
+                         CALIBRATION)
+    with pytest.raises(ConfigError, match=r"e\.toml: key 'overrides\.pension\.contribution\."
+                                          r"compliance\.low': expected low <= high"):
+        load_calibration(CALIBRATION, {"pension.contribution.compliance.low": 2.0},
+                         override_source="e.toml")

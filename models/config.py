@@ -16,8 +16,10 @@ was expected (with the closest valid name for an unknown key).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
@@ -853,8 +855,6 @@ def apply_overrides(raw: dict, overrides: dict[str, Any], source: str,
     files leave out when the schema declares it (an optional entry such as
     ``pension.residents.reform_year``) and the value is a whole table (``{value, unit,
     source}``)."""
-    import copy
-
     out = copy.deepcopy(raw)
     for dotted, value in overrides.items():
         node = out
@@ -1168,8 +1168,6 @@ def refresh_array_hashes(folder: str | Path, toml_name: str = "demography.toml")
     Used after the derived CSVs are regenerated (``pension calibrate``); keeps the file's
     comments and layout. Returns the array keys whose hash changed.
     """
-    import re
-
     folder = Path(folder)
     path = folder / toml_name
     text = path.read_text()

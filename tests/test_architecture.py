@@ -55,28 +55,8 @@ OPTIONAL_DEPENDENCIES = ("mpi4py", "mpisppy")
 #: as (module, name): tolerated here, reported in the house issue's note; remove an entry
 #: when its fault is fixed (the test then keeps it out).
 KNOWN_ELSEWHERE = {
-    "private": {
-        ("models.economy.calibrate", "_population_by_kind"),
-        ("models.economy.monte_carlo", "_Model"),
-        ("models.economy.monte_carlo", "_raise_not_converged"),
-        ("models.economy.monte_carlo", "_solve_newton"),
-        ("models.optimize.report", "_rates_for"),
-        ("models.optimize.mpisppy_adapter", "_variant"),
-    },
-    "nested": {
-        ("models.config", "copy"),
-        ("models.config", "re"),
-        ("models.economy.calibrate", "tabulate"),
-        ("models.economy.core", "residents_reformed_pension"),
-        ("models.optimize.report", "replace"),
-        ("models.optimize.solve", "SolverFactory"),
-        ("models.optimize.mpisppy_adapter", "OptimizationSettings"),
-        ("models.optimize.mpisppy_adapter", "xarray"),
-        ("models.optimize.mpisppy_adapter", "CATEGORIES, SEXES, load_arrays, load_experiment"),
-        ("models.optimize.mpisppy_adapter", "stochastic"),
-        ("models.optimize.mpisppy_adapter", "scenario_data, setup_problem"),
-        ("models.optimize.mpisppy_adapter", "calibrate_base_year, retirement_schedule"),
-    },
+    "private": set(),
+    "nested": set(),
 }
 MAX_FUNCTION_LINES = 80
 LONG_REASON = "Long because"

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
+from tabulate import tabulate
 
 from models.economy import core
 from models.economy.parameters import EconomyCalibration, EconomyParameters
 from models.economy.policy import Policy
 from models.economy.steady_state import SteadyState, demography_steady_state, solve_steady_state
-from models.economy.transition import InitialState, _population_by_kind, initial_state
+from models.economy.transition import InitialState, initial_state, population_by_kind
 
 __all__ = ["BaseYearEconomy", "initial_steady_state", "base_year_economy", "calibrate_economy",
            "base_year_fit", "fit_table"]
@@ -72,7 +73,7 @@ def base_year_economy(params: EconomyParameters, policy: Policy, population: xr.
     init = initial_state(ss, pop0, base_year, pension_factor=params.legacy_pension_factor)
     ages = np.arange(params.first_age, params.last_age + 1)
     pop = pop0.sel(age=ages).transpose("age", "sex").values
-    n_k = _population_by_kind(params, pop[None], np.array([base_year]))[0]  # [K, J]
+    n_k = population_by_kind(params, pop[None], np.array([base_year]))[0]  # [K, J]
     entry = base_year - np.arange(params.n_ages)  # cohort aged first_age + i in the base year
     cp = core.cohort_policy(params, policy, entry)
     diag = np.arange(params.n_ages)
@@ -193,8 +194,6 @@ def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
 
 def fit_table(fit: xr.Dataset, prefix: str = "") -> str:
     """The base-year fit as a plain-text table (for the CLI's report)."""
-    from tabulate import tabulate
-
     rows = []
     for t in fit[f"{prefix}target"].values:
         row = fit.sel({f"{prefix}target": t})

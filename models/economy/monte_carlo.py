@@ -7,7 +7,7 @@ unit and the bequest ratio by year -- and demography ``Z``). At the median solut
 
 .. math::  dU = −H_U^{-1} \, [H(U*, Z) − H(U*, Z*)] = −H_U^{-1} H(U*, Z),
 
-with ``H_U`` the median path's sequence-space Jacobian (:meth:`_Model.jacobian`, exact
+with ``H_U`` the median path's sequence-space Jacobian (:meth:`TransitionModel.jacobian`, exact
 columns). ``H(U*, Z)`` -- the residuals a path's population and survival produce at the
 median prices, households keeping the median's borrowing-limit segments -- is one evaluation
 of the model per path (batched), so the response is exact in the composition effects of the
@@ -31,9 +31,9 @@ from models.economy.policy import Policy
 from models.economy.household import Segments
 from models.economy.transition import (
     InitialState,
-    _Model,
-    _raise_not_converged,
-    _solve_newton,
+    TransitionModel,
+    raise_not_converged,
+    solve_newton,
     build_model,
     transition_dataset,
     unknowns_from_dataset,
@@ -47,7 +47,7 @@ __all__ = ["MedianLinearization", "linearize_median", "price_paths_monte_carlo",
 class MedianLinearization:
     """The median transition and its sequence-space Jacobian (inverse), for path responses."""
 
-    model: _Model
+    model: TransitionModel
     unknowns: np.ndarray  # U* [1, n]
     segments: Segments
     jacobian_inverse: np.ndarray  # H_U^{-1} [n, n]
@@ -63,16 +63,16 @@ def linearize_median(params: EconomyParameters, population: xr.DataArray,
     """Solve the median transition and compute its Jacobian at the solution.
 
     ``jacobian_stride > 1`` approximates the Jacobian from every ``stride``-th column (see
-    :meth:`_Model.jacobian`); 1 computes every column (the first-order response proper).
+    :meth:`TransitionModel.jacobian`); 1 computes every column (the first-order response proper).
     ``transition``: an already solved median transition of the same inputs to start from.
     """
     t0 = time.perf_counter()
     model = build_model(params, population, mortality, policy, initial, horizon=horizon,
                         terminal_population_growth=terminal_population_growth)
     start = model.guess() if transition is None else unknowns_from_dataset(model, transition)
-    u, res, seg, _, history, _ = _solve_newton(model, start, tol, 60)
+    u, res, seg, _, history, _ = solve_newton(model, start, tol, 60)
     if history[-1] > tol:
-        _raise_not_converged(model, res, history, tol)
+        raise_not_converged(model, res, history, tol)
     t1 = time.perf_counter()
     jac = model.jacobian(u, seg, stride=jacobian_stride)
     inv = np.linalg.inv(jac)
@@ -89,9 +89,9 @@ def _path_arrays(da: xr.DataArray) -> np.ndarray:
 
 
 def _chunk_model(lin: MedianLinearization, population: np.ndarray, mortality: np.ndarray
-                 ) -> _Model:
+                 ) -> TransitionModel:
     m = lin.model
-    return _Model(m.params, population, mortality, m.base_year, m.policy, m.initial, m.terminal,
+    return TransitionModel(m.params, population, mortality, m.base_year, m.policy, m.initial, m.terminal,
                   m.T)
 
 
@@ -105,7 +105,7 @@ _PRICE_VARS = {
 }
 
 
-def _price_block(model: _Model, u: np.ndarray) -> dict[str, np.ndarray]:
+def _price_block(model: TransitionModel, u: np.ndarray) -> dict[str, np.ndarray]:
     kappa, _ = model.unpack(u)
     pr = model.prices(kappa)
     T = model.T
@@ -162,7 +162,7 @@ def price_paths_monte_carlo(lin: MedianLinearization, population: xr.DataArray,
     return _dataset(blocks, lin.model.years, paths, lin.model.params.yuan_per_unit, method)
 
 
-def _first_order(lin: MedianLinearization, model: _Model, steps: int = 1) -> np.ndarray:
+def _first_order(lin: MedianLinearization, model: TransitionModel, steps: int = 1) -> np.ndarray:
     """``U* − H_U^{-1} H(U*, Z)``; ``steps > 1`` repeats the step from the new point (chord
     iterations with the median Jacobian, households on the median's segments).
 
@@ -176,23 +176,23 @@ def _first_order(lin: MedianLinearization, model: _Model, steps: int = 1) -> np.
     return u
 
 
-def _exact(lin: MedianLinearization, model: _Model, u: np.ndarray, i: int,
+def _exact(lin: MedianLinearization, model: TransitionModel, u: np.ndarray, i: int,
            tol: float = 1e-9) -> np.ndarray:
-    single = _Model(model.params, _take(model, i, "population"), _take(model, i, "mortality"),
+    single = TransitionModel(model.params, _take(model, i, "population"), _take(model, i, "mortality"),
                     model.base_year, model.policy, model.initial, model.terminal, model.T)
     try:
         single.evaluate(u[i:i + 1])
         start = u[i:i + 1]
     except ValueError:  # the first-order answer leaves some household infeasible
         start = lin.unknowns
-    sol, res, _, _, history, _ = _solve_newton(single, start, tol, 60,
+    sol, res, _, _, history, _ = solve_newton(single, start, tol, 60,
                                                inverse=lin.jacobian_inverse)
     if history[-1] > tol:
-        _raise_not_converged(single, res, history, tol)
+        raise_not_converged(single, res, history, tol)
     return sol
 
 
-def _take(model: _Model, i: int, what: str) -> np.ndarray:
+def _take(model: TransitionModel, i: int, what: str) -> np.ndarray:
     return model._inputs[what][i:i + 1]
 
 

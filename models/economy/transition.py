@@ -100,7 +100,7 @@ class InitialState:
     wage_growth: float
 
 
-def _population_by_kind(params: EconomyParameters, pop_years: np.ndarray, years: np.ndarray,
+def population_by_kind(params: EconomyParameters, pop_years: np.ndarray, years: np.ndarray,
                         ) -> np.ndarray:
     """``[..., T, J, sex] -> [..., T, K, J]`` with each kind's share of its birth cohort."""
     ages = params.first_age + np.arange(params.n_ages)
@@ -122,7 +122,7 @@ def initial_state(ss: SteadyState, population: xr.DataArray, base_year: int,
     p = ss.params
     ages = np.arange(p.first_age, p.last_age + 1)
     pop = population.sel(age=ages).transpose("age", "sex").values  # [J, 2]
-    n_k = _population_by_kind(p, pop[None], np.array([base_year]))[0]  # [K, J]
+    n_k = population_by_kind(p, pop[None], np.array([base_year]))[0]  # [K, J]
     benefits = pension_factor * float((n_k * ss.retired * ss.pension).sum())
     estate = ss.bequest_ratio * ss.average_wage / (1.0 + ss.interest_rate)
     return InitialState(
@@ -183,7 +183,7 @@ def _extend(population: np.ndarray, mortality: np.ndarray, params: EconomyParame
     return pop, surv
 
 
-class _Model:
+class TransitionModel:
     """Exogenous arrays of one transition (demography × policy × parameters × initial state)
     and the evaluation of its market-clearing residuals for given unknowns."""
 
@@ -214,7 +214,7 @@ class _Model:
         pop, surv = _extend(population, mortality, params, Tx + 1, terminal.demography)
         self.P = pop.shape[0]
         # persons by kind [P, Tx+1, K, J]
-        self.pop_kind = _population_by_kind(params, pop, base_year + np.arange(Tx + 1))
+        self.pop_kind = population_by_kind(params, pop, base_year + np.arange(Tx + 1))
         entry = base_year - pad + np.arange(C + 1)  # one more cohort: labour in year T
         cp_all = core.cohort_policy(params, policy, entry)
         self.cp = core.CohortPolicy(*(getattr(cp_all, f)[:C] for f in
@@ -602,9 +602,9 @@ class _Model:
         return jac
 
 
-def _solve_newton(model: _Model, u0: np.ndarray, tol: float, max_iter: int,
+def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: int,
                   inverse: np.ndarray | None = None, stride: int = 10):
-    """Quasi-Newton in sequence space: the finite-difference Jacobian (:meth:`_Model.jacobian`)
+    """Quasi-Newton in sequence space: the finite-difference Jacobian (:meth:`TransitionModel.jacobian`)
     at the first point, then Broyden's ("good") rank-one updates of its inverse after every
     step, with a backtracking line search; the Jacobian is recomputed if a step fails.
 
@@ -650,7 +650,7 @@ def _solve_newton(model: _Model, u0: np.ndarray, tol: float, max_iter: int,
     return u, res, seg, inv, history, n_jac
 
 
-def _raise_not_converged(model: _Model, res: np.ndarray, history: list[float], tol: float):
+def raise_not_converged(model: TransitionModel, res: np.ndarray, history: list[float], tol: float):
     T = model.T
     names = (["asset market"] if model.closed else []) + ["bequests"]
     worst = int(np.argmax(np.abs(res[0])))
@@ -661,7 +661,7 @@ def _raise_not_converged(model: _Model, res: np.ndarray, history: list[float], t
         f"max residual by iteration: {', '.join(f'{h:.2e}' for h in history)}", history)
 
 
-def unknowns_from_dataset(model: _Model, ds: xr.Dataset) -> np.ndarray:
+def unknowns_from_dataset(model: TransitionModel, ds: xr.Dataset) -> np.ndarray:
     """The unknowns ``[1, n]`` of a solved transition (to restart from it)."""
     T = model.T
     kappa = np.empty((1, model.Tx))
@@ -681,7 +681,7 @@ def _as_array(da: xr.DataArray, lead: list[str]) -> np.ndarray:
 def build_model(params: EconomyParameters, population: xr.DataArray, mortality: xr.DataArray,
                 policy: Policy, initial: InitialState, *, horizon: int = 200,
                 terminal: SteadyState | None = None,
-                terminal_population_growth: float | None = None) -> _Model:
+                terminal_population_growth: float | None = None) -> TransitionModel:
     """The transition's arrays (shared by :func:`solve_transition` and the Monte Carlo step)."""
     lead = [d for d in population.dims if d not in ("year", "age", "sex")]
     pop = _as_array(population, lead)
@@ -696,7 +696,7 @@ def build_model(params: EconomyParameters, population: xr.DataArray, mortality: 
         demo = terminal_demography(pop[0], mx[0], params, terminal_population_growth)
         terminal = solve_steady_state(params, demo, policy, year=base + horizon,
                                       base_year=base)
-    return _Model(params, pop, mx, base, policy, initial, terminal, horizon)
+    return TransitionModel(params, pop, mx, base, policy, initial, terminal, horizon)
 
 
 def solve_transition(params: EconomyParameters, population: xr.DataArray,
@@ -742,10 +742,10 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     if model.P != 1:
         raise ValueError("solve_transition takes one demographic path; see "
                          "price_paths_monte_carlo for many")
-    u, res, seg, inv, history, n_jac = _solve_newton(model, model.guess(), tol, max_iter,
+    u, res, seg, inv, history, n_jac = solve_newton(model, model.guess(), tol, max_iter,
                                                      stride=jacobian_stride)
     if history[-1] > tol:
-        _raise_not_converged(model, res, history, tol)
+        raise_not_converged(model, res, history, tol)
     choice_history = []
     if model.elastic:  # labour market: households' hours and retirement at these prices
         for _ in range(max_choice_iter):
@@ -758,12 +758,12 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                          float(np.max(np.abs(probs - model.probs))))
             choice_history.append(change)
             model.set_choices(hours, probs)
-            u, res, seg, inv, more, n = _solve_newton(model, u, tol, max_iter, inverse=inv,
+            u, res, seg, inv, more, n = solve_newton(model, u, tol, max_iter, inverse=inv,
                                                       stride=jacobian_stride)
             history += more[1:]
             n_jac += n
             if more[-1] > tol:
-                _raise_not_converged(model, res, history, tol)
+                raise_not_converged(model, res, history, tol)
             if change < choice_tol:
                 break
         else:
@@ -829,7 +829,7 @@ _YEAR_VARS = {
 }
 
 
-def transition_dataset(model: _Model, u: np.ndarray, path_dim: str | None = None,
+def transition_dataset(model: TransitionModel, u: np.ndarray, path_dim: str | None = None,
                        paths=None) -> xr.Dataset:
     """Labelled results of a solved transition (``u`` ``[B, n]``); with ``path_dim`` a leading
     dimension over paths is kept (and per-capita profiles and welfare are left out)."""

@@ -65,6 +65,17 @@ class ScenarioData:
         return self.delay_cost + self.indexation_cost
 
 
+def constraint_variant(data: ScenarioData) -> str:
+    """How the pension guarantee is imposed: ``"hard"`` (every pension paid on every path),
+    ``"chance"`` (on at least 1 − α of paths) or ``"cvar"`` (a CVaR limit on the shortfall)."""
+    con = data.settings.constraints
+    if con.chance_alpha is not None:
+        return "chance"
+    if con.cvar_beta is not None:
+        return "cvar"
+    return "hard"
+
+
 def knot_years(settings: OptimizationSettings, last_year: int, every: int | None = None
                ) -> np.ndarray:
     """Years at which a lever's path has a knot (piecewise linear between): every ``every``

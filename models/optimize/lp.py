@@ -34,7 +34,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate (as in the Pyomo model)
 INF = highspy.kHighsInf
@@ -71,16 +71,6 @@ class InnerSolution:
     gap_rel: float = 0.0
     method: str = "extensive"
     history: list = field(default_factory=list)  # decomposition: bounds per iteration
-
-
-def variant(data: ScenarioData) -> str:
-    """``"hard"`` (every pension paid), ``"chance"`` or ``"cvar"``."""
-    con = data.settings.constraints
-    if con.chance_alpha is not None:
-        return "chance"
-    if con.cvar_beta is not None:
-        return "cvar"
-    return "hard"
 
 
 # ----------------------------------------------------------------------------- first stage
@@ -219,7 +209,7 @@ def path_cols_bounds(data: ScenarioData, paths: np.ndarray, rescue: bool,
     upper[:, T:2 * T] = INF if s.reserve.enabled else 0.0
     upper[:, 2 * T:3 * T] = INF
     upper[:, 3 * T:4 * T] = INF if s.extra_transfer.enabled else 0.0
-    if variant(data) != "hard":
+    if constraint_variant(data) != "hard":
         cap = ex if fixed_z is None else ex * np.round(np.asarray(fixed_z)[paths])[:, None]
         upper[:, 4 * T:5 * T] = cap
     upper[:, 5 * T:] = INF if rescue else 0.0
@@ -278,7 +268,7 @@ def extensive_form(data: ScenarioData, rescue: bool = False,
     """The extensive form of :func:`models.optimize.model.build_extensive_form` as arrays
     ``(cost, col_lower, col_upper, matrix, row_lower, row_upper, offset)`` for
     :func:`pass_model` (hard and CVaR variants; the chance variant with its binaries fixed)."""
-    kind = variant(data)
+    kind = constraint_variant(data)
     if kind == "chance" and fixed_z is None:
         raise ValueError("the chance-constrained MILP is solved on the Pyomo model")
     P, T = data.n_paths, len(data.years)

@@ -28,18 +28,9 @@ from collections.abc import Callable
 import numpy as np
 import pyomo.environ as pyo
 
-from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate
-
-
-def _variant(data: ScenarioData) -> str:
-    con = data.settings.constraints
-    if con.chance_alpha is not None:
-        return "chance"
-    if con.cvar_beta is not None:
-        return "cvar"
-    return "hard"
 
 
 def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], object],
@@ -58,7 +49,7 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     block.A = pyo.Var(T, domain=pyo.NonNegativeReals)
     block.X = pyo.Var(T, domain=pyo.NonNegativeReals,
                       bounds=(0, None if s.extra_transfer.enabled else 0))
-    unpaid = _variant(data) != "hard"
+    unpaid = constraint_variant(data) != "hard"
     block.U = pyo.Var(T, domain=pyo.NonNegativeReals, bounds=(0, None if unpaid else 0))
     if rescue:
         block.R = pyo.Var(T, domain=pyo.NonNegativeReals)
@@ -140,7 +131,7 @@ def build_extensive_form(data: ScenarioData, rescue: bool = False) -> pyo.Concre
         nodes = data.node_of_year[p]
         add_path(m.paths[p], data, p, lambda t, nodes=nodes: m.tau[int(nodes[t]), t], rescue)
 
-    variant = _variant(data)
+    variant = constraint_variant(data)
     con = s.constraints
     if variant == "chance":
         m.z = pyo.Var(range(data.n_paths), domain=pyo.Binary)

@@ -78,10 +78,21 @@ from pathlib import Path
 
 import numpy as np
 import pyomo.environ as pyo
+import xarray as xr
 
-from models.optimize.data import MONEY_SCALE, ScenarioData
-from models.optimize.model import RATE_POINT, _variant, add_path, path_cost
+from models.config import (
+    CATEGORIES,
+    SEXES,
+    OptimizationSettings,
+    load_arrays,
+    load_experiment,
+)
+from models.demography import stochastic
+from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.model import RATE_POINT, add_path, path_cost
+from models.optimize.solve import scenario_data, setup_problem
 from models.optimize.tree import ScenarioTree
+from models.pension import calibrate_base_year, retirement_schedule
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +198,7 @@ def _rate_bounds(data: ScenarioData) -> tuple[float, float, float]:
 
 
 def _check_decomposable(data: ScenarioData) -> str:
-    variant = _variant(data)
+    variant = constraint_variant(data)
     if variant == "chance":
         raise ValueError(
             "optimization.constraints.chance_alpha: a chance constraint (one binary per path "
@@ -629,8 +640,6 @@ def save_inputs(target, data: ScenarioData, tree: ScenarioTree) -> None:
 
 def load_inputs(source) -> tuple[ScenarioData, ScenarioTree]:
     """Read what :func:`save_inputs` wrote (a path or binary file object)."""
-    from models.config import OptimizationSettings
-
     with np.load(source, allow_pickle=False) as f:
         meta = json.loads(str(f["meta"]))
         arrays = {k.removeprefix("data_"): f[k] for k in f.files if k.startswith("data_")}
@@ -659,13 +668,6 @@ def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTr
     not searched here (that outer search is serial): with it switched off this is the whole
     policy problem.
     """
-    import xarray as xr
-
-    from models.config import CATEGORIES, SEXES, load_arrays, load_experiment
-    from models.demography import stochastic
-    from models.optimize.solve import scenario_data, setup_problem
-    from models.pension import calibrate_base_year, retirement_schedule
-
     exp, cal, cal_dir = load_experiment(experiment)
     if exp.optimization is None:
         raise ValueError(f"{experiment}: the experiment has no [optimization] table")
@@ -698,7 +700,7 @@ def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTr
             "nodes": int(problem.tree.n_nodes),
             "decision_stages": int(problem.tree.stage_years.size),
             "years": [int(problem.opt_years[0]), int(problem.opt_years[-1])],
-            "variant": _variant(data),
+            "variant": constraint_variant(data),
             "delays": "regime, no extra delay (the delay search is serial)"}
     return data, problem.tree, info
 
@@ -761,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_s = time.perf_counter() - t0
     cvar = args.cvar_multiplier
     ef = None
-    if args.check_ef or (_variant(data) == "cvar" and cvar is None):
+    if args.check_ef or (constraint_variant(data) == "cvar" and cvar is None):
         if rank == 0:
             ef = solve_extensive_form(data, tree, solver_options={"threads": PH_THREADS})
         ef = comm.bcast(ef, root=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import xarray as xr
 
@@ -10,7 +12,7 @@ from models.optimize.data import MONEY_SCALE, ScenarioData
 from models.optimize.solve import (
     PolicyProblem,
     PolicySolution,
-    _rates_for,
+    rates_for,
     leaf_paths,
     optimize_policy,
     scenario_data,
@@ -31,7 +33,7 @@ def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
     years = problem.years
     pieces = []
     for _, paths, delay, share in leaf_paths(problem, psol.levers):
-        pr = _rates_for(problem, delay, share)
+        pr = rates_for(problem, delay, share)
         pooled = np.full((paths.size, years.size),
                          problem.cal.pension.contribution.employer_pooled_rate.value)
         pooled[:, opt] = inner.tau[paths]
@@ -105,8 +107,6 @@ def value_of_information(problem: PolicyProblem, psol: PolicySolution) -> dict:
 
 
 def _subset(data: ScenarioData, paths: list[int]) -> ScenarioData:
-    from dataclasses import replace
-
     idx = np.asarray(paths)
     return replace(data, probability=np.full(idx.size, 1.0 / idx.size),
                    node_of_year=np.zeros((idx.size, data.node_of_year.shape[1]), dtype=int),
@@ -116,8 +116,6 @@ def _subset(data: ScenarioData, paths: list[int]) -> ScenarioData:
 
 
 def _mean_scenario(data: ScenarioData) -> ScenarioData:
-    from dataclasses import replace
-
     w = data.probability[:, None]
     return replace(data, probability=np.ones(1), node_of_year=np.zeros(
         (1, data.node_of_year.shape[1]), dtype=int),
@@ -130,8 +128,6 @@ def _mean_scenario(data: ScenarioData) -> ScenarioData:
 def _with_fixed_first_stage(data: ScenarioData, fixed: dict) -> ScenarioData:
     """The same data with the root node's pooled rates pinned to ``fixed["rates"]`` in the
     years the root governs (``ScenarioData.fixed_rates``, which the model builder fixes)."""
-    from dataclasses import replace
-
     return replace(data, fixed_rates={t: float(fixed["rates"][t])
                                       for t in np.flatnonzero(fixed["first_stage_years"])})
 

@@ -42,12 +42,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
+from pyomo.contrib.solver.common.factory import SolverFactory
 from scipy.optimize import linprog
 
 from models.config import CATEGORIES, Calibration, OptimizationSettings
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
+    constraint_variant,
     delay_by_year,
     flows_from_rates,
     interpolation_weights,
@@ -57,7 +59,7 @@ from models.optimize.data import (
     policy_rates,
 )
 from models.optimize.decompose import solve_decomposed
-from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive, variant
+from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
@@ -73,8 +75,6 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- inner solve
 def _solver(settings: OptimizationSettings):
-    from pyomo.contrib.solver.common.factory import SolverFactory
-
     return SolverFactory("highs")
 
 
@@ -100,7 +100,7 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     * ``"pyomo"``: the Pyomo reference (:func:`solve_inner_pyomo`); also the chance MILP.
     """
     method = method or data.settings.solver.method
-    kind = variant(data)
+    kind = constraint_variant(data)
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
         return solve_inner_pyomo(data, rescue, duals, fixed_z)
     if method == "decomposition" and kind == "hard" and data.n_paths > 1:
@@ -371,7 +371,7 @@ def leaf_paths(problem: PolicyProblem, levers: Levers):
                _full_delay(problem, delays[leaf]), _full_indexation(problem, shares[leaf]))
 
 
-def _rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
+def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
     key = delay.astype(np.int64).tobytes() + (b"" if share is None else share.tobytes())
     if key not in problem.cache:
         if len(problem.cache) > 64:
@@ -401,7 +401,7 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
     w_index = settings.objective.indexation_cut
     zero = problem.cache["zero_rates"]
     for leaf, paths, delay, share in leaf_paths(problem, levers):
-        pr = _rates_for(problem, delay, share)
+        pr = rates_for(problem, delay, share)
         cb, ex = flows_from_rates(problem.pop_c[paths], pr.rates, problem.fit, problem.cal)
         base[paths] = cb[:, opt] / MONEY_SCALE
         expenditure[paths] = ex[:, opt] / MONEY_SCALE
@@ -410,7 +410,7 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         delay_cost += prob.sum() * w_delay * float(np.sum(problem.discount[:, None] * retiring
                                                           * delay[opt]))
         if share is not None:
-            _, ex_ref = flows_from_rates(problem.pop_c[paths], _rates_for(problem, delay).rates,
+            _, ex_ref = flows_from_rates(problem.pop_c[paths], rates_for(problem, delay).rates,
                                          problem.fit, problem.cal)
             index_cost += w_index * float(prob @ ((ex_ref - ex)[:, opt] @ problem.discount))
     subsidy = zero.rates["fiscal_subsidy_cny"].values[opt]
@@ -467,7 +467,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
     for leaf, paths, delay, share in leaf_paths(problem, levers):
         bumped = delay.copy()
         bumped[opt] += 1.0
-        now, up = _rates_for(problem, delay, share), _rates_for(problem, bumped, share)
+        now, up = rates_for(problem, delay, share), rates_for(problem, bumped, share)
         d_ins = (up.rates["insured_rate"] - now.rates["insured_rate"]).values
         d_exp = _expenditure_change(now, up)
         wage = now.rates["average_wage_cny"].values
@@ -478,7 +478,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
         w_ex = np.einsum("pt,ptac->tac", coef_ex, pop) / MONEY_SCALE
         cell = w_cb * d_ins[opt] + w_ex * d_exp[opt]  # [T, A, C]
         if share is not None:  # the calibrated-indexation expenditure moves too
-            d_ref = _expenditure_change(_rates_for(problem, delay), _rates_for(problem, bumped))
+            d_ref = _expenditure_change(rates_for(problem, delay), rates_for(problem, bumped))
             cell += np.einsum("pt,ptac->tac", cut[paths], pop) / MONEY_SCALE * d_ref[opt]
         # attribute each cell to the lever year of its cohort
         law_age = now.schedule["statutory_age"].values[opt] - delay[opt][:, None, :] / 12.0
@@ -518,7 +518,7 @@ def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioDa
     cut = (problem.settings.objective.indexation_cut * data.probability[:, None]
            * data.discount[None, :])
     for leaf, paths, delay, share in leaf_paths(problem, levers):
-        pr = _rates_for(problem, delay, share)
+        pr = rates_for(problem, delay, share)
         sens = indexation_sensitivity(pr.rates, problem.weights_population)  # [u, t, a, c]
         pop = problem.pop_c[paths][:, opt]
         w = np.einsum("pt,ptac->tac", d_ex[paths] - cut[paths], pop) / MONEY_SCALE

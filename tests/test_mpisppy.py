@@ -229,6 +229,10 @@ def test_ph_on_two_ranks_agrees_with_the_extensive_form(problems, name, tmp_path
     assert abs(ph["objective_trillion_cny"] - ef) <= AGREEMENT_TOLERANCE * abs(ef)
     assert ph["outer_bound_trillion_cny"] <= ef + tol
     assert ef <= ph["inner_bound_trillion_cny"] + tol
+    # the gap must be no larger than the value of perfect information (else the bounds say
+    # less than the trivial wait-and-see bound). With the accounts of the pension-system issue
+    # these problems' paths all want the rate cap from the start, so EVPI is 0 to rounding and
+    # the gap must then be 0 to the tolerance.
     evpi = ef - _wait_and_see(data)
-    assert evpi > 0.0
-    assert ph["gap_abs_trillion_cny"] < evpi
+    assert evpi >= -tol
+    assert ph["gap_abs_trillion_cny"] <= max(evpi, tol)

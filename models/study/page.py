@@ -121,7 +121,7 @@ def _optimal(frames: dict[str, pd.DataFrame]) -> list[str]:
     for _, r in f.iterrows():
         out.append(
             f"Optimal policy <b>{html.escape(str(r['experiment']))}</b> ({_fmt(r['paths'])} "
-            f"paths): expected cost {_fmt(r['expected cost (trillion yuan)'], 1)} trillion yuan "
+            f"{'path' if r['paths'] == 1 else 'paths'}): expected cost {_fmt(r['expected cost (trillion yuan)'], 1)} trillion yuan "
             f"(present value), of which extra fiscal transfers "
             f"{_fmt(r['PV extra transfers'], 1)}; pooled rate {_fmt(r['pooled rate 2050'], 3)} "
             f"in 2050; men's retirement delayed beyond the 2024 law by "

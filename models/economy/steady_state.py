@@ -262,24 +262,39 @@ def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyS
         kappa=kappa, r=r, w=w, wbar=wbar, tax=tax, sol=sol, flows=flows, cp=cp, pop=pop,
         surv=surv, assets=assets, consumption=consumption,
         aggregates={
-            "output": output, "capital": capital, "labour_efficiency_units": labour,
-            "consumption": cons, "government_consumption": gov,
-            "investment": capital * (gn - 1.0 + params.depreciation),
-            "household_assets": assets_start, "fund_balance": fund,
-            "pension_contributions": contributions, "pension_benefits": benefits,
-            "residents_pensions": residents, "fiscal_subsidy": subsidy,
-            "interest_rate": r, "capital_output_ratio": capital / output,
-            "income_tax_rate": tax, "household_saving_rate": (disposable - cons) / disposable,
-            "pension_spending_gdp": benefits / output,
-            "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
-            "bequest_ratio": bequest_ratio,
-            "goods_market_residual": output - cons - gov
-            - capital * (gn - 1.0 + params.depreciation)
-            if params.closure == "closed" else np.nan,
+            **_aggregates(params, output=output, capital=capital, labour=labour, cons=cons,
+                          gov=gov, gn=gn, assets_start=assets_start, fund=fund,
+                          contributions=contributions, benefits=benefits, residents=residents,
+                          subsidy=subsidy, r=r, tax=tax, disposable=disposable,
+                          retirees=retirees, wbar=wbar, bequest_ratio=bequest_ratio),
         },
         residuals=np.array([res_assets, res_beq]),
     )
     return details
+
+
+def _aggregates(params: EconomyParameters, *, output, capital, labour, cons, gov, gn,
+                assets_start, fund, contributions, benefits, residents, subsidy, r, tax,
+                disposable, retirees, wbar, bequest_ratio) -> dict[str, float]:
+    """The steady state's reported aggregates (per efficiency unit of the plan's first year),
+    the same for the inelastic and the elastic household: investment ``K (g n − 1 + δ)``,
+    the saving rate ``(disposable − C) / disposable``, the replacement rate ``(B / retirees)
+    / w̄`` and, closed economy only, the goods-market residual ``Y − C − G − I``."""
+    investment = capital * (gn - 1.0 + params.depreciation)
+    return {
+        "output": output, "capital": capital, "labour_efficiency_units": labour,
+        "consumption": cons, "government_consumption": gov, "investment": investment,
+        "household_assets": assets_start, "fund_balance": fund,
+        "pension_contributions": contributions, "pension_benefits": benefits,
+        "residents_pensions": residents, "fiscal_subsidy": subsidy,
+        "interest_rate": r, "capital_output_ratio": capital / output,
+        "income_tax_rate": tax, "household_saving_rate": (disposable - cons) / disposable,
+        "pension_spending_gdp": benefits / output,
+        "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
+        "bequest_ratio": bequest_ratio,
+        "goods_market_residual": (output - cons - gov - investment
+                                  if params.closure == "closed" else np.nan),
+    }
 
 
 def _mix(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -435,20 +450,11 @@ def _evaluate_elastic(params: EconomyParameters, policy: Policy, demo: Demograph
         kappa=kappa, r=r, w=w, wbar=wbar, tax=tax, sol=sol, flows=mixed, cp=choice, pop=pop,
         surv=surv, assets=assets, consumption=consumption,
         aggregates={
-            "output": output, "capital": capital, "labour_efficiency_units": labour,
-            "consumption": cons, "government_consumption": gov,
-            "investment": capital * (gn - 1.0 + params.depreciation),
-            "household_assets": assets_start, "fund_balance": fund,
-            "pension_contributions": contributions, "pension_benefits": benefits,
-            "residents_pensions": residents, "fiscal_subsidy": subsidy,
-            "interest_rate": r, "capital_output_ratio": capital / output,
-            "income_tax_rate": tax, "household_saving_rate": (disposable - cons) / disposable,
-            "pension_spending_gdp": benefits / output,
-            "replacement_rate": (benefits / retirees) / wbar if retirees > 0 else np.nan,
-            "bequest_ratio": bequest_ratio,
-            "goods_market_residual": output - cons - gov
-            - capital * (gn - 1.0 + params.depreciation)
-            if params.closure == "closed" else np.nan,
+            **_aggregates(params, output=output, capital=capital, labour=labour, cons=cons,
+                          gov=gov, gn=gn, assets_start=assets_start, fund=fund,
+                          contributions=contributions, benefits=benefits, residents=residents,
+                          subsidy=subsidy, r=r, tax=tax, disposable=disposable,
+                          retirees=retirees, wbar=wbar, bequest_ratio=bequest_ratio),
             "mean_retirement_age_employees": float(
                 (ret_age * (pop * retired_mix).sum(1))[core.COVERED].sum()
                 / (pop * retired_mix).sum(1)[core.COVERED].sum()),

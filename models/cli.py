@@ -48,6 +48,11 @@ log = logging.getLogger("pension")
 EXIT_INVALID, EXIT_EXISTS, EXIT_NOT_FOUND, EXIT_RESULTS_DIR, EXIT_DAMAGED = 2, 3, 4, 5, 6
 EXIT_LOCKED = 7
 EXIT_INTERRUPTED = 130
+#: The error -> exit code of a command, the first matching kind wins (the results-folder
+#: errors before the file errors they may derive from).
+EXIT_OF_ERROR = ((ResultsDirError, EXIT_RESULTS_DIR), (DamagedResultsError, EXIT_DAMAGED),
+                 (RunLockedError, EXIT_LOCKED), (FileExistsError, EXIT_EXISTS),
+                 (FileNotFoundError, EXIT_NOT_FOUND))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -136,21 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: invalid input\n{exc}", file=sys.stderr)
         return EXIT_INVALID
-    except ResultsDirError as exc:
+    except tuple(t for t, _ in EXIT_OF_ERROR) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_RESULTS_DIR
-    except DamagedResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DAMAGED
-    except RunLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except FileExistsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_EXISTS
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+        return next(code for kind, code in EXIT_OF_ERROR if isinstance(exc, kind))
     except KeyboardInterrupt:
         print(f"\ninterrupted: pension {args.command} stopped; earlier results are kept",
               file=sys.stderr)

@@ -247,6 +247,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("economy_fiscal_subsidy_cny", ("regime", "year"),
              units="yuan per year", stage="economy",
              long_name="fiscal subsidy to the employee fund (fund rule)"),
+    Variable("economy_fiscal_subsidy_rule_cny", ("regime", "year"),
+             units="yuan per year", stage="economy",
+             long_name="fiscal subsidy by the calibrated rule (the accounts': base-year "
+                       "subsidy x wage index)"),
+    Variable("economy_extra_transfer_cny", ("regime", "year"),
+             units="yuan per year", stage="economy",
+             long_name="fiscal transfer to the employee fund beyond the subsidy rule (the "
+                       "fund rule's subsidy less the rule), financed by the government"),
     Variable("economy_pension_benefits_cny", ("regime", "year"),
              units="yuan per year", stage="economy",
              long_name="employee-scheme pensions paid"),

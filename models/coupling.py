@@ -36,6 +36,7 @@ from models.economy import (
 from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
 from models.pension import calibrate_base_year, project_accounts, retirement_schedule
 from models.pension.accounts import BaseYearFit
+from models.pension.book import pension_book
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,32 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
         policy = policy.replace(extra_delay_months=extra_delay_months)
     if indexation_share is not None:
         policy = policy.with_indexation(indexation_share)
-    return solve_transition(regime_params(ctx, cal, regime), ctx.population, ctx.mortality,
-                            policy, ctx.initial)
+    params = with_pension_book(regime_params(ctx, cal, regime), ctx, cal, policy)
+    return solve_transition(params, ctx.population, ctx.mortality, policy, ctx.initial,
+                            horizon=TRANSITION_HORIZON)
+
+
+#: years the economy's transitions solve before the terminal steady state
+TRANSITION_HORIZON = 200
+
+
+def regime_fit(ctx: EconomyContext, cal: Calibration, regime: str) -> BaseYearFit:
+    """The accounts' base-year fit under ``regime`` on the context's (median) population."""
+    years, ages = ctx.population["year"].values, ctx.population["age"].values
+    schedule = retirement_schedule(years[:2], ages, regime, cal.pension)
+    return calibrate_base_year(ctx.population, schedule, cal.pension, cal.finances)
+
+
+def with_pension_book(params, ctx: EconomyContext, cal: Calibration, policy: Policy):
+    """``params`` whose government keeps the pension block's books
+    (:mod:`models.pension.book`) under ``policy``'s regime and delays, over the transition's
+    years and the economy's ages, with the regime's base-year fit (one pension system)."""
+    regime = policy.retirement_regime
+    years = ctx.base_year + np.arange(TRANSITION_HORIZON + 1)
+    ages = np.arange(params.first_age, params.last_age + 1)
+    book = pension_book(years, ages, regime, regime_fit(ctx, cal, regime), cal.pension,
+                        cal.finances, policy.extra_delay_months)
+    return params.replace(pension_book=book)
 
 
 def employee_pension_ratio(population: xr.DataArray, cal: Calibration,

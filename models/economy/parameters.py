@@ -10,7 +10,7 @@ dataclass of plain floats and tuples that the solvers take. Nothing here reads f
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -112,6 +112,10 @@ class EconomyParameters:
     legacy_pension_factor: float = 1.0
     # money
     yuan_per_unit: float = 1.0
+    # the pension block's books (models.pension.book.PensionBook): when set, the transition's
+    # government takes the employee scheme's pensioners, contributions and expenditure from the
+    # accounts' per-person rates (one pension system); None: the economy's own cohort rules
+    pension_book: object | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.crra <= 0:

@@ -67,6 +67,7 @@ from models.economy.steady_state import (
     SteadyState,
     solve_steady_state,
 )
+from models.pension.book import book_flows, per_kind_person
 
 __all__ = ["InitialState", "TransitionConvergenceError", "initial_state", "solve_transition",
            "terminal_demography"]
@@ -249,6 +250,9 @@ class TransitionModel:
         self.res_count = (n_k * resid_share).sum(axis=(-2, -1))
         self.pensioners = (n_k * self.to_years(self.cp.retired[None])[:, :T]).sum(axis=(-2, -1))
         self.n_total = self.pop_kind.sum(axis=(-2, -1))  # [P, Tx+1]
+        self.book = params.pension_book
+        if self.book is not None:
+            self._init_book()
         # initial state
         pen0 = initial.pension[None].repeat(C, 0)  # [C, K, J]
         start_idx = np.minimum(self.start, J - 1)
@@ -278,6 +282,59 @@ class TransitionModel:
             statutory = np.where(np.arange(O) == O // 2, 1.0, 0.0)
             self.set_choices(np.ones((C, self.K, O, J)),
                              np.broadcast_to(statutory, (C, self.K, O)).copy())
+
+    def _init_book(self) -> None:
+        """The pension block's books (:mod:`models.pension.book`): the population by category
+        and the employee kinds' persons ``[P, T+1, J, C]`` over the years the government's
+        pension lines need (base .. base + T)."""
+        if self.params.elastic:
+            raise NotImplementedError("the pension block's books (params.pension_book) need the "
+                                      "inelastic economy (hours and retirement choices set by "
+                                      "policy)")
+        T, n_cat = self.T, len(CATEGORIES)
+        years = self.book.schedule["year"].values
+        ages = self.book.schedule["age"].values
+        want = self.base_year + np.arange(T + 1)
+        if not (np.array_equal(years[:T + 1], want)
+                and np.array_equal(ages, self.params.first_age + np.arange(self.J))):
+            raise ValueError(f"the pension book covers years {years[0]}..{years[-1]} and ages "
+                             f"{ages[0]}..{ages[-1]}; the transition needs {want[0]}..{want[-1]} "
+                             f"and {self.params.first_age}..{self.params.last_age}")
+        self.book_years = years[:T + 1]
+        kinds = self.pop_kind[:, :T + 1]  # [P, T+1, K, J]
+        self.book_employees = np.moveaxis(kinds[:, :, :n_cat], 2, 3)  # employee kinds
+        self.book_population = self.book_employees + np.moveaxis(kinds[:, :, n_cat:], 2, 3)
+
+    def book_cells(self, wbar: np.ndarray) -> dict:
+        """The scheme's cell flows (:func:`models.pension.book.book_flows`, yuan) at the
+        average covered wage path ``wbar[B, ≥T+1]`` (its ratio to the base year moves the
+        accounts' wage)."""
+        T, pad = self.T, self.pad
+        book = dataclasses.replace(self.book, schedule=self.book.schedule.sel(
+            year=self.book_years))
+        return book_flows(book, self.book_population, wbar[:, :T + 1] / wbar[:, :1],
+                          self.pooled[pad:pad + T + 1], self.indexation[pad:pad + T + 1])
+
+    def book_household_flows(self, cells: dict, flows: dict) -> dict:
+        """``flows`` with the employee kinds' ``benefits`` and ``contributions`` (model units
+        per person of the kind) taken from the book's cells in years base .. base + T (the
+        terminal steady state's own rules after)."""
+        T, J, n_cat = self.T, self.J, len(CATEGORIES)
+        t = self.idx - self.pad  # calendar year offset of cohort c at age i, [C, J]
+        inside = (t >= 0) & (t <= T)
+        out = dict(flows)
+        for key, cell in (("benefits", "expenditure"), ("contributions", "contributions")):
+            lost = (self.book_employees <= 0) & (cells[cell] != 0)
+            if np.any(lost):
+                raise ValueError(f"the pension book has {key} in cells where the economy has no "
+                                 f"covered persons ({int(lost.sum())} cells)")
+            per = per_kind_person(cells[cell] / self.params.yuan_per_unit, self.book_employees)
+            by_kind = np.zeros(per.shape[:2] + (self.K, J))
+            by_kind[:, :, :n_cat] = np.moveaxis(per, 3, 2)
+            picked = by_kind.transpose(1, 3, 0, 2)[np.clip(t, 0, T), np.arange(J)[None, :]]
+            out[key] = np.where(inside[None, :, None, :], picked.transpose(2, 0, 3, 1),
+                                flows[key])
+        return out
 
     def set_choices(self, hours: np.ndarray, probabilities: np.ndarray) -> None:
         """Households' hours ``[C, K, O, J]`` and retirement-option probabilities
@@ -454,6 +511,9 @@ class TransitionModel:
             flows = {k: self.mix(v) for k, v in flows_o.items() if np.ndim(v) == 4}
         else:
             flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
+        if self.book is not None:  # the government's pension lines from the pension block
+            cells = self.book_cells(wbar)
+            flows_o = flows = self.book_household_flows(cells, flows)
 
         n_k = self.pop_kind  # [P, Tx+1, K, J]
         ben_y = (n_k[:, :T + 1] * self.to_years(flows["benefits"])[:, :T + 1]).sum(axis=(-2, -1))
@@ -545,6 +605,10 @@ class TransitionModel:
             util = np.full((Bt, self.C, K), np.nan)
             disc = disc.reshape(Bt, self.C, O, K)[:, :, O // 2]
         # start-of-year assets of age i in year t = a'_{t-1, i-1}
+        # the fiscal closure: the calibrated subsidy rule (the accounts'), the rest of the
+        # fund rule's subsidy an explicit extra transfer (NaN without the pension book)
+        rule = (np.full((Bt, T), np.nan) if self.book is None
+                else np.broadcast_to(cells["subsidy"][:, :T] / p.yuan_per_unit, (Bt, T)))
         a_start = np.zeros((Bt, T, K, J))
         a_start[:, 0] = self.initial.assets
         a_start[:, 1:, :, 1:] = a_y[:, :T - 1, :, :-1]
@@ -555,9 +619,11 @@ class TransitionModel:
             investment=investment, government_consumption=gov, household_assets=assets[:, :T],
             fund_balance=fund[:, :T], contributions=con_y, benefits=ben_y[:, :T],
             residents_pensions=res_y, fiscal_subsidy=subsidy, income_tax=tax[:, :T],
+            subsidy_rule=rule, extra_transfer=subsidy - rule,
             bequests=bequest[:, :T] * self.n_total[:, :T], disposable=disposable,
             net_foreign_assets=nfa[:, :T], goods_residual=goods,
-            pensioners=np.broadcast_to(self.pensioners, (Bt, T)),
+            pensioners=np.broadcast_to(self.pensioners if self.book is None else
+                                       cells["pensioners"][:, :T].sum(axis=(-2, -1)), (Bt, T)),
             covered_workers=np.broadcast_to(self.cov_fte, (Bt, T)),
             consumption_pc=c_y, assets_pc=a_start, utility=util, discount_sum=disc,
             technology=tech[:T], euler=euler)
@@ -812,6 +878,13 @@ _YEAR_VARS = {
                                "residents' pensions paid (budget)", True),
     "fiscal_subsidy_cny": ("fiscal_subsidy", "yuan per year",
                            "fiscal subsidy to the employee fund (fund rule)", True),
+    "fiscal_subsidy_rule_cny": ("subsidy_rule", "yuan per year",
+                                "fiscal subsidy by the calibrated rule (the accounts': base-year "
+                                "subsidy x wage index)", True),
+    "extra_transfer_cny": ("extra_transfer", "yuan per year",
+                           "fiscal transfer to the employee fund beyond the subsidy rule (the "
+                           "fund rule's subsidy less the rule), financed by the government",
+                           True),
     "income_tax_rate": ("income_tax", "fraction of labour and pension income",
                         "tax on labour and pension income balancing the government budget",
                         False),

@@ -17,7 +17,8 @@ KEEP = ("output_cny", "capital_cny", "wage_cny", "average_wage_cny", "interest_r
         "consumption_cny", "investment_cny", "income_tax_rate", "capital_output_ratio",
         "household_saving_rate", "pension_spending_gdp", "replacement_rate",
         "goods_market_residual_cny", "asset_market_residual", "fiscal_subsidy_cny",
-        "pension_benefits_cny", "pension_contributions_cny", "residents_pensions_cny")
+        "pension_benefits_cny", "pension_contributions_cny", "residents_pensions_cny",
+        "fiscal_subsidy_rule_cny", "extra_transfer_cny")
 #: Welfare variables of a transition kept in results.nc (``economy_`` prefix, by regime; and
 #: ``opt_economy_`` under an optimal policy), with the attributes :func:`welfare_cev` checks.
 WELFARE_KEEP = ("lifetime_utility", "discounted_survival")

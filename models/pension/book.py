@@ -1,0 +1,103 @@
+"""The pension block's books for the OLG economy's government: one pension system.
+
+The economy's government does not run pension rules of its own: it takes the accounts'
+per-person rates (:func:`models.pension.accounts.account_rates`: coverage followed through
+retirement, the retirement-age distribution from the month after the age, the award by the
+benefit formula with the all-unit wage, the transitional pension and the individual accounts
+from 1997, the one scale factor, indexation of pensions in payment) and applies them to its own
+population and its own average wage path, cell by cell ``(t, a, c)``:
+
+* insured workers ``N_w = pop · insured_rate``, pensioners ``N_p = pop · pensioner_rate``;
+* contributions ``(τ_pool(t) + τ_IA) ρ χ w(t) N_w`` (``ρ`` the effective contribution index of
+  the base-year fit, ``χ`` compliance, ``w(t) = w0 · W̄(t)/W̄(base)`` the accounts' average
+  wage moved by the economy's average covered wage);
+* expenditure ``N_p · P(t, a, c)`` with ``P`` the cohort's average pension in payment.
+
+These are the equations of :func:`models.pension.accounts.project_accounts`, so under the same
+prices (wage path, population, pooled rate, indexation) the economy's pensioners, contributions
+and expenditure are the accounts' (``tests/test_agreement.py``). The economy's households of the
+employee kind of category ``c`` receive and pay the cell's flows per person of that kind
+(:func:`per_kind_person`), so what the government pays is what households receive.
+
+Scope: the economy's ages (``first_age``..``last_age``): the accounts' insured below
+``first_age`` (the coverage ramp from 16) are outside the economy's households.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from models.config import CATEGORIES, FinancesCalibration, PensionCalibration
+from models.pension.accounts import BaseYearFit, account_rates, retirement_schedule
+
+__all__ = ["PensionBook", "pension_book", "book_flows", "per_kind_person"]
+
+
+@dataclass(frozen=True)
+class PensionBook:
+    """What the economy's government needs from the pension block: the retirement schedule of
+    the policy's regime (and delays) over the economy's years and ages, the base-year fit and
+    the calibrations holding the scheme's rates."""
+
+    schedule: xr.Dataset
+    fit: BaseYearFit
+    pension: PensionCalibration
+    finances: FinancesCalibration
+
+
+def pension_book(years, ages, regime: str, fit: BaseYearFit, pension: PensionCalibration,
+                 finances: FinancesCalibration,
+                 extra_delay_months: xr.DataArray | None = None) -> PensionBook:
+    """The book of ``regime`` (with the policy's ``extra_delay_months[year, category]``) over
+    ``years`` (the first is the base year) and ``ages`` (the economy's)."""
+    schedule = retirement_schedule(np.asarray(years), np.asarray(ages), regime, pension,
+                                   extra_delay_months)
+    return PensionBook(schedule=schedule, fit=fit, pension=pension, finances=finances)
+
+
+def book_flows(book: PensionBook, population_c: np.ndarray, wage_index: np.ndarray,
+               pooled_rate: np.ndarray, indexation_share: np.ndarray) -> dict[str, np.ndarray]:
+    """Cell flows of the scheme, yuan a year at base-year prices, ``[B, T, A, C]``.
+
+    ``population_c[P, T, A, C]`` persons by year, age (the schedule's) and category on 1
+    January (``P`` is 1 or ``B``; path 0 weighs the open age group's average pension);
+    ``wage_index[B, T]`` the average wage relative to the base year; ``pooled_rate[T]`` and
+    ``indexation_share[T]`` the policy's. Returns ``insured``, ``pensioners`` (persons),
+    ``contributions`` and ``expenditure`` (yuan) ``[B, T, A, C]`` and ``subsidy`` ``[B, T]``
+    (the calibrated subsidy rule, yuan: base-year subsidy × wage index).
+    """
+    sched = book.schedule
+    years = sched["year"].values
+    pension = book.pension
+    coords = {"year": years, "age": sched["age"].values, "category": list(CATEGORIES)}
+    weights = xr.DataArray(population_c[0], dims=("year", "age", "category"), coords=coords)
+    index = xr.DataArray(np.asarray(wage_index, dtype=float), dims=("batch", "year"),
+                         coords={"year": years})
+    share = xr.DataArray(np.asarray(indexation_share, dtype=float), dims="year",
+                         coords={"year": years})
+    rates = account_rates(sched, book.fit, pension, book.finances, weights, wage_index=index,
+                          indexation_share=share)
+    con = pension.contribution
+    insured = population_c * rates["insured_rate"].values
+    pensioners = population_c * rates["pensioner_rate"].values
+    wage = rates["average_wage_cny"].transpose("batch", "year").values  # [B, T]
+    per_worker = ((np.asarray(pooled_rate, dtype=float) + con.individual_account_rate.value)
+                  * book.fit.contribution_index * con.compliance.value * wage)
+    return {
+        "insured": insured,
+        "pensioners": pensioners,
+        "contributions": insured * per_worker[:, :, None, None],
+        "expenditure": pensioners * rates["pension_cny"].transpose(
+            "batch", "year", "age", "category").values,
+        "subsidy": rates["fiscal_subsidy_cny"].transpose("batch", "year").values,
+    }
+
+
+def per_kind_person(cell: np.ndarray, persons_of_kind: np.ndarray) -> np.ndarray:
+    """A cell's flow ``[..., C]`` per person of the kind that carries it ``[..., C]`` (0 where
+    the kind has nobody: the caller checks that no flow is lost there)."""
+    return np.divide(cell, persons_of_kind, out=np.zeros(np.broadcast_shapes(
+        cell.shape, persons_of_kind.shape)), where=persons_of_kind > 0)

@@ -37,26 +37,41 @@ from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
 from models.pension import calibrate_base_year, project_accounts, retirement_schedule
 from models.pension.accounts import BaseYearFit
 from models.pension.book import pension_book
+from models.pension.returns import fund_returns
 
 log = logging.getLogger(__name__)
+
+
+def model_returns(transition: xr.Dataset, years, cal: Calibration) -> xr.Dataset:
+    """The fund's and the NSSF's real returns ``[..., year]`` from the economy's interest rate
+    by the one return rule (:func:`models.pension.returns.fund_returns`: each a calibrated share
+    of the economy's rate, warning where a return is implausible)."""
+    rate = transition["interest_rate"].sel(year=years)
+    return fund_returns(rate, cal.finances, int(np.asarray(years)[0]))
 
 
 def model_prices(transition: xr.Dataset, years, cal: Calibration) -> tuple[xr.DataArray,
                                                                              xr.DataArray]:
     """The accounts' wage index and fund return from an economy transition.
 
-    ``wage_index = w̄(t) / w̄(base)`` (the model's average covered wage); the fund earns the
-    model's interest rate less the base-year spread between it and the calibrated fund return
-    (the fund holds deposits and bonds, not capital): ``r_fund(t) = r(t) − (r(base) − r_cal)``.
+    ``wage_index = w̄(t) / w̄(base)`` (the model's average covered wage); the fund return from
+    the one return rule (:func:`model_returns`): ``r_fund(t) = (r_fund⁰ / r(base)) · r(t)``.
+    The NSSF's return of the same rule: :func:`model_returns`.
     """
     wage = transition["average_wage_cny"].sel(year=years)
-    rate = transition["interest_rate"].sel(year=years)
-    spread = rate.isel(year=0, drop=True) - cal.finances.fund.real_return.value
     index = wage / wage.isel(year=0)
     index.attrs.update(units="1", long_name="average wage relative to the base year")
-    fund = rate - spread
-    fund.attrs.update(units="1 per year", long_name="fund return from the economy")
+    fund = model_returns(transition, years, cal)["fund_return"]
+    fund.attrs.update(units="1 per year", long_name="fund return from the economy (return rule)")
     return index, fund
+
+
+def paired_prices(transition: xr.Dataset, years, cal: Calibration
+                  ) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """The optimizer's prices from a transition: wage index, fund return and NSSF return
+    (:func:`model_prices`, :func:`model_returns`)."""
+    index, fund = model_prices(transition, years, cal)
+    return index, fund, model_returns(transition, years, cal)["reserve_return"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,9 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
         policy = policy.replace(extra_delay_months=extra_delay_months)
     if indexation_share is not None:
         policy = policy.with_indexation(indexation_share)
-    params = with_pension_book(regime_params(ctx, cal, regime), ctx, cal, policy)
+    params = regime_params(ctx, cal, regime)
+    if extra_delay_months is not None:  # the delays move the book's retirement schedule
+        params = with_pension_book(params, ctx, cal, policy)
     return solve_transition(params, ctx.population, ctx.mortality, policy, ctx.initial,
                             horizon=TRANSITION_HORIZON)
 
@@ -152,12 +169,13 @@ def employee_pension_ratio(population: xr.DataArray, cal: Calibration,
 
 
 def regime_params(ctx: EconomyContext, cal: Calibration, regime: str):
-    """The economy's parameters under ``regime``: the calibrated ones, with the residents'
-    equity reform when the calibration sets it (its target is a share of the accounts'
+    """The economy's parameters under ``regime``: the calibrated ones with the pension block's
+    books under the regime (:func:`with_pension_book`), with the residents' equity reform when the calibration sets it (its target is a share of the accounts'
     average employee pension under the regime, :func:`employee_pension_ratio`)."""
+    params = with_pension_book(ctx.params, ctx, cal, regime_policy(ctx, cal, regime))
     if not cal.pension.residents.reformed:
-        return ctx.params
-    return with_residents_reform(ctx.params, cal.pension,
+        return params
+    return with_residents_reform(params, cal.pension,
                                  employee_pension_ratio(ctx.population, cal, regime))
 
 
@@ -216,7 +234,7 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
-    prices = (model_prices(transition_under(economy, cal, settings.regime), years, cal)
+    prices = (paired_prices(transition_under(economy, cal, settings.regime), years, cal)
               if paired else None)
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
     for iteration in range(settings.pairing_max_iterations if paired else 1):
@@ -227,9 +245,9 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         out.search_s += time.perf_counter() - t0
         if not paired:
             break
-        new = model_prices(transition_under(economy, cal, settings.regime,
-                                            *expected_policy(out.problem, out.solution)),
-                           years, cal)
+        new = paired_prices(transition_under(economy, cal, settings.regime,
+                                             *expected_policy(out.problem, out.solution)),
+                            years, cal)
         wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
         return_change = float(np.max(np.abs(new[1] - prices[1])))
         out.history.append({"iteration": iteration + 1,
@@ -240,6 +258,5 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         if out.converged:
             break
         theta = settings.pairing_damping
-        prices = (prices[0] + theta * (new[0] - prices[0]),
-                  prices[1] + theta * (new[1] - prices[1]))
+        prices = tuple(p + theta * (n - p) for p, n in zip(prices, new))
     return out

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from models.coupling import model_prices, paired_prices
 from models.pension.returns import ImplausibleReturnWarning, fund_returns
 
 YEARS = np.arange(2021, 2026)
@@ -58,3 +59,20 @@ def test_accounts_take_the_reserve_return(calibration, median_demography):
                            fund_return=ret["fund_return"], reserve_return=ret["reserve_return"])
     nssf = acc["reserve_assets_end_cny"].values
     np.testing.assert_allclose(nssf[1:] / nssf[:-1], 1.02, rtol=1e-12)
+
+
+def test_model_prices_take_the_return_rule(calibration):
+    """The coupling's prices: the fund return of the rule (not the old constant spread:
+    r = 7 % → 3.5 % gives 1 %, not 2 − 3.5 = −1.5 %), the NSSF's of the same rule, and the
+    wage index relative to the base year."""
+    transition = xr.Dataset({
+        "interest_rate": _rate([0.07, 0.06, 0.05, 0.035]),
+        "average_wage_cny": _rate([2.0, 2.1, 2.2, 2.4]),
+    })
+    years = YEARS[:4]
+    index, fund = model_prices(transition, years, calibration)
+    _, fund3, reserve = paired_prices(transition, years, calibration)
+    assert float(fund.sel(year=2024)) == pytest.approx(0.01)
+    assert float(reserve.sel(year=2024)) == pytest.approx(0.02)
+    np.testing.assert_array_equal(fund, fund3)
+    assert float(index.sel(year=2024)) == pytest.approx(1.2)

@@ -54,6 +54,9 @@ class ScenarioData:
     # expected discounted cost (yuan) of indexing pensions in payment below the calibrated
     # share: w · Σ_p π_p Σ_t δ_t (E_calibrated − E) (constant in the LP)
     indexation_cost: float = 0.0
+    # [T] the NSSF's real return per optimized year from the return rule
+    # (models.pension.returns.fund_returns); the LP still reads the scalar reserve_return
+    reserve_return_path: np.ndarray | None = None
 
     @property
     def n_paths(self) -> int:

@@ -192,6 +192,9 @@ class PolicyProblem:
     discount: np.ndarray  # [T]
     fund_return: np.ndarray  # [year] all simulated years
     wage_index: xr.DataArray | None = None  # [year]: the economy's wages, or None
+    # [year] all simulated years: the NSSF's real return (the return rule's with the
+    # economy's prices, else the calibrated one)
+    reserve_return: np.ndarray | None = None
     # the indexation lever: knot years, owning stages, interpolation weights [year(opt), knot]
     # and the share's bounds (fraction of real wage growth)
     index_knot_yrs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -235,7 +238,10 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     """Tree, knots, start balances and populations for the policy problem.
 
     ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
-    calibration's wage path and fund return (the same on every path)."""
+    calibration's wage path and fund return (the same on every path); a third element
+    ``reserve_return[year]`` (the return rule's NSSF return, :func:`models.coupling.
+    model_returns`) replaces the NSSF's calibrated return (``PolicyProblem.reserve_return``,
+    ``ScenarioData.reserve_return_path``)."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values
@@ -257,16 +263,21 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     opt_years = years[opt_mask]
     max_delay = max_delay_by_year(knots, settings)
     # status quo (the regime, no extra delay) up to the first decision year
-    wage_index, fund_return = prices if prices is not None else (None, None)
+    wage_index, fund_return, *more = prices if prices is not None else (None, None)
     r_fund = (np.full(len(years), cal.finances.fund.real_return.value) if fund_return is None
               else fund_return.sel(year=years).values)
+    # the NSSF's return of the same rule (models.pension.returns), when the prices carry it
+    r_reserve = (np.full(len(years), cal.finances.reserve.real_return.value) if not more
+                 else more[0].sel(year=years).values)
     zero = policy_rates(np.zeros((len(years), len(CATEGORIES))), years, ages, cal, fit,
                         settings.regime, weights, wage_index)
     before = project_accounts(population.sel(year=years[~opt_mask]), zero.schedule.sel(
         year=years[~opt_mask]), fit, cal.pension, cal.finances,
         rates=zero.rates.sel(year=years[~opt_mask]),
         fund_return=xr.DataArray(r_fund[~opt_mask], dims="year",
-                                 coords={"year": years[~opt_mask]}))
+                                 coords={"year": years[~opt_mask]}),
+        reserve_return=xr.DataArray(r_reserve[~opt_mask], dims="year",
+                                    coords={"year": years[~opt_mask]}))
     balance_start = before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE
     reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
     rate = settings.objective.discount_rate
@@ -289,6 +300,7 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         balance_start=np.broadcast_to(balance_start, (tree.n_paths,)).copy(),
         reserve_start=np.broadcast_to(reserve_start, (tree.n_paths,)).copy(),
         discount=discount, fund_return=r_fund, wage_index=wage_index,
+        reserve_return=r_reserve,
         index_knot_yrs=index_knots,
         index_owner_stage=np.maximum(tree.stage_of_year(index_knots), 0).astype(int)
         if index_knots.size else np.zeros(0, dtype=int),
@@ -421,6 +433,8 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         balance_start=problem.balance_start, reserve_start=problem.reserve_start,
         fund_return=problem.fund_return[opt],
         reserve_return=problem.cal.finances.reserve.real_return.value,
+        reserve_return_path=(None if problem.reserve_return is None
+                             else problem.reserve_return[opt]),
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
         discount=problem.discount, delay_cost=delay_cost, settings=settings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xarray as xr
 
 from models.config import Calibration, Experiment
-from models.coupling import EconomyContext, economy_context, model_prices, transition_under
+from models.coupling import EconomyContext, economy_context, paired_prices, transition_under
 from models.economy import base_year_fit, welfare_cev
 from models.pension import fund_milestones, project_accounts
 from models.pension.accounts import BaseYearFit
@@ -67,9 +67,10 @@ def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         parts.append(cev.rename("economy_welfare_cev").to_dataset())
     accounts = []
     for regime, (schedule, fit) in regimes.items():
-        index, fund = model_prices(transitions[regime], years, cal)
+        index, fund, reserve = paired_prices(transitions[regime], years, cal)
         accounts.append(project_accounts(population, schedule, fit, cal.pension, cal.finances,
-                                         wage_index=index, fund_return=fund))
+                                         wage_index=index, fund_return=fund,
+                                         reserve_return=reserve))
     acc = xr.concat(accounts, dim=regime_dim, data_vars="all", combine_attrs="override")
     priced = xr.Dataset({f"model_prices_{v}": acc[v] for v in (
         "balance_end_cny", "months_payable", "expenditure_cny", "contributions_cny")})

@@ -529,6 +529,9 @@ class Calibration(Strict):
 class ProjectionSettings(Strict):
     regimes: Annotated[list[Literal["pre_2024", "law_2024"]], Field(min_length=1)] = list(REGIMES)
     report_every: Annotated[int, Field(ge=1, le=50)] = 5
+    # the pension block's tornado table (each unpinned parameter at its low and high value,
+    # models.pension.uncertainty.tornado_table) under the 2024 law: about 40 projections
+    tornado: bool = False
 
 
 #: Most Monte Carlo paths an optimizing experiment may draw: results.nc keeps every path's

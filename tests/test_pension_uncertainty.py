@@ -101,15 +101,16 @@ def test_validation_table_deflates_nominal_figures(calibration, median_demograph
                               calibration.finances)
     acc = project_accounts(pop, sched, fit, calibration.pension, calibration.finances)
     table = validation_table(acc, calibration.checks)
-    assert len(table["check"]) == len(calibration.checks.validation)
+    assert len(table["validation_check"]) == len(calibration.checks.validation)
     prices = {p.year: p.value for p in calibration.checks.price_level}
-    for i in table["check"].values:
-        row = table.sel(check=i)
+    for i in table["validation_check"].values:
+        row = table.sel(validation_check=i)
         fact = calibration.checks.validation[int(i)]
         level = prices[fact.year] if fact.nominal else 1.0
         assert float(row["validation_reported_real"]) == pytest.approx(fact.value / level)
     nssf = table.where(table["validation_variable"] == "reserve_assets_end_cny", drop=True)
-    assert float(nssf["validation_model"].sel(check=nssf["check"][0])) == pytest.approx(
+    first = nssf["validation_check"][0]
+    assert float(nssf["validation_model"].sel(validation_check=first)) == pytest.approx(
         float(acc["reserve_assets_end_cny"].sel(year=2023)))
     pens = table.where(table["validation_variable"] == "pensioners_year_end", drop=True)
     assert float(pens["validation_model"][0]) == pytest.approx(

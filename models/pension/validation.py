@@ -29,7 +29,8 @@ def _model_value(accounts: xr.Dataset, variable: str, year: int) -> float:
 
 
 def validation_table(accounts: xr.Dataset, checks: ChecksCalibration) -> xr.Dataset:
-    """``[check]``: model, reported, price level, reported at base-year prices and the relative
+    """``[validation_check]`` (named apart from :func:`models.pipeline.run.demographic_checks`'s
+    ``check``): model, reported, price level, reported at base-year prices and the relative
     gap ``model / reported_real − 1`` of each validation figure inside the projection's years.
 
     ``accounts`` is one projection ``[year(, category)]`` (a ``regime`` or ``path`` dimension is
@@ -49,27 +50,28 @@ def validation_table(accounts: xr.Dataset, checks: ChecksCalibration) -> xr.Data
     real = reported / level
     return xr.Dataset(
         {
-            "validation_model": ("check", model, {"units": "per check: see validation_unit",
-                                                  "long_name": "model value (base-year prices)"}),
-            "validation_reported": ("check", reported,
+            "validation_model": ("validation_check", model,
+                                 {"units": "per check: see validation_unit",
+                                  "long_name": "model value (base-year prices)"}),
+            "validation_reported": ("validation_check", reported,
                                     {"units": "per check: see validation_unit",
                                      "long_name": "reported value (as published)"}),
-            "validation_price_level": ("check", level,
+            "validation_price_level": ("validation_check", level,
                                        {"units": "1", "long_name": "consumer price level / base "
                                                                    "year (1 for counts)"}),
-            "validation_reported_real": ("check", real,
+            "validation_reported_real": ("validation_check", real,
                                          {"units": "per check (base-year prices)",
                                           "long_name": "reported value at base-year prices"}),
-            "validation_gap": ("check", model / real - 1.0,
+            "validation_gap": ("validation_check", model / real - 1.0,
                                {"units": "1", "long_name": "model / reported at base-year "
                                                            "prices − 1"}),
         },
         coords={
-            "check": np.arange(len(facts)),
-            "validation_variable": ("check", [f.variable for f in facts]),
-            "validation_year": ("check", [f.year for f in facts]),
-            "validation_unit": ("check", [f.unit for f in facts]),
-            "validation_source": ("check", [f.source for f in facts]),
-            "validation_note": ("check", [f.note or "" for f in facts]),
+            "validation_check": np.arange(len(facts)),
+            "validation_variable": ("validation_check", [f.variable for f in facts]),
+            "validation_year": ("validation_check", [f.year for f in facts]),
+            "validation_unit": ("validation_check", [f.unit for f in facts]),
+            "validation_source": ("validation_check", [f.source for f in facts]),
+            "validation_note": ("validation_check", [f.note or "" for f in facts]),
         },
     )

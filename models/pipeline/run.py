@@ -39,6 +39,8 @@ from models.pension import (
     project_accounts,
     retirement_schedule,
 )
+from models.pension.uncertainty import identification_table, tornado_table
+from models.pension.validation import validation_table
 from models.pipeline import provenance
 from models.pipeline.economy_step import economy_context, run_economy
 from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
@@ -126,6 +128,38 @@ def base_year_fit(accounts: xr.Dataset, cal: Calibration) -> xr.Dataset:
     )
 
 
+def pension_tables(per_regime: list[xr.Dataset], regime_dim: xr.DataArray,
+                   cal: Calibration) -> xr.Dataset:
+    """The pension block's identification and validation tables for a run: the parameters the
+    base-year fit does not pin (``identification_*[parameter]``,
+    :func:`models.pension.uncertainty.identification_table`) and the projection beside every
+    reported figure after the base year (``validation_*[(regime,) validation_check]``,
+    :func:`models.pension.validation.validation_table`; the model's values by regime)."""
+    tables = [validation_table(acc, cal.checks) for acc in per_regime]
+    out = tables[0].copy()
+    for name in ("validation_model", "validation_gap"):
+        out[name] = xr.concat([t[name] for t in tables], dim=regime_dim)
+    ident = identification_table(cal)
+    ident = ident.rename({name: f"identification_{name}" for name in
+                          ("value", "low", "high", "unit", "source", "pinned_by")})
+    return xr.merge([out, ident], combine_attrs="override")
+
+
+#: the regime of the tornado table
+TORNADO_REGIME = "law_2024"
+
+
+def tornado(population: xr.DataArray, cal: Calibration) -> xr.Dataset:
+    """:func:`models.pension.uncertainty.tornado_table` under :data:`TORNADO_REGIME` as
+    ``tornado_*[parameter, tornado_bound]`` (the reference outcomes ``tornado_reference_*``)."""
+    table = tornado_table(population, cal, TORNADO_REGIME)
+    names = {name: f"tornado_{name}" for name in list(table.data_vars)
+             + ["low_value", "high_value", "value"]}
+    out = table.rename(names).rename({"bound": "tornado_bound"})
+    out.attrs = {}
+    return out
+
+
 def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
              timings: dict | None = None, files: dict | None = None) -> xr.Dataset:
     """An experiment as one labelled Dataset (no I/O): the median projection, the Monte Carlo
@@ -164,7 +198,11 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     fit_ds = xr.Dataset(fit_vars, coords={"regime": regime_dim})
     result = xr.merge([demography, accounts, milestones, fit_ds,
                        demographic_checks(demography, accounts, cal),
-                       base_year_fit(accounts, cal)], combine_attrs="override")
+                       base_year_fit(accounts, cal),
+                       pension_tables(per_regime, regime_dim, cal)], combine_attrs="override")
+    if exp.projection.tornado:
+        with timed(timings, "tornado_s"):
+            result = xr.merge([result, tornado(population, cal)], combine_attrs="override")
     result.attrs = {}
     result.attrs.update(experiment=exp.name, description=exp.description, base_year=base,
                         money_units=MONEY_UNITS)

@@ -25,11 +25,14 @@ from models.report.tables import (
     checks_frame,
     depletion_probability_frame,
     finances_frame,
+    identification_frame,
     milestones_distribution_frame,
     milestones_frame,
     months_payable_frame,
     population_quantiles_frame,
     spread_parameters_frame,
+    tornado_frame,
+    validation_frame,
 )
 from models.report.view import has_economy, has_optimization, is_monte_carlo
 
@@ -39,6 +42,10 @@ TABLES_DIR, FIGURES_DIR = "tables", "figures"
 def run_tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
     """Every table of a run, in report order."""
     out = [base_year_fit_frame(ds), checks_frame(ds)]
+    if "validation_check" in ds.dims:  # results written before the pension block's tables
+        out += [validation_frame(ds), identification_frame(ds)]
+    if "tornado_depletion_year" in ds:
+        out.append(tornado_frame(ds))
     out += [finances_frame(ds, str(r), every) for r in ds["regime"].values]
     out.append(milestones_frame(ds))
     if is_monte_carlo(ds):

@@ -65,6 +65,75 @@ def checks_frame(ds: xr.Dataset) -> Table:
     return Table("checks", "Projection vs reported facts (not fitted)", frame, ".2f")
 
 
+def identification_frame(ds: xr.Dataset) -> Table:
+    """The parameters the base-year fit does not pin: value, range, unit, source and what would
+    pin them (:func:`models.pension.uncertainty.identification_table`)."""
+    rows = []
+    for p in ds["parameter"].values:
+        row = ds.sel(parameter=p)
+        rows.append([str(p), float(row["identification_value"]),
+                     float(row["identification_low"]), float(row["identification_high"]),
+                     str(row["identification_unit"].values),
+                     str(row["identification_pinned_by"].values) or "-"])
+    frame = pd.DataFrame(rows, columns=["parameter", "value", "low", "high", "unit",
+                                        "what would pin it"])
+    return Table("identification", "Parameters the base-year fit does not pin (carried as "
+                 "parameter uncertainty)", frame, ".4g")
+
+
+def validation_frame(ds: xr.Dataset) -> Table:
+    """The projection beside every reported figure after the base year, at base-year prices
+    (:func:`models.pension.validation.validation_table`; never fitted), model by regime."""
+    regimes = [str(r) for r in ds["regime"].values]
+    rows = []
+    for i in ds["validation_check"].values:
+        c = ds.sel(validation_check=i)
+        rows.append([str(c["validation_variable"].values), int(c["validation_year"]),
+                     float(c["validation_reported"]), float(c["validation_price_level"]),
+                     float(c["validation_reported_real"])]
+                    + [float(c["validation_model"].sel(regime=r)) for r in regimes]
+                    + [100.0 * float(c["validation_gap"].sel(regime=r)) for r in regimes]
+                    + [str(c["validation_unit"].values)])
+    frame = pd.DataFrame(rows, columns=["variable", "year", "reported", "price level",
+                                        "reported (base-year prices)"]
+                         + [f"model {r}" for r in regimes] + [f"gap % {r}" for r in regimes]
+                         + ["unit"])
+    return Table("validation", "Validation: projection vs reported figures after the base "
+                 "year (base-year prices, not fitted)", frame, ".4g")
+
+
+def tornado_frame(ds: xr.Dataset) -> Table:
+    """Each unpinned parameter at its low and high value (the others at their values): the
+    first deficit year, the depletion year and the 2050 deficit
+    (:func:`models.pension.uncertainty.tornado_table`), largest depletion-year swing first."""
+    swing = ds["tornado_depletion_year_swing"].fillna(np.inf)
+    order = ds["parameter"].values[np.argsort(-swing.values, kind="stable")]
+    rows = []
+    for p in order:
+        row = ds.sel(parameter=p)
+
+        def at(name: str, bound: str, row=row) -> float:
+            return float(row[name].sel(tornado_bound=bound))
+
+        rows.append([str(p), float(row["tornado_value"]), float(row["tornado_low_value"]),
+                     float(row["tornado_high_value"]),
+                     _year(at("tornado_first_deficit_year", "low")),
+                     _year(at("tornado_first_deficit_year", "high")),
+                     _year(at("tornado_depletion_year", "low")),
+                     _year(at("tornado_depletion_year", "high")),
+                     at("tornado_deficit_2050_cny", "low") / BILLION,
+                     at("tornado_deficit_2050_cny", "high") / BILLION])
+    frame = pd.DataFrame(rows, columns=["parameter", "value", "low", "high",
+                                        "first deficit (low)", "first deficit (high)",
+                                        "depletion (low)", "depletion (high)",
+                                        "2050 deficit bn (low)", "2050 deficit bn (high)"])
+    ref = (f"reference: first deficit {_year(float(ds['tornado_reference_first_deficit_year']))}"
+           f", depletion {_year(float(ds['tornado_reference_depletion_year']))}, 2050 deficit "
+           f"{float(ds['tornado_reference_deficit_2050_cny']) / BILLION:,.0f} bn yuan")
+    return Table("tornado", "Tornado, 2024 law, median demography: one unpinned parameter at "
+                 f"its low and high value ({ref})", frame, ".4g")
+
+
 def finances_frame(ds: xr.Dataset, regime: str, every: int = 5) -> Table:
     acc = ds.sel(regime=regime)
     years = acc["year"].values

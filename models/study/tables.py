@@ -256,6 +256,23 @@ def calibration_tables(runs: Runs) -> list[StudyTable]:
     return out
 
 
+# ---------------------------------------------------------------------------- pension block
+def pension_block_tables(runs: Runs) -> list[StudyTable]:
+    """The pension block's identification table, its validation against the figures reported
+    after the base year and the tornado of the unpinned parameters (baseline run)."""
+    base = ROLES["baseline"]
+    ds = runs.get(base)
+    out = []
+    if "validation_check" in ds.dims:
+        out += [StudyTable(_retitle(report.identification_frame(ds), "pension_identification"),
+                           (base,)),
+                StudyTable(_retitle(report.validation_frame(ds), "pension_validation"),
+                           (base,))]
+    if "tornado_depletion_year" in ds:
+        out.append(StudyTable(_retitle(report.tornado_frame(ds), "pension_tornado"), (base,)))
+    return out
+
+
 # ---------------------------------------------------------------------------- demography
 def demography_tables(runs: Runs) -> list[StudyTable]:
     mc = ROLES["monte_carlo"]
@@ -886,6 +903,7 @@ def experiments_table(runs: Runs) -> list[StudyTable]:
 BUILDERS: tuple[tuple[str, Callable[[Runs], list[StudyTable]]], ...] = (
     ("experiments", experiments_table),
     ("calibration fit", calibration_tables),
+    ("pension block", pension_block_tables),
     ("demographic projection", demography_tables),
     ("status quo", status_quo_tables),
     ("optimal policy", optimal_summary),

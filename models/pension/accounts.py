@@ -107,66 +107,11 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
-    ret = pension.retirement
-    birth_year = years[:, None] - ages[None, :] - 1
-    grid = birth_year.shape + (12,)
-    birth_month = np.broadcast_to(np.arange(1, 13), grid)
-    lag = ret.award_lag_months.value
-    sd = ret.contribution_years_sd.value
-    before = np.maximum(ages - 1, 0)
     out = {k: [] for k in ("share", "jan", "stat", "mean_age", "years", "freeze")}
     for cat in CATEGORIES:
-        months = rules.statutory_retirement_age_months(
-            np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
-        law_age = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
-        delay = np.zeros(birth_year.shape)
-        if extra_delay_months is not None:
-            lever = extra_delay_months.sel(category=cat)
-            lever_years = lever["year"].values
-            reach = reach_year(birth_year, law_age)
-            idx = np.clip(np.searchsorted(lever_years, reach, side="right") - 1, 0, None)
-            delay = np.where(reach >= lever_years[0], lever.values[idx], 0.0)
-        stat_age = law_age + delay / 12.0
-        share = np.zeros(birth_year.shape)
-        share_jan = np.zeros(birth_year.shape)
-        mean_age = np.zeros(birth_year.shape)
-        mean_years = np.zeros(birth_year.shape)
-        earliest = np.full(birth_year.shape, np.inf)
-        original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
-        for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
-                                                           pension):
-            # an age fixed relative to the original age counts months from the original age
-            # of every birth month; the others from the regime's age of each birth month
-            kernel = "pre_2024" if fixed else regime
-            extra = (age_k - (original if fixed else law_age)) * 12.0
-            lo = np.floor(extra + 1e-9)
-            frac = np.clip(extra - lo, 0.0, 1.0)
-            frac = np.where(frac < 1e-9, 0.0, frac)
-            years_k = ret.contribution_density.value * np.maximum(
-                age_k - getattr(ret.entry_age, cat).value, 0.0)
-            y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, age_k),
-                                                                regime), dtype=float)
-            past = np.maximum(ages[None, :] + 0.5 - age_k, 0.0)
-            eligible = norm.cdf((years_k + past - y_min) / sd)
-            retired = _mixed_months(rules.retired_share, years, ages, cat, kernel, lo, frac,
-                                    lag)
-            share += weight * _never_falls(retired * eligible)
-            # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
-            retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
-                                        kernel, lo, frac, lag)
-            eligible_jan = norm.cdf((years_k + np.maximum(ages[None, :] - age_k, 0.0)
-                                     - y_min) / sd)
-            share_jan += weight * _never_falls(np.where(ages[None, :] > 0,
-                                                        retired_jan * eligible_jan, 0.0))
-            mean_age += weight * age_k
-            mean_years += weight * years_k
-            earliest = np.minimum(earliest, np.where(weight > 0, age_k, np.inf))
-        out["share"].append(share)
-        out["jan"].append(share_jan)
-        out["stat"].append(stat_age)
-        out["mean_age"].append(mean_age)
-        out["years"].append(mean_years)
-        out["freeze"].append(reach_year(birth_year, earliest).astype(float))
+        for key, value in _category_schedule(years, ages, cat, regime, pension,
+                                             extra_delay_months).items():
+            out[key].append(value)
     coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
     dims = ("year", "age", "category")
 
@@ -198,6 +143,66 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
         coords=coords,
         attrs={"regime": regime},
     )
+
+
+def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: str,
+                       pension: PensionCalibration,
+                       extra_delay_months: xr.DataArray | None) -> dict[str, np.ndarray]:
+    """One category's arrays ``[year, age]`` of :func:`retirement_schedule` (keys ``share``,
+    ``jan``, ``stat``, ``mean_age``, ``years``, ``freeze``; equations there)."""
+    ret = pension.retirement
+    birth_year = years[:, None] - ages[None, :] - 1
+    grid = birth_year.shape + (12,)
+    birth_month = np.broadcast_to(np.arange(1, 13), grid)
+    lag = ret.award_lag_months.value
+    sd = ret.contribution_years_sd.value
+    before = np.maximum(ages - 1, 0)
+    months = rules.statutory_retirement_age_months(
+        np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
+    law_age = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
+    delay = np.zeros(birth_year.shape)
+    if extra_delay_months is not None:
+        lever = extra_delay_months.sel(category=cat)
+        lever_years = lever["year"].values
+        reach = reach_year(birth_year, law_age)
+        idx = np.clip(np.searchsorted(lever_years, reach, side="right") - 1, 0, None)
+        delay = np.where(reach >= lever_years[0], lever.values[idx], 0.0)
+    stat_age = law_age + delay / 12.0
+    share = np.zeros(birth_year.shape)
+    share_jan = np.zeros(birth_year.shape)
+    mean_age = np.zeros(birth_year.shape)
+    mean_years = np.zeros(birth_year.shape)
+    earliest = np.full(birth_year.shape, np.inf)
+    original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
+    for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
+                                                       pension):
+        # an age fixed relative to the original age counts months from the original age
+        # of every birth month; the others from the regime's age of each birth month
+        kernel = "pre_2024" if fixed else regime
+        extra = (age_k - (original if fixed else law_age)) * 12.0
+        lo = np.floor(extra + 1e-9)
+        frac = np.clip(extra - lo, 0.0, 1.0)
+        frac = np.where(frac < 1e-9, 0.0, frac)
+        years_k = ret.contribution_density.value * np.maximum(
+            age_k - getattr(ret.entry_age, cat).value, 0.0)
+        y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, age_k),
+                                                            regime), dtype=float)
+        past = np.maximum(ages[None, :] + 0.5 - age_k, 0.0)
+        eligible = norm.cdf((years_k + past - y_min) / sd)
+        retired = _mixed_months(rules.retired_share, years, ages, cat, kernel, lo, frac, lag)
+        share += weight * _never_falls(retired * eligible)
+        # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
+        retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
+                                    kernel, lo, frac, lag)
+        eligible_jan = norm.cdf((years_k + np.maximum(ages[None, :] - age_k, 0.0)
+                                 - y_min) / sd)
+        share_jan += weight * _never_falls(np.where(ages[None, :] > 0,
+                                                    retired_jan * eligible_jan, 0.0))
+        mean_age += weight * age_k
+        mean_years += weight * years_k
+        earliest = np.minimum(earliest, np.where(weight > 0, age_k, np.inf))
+    return {"share": share, "jan": share_jan, "stat": stat_age, "mean_age": mean_age,
+            "years": mean_years, "freeze": reach_year(birth_year, earliest).astype(float)}
 
 
 def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
@@ -387,10 +392,50 @@ def _next_year_population(population: xr.DataArray, base: int) -> np.ndarray:
     return aged
 
 
+def _fit_coverage(pop_next: np.ndarray, years2: np.ndarray, ages: np.ndarray,
+                  freeze: np.ndarray, share_jan: np.ndarray, pension: PensionCalibration
+                  ) -> tuple[float, float]:
+    """``(γ, L0)`` of :func:`calibrate_base_year`: the year-end stocks ``Σ pop(base+1) C (1 −
+    S_jan)`` and ``Σ pop(base+1) C S_jan`` (``[age, category]`` arrays of the next year) are
+    ``L0 ×`` a function of ``γ``; ``γ`` solves their ratio (Brent), then ``L0`` the workers."""
+    tg = pension.targets
+    base = int(years2[0])
+
+    def stocks(gamma: float) -> tuple[float, float]:
+        cov = _coverage(years2, ages, freeze, base, 1.0, gamma, pension)[1]
+        return (float(np.sum(pop_next * cov * (1.0 - share_jan))),
+                float(np.sum(pop_next * cov * share_jan)))
+
+    target_ratio = tg.retirees.value / tg.insured_workers.value
+
+    def gap(gamma: float) -> float:
+        workers, retirees = stocks(gamma)
+        return retirees / workers - target_ratio
+
+    lo, hi = -0.2, 0.3
+    if gap(lo) * gap(hi) > 0:
+        raise ConfigError(
+            f"pension.toml: key 'targets.retirees.value' = {tg.retirees.value:.4g}: cannot be "
+            f"reproduced with a historical coverage growth in [{lo}, {hi}] (retirees per "
+            f"insured worker {gap(lo) + target_ratio:.4g} .. {gap(hi) + target_ratio:.4g}, "
+            f"target {target_ratio:.4g})")
+    gamma = brentq(gap, lo, hi, xtol=1e-13)
+    level0 = tg.insured_workers.value / stocks(gamma)[0]
+    if level0 * pension.coverage.long_run_level_relative.value > 1.0:
+        raise ConfigError(
+            f"pension.toml: key 'coverage.long_run_level_relative.value' = "
+            f"{pension.coverage.long_run_level_relative.value}: expected a value with base "
+            f"coverage {level0:.3f} x it <= 1")
+    return float(gamma), float(level0)
+
+
 def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
                         pension: PensionCalibration, finances: FinancesCalibration
                         ) -> BaseYearFit:
     """Solve the scheme's scalars so the base year reproduces its targets.
+
+    Long because the docstring states the equation of each fitted scalar (the coverage fit is
+    :func:`_fit_coverage`).
 
     ``population`` is ``[year, age, sex]`` holding the base year and the next (or ``[age,
     sex]``, the base year only: the year-end stock then ignores the year's deaths);
@@ -422,31 +467,7 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     share = sched2["pension_share"].values[0]
     share_jan = sched2["pension_share_jan"].values[1]
 
-    def stocks(gamma: float) -> tuple[float, float]:
-        cov = _coverage(years2, ages, freeze, base, 1.0, gamma, pension)[1]
-        return (float(np.sum(pop_next * cov * (1.0 - share_jan))),
-                float(np.sum(pop_next * cov * share_jan)))
-
-    target_ratio = tg.retirees.value / tg.insured_workers.value
-
-    def gap(gamma: float) -> float:
-        workers, retirees = stocks(gamma)
-        return retirees / workers - target_ratio
-
-    lo, hi = -0.2, 0.3
-    if gap(lo) * gap(hi) > 0:
-        raise ConfigError(
-            f"pension.toml: key 'targets.retirees.value' = {tg.retirees.value:.4g}: cannot be "
-            f"reproduced with a historical coverage growth in [{lo}, {hi}] (retirees per "
-            f"insured worker {gap(lo) + target_ratio:.4g} .. {gap(hi) + target_ratio:.4g}, "
-            f"target {target_ratio:.4g})")
-    gamma = brentq(gap, lo, hi, xtol=1e-13)
-    level0 = tg.insured_workers.value / stocks(gamma)[0]
-    if level0 * pension.coverage.long_run_level_relative.value > 1.0:
-        raise ConfigError(
-            f"pension.toml: key 'coverage.long_run_level_relative.value' = "
-            f"{pension.coverage.long_run_level_relative.value}: expected a value with base "
-            f"coverage {level0:.3f} x it <= 1")
+    gamma, level0 = _fit_coverage(pop_next, years2, ages, freeze, share_jan, pension)
     cov0 = _coverage(years2, ages, freeze, base, level0, gamma, pension)[0]
     n_pensioners = pop_c * cov0 * share
     n_workers = float(np.sum(pop_c * cov0 * (1.0 - share)))
@@ -496,11 +517,39 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     )
 
 
+def _wages_and_indexation(years: np.ndarray, pension: PensionCalibration,
+                          finances: FinancesCalibration, wage_index: xr.DataArray | None,
+                          indexation_share: xr.DataArray | None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w, g, idx)`` ``[..., year]`` of :func:`account_rates`: the average wage (the
+    calibration's path, or ``w0 ×`` the wage index with its leading dimensions first), its
+    growth into each year (the base year takes the calibration's rate) and the indexation of
+    pensions in payment ``idx(t) = share(t) · g(t)``."""
+    base = int(years[0])
+    if wage_index is None:
+        wage = _wage_path(years, base, finances)
+    else:
+        lead = [d for d in wage_index.dims if d != "year"]
+        index = wage_index.sel(year=years).transpose(*lead, "year").values
+        wage = finances.wages.average_wage_cny.value * index
+    first = finances.wages.real_growth.rate(np.array([base]))
+    growth = np.concatenate([np.broadcast_to(first, wage.shape[:-1] + (1,)),
+                             wage[..., 1:] / wage[..., :-1] - 1.0], axis=-1)
+    share_path = (np.full(len(years), pension.benefit.indexation_wage_share.value)
+                  if indexation_share is None
+                  else np.asarray(indexation_share.sel(year=years).values, dtype=float))
+    return wage, growth, share_path * growth
+
+
 def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibration,
                   finances: FinancesCalibration, weights_population: xr.DataArray,
                   wage_index: xr.DataArray | None = None,
                   indexation_share: xr.DataArray | None = None) -> xr.Dataset:
     """Per-person rates of the accounts (the pension block), independent of the population path.
+
+    Long because the returned Dataset lists every rate with its units and meaning (read by the
+    accounts, the optimizer and the economy's books, :mod:`models.pension.book`); the wages and
+    indexation are :func:`_wages_and_indexation`.
 
     Returns ``[year, age, category]``: ``insured_rate`` (insured workers per person, whole-year
     average), ``pensioner_rate`` (pensioners per person), ``insured_rate_jan`` and
@@ -538,22 +587,9 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     regime = schedule.attrs["regime"]
     n_years = len(years)
 
-    lead: list[str] = []
-    if wage_index is None:
-        wage = _wage_path(years, base, finances)
-    else:
-        lead = [d for d in wage_index.dims if d != "year"]
-        index = wage_index.sel(year=years).transpose(*lead, "year").values
-        wage = finances.wages.average_wage_cny.value * index
-    # growth[t]: the wage growth into year t (the base year takes the calibration's rate);
-    # pensions in payment are indexed in year t by a share of it
-    first = finances.wages.real_growth.rate(np.array([base]))
-    growth = np.concatenate([np.broadcast_to(first, wage.shape[:-1] + (1,)),
-                             wage[..., 1:] / wage[..., :-1] - 1.0], axis=-1)
-    share_path = (np.full(n_years, pension.benefit.indexation_wage_share.value)
-                  if indexation_share is None
-                  else np.asarray(indexation_share.sel(year=years).values, dtype=float))
-    index_rate = share_path * growth
+    lead = [] if wage_index is None else [d for d in wage_index.dims if d != "year"]
+    wage, growth, index_rate = _wages_and_indexation(years, pension, finances, wage_index,
+                                                     indexation_share)
     coverage = _coverage(years, ages, schedule["coverage_freeze_year"].values, base,
                          fit.coverage_level, fit.historical_coverage_growth, pension)
     insured_rate = coverage * (1.0 - share)

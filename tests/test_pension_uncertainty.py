@@ -3,8 +3,11 @@ accounts."""
 
 import numpy as np
 import pytest
+import xarray as xr
 
+from models.catalogue import annotate
 from models.demography.stochastic import path_seed
+from models.pension import calibrate_base_year, project_accounts, retirement_schedule
 from models.pension.uncertainty import (
     draw_parameters,
     identification_table,
@@ -14,6 +17,8 @@ from models.pension.uncertainty import (
     with_parameters,
 )
 from models.pension.validation import validation_table
+from models.pipeline.run import pension_tables
+from models.report.tables import identification_frame, validation_frame
 
 SEED = 20241113
 
@@ -92,7 +97,6 @@ def test_tornado_moves_the_fund_in_the_expected_direction(tornado):
 
 
 def test_validation_table_deflates_nominal_figures(calibration, median_demography):
-    from models.pension import calibrate_base_year, project_accounts, retirement_schedule
 
     pop = median_demography["population"].sel(year=slice(2021, 2026))
     sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
@@ -115,3 +119,32 @@ def test_validation_table_deflates_nominal_figures(calibration, median_demograph
     pens = table.where(table["validation_variable"] == "pensioners_year_end", drop=True)
     assert float(pens["validation_model"][0]) == pytest.approx(
         float(acc["pensioners_year_end"].sel(year=2022).sum()))
+
+
+def test_run_tables_carry_validation_by_regime_and_identification(calibration,
+                                                                  median_demography):
+    """The run's pension tables: each regime's model values are its own projection's
+    (validation_table), the reported ones shared; the identification table renamed whole;
+    both annotated by the catalogue and rendered."""
+    pop = median_demography["population"].sel(year=slice(2021, 2026))
+    years, ages = pop["year"].values, pop["age"].values
+    per_regime = []
+    for regime in ("pre_2024", "law_2024"):
+        sched = retirement_schedule(years, ages, regime, calibration.pension)
+        fit = calibrate_base_year(pop.sel(year=[2021, 2022]), sched, calibration.pension,
+                                  calibration.finances)
+        per_regime.append(project_accounts(pop, sched, fit, calibration.pension,
+                                           calibration.finances))
+    regimes = xr.DataArray(["pre_2024", "law_2024"], dims="regime", name="regime")
+    ds = annotate(pension_tables(per_regime, regimes, calibration))
+    for acc, regime in zip(per_regime, regimes.values):
+        own = validation_table(acc, calibration.checks)
+        np.testing.assert_array_equal(ds["validation_model"].sel(regime=regime),
+                                      own["validation_model"])
+    assert not np.array_equal(ds["validation_model"].sel(regime="pre_2024"),
+                              ds["validation_model"].sel(regime="law_2024"))
+    ident = identification_table(calibration)
+    np.testing.assert_array_equal(ds["identification_high"], ident["high"])
+    assert list(ds["identification_pinned_by"].values) == list(ident["pinned_by"].values)
+    assert len(validation_frame(ds).frame) == ds.sizes["validation_check"]
+    assert len(identification_frame(ds).frame) == ds.sizes["parameter"]

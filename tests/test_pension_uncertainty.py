@@ -97,7 +97,6 @@ def test_tornado_moves_the_fund_in_the_expected_direction(tornado):
 
 
 def test_validation_table_deflates_nominal_figures(calibration, median_demography):
-
     pop = median_demography["population"].sel(year=slice(2021, 2026))
     sched = retirement_schedule(pop["year"].values, pop["age"].values, "law_2024",
                                 calibration.pension)

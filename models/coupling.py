@@ -170,8 +170,9 @@ def employee_pension_ratio(population: xr.DataArray, cal: Calibration,
 
 def regime_params(ctx: EconomyContext, cal: Calibration, regime: str):
     """The economy's parameters under ``regime``: the calibrated ones with the pension block's
-    books under the regime (:func:`with_pension_book`), with the residents' equity reform when the calibration sets it (its target is a share of the accounts'
-    average employee pension under the regime, :func:`employee_pension_ratio`)."""
+    books under the regime (:func:`with_pension_book`), with the residents' equity reform
+    when the calibration sets it (its target is a share of the accounts' average employee
+    pension under the regime, :func:`employee_pension_ratio`)."""
     params = with_pension_book(ctx.params, ctx, cal, regime_policy(ctx, cal, regime))
     if not cal.pension.residents.reformed:
         return params

@@ -1,8 +1,12 @@
 """Where the blocks meet: the economy's prices in the pension accounts, the optimizer's policy
 in the economy, and the pairing of the two as one damped fixed point.
 
-* **Prices into the accounts** (:func:`model_prices`): the accounts' wage index and fund return
-  from an OLG transition.
+* **Prices into the accounts** (:func:`model_prices`, :func:`paired_prices`): the accounts'
+  wage index and the fund's and NSSF's returns (one rule, :func:`model_returns`) from an OLG
+  transition.
+* **One pension system** (:func:`regime_params`, :func:`with_pension_book`): the economy's
+  government keeps the pension block's books (:mod:`models.pension.book`) under the regime,
+  its delays and the regime's base-year fit.
 * **Policy into the economy** (:func:`transition_under`, :func:`expected_policy`): the economy's
   transition under a regime and the optimizer's levers (pooled-rate path, retirement delays,
   indexation share), the levers taken as their probability-weighted mean over the tree.

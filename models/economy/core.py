@@ -32,6 +32,10 @@ Equations (a cohort of kind ``k``; ``t`` the calendar year of age ``i``)
   it moves to a share of the average employee pension, see :func:`residents_ratio`).
 * Income: ``y = (ℓ w e θ + pensions)(1 − τ) − contributions + bequest``, ``τ`` the
   government's proportional tax on labour and pension income.
+* With ``params.pension_book`` set (:mod:`models.pension.book`), the transition replaces the
+  employee kinds' contributions and pensions of the rules above by the pension block's cell
+  flows per person of the kind (one pension system with the accounts); the rules above then
+  serve the steady states and the years after the transition's horizon.
 """
 
 from __future__ import annotations

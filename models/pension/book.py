@@ -19,8 +19,18 @@ and expenditure are the accounts' (``tests/test_agreement.py``). The economy's h
 employee kind of category ``c`` receive and pay the cell's flows per person of that kind
 (:func:`per_kind_person`), so what the government pays is what households receive.
 
-Scope: the economy's ages (``first_age``..``last_age``): the accounts' insured below
-``first_age`` (the coverage ramp from 16) are outside the economy's households.
+Scope and what stays the economy's own:
+
+* the economy's ages (``first_age``..``last_age``): the accounts' insured below ``first_age``
+  (the coverage ramp from 16) are outside the economy's households (0.9–1.6 % of the
+  accounts' contributions, 2021–2100);
+* the years ``base .. base + T`` of the transition; the terminal steady state (and the cohorts'
+  flows after ``T``) keep the economy's cohort rules (:func:`models.economy.core.
+  cohort_budget`), as do the calibration of the base-year economy and its initial state;
+* the economy's kinds keep their coverage by birth cohort, so per person of the employee kind
+  the book's flows differ from the accounts' per covered person by the ratio of the two
+  coverages (aggregates equal);
+* the inelastic economy only (hours and retirement choices set by policy).
 """
 
 from __future__ import annotations

@@ -699,6 +699,19 @@ class ParallelSettings(Strict):
     workers: Annotated[int, Field(ge=1, le=256)] = 1
 
 
+class UncertaintySettings(Strict):
+    """Parameter uncertainty (issue 13): the pension and finances parameters the base-year fit
+    does not pin (their ``low``/``high`` range in the calibration) are drawn per Monte Carlo path
+    from the experiment's seed tree (:func:`models.pension.uncertainty.draw_parameters`).
+    ``parameter_sets`` caps the distinct draws: with more paths than sets, consecutive paths
+    share a set (path ``p`` of ``N`` takes set ``p * sets // N``), so the cost of the drawn
+    pension blocks does not grow with the paths. A run with the median path only evaluates the
+    fund under ``parameter_sets`` draws on it. ``parameters = false`` switches it off."""
+
+    parameters: bool = True
+    parameter_sets: Annotated[int, Field(ge=1, le=100_000)] = 100
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -712,6 +725,7 @@ class Experiment(Strict):
     optimization: OptimizationSettings | None = None
     economy: EconomySettings = EconomySettings()
     parallel: ParallelSettings = ParallelSettings()
+    uncertainty: UncertaintySettings = UncertaintySettings()
 
     @model_validator(mode="after")
     def _paths(self) -> Experiment:

@@ -25,7 +25,8 @@ CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 #: Dimension names of results.nc (DESIGN.md "Conventions", and the tables' own indices).
 DIMENSIONS = {"path", "node", "year", "age", "sex", "group", "category", "regime", "check",
               "target", "economy_target", "birth_year", "snapshot_year", "fit_year", "bound",
-              "published_year", "stage", "search_step", "pairing_iteration", "error_path"}
+              "published_year", "stage", "search_step", "pairing_iteration", "error_path",
+              "parameter", "draw"}
 
 
 def test_every_entry_is_complete_and_unique():

@@ -21,9 +21,10 @@ weight ``ω_c`` within its sex: 1 for men, ``women_cadre_share`` and its complem
 * the fund ``B(t+1) = B(t) + r(t) max(B, 0) − r(t) max(−B, 0) + contributions + subsidy − E``,
   months payable ``B(t+1) / (E / 12)``.
 
-Every per-path number depends only on that path's population and its block (the contraction
-is ``numpy.einsum`` without BLAS: a fixed order of summation per path), so results do not
-depend on how paths are batched, chunked or spread over workers.
+Every per-path number depends only on that path's population and its block (each contraction
+is a product and NumPy's pairwise sum along one contiguous row per path and year: a fixed order
+of summation), so results do not depend on how paths are batched, chunked or spread over
+workers (tests/test_monte_carlo_accounts.py checks a path alone against a batch).
 """
 
 from __future__ import annotations
@@ -114,6 +115,13 @@ def first_year_of(condition: np.ndarray, years: np.ndarray) -> np.ndarray:
     return np.where(hit, np.asarray(years, dtype=float)[condition.argmax(axis=-1)], np.nan)
 
 
+def _contract(population: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """``Σ_i population[n, t, i] rate[(n,) t, i]`` as a product and a sum along the last
+    (contiguous) axis: NumPy's pairwise sum of each row, the same whatever the rows beside it
+    (a BLAS product or ``einsum`` may change its order with the number of paths)."""
+    return (population * rate).sum(axis=-1)
+
+
 def fund_paths(population: np.ndarray, block: FundBlock, years: np.ndarray) -> dict:
     """The fund of every path: ``population[path, year, age, sex]`` (persons on 1 January) ->
     ``balance_end_cny``, ``months_payable``, ``expenditure_cny``, ``contributions_cny``,
@@ -122,9 +130,11 @@ def fund_paths(population: np.ndarray, block: FundBlock, years: np.ndarray) -> d
     :func:`models.pension.accounts.fund_milestones`. The equations are in the module
     docstring."""
     pop = np.asarray(population, dtype=np.float64)
-    per_path = "nta" if block.expenditure.ndim == 4 else "ta"
-    n_insured = np.einsum("ntas,tas->nt", pop, block.insured)
-    expenditure = np.einsum(f"ntas,{per_path}s->nt", pop, block.expenditure)
+    cells = pop.shape[:2] + (-1,)  # [path, year, age x sex]: one contiguous row per path-year
+    flat = pop.reshape(cells)
+    n_insured = _contract(flat, block.insured.reshape(block.insured.shape[0], -1))
+    expenditure = _contract(flat, block.expenditure.reshape(
+        block.expenditure.shape[:-2] + (-1,)))
     wage = np.broadcast_to(block.wage, n_insured.shape)
     subsidy = np.broadcast_to(block.subsidy, n_insured.shape)
     contribution_base = block.contribution_index * wage * block.compliance * n_insured

@@ -329,6 +329,60 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     return mc
 
 
+@dataclasses.dataclass(frozen=True)
+class _DrawInputs:
+    """What every chunk of parameter draws on the median path needs."""
+
+    calibration_json: str
+    seed: np.random.SeedSequence
+    median_population: xr.DataArray
+    regimes: list[str]
+
+
+def _median_draws_chunk(shared: _DrawInputs, sets: np.ndarray) -> dict:
+    """The fund's milestones on the median path under each drawn set of ``sets``:
+    ``{milestone: [regime, set]}``."""
+    cal = Calibration.model_validate_json(shared.calibration_json)
+    blocks = drawn_pension_blocks(cal, shared.seed, sets, shared.median_population,
+                                  shared.regimes)
+    pop = shared.median_population.transpose("year", "age", "sex").values[None]
+    years = shared.median_population["year"].values
+    out = {name: np.empty((len(shared.regimes), len(sets))) for name in MILESTONES}
+    for i, j in enumerate(sets):
+        for r, regime in enumerate(shared.regimes):
+            fund = fund_paths(pop, blocks[int(j)][regime].fund, years)
+            for name in MILESTONES:
+                out[name][r, i] = fund[name][0]
+    return out
+
+
+def parameter_draws_median(exp: Experiment, cal: Calibration,
+                           median_population: xr.DataArray, timings: dict) -> xr.Dataset:
+    """Parameter uncertainty alone: the fund's first-deficit and depletion years on the median
+    path under ``exp.uncertainty.median_draws`` draws (draw ``j`` is parameter set ``j`` of
+    :func:`models.pension.uncertainty.draw_parameters` from the experiment's seed, as path
+    ``j``'s of a Monte Carlo run with at least as many sets), in ``exp.parallel.workers``
+    processes with the same numbers as one. Returns ``*_parameter_draws[regime, draw]`` and
+    ``parameter_draws[draw, parameter]``."""
+    n = exp.uncertainty.median_draws
+    seed = np.random.SeedSequence(exp.seed)
+    shared = _DrawInputs(cal.model_dump_json(), seed, median_population,
+                         list(exp.projection.regimes))
+    chunks = path_chunks(n, max(1, -(-n // (2 * exp.parallel.workers))))
+    found = {name: np.empty((len(shared.regimes), n)) for name in MILESTONES}
+    with timed(timings, "parameter_draws_s"):
+        for sets, out in zip(chunks, map_chunks(_median_draws_chunk, chunks,
+                                                exp.parallel.workers, shared)):
+            for name in MILESTONES:
+                found[name][:, sets] = out[name]
+    draws = draw_parameters(cal, seed, np.arange(n))
+    return xr.Dataset(
+        {**{f"{name}_parameter_draws": (("regime", "draw"), found[name]) for name in MILESTONES},
+         "parameter_draws": (("draw", "parameter"), draws.values)},
+        coords={"regime": shared.regimes, "draw": np.arange(n),
+                "parameter": draws["parameter"].values})
+
+
 def snapshot_years_of(years: np.ndarray) -> list[int]:
     """The base year and the :data:`SNAPSHOT_YEARS` within the projection."""
     base = int(years[0])

@@ -24,6 +24,7 @@ from models.report.tables import (
     calibration_frame,
     checks_frame,
     depletion_probability_frame,
+    depletion_uncertainty_frame,
     finances_frame,
     milestones_distribution_frame,
     milestones_frame,
@@ -41,6 +42,9 @@ def run_tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
     out = [base_year_fit_frame(ds), checks_frame(ds)]
     out += [finances_frame(ds, str(r), every) for r in ds["regime"].values]
     out.append(milestones_frame(ds))
+    statement = depletion_uncertainty_frame(ds)
+    if statement is not None:
+        out.append(statement)
     if is_monte_carlo(ds):
         out += [spread_parameters_frame(ds), calibration_frame(ds, "e0"),
                 calibration_frame(ds, "tfr"), population_quantiles_frame(ds),

@@ -30,7 +30,7 @@ from models.pension.uncertainty import (
     with_parameters,
 )
 from models.pipeline import monte_carlo
-from models.report.tables import depletion_uncertainty_frame
+from models.report.tables import depletion_statement, depletion_uncertainty_frame
 from tests.conftest import CALIBRATION
 
 SEED = 20261130
@@ -100,6 +100,8 @@ def test_fund_paths_agree_under_per_path_prices(calibration, paths_population, b
                                  fund_return=fund_return, lead=("path",)), years)
     np.testing.assert_allclose(fund["expenditure_cny"], acc["expenditure_cny"].values,
                                rtol=1e-12)
+    scale = np.abs(acc["balance_end_cny"].values).max(axis=-1, keepdims=True)
+    assert np.max(np.abs(fund["balance_end_cny"] - acc["balance_end_cny"].values) / scale) < 1e-12
     np.testing.assert_array_equal(fund["depletion_year"],
                                   fund_milestones(acc)["depletion_year"].values)
 
@@ -224,3 +226,8 @@ def test_depletion_statement_gives_the_median_and_the_90_percent_band():
     assert (row["median"], row["95 %"], row["never to the horizon (%)"]) == ("2032", "never",
                                                                              25.0)
     assert frame.loc["paths, demography alone", "median"] == "2034"
+    lines = depletion_statement(depletion_uncertainty_frame(ds))
+    assert lines == ["law_2024: the fund is depleted in 2035 on the median path; median path, "
+                     "parameter draws (20): median 2039, 90 % band 2030-2048; paths, demography "
+                     "alone (4): median 2034, 90 % band 2034-2034; paths, demography and "
+                     "parameters (4): median 2032, 90 % band 2031-never."]

@@ -24,6 +24,7 @@ from models.report.tables import (
     calibration_frame,
     checks_frame,
     depletion_probability_frame,
+    depletion_statement,
     depletion_uncertainty_frame,
     finances_frame,
     milestones_distribution_frame,
@@ -86,6 +87,8 @@ def render(ds: xr.Dataset, every: int = 5) -> str:
         if is_monte_carlo(ds) and table.name == "spread_parameters":
             parts += monte_carlo_header(ds)
         parts += ["", table.title, table.text()]
+        if table.name == "depletion_uncertainty":
+            parts += [""] + depletion_statement(table)
     return "\n".join(parts)
 
 

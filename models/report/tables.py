@@ -220,6 +220,20 @@ def depletion_uncertainty_frame(ds: xr.Dataset) -> Table | None:
                  "calibrated ranges)", frame, ".1f")
 
 
+def depletion_statement(table: Table) -> list[str]:
+    """One sentence per regime from :func:`depletion_uncertainty_frame`: the year on the
+    median path, then the median and 90 % band of each uncertainty it has."""
+    lines = []
+    for regime, rows in table.frame.groupby("regime", sort=False):
+        first = rows.iloc[0]
+        parts = [f"{regime}: the fund is depleted in {first['median']} on the median path"]
+        for _, row in rows.iloc[1:].iterrows():
+            parts.append(f"{row['uncertainty']} ({row['draws']:,}): median {row['median']}, "
+                         f"90 % band {row['5 %']}-{row['95 %']}")
+        lines.append("; ".join(parts) + ".")
+    return lines
+
+
 def depletion_probability_frame(ds: xr.Dataset) -> Table:
     rows = []
     for regime in ds["regime"].values:

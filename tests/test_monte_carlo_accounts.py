@@ -107,15 +107,22 @@ def test_fund_paths_agree_under_per_path_prices(calibration, paths_population, b
 
 
 def test_fund_paths_do_not_depend_on_the_batch(calibration, paths_population, block_inputs):
-    """A path's fund alone equals its fund among others, bit for bit."""
+    """A path's fund alone, among others, and from a copy shifted by one float in memory:
+    the same bits."""
     _, fit, rates = block_inputs
     block = fund_block(rates, fit, calibration.pension, calibration.finances)
     years = paths_population["year"].values
-    together = fund_paths(paths_population.values, block, years)
+    pop = paths_population.values
+    together = fund_paths(pop, block, years)
+    buffer = np.empty(pop.size + 1)
+    shifted = buffer[1:].reshape(pop.shape)
+    shifted[...] = pop
     for p in (0, 3, 5):
-        alone = fund_paths(paths_population.values[p:p + 1], block, years)
+        alone = fund_paths(pop[p:p + 1], block, years)
+        moved = fund_paths(shifted[p:p + 2], block, years)
         for name, values in alone.items():
             np.testing.assert_array_equal(values[0], together[name][p], err_msg=name)
+            np.testing.assert_array_equal(moved[name][0], together[name][p], err_msg=name)
 
 
 def test_parameter_sets_of_paths():

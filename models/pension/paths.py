@@ -22,8 +22,7 @@ weight ``ω_c`` within its sex: 1 for men, ``women_cadre_share`` and its complem
   months payable ``B(t+1) / (E / 12)``.
 
 Every per-path number depends only on that path's population and its block (each contraction
-is a product and NumPy's pairwise sum along one contiguous row per path and year: a fixed order
-of summation), so results do not depend on how paths are batched, chunked or spread over
+is one dot product of a contiguous row per path and year: a fixed order of summation), so results do not depend on how paths are batched, chunked or spread over
 workers (tests/test_monte_carlo_accounts.py checks a path alone against a batch).
 """
 
@@ -37,7 +36,8 @@ import xarray as xr
 from models.config import CATEGORIES, SEXES, FinancesCalibration, PensionCalibration
 from models.pension.accounts import CATEGORY_SEX, BaseYearFit, fund_balance
 
-__all__ = ["FundBlock", "fund_block", "fold_categories", "fund_paths", "first_year_of"]
+__all__ = ["FundBlock", "fund_block", "fold_categories", "path_flows", "fund_of_flows", "fund_paths",
+           "first_year_of"]
 
 
 @dataclass(frozen=True)
@@ -116,25 +116,28 @@ def first_year_of(condition: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 
 def _contract(population: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """``Σ_i population[n, t, i] rate[(n,) t, i]`` as a product and a sum along the last
-    (contiguous) axis: NumPy's pairwise sum of each row, the same whatever the rows beside it
-    (a BLAS product or ``einsum`` may change its order with the number of paths)."""
-    return (population * rate).sum(axis=-1)
+    """``Σ_{a,s} population[n, t, a, s] rate[(n,) t, a, s]``: one dot product of contiguous
+    rows per path and year (``numpy.vecdot``), whose order of summation depends on the row's
+    length only, not on the rows beside it or their address (tested: a path alone, in a batch
+    and shifted in memory give the same bits); a matrix product over paths, or ``einsum``,
+    may change it with the number of paths."""
+    rows = population.shape[:2] + (-1,)
+    return np.vecdot(population.reshape(rows), rate.reshape(rate.shape[:-2] + (-1,)))
 
 
-def fund_paths(population: np.ndarray, block: FundBlock, years: np.ndarray) -> dict:
-    """The fund of every path: ``population[path, year, age, sex]`` (persons on 1 January) ->
-    ``balance_end_cny``, ``months_payable``, ``expenditure_cny``, ``contributions_cny``,
-    ``fiscal_subsidy_cny`` ``[path, year]`` and ``first_deficit_year``, ``depletion_year``
-    ``[path]`` (calendar years, NaN if none by the last year), as in
-    :func:`models.pension.accounts.fund_milestones`. The equations are in the module
-    docstring."""
-    pop = np.asarray(population, dtype=np.float64)
-    cells = pop.shape[:2] + (-1,)  # [path, year, age x sex]: one contiguous row per path-year
-    flat = pop.reshape(cells)
-    n_insured = _contract(flat, block.insured.reshape(block.insured.shape[0], -1))
-    expenditure = _contract(flat, block.expenditure.reshape(
-        block.expenditure.shape[:-2] + (-1,)))
+def path_flows(population: np.ndarray, block: FundBlock) -> tuple[np.ndarray, np.ndarray]:
+    """Insured workers ``N_w`` and pension expenditure ``E`` (yuan a year) ``[path, year]`` of
+    ``population[path, year, age, sex]`` (persons on 1 January) under ``block``."""
+    pop = np.ascontiguousarray(population, dtype=np.float64)
+    return _contract(pop, block.insured), _contract(pop, block.expenditure)
+
+
+def fund_of_flows(n_insured: np.ndarray, expenditure: np.ndarray, block: FundBlock,
+                  years: np.ndarray) -> dict:
+    """The fund from :func:`path_flows` ``[path, year]``: ``balance_end_cny``,
+    ``months_payable``, ``expenditure_cny``, ``contributions_cny``, ``fiscal_subsidy_cny``
+    ``[path, year]`` and ``first_deficit_year``, ``depletion_year`` ``[path]`` (calendar years,
+    NaN if none by the last year), as in :func:`models.pension.accounts.fund_milestones`."""
     wage = np.broadcast_to(block.wage, n_insured.shape)
     subsidy = np.broadcast_to(block.subsidy, n_insured.shape)
     contribution_base = block.contribution_index * wage * block.compliance * n_insured
@@ -153,3 +156,9 @@ def fund_paths(population: np.ndarray, block: FundBlock, years: np.ndarray) -> d
         "first_deficit_year": first_year_of(expenditure > contributions + subsidy, years),
         "depletion_year": first_year_of(balance_end < 0, years),
     }
+
+
+def fund_paths(population: np.ndarray, block: FundBlock, years: np.ndarray) -> dict:
+    """The fund of every path, ``population[path, year, age, sex]`` (persons on 1 January):
+    :func:`fund_of_flows` of :func:`path_flows`. The equations are in the module docstring."""
+    return fund_of_flows(*path_flows(population, block), block, years)

@@ -5,7 +5,9 @@ Rows, for N in ``--paths`` (default 100, 1,000, 5,000, 10,000):
 * ``demography``: draws + cohort-component projection of N paths (float32, per-path
   summaries and snapshot years kept, as a run beyond its storage limit), workers 1 and 2;
 * ``accounts``: the Monte Carlo stage of a run (:func:`models.pipeline.run.simulate`, economy
-  off): demography, then the pension accounts on every path under both retirement regimes,
+  off, parameter uncertainty off: the drawn pension blocks are a cost that stops growing at
+  ``uncertainty.parameter_sets``, measured by ``bench_monte_carlo.py``): demography, then the
+  pension accounts on every path under both retirement regimes,
   workers 1 and 2 (chunks of ``N/8`` paths, 25 to 1,000, the same for both worker counts so the
   numbers are identical);
 * ``inputs``: the optimizer's inner problem for N paths (populations at float64, tree, the
@@ -131,7 +133,8 @@ def run_accounts(spec: dict) -> dict:
     exp = Experiment(name="bench_scaling", calibration=str(ROOT / "calibration" / "china"),
                      seed=SEED, economy=EconomySettings(enabled=False),
                      demography=StochasticDemographySettings(paths=n, chunk_size=chunk_size(n)),
-                     parallel=ParallelSettings(workers=workers))
+                     parallel=ParallelSettings(workers=workers),
+                     uncertainty={"parameters": False})
     pool_s = _pool_start(workers)
     timings: dict = {}
     t0 = time.perf_counter()

@@ -421,6 +421,34 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("depletion_year_paths", ("regime", "path"),
              units="calendar year", stage="monte_carlo",
              long_name="first year with a negative year-end fund balance (NaN: never)"),
+    Variable("first_deficit_year_paths_demography_only", ("regime", "path"),
+             units="calendar year", stage="monte_carlo",
+             long_name="first year with expenditure > contributions + subsidy, every "
+                       "parameter at its calibrated value (NaN: never)"),
+    Variable("depletion_year_paths_demography_only", ("regime", "path"),
+             units="calendar year", stage="monte_carlo",
+             long_name="first year with a negative year-end fund balance, every parameter at "
+                       "its calibrated value (NaN: never)"),
+    Variable("parameter_draws_paths", ("path", "parameter"),
+             units="see the identification table", stage="monte_carlo",
+             long_name="the path's draw of each parameter the base-year fit does not pin "
+                       "(triangular on low, value, high)"),
+    Variable("parameter_set_paths", ("path",),
+             units="1", stage="monte_carlo",
+             long_name="the path's parameter set (paths beyond uncertainty.parameter_sets "
+                       "share a draw)"),
+    Variable("depletion_year_parameter_draws", ("regime", "draw"),
+             units="calendar year", stage="accounts",
+             long_name="first year with a negative year-end fund balance on the median path "
+                       "under a parameter draw (NaN: never)"),
+    Variable("first_deficit_year_parameter_draws", ("regime", "draw"),
+             units="calendar year", stage="accounts",
+             long_name="first year with expenditure > contributions + subsidy on the median "
+                       "path under a parameter draw (NaN: never)"),
+    Variable("parameter_draws", ("draw", "parameter"),
+             units="see the identification table", stage="accounts",
+             long_name="draw of each parameter the base-year fit does not pin (triangular on "
+                       "low, value, high)"),
     Variable("e0_fit_model", ("fit_year", "sex", "bound"),
              units="years", stage="monte_carlo",
              long_name="model quantile of e0 (calibrated spread)"),

@@ -702,6 +702,22 @@ class ParallelSettings(Strict):
     workers: Annotated[int, Field(ge=1, le=256)] = 1
 
 
+class UncertaintySettings(Strict):
+    """Parameter uncertainty (issue 13): the pension and finances parameters the base-year fit
+    does not pin (their ``low``/``high`` range in the calibration) are drawn per Monte Carlo path
+    from the experiment's seed tree (:func:`models.pension.uncertainty.draw_parameters`).
+    ``parameter_sets`` caps the distinct draws: with more paths than sets, consecutive paths
+    share a set (path ``p`` takes set ``p`` up to ``parameter_sets`` paths, else
+    ``p * sets // N``), so the cost of the drawn pension blocks (about 0.4 s a set) does not
+    grow with the paths. ``median_draws > 0``: a run of the median path only (``demography.paths
+    = 0``) evaluates the fund under that many draws on it (parameter uncertainty alone).
+    ``parameters = false`` switches both off."""
+
+    parameters: bool = True
+    parameter_sets: Annotated[int, Field(ge=1, le=100_000)] = 100
+    median_draws: Annotated[int, Field(ge=0, le=100_000)] = 0
+
+
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     description: str = ""
@@ -715,6 +731,7 @@ class Experiment(Strict):
     optimization: OptimizationSettings | None = None
     economy: EconomySettings = EconomySettings()
     parallel: ParallelSettings = ParallelSettings()
+    uncertainty: UncertaintySettings = UncertaintySettings()
 
     @model_validator(mode="after")
     def _paths(self) -> Experiment:

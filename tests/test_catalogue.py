@@ -26,7 +26,7 @@ CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 DIMENSIONS = {"path", "node", "year", "age", "sex", "group", "category", "regime", "check",
               "target", "economy_target", "birth_year", "snapshot_year", "fit_year", "bound",
               "published_year", "stage", "search_step", "pairing_iteration", "error_path",
-              "validation_check", "parameter", "tornado_bound"}
+              "validation_check", "parameter", "tornado_bound", "draw"}
 
 
 def test_every_entry_is_complete_and_unique():

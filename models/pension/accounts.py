@@ -48,6 +48,7 @@ __all__ = [
     "retirement_components",
     "calibrate_base_year",
     "project_accounts",
+    "fund_balance",
     "account_rates",
     "indexation_sensitivity",
     "reach_year",
@@ -715,6 +716,74 @@ def indexation_sensitivity(rates: xr.Dataset, weights_population: xr.DataArray) 
     return sens
 
 
+def fund_balance(start: float, fund_return: np.ndarray, contributions: np.ndarray,
+                 subsidy: np.ndarray, transfers: np.ndarray, draws: np.ndarray,
+                 expenditure: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fund year by year, ``[..., year]`` flows (yuan a year) and return (real, per year):
+    ``B(t+1) = B(t) + r(t) max(B(t), 0) − r(t) max(−B(t), 0) + contributions + subsidy
+    + transfers + draws − expenditure`` from ``B(0) = start``. Returns the balances
+    ``[..., year + 1]`` (1 January of each year, then the last year's end), the interest earned
+    on a positive balance and the interest paid on a negative one ``[..., year]``."""
+    n_years = expenditure.shape[-1]
+    balance = np.empty(expenditure.shape[:-1] + (n_years + 1,))
+    balance[..., 0] = start
+    interest = np.empty(expenditure.shape)
+    debt_interest = np.empty(expenditure.shape)
+    for t in range(n_years):
+        interest[..., t] = fund_return[..., t] * np.maximum(balance[..., t], 0.0)
+        debt_interest[..., t] = fund_return[..., t] * np.maximum(-balance[..., t], 0.0)
+        balance[..., t + 1] = (balance[..., t] + interest[..., t] - debt_interest[..., t]
+                               + contributions[..., t] + subsidy[..., t] + transfers[..., t]
+                               + draws[..., t] - expenditure[..., t])
+    return balance, interest, debt_interest
+
+
+def _reserve_path(start: float, reserve_return: np.ndarray, base_year_return: float,
+                  draws: np.ndarray) -> np.ndarray:
+    """NSSF assets ``A(t+1) = A(t)(1 + r_A(t)) − draw(t)`` from ``A(0) = start``, the base year
+    at ``base_year_return``: ``[..., year + 1]``."""
+    n_years = draws.shape[-1]
+    reserve = np.empty(draws.shape[:-1] + (n_years + 1,))
+    reserve[..., 0] = start
+    r_res = reserve_return.copy()
+    r_res[..., 0] = base_year_return
+    for t in range(n_years):
+        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[..., t]) - draws[..., t]
+    return reserve
+
+
+def _residents_scheme(population: xr.DataArray, lead: list[str], pensioners: np.ndarray,
+                      expenditure: np.ndarray, wage: np.ndarray, years: np.ndarray,
+                      fit: BaseYearFit, pension: PensionCalibration
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Residents' scheme: recipients ``ω (pop 60+ − employee pensioners 60+)`` and their flat
+    pension (yuan a year, indexed by a share of wage growth; toward a share of the average
+    employee pension under the equity reform), ``[..., year]``."""
+    ages = population["age"].values
+    old = ages >= pension.residents.eligibility_age.value
+    pop_old = population.transpose(*lead, "year", "age", "sex").values[..., old, :].sum(
+        axis=(-2, -1))
+    recipients = fit.residents_uptake * (pop_old - pensioners[..., old, :].sum(axis=(-2, -1)))
+    growth = wage[..., 1:] / wage[..., :-1] - 1.0
+    res = pension.residents
+    res_growth = res.indexation_wage_share.value * growth
+    res_pension = (res.basic_pension_monthly_cny.value * 12.0 * np.concatenate(
+        [np.ones(res_growth.shape[:-1] + (1,)), np.cumprod(1.0 + res_growth, axis=-1)], axis=-1))
+    if res.reformed:  # equity reform: toward a share of the average employee pension
+        res_pension = rules.residents_reformed_pension(
+            res_pension, expenditure / pensioners.sum(axis=(-2, -1)), years,
+            res.target_share_of_employee_pension.value, res.reform_year.value,
+            res.phase_in_years.value)
+    return recipients, res_pension
+
+
+def _year_end(pop: np.ndarray, rate_jan: np.ndarray) -> np.ndarray:
+    """Year-end stocks by category ``[..., year, category]``: the stocks on 1 January of the
+    next year, NaN in the last year."""
+    nan_year = np.full(pop.shape[:-3] + (1, pop.shape[-1]), np.nan)
+    return np.concatenate([(pop * rate_jan)[..., 1:, :, :].sum(-2), nan_year], axis=-2)
+
+
 def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYearFit,
                      pension: PensionCalibration, finances: FinancesCalibration,
                      pooled_rate: xr.DataArray | None = None,
@@ -737,7 +806,8 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     economy's prices (see :func:`account_rates`); ``reserve_return[..., year]`` likewise
     replaces the NSSF's calibrated return from the year after the base year (both from one rule:
     :func:`models.pension.returns.fund_returns`). Returns a Dataset of labelled flows and
-    stocks (see each variable's ``long_name`` and ``units``).
+    stocks (see each variable's ``long_name`` and ``units``). The fund alone on many paths:
+    :func:`models.pension.paths.fund_paths` (the same rates and :func:`fund_balance`).
     """
     years = population["year"].values
     lead = [d for d in population.dims if d not in ("year", "age", "sex")]
@@ -745,20 +815,11 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
     if rates is None:
         rates = account_rates(schedule.sel(year=years), fit, pension, finances,
                               pop_c.mean(lead) if lead else pop_c, wage_index=wage_index)
-    regime = rates.attrs["regime"]
-    n_years = len(years)
     pop = pop_c.values
 
     def rate(name: str, tail: tuple[str, ...]) -> np.ndarray:
         arr = rates[name]
         return arr.transpose(*[d for d in lead if d in arr.dims], *tail).values
-
-    wage = rate("average_wage_cny", ("year",))
-    subsidy = np.broadcast_to(rate("fiscal_subsidy_cny", ("year",)), pop.shape[:-2])
-    insured = pop * rates["insured_rate"].values
-    pensioners = pop * rates["pensioner_rate"].values
-    expenditure = (pensioners * rate("pension_cny", ("year", "age", "category"))).sum(
-        axis=(-2, -1))
 
     def per_year(arr: xr.DataArray | None, default: float) -> np.ndarray:
         if arr is None:
@@ -767,62 +828,49 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
         return np.broadcast_to(arr.transpose(*[d for d in lead if d in arr.dims], "year").values
                                if arr.ndim > 1 else arr.values, pop.shape[:-2])
 
-    tau_ia = pension.contribution.individual_account_rate.value
-    pooled = per_year(pooled_rate, pension.contribution.employer_pooled_rate.value)
-    rho, compliance = fit.contribution_index, pension.contribution.compliance.value
-    n_insured = insured.sum(axis=(-2, -1))
-    contribution_base = rho * wage * compliance * n_insured
-    contributions = (pooled + tau_ia) * contribution_base
-    draws = per_year(reserve_draw, 0.0)
-    transfers = per_year(extra_transfer, 0.0)
-
-    r_fund = per_year(fund_return, finances.fund.real_return.value)
-    balance = np.empty(expenditure.shape[:-1] + (n_years + 1,))
-    balance[..., 0] = fit.fund_balance_start_cny
-    interest = np.empty(expenditure.shape)
-    debt_interest = np.empty(expenditure.shape)
-    for t in range(n_years):
-        interest[..., t] = r_fund[..., t] * np.maximum(balance[..., t], 0.0)
-        debt_interest[..., t] = r_fund[..., t] * np.maximum(-balance[..., t], 0.0)
-        balance[..., t + 1] = (balance[..., t] + interest[..., t] - debt_interest[..., t]
-                               + contributions[..., t] + subsidy[..., t] + transfers[..., t]
-                               + draws[..., t] - expenditure[..., t])
-    reserve = np.empty_like(balance)
-    reserve[..., 0] = fit.reserve_assets_start_cny
-    r_res = per_year(reserve_return, finances.reserve.real_return.value).copy()
-    r_res[..., 0] = finances.reserve.base_year_return.value
-    for t in range(n_years):
-        reserve[..., t + 1] = reserve[..., t] * (1.0 + r_res[..., t]) - draws[..., t]
-
-    # Residents' scheme: flat pension from the budget to 60+ outside the employee scheme
-    ages = population["age"].values
-    old = ages >= pension.residents.eligibility_age.value
-    pop_old = population.transpose(*lead, "year", "age", "sex").values[..., old, :].sum(
+    flows = {"wage": rate("average_wage_cny", ("year",)),
+             "subsidy": np.broadcast_to(rate("fiscal_subsidy_cny", ("year",)), pop.shape[:-2]),
+             "insured": pop * rates["insured_rate"].values,
+             "pensioners": pop * rates["pensioner_rate"].values,
+             "pooled": per_year(pooled_rate, pension.contribution.employer_pooled_rate.value),
+             "draws": per_year(reserve_draw, 0.0),
+             "transfers": per_year(extra_transfer, 0.0)}
+    flows["expenditure"] = (flows["pensioners"] * rate("pension_cny", ("year", "age",
+                                                                      "category"))).sum(
         axis=(-2, -1))
-    residents = fit.residents_uptake * (pop_old - pensioners[..., old, :].sum(axis=(-2, -1)))
-    growth = wage[..., 1:] / wage[..., :-1] - 1.0
-    res_growth = pension.residents.indexation_wage_share.value * growth
-    res_pension = (pension.residents.basic_pension_monthly_cny.value * 12.0 * np.concatenate(
-        [np.ones(res_growth.shape[:-1] + (1,)), np.cumprod(1.0 + res_growth, axis=-1)], axis=-1))
-    res = pension.residents
-    if res.reformed:  # equity reform: toward a share of the average employee pension
-        res_pension = rules.residents_reformed_pension(
-            res_pension, expenditure / pensioners.sum(axis=(-2, -1)), years,
-            res.target_share_of_employee_pension.value, res.reform_year.value,
-            res.phase_in_years.value)
-
-    n_ins = insured.sum(axis=-2)
-    n_pen = pensioners.sum(axis=-2)
-    # year-end stocks: the stocks on 1 January of the next year (NaN in the last year)
-    nan_year = np.full(pop.shape[:-3] + (1, pop.shape[-1]), np.nan)
-    ins_end = np.concatenate([(pop * rates["insured_rate_jan"].values)[..., 1:, :, :].sum(-2),
-                              nan_year], axis=-2)
-    pen_end = np.concatenate([(pop * rates["pensioner_rate_jan"].values)[..., 1:, :, :].sum(-2),
-                              nan_year], axis=-2)
-    dims_y = tuple(lead) + ("year",)
-    dims_yc = dims_y + ("category",)
+    compliance = pension.contribution.compliance.value
+    flows["n_insured"] = flows["insured"].sum(axis=(-2, -1))
+    flows["contribution_base"] = (fit.contribution_index * flows["wage"] * compliance
+                                  * flows["n_insured"])
+    flows["contributions"] = ((flows["pooled"] + pension.contribution.individual_account_rate.value)
+                              * flows["contribution_base"])
+    balance, flows["interest"], flows["debt_interest"] = fund_balance(
+        fit.fund_balance_start_cny, per_year(fund_return, finances.fund.real_return.value),
+        flows["contributions"], flows["subsidy"], flows["transfers"], flows["draws"],
+        flows["expenditure"])
+    flows["balance"] = balance
+    flows["reserve"] = _reserve_path(fit.reserve_assets_start_cny,
+                                     per_year(reserve_return, finances.reserve.real_return.value),
+                                     finances.reserve.base_year_return.value, flows["draws"])
+    flows["residents"], flows["residents_pension"] = _residents_scheme(
+        population, lead, flows["pensioners"], flows["expenditure"], flows["wage"], years, fit,
+        pension)
+    flows["insured_end"] = _year_end(pop, rates["insured_rate_jan"].values)
+    flows["pensioners_end"] = _year_end(pop, rates["pensioner_rate_jan"].values)
     coords = {d: population[d] for d in lead}
     coords.update(year=years, category=list(CATEGORIES))
+    return _accounts_dataset(flows, compliance, tuple(lead), coords, rates.attrs["regime"])
+
+
+def _accounts_dataset(flows: dict, compliance: float, lead: tuple[str, ...], coords: dict,
+                      regime: str) -> xr.Dataset:
+    """The labelled books of :func:`project_accounts` from its arrays. Long because it only
+    lists the variables, each with its units and long name."""
+    dims_y = lead + ("year",)
+    dims_yc = dims_y + ("category",)
+    n_ins = flows["insured"].sum(axis=-2)
+    n_pen = flows["pensioners"].sum(axis=-2)
+    wage, expenditure, balance = flows["wage"], flows["expenditure"], flows["balance"]
     money = "yuan per year (base-year prices)"
     ds = xr.Dataset(
         {
@@ -830,56 +878,57 @@ def project_accounts(population: xr.DataArray, schedule: xr.Dataset, fit: BaseYe
                                                  "long_name": "insured workers (employee scheme)"}),
             "pensioners": (dims_yc, n_pen, {"units": "persons",
                                             "long_name": "employee-scheme pensioners"}),
-            "insured_workers_year_end": (dims_yc, ins_end,
+            "insured_workers_year_end": (dims_yc, flows["insured_end"],
                                          {"units": "persons",
                                           "long_name": "insured workers at year end (1 January "
                                                        "of the next year)"}),
-            "pensioners_year_end": (dims_yc, pen_end,
+            "pensioners_year_end": (dims_yc, flows["pensioners_end"],
                                     {"units": "persons",
                                      "long_name": "employee-scheme pensioners at year end "
                                                   "(1 January of the next year)"}),
-            "contributors": (dims_y, compliance * n_insured,
+            "contributors": (dims_y, compliance * flows["n_insured"],
                              {"units": "persons", "long_name": "insured workers paying contributions"}),
             "system_dependency_ratio": (dims_y, n_pen.sum(-1) / n_ins.sum(-1),
                                         {"units": "pensioners per insured worker",
                                          "long_name": "system dependency ratio"}),
             "average_wage_cny": (dims_y if wage.ndim > 1 else ("year",), wage,
                                  {"units": money, "long_name": "average wage"}),
-            "pooled_rate": (dims_y, pooled, {"units": "fraction of contribution base",
-                                             "long_name": "employer pooled contribution rate"}),
-            "contribution_base_cny": (dims_y, contribution_base,
+            "pooled_rate": (dims_y, flows["pooled"], {"units": "fraction of contribution base",
+                                                      "long_name": "employer pooled contribution rate"}),
+            "contribution_base_cny": (dims_y, flows["contribution_base"],
                                       {"units": money,
                                        "long_name": "contribution base of paying contributors"}),
             "average_pension_cny": (dims_y, expenditure / n_pen.sum(-1),
                                     {"units": "yuan per pensioner per year (base-year prices)",
                                      "long_name": "average employee-scheme pension"}),
-            "contributions_cny": (dims_y, contributions, {"units": money,
-                                                          "long_name": "contribution revenue"}),
-            "fiscal_subsidy_cny": (dims_y, subsidy, {"units": money,
-                                                        "long_name": "fiscal subsidy to the fund"}),
-            "extra_transfer_cny": (dims_y, np.array(transfers),
+            "contributions_cny": (dims_y, flows["contributions"],
+                                  {"units": money, "long_name": "contribution revenue"}),
+            "fiscal_subsidy_cny": (dims_y, flows["subsidy"],
+                                   {"units": money, "long_name": "fiscal subsidy to the fund"}),
+            "extra_transfer_cny": (dims_y, np.array(flows["transfers"]),
                                    {"units": money,
                                     "long_name": "fiscal transfer beyond the subsidy rule"}),
-            "interest_cny": (dims_y, interest, {"units": money,
-                                                "long_name": "return on a positive fund balance"}),
-            "debt_interest_cny": (dims_y, debt_interest,
+            "interest_cny": (dims_y, flows["interest"],
+                             {"units": money, "long_name": "return on a positive fund balance"}),
+            "debt_interest_cny": (dims_y, flows["debt_interest"],
                                   {"units": money,
                                    "long_name": "interest on a negative fund balance (the "
                                                 "unfunded gap carried forward)"}),
-            "reserve_draw_cny": (dims_y, np.array(draws), {"units": money,
-                                                           "long_name": "transfer from the reserve"}),
+            "reserve_draw_cny": (dims_y, np.array(flows["draws"]),
+                                 {"units": money, "long_name": "transfer from the reserve"}),
             "expenditure_cny": (dims_y, expenditure, {"units": money,
                                                       "long_name": "pension expenditure"}),
             "balance_end_cny": (dims_y, balance[..., 1:], {"units": "yuan (base-year prices)",
                                                            "long_name": "fund balance at year end"}),
             "months_payable": (dims_y, balance[..., 1:] / (expenditure / 12.0),
                                {"units": "months", "long_name": "year-end balance / monthly expenditure"}),
-            "reserve_assets_end_cny": (dims_y, reserve[..., 1:],
+            "reserve_assets_end_cny": (dims_y, flows["reserve"][..., 1:],
                                        {"units": "yuan (base-year prices)",
                                         "long_name": "NSSF assets at year end"}),
-            "residents_recipients": (dims_y, residents, {"units": "persons",
-                                                         "long_name": "residents' pension recipients"}),
-            "residents_expenditure_cny": (dims_y, residents * res_pension,
+            "residents_recipients": (dims_y, flows["residents"],
+                                     {"units": "persons",
+                                      "long_name": "residents' pension recipients"}),
+            "residents_expenditure_cny": (dims_y, flows["residents"] * flows["residents_pension"],
                                           {"units": money,
                                            "long_name": "residents' pension expenditure (budget)"}),
         },

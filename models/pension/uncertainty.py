@@ -25,17 +25,23 @@ contributions and the subsidy, yuan at base-year prices) of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel
 
 from models.config import Calibration, Param, apply_overrides
 from models.pension.accounts import (
+    BaseYearFit,
+    account_rates,
     calibrate_base_year,
+    category_population,
     fund_milestones,
     project_accounts,
     retirement_schedule,
 )
+from models.pension.paths import FundBlock, fund_block
 
 __all__ = [
     "PARAMETER_PURPOSE",
@@ -48,6 +54,10 @@ __all__ = [
     "fund_outcomes",
     "tornado_table",
     "parameter_uncertainty",
+    "parameter_set_of_path",
+    "PensionBlock",
+    "pension_block",
+    "drawn_pension_blocks",
 ]
 
 #: Child of the experiment's SeedSequence that seeds the parameter draws (the demography uses
@@ -226,3 +236,59 @@ def parameter_uncertainty(population: xr.DataArray, cal: Calibration, regime: st
         {name: ("path", np.array(out[name]), {"units": u, "long_name": ln})
          for name, (u, ln) in OUTCOME_META.items()},
         coords={"path": draws["path"].values}, attrs={"regime": regime})
+
+
+def parameter_set_of_path(paths: np.ndarray, n_paths: int, n_sets: int) -> np.ndarray:
+    """The parameter set (index of :func:`draw_parameters`) of each of ``paths`` among
+    ``n_paths``: the path itself when ``n_paths <= n_sets``, else ``p · n_sets // n_paths``
+    (consecutive paths share a set, every set is used). Depends on the path and the run's
+    sizes only, never on the chunk."""
+    paths = np.asarray(paths, dtype=np.int64)
+    return paths.copy() if n_paths <= n_sets else paths * n_sets // n_paths
+
+
+@dataclass(frozen=True)
+class PensionBlock:
+    """One calibration's pension block under one regime: the calibration, the schedule of
+    :func:`retirement_schedule`, the base-year fit on the median population, the open-age
+    weights (the median population by category), the per-person rates of
+    :func:`account_rates` and their :class:`models.pension.paths.FundBlock`."""
+
+    calibration: Calibration
+    schedule: xr.Dataset
+    fit: BaseYearFit
+    weights: xr.DataArray
+    rates: xr.Dataset
+    fund: FundBlock
+
+
+def pension_block(cal: Calibration, median_population: xr.DataArray, regime: str,
+                  schedule: xr.Dataset | None = None, fit: BaseYearFit | None = None
+                  ) -> PensionBlock:
+    """The :class:`PensionBlock` of ``cal`` under ``regime``; ``median_population[year, age,
+    sex]`` fits the base year and weighs the open age group (as the run's deterministic
+    projection does). ``schedule`` and ``fit`` may be passed when already made for ``cal``."""
+    years, ages = median_population["year"].values, median_population["age"].values
+    if schedule is None:
+        schedule = retirement_schedule(years, ages, regime, cal.pension)
+    if fit is None:
+        fit = calibrate_base_year(median_population, schedule, cal.pension, cal.finances)
+    weights = category_population(median_population, cal.pension)
+    rates = account_rates(schedule, fit, cal.pension, cal.finances, weights)
+    return PensionBlock(cal, schedule, fit, weights, rates,
+                        fund_block(rates, fit, cal.pension, cal.finances))
+
+
+def drawn_pension_blocks(cal: Calibration, seed: np.random.SeedSequence, sets: np.ndarray,
+                         median_population: xr.DataArray, regimes: list[str]
+                         ) -> dict[int, dict[str, PensionBlock]]:
+    """``{set: {regime: PensionBlock}}`` of each drawn parameter set (:func:`draw_parameters`
+    of ``seed``, :func:`with_parameters`): the same block whichever process or chunk asks."""
+    draws = draw_parameters(cal, seed, np.unique(np.asarray(sets, dtype=int)))
+    keys = draws["parameter"].values.tolist()
+    out = {}
+    for j, row in zip(draws["path"].values.tolist(), draws.values):
+        cal_j = with_parameters(cal, dict(zip(keys, row.tolist())))
+        out[int(j)] = {regime: pension_block(cal_j, median_population, regime)
+                       for regime in regimes}
+    return out

@@ -27,8 +27,15 @@ from models.coupling import (
 from models.demography import stochastic
 from models.economy import linearize_median, monte_carlo_error, price_paths_monte_carlo
 from models.parallel import map_chunks, path_chunks
-from models.pension import category_population, fund_milestones, project_accounts
 from models.pension.accounts import account_rates
+from models.pension.paths import fund_block, fund_of_flows, fund_paths, path_flows
+from models.pension.uncertainty import (
+    PensionBlock,
+    draw_parameters,
+    drawn_pension_blocks,
+    parameter_set_of_path,
+    pension_block,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +45,11 @@ log = logging.getLogger(__name__)
 STORE_POPULATION_MAX_PATHS = 2000
 #: Years whose population of every path is always kept (tables, pyramids).
 SNAPSHOT_YEARS = (2035, 2050, 2075, 2100)
-#: Paths per batch of the pension accounts (their float64 work arrays are ~5 MB per path).
-ACCOUNTS_BATCH_PATHS = 200
+#: Paths per batch of the fund (:func:`models.pension.paths.fund_paths`: float64 work arrays
+#: of about 0.13 MB per path; 50 keeps them in cache, measured faster than 200 or 1,000).
+ACCOUNTS_BATCH_PATHS = 50
+#: The fund's milestones kept per path (:func:`models.pension.paths.fund_paths`).
+MILESTONES = ("first_deficit_year", "depletion_year")
 #: Show a progress bar from this many paths.
 PROGRESS_MIN_PATHS = 1000
 
@@ -77,9 +87,9 @@ class _ChunkInputs:
     seed: np.random.SeedSequence
     snap_index: list[int]
     store_all: bool
-    regimes: dict  # regime -> (schedule, base-year fit)
-    rates: dict  # regime -> account_rates
-    weights: xr.DataArray  # the median population by category: the accounts' open-age weights
+    blocks: dict[str, PensionBlock]  # regime -> the calibrated parameters' block (no calibration)
+    median_population: xr.DataArray  # [year, age, sex]: base-year fit and open-age weights
+    parameter_sets: int | None  # distinct parameter draws (None: no parameter uncertainty)
     calibration_json: str  # the Calibration as JSON (its generic Param models do not pickle)
     lins: dict | None  # regime -> MedianLinearization (Monte Carlo prices), else None
     error_paths: np.ndarray  # the first-order error sample: path numbers among all paths
@@ -120,12 +130,8 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
     each path's first-order prices and its accounts under them. Pure: plain arrays out, the
     same whichever process runs it (:func:`models.parallel.map_chunks`)."""
     inputs = shared.inputs
-    cal = Calibration.model_validate_json(shared.calibration_json)  # ~1 ms, equal to the parent's
-    years, ages = inputs.years, inputs.ages
-    regime_names = list(shared.regimes)
     chunk = stochastic.simulate_path_chunk(inputs, shared.spread, shared.settings, shared.seed,
                                            paths)
-    n, n_regimes = len(paths), len(regime_names)
     keep = {
         "population_snapshot": chunk.population[:, shared.snap_index],
         "births_paths": chunk.births,
@@ -140,50 +146,118 @@ def _monte_carlo_chunk(shared: _ChunkInputs, paths: np.ndarray) -> dict:
     if shared.store_all:
         keep["population_paths"] = chunk.population
     out = {"keep": keep,
-           "indicators": stochastic.population_indicators(chunk.population, ages),
-           "fund": {name: np.empty((n_regimes, n, len(years)))
-                    for name in ("months_payable", "balance_end_cny")},
-           "milestones": {name: np.empty((n_regimes, n))
-                          for name in ("first_deficit_year", "depletion_year")}}
-    priced = shared.lins is not None
-    if priced:
-        out["priced_fund"] = {name: np.empty((n_regimes, n, len(years)))
-                              for name in ("months_payable", "interest_rate", "wage_index")}
-        out["priced_depletion"] = np.empty((n_regimes, n))
+           "indicators": stochastic.population_indicators(chunk.population, inputs.ages)}
+    if shared.lins is not None:
         mine = np.isin(paths, shared.error_paths)
         out["error_inputs"] = (paths[mine], chunk.population[mine], chunk.k[mine])
     t_acc = time.perf_counter()
-    for lo in range(0, n, ACCOUNTS_BATCH_PATHS):
-        idx = slice(lo, lo + ACCOUNTS_BATCH_PATHS)
-        batch = paths[idx]
-        pop = xr.DataArray(chunk.population[idx].astype(np.float64),
-                           dims=("path", "year", "age", "sex"),
-                           coords={"path": batch, "year": years, "age": ages, "sex": list(SEXES)})
-        for r, regime in enumerate(regime_names):
-            schedule, fit = shared.regimes[regime]
-            acc = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                   rates=shared.rates[regime])
-            ms = fund_milestones(acc)
-            out["fund"]["months_payable"][r, idx] = acc["months_payable"].values
-            out["fund"]["balance_end_cny"][r, idx] = acc["balance_end_cny"].values
-            out["milestones"]["first_deficit_year"][r, idx] = ms["first_deficit_year"].values
-            out["milestones"]["depletion_year"][r, idx] = ms["depletion_year"].values
-            if not priced:
-                continue
-            mx = xr.DataArray(_mortality(inputs, chunk.k[idx]), dims=pop.dims, coords=pop.coords)
-            prices = price_paths_monte_carlo(shared.lins[regime], pop, mx)
-            index, fund_return = model_prices(prices, years, cal)
-            rates_p = account_rates(schedule, fit, cal.pension, cal.finances, shared.weights,
-                                    wage_index=index)
-            acc_p = project_accounts(pop, schedule, fit, cal.pension, cal.finances,
-                                     rates=rates_p, fund_return=fund_return)
-            out["priced_fund"]["months_payable"][r, idx] = acc_p["months_payable"].values
-            out["priced_fund"]["interest_rate"][r, idx] = prices["interest_rate"].sel(
-                year=years).transpose("path", "year").values
-            out["priced_fund"]["wage_index"][r, idx] = index.transpose("path", "year").values
-            out["priced_depletion"][r, idx] = fund_milestones(acc_p)["depletion_year"].values
+    out.update(_chunk_accounts(shared, chunk, paths))
     out["accounts_s"] = time.perf_counter() - t_acc
     return out
+
+
+def _chunk_accounts(shared: _ChunkInputs, chunk: stochastic.PathChunk, paths: np.ndarray
+                    ) -> dict:
+    """The fund of every path of a chunk under every regime: the flows
+    (:func:`models.pension.paths.path_flows`) in batches of :data:`ACCOUNTS_BATCH_PATHS`, the
+    fund's recursion (:func:`models.pension.paths.fund_of_flows`) once per chunk: with the calibrated parameters
+    (``shared.blocks``) and, when parameter uncertainty is on, with each path's drawn set
+    (its blocks made here, once per set, :func:`models.pension.uncertainty.
+    drawn_pension_blocks`); with ``shared.lins`` also under each path's own prices."""
+    years = shared.inputs.years
+    regime_names = list(shared.blocks)
+    n, n_regimes, n_years = len(paths), len(regime_names), len(years)
+    drawn = shared.parameter_sets is not None
+    out = {"fund": {name: np.empty((n_regimes, n, n_years))
+                    for name in ("months_payable", "balance_end_cny")},
+           "milestones": {name: np.empty((n_regimes, n)) for name in MILESTONES}}
+    if drawn:
+        out["milestones_fixed"] = {name: np.empty((n_regimes, n)) for name in MILESTONES}
+    if shared.lins is not None:
+        out["priced_fund"] = {name: np.empty((n_regimes, n, n_years))
+                              for name in ("months_payable", "interest_rate", "wage_index")}
+        out["priced_depletion"] = np.empty((n_regimes, n))
+    t0 = time.perf_counter()
+    cal = Calibration.model_validate_json(shared.calibration_json)  # ~1 ms, equal to the parent's
+    if drawn:
+        sets = parameter_set_of_path(paths, shared.settings.paths, shared.parameter_sets)
+        blocks = drawn_pension_blocks(cal, shared.seed, sets, shared.median_population,
+                                      regime_names)
+    else:
+        sets = np.zeros(n, dtype=int)
+        blocks = {0: {r: dataclasses.replace(b, calibration=cal)
+                      for r, b in shared.blocks.items()}}
+    out["parameter_blocks_s"] = time.perf_counter() - t0
+    # insured workers and expenditure [path, year] per regime, batch by batch (the heavy part);
+    # "fixed": with the calibrated parameters beside the drawn ones
+    kinds = ("drawn", "fixed") if drawn else ("drawn",)
+    flows = {(kind, regime): (np.empty((n, n_years)), np.empty((n, n_years)))
+             for kind in kinds for regime in regime_names}
+    for lo in range(0, n, ACCOUNTS_BATCH_PATHS):
+        idx = slice(lo, lo + ACCOUNTS_BATCH_PATHS)
+        pop = chunk.population[idx].astype(np.float64, order="C")
+        groups = [(int(j), np.flatnonzero(sets[idx] == j)) for j in np.unique(sets[idx])]
+        for r, regime in enumerate(regime_names):
+            for j, rows in groups:
+                part = pop if len(groups) == 1 else pop[rows]
+                for target, values in zip(flows["drawn", regime],
+                                          path_flows(part, blocks[j][regime].fund)):
+                    target[lo + rows] = values
+            if drawn:
+                for target, values in zip(flows["fixed", regime],
+                                          path_flows(pop, shared.blocks[regime].fund)):
+                    target[idx] = values
+            if shared.lins is not None:
+                _priced_batch(shared, chunk, paths, idx, pop, groups, blocks, r, regime, out)
+    # the fund year by year, for the whole chunk at once (one recursion per set and regime)
+    for r, regime in enumerate(regime_names):
+        for j in np.unique(sets):
+            rows = np.flatnonzero(sets == j)
+            fund = fund_of_flows(*(f[rows] for f in flows["drawn", regime]),
+                                 blocks[int(j)][regime].fund, years)
+            out["fund"]["months_payable"][r, rows] = fund["months_payable"]
+            out["fund"]["balance_end_cny"][r, rows] = fund["balance_end_cny"]
+            for name in MILESTONES:
+                out["milestones"][name][r, rows] = fund[name]
+        if drawn:
+            fixed = fund_of_flows(*flows["fixed", regime], shared.blocks[regime].fund, years)
+            for name in MILESTONES:
+                out["milestones_fixed"][name][r] = fixed[name]
+    return out
+
+
+def _priced_batch(shared: _ChunkInputs, chunk: stochastic.PathChunk, paths: np.ndarray,
+                  idx: slice, pop: np.ndarray, groups: list, blocks: dict, r: int, regime: str,
+                  out: dict) -> None:
+    """A batch's first-order prices (:func:`models.economy.price_paths_monte_carlo`) and its
+    fund under them: each path's wage index and fund return in its parameter set's rates
+    (:func:`models.pension.accounts.account_rates` with per-path wages)."""
+    inputs, years = shared.inputs, shared.inputs.years
+    cal = Calibration.model_validate_json(shared.calibration_json)
+    coords = {"path": paths[idx], "year": years, "age": inputs.ages, "sex": list(SEXES)}
+    dims = ("path", "year", "age", "sex")
+    mx = xr.DataArray(_mortality(inputs, chunk.k[idx]), dims=dims, coords=coords)
+    prices = price_paths_monte_carlo(shared.lins[regime], xr.DataArray(pop, dims=dims,
+                                                                       coords=coords), mx)
+    index, fund_return = model_prices(prices, years, cal)
+    index = index.transpose("path", "year")
+    depletion = np.empty(len(pop))
+    months = np.empty((len(pop), len(years)))
+    for j, rows in groups:
+        b = blocks[j][regime]
+        rates_p = account_rates(b.schedule, b.fit, b.calibration.pension,
+                                b.calibration.finances, b.weights,
+                                wage_index=index.isel(path=rows))
+        block = fund_block(rates_p, b.fit, b.calibration.pension, b.calibration.finances,
+                           fund_return=fund_return.isel(path=rows), lead=("path",))
+        fund = fund_paths(pop[rows], block, years)
+        months[rows] = fund["months_payable"]
+        depletion[rows] = fund["depletion_year"]
+    out["priced_fund"]["months_payable"][r, idx] = months
+    out["priced_fund"]["interest_rate"][r, idx] = prices["interest_rate"].sel(
+        year=years).transpose("path", "year").values
+    out["priced_fund"]["wage_index"][r, idx] = index.values
+    out["priced_depletion"][r, idx] = depletion
 
 
 def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
@@ -194,7 +268,13 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
 
     ``regimes`` maps each regime to its ``(schedule, base-year fit)``; the accounts' per-person
     rates are computed once per regime with the median population as open-age weights and
-    serve every path. Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
+    serve every path (:func:`models.pension.uncertainty.pension_block`). With
+    ``exp.uncertainty.parameters`` (the default) every path also takes a draw of the
+    parameters the base-year fit does not pin (set :func:`models.pension.uncertainty.
+    parameter_set_of_path` of at most ``exp.uncertainty.parameter_sets`` draws, from the same
+    seed tree as the demography): its fund, milestones and prices' accounts are under its
+    draw, the demography-only milestones are kept beside them (``*_demography_only``), and
+    the drawn values are stored per path (``parameter_draws_paths``). Paths are drawn and projected in chunks of ``exp.demography.chunk_size``
     (:func:`models.demography.stochastic.simulate_path_chunk`) and their accounts run in batches
     of :data:`ACCOUNTS_BATCH_PATHS` (:func:`_monte_carlo_chunk`); the chunks run in
     ``exp.parallel.workers`` processes (:func:`models.parallel.map_chunks`) with the same
@@ -222,9 +302,10 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     inputs = stochastic.median_inputs(arrays, settings)
     snapshot_years = snapshot_years_of(inputs.years)
     store_all = settings.paths <= STORE_POPULATION_MAX_PATHS
-    weights = category_population(median_population, cal.pension)
-    rates = {r: account_rates(sched, fit, cal.pension, cal.finances, weights)
-             for r, (sched, fit) in regimes.items()}
+    # the Calibration goes to the chunks as JSON (its generic Param models do not pickle)
+    blocks = {r: dataclasses.replace(pension_block(cal, median_population, r, schedule=sched,
+                                                   fit=fit), calibration=None)
+              for r, (sched, fit) in regimes.items()}
     lins = None
     if economy is not None and exp.economy.monte_carlo_prices:
         with timed(timings, "economy_linearization_s"):
@@ -237,16 +318,74 @@ def simulate_paths(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     shared = _ChunkInputs(
         inputs=inputs, spread=spread, settings=settings, seed=seed,
         snap_index=[int(np.searchsorted(inputs.years, y)) for y in snapshot_years],
-        store_all=store_all, regimes=regimes, rates=rates, weights=weights,
+        store_all=store_all, blocks=blocks, median_population=median_population,
+        parameter_sets=(exp.uncertainty.parameter_sets if exp.uncertainty.parameters
+                        else None),
         calibration_json=cal.model_dump_json(), lins=lins,
         error_paths=(error_sample(seed, settings.paths, exp.economy.error_sample_paths)
                      if lins else np.zeros(0, dtype=int)))
     kept = run_chunks(exp, shared, len(snapshot_years), timings, progress)
     mc = paths_dataset(kept, inputs, snapshot_years, list(regimes))
+    if shared.parameter_sets is not None:
+        mc = mc.merge(path_parameters(cal, seed, settings.paths, shared.parameter_sets))
     published = arrays[["e0_published", "tfr_published"]].drop_vars("bound")
     mc = xr.merge([mc, spread.fit, published], combine_attrs="override")
     mc.attrs = monte_carlo_attributes(exp, store_all)
     return mc
+
+
+@dataclasses.dataclass(frozen=True)
+class _DrawInputs:
+    """What every chunk of parameter draws on the median path needs."""
+
+    calibration_json: str
+    seed: np.random.SeedSequence
+    median_population: xr.DataArray
+    regimes: list[str]
+
+
+def _median_draws_chunk(shared: _DrawInputs, sets: np.ndarray) -> dict:
+    """The fund's milestones on the median path under each drawn set of ``sets``:
+    ``{milestone: [regime, set]}``."""
+    cal = Calibration.model_validate_json(shared.calibration_json)
+    blocks = drawn_pension_blocks(cal, shared.seed, sets, shared.median_population,
+                                  shared.regimes)
+    pop = shared.median_population.transpose("year", "age", "sex").values[None]
+    years = shared.median_population["year"].values
+    out = {name: np.empty((len(shared.regimes), len(sets))) for name in MILESTONES}
+    for i, j in enumerate(sets):
+        for r, regime in enumerate(shared.regimes):
+            fund = fund_paths(pop, blocks[int(j)][regime].fund, years)
+            for name in MILESTONES:
+                out[name][r, i] = fund[name][0]
+    return out
+
+
+def parameter_draws_median(exp: Experiment, cal: Calibration,
+                           median_population: xr.DataArray, timings: dict) -> xr.Dataset:
+    """Parameter uncertainty alone: the fund's first-deficit and depletion years on the median
+    path under ``exp.uncertainty.median_draws`` draws (draw ``j`` is parameter set ``j`` of
+    :func:`models.pension.uncertainty.draw_parameters` from the experiment's seed, as path
+    ``j``'s of a Monte Carlo run with at least as many sets), in ``exp.parallel.workers``
+    processes with the same numbers as one. Returns ``*_parameter_draws[regime, draw]`` and
+    ``parameter_draws[draw, parameter]``."""
+    n = exp.uncertainty.median_draws
+    seed = np.random.SeedSequence(exp.seed)
+    shared = _DrawInputs(cal.model_dump_json(), seed, median_population,
+                         list(exp.projection.regimes))
+    chunks = path_chunks(n, max(1, -(-n // (2 * exp.parallel.workers))))
+    found = {name: np.empty((len(shared.regimes), n)) for name in MILESTONES}
+    with timed(timings, "parameter_draws_s"):
+        for sets, out in zip(chunks, map_chunks(_median_draws_chunk, chunks,
+                                                exp.parallel.workers, shared)):
+            for name in MILESTONES:
+                found[name][:, sets] = out[name]
+    draws = draw_parameters(cal, seed, np.arange(n))
+    return xr.Dataset(
+        {**{f"{name}_parameter_draws": (("regime", "draw"), found[name]) for name in MILESTONES},
+         "parameter_draws": (("draw", "parameter"), draws.values)},
+        coords={"regime": shared.regimes, "draw": np.arange(n),
+                "parameter": draws["parameter"].values})
 
 
 def snapshot_years_of(years: np.ndarray) -> list[int]:
@@ -256,7 +395,8 @@ def snapshot_years_of(years: np.ndarray) -> list[int]:
 
 
 def allocate(n_paths: int, n_years: int, n_ages: int, n_snapshots: int, n_regimes: int,
-             store_all: bool, priced: bool) -> dict[str, dict[str, np.ndarray]]:
+             store_all: bool, priced: bool, drawn: bool = False
+             ) -> dict[str, dict[str, np.ndarray]]:
     """The arrays every chunk's output is copied into (float32 for the populations, births
     and deaths; float64 otherwise), by the group of :func:`_monte_carlo_chunk`'s output."""
     f32 = np.float32
@@ -276,9 +416,10 @@ def allocate(n_paths: int, n_years: int, n_ages: int, n_snapshots: int, n_regime
         "indicators": {key: np.empty((n_paths, n_years)) for key in INDICATOR_VARIABLES},
         "fund": {name: np.empty((n_regimes, n_paths, n_years))
                  for name in ("months_payable", "balance_end_cny")},
-        "milestones": {name: np.empty((n_regimes, n_paths))
-                       for name in ("first_deficit_year", "depletion_year")},
+        "milestones": {name: np.empty((n_regimes, n_paths)) for name in MILESTONES},
     }
+    if drawn:
+        out["milestones_fixed"] = {name: np.empty((n_regimes, n_paths)) for name in MILESTONES}
     if priced:
         out["priced_fund"] = {name: np.empty((n_regimes, n_paths, n_years))
                               for name in ("months_payable", "interest_rate", "wage_index")}
@@ -294,7 +435,8 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
     n_paths = exp.demography.paths
     inputs = shared.inputs
     kept = allocate(n_paths, len(inputs.years), len(inputs.ages), n_snapshots,
-                    len(shared.regimes), shared.store_all, shared.lins is not None)
+                    len(shared.blocks), shared.store_all, shared.lins is not None,
+                    shared.parameter_sets is not None)
     kept["error"] = None
     error_inputs = []
     chunks = path_chunks(n_paths, exp.demography.chunk_size)
@@ -304,7 +446,7 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
                  "them all", workers, len(chunks))
     show = n_paths >= PROGRESS_MIN_PATHS if progress is None else progress
     t0 = time.perf_counter()
-    accounts_s = 0.0
+    accounts_s = blocks_s = 0.0
     with tqdm(total=n_paths, unit="path", desc=f"{exp.name}: Monte Carlo", disable=not show,
               leave=False) as bar:
         for paths, out in zip(chunks, map_chunks(_monte_carlo_chunk, chunks, workers, shared)):
@@ -312,7 +454,7 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
             for group in ("keep", "indicators"):  # path first
                 for name, values in out[group].items():
                     kept[group][name][rows] = values
-            for group in ("fund", "milestones", "priced_fund"):  # regime, then path
+            for group in ("fund", "milestones", "milestones_fixed", "priced_fund"):  # regime, path
                 for name, values in out.get(group, {}).items():
                     kept[group][name][:, rows] = values
             if "priced_depletion" in out:
@@ -320,12 +462,14 @@ def run_chunks(exp: Experiment, shared: _ChunkInputs, n_snapshots: int, timings:
             if "error_inputs" in out:
                 error_inputs.append(out["error_inputs"])
             accounts_s += out["accounts_s"]
+            blocks_s += out["parameter_blocks_s"]
             bar.update(len(paths))
     if shared.lins is not None and shared.error_paths.size:
-        first_regime = next(iter(shared.regimes))
+        first_regime = next(iter(shared.blocks))
         kept["error"] = error_sample_dataset(shared.lins[first_regime], inputs, error_inputs)
     timings["monte_carlo_s"] = round(time.perf_counter() - t0, 4)
     timings["monte_carlo_accounts_s"] = round(accounts_s, 4)  # summed over chunks (CPU, not wall)
+    timings["monte_carlo_parameter_blocks_s"] = round(blocks_s, 4)  # of which drawn blocks
     return kept
 
 
@@ -352,6 +496,8 @@ def paths_dataset(kept: dict, inputs: stochastic.MedianInputs, snapshot_years: l
                                      kept["milestones"]["first_deficit_year"]),
         "depletion_year_paths": (("regime", "path"), kept["milestones"]["depletion_year"]),
     }
+    for name, values in kept.get("milestones_fixed", {}).items():
+        data[f"{name}_paths_demography_only"] = (("regime", "path"), values)
     if "population_paths" in keep:
         data["population_paths"] = (("path", "year", "age", "sex"), keep["population_paths"])
     if "priced_fund" in kept:
@@ -366,6 +512,20 @@ def paths_dataset(kept: dict, inputs: stochastic.MedianInputs, snapshot_years: l
               "age": inputs.ages, "sex": list(SEXES), "snapshot_year": snapshot_years,
               "regime": regime_names}
     return xr.Dataset(data, coords=coords)
+
+
+def path_parameters(cal: Calibration, seed: np.random.SeedSequence, n_paths: int,
+                    n_sets: int) -> xr.Dataset:
+    """The parameter draw of every path: ``parameter_draws_paths[path, parameter]`` and its set
+    ``parameter_set_paths[path]`` (:func:`models.pension.uncertainty.parameter_set_of_path`),
+    drawn here as the chunks draw them."""
+    sets = parameter_set_of_path(np.arange(n_paths), n_paths, n_sets)
+    unique, inverse = np.unique(sets, return_inverse=True)
+    draws = draw_parameters(cal, seed, unique)
+    return xr.Dataset(
+        {"parameter_draws_paths": (("path", "parameter"), draws.values[inverse]),
+         "parameter_set_paths": ("path", sets)},
+        coords={"path": np.arange(n_paths), "parameter": draws["parameter"].values})
 
 
 def monte_carlo_attributes(exp: Experiment, store_all: bool) -> dict:
@@ -384,4 +544,6 @@ def monte_carlo_attributes(exp: Experiment, store_all: bool) -> dict:
         working_ages=f"{lo}-{hi}", old_age_dependency_ratio=f"{stochastic.OLD_AGE}+ / {lo}-{hi}",
         e0_tolerance_years=stochastic.E0_TOLERANCE_YEARS,
         tfr_tolerance=stochastic.TFR_TOLERANCE,
+        mc_parameter_uncertainty=int(exp.uncertainty.parameters),
+        mc_parameter_sets=min(exp.uncertainty.parameter_sets, settings.paths),
     )

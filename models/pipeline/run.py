@@ -43,7 +43,12 @@ from models.pension.uncertainty import identification_table, tornado_table
 from models.pension.validation import validation_table
 from models.pipeline import provenance
 from models.pipeline.economy_step import economy_context, run_economy
-from models.pipeline.monte_carlo import STORE_POPULATION_MAX_PATHS, simulate_paths, timed
+from models.pipeline.monte_carlo import (
+    STORE_POPULATION_MAX_PATHS,
+    parameter_draws_median,
+    simulate_paths,
+    timed,
+)
 from models.pipeline.optimization import run_optimization
 from models.pipeline.results import (
     check_destination,
@@ -215,6 +220,10 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         attrs = result.attrs
         result = xr.merge([result, economy], combine_attrs="override")
         result.attrs = attrs
+    if (exp.demography.paths == 0 and exp.uncertainty.parameters
+            and exp.uncertainty.median_draws > 0):  # parameter uncertainty alone
+        result = xr.merge([result, parameter_draws_median(exp, cal, population, timings)],
+                          combine_attrs="override")
     if exp.demography.paths > 0:
         mc = simulate_paths(exp, cal, arrays, population, dict(zip(exp.projection.regimes,
                                                                    zip(schedules, fits))),

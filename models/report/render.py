@@ -24,6 +24,8 @@ from models.report.tables import (
     calibration_frame,
     checks_frame,
     depletion_probability_frame,
+    depletion_statement,
+    depletion_uncertainty_frame,
     finances_frame,
     identification_frame,
     milestones_distribution_frame,
@@ -48,6 +50,9 @@ def run_tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
         out.append(tornado_frame(ds))
     out += [finances_frame(ds, str(r), every) for r in ds["regime"].values]
     out.append(milestones_frame(ds))
+    statement = depletion_uncertainty_frame(ds)
+    if statement is not None:
+        out.append(statement)
     if is_monte_carlo(ds):
         out += [spread_parameters_frame(ds), calibration_frame(ds, "e0"),
                 calibration_frame(ds, "tfr"), population_quantiles_frame(ds),
@@ -89,6 +94,8 @@ def render(ds: xr.Dataset, every: int = 5) -> str:
         if is_monte_carlo(ds) and table.name == "spread_parameters":
             parts += monte_carlo_header(ds)
         parts += ["", table.title, table.text()]
+        if table.name == "depletion_uncertainty":
+            parts += [""] + depletion_statement(table)
     return "\n".join(parts)
 
 

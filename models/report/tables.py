@@ -240,6 +240,69 @@ def milestones_distribution_frame(ds: xr.Dataset) -> Table:
                  "by the horizon)", frame, ".1f")
 
 
+#: Quantiles of the depletion-year statement: the median and the 90 % band.
+BAND = (0.05, 0.50, 0.95)
+
+
+def _depletion_rows(regime: str, label: str, values: np.ndarray) -> list:
+    """One row of :func:`depletion_uncertainty_frame`: the band's quantiles of ``values``
+    (NaN = never, later than any year) and the share never depleted."""
+    filled = np.where(np.isnan(values), np.inf, values)
+    q = np.quantile(filled, BAND, method="inverted_cdf")
+    return [regime, label, len(values),
+            *["never" if not np.isfinite(v) else str(int(v)) for v in q],
+            100.0 * float(np.mean(np.isnan(values)))]
+
+
+def depletion_uncertainty_frame(ds: xr.Dataset) -> Table | None:
+    """The depletion year with and without parameter uncertainty, per regime: the median path
+    at the calibrated parameters, the median path under the parameter draws
+    (``depletion_year_parameter_draws``), the Monte Carlo paths with the calibrated
+    parameters (demography alone) and with each path's draw (demography and parameters).
+    None when the run has neither draws nor paths."""
+    has_draws = "depletion_year_parameter_draws" in ds
+    has_paths = "depletion_year_paths" in ds
+    if not (has_draws or has_paths):
+        return None
+    drawn = bool(ds.attrs.get("mc_parameter_uncertainty", 0))
+    rows = []
+    for regime in ds["regime"].values:
+        r = str(regime)
+        det = _year(float(ds["depletion_year"].sel(regime=regime))).split(" ")[0]
+        rows.append([r, "median path, calibrated parameters", 1, "", det, "", ""])
+        if has_draws:
+            rows.append(_depletion_rows(r, "median path, parameter draws", ds[
+                "depletion_year_parameter_draws"].sel(regime=regime).values))
+        if has_paths:
+            alone = ("depletion_year_paths_demography_only" if drawn
+                     else "depletion_year_paths")
+            rows.append(_depletion_rows(r, "paths, demography alone",
+                                        ds[alone].sel(regime=regime).values))
+            if drawn:
+                rows.append(_depletion_rows(r, "paths, demography and parameters",
+                                            ds["depletion_year_paths"].sel(regime=regime).values))
+    frame = pd.DataFrame(rows, columns=["regime", "uncertainty", "draws", "5 %", "median",
+                                        "95 %", "never to the horizon (%)"])
+    return Table("depletion_uncertainty",
+                 "Depletion year of the employee fund with its uncertainty (median and 90 % "
+                 "band; parameters: those the base-year fit does not pin, drawn from their "
+                 "calibrated ranges)", frame, ".1f")
+
+
+def depletion_statement(table: Table) -> list[str]:
+    """One sentence per regime from :func:`depletion_uncertainty_frame`: the year on the
+    median path, then the median and 90 % band of each uncertainty it has."""
+    lines = []
+    for regime, rows in table.frame.groupby("regime", sort=False):
+        first = rows.iloc[0]
+        parts = [f"{regime}: the fund is depleted in {first['median']} on the median path"]
+        for _, row in rows.iloc[1:].iterrows():
+            parts.append(f"{row['uncertainty']} ({row['draws']:,}): median {row['median']}, "
+                         f"90 % band {row['5 %']}-{row['95 %']}")
+        lines.append("; ".join(parts) + ".")
+    return lines
+
+
 def depletion_probability_frame(ds: xr.Dataset) -> Table:
     rows = []
     for regime in ds["regime"].values:

@@ -638,6 +638,22 @@ class TreeSettings(Strict):
     stage_every_years: Annotated[int, Field(ge=1, le=50)] = 5
     branching: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=list)
     observable: Literal["old_age_dependency", "population_60plus", "births"] = "old_age_dependency"
+    # how a node's paths are split at a decision (models/optimize/tree.py): "rank" on the
+    # observable, or "kmeans" on the observable and the extra observables below
+    grouping: Literal["rank", "kmeans"] = "rank"
+    extra_observables: list[Literal["old_age_dependency", "population_60plus", "births"]] = (
+        Field(default_factory=list))
+
+
+class RecourseSettings(Strict):
+    """How the reserve draws are decided (models/optimize/rules.py): ``"path"`` — one draw per
+    path and year, free (the extensive form's recourse: a draw may use that path's future);
+    ``"affine"`` — a linear decision rule on the demographic state observed the year before
+    (``observables``); ``"node"`` — one draw per node of the scenario tree and year."""
+
+    reserve_draws: Literal["path", "affine", "node"] = "path"
+    observables: list[Literal["old_age_dependency", "population_60plus", "births"]] = Field(
+        default_factory=lambda: ["old_age_dependency", "population_60plus"])
 
 
 class SolverSettings(Strict):
@@ -665,6 +681,7 @@ class OptimizationSettings(Strict):
     constraints: OptimizationConstraints = OptimizationConstraints()
     objective: ObjectiveWeights = ObjectiveWeights()
     tree: TreeSettings = TreeSettings()
+    recourse: RecourseSettings = RecourseSettings()
     solver: SolverSettings = SolverSettings()
     compute_vss_evpi: bool = True
     # Pair with the OLG economy (when the experiment solves it): re-solve the economy under

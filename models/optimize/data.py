@@ -54,6 +54,9 @@ class ScenarioData:
     # expected discounted cost (yuan) of indexing pensions in payment below the calibrated
     # share: w · Σ_p π_p Σ_t δ_t (E_calibrated − E) (constant in the LP)
     indexation_cost: float = 0.0
+    # basis Φ[path, year, j] of the reserve-draw decision rule D = Σ_j Φ θ[year, j]
+    # (models/optimize/rules.py); None: one free draw per path and year
+    recourse_basis: np.ndarray | None = None
 
     @property
     def n_paths(self) -> int:

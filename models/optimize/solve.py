@@ -61,6 +61,12 @@ from models.optimize.data import (
 from models.optimize.decompose import solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
+from models.optimize.rules import (
+    forced_transfer_excess,
+    forced_transfers,
+    recourse_basis,
+    rule_applies,
+)
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
     BaseYearFit,
@@ -102,10 +108,29 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     method = method or data.settings.solver.method
     kind = constraint_variant(data)
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
-        return solve_inner_pyomo(data, rescue, duals, fixed_z)
-    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+        return with_forced_transfers(data, solve_inner_pyomo(data, rescue, duals, fixed_z),
+                                     rescue)
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1 \
+            and not rule_applies(data):
         return solve_decomposed(data, rescue=rescue, workers=workers)
-    return solve_extensive(data, rescue=rescue, duals=duals, fixed_z=fixed_z)
+    return with_forced_transfers(data, solve_extensive(data, rescue=rescue, duals=duals,
+                                                       fixed_z=fixed_z), rescue)
+
+
+def with_forced_transfers(data: ScenarioData, sol: InnerSolution, rescue: bool
+                          ) -> InnerSolution:
+    """Under a reserve-draw rule (hard variant), the solver's transfers replaced by the ones
+    the shortfall forces (:func:`models.optimize.rules.forced_transfers`: non-anticipative),
+    the fund re-simulated, the objective moved by their cost difference (zero when the
+    discount rate is at least the fund's return)."""
+    if rescue or sol.status == "infeasible" or not rule_applies(data) \
+            or constraint_variant(data) != "hard":
+        return sol
+    X, B, A = forced_transfers(data, sol.tau, sol.D)
+    excess = forced_transfer_excess(data, sol.X, X)
+    return replace(sol, X=X, B=B, A=A, objective=sol.objective + excess,
+                   log=sol.log + f"forced transfers: cost {excess:+.3g} trillion against the "
+                                 "solver's\n")
 
 
 def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = True,
@@ -192,6 +217,8 @@ class PolicyProblem:
     discount: np.ndarray  # [T]
     fund_return: np.ndarray  # [year] all simulated years
     wage_index: xr.DataArray | None = None  # [year]: the economy's wages, or None
+    # the reserve-draw rule's basis Φ[path, year(opt), j] (models/optimize/rules.py)
+    recourse_basis: np.ndarray | None = None
     # the indexation lever: knot years, owning stages, interpolation weights [year(opt), knot]
     # and the share's bounds (fraction of real wage growth)
     index_knot_yrs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -229,6 +256,15 @@ def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
     return pop.sel(age=0).transpose("path", "year").values  # survivors of the year's births
 
 
+def observed_state(population: xr.DataArray, names: list[str]) -> np.ndarray:
+    """``[path, year, feature]``: the indicators ``names`` (:func:`observable_indicator`)."""
+    if "path" not in population.dims:
+        population = population.expand_dims(path=[0])
+    shape = (population.sizes["path"], population.sizes["year"], 0)
+    return (np.stack([observable_indicator(population, name) for name in names], axis=-1)
+            if names else np.zeros(shape))
+
+
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
                   fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
                   workers: int = 1) -> PolicyProblem:
@@ -247,8 +283,9 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     stage_years = first + settings.tree.stage_every_years * np.arange(n_stages)
     if stage_years[-1] > years[-1]:
         raise ValueError(f"the last stage would start in {stage_years[-1]}, after the horizon")
-    tree = build_tree(observable_indicator(population, settings.tree.observable), years,
-                      stage_years, settings.tree.branching)
+    tree_observables = [settings.tree.observable] + list(settings.tree.extra_observables)
+    tree = build_tree(observed_state(population, tree_observables), years,
+                      stage_years, settings.tree.branching, settings.tree.grouping)
     pop_c_da = category_population(population, cal.pension)
     weights = pop_c_da.mean("path").transpose("year", "age", "category")
     pop_c = pop_c_da.transpose("path", "year", "age", "category").values
@@ -294,7 +331,11 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         if index_knots.size else np.zeros(0, dtype=int),
         index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
         else np.zeros((opt_years.size, 0)),
-        index_bounds=(lever.floor_wage_share, ceiling), workers=workers)
+        index_bounds=(lever.floor_wage_share, ceiling), workers=workers,
+        recourse_basis=recourse_basis(
+            settings.recourse.reserve_draws,
+            observed_state(population, settings.recourse.observables), years, opt_years,
+            tree.node_of_path_year(opt_years)))
     problem.cache["zero_rates"] = zero
     return problem
 
@@ -424,7 +465,7 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
         discount=problem.discount, delay_cost=delay_cost, settings=settings,
-        indexation_cost=index_cost)
+        indexation_cost=index_cost, recourse_basis=problem.recourse_basis)
 
 
 def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution

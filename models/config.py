@@ -631,6 +631,11 @@ class ObjectiveWeights(Strict):
     shortfall: Annotated[float, Field(ge=0.0)] = 10.0
     # yuan of cost per yuan of pensions in payment cut by indexing below the calibrated share
     indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
+    # discount at discount_rate ("fixed") or at the economy's real interest rate
+    # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
+    # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py)
+    discount: Literal["fixed", "interest_rate"] = "fixed"
+    delay_price: Literal["fixed", "wage_indexed"] = "fixed"
 
 
 class TreeSettings(Strict):

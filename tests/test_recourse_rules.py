@@ -72,7 +72,7 @@ def test_a_solved_policy_takes_the_same_early_decisions_when_a_paths_future_chan
                                atol=1e-8)
     before = apply_policy(data, sol.tau, theta)
     np.testing.assert_allclose(before["X"], sol.X, atol=1e-12)  # solve_inner's are forced
-    t0 = 3
+    t0 = 4
     future = observed.copy()
     future[0, obs_years >= FIRST + t0 - 1] *= 1.5  # seen from the decision of year t0 on
     ex = data.expenditure.copy()

@@ -47,6 +47,8 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 
+from models.optimize.objective import early_transfer_years
+
 KINDS = ("path", "affine", "node")
 INF = highspy.kHighsInf
 
@@ -185,8 +187,7 @@ def forced_transfer_excess(data, lp_transfers: np.ndarray, forced: np.ndarray) -
 def early_transfers_pay(data) -> np.ndarray:
     """Years (positions) where the fund's return beats the discount rate,
     ``δ_{t−1} < δ_t (1 + r_t)``: there an early transfer is cheaper than a forced one."""
-    d = np.asarray(data.discount, dtype=float)
-    return np.flatnonzero(d[:-1] < d[1:] * (1.0 + np.asarray(data.fund_return)[1:]) - 1e-15) + 1
+    return early_transfer_years(data.discount, data.fund_return)
 
 
 # ----------------------------------------------------------------------------- the policy

@@ -61,6 +61,7 @@ from models.optimize.data import (
 from models.optimize.decompose import solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
+from models.optimize.objective import delay_price, discount_factors, discount_rates
 from models.optimize.rules import (
     forced_transfer_excess,
     forced_transfers,
@@ -219,6 +220,9 @@ class PolicyProblem:
     wage_index: xr.DataArray | None = None  # [year]: the economy's wages, or None
     # the reserve-draw rule's basis Φ[path, year(opt), j] (models/optimize/rules.py)
     recourse_basis: np.ndarray | None = None
+    # yuan per person-month of delay per optimized year (models/optimize/objective.py);
+    # None: the fixed price of the settings
+    delay_price: np.ndarray | None = None
     # the indexation lever: knot years, owning stages, interpolation weights [year(opt), knot]
     # and the share's bounds (fraction of real wage growth)
     index_knot_yrs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -240,6 +244,13 @@ class PolicyProblem:
     @property
     def indexation_enabled(self) -> bool:
         return self.settings.indexation.enabled
+
+    def delay_price_per_year(self, settings: OptimizationSettings) -> np.ndarray:
+        """Yuan per person-month of delay per optimized year: the problem's (economy's or
+        wage-indexed) when set up, else the fixed price of ``settings``."""
+        if self.delay_price is not None and settings is self.settings:
+            return self.delay_price
+        return np.full(int(self.opt_mask.sum()), settings.objective.delay_cny_per_person_month)
 
 
 def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
@@ -267,11 +278,15 @@ def observed_state(population: xr.DataArray, names: list[str]) -> np.ndarray:
 
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
                   fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
-                  workers: int = 1) -> PolicyProblem:
+                  workers: int = 1, interest_rate: xr.DataArray | None = None,
+                  economy_delay_price: xr.DataArray | None = None) -> PolicyProblem:
     """Tree, knots, start balances and populations for the policy problem.
 
     ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
-    calibration's wage path and fund return (the same on every path)."""
+    calibration's wage path and fund return (the same on every path). ``interest_rate[year]``
+    (the paired transition's) is the discount rate under ``objective.discount =
+    "interest_rate"``; ``economy_delay_price[year]`` (yuan per person-month) replaces the
+    fixed price of delay (:mod:`models.optimize.objective`)."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values
@@ -306,8 +321,11 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
                                  coords={"year": years[~opt_mask]}))
     balance_start = before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE
     reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
-    rate = settings.objective.discount_rate
-    discount = (1.0 + rate) ** -(opt_years - first).astype(float)
+    objective = settings.objective
+    discount = discount_factors(discount_rates(
+        objective.discount, objective.discount_rate, cal.economy.targets.interest_rate.value,
+        opt_years.size, None if interest_rate is None
+        else interest_rate.sel(year=opt_years).values))
     lever = settings.indexation
     index_knots = (knot_years(settings, int(years[-1]), lever.knot_every_years)
                    if lever.enabled else np.zeros(0, dtype=int))
@@ -337,6 +355,11 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
             observed_state(population, settings.recourse.observables), years, opt_years,
             tree.node_of_path_year(opt_years)))
     problem.cache["zero_rates"] = zero
+    wage = zero.rates["average_wage_cny"].values
+    problem.delay_price = delay_price(
+        objective.delay_price, objective.delay_cny_per_person_month, opt_years.size,
+        wage_index=wage[opt_mask] / wage[0], economy_price=None if economy_delay_price is None
+        else economy_delay_price.sel(year=opt_years).values)
     return problem
 
 
@@ -438,7 +461,7 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
     opt = problem.opt_mask
     base, expenditure = np.zeros((P, T)), np.zeros((P, T))
     delay_cost = index_cost = 0.0
-    w_delay = settings.objective.delay_cny_per_person_month
+    w_delay = problem.delay_price_per_year(settings)[:, None]
     w_index = settings.objective.indexation_cut
     zero = problem.cache["zero_rates"]
     for leaf, paths, delay, share in leaf_paths(problem, levers):
@@ -448,8 +471,8 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         expenditure[paths] = ex[:, opt] / MONEY_SCALE
         retiring = new_retirees(problem.pop_c[paths], zero.rates, problem.years)[opt]  # [T, C]
         prob = tree.probability[paths]
-        delay_cost += prob.sum() * w_delay * float(np.sum(problem.discount[:, None] * retiring
-                                                          * delay[opt]))
+        delay_cost += prob.sum() * float(np.sum(w_delay * problem.discount[:, None] * retiring
+                                                * delay[opt]))
         if share is not None:
             _, ex_ref = flows_from_rates(problem.pop_c[paths], rates_for(problem, delay).rates,
                                          problem.fit, problem.cal)
@@ -502,7 +525,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
     opt = problem.opt_mask
     d_cb, d_ex = _flow_duals(problem, data, sol)
     grad = np.zeros_like(levers.delay, dtype=float)
-    w_delay = s.objective.delay_cny_per_person_month / MONEY_SCALE
+    w_delay = problem.delay_price_per_year(s)[:, None] / MONEY_SCALE
     cut = s.objective.indexation_cut * data.probability[:, None] * data.discount[None, :]
     compliance = problem.cal.pension.contribution.compliance.value
     for leaf, paths, delay, share in leaf_paths(problem, levers):

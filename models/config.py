@@ -661,6 +661,20 @@ class RecourseSettings(Strict):
         default_factory=lambda: ["old_age_dependency", "population_60plus"])
 
 
+class FrontierSettings(Strict):
+    """The ε-constraint frontier between fiscal burden, cost to cohorts and risk
+    (models/optimize/frontier.py), traced after the solve around the chosen policy: its delay
+    knots scaled by each of ``delay_scales`` (whole months, within the caps) are the delay
+    candidates; ``levels`` ε values per limited objective; risk is the CVaR at ``cvar_beta``
+    of the paths' discounted transfers."""
+
+    enabled: bool = False
+    levels: Annotated[int, Field(ge=2, le=20)] = 3
+    cvar_beta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9
+    delay_scales: list[Annotated[float, Field(ge=0.0, le=5.0)]] = Field(
+        default_factory=lambda: [0.0, 1.0, 1.5], min_length=1)
+
+
 class SolverSettings(Strict):
     time_limit_s: Annotated[float, Field(gt=0)] = 600.0
     mip_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-4
@@ -687,6 +701,7 @@ class OptimizationSettings(Strict):
     objective: ObjectiveWeights = ObjectiveWeights()
     tree: TreeSettings = TreeSettings()
     recourse: RecourseSettings = RecourseSettings()
+    frontier: FrontierSettings = FrontierSettings()
     solver: SolverSettings = SolverSettings()
     compute_vss_evpi: bool = True
     # Pair with the OLG economy (when the experiment solves it): re-solve the economy under

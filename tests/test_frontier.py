@@ -5,16 +5,20 @@ and risk and better in one — each point keeps its ε limits, and the set shows
 import numpy as np
 import pytest
 
+from models.catalogue import annotate
 from models.config import OptimizationSettings
-from models.optimize.data import ScenarioData
+from models.optimize.data import MONEY_SCALE, ScenarioData
 from models.optimize.frontier import (
     OBJECTIVES,
     epsilon_frontier,
     frontier_dataset,
     non_dominated,
+    problem_frontier,
     scalarized,
     solve_scalarized,
 )
+from models.optimize.solve import optimize_policy, setup_problem
+from models.report.optimization import frontier_frame
 
 SETTINGS = OptimizationSettings.model_validate({
     "contribution": {"min_rate": 0.12, "max_rate": 0.20, "pace_per_year": 0.01},
@@ -77,3 +81,22 @@ def test_the_union_over_delay_paths_keeps_only_non_dominated_points():
 def test_non_dominated_on_a_hand_made_set():
     pts = np.array([[1.0, 3.0], [2.0, 2.0], [2.0, 3.0], [3.0, 1.0], [1.0, 3.0]])
     assert non_dominated(pts).tolist() == [True, True, False, True, False]
+
+
+def test_a_solved_study_problem_gets_its_frontier_in_results_and_report(calibration,
+                                                                       populations, fit):
+    """Two paths, no outer search: the frontier over the delay candidates is a catalogued
+    dataset of non-dominated points and the run report renders it."""
+    settings = OptimizationSettings.model_validate({
+        "retirement": {"max_outer_iterations": 0}, "solver": {"method": "extensive"},
+        "frontier": {"enabled": True, "levels": 2, "delay_scales": [0.0]}})
+    problem = setup_problem(calibration, settings, populations.isel(path=[0, 1]), fit)
+    psol = optimize_policy(problem)
+    ds = annotate(problem_frontier(problem, psol))
+    crit = np.stack([ds[f"frontier_{k}_cny"].values for k in OBJECTIVES], axis=1)
+    assert ds.sizes["frontier_point"] >= 2 and non_dominated(crit).all()
+    # the point cheapest for the budget costs at most the chosen policy's transfers
+    chosen = float(psol.data.probability @ (psol.inner.X @ psol.data.discount)) * MONEY_SCALE
+    assert crit[:, 0].min() <= chosen * (1 + 1e-7)
+    table = frontier_frame(ds)
+    assert table.frame.shape[0] == ds.sizes["frontier_point"]

@@ -26,7 +26,7 @@ too (the whole-month delay lattice is not searched exhaustively: a documented li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -34,7 +34,8 @@ import scipy.sparse as sp
 import xarray as xr
 
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
-from models.optimize.lp import INF, extensive_form, new_highs, pass_model, rate_pairs
+from models.optimize.lp import INF, extensive_form, new_highs, pass_model
+from models.optimize.solve import Levers, PolicyProblem, PolicySolution, scenario_data
 
 OBJECTIVES = ("fiscal_burden", "cohort_cost", "risk")
 AUGMENTATION = 1e-3
@@ -84,11 +85,12 @@ def scalarized(data: ScenarioData, beta: float) -> Scalarized:
 
 
 def solve_scalarized(model: Scalarized, weights: np.ndarray,
-                     limits: np.ndarray | None = None, threads: int = 1
+                     limits: np.ndarray | None = None, threads: int = 2
                      ) -> tuple[np.ndarray, np.ndarray] | None:
     """``min weights · (F, C, R)`` subject to ``(F, C, R) ≤ limits`` (None or ``inf``: no
     limit). Returns the objectives (with their constants) and the columns, or None when the
-    limits cannot be met."""
+    limits cannot be met. ``threads``: HiGHS keeps the count of a process's first solve, so
+    pass the settings' ``solver.threads`` (the default, 2, is the settings' default)."""
     cost, col_lo, col_hi, matrix, row_lo, row_hi, _ = model.arrays
     limits = np.full(3, np.inf) if limits is None else np.asarray(limits, dtype=float)
     bound = np.isfinite(limits)
@@ -106,7 +108,7 @@ def solve_scalarized(model: Scalarized, weights: np.ndarray,
     return model.objectives @ x + model.constant, x
 
 
-def payoff_table(model: Scalarized, threads: int = 1) -> np.ndarray:
+def payoff_table(model: Scalarized, threads: int = 2) -> np.ndarray:
     """``table[i, j]``: objective ``j`` at the lexicographic minimum of objective ``i`` (then
     the others, in order, each held at its minimum); the diagonal holds the ideal point."""
     table = np.zeros((3, 3))
@@ -122,13 +124,13 @@ def payoff_table(model: Scalarized, threads: int = 1) -> np.ndarray:
     return table
 
 
-def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4,
-                     threads: int = 1) -> list[dict]:
+def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4) -> list[dict]:
     """Efficient points ``{"fiscal_burden", "cohort_cost", "risk"}`` (trillions of yuan) and
     their decisions' summary, for the delay path of ``data`` (module docstring): the payoff
     table's three points and ``min F + ρ(C/ΔC + R/ΔR)`` s.t. ``C ≤ ε_C``, ``R ≤ ε_R`` on a
     ``levels × levels`` grid between the ideal and the worst payoff of ``C`` and ``R``."""
     model = scalarized(data, beta)
+    threads = data.settings.solver.threads
     table = payoff_table(model, threads)
     ideal, nadir = table.diagonal(), table.max(axis=0)
     span = np.maximum(nadir - ideal, 1e-9 * np.maximum(1.0, np.abs(nadir)))
@@ -170,14 +172,13 @@ def non_dominated(points: np.ndarray, rtol: float = 1e-7) -> np.ndarray:
 
 
 def frontier_dataset(candidates: list[tuple[str, ScenarioData]], beta: float = 0.9,
-                     levels: int = 4, threads: int = 1) -> xr.Dataset:
+                     levels: int = 4) -> xr.Dataset:
     """The efficient set over several delay paths ``[(label, data)]``: each candidate's
     ε-constraint points, the union filtered by :func:`non_dominated`; ``frontier_*``
     variables over ``frontier_point`` in yuan (expected, discounted)."""
     rows = []
     for label, data in candidates:
-        rows += [{**p, "delay_path": label} for p in epsilon_frontier(data, beta, levels,
-                                                                      threads)]
+        rows += [{**p, "delay_path": label} for p in epsilon_frontier(data, beta, levels)]
     if not rows:
         return xr.Dataset()
     crit = np.array([[r[k] for k in OBJECTIVES] for r in rows])
@@ -202,3 +203,31 @@ def frontier_dataset(candidates: list[tuple[str, ScenarioData]], beta: float = 0
                                  {"long_name": "retirement-delay path of the point"})
     ds.attrs["frontier_cvar_beta"] = beta
     return ds
+
+
+def delay_candidates(problem: PolicyProblem, levers: Levers, scales: list[float]
+                     ) -> list[tuple[str, ScenarioData]]:
+    """The chosen policy's delay knots scaled by each of ``scales`` (rounded down to whole
+    months, within the caps; still non-decreasing), the indexation as chosen; one
+    ``(label, data)`` per distinct delay path."""
+    out, seen = [], set()
+    caps = problem.max_knot_delay[None, :, :]
+    for scale in scales:
+        delay = np.minimum(np.floor(levers.delay * scale + 1e-9), caps)
+        key = delay.tobytes()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((f"{scale:g} x chosen delays",
+                    scenario_data(problem, replace(levers, delay=delay))))
+    return out
+
+
+def problem_frontier(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
+    """The ε-constraint frontier around a solved policy (settings ``optimization.frontier``),
+    or an empty dataset when it is off or the problem had no feasible policy."""
+    s = problem.settings.frontier
+    if not s.enabled or psol.infeasible or constraint_variant(psol.data) != "hard":
+        return xr.Dataset()
+    return frontier_dataset(delay_candidates(problem, psol.levers, s.delay_scales),
+                            beta=s.cvar_beta, levels=s.levels)

@@ -636,6 +636,11 @@ class ObjectiveWeights(Strict):
     # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py)
     discount: Literal["fixed", "interest_rate"] = "fixed"
     delay_price: Literal["fixed", "wage_indexed"] = "fixed"
+    # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
+    # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
+    lever_smoothing: Literal["none", "gbh"] = "none"
+    gbh_cny_per_month2: Annotated[float, Field(ge=0.0)] = 1.0e10
+    gbh_cny_per_share2: Annotated[float, Field(ge=0.0)] = 1.0e13
 
 
 class TreeSettings(Strict):

@@ -1,6 +1,8 @@
 """Objectives from the model (models/optimize/objective.py): discount factors from a rate
 path, the economy's interest rate as the discount rate, the wage-indexed price of delay."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -11,8 +13,10 @@ from models.optimize.objective import (
     discount_factors,
     discount_rates,
     early_transfer_years,
+    squared_change_cost,
 )
-from models.optimize.solve import scenario_data, setup_problem
+from models.optimize.data import MONEY_SCALE
+from models.optimize.solve import lever_smoothing, scenario_data, setup_problem, start_levers
 
 
 def test_discount_factors_compound_the_years_rates():
@@ -68,3 +72,35 @@ def test_the_study_problem_discounts_at_the_interest_rate_and_indexes_the_delay_
     indexed = problem(delay_price="wage_indexed")
     assert np.all(np.diff(indexed.delay_price) > 0) and indexed.delay_price[0] > 1500.0
     assert scenario_data(indexed, knots).delay_cost > 1.2 * scenario_data(fixed, knots).delay_cost
+
+
+def test_squared_change_cost_by_hand():
+    """Knots 0 → 2 → 2 → 5 from a start of 0: changes 0, 2, 0, 3; cost w π (4 + 9)."""
+    cost, grad = squared_change_cost({7: np.array([0.0, 2.0, 2.0, 5.0])}, {7: 0.5}, 0.0, 2.0)
+    assert cost == pytest.approx(2.0 * 0.5 * 13.0)
+    # d/dκ_k = 2 w π (Δ_k − Δ_{k+1}), Δ = (0, 2, 0, 3)
+    np.testing.assert_allclose(grad[7], 2.0 * 2.0 * 0.5 * np.array([0 - 2, 2 - 0, 0 - 3, 3]))
+
+
+def test_gbh_smoothing_gradient_matches_finite_differences_on_a_tree(calibration, populations,
+                                                                     fit):
+    settings = OptimizationSettings.model_validate({
+        "objective": {"lever_smoothing": "gbh"}, "tree": {"branching": [2]}})
+    problem = setup_problem(calibration, settings, populations.isel(path=[0, 1, 2, 3]), fit)
+    rng = np.random.default_rng(np.random.SeedSequence(3))
+    knots = np.cumsum(rng.integers(0, 4, (problem.tree.n_nodes, len(problem.knot_yrs), 3)),
+                      axis=1).astype(float)
+    levers = replace(start_levers(problem), delay=knots)
+    cost, grad = lever_smoothing(problem, levers, settings)
+    assert cost > 0
+    for node, k, c in [(0, 0, 0), (1, 5, 2), (2, len(problem.knot_yrs) - 1, 1)]:
+        if problem.tree.stage_of_node[node] != problem.knot_owner_stage[k]:
+            continue
+        up, down = knots.copy(), knots.copy()
+        up[node, k, c] += 0.5
+        down[node, k, c] -= 0.5  # central differences: exact for a quadratic
+        fd = (lever_smoothing(problem, replace(levers, delay=up), settings)[0]
+              - lever_smoothing(problem, replace(levers, delay=down), settings)[0]) / MONEY_SCALE
+        assert grad.delay[node, k, c] == pytest.approx(fd, rel=1e-9, abs=1e-15)
+    off = OptimizationSettings.model_validate({"tree": {"branching": [2]}})
+    assert lever_smoothing(problem, levers, off)[0] == 0.0

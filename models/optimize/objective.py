@@ -24,6 +24,17 @@ array from the economy (its welfare price of delay, when one is wired in) or the
 ``delay_cny_per_person_month`` (2021 yuan) — ``"fixed"`` as it is, or ``"wage_indexed"``
 times the average wage relative to the base year ``W_t / W_{2021}`` (a month of retirement
 given up is worth more as wages grow: the price is a constant number of monthly wages).
+
+**Units.** Transfers, contributions and draws are real yuan discounted at ``ρ``; measuring
+them in wage-indexed units (yuan ``/ W_t``) and discounting at ``(1 + ρ)/(1 + g)`` gives the
+same present values, so the only place where the unit changes the answer is a price fixed in
+base-year yuan — the delay price, hence its ``"wage_indexed"`` option.
+
+**Lever smoothing** (``objective.lever_smoothing = "gbh"``): a penalty on the squared changes
+of the delay knots (per month², ``gbh_cny_per_month2``) and the indexation knots (per unit
+share², ``gbh_cny_per_share2``) from knot to knot, as in Godínez-Olivares, Boado-Penas and
+Haberman (2016) (:func:`squared_change_cost`); the pooled rate keeps its linear smoothing
+``|Δτ|`` inside the LP (a squared term there would make it a QP).
 """
 
 from __future__ import annotations
@@ -80,3 +91,24 @@ def early_transfer_years(discount: np.ndarray, fund_return: np.ndarray) -> np.nd
     the discount rate, so a transfer made a year early is cheaper than a forced one."""
     d = np.asarray(discount, dtype=float)
     return np.flatnonzero(d[:-1] < d[1:] * (1.0 + np.asarray(fund_return)[1:]) - 1e-15) + 1
+
+
+def squared_change_cost(chains: dict[int, np.ndarray], probability: dict[int, float],
+                        start: float, weight: float) -> tuple[float, dict[int, np.ndarray]]:
+    """Lever smoothing in the style of Godínez-Olivares, Boado-Penas and Haberman (*Insur.
+    Math. Econ.* 69, 2016, who minimise the squared year-on-year changes of the contribution
+    rate, the retirement age and the indexation): ``w Σ_leaf π_leaf Σ_k Σ_c (κ_k − κ_{k−1})²``
+    over each leaf's chain of knots ``chains[leaf][knot, ...]`` (``κ_{−1} = start``, the
+    status quo). Returns the cost and its gradient with respect to each chain's knots
+    ``2 w π (Δ_k − Δ_{k+1})``, which the caller attributes to the nodes owning the knots."""
+    cost, grad = 0.0, {}
+    for leaf, knots in chains.items():
+        knots = np.asarray(knots, dtype=float)
+        if knots.size == 0:
+            grad[leaf] = knots
+            continue
+        step = np.diff(knots, axis=0, prepend=np.full((1,) + knots.shape[1:], start))
+        cost += weight * probability[leaf] * float(np.sum(step ** 2))
+        after = np.concatenate([step[1:], np.zeros((1,) + knots.shape[1:])])
+        grad[leaf] = 2.0 * weight * probability[leaf] * (step - after)
+    return cost, grad

@@ -61,7 +61,12 @@ from models.optimize.data import (
 from models.optimize.decompose import solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
-from models.optimize.objective import delay_price, discount_factors, discount_rates
+from models.optimize.objective import (
+    delay_price,
+    discount_factors,
+    discount_rates,
+    squared_change_cost,
+)
 from models.optimize.rules import (
     forced_transfer_excess,
     forced_transfers,
@@ -435,6 +440,35 @@ def leaf_paths(problem: PolicyProblem, levers: Levers):
                _full_delay(problem, delays[leaf]), _full_indexation(problem, shares[leaf]))
 
 
+def lever_smoothing(problem: PolicyProblem, levers: Levers, settings: OptimizationSettings
+                    ) -> tuple[float, Levers]:
+    """The GBH lever-smoothing cost (yuan; zero unless ``objective.lever_smoothing = "gbh"``)
+    of the delay and indexation knots and its gradient by node (trillions of yuan per month
+    and per unit share), :func:`models.optimize.objective.squared_change_cost`."""
+    o = settings.objective
+    grad = Levers(np.zeros_like(levers.delay, dtype=float),
+                  np.zeros_like(levers.indexation, dtype=float))
+    if o.lever_smoothing != "gbh":
+        return 0.0, grad
+    tree = problem.tree
+    prob = {int(leaf): float(tree.probability[tree.node_of[:, -1] == leaf].sum())
+            for leaf in tree.leaves()}
+    total = 0.0
+    parts = [(leaf_knots(problem, levers.delay), 0.0, o.gbh_cny_per_month2, grad.delay,
+              problem.knot_owner_stage)]
+    if problem.indexation_enabled:
+        parts.append((leaf_indexation(problem, levers.indexation), problem.calibrated_indexation,
+                      o.gbh_cny_per_share2, grad.indexation, problem.index_owner_stage))
+    for chains, start, weight, out, owner in parts:
+        cost, by_leaf = squared_change_cost(chains, prob, start, weight)
+        total += cost
+        for leaf, g in by_leaf.items():
+            chain = tree.ancestors(leaf)
+            for k, stage in enumerate(owner):
+                out[chain[stage], k] += g[k] / MONEY_SCALE
+    return total, grad
+
+
 def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
     key = delay.astype(np.int64).tobytes() + (b"" if share is None else share.tobytes())
     if key not in problem.cache:
@@ -488,7 +522,8 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
         discount=problem.discount, delay_cost=delay_cost, settings=settings,
-        indexation_cost=index_cost, recourse_basis=problem.recourse_basis)
+        indexation_cost=index_cost, recourse_basis=problem.recourse_basis,
+        smoothing_cost=lever_smoothing(problem, levers, settings)[0])
 
 
 def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution
@@ -561,7 +596,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
         chain = tree.ancestors(leaf)
         for k, stage in enumerate(problem.knot_owner_stage):
             grad[chain[stage], k] += g_knot[k]
-    return grad
+    return grad + lever_smoothing(problem, levers, s)[1].delay
 
 
 def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioData,
@@ -592,7 +627,7 @@ def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioDa
         chain = tree.ancestors(leaf)
         for k, stage in enumerate(problem.index_owner_stage):
             grad[chain[stage], k] += g_knot[k]
-    return grad
+    return grad + lever_smoothing(problem, levers, problem.settings)[1].indexation
 
 
 # share of real wage growth moved per month of trust radius in the joint step

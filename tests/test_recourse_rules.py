@@ -20,7 +20,7 @@ from models.optimize.rules import (
     node_basis,
     rule_coefficients,
 )
-from models.optimize.solve import solve_inner, solve_inner_pyomo
+from models.optimize.solve import scenario_data, setup_problem, solve_inner, solve_inner_pyomo
 from models.optimize.tree import build_tree
 
 SETTINGS = OptimizationSettings.model_validate({
@@ -136,3 +136,35 @@ def test_kmeans_tree_groups_by_several_observables_and_ignores_the_future():
     again = build_tree(moved, years, [2026, 2031, 2036], [2, 2], grouping="kmeans")
     np.testing.assert_array_equal(again.node_of[:, :2], tree.node_of[:, :2])
     assert not np.array_equal(again.node_of[:, 2], tree.node_of[:, 2])
+
+
+def test_on_the_study_problem_a_paths_future_leaves_its_earlier_decisions_unchanged(
+        calibration, populations, fit):
+    """The study's problem (k-means tree on two observables, affine draw rule): solve, fix the
+    policy; then give path 0 a longevity shock from 2061 (30 % more people over 60) and
+    set the problem up again. The tree's nodes up to the 2056 stage, the draw rule's basis
+    before 2062, and every decision (rate, draw, transfer, fund) before 2061 are unchanged."""
+    settings = OptimizationSettings.model_validate({
+        "tree": {"branching": [2, 2], "stage_every_years": 30, "grouping": "kmeans",
+                 "extra_observables": ["births"]},
+        "recourse": {"reserve_draws": "affine"}, "solver": {"method": "extensive"}})
+    pops = populations.isel(path=[0, 1, 2, 3, 4, 5])
+    problem = setup_problem(calibration, settings, pops, fit)
+    zero = np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), 3))
+    data = scenario_data(problem, zero)
+    sol = solve_inner(data)
+    theta = rule_coefficients(data.recourse_basis, sol.D)
+    shocked = pops.copy()
+    late = (shocked["year"] >= 2061) & (shocked["age"] >= 60)
+    shocked[0] = shocked[0].where(~late, shocked[0] * 1.3)
+    again = setup_problem(calibration, settings, shocked, fit)
+    np.testing.assert_array_equal(again.tree.node_of[:, :2], problem.tree.node_of[:, :2])
+    moved = scenario_data(again, zero)
+    before = np.asarray(data.years) < 2061
+    np.testing.assert_array_equal(moved.recourse_basis[:, before], data.recourse_basis[:, before])
+    assert not np.allclose(moved.expenditure[0, ~before], data.expenditure[0, ~before])
+    old, new = apply_policy(data, sol.tau, theta), apply_policy(moved, sol.tau, theta)
+    for key in ("D", "X", "B", "A"):
+        np.testing.assert_array_equal(new[key][:, before], old[key][:, before])
+    assert not np.allclose(new["B"][0, ~before] + new["X"][0, ~before],
+                           old["B"][0, ~before] + old["X"][0, ~before])

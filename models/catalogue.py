@@ -38,6 +38,7 @@ STAGES = (
     "optimization_rescue",  # no policy pays every pension: the smallest rescue transfer
     "optimization_welfare",  # cohorts' welfare under the optimal policy (economy pairing)
     "optimization_pairing",  # the pairing loop's history (economy pairing)
+    "optimization_frontier",  # efficient policies by ε-constraint (optimization.frontier)
 )
 
 
@@ -659,6 +660,28 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("pairing_converged", (),
              units="1", stage="optimization_pairing",
              long_name="economy pairing converged"),
+    # --- optimization_frontier (models/optimize/frontier.py)
+    Variable("frontier_fiscal_burden_cny", ("frontier_point",),
+             units="yuan (expected, discounted)", stage="optimization_frontier",
+             long_name="efficient policy: extra fiscal transfers (fiscal burden)"),
+    Variable("frontier_cohort_cost_cny", ("frontier_point",),
+             units="yuan (expected, discounted)", stage="optimization_frontier",
+             long_name="efficient policy: cost to cohorts (pooled contributions and delay)"),
+    Variable("frontier_risk_cny", ("frontier_point",),
+             units="yuan (discounted)", stage="optimization_frontier",
+             long_name="efficient policy: CVaR of the paths' discounted transfers"),
+    Variable("frontier_delay_cost_cny", ("frontier_point",),
+             units="yuan (expected, discounted)", stage="optimization_frontier",
+             long_name="efficient policy: cost of its delay path to the cohorts retiring later"),
+    Variable("frontier_contributions_cny", ("frontier_point",),
+             units="yuan (expected, discounted)", stage="optimization_frontier",
+             long_name="efficient policy: pooled contributions"),
+    Variable("frontier_mean_pooled_rate", ("frontier_point",),
+             units="1", stage="optimization_frontier",
+             long_name="efficient policy: expected mean pooled rate over the optimized years"),
+    Variable("frontier_delay_path", ("frontier_point",),
+             units=None, stage="optimization_frontier",
+             long_name="efficient policy: its retirement-delay path (the chosen delays scaled)"),
 )
 
 #: The catalogue by name.

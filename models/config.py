@@ -634,6 +634,16 @@ class ObjectiveWeights(Strict):
     shortfall: Annotated[float, Field(ge=0.0)] = 10.0
     # yuan of cost per yuan of pensions in payment cut by indexing below the calibrated share
     indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
+    # discount at discount_rate ("fixed") or at the economy's real interest rate
+    # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
+    # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py)
+    discount: Literal["fixed", "interest_rate"] = "fixed"
+    delay_price: Literal["fixed", "wage_indexed"] = "fixed"
+    # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
+    # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
+    lever_smoothing: Literal["none", "gbh"] = "none"
+    gbh_cny_per_month2: Annotated[float, Field(ge=0.0)] = 1.0e10
+    gbh_cny_per_share2: Annotated[float, Field(ge=0.0)] = 1.0e13
 
 
 class TreeSettings(Strict):
@@ -641,6 +651,36 @@ class TreeSettings(Strict):
     stage_every_years: Annotated[int, Field(ge=1, le=50)] = 5
     branching: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=list)
     observable: Literal["old_age_dependency", "population_60plus", "births"] = "old_age_dependency"
+    # how a node's paths are split at a decision (models/optimize/tree.py): "rank" on the
+    # observable, or "kmeans" on the observable and the extra observables below
+    grouping: Literal["rank", "kmeans"] = "rank"
+    extra_observables: list[Literal["old_age_dependency", "population_60plus", "births"]] = (
+        Field(default_factory=list))
+
+
+class RecourseSettings(Strict):
+    """How the reserve draws are decided (models/optimize/rules.py): ``"path"`` — one draw per
+    path and year, free (the extensive form's recourse: a draw may use that path's future);
+    ``"affine"`` — a linear decision rule on the demographic state observed the year before
+    (``observables``); ``"node"`` — one draw per node of the scenario tree and year."""
+
+    reserve_draws: Literal["path", "affine", "node"] = "path"
+    observables: list[Literal["old_age_dependency", "population_60plus", "births"]] = Field(
+        default_factory=lambda: ["old_age_dependency", "population_60plus"])
+
+
+class FrontierSettings(Strict):
+    """The ε-constraint frontier between fiscal burden, cost to cohorts and risk
+    (models/optimize/frontier.py), traced after the solve around the chosen policy: its delay
+    knots scaled by each of ``delay_scales`` (whole months, within the caps) are the delay
+    candidates; ``levels`` ε values per limited objective; risk is the CVaR at ``cvar_beta``
+    of the paths' discounted transfers."""
+
+    enabled: bool = False
+    levels: Annotated[int, Field(ge=2, le=20)] = 3
+    cvar_beta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9
+    delay_scales: list[Annotated[float, Field(ge=0.0, le=5.0)]] = Field(
+        default_factory=lambda: [0.0, 1.0, 1.5], min_length=1)
 
 
 class SolverSettings(Strict):
@@ -668,6 +708,8 @@ class OptimizationSettings(Strict):
     constraints: OptimizationConstraints = OptimizationConstraints()
     objective: ObjectiveWeights = ObjectiveWeights()
     tree: TreeSettings = TreeSettings()
+    recourse: RecourseSettings = RecourseSettings()
+    frontier: FrontierSettings = FrontierSettings()
     solver: SolverSettings = SolverSettings()
     compute_vss_evpi: bool = True
     # Pair with the OLG economy (when the experiment solves it): re-solve the economy under

@@ -57,6 +57,12 @@ class ScenarioData:
     # [T] the NSSF's real return per optimized year from the return rule
     # (models.pension.returns.fund_returns); the LP still reads the scalar reserve_return
     reserve_return_path: np.ndarray | None = None
+    # basis Φ[path, year, j] of the reserve-draw decision rule D = Σ_j Φ θ[year, j]
+    # (models/optimize/rules.py); None: one free draw per path and year
+    recourse_basis: np.ndarray | None = None
+    # lever smoothing of the outer levers' knots (models/optimize/objective.py; yuan, constant
+    # in the LP)
+    smoothing_cost: float = 0.0
 
     @property
     def n_paths(self) -> int:
@@ -65,7 +71,7 @@ class ScenarioData:
     @property
     def outer_cost(self) -> float:
         """Cost (yuan) of the outer levers, constant in the inner LP: delay and indexation."""
-        return self.delay_cost + self.indexation_cost
+        return self.delay_cost + self.indexation_cost + self.smoothing_cost
 
 
 def constraint_variant(data: ScenarioData) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.rules import rule_applies, with_rule_rows
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate (as in the Pyomo model)
 INF = highspy.kHighsInf
@@ -313,7 +314,10 @@ def extensive_form(data: ScenarioData, rescue: bool = False,
         row_upper = np.concatenate([row_upper, np.full(P, INF),
                                     [con.cvar_limit_cny / MONEY_SCALE]])
     offset = 0.0 if rescue else data.outer_cost / MONEY_SCALE
-    return (cost, col_lower, col_upper, matrix, row_lower, row_upper, offset), pairs
+    arrays = (cost, col_lower, col_upper, matrix, row_lower, row_upper, offset)
+    if rule_applies(data):  # reserve draws by a decision rule: θ columns and rows at the end
+        arrays = with_rule_rows(arrays, data, first_path_col=2 * K)
+    return arrays, pairs
 
 
 def solve_extensive(data: ScenarioData, rescue: bool = False, duals: bool = True,

@@ -29,6 +29,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.rules import add_rule_pyomo, rule_applies
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate
 
@@ -130,6 +131,8 @@ def build_extensive_form(data: ScenarioData, rescue: bool = False) -> pyo.Concre
     for p in range(data.n_paths):
         nodes = data.node_of_year[p]
         add_path(m.paths[p], data, p, lambda t, nodes=nodes: m.tau[int(nodes[t]), t], rescue)
+    if rule_applies(data):  # reserve draws by a decision rule (models/optimize/rules.py)
+        add_rule_pyomo(m, data)
 
     variant = constraint_variant(data)
     con = s.constraints

@@ -61,6 +61,18 @@ from models.optimize.data import (
 from models.optimize.decompose import solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
+from models.optimize.objective import (
+    delay_price,
+    discount_factors,
+    discount_rates,
+    squared_change_cost,
+)
+from models.optimize.rules import (
+    forced_transfer_excess,
+    forced_transfers,
+    recourse_basis,
+    rule_applies,
+)
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
     BaseYearFit,
@@ -102,10 +114,29 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     method = method or data.settings.solver.method
     kind = constraint_variant(data)
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
-        return solve_inner_pyomo(data, rescue, duals, fixed_z)
-    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+        return with_forced_transfers(data, solve_inner_pyomo(data, rescue, duals, fixed_z),
+                                     rescue)
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1 \
+            and not rule_applies(data):
         return solve_decomposed(data, rescue=rescue, workers=workers)
-    return solve_extensive(data, rescue=rescue, duals=duals, fixed_z=fixed_z)
+    return with_forced_transfers(data, solve_extensive(data, rescue=rescue, duals=duals,
+                                                       fixed_z=fixed_z), rescue)
+
+
+def with_forced_transfers(data: ScenarioData, sol: InnerSolution, rescue: bool
+                          ) -> InnerSolution:
+    """Under a reserve-draw rule (hard variant), the solver's transfers replaced by the ones
+    the shortfall forces (:func:`models.optimize.rules.forced_transfers`: non-anticipative),
+    the fund re-simulated, the objective moved by their cost difference (zero when the
+    discount rate is at least the fund's return)."""
+    if rescue or sol.status == "infeasible" or not rule_applies(data) \
+            or constraint_variant(data) != "hard":
+        return sol
+    X, B, A = forced_transfers(data, sol.tau, sol.D)
+    excess = forced_transfer_excess(data, sol.X, X)
+    return replace(sol, X=X, B=B, A=A, objective=sol.objective + excess,
+                   log=sol.log + f"forced transfers: cost {excess:+.3g} trillion against the "
+                                 "solver's\n")
 
 
 def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = True,
@@ -195,6 +226,11 @@ class PolicyProblem:
     # [year] all simulated years: the NSSF's real return (the return rule's with the
     # economy's prices, else the calibrated one)
     reserve_return: np.ndarray | None = None
+    # the reserve-draw rule's basis Φ[path, year(opt), j] (models/optimize/rules.py)
+    recourse_basis: np.ndarray | None = None
+    # yuan per person-month of delay per optimized year (models/optimize/objective.py);
+    # None: the fixed price of the settings
+    delay_price: np.ndarray | None = None
     # the indexation lever: knot years, owning stages, interpolation weights [year(opt), knot]
     # and the share's bounds (fraction of real wage growth)
     index_knot_yrs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -217,6 +253,13 @@ class PolicyProblem:
     def indexation_enabled(self) -> bool:
         return self.settings.indexation.enabled
 
+    def delay_price_per_year(self, settings: OptimizationSettings) -> np.ndarray:
+        """Yuan per person-month of delay per optimized year: the problem's (economy's or
+        wage-indexed) when set up, else the fixed price of ``settings``."""
+        if self.delay_price is not None and settings is self.settings:
+            return self.delay_price
+        return np.full(int(self.opt_mask.sum()), settings.objective.delay_cny_per_person_month)
+
 
 def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
     """``[path, year]`` indicator ranked by the tree rule."""
@@ -232,16 +275,29 @@ def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
     return pop.sel(age=0).transpose("path", "year").values  # survivors of the year's births
 
 
+def observed_state(population: xr.DataArray, names: list[str]) -> np.ndarray:
+    """``[path, year, feature]``: the indicators ``names`` (:func:`observable_indicator`)."""
+    if "path" not in population.dims:
+        population = population.expand_dims(path=[0])
+    shape = (population.sizes["path"], population.sizes["year"], 0)
+    return (np.stack([observable_indicator(population, name) for name in names], axis=-1)
+            if names else np.zeros(shape))
+
+
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
                   fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
-                  workers: int = 1) -> PolicyProblem:
+                  workers: int = 1, interest_rate: xr.DataArray | None = None,
+                  economy_delay_price: xr.DataArray | None = None) -> PolicyProblem:
     """Tree, knots, start balances and populations for the policy problem.
 
     ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
     calibration's wage path and fund return (the same on every path); a third element
     ``reserve_return[year]`` (the return rule's NSSF return, :func:`models.coupling.
     model_returns`) replaces the NSSF's calibrated return (``PolicyProblem.reserve_return``,
-    ``ScenarioData.reserve_return_path``)."""
+    ``ScenarioData.reserve_return_path``). ``interest_rate[year]`` (the paired transition's)
+    is the discount rate under ``objective.discount = "interest_rate"``;
+    ``economy_delay_price[year]`` (yuan per person-month) replaces the fixed price of delay
+    (:mod:`models.optimize.objective`)."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values
@@ -253,8 +309,9 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     stage_years = first + settings.tree.stage_every_years * np.arange(n_stages)
     if stage_years[-1] > years[-1]:
         raise ValueError(f"the last stage would start in {stage_years[-1]}, after the horizon")
-    tree = build_tree(observable_indicator(population, settings.tree.observable), years,
-                      stage_years, settings.tree.branching)
+    tree_observables = [settings.tree.observable] + list(settings.tree.extra_observables)
+    tree = build_tree(observed_state(population, tree_observables), years,
+                      stage_years, settings.tree.branching, settings.tree.grouping)
     pop_c_da = category_population(population, cal.pension)
     weights = pop_c_da.mean("path").transpose("year", "age", "category")
     pop_c = pop_c_da.transpose("path", "year", "age", "category").values
@@ -280,8 +337,11 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
                                     coords={"year": years[~opt_mask]}))
     balance_start = before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE
     reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
-    rate = settings.objective.discount_rate
-    discount = (1.0 + rate) ** -(opt_years - first).astype(float)
+    objective = settings.objective
+    discount = discount_factors(discount_rates(
+        objective.discount, objective.discount_rate, cal.economy.targets.interest_rate.value,
+        opt_years.size, None if interest_rate is None
+        else interest_rate.sel(year=opt_years).values))
     lever = settings.indexation
     index_knots = (knot_years(settings, int(years[-1]), lever.knot_every_years)
                    if lever.enabled else np.zeros(0, dtype=int))
@@ -306,8 +366,17 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         if index_knots.size else np.zeros(0, dtype=int),
         index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
         else np.zeros((opt_years.size, 0)),
-        index_bounds=(lever.floor_wage_share, ceiling), workers=workers)
+        index_bounds=(lever.floor_wage_share, ceiling), workers=workers,
+        recourse_basis=recourse_basis(
+            settings.recourse.reserve_draws,
+            observed_state(population, settings.recourse.observables), years, opt_years,
+            tree.node_of_path_year(opt_years)))
     problem.cache["zero_rates"] = zero
+    wage = zero.rates["average_wage_cny"].values
+    problem.delay_price = delay_price(
+        objective.delay_price, objective.delay_cny_per_person_month, opt_years.size,
+        wage_index=wage[opt_mask] / wage[0], economy_price=None if economy_delay_price is None
+        else economy_delay_price.sel(year=opt_years).values)
     return problem
 
 
@@ -383,6 +452,35 @@ def leaf_paths(problem: PolicyProblem, levers: Levers):
                _full_delay(problem, delays[leaf]), _full_indexation(problem, shares[leaf]))
 
 
+def lever_smoothing(problem: PolicyProblem, levers: Levers, settings: OptimizationSettings
+                    ) -> tuple[float, Levers]:
+    """The GBH lever-smoothing cost (yuan; zero unless ``objective.lever_smoothing = "gbh"``)
+    of the delay and indexation knots and its gradient by node (trillions of yuan per month
+    and per unit share), :func:`models.optimize.objective.squared_change_cost`."""
+    o = settings.objective
+    grad = Levers(np.zeros_like(levers.delay, dtype=float),
+                  np.zeros_like(levers.indexation, dtype=float))
+    if o.lever_smoothing != "gbh":
+        return 0.0, grad
+    tree = problem.tree
+    prob = {int(leaf): float(tree.probability[tree.node_of[:, -1] == leaf].sum())
+            for leaf in tree.leaves()}
+    total = 0.0
+    parts = [(leaf_knots(problem, levers.delay), 0.0, o.gbh_cny_per_month2, grad.delay,
+              problem.knot_owner_stage)]
+    if problem.indexation_enabled:
+        parts.append((leaf_indexation(problem, levers.indexation), problem.calibrated_indexation,
+                      o.gbh_cny_per_share2, grad.indexation, problem.index_owner_stage))
+    for chains, start, weight, out, owner in parts:
+        cost, by_leaf = squared_change_cost(chains, prob, start, weight)
+        total += cost
+        for leaf, g in by_leaf.items():
+            chain = tree.ancestors(leaf)
+            for k, stage in enumerate(owner):
+                out[chain[stage], k] += g[k] / MONEY_SCALE
+    return total, grad
+
+
 def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
     key = delay.astype(np.int64).tobytes() + (b"" if share is None else share.tobytes())
     if key not in problem.cache:
@@ -409,7 +507,7 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
     opt = problem.opt_mask
     base, expenditure = np.zeros((P, T)), np.zeros((P, T))
     delay_cost = index_cost = 0.0
-    w_delay = settings.objective.delay_cny_per_person_month
+    w_delay = problem.delay_price_per_year(settings)[:, None]
     w_index = settings.objective.indexation_cut
     zero = problem.cache["zero_rates"]
     for leaf, paths, delay, share in leaf_paths(problem, levers):
@@ -419,8 +517,8 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         expenditure[paths] = ex[:, opt] / MONEY_SCALE
         retiring = new_retirees(problem.pop_c[paths], zero.rates, problem.years)[opt]  # [T, C]
         prob = tree.probability[paths]
-        delay_cost += prob.sum() * w_delay * float(np.sum(problem.discount[:, None] * retiring
-                                                          * delay[opt]))
+        delay_cost += prob.sum() * float(np.sum(w_delay * problem.discount[:, None] * retiring
+                                                * delay[opt]))
         if share is not None:
             _, ex_ref = flows_from_rates(problem.pop_c[paths], rates_for(problem, delay).rates,
                                          problem.fit, problem.cal)
@@ -438,7 +536,8 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         individual_account_rate=problem.cal.pension.contribution.individual_account_rate.value,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
         discount=problem.discount, delay_cost=delay_cost, settings=settings,
-        indexation_cost=index_cost)
+        indexation_cost=index_cost, recourse_basis=problem.recourse_basis,
+        smoothing_cost=lever_smoothing(problem, levers, settings)[0])
 
 
 def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution
@@ -475,7 +574,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
     opt = problem.opt_mask
     d_cb, d_ex = _flow_duals(problem, data, sol)
     grad = np.zeros_like(levers.delay, dtype=float)
-    w_delay = s.objective.delay_cny_per_person_month / MONEY_SCALE
+    w_delay = problem.delay_price_per_year(s)[:, None] / MONEY_SCALE
     cut = s.objective.indexation_cut * data.probability[:, None] * data.discount[None, :]
     compliance = problem.cal.pension.contribution.compliance.value
     for leaf, paths, delay, share in leaf_paths(problem, levers):
@@ -511,7 +610,7 @@ def delay_gradient(problem: PolicyProblem, levers: Levers | np.ndarray, data: Sc
         chain = tree.ancestors(leaf)
         for k, stage in enumerate(problem.knot_owner_stage):
             grad[chain[stage], k] += g_knot[k]
-    return grad
+    return grad + lever_smoothing(problem, levers, s)[1].delay
 
 
 def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioData,
@@ -542,7 +641,7 @@ def indexation_gradient(problem: PolicyProblem, levers: Levers, data: ScenarioDa
         chain = tree.ancestors(leaf)
         for k, stage in enumerate(problem.index_owner_stage):
             grad[chain[stage], k] += g_knot[k]
-    return grad
+    return grad + lever_smoothing(problem, levers, problem.settings)[1].indexation
 
 
 # share of real wage growth moved per month of trust radius in the joint step

@@ -11,6 +11,7 @@ import xarray as xr
 from models.config import CATEGORIES, Calibration, Experiment
 from models.coupling import EconomyContext, Pairing, expected_policy, pair_with_economy, \
     transition_under
+from models.optimize.frontier import problem_frontier
 from models.optimize.report import exactness, resimulate, to_dataset, value_of_information
 from models.pension.accounts import BaseYearFit
 from models.pipeline.economy_step import lifetime_welfare
@@ -55,6 +56,9 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     for name in RESIM_KEEP:
         ds[f"resim_{name}"] = resim[name].sel(year=problem.opt_years)
     ds = ds.merge(search_history(psol.history))
+    t3 = time.perf_counter()
+    ds = ds.merge(problem_frontier(problem, psol))  # empty unless optimization.frontier is on
+    timings["optimize_frontier_s"] = round(time.perf_counter() - t3, 4)
     timings["optimize_search_build_s"] = [round(h["build_s"], 4) for h in psol.history]
     timings["optimize_search_solve_s"] = [round(h["solve_s"], 4) for h in psol.history]
     if paired.history:
@@ -63,6 +67,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
                 "opt_indexation_lever": "on" if settings.indexation.enabled else "off"}
+    if "frontier_point" in ds.dims:
+        ds.attrs["frontier_cvar_beta"] = settings.frontier.cvar_beta
     return ds, solver_log(psol)
 
 

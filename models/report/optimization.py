@@ -128,8 +128,26 @@ def pairing_frame(ds: xr.Dataset) -> Table:
                  frame, ("d", ".6f", ".2e", ".2e"))
 
 
+def frontier_frame(ds: xr.Dataset) -> Table:
+    """The efficient policies of the ε-constraint frontier (models/optimize/frontier.py):
+    what each costs the budget, the cohorts (contributions, delay) and its risk."""
+    money = ("fiscal_burden", "contributions", "delay_cost", "cohort_cost", "risk")
+    frame = pd.DataFrame({
+        "delay path": ds["frontier_delay_path"].values.astype(str),
+        **{f"{k.replace('_', ' ')} (trillion yuan)": ds[f"frontier_{k}_cny"].values / TRILLION
+           for k in money},
+        "mean pooled rate": ds["frontier_mean_pooled_rate"].values})
+    beta = ds.attrs.get("frontier_cvar_beta", "")
+    return Table("optimal_frontier", "Efficient policies (ε-constraint): fiscal burden = "
+                 "expected discounted extra transfers; cost to cohorts = pooled contributions "
+                 f"+ delay cost; risk = CVaR {beta} of the paths' transfers; no row is "
+                 "dominated in all three", frame, ("", ".3f", ".3f", ".3f", ".3f", ".3f", ".4f"))
+
+
 def optimization_tables(ds: xr.Dataset) -> list[Table]:
     out = [summary_frame(ds), first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]
     if has_pairing(ds):
         out.append(pairing_frame(ds))
+    if "frontier_point" in ds.dims:
+        out.append(frontier_frame(ds))
     return out

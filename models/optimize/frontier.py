@@ -1,0 +1,233 @@
+"""Efficient policies between three objectives, traced by the ε-constraint method.
+
+For a fixed retirement-delay path (an outer lever; the inner problem is the exact LP of
+:mod:`models.optimize.lp`, hard variant, with the reserve-draw rule when one is set) the three
+objectives are linear in the inner decisions ``x`` (money in trillions of yuan, expected and
+discounted with the problem's ``δ_t``):
+
+* **fiscal burden** ``F(x) = Σ_p π_p Σ_t δ_t X[p,t]`` — extra transfers from the budget;
+* **cost to cohorts** ``C(x) = Σ_p π_p Σ_t δ_t CB[p,t] τ[p,t] + K_delay`` — the pooled
+  contributions workers and employers pay, plus the (constant) cost of the delay path to the
+  cohorts who retire later (``ScenarioData.delay_cost``, priced by
+  :mod:`models.optimize.objective`);
+* **risk** ``R(x) = CVaR_β(Σ_t δ_t X[p,t])`` — the mean of the worst ``1 − β`` tail of the
+  paths' transfers, linear by Rockafellar and Uryasev (*J. Risk* 2, 2000):
+  ``R = min_η η + Σ_p π_p ξ_p / (1 − β)``, ``ξ_p ≥ Σ_t δ_t X[p,t] − η``, ``ξ ≥ 0``.
+
+ε-constraint (Haimes, Lasdon and Wismer, *IEEE Trans. SMC* 1, 1971), augmented so that every
+point is efficient, not only weakly (AUGMECON, Mavrotas, *Appl. Math. Comput.* 213, 2009):
+``min F + ρ (C / ΔC + R / ΔR)`` s.t. ``C ≤ ε_C``, ``R ≤ ε_R``, with ``ΔC, ΔR`` the ranges of
+the payoff table (each objective minimised alone, the others then minimised lexicographically)
+and ``ρ = 10⁻³``; ``ε`` runs over an even grid of each range. Delay paths are a discrete
+choice: the frontier of each candidate is traced and the union filtered to its non-dominated
+points (:func:`non_dominated`), so the reported set is efficient over the delay candidates
+too (the whole-month delay lattice is not searched exhaustively: a documented limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+import xarray as xr
+
+from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.lp import INF, extensive_form, new_highs, pass_model
+from models.optimize.solve import Levers, PolicyProblem, PolicySolution, scenario_data
+
+OBJECTIVES = ("fiscal_burden", "cohort_cost", "risk")
+AUGMENTATION = 1e-3
+
+
+@dataclass(frozen=True)
+class Scalarized:
+    """The extensive form extended by the CVaR columns and the three objectives' vectors
+    over its columns (``F, C, R``; ``C`` without the constant delay cost)."""
+
+    arrays: tuple  # (cost, col_lower, col_upper, matrix, row_lower, row_upper, offset)
+    objectives: np.ndarray  # [3, n_cols]
+    constant: np.ndarray  # [3] constants of the objectives (the delay cost in C)
+    tau_cols: np.ndarray  # [P, T] column of the pooled rate governing each path-year
+    x_cols: np.ndarray  # [P, T] column of X[p,t]
+
+
+def scalarized(data: ScenarioData, beta: float) -> Scalarized:
+    """The LP's columns and rows, with ``η, ξ[p]`` and the rows ``ξ_p + η − Σ δ X ≥ 0``
+    appended after every other (module docstring)."""
+    if constraint_variant(data) != "hard":
+        raise ValueError("the frontier is traced on the hard variant (every pension paid)")
+    (cost, col_lo, col_hi, matrix, row_lo, row_hi, offset), pairs = extensive_form(data)
+    P, T = data.n_paths, len(data.years)
+    K = pairs.size
+    n = matrix.shape[1]
+    x_cols = 2 * K + np.arange(P)[:, None] * 6 * T + 3 * T + np.arange(T)[None, :]
+    rows = np.concatenate([np.arange(P), np.arange(P), np.repeat(np.arange(P), T)])
+    cols = np.concatenate([n + 1 + np.arange(P), np.full(P, n), x_cols.ravel()])
+    vals = np.concatenate([np.ones(2 * P), -np.tile(data.discount, P)])
+    xi_def = sp.csr_matrix((vals, (rows, cols)), shape=(P, n + 1 + P))
+    matrix = sp.vstack([sp.hstack([matrix, sp.csr_matrix((matrix.shape[0], 1 + P))]), xi_def],
+                       format="csr")
+    width = n + 1 + P
+    objectives = np.zeros((3, width))
+    pd = data.probability[:, None] * data.discount[None, :]
+    np.add.at(objectives[0], x_cols.ravel(), pd.ravel())
+    np.add.at(objectives[1], pairs.of_path_year.ravel(), (pd * data.contribution_base).ravel())
+    objectives[2, n] = 1.0
+    objectives[2, n + 1:] = data.probability / (1.0 - beta)
+    arrays = (np.zeros(width), np.concatenate([col_lo, [-INF], np.zeros(P)]),
+              np.concatenate([col_hi, [INF], np.full(P, INF)]), matrix,
+              np.concatenate([row_lo, np.zeros(P)]), np.concatenate([row_hi, np.full(P, INF)]),
+              0.0)
+    constant = np.array([0.0, data.delay_cost / MONEY_SCALE, 0.0])
+    return Scalarized(arrays, objectives, constant, pairs.of_path_year, x_cols)
+
+
+def solve_scalarized(model: Scalarized, weights: np.ndarray,
+                     limits: np.ndarray | None = None, threads: int = 2
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``min weights · (F, C, R)`` subject to ``(F, C, R) ≤ limits`` (None or ``inf``: no
+    limit). Returns the objectives (with their constants) and the columns, or None when the
+    limits cannot be met. ``threads``: HiGHS keeps the count of a process's first solve, so
+    pass the settings' ``solver.threads`` (the default, 2, is the settings' default)."""
+    cost, col_lo, col_hi, matrix, row_lo, row_hi, _ = model.arrays
+    limits = np.full(3, np.inf) if limits is None else np.asarray(limits, dtype=float)
+    bound = np.isfinite(limits)
+    if bound.any():
+        matrix = sp.vstack([matrix, sp.csr_matrix(model.objectives[bound])], format="csr")
+        row_lo = np.concatenate([row_lo, np.full(bound.sum(), -INF)])
+        row_hi = np.concatenate([row_hi, limits[bound] - model.constant[bound]])
+    h = new_highs(threads, 600.0)
+    pass_model(h, np.asarray(weights, dtype=float) @ model.objectives, col_lo, col_hi, matrix,
+               row_lo, row_hi)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    x = np.asarray(h.getSolution().col_value)
+    return model.objectives @ x + model.constant, x
+
+
+def payoff_table(model: Scalarized, threads: int = 2) -> np.ndarray:
+    """``table[i, j]``: objective ``j`` at the lexicographic minimum of objective ``i`` (then
+    the others, in order, each held at its minimum); the diagonal holds the ideal point."""
+    table = np.zeros((3, 3))
+    for i in range(3):
+        limits = np.full(3, np.inf)
+        order = [i] + [j for j in range(3) if j != i]
+        for j in order:
+            weights = np.zeros(3)
+            weights[j] = 1.0
+            values, _ = solve_scalarized(model, weights, limits, threads)
+            limits[j] = values[j] + 1e-9 * max(1.0, abs(values[j]))
+        table[i] = values
+    return table
+
+
+def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4) -> list[dict]:
+    """Efficient points ``{"fiscal_burden", "cohort_cost", "risk"}`` (trillions of yuan) and
+    their decisions' summary, for the delay path of ``data`` (module docstring): the payoff
+    table's three points and ``min F + ρ(C/ΔC + R/ΔR)`` s.t. ``C ≤ ε_C``, ``R ≤ ε_R`` on a
+    ``levels × levels`` grid between the ideal and the worst payoff of ``C`` and ``R``."""
+    model = scalarized(data, beta)
+    threads = data.settings.solver.threads
+    table = payoff_table(model, threads)
+    ideal, nadir = table.diagonal(), table.max(axis=0)
+    span = np.maximum(nadir - ideal, 1e-9 * np.maximum(1.0, np.abs(nadir)))
+    weights = np.array([1.0, AUGMENTATION / span[1], AUGMENTATION / span[2]])
+    points = []
+    for eps_c in np.linspace(ideal[1], nadir[1], levels):
+        for eps_r in np.linspace(ideal[2], nadir[2], levels):
+            limits = np.array([np.inf, eps_c + 1e-9 * span[1], eps_r + 1e-9 * span[2]])
+            found = solve_scalarized(model, weights, limits, threads)
+            if found is not None:
+                points.append(_point(data, model, *found, eps=(eps_c, eps_r)))
+    return points
+
+
+def _point(data: ScenarioData, model: Scalarized, values: np.ndarray, x: np.ndarray,
+           eps: tuple[float, float]) -> dict:
+    tau = x[model.tau_cols]
+    return {"fiscal_burden": float(values[0]), "cohort_cost": float(values[1]),
+            "risk": float(values[2]), "delay_cost": float(model.constant[1]),
+            "contributions": float(values[1] - model.constant[1]),
+            "mean_pooled_rate": float(data.probability @ tau.mean(axis=1)),
+            "eps_cohort_cost": float(eps[0]), "eps_risk": float(eps[1])}
+
+
+def non_dominated(points: np.ndarray, rtol: float = 1e-7) -> np.ndarray:
+    """``True`` for the rows of ``points[n, k]`` (lower is better in every column) that no
+    other row dominates (as good everywhere and better somewhere, beyond ``rtol`` of each
+    column's scale); of equal rows the first is kept."""
+    points = np.asarray(points, dtype=float)
+    tol = rtol * np.maximum(np.abs(points).max(axis=0), 1e-12)
+    keep = np.ones(points.shape[0], dtype=bool)
+    for i in range(points.shape[0]):
+        as_good = np.all(points <= points[i] + tol, axis=1)
+        better = np.any(points < points[i] - tol, axis=1)
+        same = np.all(np.abs(points - points[i]) <= tol, axis=1)
+        earlier_same = same & (np.arange(points.shape[0]) < i)
+        keep[i] = not np.any(as_good & better) and not np.any(earlier_same)
+    return keep
+
+
+def frontier_dataset(candidates: list[tuple[str, ScenarioData]], beta: float = 0.9,
+                     levels: int = 4) -> xr.Dataset:
+    """The efficient set over several delay paths ``[(label, data)]``: each candidate's
+    ε-constraint points, the union filtered by :func:`non_dominated`; ``frontier_*``
+    variables over ``frontier_point`` in yuan (expected, discounted)."""
+    rows = []
+    for label, data in candidates:
+        rows += [{**p, "delay_path": label} for p in epsilon_frontier(data, beta, levels)]
+    if not rows:
+        return xr.Dataset()
+    crit = np.array([[r[k] for k in OBJECTIVES] for r in rows])
+    rows = [r for r, keep in zip(rows, non_dominated(crit)) if keep]
+    rows.sort(key=lambda r: (r["fiscal_burden"], r["cohort_cost"], r["risk"]))
+    point = np.arange(len(rows))
+    money = ("fiscal_burden", "cohort_cost", "risk", "delay_cost", "contributions")
+    names = {"fiscal_burden": "extra fiscal transfers (fiscal burden)",
+             "cohort_cost": "cost to cohorts: pooled contributions and delay",
+             "risk": f"CVaR {beta:g} of the paths' transfers",
+             "delay_cost": "cost of the delay path to the cohorts retiring later",
+             "contributions": "pooled contributions"}
+    ds = xr.Dataset(coords={"frontier_point": point})
+    for key in money:
+        ds[f"frontier_{key}_cny"] = ("frontier_point", np.array([r[key] for r in rows])
+                                     * MONEY_SCALE, {"units": "yuan (expected, discounted)",
+                                                     "long_name": names[key]})
+    ds["frontier_mean_pooled_rate"] = ("frontier_point", np.array(
+        [r["mean_pooled_rate"] for r in rows]), {"units": "1", "long_name":
+                                                 "expected mean pooled rate over the years"})
+    ds["frontier_delay_path"] = ("frontier_point", np.array([r["delay_path"] for r in rows]),
+                                 {"long_name": "retirement-delay path of the point"})
+    ds.attrs["frontier_cvar_beta"] = beta
+    return ds
+
+
+def delay_candidates(problem: PolicyProblem, levers: Levers, scales: list[float]
+                     ) -> list[tuple[str, ScenarioData]]:
+    """The chosen policy's delay knots scaled by each of ``scales`` (rounded down to whole
+    months, within the caps; still non-decreasing), the indexation as chosen; one
+    ``(label, data)`` per distinct delay path."""
+    out, seen = [], set()
+    caps = problem.max_knot_delay[None, :, :]
+    for scale in scales:
+        delay = np.minimum(np.floor(levers.delay * scale + 1e-9), caps)
+        key = delay.tobytes()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((f"{scale:g} x chosen delays",
+                    scenario_data(problem, replace(levers, delay=delay))))
+    return out
+
+
+def problem_frontier(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
+    """The ε-constraint frontier around a solved policy (settings ``optimization.frontier``),
+    or an empty dataset when it is off or the problem had no feasible policy."""
+    s = problem.settings.frontier
+    if not s.enabled or psol.infeasible or constraint_variant(psol.data) != "hard":
+        return xr.Dataset()
+    return frontier_dataset(delay_candidates(problem, psol.levers, s.delay_scales),
+                            beta=s.cvar_beta, levels=s.levels)

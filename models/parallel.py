@@ -32,6 +32,13 @@ Processes
     are in flight, so memory is bounded by a few chunks' results whatever the number of chunks.
 
 Under ``mpiexec`` the ranks already share the machine's cores: keep ``workers = 1`` there.
+
+Across machines
+    :func:`map_chunks_mpi` deals the chunks over the ranks of an MPI communicator (mpi4py,
+    started by ``mpiexec``): rank ``r`` computes chunks ``r, r + R, …`` (through
+    :func:`map_chunks` on its own ``workers``), and every rank gets every result back in chunk
+    order (one ``allgather``), so the numbers are the serial ones whatever the rank count.
+    mpi4py is optional: the communicator is passed in, never imported here.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["PRELOAD", "THREAD_VARIABLES", "map_chunks", "path_chunks"]
+__all__ = ["PRELOAD", "THREAD_VARIABLES", "map_chunks", "map_chunks_mpi", "path_chunks"]
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -107,6 +114,19 @@ def map_chunks(fn: Callable[[S, C], R], chunks: Iterable[C], workers: int = 1,
             yield fn(shared, chunk)
         return
     yield from _map_in_pool(fn, iter(chunks), int(workers), shared)
+
+
+def map_chunks_mpi(fn: Callable[[S, C], R], chunks: list[C], comm, workers: int = 1,
+                   shared: S = None) -> list[R]:
+    """``fn(shared, chunk)`` for every chunk, dealt over the ranks of ``comm`` (an mpi4py
+    communicator; every rank calls this with the same chunks): rank ``r`` computes chunks
+    ``r, r + size, …`` and every rank returns all the results in chunk order."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    mine = list(map_chunks(fn, chunks[rank::size], workers, shared))
+    out: list = [None] * len(chunks)
+    for r, results in enumerate(comm.allgather(mine)):
+        out[r::size] = results
+    return out
 
 
 def _map_in_pool(fn: Callable[[S, C], R], chunks: Iterator[C], workers: int,

@@ -111,7 +111,7 @@ from models.optimize.lp import (
     rate_rows,
     solve_extensive,
 )
-from models.parallel import map_chunks, map_chunks_mpi, path_chunks
+from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
 
 #: paths per subproblem (one LP, warm-started)
 CHUNK_PATHS = 100
@@ -344,8 +344,9 @@ class Run:
     chunks are dealt, :func:`models.parallel.map_chunks_mpi`)."""
 
     def __init__(self, data: ScenarioData, rescue: bool, workers: int, chunk_paths: int,
-                 cut_groups: str, comm=None):
+                 cut_groups: str, comm=None, pool: WorkerPool | None = None):
         self.data, self.rescue, self.workers, self.comm = data, rescue, workers, comm
+        self.pool = pool
         self.pairs = rate_pairs(data)
         self.chunks = path_chunks(data.n_paths, chunk_paths)
         self.subsets = [chunk_item(data, c) for c in self.chunks]
@@ -360,8 +361,9 @@ class Run:
     def map(self, items: list) -> list[ChunkResult]:
         """The chunks' recourse, in chunk order, on every rank."""
         if self.comm is None:
-            return list(map_chunks(solve_chunk, items, self.workers))
-        return map_chunks_mpi(solve_chunk, items, self.comm, workers=self.workers)
+            return list(map_chunks(solve_chunk, items, self.workers, pool=self.pool))
+        return map_chunks_mpi(solve_chunk, items, self.comm, workers=self.workers,
+                              pool=self.pool)
 
     def same_everywhere(self, value):
         """Rank 0's value on every rank (the master is solved on each; its answer is taken
@@ -409,9 +411,10 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
     runs this function and gets the same answer as one process."""
     t0 = time.perf_counter()
     tol = data.settings.solver.tolerance if tolerance is None else tolerance
-    run = Run(data, rescue, workers, chunk_paths, cut_groups, comm)
-    build_s = time.perf_counter() - t0
-    best, lower, it, history = _iterate(run, tol, max_iterations, t0)
+    with WorkerPool(workers, solve_chunk) as pool:  # kept across the iterations
+        run = Run(data, rescue, workers, chunk_paths, cut_groups, comm, pool)
+        build_s = time.perf_counter() - t0
+        best, lower, it, history = _iterate(run, tol, max_iterations, t0)
     if best is None or not np.isfinite(best.cost):
         return _infeasible(data, time.perf_counter() - t0, it, run.simplex)
     gap = (best.cost - lower) / max(abs(best.cost), 1e-12)

@@ -107,6 +107,8 @@ PH_THREADS = 1
 #: optimality, and the gaps PH reports are ~1e-6 of costs of ~850 trillion yuan, so the
 #: feasibility tolerances are tightened from HiGHS's 1e-7 (a precaution: cheap on these LPs).
 PH_SOLVER_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+#: PH's default stopping gap (relative): most of the expected cost is common to every policy.
+PH_REL_GAP = 1e-6
 #: Relative tolerance within which a PH run is said to agree with the extensive form.
 AGREEMENT_TOLERANCE = 0.005
 
@@ -736,9 +738,10 @@ def _parser() -> argparse.ArgumentParser:
                              "over the ranks (default); ph: progressive hedging on mpi-sppy")
     parser.add_argument("--chunk-paths", type=int, default=CHUNK_PATHS,
                         help="lshaped: paths per recourse chunk (chunks are dealt over ranks)")
-    parser.add_argument("--rel-gap", type=float, default=1e-6,
-                        help="stop at this relative gap (default 1e-6: most of the expected "
-                             "cost is common to every policy)")
+    parser.add_argument("--rel-gap", type=float, default=None,
+                        help="stop at this relative gap (PH: default 1e-6, most of the "
+                             "expected cost is common to every policy; lshaped: default the "
+                             "experiment's [optimization.solver] tolerance)")
     parser.add_argument("--rho-factor", type=float, default=1.0)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds for PH")
     parser.add_argument("--cvar-multiplier", type=float, default=None)
@@ -829,13 +832,14 @@ def _report_lshaped(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> d
     t0 = time.perf_counter()
     data = replace(data, settings=data.settings.model_copy(update={
         "solver": data.settings.solver.model_copy(update={"threads": PH_THREADS})}))
-    sol = solve_decomposed(data, tolerance=args.rel_gap, max_iterations=args.max_iterations,
+    tol = data.settings.solver.tolerance if args.rel_gap is None else args.rel_gap
+    sol = solve_decomposed(data, tolerance=tol, max_iterations=args.max_iterations,
                            chunk_paths=args.chunk_paths, comm=comm)
     stage0 = tree.stage_of_year(data.years) == 0
     return {"ranks": comm.Get_size(), "solver": "highspy (L-shaped)",
             "objective_trillion_cny": sol.objective,
             "lower_bound_trillion_cny": sol.lower_bound, "gap_rel": sol.gap_rel,
-            "converged": sol.status == "optimal", "rel_gap_target": args.rel_gap,
+            "converged": sol.status == "optimal", "rel_gap_target": tol,
             "iterations": sol.iterations, "chunk_paths": args.chunk_paths,
             "tau_root": sol.tau[0, stage0].tolist(),
             "timings_s": {"lshaped": round(time.perf_counter() - t0, 3)}}
@@ -846,14 +850,15 @@ def _report_ph(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> dict:
     cvar = args.cvar_multiplier
     if cvar is None and ef is not None and ef.cvar_multiplier is not None:
         cvar = ef.cvar_multiplier
-    ph = run_ph(data, tree, comm=comm, max_iterations=args.max_iterations, rel_gap=args.rel_gap,
+    rel_gap = PH_REL_GAP if args.rel_gap is None else args.rel_gap
+    ph = run_ph(data, tree, comm=comm, max_iterations=args.max_iterations, rel_gap=rel_gap,
                 rho_factor=args.rho_factor, time_limit_s=args.time_limit,
                 cvar_multiplier=cvar, verbose=args.verbose)
     return {"solver": SOLVER, "ranks": ph.n_ranks, "cylinders": ph.cylinders,
             "ranks_per_cylinder": ph.ranks_per_cylinder,
             "objective_trillion_cny": ph.objective, "inner_bound_trillion_cny": ph.inner_bound,
             "outer_bound_trillion_cny": ph.outer_bound, "gap_abs_trillion_cny": ph.gap_abs,
-            "gap_rel": ph.gap_rel, "converged": ph.converged, "rel_gap_target": args.rel_gap,
+            "gap_rel": ph.gap_rel, "converged": ph.converged, "rel_gap_target": rel_gap,
             "iterations": ph.iterations, "rho_factor": ph.rho_factor, "cvar_multiplier": cvar,
             "timings_s": {"ph": round(ph.wall_s, 3)}}
 

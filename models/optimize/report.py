@@ -158,7 +158,10 @@ def capacity_results(data: ScenarioData, inner) -> xr.Dataset:
 
 def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
                check: dict, voi: dict) -> xr.Dataset:
-    """Labelled results: policy by node and year, recourse and fund by path and year."""
+    """Labelled results: policy by node and year, recourse and fund by path and year.
+
+    Long because it writes every variable of the solution with its attributes in one
+    Dataset literal (the catalogue's order), which reads better whole."""
     tree = problem.tree
     inner = psol.rescue if psol.infeasible else psol.inner
     years = problem.opt_years

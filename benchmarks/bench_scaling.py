@@ -485,11 +485,8 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
         key = (c["stage"], "ranks" if "ranks" in c else "workers", c.get("ranks", c.get("workers")))
         if key not in keys:
             keys.append(key)
-    width = 36
-    lines = ["wall s (stage s) | peak MiB (PSS summed over the process tree); PH: iterations",
-             f"{'stage':<26}" + "".join(f"{n:>{width},}" for n in sizes)]
+    grid = []
     for key in keys:
-        label = f"{key[0]} ({key[1]} {key[2]})"
         row = []
         for n in sizes:
             c = next((c for c in cells if (c["stage"], "ranks" if "ranks" in c else "workers",
@@ -505,8 +502,14 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
                            f"{c['peak_tree_mib']:.0f}{extra}")
             else:
                 row.append("skipped" if str(c.get("status", "")).startswith("skipped")
-                           else str(c.get("status", "?"))[:width - 2])
-        lines.append(f"{label:<26}" + "".join(f"{v:>{width}}" for v in row))
+                           else str(c.get("status", "?"))[:40])
+        grid.append((f"{key[0]} ({key[1]} {key[2]})", row))
+    label_w = max([len(label) for label, _ in grid] + [5]) + 2
+    width = max([len(v) for _, row in grid for v in row] + [8]) + 2
+    lines = ["wall s (stage s) | peak MiB (PSS summed over the process tree); PH: iterations",
+             f"{'stage':<{label_w}}" + "".join(f"{n:>{width},}" for n in sizes)]
+    lines += [f"{label:<{label_w}}" + "".join(f"{v:>{width}}" for v in row)
+              for label, row in grid]
     skipped = [c for c in cells if c.get("status") != "ok"]
     if skipped:
         lines.append("not measured:")

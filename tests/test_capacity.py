@@ -32,6 +32,7 @@ from models.optimize.solve import (
     solve_inner_pyomo,
     start_levers,
 )
+from models.report.optimization import capacity_frame
 
 PENALTY = 1000.0
 
@@ -200,3 +201,19 @@ def test_the_policy_search_reports_the_excess_never_a_bare_infeasible(calibratio
     assert excess.dims == ("path", "year") and float(excess.max()) > 0.0
     assert (ds["opt_extra_transfer_cny"] <= ds["opt_transfer_capacity_cny"] * (1 + 1e-9)).all()
     assert "beyond the fiscal capacity" in ds.attrs["binding"]
+
+
+def test_the_capacity_table_reports_transfers_capacity_and_excess_in_percent_of_gdp():
+    """The two paths above with capacity 3 (1 % of a GDP of 300): transfers 2.2 and 3
+    (mean 0.87 % of GDP), excess 0 and 3.2 (mean 0.53 %, largest 1.07 %), half the paths."""
+    data = _two_paths([3.0, 3.0])
+    sol = solve_extensive(data)
+    ds = capacity_results(data, sol)
+    ds["opt_extra_transfer_cny"] = (("path", "year"), sol.X * 1e12)
+    row = capacity_frame(ds).frame.iloc[0]
+    assert row["year"] == 2026
+    assert row["extra transfer (% of GDP, mean)"] == pytest.approx(100 * 5.2 / 600, rel=1e-8)
+    assert row["capacity (% of GDP)"] == pytest.approx(1.0, rel=1e-12)
+    assert row["excess (% of GDP, mean)"] == pytest.approx(100 * 3.2 / 600, rel=1e-8)
+    assert row["excess (% of GDP, largest)"] == pytest.approx(100 * 3.2 / 300, rel=1e-8)
+    assert row["paths with an excess (share)"] == pytest.approx(0.5)

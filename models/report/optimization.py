@@ -77,7 +77,7 @@ def capacity_rows(ds: xr.Dataset) -> list[list[str]]:
 def capacity_frame(ds: xr.Dataset, every: int = 5) -> Table:
     """Transfers against the fiscal capacity by year, in % of GDP: mean transfer, capacity,
     mean and largest excess, and the share of paths with an excess."""
-    gdp = ds["opt_gdp_cny"]
+    gdp = ds["opt_gdp_cny"].dropna("year", how="all")  # the optimized years
     years = gdp["year"].values
     rows = []
     for y in [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]:

@@ -244,8 +244,9 @@ def test_ph_on_two_ranks_agrees_with_the_extensive_form(problems, name, tmp_path
 @pytest.mark.mpi
 @pytest.mark.slow
 def test_lshaped_over_two_ranks_gives_the_numbers_of_one_process(problems, tmp_path):
-    """The recourse chunks (one path each here) dealt over 2 ranks: the objective, the bound
-    and the first-stage rates of the serial decomposition, to the last bit."""
+    """The recourse chunks (one path each here) dealt over 2 ranks: the objective, the bound,
+    the first-stage rates and every path's fund of the serial decomposition, to the last
+    bit."""
     data, tree = problems["three-stage, 6 paths"]
     data = replace(data, settings=data.settings.model_copy(update={
         "solver": data.settings.solver.model_copy(update={"threads": 1})}))
@@ -257,3 +258,5 @@ def test_lshaped_over_two_ranks_gives_the_numbers_of_one_process(problems, tmp_p
     assert out["iterations"] == serial.iterations
     stage0 = tree.stage_of_year(data.years) == 0
     assert out["tau_root"] == serial.tau[0, stage0].tolist()
+    assert out["fund_balance_last_year_trillion_cny"] == serial.B[:, -1].tolist()
+    assert len(set(out["fund_balance_last_year_trillion_cny"])) == data.n_paths  # paths differ

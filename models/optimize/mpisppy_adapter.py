@@ -842,6 +842,7 @@ def _report_lshaped(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> d
             "converged": sol.status == "optimal", "rel_gap_target": tol,
             "iterations": sol.iterations, "chunk_paths": args.chunk_paths,
             "tau_root": sol.tau[0, stage0].tolist(),
+            "fund_balance_last_year_trillion_cny": sol.B[:, -1].tolist(),
             "timings_s": {"lshaped": round(time.perf_counter() - t0, 3)}}
 
 

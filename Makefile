@@ -12,6 +12,8 @@ STAMP := $(VENV)/.installed-stamp
 EXP ?= baseline
 NP ?= 2
 DIST_ARGS ?=
+# make distributed: lshaped (our decomposition, chunks over the ranks) or ph (mpi-sppy)
+METHOD ?= lshaped
 # seconds per run of the scaling benchmark (bench_scaling.py); larger sizes are skipped
 BENCH_BUDGET_S ?= 300
 MPI_STAMP := $(VENV)/.mpi-stamp
@@ -124,16 +126,16 @@ $(MPI_STAMP): pyproject.toml | $(STAMP)
 
 setup-mpi: $(MPI_STAMP) ## Install an MPI (apt OpenMPI as root, else pip mpich) and mpi4py + mpi-sppy
 
-distributed: $(MPI_STAMP) ## Solve an experiment's stochastic program with mpi-sppy: make distributed EXP=name NP=4
+distributed: $(MPI_STAMP) ## Solve an experiment's stochastic program over MPI ranks: make distributed EXP=name NP=4 [METHOD=ph]
 	@if [ -x $(BIN)/mpiexec ]; then launcher=$(BIN)/mpiexec; else launcher=$$(command -v mpiexec); fi; \
 	flags=""; \
 	if $$launcher --version 2>&1 | grep -qiE 'open ?mpi|openrte'; then \
 	  flags="--oversubscribe"; \
 	  if [ "$$(id -u)" = 0 ]; then flags="$$flags --allow-run-as-root"; fi; \
 	fi; \
-	echo "$$launcher $$flags -n $(NP) python -m models.optimize.mpisppy_adapter experiments/$(EXP).toml $(DIST_ARGS)"; \
+	echo "$$launcher $$flags -n $(NP) python -m models.optimize.mpisppy_adapter experiments/$(EXP).toml --method $(METHOD) $(DIST_ARGS)"; \
 	OMP_NUM_THREADS=1 $$launcher $$flags -n $(NP) $(BIN)/python -m models.optimize.mpisppy_adapter \
-	  experiments/$(EXP).toml --results-dir results $(DIST_ARGS)
+	  experiments/$(EXP).toml --results-dir results --method $(METHOD) $(DIST_ARGS)
 
 test: $(STAMP) ## Run the test suite
 	$(BIN)/python -m pytest -q

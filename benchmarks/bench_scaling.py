@@ -1,6 +1,6 @@
 """Scaling table (issue 7): wall time and peak memory against the number of Monte Carlo paths.
 
-Rows, for N in ``--paths`` (default 100, 1,000, 5,000, 10,000):
+Rows, for N in ``--paths`` (default 1,000, 5,000, 10,000, 20,000):
 
 * ``demography``: draws + cohort-component projection of N paths (float32, per-path
   summaries and snapshot years kept, as a run beyond its storage limit), workers 1 and 2;
@@ -23,6 +23,8 @@ Rows, for N in ``--paths`` (default 100, 1,000, 5,000, 10,000):
 * ``decomposition_2x2x2``, ``decomposition_3x3x3x3``: the multi-stage trees (branching 2 or 3
   at every stage, stages every five years from 2026) at ``--tree-paths`` paths (10,000),
   1 and 2 workers;
+* ``lshaped_mpi``: the decomposition with its recourse chunks dealt over 1 and 2 MPI ranks
+  (``mpiexec -n R python -m models.optimize.mpisppy_adapter --method lshaped --inputs``);
 * ``ph``: the same problem by progressive hedging in mpi-sppy on 1 and 2 MPI ranks
   (``mpiexec -n R python -m models.optimize.mpisppy_adapter --inputs``), stopped at
   ``--ph-time-limit`` seconds of PH (its gap then is part of the row).
@@ -44,7 +46,18 @@ exceeds ``--budget-s``, or its memory scaled
 linearly exceeds ``--memory-gib``. PH runs up to ``--ph-max-paths`` paths.
 
 Defaults keep ``make bench`` within about 30 minutes on 2 cores; ``BENCH_BUDGET_S`` (the
-environment, from ``make bench BENCH_BUDGET_S=...``) sets ``--budget-s``.
+environment, from ``make bench BENCH_BUDGET_S=...``) sets ``--budget-s``. ``--solvers``
+picks the optimizer rows, ``--problem`` the inner problem (:data:`PROBLEMS`, at the regime's
+delays): ``trade`` (default) has a first stage that matters — transfers at 1.02 a yuan
+against contributions at 1, no reserve, no fiscal capacity, so the pooled rates trade
+against every path's transfers and the master needs several cuts (as in
+``tests/test_decomposition.py``); ``study`` is the study's default settings, where every path
+wants the rate cap from the start (with the calibration's fiscal capacity the excess's
+penalty sets it at once), so the decomposition stops after one evaluation and measures no
+cut loop; ``unlimited`` is the study's without the capacity. Every cell records the 1-minute load average when it started
+(timings under load are inflated); the table lists every skipped cell with its reason, and
+the growth exponent of the decomposition's stage time (least squares on log time against log
+paths) is printed under it.
 
 Usage: python benchmarks/bench_scaling.py results/bench/scaling.json [--paths 100,1000]
        [--budget-s 300] [--memory-gib 16] [--ph-max-paths 1000] [--ph-time-limit 120]
@@ -54,6 +67,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -66,7 +80,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = (100, 1000, 5000, 10000)
+SIZES = (1000, 5000, 10000, 20000)
 MIB = 2.0**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SEED = 20261125
@@ -177,7 +191,7 @@ def run_inputs(spec: dict) -> dict:
                               coords={"path": np.arange(n), "year": arrays["year"].values,
                                       "age": arrays["age"].values, "sex": list(SEXES)})
     del chunks
-    settings = OptimizationSettings()
+    settings = OptimizationSettings.model_validate(PROBLEMS[spec["problem"]])
     problem = setup_problem(cal, settings, population, fit)
     data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs),
                                             len(CATEGORIES))))
@@ -250,6 +264,14 @@ def run_decomposition(spec: dict) -> dict:
 RUNNERS = {"demography": run_demography, "accounts": run_accounts, "inputs": run_inputs,
            "extensive_form": run_extensive_form, "extensive_arrays": run_extensive_arrays,
            "decomposition": run_decomposition}
+#: the inner problems (--problem): OptimizationSettings overrides
+PROBLEMS = {"trade": {"objective": {"extra_transfer": 1.02}, "reserve": {"enabled": False},
+                      "constraints": {"fiscal_capacity": False}},
+            "study": {},
+            "unlimited": {"constraints": {"fiscal_capacity": False}}}
+#: the optimizer rows --solvers picks from
+SOLVER_ROWS = ("extensive_form", "extensive_arrays", "decomposition", "trees", "lshaped_mpi",
+               "ph")
 #: multi-stage trees of the decomposition rows: name -> branching at every stage
 TREES = {"2x2x2": [2, 2, 2], "3x3x3x3": [3, 3, 3, 3]}
 
@@ -395,6 +417,7 @@ def run_child(row: Row, n: int, spec: dict, budget_s: float, tmp: Path,
                str(out)]
     else:
         cmd = [*cmd, "--out", str(out)]
+    load = os.getloadavg()[0]
     res = measure(cmd, budget_s)
     if res["timed_out"]:
         row.stopped = f"skipped: over the budget of {budget_s:.0f} s at {n} paths"
@@ -407,10 +430,47 @@ def run_child(row: Row, n: int, spec: dict, budget_s: float, tmp: Path,
                 "status": f"failed (exit {res['returncode']})",
                 "output_tail": res["output_tail"][-1500:]}
     detail = json.loads(out.read_text())
-    cell = _cell(row, n, res, detail)
+    cell = _cell(row, n, res, {**detail, "load_1min": load})
     cell["status"] = "ok"
     row.last = cell
     return cell
+
+
+#: rows run under mpiexec: stage -> the adapter's --method
+MPI_ROWS = {"ph": "ph", "lshaped_mpi": "lshaped"}
+
+
+def run_mpi(r: Row, n: int, launcher: list[str], npz: Path, args, tmp: Path) -> dict:
+    """One MPI row's run: ``mpiexec -n ranks`` on the adapter with the row's method."""
+    cmd = [*launcher, "-n", str(r.workers), sys.executable, "-m",
+           "models.optimize.mpisppy_adapter", "--inputs", str(npz),
+           "--method", MPI_ROWS[r.stage]]
+    if r.stage == "ph":
+        cmd += ["--time-limit", str(args.ph_time_limit)]
+    else:
+        cmd += ["--max-iterations", "500"]  # the gap: the settings' tolerance, as in-process
+    out = tmp / f"{r.stage}_{r.workers}_{n}.json"
+    load = os.getloadavg()[0]
+    res = measure([*cmd, "--out", str(out)], args.budget_s,
+                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if res["returncode"] == 0 and out.is_file():
+        raw = json.loads(out.read_text())
+        detail = ph_detail(raw) if r.stage == "ph" else lshaped_detail(raw)
+        cell = _cell(r, n, res, {**detail, "load_1min": load})
+        cell["status"] = "ok"
+        r.last = cell
+        return cell
+    r.stopped = f"skipped: failed or over the budget at {n} paths"
+    return {"stage": r.stage, "ranks": r.workers, "paths": n,
+            "status": ("stopped at the budget" if res["timed_out"] else
+                       f"failed (exit {res['returncode']})"),
+            "wall_s": round(res["wall_s"], 1), "output_tail": res["output_tail"][-1500:]}
+
+
+def lshaped_detail(raw: dict) -> dict:
+    return {"compute_s": raw["timings_s"]["lshaped"], "setup_s": raw["timings_s"]["setup"],
+            "iterations": raw["iterations"], "gap_rel": raw["gap_rel"],
+            "converged": raw["converged"], "objective_trillion_cny": raw["objective_trillion_cny"]}
 
 
 def ph_detail(raw: dict) -> dict:
@@ -428,11 +488,8 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
         key = (c["stage"], "ranks" if "ranks" in c else "workers", c.get("ranks", c.get("workers")))
         if key not in keys:
             keys.append(key)
-    width = 36
-    lines = ["wall s (stage s) | peak MiB (PSS summed over the process tree); PH: iterations",
-             f"{'stage':<26}" + "".join(f"{n:>{width},}" for n in sizes)]
+    grid = []
     for key in keys:
-        label = f"{key[0]} ({key[1]} {key[2]})"
         row = []
         for n in sizes:
             c = next((c for c in cells if (c["stage"], "ranks" if "ranks" in c else "workers",
@@ -443,14 +500,50 @@ def format_table(cells: list[dict], sizes: list[int]) -> str:
             elif c.get("status") == "ok":
                 extra = (f", {c['iterations']} it" if key[0] == "ph" else
                          f", {c['iterations']} it, gap {c['gap_rel']:.0e}"
-                         if key[0].startswith("decomposition") else "")
+                         if key[0].startswith(("decomposition", "lshaped")) else "")
                 row.append(f"{c['wall_s']:.1f} ({c['compute_s']:.1f}) | "
                            f"{c['peak_tree_mib']:.0f}{extra}")
             else:
                 row.append("skipped" if str(c.get("status", "")).startswith("skipped")
-                           else str(c.get("status", "?"))[:width - 2])
-        lines.append(f"{label:<26}" + "".join(f"{v:>{width}}" for v in row))
+                           else str(c.get("status", "?"))[:40])
+        grid.append((f"{key[0]} ({key[1]} {key[2]})", row))
+    label_w = max([len(label) for label, _ in grid] + [5]) + 2
+    width = max([len(v) for _, row in grid for v in row] + [8]) + 2
+    lines = ["wall s (stage s) | peak MiB (PSS summed over the process tree); PH: iterations",
+             f"{'stage':<{label_w}}" + "".join(f"{n:>{width},}" for n in sizes)]
+    lines += [f"{label:<{label_w}}" + "".join(f"{v:>{width}}" for v in row)
+              for label, row in grid]
+    skipped = [c for c in cells if c.get("status") != "ok"]
+    if skipped:
+        lines.append("not measured:")
+        lines += [f"  {c['stage']} ({'ranks' if 'ranks' in c else 'workers'} "
+                  f"{c.get('ranks', c.get('workers'))}), {c['paths']:,} paths: {c['status']}"
+                  for c in skipped]
+    loads = [c["load_1min"] for c in cells if "load_1min" in c]
+    if loads:
+        lines.append(f"load average (1 min) when the runs started: {min(loads):.1f}-"
+                     f"{max(loads):.1f} on {os.cpu_count()} CPUs")
+    for key, exponent in growth_exponents(cells).items():
+        lines.append(f"growth of {key[0]} ({key[1]} {key[2]}): stage time ~ N^{exponent:.2f}")
     return "\n".join(lines)
+
+
+def growth_exponents(cells: list[dict]) -> dict:
+    """Least-squares slope of log stage time on log paths, per two-stage solver row measured
+    at two or more sizes (decomposition, lshaped_mpi, the extensive forms)."""
+    out = {}
+    for stage in ("decomposition", "lshaped_mpi", "extensive_arrays", "extensive_form"):
+        for unit in ("workers", "ranks"):
+            for count in (1, 2):
+                ok = [c for c in cells if c["stage"] == stage and c.get(unit) == count
+                      and c.get("status") == "ok"]
+                if len(ok) >= 2:
+                    x = [math.log(c["paths"]) for c in ok]
+                    y = [math.log(c["compute_s"]) for c in ok]
+                    mx, my = sum(x) / len(x), sum(y) / len(y)
+                    out[(stage, unit, count)] = (sum((a - mx) * (b - my) for a, b in zip(x, y))
+                                                 / sum((a - mx) ** 2 for a in x))
+    return out
 
 
 def main(argv=None) -> int:
@@ -467,6 +560,10 @@ def main(argv=None) -> int:
                         help="comma list of path counts for the multi-stage tree rows")
     parser.add_argument("--ph-time-limit", type=float, default=120.0,
                         help="seconds of PH per run (mpi-sppy's time limit)")
+    parser.add_argument("--solvers", default=",".join(SOLVER_ROWS),
+                        help="comma list of the optimizer rows: " + ", ".join(SOLVER_ROWS))
+    parser.add_argument("--problem", choices=list(PROBLEMS), default="trade",
+                        help="the inner problem (module docstring)")
     parser.add_argument("--only", default="demography,accounts,optimizer",
                         help="comma list of demography, accounts, optimizer")
     args = parser.parse_args(argv)
@@ -488,14 +585,20 @@ def main(argv=None) -> int:
     tree_sizes = [int(s) for s in args.tree_paths.split(",") if s]
     opt_rows: list[Row] = []
     if "optimizer" in only:
-        opt_rows = [Row("inputs", 1, 1.0, sorted(set(sizes) | set(tree_sizes))),
-                    Row("extensive_form", 1, 2.0, sizes, unit="ranks"),
-                    Row("extensive_arrays", 1, 2.0, sizes, unit="ranks")]
-        opt_rows += [Row("decomposition", w, 1.0, sizes) for w in (1, 2)]
-        opt_rows += [Row(f"decomposition_{name}", w, 1.0, tree_sizes)
-                     for name in TREES for w in (1, 2)]
-        opt_rows += [Row("ph", r, 1.0, [n for n in sizes if n <= args.ph_max_paths],
-                         unit="ranks") for r in (1, 2)]
+        solvers = set(args.solvers.split(","))
+        opt_rows = [Row("inputs", 1, 1.0, sorted(set(sizes) | set(tree_sizes)))]
+        opt_rows += [Row(name, 1, 2.0, sizes, unit="ranks")
+                     for name in ("extensive_form", "extensive_arrays") if name in solvers]
+        if "decomposition" in solvers:
+            opt_rows += [Row("decomposition", w, 1.0, sizes) for w in (1, 2)]
+        if "trees" in solvers:
+            opt_rows += [Row(f"decomposition_{name}", w, 1.0, tree_sizes)
+                         for name in TREES for w in (1, 2)]
+        if "lshaped_mpi" in solvers:
+            opt_rows += [Row("lshaped_mpi", r, 1.0, sizes, unit="ranks") for r in (1, 2)]
+        if "ph" in solvers:
+            opt_rows += [Row("ph", r, 1.0, [n for n in sizes if n <= args.ph_max_paths],
+                             unit="ranks") for r in (1, 2)]
     cells: list[dict] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_scaling_") as tmpdir:
@@ -517,12 +620,12 @@ def main(argv=None) -> int:
             npz = tmp / f"inputs_{n}.npz"
             plan = {r: r.skip_reason(n, args.budget_s, args.memory_gib) for r in solver_rows}
             for r in solver_rows:
-                if r.stage == "ph" and launcher is None:
+                if r.stage in MPI_ROWS and launcher is None:
                     plan[r] = f"skipped: {mpi_info}"
             wanted = [r for r in solver_rows if plan[r] is None]
             if wanted:
                 reason = inputs_row.skip_reason(n, args.budget_s, args.memory_gib)
-                spec = {"npz": str(npz), "trees": n in tree_sizes}
+                spec = {"npz": str(npz), "trees": n in tree_sizes, "problem": args.problem}
                 cell = ({"stage": "inputs", "workers": 1, "paths": n, "status": reason}
                         if reason else run_child(inputs_row, n, spec, args.budget_s, tmp))
                 cells.append(cell)
@@ -537,26 +640,10 @@ def main(argv=None) -> int:
                     tree_npz = str(npz).replace(".npz", f"_{r.stage.split('_', 1)[1]}.npz")
                     cell = run_child(r, n, {"npz": tree_npz, "runner": "decomposition"},
                                      args.budget_s, tmp)
-                elif r.stage != "ph":
+                elif r.stage not in MPI_ROWS:
                     cell = run_child(r, n, {"npz": str(npz)}, args.budget_s, tmp)
                 else:
-                    cmd = [*launcher, "-n", str(r.workers), sys.executable, "-m",
-                           "models.optimize.mpisppy_adapter", "--inputs", str(npz),
-                           "--time-limit", str(args.ph_time_limit)]
-                    out = tmp / f"ph_{r.workers}_{n}.json"
-                    res = measure([*cmd, "--out", str(out)], args.budget_s,
-                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
-                    if res["returncode"] == 0 and out.is_file():
-                        cell = _cell(r, n, res, ph_detail(json.loads(out.read_text())))
-                        cell["status"] = "ok"
-                        r.last = cell
-                    else:
-                        r.stopped = f"skipped: failed or over the budget at {n} paths"
-                        cell = {"stage": "ph", "ranks": r.workers, "paths": n,
-                                "status": ("stopped at the budget" if res["timed_out"] else
-                                           f"failed (exit {res['returncode']})"),
-                                "wall_s": round(res["wall_s"], 1),
-                                "output_tail": res["output_tail"][-1500:]}
+                    cell = run_mpi(r, n, launcher, npz, args, tmp)
                 cells.append(cell)
                 print(json.dumps(cell), flush=True)
     table = format_table(cells, sorted(set(sizes) | set(tree_sizes)))
@@ -565,6 +652,7 @@ def main(argv=None) -> int:
         "benchmark": "scaling: time and peak memory against Monte Carlo paths",
         "sizes": sizes, "budget_s": args.budget_s, "memory_budget_gib": args.memory_gib,
         "ph_max_paths": args.ph_max_paths, "ph_time_limit_s": args.ph_time_limit,
+        "problem": args.problem, "problem_settings": PROBLEMS[args.problem],
         "mpi": mpi_info,
         "memory_measures": {
             "peak_tree_mib": "peak of the summed proportional set size (PSS) of the run's "
@@ -579,6 +667,8 @@ def main(argv=None) -> int:
             "pool_start_s": "starting the worker pool (forkserver and its imports), once "
                             "per process, before the stage"},
         "cells": cells, "table": table.splitlines(),
+        "growth_exponents": {f"{k[0]} ({k[1]} {k[2]})": v
+                             for k, v in growth_exponents(cells).items()},
         "total_s": round(time.perf_counter() - started, 1),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": os.cpu_count()},

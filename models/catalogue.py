@@ -36,6 +36,7 @@ STAGES = (
     "optimization_duals",  # shadow prices (LP solved with duals)
     "optimization_voi",  # VSS / EVPI (optimization.compute_vss_evpi)
     "optimization_rescue",  # no policy pays every pension: the smallest rescue transfer
+    "optimization_capacity",  # transfers within a fiscal capacity: GDP, capacity, excess
     "optimization_welfare",  # cohorts' welfare under the optimal policy (economy pairing)
     "optimization_pairing",  # the pairing loop's history (economy pairing)
     "optimization_frontier",  # efficient policies by ε-constraint (optimization.frontier)
@@ -638,6 +639,29 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("rescue_transfer_cny", ("path", "year"),
              units="yuan per year (base-year prices)", stage="optimization_rescue",
              long_name="smallest extra transfer that pays every pension in full"),
+    # --- optimization_capacity
+    Variable("opt_gdp_cny", ("path", "year"),
+             units="yuan per year (base-year prices)", stage="optimization_capacity",
+             long_name="GDP the fiscal capacity is a share of (wage bill of ages 20-64, "
+                       "base-year GDP)"),
+    Variable("opt_transfer_capacity_cny", ("path", "year"),
+             units="yuan per year (base-year prices)", stage="optimization_capacity",
+             long_name="fiscal capacity: the largest extra transfer"),
+    Variable("opt_excess_over_capacity_cny", ("path", "year"),
+             units="yuan per year (base-year prices)", stage="optimization_capacity",
+             long_name="smallest money beyond the fiscal capacity that pays every pension "
+                       "in full"),
+    Variable("opt_paid_within_capacity_probability", (),
+             units="1", stage="optimization_capacity",
+             long_name="probability that every pension is paid in full within the fiscal "
+                       "capacity (in sample)"),
+    Variable("opt_excess_expected_cny", (),
+             units="yuan (expected, discounted)", stage="optimization_capacity",
+             long_name="expected discounted excess over the fiscal capacity"),
+    Variable("opt_excess_penalty_cny", (),
+             units="yuan (expected, discounted)", stage="optimization_capacity",
+             long_name="penalty on the excess over the fiscal capacity (part of the "
+                       "objective)"),
     # --- optimization_welfare
     Variable("opt_economy_lifetime_utility", ("birth_year", "group", "category"),
              units="utils (consumption in model units, base-year technology)", stage="optimization_welfare",

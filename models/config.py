@@ -317,6 +317,9 @@ class Fund(Strict):
 
 class FiscalSubsidy(Strict):
     base_year_cny: NonNegativeFloat
+    # the fiscal capacity for extra transfers beyond the subsidy rule, a share of GDP per year
+    # (models.optimize.data.transfer_capacity); None: unlimited
+    extra_capacity_gdp_share: Fraction | None = None
 
 
 class Reserve(Strict):
@@ -612,6 +615,11 @@ class OptimizationConstraints(Strict):
     chance_alpha: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     cvar_beta: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     cvar_limit_cny: Annotated[float, Field(ge=0.0)] | None = None
+    # extra transfers per path and year within a fiscal capacity (a share of GDP): the
+    # experiment's share, or None for the calibration's finances.fiscal_subsidy.
+    # extra_capacity_gdp_share; fiscal_capacity = false: unlimited (models.optimize.data)
+    fiscal_capacity: bool = True
+    fiscal_capacity_gdp_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
     @model_validator(mode="after")
     def _cvar(self) -> OptimizationConstraints:
@@ -632,6 +640,8 @@ class ObjectiveWeights(Strict):
     extra_transfer: Annotated[float, Field(ge=0.0)] = 1.3
     smoothing_cny_per_point: Annotated[float, Field(ge=0.0)] = 1.0e9
     shortfall: Annotated[float, Field(ge=0.0)] = 10.0
+    # penalty per yuan of money beyond the fiscal capacity (models.optimize.data, "Excess")
+    excess_over_capacity: Annotated[float, Field(ge=0.0)] = 1000.0
     # yuan of cost per yuan of pensions in payment cut by indexing below the calibrated share
     indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
     # discount at discount_rate ("fixed") or at the economy's real interest rate

@@ -57,9 +57,11 @@ def _check_bounds(sol):
                                                             rel=1e-6, abs=1e-12)
 
 
-# cheap transfers and no reserve: the pooled rates trade against each path's transfers, so the
-# master needs several cuts (the study's default two-stage problem is solved at the start)
-TRADE = {"objective": {"extra_transfer": 1.02}, "reserve": {"enabled": False}}
+# cheap transfers without a fiscal capacity, and no reserve: the pooled rates trade against
+# each path's transfers, so the master needs several cuts (the study's default two-stage
+# problem is solved at the start)
+TRADE = {"objective": {"extra_transfer": 1.02}, "reserve": {"enabled": False},
+         "constraints": {"fiscal_capacity": False}}
 
 
 @pytest.mark.parametrize("branching", [[], [2, 3]], ids=["two_stage", "tree_2x3"])

@@ -116,7 +116,8 @@ def test_free_cuts_go_to_the_floor_and_costly_cuts_stay_at_the_status_quo(calibr
     sol_cheap = optimize_policy(cheap)
     assert sol_cheap.levers.indexation.max() < cheap.calibrated_indexation - 0.05
     assert sol_cheap.inner.objective < sol_cheap.history[0]["objective_cny"] / 1e12
-    dear = setup_problem(calibration, _index_settings(indexation_cut=50.0), populations, fit)
+    # dearer than any other money, the excess over the fiscal capacity (1,000 a yuan) included
+    dear = setup_problem(calibration, _index_settings(indexation_cut=2000.0), populations, fit)
     sol_dear = optimize_policy(dear)
     np.testing.assert_allclose(sol_dear.levers.indexation, dear.calibrated_indexation)
 

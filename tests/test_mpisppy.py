@@ -1,5 +1,6 @@
-"""mpi-sppy adapter: scenario tree naming, the extensive form against our own, and progressive
-hedging on 2 MPI ranks against the extensive form (bounds that bracket it).
+"""mpi-sppy adapter: scenario tree naming, the extensive form against our own, progressive
+hedging on 2 MPI ranks against the extensive form (bounds that bracket it), and the L-shaped
+decomposition with its chunks dealt over 2 ranks: the numbers of one process.
 
 The EF tests need mpi4py (with an MPI library) and mpi-sppy (`make setup-mpi`); the PH tests
 also need an ``mpiexec`` launcher. Without them they skip with the reason.
@@ -23,6 +24,8 @@ from models.optimize.mpisppy_adapter import (
     tree_names,
     xbar_rates,
 )
+from models.optimize.data import take_paths
+from models.optimize.decompose import solve_decomposed
 from models.optimize.solve import scenario_data, setup_problem, solve_inner
 from models.optimize.tree import build_tree
 
@@ -186,7 +189,8 @@ def _mpiexec(n: int) -> list[str]:
     return cmd
 
 
-def _run_ph(data, tree, tmp_path: Path, ranks: int = 2) -> dict:
+def _run_ph(data, tree, tmp_path: Path, ranks: int = 2, method: str = "ph",
+            extra: tuple = ()) -> dict:
     inputs, out = tmp_path / "inputs.npz", tmp_path / "distributed.json"
     save_inputs(inputs, data, tree)
     env = {k: v for k, v in os.environ.items()
@@ -194,7 +198,7 @@ def _run_ph(data, tree, tmp_path: Path, ranks: int = 2) -> dict:
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = _mpiexec(ranks) + [sys.executable, "-m", "models.optimize.mpisppy_adapter",
                              "--inputs", str(inputs), "--out", str(out), "--rel-gap", "1e-6",
-                             "--max-iterations", "60"]
+                             "--max-iterations", "60", "--method", method, *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text())
@@ -205,9 +209,7 @@ def _wait_and_see(data) -> float:
     total = 0.0
     for p in range(data.n_paths):
         one = replace(data, probability=np.ones(1), node_of_year=np.zeros(
-            (1, data.years.size), dtype=int), contribution_base=data.contribution_base[[p]],
-            expenditure=data.expenditure[[p]], balance_start=data.balance_start[[p]],
-            reserve_start=data.reserve_start[[p]])
+            (1, data.years.size), dtype=int), **take_paths(data, np.array([p])))
         total += data.probability[p] * solve_inner(one, duals=False).objective
     return total
 
@@ -236,3 +238,25 @@ def test_ph_on_two_ranks_agrees_with_the_extensive_form(problems, name, tmp_path
     evpi = ef - _wait_and_see(data)
     assert evpi >= -tol
     assert ph["gap_abs_trillion_cny"] <= max(evpi, tol)
+
+
+@needs_mpiexec
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_lshaped_over_two_ranks_gives_the_numbers_of_one_process(problems, tmp_path):
+    """The recourse chunks (one path each here) dealt over 2 ranks: the objective, the bound,
+    the first-stage rates and every path's fund of the serial decomposition, to the last
+    bit."""
+    data, tree = problems["three-stage, 6 paths"]
+    data = replace(data, settings=data.settings.model_copy(update={
+        "solver": data.settings.solver.model_copy(update={"threads": 1})}))
+    serial = solve_decomposed(data, tolerance=1e-6, max_iterations=60, chunk_paths=1)
+    out = _run_ph(data, tree, tmp_path, method="lshaped", extra=("--chunk-paths", "1"))
+    assert out["ranks"] == 2 and out["method"] == "lshaped"
+    assert out["objective_trillion_cny"] == serial.objective
+    assert out["lower_bound_trillion_cny"] == serial.lower_bound
+    assert out["iterations"] == serial.iterations
+    stage0 = tree.stage_of_year(data.years) == 0
+    assert out["tau_root"] == serial.tau[0, stage0].tolist()
+    assert out["fund_balance_last_year_trillion_cny"] == serial.B[:, -1].tolist()
+    assert len(set(out["fund_balance_last_year_trillion_cny"])) == data.n_paths  # paths differ

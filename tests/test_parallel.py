@@ -20,7 +20,7 @@ from models.config import (
     StochasticDemographySettings,
 )
 from models.demography import stochastic
-from models.parallel import map_chunks, path_chunks
+from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
 from models.pipeline import monte_carlo, run
 from tests.conftest import CALIBRATION
 
@@ -51,6 +51,35 @@ def test_map_chunks_keeps_the_chunks_order_and_raises_a_workers_error():
         list(map_chunks(operator.truediv, [1, 0, 2], 2, 1.0))
     with pytest.raises(ValueError):
         list(map_chunks(operator.mul, chunks, 0, 3))
+
+
+def _pid(shared, chunk):
+    return os.getpid()
+
+
+class _OneRank:
+    """A communicator of one rank (what mpi4py's COMM_SELF answers)."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 1
+
+    def allgather(self, value):
+        return [value]
+
+
+def test_a_kept_pool_serves_several_calls_with_the_same_processes_and_results():
+    chunks = list(range(7))
+    with WorkerPool(2, operator.mul) as pool:
+        first = list(map_chunks(operator.mul, chunks, 2, 3, pool=pool))
+        second = list(map_chunks(operator.mul, chunks, 2, 3, pool=pool))
+        pids = set().union(*(map_chunks(_pid, range(8), 2, pool=pool) for _ in range(3)))
+        assert map_chunks_mpi(operator.mul, chunks, _OneRank(), 2, 3, pool) == first
+    assert first == second == [3 * c for c in chunks]
+    assert len(pids) <= 2 and os.getpid() not in pids  # new pools would start 3 or more
+    assert pool.executor is None  # shut down on leaving
 
 
 def test_workers_start_with_one_blas_thread_unless_told_otherwise():

@@ -10,6 +10,26 @@ The retirement-age lever enters through the accounts' per-person rates
 (:func:`models.pension.accounts.account_rates`), which depend on the delay path only; for a
 fixed delay path every flow is linear in the pooled rate, the reserve draws and transfers, so
 the inner problem is an exact linear program.
+
+Fiscal capacity (issue 16). Extra transfers are limited per path and year by a share ``c`` of
+that year's GDP, ``X[p,t] ≤ c · GDP[p,t]`` (:func:`transfer_capacity`; ``c`` from the
+experiment or the calibration, :func:`capacity_share`). GDP per path and year is
+:func:`gdp_by_path_year`: with Cobb–Douglas firms the labour share is constant, so output moves
+with the average wage times labour, ``GDP[p,t] = GDP_0 · (w̄_t / w̄_0) · (N[p,t] / N[p,0])``
+with ``N`` the population aged 20–64 on the path and ``w̄`` the accounts' average wage — the
+calibration's wage path, or the economy transition's when the optimizer is paired with it
+(then GDP follows the economy's wage; its labour input is the path's head count, not the
+economy's efficiency units). Where the levers cannot pay every pension within the capacity,
+the money beyond it is an *excess* ``R[p,t] ≥ 0`` in the fund's balance row, priced at a large
+penalty ``w_e`` per yuan (``[optimization.objective] excess_over_capacity``, default 1,000
+against 1.3 for a transfer): the inner problem is never infeasible, and its solution reports
+the smallest excess per path and year (exact: the penalty is above every shadow price of the
+levers seen on the study's problems, so the excess equals the phase-one minimum — the test
+compares it with the rescue problem's) with the binding limits. Choice: one LP with an exact
+penalty rather than a two-phase solve, so the outer search over delays keeps a gradient (the
+balance rows' duals carry the penalty) and lowers the excess with the levers. With extra
+transfers switched off there is no capacity (``X = 0``): the hard problem may be infeasible and
+the rescue problem (phase one) gives the smallest money, as before.
 """
 
 from __future__ import annotations
@@ -19,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from models.config import CATEGORIES, Calibration, OptimizationSettings
+from models.config import CATEGORIES, Calibration, FinancesCalibration, OptimizationSettings
 from models.pension.accounts import (
     BaseYearFit,
     account_rates,
@@ -29,6 +49,8 @@ from models.pension.accounts import (
 from models.pension import rules
 
 MONEY_SCALE = 1e12  # yuan per model unit
+#: ages of the labour input in the GDP path (completed years, inclusive)
+WORKING_AGES = (20, 64)
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,10 @@ class ScenarioData:
     # lever smoothing of the outer levers' knots (models/optimize/objective.py; yuan, constant
     # in the LP)
     smoothing_cost: float = 0.0
+    # fiscal capacity: the largest extra transfer per path and year (trillions) and the GDP it
+    # is a share of, [P, T]; None: unlimited transfers (module docstring)
+    transfer_capacity: np.ndarray | None = None
+    gdp: np.ndarray | None = None
 
     @property
     def n_paths(self) -> int:
@@ -83,6 +109,64 @@ def constraint_variant(data: ScenarioData) -> str:
     if con.cvar_beta is not None:
         return "cvar"
     return "hard"
+
+
+def capacity_applies(data: ScenarioData) -> bool:
+    """Whether extra transfers are limited by a fiscal capacity, with the excess over it
+    priced (module docstring): a capacity is given and the transfer lever is on."""
+    return data.transfer_capacity is not None and data.settings.extra_transfer.enabled
+
+
+#: per-path arrays of :class:`ScenarioData` (first axis ``path``), None where absent
+PATH_ARRAYS = ("contribution_base", "expenditure", "balance_start", "reserve_start",
+               "transfer_capacity", "gdp", "recourse_basis")
+
+
+def take_paths(data: ScenarioData, paths: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-path arrays of some paths, for ``dataclasses.replace``."""
+    return {name: getattr(data, name)[paths] for name in PATH_ARRAYS
+            if getattr(data, name) is not None}
+
+
+def mean_of_paths(data: ScenarioData) -> dict[str, np.ndarray]:
+    """The per-path arrays' probability-weighted means, as one path."""
+    out = {}
+    for name in PATH_ARRAYS:
+        value = getattr(data, name)
+        if value is not None:
+            out[name] = np.tensordot(data.probability, value, axes=1)[None, ...]
+    return out
+
+
+def capacity_share(finances: FinancesCalibration, settings: OptimizationSettings
+                   ) -> float | None:
+    """The fiscal capacity for extra transfers, a share of GDP: the experiment's
+    ``[optimization.constraints] fiscal_capacity_gdp_share``, else the calibration's
+    ``finances.fiscal_subsidy.extra_capacity_gdp_share``; None: unlimited (switched off with
+    ``fiscal_capacity = false``, or no value anywhere)."""
+    con = settings.constraints
+    if not con.fiscal_capacity:
+        return None
+    if con.fiscal_capacity_gdp_share is not None:
+        return con.fiscal_capacity_gdp_share
+    param = finances.fiscal_subsidy.extra_capacity_gdp_share
+    return None if param is None else float(param.value)
+
+
+def gdp_by_path_year(population: np.ndarray, ages: np.ndarray, average_wage: np.ndarray,
+                     gdp_base_cny: float) -> np.ndarray:
+    """GDP (yuan per year) ``[path, year]``: ``GDP_0 · (w̄_t / w̄_0) · (N[p,t] / N[p,0])`` with
+    ``N`` the population aged :data:`WORKING_AGES` (``population[path, year, age, sex]``,
+    persons; the first year is the base year) and ``w̄[year]`` the average wage (yuan).
+    Cobb–Douglas output with a constant labour share moves with the wage bill."""
+    working = (ages >= WORKING_AGES[0]) & (ages <= WORKING_AGES[1])
+    n = population[:, :, working, :].sum(axis=(2, 3))
+    return gdp_base_cny * (average_wage / average_wage[0])[None, :] * n / n[:, :1]
+
+
+def transfer_capacity(gdp: np.ndarray, share: float) -> np.ndarray:
+    """Largest extra transfer per path and year: ``share · GDP`` (same units as ``gdp``)."""
+    return share * np.asarray(gdp)
 
 
 def knot_years(settings: OptimizationSettings, last_year: int, every: int | None = None

@@ -6,7 +6,7 @@ The problem of :mod:`models.optimize.model` has the structure ``min c'x + Σ_p Q
 path ``p``'s recourse: the cheapest reserve draws, extra transfers (and rescue money in the
 rescue problem) that keep its fund and reserve within the limits when the rates are ``x``,
 
-    Q_p(x) = min π_p Σ_t δ_t (w_r D_t + w_x X_t)  s.t.  path p's rows with
+    Q_p(x) = min π_p Σ_t δ_t (w_r D_t + w_x X_t + w_e R_t)  s.t.  path p's rows with
              rhs_t = CB[p,t] (τ[k(p,t)] + τ_IA) + S_t − E[p,t] (+ the opening balances).
 
 ``Q_p`` is convex and piecewise linear in ``τ``; its subgradient is
@@ -14,8 +14,9 @@ rescue problem) that keep its fund and reserve within the limits when the rates 
 duality). The master keeps ``x`` and one variable ``θ_g ≥ 0`` per cut group (recourse costs are
 non-negative), and adds after each evaluation at ``x̂`` the optimality cut
 ``θ_g ≥ Σ_{p∈g} Q_p(x̂) + a_g'(τ − τ̂)``; a path whose recourse is infeasible at ``x̂`` (possible
-only with extra transfers switched off) gives instead a feasibility cut
-``φ_g(x̂) + a_g'(τ − τ̂) ≤ 0`` from the phase-one problem (``φ``: the smallest expected
+only with extra transfers switched off: with a fiscal capacity the excess ``R`` over it,
+priced ``w_e``, keeps every recourse feasible, :mod:`models.optimize.data`) gives instead a
+feasibility cut ``φ_g(x̂) + a_g'(τ − τ̂) ≤ 0`` from the phase-one problem (``φ``: the smallest expected
 discounted rescue money, zero exactly where ``x`` is feasible) (Van Slyke & Wets 1969;
 Birge & Louveaux 2011, ch. 5).
 
@@ -48,12 +49,20 @@ process and travels with the chunk, so a chunk's answer depends on its inputs on
 chunks can run anywhere: :func:`models.parallel.map_chunks` runs them in ``workers``
 processes with results identical to one worker's (cuts are summed in path order).
 
-Across machines (not implemented here): the chunks are independent given the rates, so an
-MPI version scatters the chunks over ranks (rank ``r`` solves chunks ``r, r + R, …``),
-gathers the values and gradients to rank 0 in chunk order, and broadcasts the master's next
-rates: the same numbers for any rank count. mpi-sppy's progressive hedging
-(:mod:`models.optimize.mpisppy_adapter`) remains the multi-machine method and agrees with
-this one (``tests/test_mpisppy.py`` compares it with :func:`models.optimize.solve.solve_inner`).
+Across machines: with an MPI communicator (``comm``, mpi4py under ``mpiexec``; ``make
+distributed``, :func:`models.optimize.mpisppy_adapter.main` with ``--method lshaped``) every
+rank runs this loop on the same data; the chunks are dealt over the ranks (rank ``r`` solves
+chunks ``r, r + R, …``, :func:`models.parallel.map_chunks_mpi`) and gathered on every rank in
+chunk order, every rank adds the same cuts to its own master, and the master's answers are
+taken from rank 0 (broadcast) so the ranks cannot drift apart by rounding: the same numbers
+for any rank count (tested on 2 ranks against one process, to the last bit). mpi-sppy's own
+L-shaped method builds a Pyomo model per scenario (Pyomo's build and hand-off were 85 % of an
+inner solve, issue 15), so ours is kept; mpi-sppy's progressive hedging
+(:mod:`models.optimize.mpisppy_adapter`, ``--method ph``) remains available and agrees with
+this one (``tests/test_mpisppy.py`` compares it with
+:func:`models.optimize.solve.solve_inner`). Worker processes are kept for the whole loop
+(:class:`models.parallel.WorkerPool`: a new pool per round cost about 0.16 s on this 2-core
+machine).
 
 Multi-stage trees decompose *by scenario*: every node's rates (non-anticipative by
 construction: one ``τ[k]`` per (node, year) pair, shared by the node's paths) sit in the
@@ -86,7 +95,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.config import OptimizationSettings
-from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.data import (
+    MONEY_SCALE,
+    ScenarioData,
+    capacity_applies,
+    mean_of_paths,
+    take_paths,
+)
 from models.optimize.lp import (
     INF,
     INFEASIBLE,
@@ -105,7 +120,7 @@ from models.optimize.lp import (
     rate_rows,
     solve_extensive,
 )
-from models.parallel import map_chunks, path_chunks
+from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
 
 #: paths per subproblem (one LP, warm-started)
 CHUNK_PATHS = 100
@@ -217,10 +232,8 @@ def solve_chunk(shared: None, item: tuple) -> ChunkResult:
 def chunk_data(data: ScenarioData, paths: np.ndarray) -> ScenarioData:
     """The scenario data of some paths (their own probabilities kept)."""
     return replace(data, probability=data.probability[paths],
-                   node_of_year=data.node_of_year[paths],
-                   contribution_base=data.contribution_base[paths],
-                   expenditure=data.expenditure[paths], balance_start=data.balance_start[paths],
-                   reserve_start=data.reserve_start[paths], fixed_rates=None)
+                   node_of_year=data.node_of_year[paths], fixed_rates=None,
+                   **take_paths(data, paths))
 
 
 # ----------------------------------------------------------------------------- the master
@@ -283,13 +296,9 @@ def _first_stage_cost(master: Master, pairs: RatePairs, tau: np.ndarray, before:
 def mean_path(data: ScenarioData) -> ScenarioData:
     """The expected-value scenario: every path replaced by the probability-weighted mean, as
     one path."""
-    w = data.probability[:, None]
-    return replace(data, probability=np.ones(1), node_of_year=np.zeros(
-        (1, len(data.years)), dtype=int),
-        contribution_base=(w * data.contribution_base).sum(0, keepdims=True),
-        expenditure=(w * data.expenditure).sum(0, keepdims=True),
-        balance_start=np.array([float(data.probability @ data.balance_start)]),
-        reserve_start=np.array([float(data.probability @ data.reserve_start)]))
+    return replace(data, probability=np.ones(1),
+                   node_of_year=np.zeros((1, len(data.years)), dtype=int),
+                   **mean_of_paths(data))
 
 
 def _start(data: ScenarioData, pairs: RatePairs, rescue: bool) -> np.ndarray:
@@ -338,34 +347,51 @@ class Evaluation:
     results: list[ChunkResult]
 
 
-def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
-                     tolerance: float | None = None, chunk_paths: int = CHUNK_PATHS,
-                     cut_groups: str = CUT_GROUPS, max_iterations: int = MAX_ITERATIONS
-                     ) -> InnerSolution:
-    """The inner problem by L-shaped decomposition (module docstring); an
-    :class:`InnerSolution` with the incumbent's recourse, duals, iterations and final gap."""
-    t0 = time.perf_counter()
-    tol = data.settings.solver.tolerance if tolerance is None else tolerance
-    pairs = rate_pairs(data)
-    chunks = path_chunks(data.n_paths, chunk_paths)
-    subsets = [chunk_item(data, c) for c in chunks]
-    group = cut_group_of_paths(data, chunks, cut_groups)
-    n_groups = int(group.max()) + 1
-    master = Master(data, pairs, n_groups, rescue, data.settings.solver.threads)
-    offset = 0.0 if rescue else data.outer_cost / MONEY_SCALE
-    mean = mean_path(data)
-    simplex = [0]
-    build_s = time.perf_counter() - t0
+class Run:
+    """One decomposition: the chunks, the cut groups, the master and how the chunks are
+    solved (``workers`` processes here, and with ``comm`` an MPI communicator over which the
+    chunks are dealt, :func:`models.parallel.map_chunks_mpi`)."""
 
-    def evaluate(tau: np.ndarray) -> Evaluation:
+    def __init__(self, data: ScenarioData, rescue: bool, workers: int, chunk_paths: int,
+                 cut_groups: str, comm=None, pool: WorkerPool | None = None):
+        self.data, self.rescue, self.workers, self.comm = data, rescue, workers, comm
+        self.pool = pool
+        self.pairs = rate_pairs(data)
+        self.chunks = path_chunks(data.n_paths, chunk_paths)
+        self.subsets = [chunk_item(data, c) for c in self.chunks]
+        self.group = cut_group_of_paths(data, self.chunks, cut_groups)
+        self.n_groups = int(self.group.max()) + 1
+        self.master = Master(data, self.pairs, self.n_groups, rescue,
+                             data.settings.solver.threads)
+        self.offset = 0.0 if rescue else data.outer_cost / MONEY_SCALE
+        self.mean = mean_path(data)
+        self.simplex = 0
+
+    def map(self, items: list) -> list[ChunkResult]:
+        """The chunks' recourse, in chunk order, on every rank."""
+        if self.comm is None:
+            return list(map_chunks(solve_chunk, items, self.workers, pool=self.pool))
+        return map_chunks_mpi(solve_chunk, items, self.comm, workers=self.workers,
+                              pool=self.pool)
+
+    def same_everywhere(self, value):
+        """Rank 0's value on every rank (the master is solved on each; its answer is taken
+        from rank 0 so the ranks cannot drift apart by rounding)."""
+        return value if self.comm is None else self.comm.bcast(value, root=0)
+
+    def evaluate(self, tau: np.ndarray) -> Evaluation:
+        """Every path's recourse at the rates ``tau[K]``: the cuts added to the master and the
+        exact cost (inf when a path is infeasible: then feasibility cuts)."""
+        pairs, master = self.pairs, self.master
         tau_py = tau[pairs.of_path_year]
-        template = template_basis(mean, tau_py[0], rescue)
-        items = [(sub, tau_py[c], template, rescue) for sub, c in zip(subsets, chunks)]
-        results = list(map_chunks(solve_chunk, items, workers))
-        simplex[0] += sum(r.simplex_iterations for r in results)
+        template = template_basis(self.mean, tau_py[0], self.rescue)
+        items = [(sub, tau_py[c], template, self.rescue)
+                 for sub, c in zip(self.subsets, self.chunks)]
+        results = self.map(items)
+        self.simplex += sum(r.simplex_iterations for r in results)
         infeasible = [i for i, r in enumerate(results) if not r.feasible]
         for i in infeasible:  # a feasibility cut per infeasible chunk
-            grad = np.bincount(pairs.of_path_year[chunks[i]].ravel(),
+            grad = np.bincount(pairs.of_path_year[self.chunks[i]].ravel(),
                                weights=results[i].grad.ravel(), minlength=pairs.size)
             master.add_cut(None, float(results[i].value.sum()), grad, tau)
         if infeasible:
@@ -373,24 +399,68 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
         # optimality cuts, one per group (sums in path order: the same whatever the workers)
         value = np.concatenate([r.value for r in results])
         grad = np.concatenate([r.grad for r in results])
-        g_value = np.bincount(group, weights=value, minlength=n_groups)
-        g_grad = sp.csr_matrix((grad.ravel(), (np.repeat(group, grad.shape[1]),
+        g_value = np.bincount(self.group, weights=value, minlength=self.n_groups)
+        g_grad = sp.csr_matrix((grad.ravel(), (np.repeat(self.group, grad.shape[1]),
                                                pairs.of_path_year.ravel())),
-                               shape=(n_groups, pairs.size)).toarray()
-        for g in range(n_groups):
+                               shape=(self.n_groups, pairs.size)).toarray()
+        for g in range(self.n_groups):
             master.add_cut(g, float(g_value[g]), g_grad[g], tau)
-        cost = (_first_stage_cost(master, pairs, tau, data.pooled_rate_before)
-                + float(value.sum()) + offset)
+        cost = (_first_stage_cost(master, pairs, tau, self.data.pooled_rate_before)
+                + float(value.sum()) + self.offset)
         return Evaluation(tau, cost, results)
 
-    best = evaluate(_start(data, pairs, rescue))
+
+def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
+                     tolerance: float | None = None, chunk_paths: int = CHUNK_PATHS,
+                     cut_groups: str = CUT_GROUPS, max_iterations: int = MAX_ITERATIONS,
+                     comm=None) -> InnerSolution:
+    """The inner problem by L-shaped decomposition (module docstring); an
+    :class:`InnerSolution` with the incumbent's recourse, duals, iterations and final gap.
+    ``comm``: an MPI communicator (mpi4py) over whose ranks the chunks are dealt; every rank
+    runs this function and gets the same answer as one process."""
+    t0 = time.perf_counter()
+    tol = data.settings.solver.tolerance if tolerance is None else tolerance
+    with WorkerPool(workers, solve_chunk) as pool:  # kept across the iterations
+        run = Run(data, rescue, workers, chunk_paths, cut_groups, comm, pool)
+        build_s = time.perf_counter() - t0
+        best, lower, it, history = _iterate(run, tol, max_iterations, t0)
+    if best is None or not np.isfinite(best.cost):
+        return _infeasible(data, time.perf_counter() - t0, it, run.simplex)
+    gap = (best.cost - lower) / max(abs(best.cost), 1e-12)
+    sol = {k: np.concatenate([r.solution[k] for r in best.results])
+           for k in best.results[0].solution}
+    tau_py = best.tau[run.pairs.of_path_year]
+    where = f"{workers} worker(s)" + ("" if comm is None else f" on {comm.Get_size()} ranks")
+    return InnerSolution(
+        status="optimal" if gap <= tol else "iteration_limit_feasible", objective=best.cost,
+        tau=tau_py, tau_node=dict(zip(run.pairs.keys(), best.tau.tolist())), B=sol["B"],
+        A=sol["A"], D=sol["D"], X=sol["X"], U=sol["U"],
+        R=sol["R"] if rescue or capacity_applies(data) else None,
+        dual_balance=None if rescue else sol["dual_balance"],
+        dual_liquidity=None if rescue else sol["dual_liquidity"],
+        dual_horizon=None if rescue else sol["dual_horizon"], build_s=build_s,
+        solve_s=time.perf_counter() - t0 - build_s,
+        log=(f"L-shaped ({cut_groups} cuts, {len(run.chunks)} chunks of <= {chunk_paths} "
+             f"paths, {where}): {it} iterations, upper {best.cost:.12g}, lower "
+             f"{lower:.12g}, gap {gap:.2e} (tolerance {tol:g}), {run.simplex} simplex "
+             "iterations in the recourse\n"),
+        mip=False, iterations=it, lower_bound=lower, gap_rel=gap, method="decomposition",
+        history=history)
+
+
+def _iterate(run: Run, tol: float, max_iterations: int, t0: float
+             ) -> tuple[Evaluation | None, float, int, list]:
+    """The trust-region loop (module docstring): ``(incumbent, lower bound, iterations,
+    history)``; the incumbent None when the feasibility cuts exclude every rate path."""
+    master, offset = run.master, run.offset
+    best = run.evaluate(run.same_everywhere(_start(run.data, run.pairs, run.rescue)))
     radius, lower, it = RADIUS_START, -np.inf, 0
     history = []
     while it < max_iterations:
         it += 1
-        _, lb = master.solve(None, radius)
+        _, lb = run.same_everywhere(master.solve(None, radius))
         if not np.isfinite(lb):  # the feasibility cuts exclude every rate path
-            return _infeasible(data, time.perf_counter() - t0, it, simplex[0])
+            return None, lower, it, history
         upper = best.cost
         lower = min(max(lower, lb + offset), upper)  # above the upper bound only by rounding
         gap = (upper - lower) / max(abs(upper), 1e-12) if np.isfinite(upper) else np.inf
@@ -402,7 +472,8 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
         trial_tau, model = master.solve(center, radius)
         if not np.isfinite(model):  # box around an infeasible center: drop it
             trial_tau, model = master.solve(None, radius)
-        trial = evaluate(trial_tau)
+        trial_tau, model = run.same_everywhere((trial_tau, model))
+        trial = run.evaluate(trial_tau)
         if not np.isfinite(best.cost):  # no feasible policy yet: take the first one found
             if np.isfinite(trial.cost):
                 best = trial
@@ -415,26 +486,7 @@ def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
                 radius = min(2 * radius, RADIUS_MAX)
         elif trial.cost >= best.cost:
             radius = max(radius / 2, RADIUS_MIN)
-    solve_s = time.perf_counter() - t0 - build_s
-    if not np.isfinite(best.cost):
-        return _infeasible(data, time.perf_counter() - t0, it, simplex[0])
-    gap = (best.cost - lower) / max(abs(best.cost), 1e-12)
-    sol = {k: np.concatenate([r.solution[k] for r in best.results])
-           for k in best.results[0].solution}
-    tau_py = best.tau[pairs.of_path_year]
-    return InnerSolution(
-        status="optimal" if gap <= tol else "iteration_limit_feasible", objective=best.cost,
-        tau=tau_py, tau_node=dict(zip(pairs.keys(), best.tau.tolist())), B=sol["B"], A=sol["A"],
-        D=sol["D"], X=sol["X"], U=sol["U"], R=sol["R"] if rescue else None,
-        dual_balance=None if rescue else sol["dual_balance"],
-        dual_liquidity=None if rescue else sol["dual_liquidity"],
-        dual_horizon=None if rescue else sol["dual_horizon"], build_s=build_s, solve_s=solve_s,
-        log=(f"L-shaped ({cut_groups} cuts, {len(chunks)} chunks of <= {chunk_paths} paths, "
-             f"{workers} worker(s)): {it} iterations, upper {best.cost:.12g}, lower "
-             f"{lower:.12g}, gap {gap:.2e} (tolerance {tol:g}), {simplex[0]} simplex "
-             "iterations in the recourse\n"),
-        mip=False, iterations=it, lower_bound=lower, gap_rel=gap, method="decomposition",
-        history=history)
+    return best, lower, it, history
 
 
 def _infeasible(data: ScenarioData, seconds: float, iterations: int, simplex: int

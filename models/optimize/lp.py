@@ -9,16 +9,19 @@ the solver (timed on the study's paths: Pyomo's build, solve call and extraction
 Layout (money in trillions of yuan, ``T`` optimized years, ``K`` (node, year) rate pairs)
     columns: ``τ[k]``, ``v[k]`` (``k`` in the order of :func:`rate_pairs`), then one block of
     ``6T`` per path: ``B, D, A, X, U, R`` (balance, reserve draw, reserve assets, extra
-    transfer, unpaid pensions, rescue transfer), each ``[t]``; CVaR adds ``η`` and ``ξ[p]``.
+    transfer, unpaid pensions, rescue transfer or excess over the fiscal capacity), each
+    ``[t]``; CVaR adds ``η`` and ``ξ[p]``.
     rows: ``τ_up[k]``, ``τ_down[k]``, then ``2T + 1`` per path: balance ``[t]``, reserve
     ``[t]``, horizon; CVaR adds ``ξ_def[p]`` and the limit.
 
 Rows that are a bound on one variable are bounds here, not rows: the pace limit
 ``v ≤ pace``, the liquidity floor ``B[t] ≥ floor/12 · E[t]`` (its multiplier is ``B[t]``'s
-reduced cost) and the cap ``U ≤ E``. The balance row is written
+reduced cost), the cap ``U ≤ E`` and the fiscal capacity ``X ≤ c · GDP``
+(:mod:`models.optimize.data`; ``R`` is then the excess over it, priced ``w_e``). The balance row is written
 ``B[t] − (1 + r_t) B[t−1] − D − X − U − R − CB τ = CB τ_IA + S − E`` so that its dual is
 ``∂V/∂rhs``, the sign of the Pyomo reference's dual. Columns fixed at zero (``U`` in the hard
-variant, ``R`` outside the rescue problem, ``D`` or ``X`` when the lever is off) keep the layout
+variant, ``R`` outside the rescue problem without a capacity, ``D`` or ``X`` when the lever
+is off) keep the layout
 the same in every variant.
 
 The chance-constrained MILP (a binary per path) stays on the Pyomo reference; with its
@@ -34,7 +37,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.data import MONEY_SCALE, ScenarioData, capacity_applies, constraint_variant
 from models.optimize.rules import rule_applies, with_rule_rows
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate (as in the Pyomo model)
@@ -198,8 +201,9 @@ def path_rows_bounds(data: ScenarioData, paths: np.ndarray, tau: np.ndarray | No
 
 def path_cols_bounds(data: ScenarioData, paths: np.ndarray, rescue: bool,
                      fixed_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Column bounds ``[n, 6T]``: the liquidity floor on ``B``, the levers' switches, the cap
-    ``U ≤ E`` in the variants with unpaid pensions (``E z_p`` with the binaries fixed)."""
+    """Column bounds ``[n, 6T]``: the liquidity floor on ``B``, the levers' switches, the
+    fiscal capacity on ``X`` (its excess ``R`` free), the cap ``U ≤ E`` in the variants with
+    unpaid pensions (``E z_p`` with the binaries fixed)."""
     s = data.settings
     T = len(data.years)
     ex = data.expenditure[paths]
@@ -210,16 +214,20 @@ def path_cols_bounds(data: ScenarioData, paths: np.ndarray, rescue: bool,
     upper[:, T:2 * T] = INF if s.reserve.enabled else 0.0
     upper[:, 2 * T:3 * T] = INF
     upper[:, 3 * T:4 * T] = INF if s.extra_transfer.enabled else 0.0
+    limited = capacity_applies(data)
+    if limited:
+        upper[:, 3 * T:4 * T] = data.transfer_capacity[paths]
     if constraint_variant(data) != "hard":
         cap = ex if fixed_z is None else ex * np.round(np.asarray(fixed_z)[paths])[:, None]
         upper[:, 4 * T:5 * T] = cap
-    upper[:, 5 * T:] = INF if rescue else 0.0
+    upper[:, 5 * T:] = INF if rescue or limited else 0.0
     return lower, upper
 
 
 def path_costs(data: ScenarioData, paths: np.ndarray, rescue: bool) -> np.ndarray:
-    """Objective coefficients ``[n, 6T]``: ``π δ (w_r D + w_x X + w_u U)``, or ``π δ R`` in
-    the rescue problem (phase one: the smallest expected discounted rescue money)."""
+    """Objective coefficients ``[n, 6T]``: ``π δ (w_r D + w_x X + w_u U + w_e R)`` (``R``: the
+    excess over the fiscal capacity), or ``π δ R`` in the rescue problem (phase one: the
+    smallest expected discounted rescue money)."""
     T = len(data.years)
     w = data.settings.objective
     pd = data.probability[paths, None] * data.discount[None, :]
@@ -230,6 +238,8 @@ def path_costs(data: ScenarioData, paths: np.ndarray, rescue: bool) -> np.ndarra
         cost[:, T:2 * T] = w.reserve_draw * pd
         cost[:, 3 * T:4 * T] = w.extra_transfer * pd
         cost[:, 4 * T:5 * T] = w.shortfall * pd
+        if capacity_applies(data):
+            cost[:, 5 * T:] = w.excess_over_capacity * pd
     return cost
 
 
@@ -363,7 +373,8 @@ def solve_extensive(data: ScenarioData, rescue: bool = False, duals: bool = True
         status=label, objective=float(info.objective_function_value),
         tau=tau_k[pairs.of_path_year], tau_node=dict(zip(pairs.keys(), tau_k.tolist())),
         B=cols[:, 0].copy(), A=cols[:, 2].copy(), D=cols[:, 1].copy(), X=cols[:, 3].copy(),
-        U=cols[:, 4].copy(), R=cols[:, 5].copy() if rescue else None, dual_balance=dual_b,
+        U=cols[:, 4].copy(), R=cols[:, 5].copy() if rescue or capacity_applies(data) else None,
+        dual_balance=dual_b,
         dual_liquidity=dual_l, dual_horizon=dual_h, build_s=build_s, solve_s=solve_s,
         log=f"HiGHS (arrays): {h.modelStatusToString(status)}, {info.simplex_iteration_count} "
             f"simplex iterations, objective {info.objective_function_value:.10g}\n",

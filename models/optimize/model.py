@@ -6,6 +6,9 @@ For path ``p`` and optimized year ``t`` (money in trillions of yuan):
   − (E[p,t] − U[p,t])`` with the pooled rate ``τ`` of the node governing ``(p, t)``,
   extra transfers ``X``, reserve draws ``D`` and unpaid pensions ``U`` (only in the chance and
   CVaR variants; zero otherwise: every pension paid in full);
+* fiscal capacity (when given, :mod:`models.optimize.data`): ``X[p,t] ≤ c · GDP[p,t]``, and
+  the money beyond it enters the fund as an excess ``R[p,t] ≥ 0`` priced ``w_e`` (the same
+  variable as the rescue money of phase one, which has no capacity);
 * reserve: ``A[p,t] = (1 + r_A) A[p,t−1] − D[p,t] ≥ 0``;
 * liquidity: ``B[p,t] ≥ floor/12 · E[p,t]``; sustainability at the horizon: the fund and the
   strategic reserve together cover ``target`` months, ``B[p,T] + A[p,T] ≥ target/12 · E[p,T]``;
@@ -14,7 +17,8 @@ For path ``p`` and optimized year ``t`` (money in trillions of yuan):
 * chance variant: ``U[p,t] ≤ E[p,t] z[p]``, ``Σ_p π_p z_p ≤ α`` (z binary);
   CVaR variant: ``η + Σ_p π_p ξ_p / (1 − β) ≤ L``, ``ξ_p ≥ Σ_t δ_t U[p,t] − η``, ``ξ ≥ 0``.
 
-Objective: ``Σ_p π_p Σ_t δ_t (w_c τ CB + w_r D + w_x X + w_u U) + w_s Σ_{n,t} π_n v[n,t]``
+Objective: ``Σ_p π_p Σ_t δ_t (w_c τ CB + w_r D + w_x X + w_u U + w_e R)
++ w_s Σ_{n,t} π_n v[n,t]``
 plus the (constant) cost of the delay path and of any indexation cut (``outer_cost``).
 
 :func:`add_path` writes one path's rows on any block, given how to reach the pooled-rate
@@ -28,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import pyomo.environ as pyo
 
-from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.data import MONEY_SCALE, ScenarioData, capacity_applies, constraint_variant
 from models.optimize.rules import add_rule_pyomo, rule_applies
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate
@@ -40,7 +44,8 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
 
     ``tau(t)`` returns the pooled-rate variable (or a fixed number) governing year position
     ``t``. With ``rescue`` every year gets a non-negative "rescue transfer" (used to find the
-    smallest extra money that makes the problem feasible).
+    smallest extra money that makes the problem feasible); with a fiscal capacity, the same
+    variable is the excess over it.
     """
     s = data.settings
     T = range(len(data.years))
@@ -48,11 +53,13 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     block.B = pyo.Var(T, domain=pyo.NonNegativeReals)
     block.D = pyo.Var(T, domain=pyo.NonNegativeReals, bounds=(0, None if s.reserve.enabled else 0))
     block.A = pyo.Var(T, domain=pyo.NonNegativeReals)
-    block.X = pyo.Var(T, domain=pyo.NonNegativeReals,
-                      bounds=(0, None if s.extra_transfer.enabled else 0))
+    limited = capacity_applies(data)
+    cap = data.transfer_capacity[p] if limited else None
+    block.X = pyo.Var(T, domain=pyo.NonNegativeReals, bounds=lambda b, t: (
+        0, (cap[t] if limited else None) if s.extra_transfer.enabled else 0))
     unpaid = constraint_variant(data) != "hard"
     block.U = pyo.Var(T, domain=pyo.NonNegativeReals, bounds=(0, None if unpaid else 0))
-    if rescue:
+    if rescue or limited:
         block.R = pyo.Var(T, domain=pyo.NonNegativeReals)
     cb, ex = data.contribution_base[p], data.expenditure[p]
     r, ra, tia = data.fund_return, data.reserve_return, data.individual_account_rate
@@ -60,7 +67,7 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     def balance_rule(b, t):
         prev = (1.0 + r[t]) * (b.B[t - 1] if t > 0 else data.balance_start[p])
         inflow = cb[t] * (tau(t) + tia) + data.subsidy[t] + b.X[t] + b.D[t] + b.U[t]
-        if rescue:
+        if rescue or limited:
             inflow = inflow + b.R[t]
         return b.B[t] == prev + inflow - ex[t]
 
@@ -81,8 +88,10 @@ def path_cost(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int],
     """Discounted cost of path ``p`` (trillions of yuan), without smoothing and delay."""
     w = data.settings.objective
     cb = data.contribution_base[p]
+    excess = capacity_applies(data)
     return sum(data.discount[t] * (w.contributions * cb[t] * tau(t) + w.reserve_draw * block.D[t]
-                                   + w.extra_transfer * block.X[t] + w.shortfall * block.U[t])
+                                   + w.extra_transfer * block.X[t] + w.shortfall * block.U[t]
+                                   + (w.excess_over_capacity * block.R[t] if excess else 0.0))
                for t in range(len(data.years)))
 
 

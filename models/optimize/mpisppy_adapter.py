@@ -89,6 +89,7 @@ from models.config import (
 )
 from models.demography import stochastic
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.decompose import CHUNK_PATHS, solve_decomposed
 from models.optimize.model import RATE_POINT, add_path, path_cost
 from models.optimize.solve import scenario_data, setup_problem
 from models.optimize.tree import ScenarioTree
@@ -106,6 +107,8 @@ PH_THREADS = 1
 #: optimality, and the gaps PH reports are ~1e-6 of costs of ~850 trillion yuan, so the
 #: feasibility tolerances are tightened from HiGHS's 1e-7 (a precaution: cheap on these LPs).
 PH_SOLVER_OPTIONS = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+#: PH's default stopping gap (relative): most of the expected cost is common to every policy.
+PH_REL_GAP = 1e-6
 #: Relative tolerance within which a PH run is said to agree with the extensive form.
 AGREEMENT_TOLERANCE = 0.005
 
@@ -252,32 +255,48 @@ def scenario_creator(scenario_name: str, data: ScenarioData, tree: ScenarioTree,
         + data.outer_cost / MONEY_SCALE
     root_extra = []
     if variant == "cvar":
-        if cvar_multiplier is None:
-            raise ValueError(
-                "the CVaR variant needs cvar_multiplier (the price of the CVaR limit, "
-                "trillion yuan of cost per trillion of CVaR): take the EF's dual "
-                "(solve_extensive_form(...).cvar_multiplier) or give one")
-        con = s.constraints
-        # the VaR level lies between no loss and the largest possible one; the bounds keep
-        # each scenario bounded when PH's W term prices eta
-        worst = float(np.max(data.expenditure @ data.discount))
-        m.eta = pyo.Var(bounds=(0.0, worst))
-        m.xi = pyo.Var(domain=pyo.NonNegativeReals)
-        m.xi_def = pyo.Constraint(expr=m.xi >= sum(data.discount[t] * m.path.U[t] for t in T)
-                                  - m.eta)
-        limit = con.cvar_limit_cny / MONEY_SCALE
-        cost = cost + cvar_multiplier * (m.eta + m.xi / (1.0 - con.cvar_beta) - limit)
+        cost = cost + _add_cvar(m, data, cvar_multiplier)
         root_extra.append(m.eta)
     m.objective = pyo.Objective(expr=cost)
     m._mpisppy_probability = float(data.probability[p])
     m._pension_xhat = (data.pooled_rate_before, lo, hi, pace)  # for XbarInnerBound
+    m._mpisppy_node_list = _node_list(m, tree, names, p, stage, root_extra)
+    return m
 
+
+def _add_cvar(m: pyo.ConcreteModel, data: ScenarioData, cvar_multiplier: float | None):
+    """The CVaR variant's per-scenario part on ``m`` (``η``, ``ξ ≥ Σ_t δ_t U_t − η``) and its
+    priced limit ``λ (η + ξ / (1 − β) − L)``, returned as a cost term."""
+    if cvar_multiplier is None:
+        raise ValueError(
+            "the CVaR variant needs cvar_multiplier (the price of the CVaR limit, "
+            "trillion yuan of cost per trillion of CVaR): take the EF's dual "
+            "(solve_extensive_form(...).cvar_multiplier) or give one")
+    con = data.settings.constraints
+    T = range(len(data.years))
+    # the VaR level lies between no loss and the largest possible one; the bounds keep
+    # each scenario bounded when PH's W term prices eta
+    worst = float(np.max(data.expenditure @ data.discount))
+    m.eta = pyo.Var(bounds=(0.0, worst))
+    m.xi = pyo.Var(domain=pyo.NonNegativeReals)
+    m.xi_def = pyo.Constraint(expr=m.xi >= sum(data.discount[t] * m.path.U[t] for t in T)
+                              - m.eta)
+    limit = con.cvar_limit_cny / MONEY_SCALE
+    return cvar_multiplier * (m.eta + m.xi / (1.0 - con.cvar_beta) - limit)
+
+
+def _node_list(m: pyo.ConcreteModel, tree: ScenarioTree, names: TreeNames, p: int,
+               stage: np.ndarray, root_extra: list) -> list:
+    """mpi-sppy's node list of scenario ``p``: per stage its node, conditional probability,
+    cost expression and nonants (``τ`` and ``v`` of the stage's years, plus ``root_extra``
+    at the root)."""
     _keep_mpisppy_logs_off_disk()
     from mpisppy import scenario_tree
 
+    T = range(stage.size)
     node_of = tree.node_of[p]
     nodes = []
-    for k in range(n_stages):
+    for k in range(tree.stage_years.size):
         node = int(node_of[k])
         years_k = [t for t in T if stage[t] == k]
         nonants = [m.tau[t] for t in years_k] + [m.tau_change[t] for t in years_k]
@@ -290,8 +309,7 @@ def scenario_creator(scenario_name: str, data: ScenarioData, tree: ScenarioTree,
             name=names.node_name[node], cond_prob=cond, stage=k + 1,
             cost_expression=m.stage_cost[k], nonant_list=nonants, scen_model=m,
             parent_name=names.node_name[parent] if parent >= 0 else None))
-    m._mpisppy_node_list = nodes
-    return m
+    return nodes
 
 
 def scenario_names_creator(num_scens: int | None = None, start: int | None = None, *,
@@ -715,9 +733,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="JSON file to write (default results/<exp>/distributed.json)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--max-iterations", type=int, default=200)
-    parser.add_argument("--rel-gap", type=float, default=1e-6,
-                        help="stop at this relative gap (default 1e-6: most of the expected "
-                             "cost is common to every policy)")
+    parser.add_argument("--method", choices=("lshaped", "ph"), default="lshaped",
+                        help="lshaped: our L-shaped decomposition, its recourse chunks dealt "
+                             "over the ranks (default); ph: progressive hedging on mpi-sppy")
+    parser.add_argument("--chunk-paths", type=int, default=CHUNK_PATHS,
+                        help="lshaped: paths per recourse chunk (chunks are dealt over ranks)")
+    parser.add_argument("--rel-gap", type=float, default=None,
+                        help="stop at this relative gap (PH: default 1e-6, most of the "
+                             "expected cost is common to every policy; lshaped: default the "
+                             "experiment's [optimization.solver] tolerance)")
     parser.add_argument("--rho-factor", type=float, default=1.0)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds for PH")
     parser.add_argument("--cvar-multiplier", type=float, default=None)
@@ -728,6 +752,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m models.optimize.mpisppy_adapter`` under ``mpiexec``: rank 0 builds the
+    inner problem and broadcasts it; every rank solves it by ``--method`` (the L-shaped
+    decomposition with its chunks dealt over the ranks, or PH on mpi-sppy); rank 0 writes the
+    report."""
     args = _parser().parse_args(argv)
     if not args.experiment and not args.inputs:
         _parser().error("give an experiment TOML or --inputs FILE.npz")
@@ -735,72 +763,121 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     # values loaded a hair (1e-13) outside their bounds are reported once per variable
     logging.getLogger("pyomo.core").setLevel(logging.ERROR)
-    from mpisppy import MPI
+    from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
-    rank = comm.Get_rank()
     t0 = time.perf_counter()
+    inputs = _broadcast_inputs(args, comm)
+    if isinstance(inputs, str):
+        if comm.Get_rank() == 0:
+            print(f"error: {inputs}", file=sys.stderr)
+        return 2
+    data, tree, info = inputs
+    setup_s = time.perf_counter() - t0
+    ef = _extensive_form_on_rank_0(args, comm, data, tree)
+    solve = _report_lshaped if args.method == "lshaped" else _report_ph
+    report = solve(args, comm, data, tree, ef)
+    if comm.Get_rank() != 0:
+        return 0
+    report = {**info, "method": args.method,
+              "mpi": MPI.Get_library_version().splitlines()[0].strip("\x00 "), **report}
+    report["timings_s"]["setup"] = round(setup_s, 3)
+    if ef is not None:
+        report.update(_ef_comparison(ef, report))
+    _write_report(args, info, report)
+    return 0
+
+
+def _broadcast_inputs(args, comm) -> tuple | str:
+    """``(data, tree, info)`` on every rank, built on rank 0 (from ``--inputs`` or the
+    experiment) and broadcast; the error's text instead if building them failed."""
     payload: tuple | str | None = None
-    if rank == 0:
+    if comm.Get_rank() == 0:
         try:
             if args.inputs:
                 data, tree = load_inputs(args.inputs)
                 info = {"experiment": Path(args.inputs).stem, "inputs": str(args.inputs)}
             else:
                 data, tree, info = _experiment_inputs(args.experiment)
-            _check_decomposable(data)
+            if args.method == "ph":
+                _check_decomposable(data)
             payload = (_inputs_bytes(data, tree), info)
         except Exception as exc:  # every rank must leave, not wait for a broadcast
             log.exception("setting up the inner problem failed")
             payload = f"{type(exc).__name__}: {exc}"
     payload = comm.bcast(payload, root=0)
     if isinstance(payload, str):
-        if rank == 0:
-            print(f"error: {payload}", file=sys.stderr)
-        return 2
+        return payload
     blob, info = payload
     data, tree = load_inputs(io.BytesIO(blob))
-    setup_s = time.perf_counter() - t0
-    cvar = args.cvar_multiplier
+    return data, tree, info
+
+
+def _extensive_form_on_rank_0(args, comm, data: ScenarioData, tree: ScenarioTree):
+    """mpi-sppy's EF on rank 0 (broadcast) with ``--check-ef``, or for PH's CVaR multiplier
+    when none is given; None otherwise."""
+    cvar_needed = (args.method == "ph" and constraint_variant(data) == "cvar"
+                   and args.cvar_multiplier is None)
+    if not (args.check_ef or cvar_needed):
+        return None
     ef = None
-    if args.check_ef or (constraint_variant(data) == "cvar" and cvar is None):
-        if rank == 0:
-            ef = solve_extensive_form(data, tree, solver_options={"threads": PH_THREADS})
-        ef = comm.bcast(ef, root=0)
-        if cvar is None and ef.cvar_multiplier is not None:
-            cvar = ef.cvar_multiplier
-    ph = run_ph(data, tree, comm=comm, max_iterations=args.max_iterations, rel_gap=args.rel_gap,
+    if comm.Get_rank() == 0:
+        ef = solve_extensive_form(data, tree, solver_options={"threads": PH_THREADS})
+    return comm.bcast(ef, root=0)
+
+
+def _report_lshaped(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> dict:
+    """The L-shaped decomposition (:func:`models.optimize.decompose.solve_decomposed`) with
+    its recourse chunks dealt over the ranks: the same answer on any rank count."""
+    t0 = time.perf_counter()
+    data = replace(data, settings=data.settings.model_copy(update={
+        "solver": data.settings.solver.model_copy(update={"threads": PH_THREADS})}))
+    tol = data.settings.solver.tolerance if args.rel_gap is None else args.rel_gap
+    sol = solve_decomposed(data, tolerance=tol, max_iterations=args.max_iterations,
+                           chunk_paths=args.chunk_paths, comm=comm)
+    stage0 = tree.stage_of_year(data.years) == 0
+    return {"ranks": comm.Get_size(), "solver": "highspy (L-shaped)",
+            "objective_trillion_cny": sol.objective,
+            "lower_bound_trillion_cny": sol.lower_bound, "gap_rel": sol.gap_rel,
+            "converged": sol.status == "optimal", "rel_gap_target": tol,
+            "iterations": sol.iterations, "chunk_paths": args.chunk_paths,
+            "tau_root": sol.tau[0, stage0].tolist(),
+            "fund_balance_last_year_trillion_cny": sol.B[:, -1].tolist(),
+            "timings_s": {"lshaped": round(time.perf_counter() - t0, 3)}}
+
+
+def _report_ph(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> dict:
+    """Progressive hedging on mpi-sppy (:func:`run_ph`)."""
+    cvar = args.cvar_multiplier
+    if cvar is None and ef is not None and ef.cvar_multiplier is not None:
+        cvar = ef.cvar_multiplier
+    rel_gap = PH_REL_GAP if args.rel_gap is None else args.rel_gap
+    ph = run_ph(data, tree, comm=comm, max_iterations=args.max_iterations, rel_gap=rel_gap,
                 rho_factor=args.rho_factor, time_limit_s=args.time_limit,
                 cvar_multiplier=cvar, verbose=args.verbose)
-    if rank != 0:
-        return 0
-    report = {
-        **info,
-        "solver": SOLVER,
-        "mpi": MPI.Get_library_version().splitlines()[0].strip("\x00 "),
-        "ranks": ph.n_ranks,
-        "cylinders": ph.cylinders,
-        "ranks_per_cylinder": ph.ranks_per_cylinder,
-        "objective_trillion_cny": ph.objective,
-        "inner_bound_trillion_cny": ph.inner_bound,
-        "outer_bound_trillion_cny": ph.outer_bound,
-        "gap_abs_trillion_cny": ph.gap_abs,
-        "gap_rel": ph.gap_rel,
-        "converged": ph.converged,
-        "rel_gap_target": args.rel_gap,
-        "iterations": ph.iterations,
-        "rho_factor": ph.rho_factor,
-        "cvar_multiplier": cvar,
-        "timings_s": {"setup": round(setup_s, 3), "ph": round(ph.wall_s, 3)},
-    }
-    if ef is not None:
-        report["ef_objective_trillion_cny"] = ef.objective
-        report["ef_status"] = ef.status
-        report["timings_s"]["ef_build"] = round(ef.build_s, 3)
-        report["timings_s"]["ef_solve"] = round(ef.solve_s, 3)
-        report["ph_vs_ef_rel"] = (ph.objective - ef.objective) / abs(ef.objective)
-        report["bounds_certify_ef"] = bool(ph.outer_bound <= ef.objective * (1 + 1e-6) + 1e-9
-                                           and ef.objective <= ph.inner_bound * (1 + 1e-6) + 1e-9)
+    return {"solver": SOLVER, "ranks": ph.n_ranks, "cylinders": ph.cylinders,
+            "ranks_per_cylinder": ph.ranks_per_cylinder,
+            "objective_trillion_cny": ph.objective, "inner_bound_trillion_cny": ph.inner_bound,
+            "outer_bound_trillion_cny": ph.outer_bound, "gap_abs_trillion_cny": ph.gap_abs,
+            "gap_rel": ph.gap_rel, "converged": ph.converged, "rel_gap_target": rel_gap,
+            "iterations": ph.iterations, "rho_factor": ph.rho_factor, "cvar_multiplier": cvar,
+            "timings_s": {"ph": round(ph.wall_s, 3)}}
+
+
+def _ef_comparison(ef, report: dict) -> dict:
+    """The extensive form's objective beside the distributed one, and whether the bounds
+    bracket it."""
+    low = report.get("outer_bound_trillion_cny", report.get("lower_bound_trillion_cny"))
+    high = report.get("inner_bound_trillion_cny", report["objective_trillion_cny"])
+    return {"ef_objective_trillion_cny": ef.objective, "ef_status": ef.status,
+            "timings_s": {**report["timings_s"], "ef_build": round(ef.build_s, 3),
+                          "ef_solve": round(ef.solve_s, 3)},
+            "vs_ef_rel": (report["objective_trillion_cny"] - ef.objective) / abs(ef.objective),
+            "bounds_certify_ef": bool(low <= ef.objective * (1 + 1e-6) + 1e-9
+                                      and ef.objective <= high * (1 + 1e-6) + 1e-9)}
+
+
+def _write_report(args, info: dict, report: dict) -> None:
     out = Path(args.out) if args.out else Path(args.results_dir) / info["experiment"] / \
         "distributed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -809,7 +886,6 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(out)
     print(json.dumps(report, indent=2, default=float))
     print(f"wrote {out}")
-    return 0
 
 
 def _main_or_abort() -> int:

@@ -8,9 +8,16 @@ import numpy as np
 import xarray as xr
 
 from models.config import CATEGORIES
-from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.data import (
+    MONEY_SCALE,
+    ScenarioData,
+    capacity_applies,
+    mean_of_paths,
+    take_paths,
+)
 from models.optimize.solve import (
     PolicyProblem,
+    capacity_binding,
     PolicySolution,
     rates_for,
     leaf_paths,
@@ -19,6 +26,9 @@ from models.optimize.solve import (
     solve_inner,
 )
 from models.pension.accounts import project_accounts
+
+#: an excess below this share of the year's expenditure (plus 1e-12 trillion) is rounding
+EXCESS_TOL = 1e-9
 
 
 def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
@@ -110,19 +120,12 @@ def _subset(data: ScenarioData, paths: list[int]) -> ScenarioData:
     idx = np.asarray(paths)
     return replace(data, probability=np.full(idx.size, 1.0 / idx.size),
                    node_of_year=np.zeros((idx.size, data.node_of_year.shape[1]), dtype=int),
-                   contribution_base=data.contribution_base[idx],
-                   expenditure=data.expenditure[idx], balance_start=data.balance_start[idx],
-                   reserve_start=data.reserve_start[idx])
+                   **take_paths(data, idx))
 
 
 def _mean_scenario(data: ScenarioData) -> ScenarioData:
-    w = data.probability[:, None]
     return replace(data, probability=np.ones(1), node_of_year=np.zeros(
-        (1, data.node_of_year.shape[1]), dtype=int),
-        contribution_base=(w * data.contribution_base).sum(0, keepdims=True),
-        expenditure=(w * data.expenditure).sum(0, keepdims=True),
-        balance_start=np.array([float(data.probability @ data.balance_start)]),
-        reserve_start=np.array([float(data.probability @ data.reserve_start)]))
+        (1, data.node_of_year.shape[1]), dtype=int), **mean_of_paths(data))
 
 
 def _with_fixed_first_stage(data: ScenarioData, fixed: dict) -> ScenarioData:
@@ -132,9 +135,33 @@ def _with_fixed_first_stage(data: ScenarioData, fixed: dict) -> ScenarioData:
                                       for t in np.flatnonzero(fixed["first_stage_years"])})
 
 
+def capacity_results(data: ScenarioData, inner) -> xr.Dataset:
+    """The fiscal capacity and the excess over it (:mod:`models.optimize.data`): GDP, the
+    capacity and the excess per path and year (yuan), the probability of paying every pension
+    within the capacity, and the expected discounted excess and its penalty."""
+    money = "yuan per year (base-year prices)"
+    excess = np.where(inner.R > EXCESS_TOL * (1.0 + data.expenditure), inner.R, 0.0)
+    within = ~np.any(excess > 0.0, axis=1)
+    expected = float(data.probability @ (excess @ data.discount))
+    weight = data.settings.objective.excess_over_capacity
+    return xr.Dataset({
+        "opt_gdp_cny": (("path", "year"), data.gdp * MONEY_SCALE, {"units": money}),
+        "opt_transfer_capacity_cny": (("path", "year"), data.transfer_capacity * MONEY_SCALE,
+                                      {"units": money}),
+        "opt_excess_over_capacity_cny": (("path", "year"), excess * MONEY_SCALE,
+                                         {"units": money}),
+        "opt_paid_within_capacity_probability": ((), float(data.probability @ within)),
+        "opt_excess_expected_cny": ((), expected * MONEY_SCALE),
+        "opt_excess_penalty_cny": ((), weight * expected * MONEY_SCALE),
+    }, coords={"year": data.years})
+
+
 def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
                check: dict, voi: dict) -> xr.Dataset:
-    """Labelled results: policy by node and year, recourse and fund by path and year."""
+    """Labelled results: policy by node and year, recourse and fund by path and year.
+
+    Long because it writes every variable of the solution with its attributes in one
+    Dataset literal (the catalogue's order), which reads better whole."""
     tree = problem.tree
     inner = psol.rescue if psol.infeasible else psol.inner
     years = problem.opt_years
@@ -198,6 +225,8 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
                                      {"units": money,
                                       "long_name": "smallest extra transfer that pays every "
                                                    "pension in full"})
+    if capacity_applies(psol.data) and not psol.infeasible:
+        ds = ds.merge(capacity_results(psol.data, inner))
     if inner.dual_liquidity is not None:
         ds["dual_liquidity"] = (("path", "year"), inner.dual_liquidity,
                                 {"units": "yuan of expected cost per yuan of required balance",
@@ -215,8 +244,11 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
     for key, value in voi.items():
         ds[key.replace("_cny", "") + "_cny"] = ((), value, {"units": "yuan (expected, discounted)",
                                                            "long_name": key.split("_")[0].upper()})
+    binding = list(psol.binding)
+    if capacity_applies(psol.data) and not psol.infeasible:
+        binding += capacity_binding(psol.data, inner)
     ds.attrs.update(status="infeasible_without_rescue" if psol.infeasible else inner.status,
-                    binding="; ".join(psol.binding))
+                    binding="; ".join(binding))
     return ds
 
 

@@ -49,14 +49,18 @@ from models.config import CATEGORIES, Calibration, OptimizationSettings
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
+    capacity_applies,
+    capacity_share,
     constraint_variant,
     delay_by_year,
     flows_from_rates,
+    gdp_by_path_year,
     interpolation_weights,
     knot_years,
     max_delay_by_year,
     new_retirees,
     policy_rates,
+    transfer_capacity,
 )
 from models.optimize.decompose import solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
@@ -194,7 +198,8 @@ def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = Tr
     return InnerSolution(
         status=status, objective=float(pyo.value(m.objective)), tau=tau, tau_node=tau_node,
         B=block_values("B"), A=block_values("A"), D=block_values("D"), X=block_values("X"),
-        U=block_values("U"), R=block_values("R") if rescue else None, dual_balance=dual_b,
+        U=block_values("U"), R=block_values("R") if rescue or capacity_applies(data) else None,
+        dual_balance=dual_b,
         dual_liquidity=dual_l, dual_horizon=dual_h, build_s=build_s, solve_s=solve_s,
         log=buffer.getvalue(), mip=mip, method="pyomo")
 
@@ -240,6 +245,10 @@ class PolicyProblem:
     cache: dict = field(default_factory=dict)
     # processes for the decomposition's recourse chunks (results identical for any count)
     workers: int = 1
+    # fiscal capacity: GDP [path, year] (yuan, all simulated years) and the share of it extra
+    # transfers may reach (None: unlimited), models.optimize.data
+    gdp: np.ndarray | None = None
+    capacity_share: float | None = None
 
     @property
     def opt_years(self) -> np.ndarray:
@@ -370,7 +379,11 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         recourse_basis=recourse_basis(
             settings.recourse.reserve_draws,
             observed_state(population, settings.recourse.observables), years, opt_years,
-            tree.node_of_path_year(opt_years)))
+            tree.node_of_path_year(opt_years)),
+        gdp=gdp_by_path_year(population.transpose("path", "year", "age", "sex").values, ages,
+                             zero.rates["average_wage_cny"].values,
+                             cal.economy.targets.gdp_cny.value),
+        capacity_share=capacity_share(cal.finances, settings))
     problem.cache["zero_rates"] = zero
     wage = zero.rates["average_wage_cny"].values
     problem.delay_price = delay_price(
@@ -537,7 +550,16 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
         pooled_rate_before=problem.cal.pension.contribution.employer_pooled_rate.value,
         discount=problem.discount, delay_cost=delay_cost, settings=settings,
         indexation_cost=index_cost, recourse_basis=problem.recourse_basis,
-        smoothing_cost=lever_smoothing(problem, levers, settings)[0])
+        smoothing_cost=lever_smoothing(problem, levers, settings)[0], **_capacity(problem))
+
+
+def _capacity(problem: PolicyProblem) -> dict:
+    """GDP and the transfer capacity per path and optimized year (trillions), for
+    :class:`ScenarioData` (none without a capacity)."""
+    if problem.capacity_share is None or problem.gdp is None:
+        return {}
+    gdp = problem.gdp[:, problem.opt_mask] / MONEY_SCALE
+    return {"gdp": gdp, "transfer_capacity": transfer_capacity(gdp, problem.capacity_share)}
 
 
 def _flow_duals(problem: PolicyProblem, data: ScenarioData, sol: InnerSolution
@@ -784,11 +806,30 @@ def binding_constraints(problem: PolicyProblem, data: ScenarioData, sol: InnerSo
         out.append("reserve lever switched off")
     if not s.extra_transfer.enabled:
         out.append("extra fiscal transfers switched off")
+    elif capacity_applies(data):
+        out += capacity_binding(data, sol, tol)
     floor = s.constraints.liquidity_floor_months
     tight = np.argwhere(np.abs(sol.B - floor / 12.0 * data.expenditure) <= 1e-6 * (
         1 + data.expenditure))
     if tight.size:
         out.append(f"liquidity floor of {floor:g} months binding from {years[tight[:, 1].min()]}")
+    return out
+
+
+def capacity_binding(data: ScenarioData, sol: InnerSolution, tol: float = 1e-7) -> list[str]:
+    """The fiscal capacity's lines of :func:`binding_constraints`: the years where transfers
+    reach it, and the paths and years with an excess over it."""
+    years, out = data.years, []
+    full = np.argwhere(sol.X >= data.transfer_capacity - tol * (1 + data.transfer_capacity))
+    if full.size:
+        out.append(f"extra transfers at the fiscal capacity from {years[full[:, 1].min()]} "
+                   f"on some paths")
+    over = sol.R > tol * (1 + data.expenditure)
+    if over.any():
+        hit = np.flatnonzero(over.any(axis=0))
+        out.append(f"pensions paid in full only beyond the fiscal capacity on "
+                   f"{int(over.any(axis=1).sum())} of {data.n_paths} paths, in "
+                   f"{years[hit[0]]}..{years[hit[-1]]}")
     return out
 
 

@@ -10,7 +10,7 @@ import xarray as xr
 
 from models.constants import BILLION, CATEGORIES, TRILLION
 from models.report.table import Table
-from models.report.view import has_pairing, has_rescue, has_value_of_information
+from models.report.view import has_capacity, has_pairing, has_rescue, has_value_of_information
 
 
 def _fmt_year(v: float) -> str:
@@ -49,8 +49,50 @@ def summary_frame(ds: xr.Dataset) -> Table:
         first = rescue["year"].where(rescue > 0).min("year")
         rows.append(["first year needing a rescue (earliest path)",
                      _fmt_year(float(first.min())) if first.notnull().any() else "never"])
+    if has_capacity(ds):
+        rows += capacity_rows(ds)
     return Table("optimal_summary", "Optimal policy: status, cost, value of information, "
                  "exactness", pd.DataFrame(rows, columns=["quantity", "value"]), "g")
+
+
+def capacity_rows(ds: xr.Dataset) -> list[list[str]]:
+    """Summary rows of the fiscal capacity: its share of GDP, the in-sample probability of
+    paying every pension within it, the expected excess and where it falls."""
+    share = ds["opt_transfer_capacity_cny"] / ds["opt_gdp_cny"]
+    excess = ds["opt_excess_over_capacity_cny"]
+    rows = [["fiscal capacity for extra transfers (% of GDP)",
+             f"{100 * float(share.mean()):.2f}"],
+            ["every pension paid in full within the capacity (probability, in sample)",
+             f"{float(ds['opt_paid_within_capacity_probability']):.3f}"],
+            ["excess over the capacity, expected discounted (trillion yuan)",
+             f"{float(ds['opt_excess_expected_cny']) / TRILLION:.4f}"],
+            ["of the objective: penalty on the excess (trillion yuan)",
+             f"{float(ds['opt_excess_penalty_cny']) / TRILLION:.4f}"]]
+    first = excess["year"].where(excess > 0).min("year")
+    rows.append(["first year with an excess (earliest path)",
+                 _fmt_year(float(first.min())) if first.notnull().any() else "never"])
+    return rows
+
+
+def capacity_frame(ds: xr.Dataset, every: int = 5) -> Table:
+    """Transfers against the fiscal capacity by year, in % of GDP: mean transfer, capacity,
+    mean and largest excess, and the share of paths with an excess."""
+    gdp = ds["opt_gdp_cny"].dropna("year", how="all")  # the optimized years
+    years = gdp["year"].values
+    rows = []
+    for y in [y for y in years if (y - years[0]) % every == 0 or y == years[-1]]:
+        g = gdp.sel(year=y)
+        excess = ds["opt_excess_over_capacity_cny"].sel(year=y) / g
+        rows.append([int(y), 100 * float((ds["opt_extra_transfer_cny"].sel(year=y) / g).mean()),
+                     100 * float((ds["opt_transfer_capacity_cny"].sel(year=y) / g).mean()),
+                     100 * float(excess.mean()), 100 * float(excess.max()),
+                     float((excess > 0).mean())])
+    frame = pd.DataFrame(rows, columns=[
+        "year", "extra transfer (% of GDP, mean)", "capacity (% of GDP)",
+        "excess (% of GDP, mean)", "excess (% of GDP, largest)", "paths with an excess (share)"])
+    return Table("optimal_capacity", "Extra transfers within the fiscal capacity and the "
+                 "smallest excess over it (paths equally weighted)", frame,
+                 ("d", ".3f", ".3f", ".3f", ".3f", ".3f"))
 
 
 def first_stage_frame(ds: xr.Dataset) -> Table:
@@ -150,4 +192,6 @@ def optimization_tables(ds: xr.Dataset) -> list[Table]:
         out.append(pairing_frame(ds))
     if "frontier_point" in ds.dims:
         out.append(frontier_frame(ds))
+    if has_capacity(ds):
+        out.append(capacity_frame(ds))
     return out

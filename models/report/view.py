@@ -46,6 +46,11 @@ def has_value_of_information(ds: xr.Dataset) -> bool:
     return wrote(ds, "optimization_voi")
 
 
+def has_capacity(ds: xr.Dataset) -> bool:
+    """An optimal policy with extra transfers limited by a fiscal capacity."""
+    return wrote(ds, "optimization_capacity")
+
+
 def has_rescue(ds: xr.Dataset) -> bool:
     """An optimal policy that cannot pay every pension: the smallest rescue transfer."""
     return wrote(ds, "optimization_rescue")

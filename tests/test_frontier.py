@@ -95,8 +95,10 @@ def test_a_solved_study_problem_gets_its_frontier_in_results_and_report(calibrat
     ds = annotate(problem_frontier(problem, psol))
     crit = np.stack([ds[f"frontier_{k}_cny"].values for k in OBJECTIVES], axis=1)
     assert ds.sizes["frontier_point"] >= 2 and non_dominated(crit).all()
-    # the point cheapest for the budget costs at most the chosen policy's transfers
-    chosen = float(psol.data.probability @ (psol.inner.X @ psol.data.discount)) * MONEY_SCALE
+    # the point cheapest for the budget costs at most the chosen policy's transfers (within
+    # the fiscal capacity and beyond it)
+    budget = psol.inner.X + (0.0 if psol.inner.R is None else psol.inner.R)
+    chosen = float(psol.data.probability @ (budget @ psol.data.discount)) * MONEY_SCALE
     assert crit[:, 0].min() <= chosen * (1 + 1e-7)
     table = frontier_frame(ds)
     assert table.frame.shape[0] == ds.sizes["frontier_point"]

@@ -5,11 +5,12 @@ its binaries fixed, the rescue problem, pinned first-stage rates)."""
 
 from dataclasses import replace
 
+import highspy
 import numpy as np
 import pytest
 
 from models.config import CATEGORIES, OptimizationSettings
-from models.optimize.lp import extensive_form, rate_pairs, solve_extensive
+from models.optimize.lp import extensive_form, new_highs, rate_pairs, run_highs, solve_extensive
 from models.optimize.model import _rate_nodes
 from models.optimize.solve import scenario_data, setup_problem, solve_inner_pyomo
 
@@ -97,3 +98,14 @@ def test_rescue_problem_equals_the_pyomo_reference(calibration, populations, fit
     ref, ours = solve_inner_pyomo(data, rescue=True), solve_extensive(data, rescue=True)
     _same(ours, ref)
     assert ours.objective > 0 and np.all(ours.R >= -1e-9)
+
+
+def test_solves_with_different_thread_counts_in_one_process_both_run():
+    """HiGHS keeps one thread scheduler per process (created by the first solve's
+    ``threads``) and refuses a later solve with another count; ``run_highs`` restarts it."""
+    for threads in (1, 2, 1):
+        h = new_highs(threads, 60.0)
+        h.addVar(0.0, 1.0)
+        h.changeColCost(0, 1.0)
+        run_highs(h)
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, threads

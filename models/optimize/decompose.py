@@ -118,6 +118,7 @@ from models.optimize.lp import (
     rate_costs,
     rate_pairs,
     rate_rows,
+    run_highs,
     solve_extensive,
 )
 from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
@@ -204,11 +205,11 @@ def solve_chunk(shared: None, item: tuple) -> ChunkResult:
     h, cost = _chunk_highs(data, tau, rescue)
     if template is not None:
         h.setBasis(_tiled_basis(template, n))
-    h.run()
+    run_highs(h)
     feasible = h.getModelStatus() not in INFEASIBLE
     if not feasible:  # phase one: the smallest rescue money, its duals give a feasibility cut
         h, cost = _chunk_highs(data, tau, rescue, phase_one=True)
-        h.run()
+        run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise SolverFailure(f"recourse chunk: HiGHS stopped with "
                             f"{h.modelStatusToString(h.getModelStatus())}")
@@ -276,7 +277,7 @@ class Master:
             lo = np.minimum(np.maximum(self.lower, center - radius), self.upper)
             hi = np.maximum(np.minimum(self.upper, center + radius), lo)
         self.h.changeColsBounds(self.K, np.arange(self.K, dtype=np.int32), lo, hi)
-        self.h.run()
+        run_highs(self.h)
         status = self.h.getModelStatus()
         if status in INFEASIBLE:
             return np.full(self.K, np.nan), np.inf
@@ -318,7 +319,7 @@ def template_basis(mean: ScenarioData, tau: np.ndarray, rescue: bool
     differ little: measured, 0.2 simplex iterations per path from it against about 150 from
     a cold start). None when the mean path is infeasible there."""
     h, _ = _chunk_highs(mean, tau[None, :], rescue)
-    h.run()
+    run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return path_basis(h)

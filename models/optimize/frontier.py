@@ -5,14 +5,16 @@ For a fixed retirement-delay path (an outer lever; the inner problem is the exac
 objectives are linear in the inner decisions ``x`` (money in trillions of yuan, expected and
 discounted with the problem's ``δ_t``):
 
-* **fiscal burden** ``F(x) = Σ_p π_p Σ_t δ_t X[p,t]`` — extra transfers from the budget;
+* **fiscal burden** ``F(x) = Σ_p π_p Σ_t δ_t (X[p,t] + R[p,t])`` — extra transfers from the
+  budget, within the fiscal capacity (``X``) and beyond it (the excess ``R``, zero without a
+  capacity): money the budget pays either way;
 * **cost to cohorts** ``C(x) = Σ_p π_p Σ_t δ_t CB[p,t] τ[p,t] + K_delay`` — the pooled
   contributions workers and employers pay, plus the (constant) cost of the delay path to the
   cohorts who retire later (``ScenarioData.delay_cost``, priced by
   :mod:`models.optimize.objective`);
-* **risk** ``R(x) = CVaR_β(Σ_t δ_t X[p,t])`` — the mean of the worst ``1 − β`` tail of the
+* **risk** ``Risk(x) = CVaR_β(Σ_t δ_t (X + R)[p,t])`` — the mean of the worst ``1 − β`` tail of the
   paths' transfers, linear by Rockafellar and Uryasev (*J. Risk* 2, 2000):
-  ``R = min_η η + Σ_p π_p ξ_p / (1 − β)``, ``ξ_p ≥ Σ_t δ_t X[p,t] − η``, ``ξ ≥ 0``.
+  ``Risk = min_η η + Σ_p π_p ξ_p / (1 − β)``, ``ξ_p ≥ Σ_t δ_t (X + R)[p,t] − η``, ``ξ ≥ 0``.
 
 ε-constraint (Haimes, Lasdon and Wismer, *IEEE Trans. SMC* 1, 1971), augmented so that every
 point is efficient, not only weakly (AUGMECON, Mavrotas, *Appl. Math. Comput.* 213, 2009):
@@ -34,7 +36,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
-from models.optimize.lp import INF, extensive_form, new_highs, pass_model
+from models.optimize.lp import INF, extensive_form, new_highs, pass_model, run_highs
 from models.optimize.solve import Levers, PolicyProblem, PolicySolution, scenario_data
 
 OBJECTIVES = ("fiscal_burden", "cohort_cost", "risk")
@@ -51,6 +53,7 @@ class Scalarized:
     constant: np.ndarray  # [3] constants of the objectives (the delay cost in C)
     tau_cols: np.ndarray  # [P, T] column of the pooled rate governing each path-year
     x_cols: np.ndarray  # [P, T] column of X[p,t]
+    r_cols: np.ndarray  # [P, T] column of R[p,t] (the excess over the capacity)
 
 
 def scalarized(data: ScenarioData, beta: float) -> Scalarized:
@@ -63,9 +66,11 @@ def scalarized(data: ScenarioData, beta: float) -> Scalarized:
     K = pairs.size
     n = matrix.shape[1]
     x_cols = 2 * K + np.arange(P)[:, None] * 6 * T + 3 * T + np.arange(T)[None, :]
-    rows = np.concatenate([np.arange(P), np.arange(P), np.repeat(np.arange(P), T)])
-    cols = np.concatenate([n + 1 + np.arange(P), np.full(P, n), x_cols.ravel()])
-    vals = np.concatenate([np.ones(2 * P), -np.tile(data.discount, P)])
+    r_cols = x_cols + 2 * T
+    rows = np.concatenate([np.arange(P), np.arange(P), np.repeat(np.arange(P), 2 * T)])
+    cols = np.concatenate([n + 1 + np.arange(P), np.full(P, n),
+                           np.concatenate([x_cols, r_cols], axis=1).ravel()])
+    vals = np.concatenate([np.ones(2 * P), -np.tile(np.tile(data.discount, 2), P)])
     xi_def = sp.csr_matrix((vals, (rows, cols)), shape=(P, n + 1 + P))
     matrix = sp.vstack([sp.hstack([matrix, sp.csr_matrix((matrix.shape[0], 1 + P))]), xi_def],
                        format="csr")
@@ -73,6 +78,7 @@ def scalarized(data: ScenarioData, beta: float) -> Scalarized:
     objectives = np.zeros((3, width))
     pd = data.probability[:, None] * data.discount[None, :]
     np.add.at(objectives[0], x_cols.ravel(), pd.ravel())
+    np.add.at(objectives[0], r_cols.ravel(), pd.ravel())
     np.add.at(objectives[1], pairs.of_path_year.ravel(), (pd * data.contribution_base).ravel())
     objectives[2, n] = 1.0
     objectives[2, n + 1:] = data.probability / (1.0 - beta)
@@ -81,7 +87,7 @@ def scalarized(data: ScenarioData, beta: float) -> Scalarized:
               np.concatenate([row_lo, np.zeros(P)]), np.concatenate([row_hi, np.full(P, INF)]),
               0.0)
     constant = np.array([0.0, data.delay_cost / MONEY_SCALE, 0.0])
-    return Scalarized(arrays, objectives, constant, pairs.of_path_year, x_cols)
+    return Scalarized(arrays, objectives, constant, pairs.of_path_year, x_cols, r_cols)
 
 
 def solve_scalarized(model: Scalarized, weights: np.ndarray,
@@ -101,7 +107,7 @@ def solve_scalarized(model: Scalarized, weights: np.ndarray,
     h = new_highs(threads, 600.0)
     pass_model(h, np.asarray(weights, dtype=float) @ model.objectives, col_lo, col_hi, matrix,
                row_lo, row_hi)
-    h.run()
+    run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     x = np.asarray(h.getSolution().col_value)

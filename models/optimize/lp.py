@@ -269,6 +269,17 @@ def new_highs(threads: int, time_limit_s: float) -> highspy.Highs:
     return h
 
 
+def run_highs(h: highspy.Highs) -> None:
+    """``h.run()``; once more after restarting HiGHS's thread scheduler when HiGHS refused the
+    run (model status "Not Set"): HiGHS keeps one global scheduler per process, created with
+    the first solve's ``threads``, and refuses a later solve asking for another thread count
+    (HiGHS 1.16: solves with threads 1 then 2 in one process)."""
+    h.run()
+    if h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        highspy.Highs.resetGlobalScheduler(True)
+        h.run()
+
+
 INFEASIBLE = {highspy.HighsModelStatus.kInfeasible,
               highspy.HighsModelStatus.kUnboundedOrInfeasible}
 
@@ -340,7 +351,7 @@ def solve_extensive(data: ScenarioData, rescue: bool = False, duals: bool = True
     pass_model(h, *lp)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    h.run()
+    run_highs(h)
     solve_s = time.perf_counter() - t1
     status = h.getModelStatus()
     P, T = data.n_paths, len(data.years)

@@ -180,6 +180,11 @@ def _reference_entry_year(params: EconomyParameters, year: int) -> int:
 def _evaluate(params: EconomyParameters, policy: Policy, demo: DemographySteadyState,
               year: int, g: float, res_ratio: float, kappa: float, bequest_ratio: float,
               full: bool = False, state: dict | None = None):
+    """Residuals (asset market, bequests) of the steady state at ``κ`` and the bequest ratio
+    (``full``: every aggregate too); elastic labour: :func:`_evaluate_elastic`.
+
+    Long because it is the steady state's one pass through the equations of the module
+    docstring (prices, pensions, the budget, households, markets) in their order."""
     if params.elastic:
         return _evaluate_elastic(params, policy, demo, year, g, res_ratio, kappa,
                                  bequest_ratio, full, state)
@@ -354,6 +359,9 @@ def _elastic_households(params: EconomyParameters, policy: Policy, su: _ElasticS
     asset market and bequests (as :func:`_evaluate`), ``(ē − ē(h))/ē(h)`` (the average covered
     wage is the one the chosen hours imply) and ``τ − τ(h)`` (the budget balances at the chosen
     hours).
+
+    Long because it is one pass from prices to the four residuals (budget flows, households,
+    choice, aggregation), returning the pieces :func:`_elastic_details` reports.
     """
     J, K = params.n_ages, core.N_KINDS
     cp, valid_ok, growth = su.cp, su.valid, su.growth
@@ -604,6 +612,9 @@ def solve_steady_state(params: EconomyParameters, demography: DemographySteadySt
     Method: Powell's hybrid method from the guess (elastic labour: the four equations of
     :func:`_solve_elastic_jointly` from the inelastic economy's solution); if it fails,
     Brent's method on ``κ`` with the bequest equation solved inside.
+
+    Long because of its documented parameters and the two small closures (the residuals
+    and the bequest equation at given ``κ``) that the methods share.
 
     Raises
     ------

@@ -791,6 +791,23 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     return ds
 
 
+def _anderson(history: list, x_new: np.ndarray, x_old: np.ndarray, depth: int = 3
+              ) -> np.ndarray:
+    """Anderson acceleration (type II; Walker and Ni 2011, *SIAM J. Numer. Anal.* 49(4)) of
+    the fixed point ``x = G(x)``: from the last ``depth`` pairs ``(x_k, G(x_k))`` in
+    ``history`` (appended here), ``G(x) − ΔG γ`` with ``γ`` the least-squares fit of the
+    residual ``f = G(x) − x`` by the residual differences ``ΔF``."""
+    history.append((x_old, x_new))
+    del history[:-depth - 1]
+    if len(history) < 2:
+        return x_new
+    f = np.array([g - x for x, g in history])
+    gs = np.array([g for _, g in history])
+    d_f, d_g = np.diff(f, axis=0), np.diff(gs, axis=0)
+    gamma = np.linalg.lstsq(d_f.T, f[-1], rcond=None)[0]
+    return x_new - d_g.T @ gamma
+
+
 def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray, tol: float,
                           max_iter: int, stride: int, choice_tol: float, max_rounds: int,
                           history: list, choice_history: list) -> tuple[np.ndarray, int]:
@@ -798,12 +815,15 @@ def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray
     options at the prices of ``u`` (:func:`models.economy.cohort_choices`) set labour,
     covered workers and pensioners (:meth:`TransitionModel.set_choices`); the markets are
     then cleared again by quasi-Newton steps from the last inverse Jacobian, to a tolerance
-    that tightens with the change of the choices (inexact Newton: ``max(tol, change/1000)``),
+    that tightens with the change of the choices (inexact Newton: ``max(tol, change/100)``),
     until hours and probabilities move by less than ``choice_tol`` and the markets clear to
-    ``tol``. Appends to ``history`` and ``choice_history``; returns ``(u, Jacobians)``."""
+    ``tol``. The hours' fixed point is accelerated (:func:`_anderson`; probabilities follow
+    the households' choices as they are, so they stay a distribution). Appends to
+    ``history`` and ``choice_history``; returns ``(u, Jacobians)``."""
     C, K, O, J = model.C, model.K, model.O, model.J
     works = model.cp_opt.work.reshape(C, O, K, J).transpose(0, 2, 1, 3) > 0
     n_jac = 0
+    pairs: list = []
     for _ in range(max_rounds):
         ch = cohort_choices(model, u)
         hours = np.where(works, ch["option_hours"].values.reshape(C, K, O, J), 1.0)
@@ -811,8 +831,12 @@ def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray
         change = max(float(np.max(np.abs(hours - model.hours_opt))),
                      float(np.max(np.abs(probs - model.probs))))
         choice_history.append(change)
+        if change >= choice_tol and works.any():
+            hours = hours.copy()
+            hours[works] = np.clip(_anderson(pairs, hours[works], model.hours_opt[works]),
+                                   0.0, 1.0)
         model.set_choices(hours, probs)
-        round_tol = tol if change < choice_tol else max(tol, 1e-3 * change)
+        round_tol = tol if change < choice_tol else max(tol, 1e-2 * change)
         u, res, _, inv, more, n = solve_newton(model, u, round_tol, max_iter, inverse=inv,
                                                stride=stride)
         history += more[1:]

@@ -817,8 +817,8 @@ def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray
     then cleared again by quasi-Newton steps from the last inverse Jacobian, to a tolerance
     that tightens with the change of the choices (inexact Newton: ``max(tol, change/100)``),
     until hours and probabilities move by less than ``choice_tol`` and the markets clear to
-    ``tol``. The hours' fixed point is accelerated (:func:`_anderson`; probabilities follow
-    the households' choices as they are, so they stay a distribution). Appends to
+    ``tol``. The fixed point in hours and probabilities is accelerated (:func:`_anderson`,
+    then clipped to their ranges and the probabilities renormalised). Appends to
     ``history`` and ``choice_history``; returns ``(u, Jacobians)``."""
     C, K, O, J = model.C, model.K, model.O, model.J
     works = model.cp_opt.work.reshape(C, O, K, J).transpose(0, 2, 1, 3) > 0
@@ -831,10 +831,15 @@ def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray
         change = max(float(np.max(np.abs(hours - model.hours_opt))),
                      float(np.max(np.abs(probs - model.probs))))
         choice_history.append(change)
-        if change >= choice_tol and works.any():
-            hours = hours.copy()
-            hours[works] = np.clip(_anderson(pairs, hours[works], model.hours_opt[works]),
-                                   0.0, 1.0)
+        if change >= choice_tol:  # accelerated, then back in range (hours in [0, 1],
+            # probabilities a distribution over the valid options)
+            valid = model.option_valid
+            x = _anderson(pairs, np.concatenate([hours[works], probs[valid]]),
+                          np.concatenate([model.hours_opt[works], model.probs[valid]]))
+            hours, probs = hours.copy(), np.zeros_like(probs)
+            hours[works] = np.clip(x[:int(works.sum())], 0.0, 1.0)
+            probs[valid] = np.clip(x[int(works.sum()):], 0.0, None)
+            probs /= probs.sum(-1, keepdims=True)
         model.set_choices(hours, probs)
         round_tol = tol if change < choice_tol else max(tol, 1e-2 * change)
         u, res, _, inv, more, n = solve_newton(model, u, round_tol, max_iter, inverse=inv,

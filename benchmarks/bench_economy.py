@@ -95,7 +95,7 @@ def timed_cpu(fn, *args, **kwargs):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def bench_elastic_transition(q, before, law, pop, mx, base, rounds: int = 15) -> dict:
+def bench_elastic_transition(q, before, law, pop, mx, base, rounds: int = 40) -> dict:
     """One 200-year transition with labour-market clearing: times, iterations, the rounds'
     changes of hours and choices; a transition whose labour market does not settle in
     ``rounds`` rounds is reported as such."""

@@ -29,6 +29,7 @@ from models.economy import (
     solve_transition,
 )
 from models.economy import core
+from models.economy import steady_state as steady_state_module
 from models.economy.choices import cohort_choices, delay_price_by_year, price_of_delay
 from models.economy.household import (
     HouseholdInputs,
@@ -184,6 +185,31 @@ def test_elastic_steady_state_optimality_and_logit(elastic_steady_state):
         np.testing.assert_allclose(grad, p[:, o], atol=1e-6)
     # the choice moves retirement: employees' mean age lies inside the window
     assert 50.0 < ss.aggregates["mean_retirement_age_employees"] < 66.0
+
+
+def test_elastic_steady_state_is_the_same_by_either_method(elastic_steady_state, monkeypatch):
+    """The four equations solved together (Powell's hybrid method, the default) satisfy the
+    fallback's equations: at the same κ and bequest ratio, the covered wage and the tax
+    iterated to their fixed point from scratch inside the evaluation (as Brent's method on κ
+    does) give the same steady state, and the covered wage is the one the hours imply."""
+    q, ss = elastic_steady_state
+    monkeypatch.setattr(steady_state_module, "_solve_elastic_jointly",
+                        lambda *a, **k: (ss.kappa, ss.bequest_ratio))
+    other = solve_steady_state(q, ss.demography, ss.policy, year=ss.year)
+    assert other.residual < 1e-9
+    for key in ("interest_rate", "labour_efficiency_units", "income_tax_rate",
+                "household_saving_rate", "mean_retirement_age_employees"):
+        np.testing.assert_allclose(other.aggregates[key], ss.aggregates[key], rtol=1e-8,
+                                   err_msg=key)
+    np.testing.assert_allclose(other.average_wage, ss.average_wage, rtol=1e-8)
+    # the average covered wage is the one the chosen hours imply
+    ch, pop = ss.choice, ss.weights
+    worked = (ch.probabilities[:, :, None] * ch.work * ch.hours).sum(0)
+    employed = (ch.probabilities[:, :, None] * ch.work).sum(0)
+    eff = core.efficiency_by_kind(q)
+    cov = core.COVERED
+    ebar = (pop * worked * eff)[cov].sum() / (pop * employed)[cov].sum()
+    np.testing.assert_allclose(ss.average_wage / ss.wage, ebar, rtol=1e-10)
 
 
 @pytest.fixture(scope="module")

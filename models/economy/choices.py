@@ -72,6 +72,9 @@ def delay_policy(policy: Policy, category: str, months: float, from_year: int) -
 def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dataset:
     """Hours and retirement choices of every cohort and kind of a transition at its prices.
 
+    Long because it lays the one vectorised solve of every cohort, kind and option out as a
+    labelled dataset of twenty documented variables; each step is a call or one array line.
+
     Parameters
     ----------
     model : the transition's arrays (:func:`models.economy.transition.build_model`).
@@ -140,7 +143,12 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
         hours_weight=flat(params.hours_disutility * cp.work * scale_u), net_earnings=flat(z),
         account_credit=flat(a), account_payout=flat(pi), frisch=params.frisch_elasticity,
         utility_shift=flat(-params.participation_disutility * cp.work * scale_u))
-    sol = solve_households_hours(hh, lab)
+    hours0 = getattr(model, "hours_opt", None)  # warm start: the model's current hours
+    if hours0 is not None and hours0.shape[2] == O:
+        hours0 = hours0.transpose(0, 2, 1, 3).reshape(-1, J)[sel]
+    else:
+        hours0 = None
+    sol = solve_households_hours(hh, lab, hours0=hours0)
     v = lifetime_utility_hours(hh, lab, sol)
     v_c = lifetime_utility(dataclasses.replace(hh, income=sol.income), sol)
 

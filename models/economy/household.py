@@ -144,15 +144,25 @@ def _euler_step(h: HouseholdInputs, R: np.ndarray) -> np.ndarray:
     return step
 
 
-def _prepare(h: HouseholdInputs) -> _Prepared:
+@dataclass(frozen=True)
+class _Fixed:
+    """The parts of :class:`_Prepared` that do not depend on income."""
+
+    before: np.ndarray
+    log_g: np.ndarray
+    disc: np.ndarray
+    q: np.ndarray
+    q_prev: np.ndarray
+    limit: np.ndarray
+    gross: np.ndarray
+
+
+def _prepare_fixed(h: HouseholdInputs) -> _Fixed:
     R = np.asarray(h.gross_return, dtype=float)
     n, J = R.shape
-    ages = np.arange(J)
-    before = ages[None, :] < np.asarray(h.start)[:, None]
+    before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
     R = np.where(before, 1.0, R)
-    y = np.where(before, 0.0, np.asarray(h.income, dtype=float))
     limit = np.where(before, 0.0, np.asarray(h.borrowing_limit, dtype=float))
-    limit = limit.copy()
     limit[:, -1] = 0.0
     step = _euler_step(h, R)
     step = np.where(before[:, :-1], 1.0, step)
@@ -161,15 +171,34 @@ def _prepare(h: HouseholdInputs) -> _Prepared:
     log_g = np.zeros((n, J))
     np.cumsum(np.log(step) / h.crra, axis=1, out=log_g[:, 1:])
     disc = np.exp(-np.cumsum(np.log(R), axis=1))
-    ycum = np.cumsum(y * disc, axis=1)
     q = np.cumsum(np.exp(log_g) * disc, axis=1)
-    zeros = np.zeros((n, 1))
-    return _Prepared(
-        log_g=log_g, disc=disc, ycum=ycum,
-        ycum_prev=np.concatenate([zeros, ycum[:, :-1]], axis=1),
-        q=q, q_prev=np.concatenate([zeros, q[:, :-1]], axis=1),
-        p=ycum + limit * disc, limit=limit, gross=R,
-    )
+    q_prev = np.zeros((n, J))
+    q_prev[:, 1:] = q[:, :-1]
+    return _Fixed(before=before, log_g=log_g, disc=disc, q=q, q_prev=q_prev, limit=limit,
+                  gross=R)
+
+
+def _prepare(h: HouseholdInputs, fixed: _Fixed | None = None) -> _Prepared:
+    """Cumulated discounted income and Euler growth (``fixed``: the income-free part, reused
+    when only income changes)."""
+    f = _prepare_fixed(h) if fixed is None else fixed
+    y = np.where(f.before, 0.0, np.asarray(h.income, dtype=float))
+    ycum = np.cumsum(y * f.disc, axis=1)
+    ycum_prev = np.zeros_like(ycum)
+    ycum_prev[:, 1:] = ycum[:, :-1]
+    return _Prepared(log_g=f.log_g, disc=f.disc, ycum=ycum, ycum_prev=ycum_prev, q=f.q,
+                     q_prev=f.q_prev, p=ycum + f.limit * f.disc, limit=f.limit, gross=f.gross)
+
+
+def _take(a: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
+    """``a[i, idx[i, j]]`` for ``flat_index = idx + J i`` (:func:`_flat`)."""
+    return a.reshape(-1)[flat_index]
+
+
+def _flat(idx: np.ndarray, width: int | None = None) -> np.ndarray:
+    """Row-major flat indices of per-row column indices ``idx (n, J)`` into ``(n, width)``."""
+    n, J = idx.shape
+    return idx + (np.arange(n) * (J if width is None else width))[:, None]
 
 
 def _start_values(pr: _Prepared, h: HouseholdInputs) -> np.ndarray:
@@ -191,13 +220,17 @@ def evaluate_segments(h: HouseholdInputs, segments: Segments) -> HouseholdSoluti
     Exact when ``segments`` are those of :func:`solve_households` for the same inputs; for
     nearby inputs it is the solution with the same binding ages (first order in the inputs).
     """
-    pr = _prepare(h)
+    return _evaluate_prepared(h, _prepare(h), segments)
+
+
+def _evaluate_prepared(h: HouseholdInputs, pr: _Prepared, segments: Segments
+                       ) -> HouseholdSolution:
     n, J = pr.q.shape
-    first, last = segments.first, segments.last
-    take = lambda a, i: np.take_along_axis(a, i, axis=1)  # noqa: E731
-    x = take(_start_values(pr, h), first)
-    q_first = take(pr.q_prev, first)
-    lam = (x + take(pr.p, last)) / (take(pr.q, last) - q_first)
+    first = _flat(segments.first)
+    x = _take(_start_values(pr, h), first)
+    q_first = _take(pr.q_prev, first)
+    last = _flat(segments.last)
+    lam = (x + _take(pr.p, last)) / (_take(pr.q, last) - q_first)
     c = np.exp(pr.log_g) * lam
     a_next = (x + pr.ycum - lam * (pr.q - q_first)) / pr.disc
     before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
@@ -214,6 +247,12 @@ def solve_households(h: HouseholdInputs) -> HouseholdSolution:
     InfeasibleHouseholdError if some problem cannot finance positive consumption.
     """
     pr = _prepare(h)
+    return _evaluate_prepared(h, pr, _find_segments(h, pr))
+
+
+def _find_segments(h: HouseholdInputs, pr: _Prepared) -> Segments:
+    """The Euler segments of every problem: from each segment's start ``s`` the horizon ``k``
+    minimising the consumption that exhausts resources at ``k`` (module docstring)."""
     n, J = pr.q.shape
     ages = np.arange(J)
     first = np.zeros((n, J), dtype=np.int64)
@@ -239,7 +278,7 @@ def solve_households(h: HouseholdInputs) -> HouseholdSolution:
         s[active] = k + 1
         x[active] = -pr.limit[active, k] * pr.disc[active, k] - pr.ycum[active, k]
         active = active[s[active] < J]
-    return evaluate_segments(h, Segments(first=first, last=last))
+    return Segments(first=first, last=last)
 
 
 def euler_errors(h: HouseholdInputs, sol: HouseholdSolution, tol: float = 1e-9) -> np.ndarray:
@@ -353,18 +392,86 @@ def _hours_from(h: HouseholdInputs, lab: HoursInputs, c: np.ndarray, value: np.n
     return np.where(wt > 0, np.clip(interior, 0.0, 1.0), 1.0)
 
 
-def _segment_sum(v: np.ndarray, seg: Segments) -> np.ndarray:
-    """``Σ_{j ∈ segment(i)} v_j`` for every age ``i``."""
-    cum = np.cumsum(v, axis=1)
-    before = np.take_along_axis(np.concatenate([np.zeros((v.shape[0], 1)), cum], axis=1),
-                                seg.first, axis=1)
-    return np.take_along_axis(cum, seg.last, axis=1) - before
+def _segment_sums(v: np.ndarray, index: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``Σ_{j ∈ segment(i)} v_j`` for every age ``i`` of ``v (..., n, J)``; ``index`` the flat
+    first and one-past-last positions of each age's segment in ``(n, J + 1)`` (:func:`_flat`)."""
+    shape = v.shape
+    cum = np.zeros(shape[:-1] + (shape[-1] + 1,))
+    np.cumsum(v, axis=-1, out=cum[..., 1:])
+    flat = cum.reshape(shape[:-2] + (-1,))
+    return flat[..., index[1]] - flat[..., index[0]]
+
+
+def _with_income(h: HouseholdInputs, income: np.ndarray) -> HouseholdInputs:
+    return HouseholdInputs(h.gross_return, income, h.survival, h.borrowing_limit, h.start,
+                           h.initial_assets, h.discount_factor, h.crra, h.taste)
+
+
+def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: HouseholdSolution,
+                   hours: np.ndarray, weights: np.ndarray, works: np.ndarray) -> np.ndarray:
+    """One outer step of :func:`solve_households_hours`: on each Euler segment of ``sol``,
+    Newton's method on the segment's ``λ`` (``c_i = G_i λ``) with hours ``h(λ)`` from the
+    first-order condition ``ω h^{1/ν} = A λ^{−σ} + B``; ``A`` values an hour's net earnings
+    and the account pension it buys within the segment, ``B`` the account pension paid
+    outside it (at the current consumption). Returns the new hours."""
+    sigma, nu = h.crra, lab.frisch
+    n, J = pr.q.shape
+    seg = sol.segments
+    first, last = _flat(seg.first), _flat(seg.last)
+    index = (_flat(seg.first, J + 1), _flat(seg.last + 1, J + 1))
+    x = _take(_start_values(pr, h), first)
+    q_first = _take(pr.q_prev, first)
+    big_q = _take(pr.q, last) - q_first
+    z, credit, pay = lab.net_earnings, lab.account_credit, lab.account_payout
+    mu_now = np.where(weights > 0, weights * _marginal_utility(
+        h, np.where(weights > 0, sol.consumption, 1.0)), 0.0)
+    sums = _segment_sums(np.stack([pay * pr.disc, z * hours * pr.disc, credit * hours,
+                                   pay * mu_now]), index)
+    pv_pay = sums[0]
+    resources = x + _take(pr.p, last)
+    fixed = resources - sums[1] - pv_pay * sums[2]
+    out_mu = np.sum(pay * mu_now, axis=1, keepdims=True) - sums[3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big_b = np.where(weights > 0, credit * out_mu / weights, 0.0)
+    big_a = np.exp(-sigma * pr.log_g) * (z + credit * pv_pay / pr.disc)
+    if h.taste is not None:
+        big_a = big_a * np.asarray(h.taste, dtype=float) ** (1.0 - sigma)
+    wt = np.where(works, lab.hours_weight, 0.0)
+    before = ~np.isfinite(big_q) | (np.arange(J)[None, :] < np.asarray(h.start)[:, None])
+    lam = np.where(before, 1.0, resources / big_q)
+    zd = z * pr.disc
+
+    def hours_at(lam):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            gain = big_a * lam ** -sigma + big_b
+            hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
+                                           0.0, 1.0), 1.0)
+            interior = (wt > 0) & (hrs > 0) & (hrs < 1)
+            dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
+                          / gain, 0.0)
+        return hrs, dh
+
+    for _ in range(100):
+        hrs, dh = hours_at(lam)
+        s = _segment_sums(np.stack([zd * hrs, credit * hrs, zd * dh, credit * dh]), index)
+        f = fixed + s[0] + pv_pay * s[1] - lam * big_q
+        df = s[2] + pv_pay * s[3] - big_q
+        new = lam - f / df
+        new = np.where(before, 1.0, np.where(new > 0, new, lam / 10.0))
+        done = np.max(np.abs(new - lam) / lam) < 1e-14
+        lam = new
+        if done:
+            break
+    return hours_at(lam)[0]
 
 
 def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: float = 1e-13,
                            max_outer: int = 200, hours0: np.ndarray | None = None,
                            strict: bool = True) -> HoursSolution:
     """Solve ``n`` problems with elastic hours exactly (see the section's docstring).
+
+    The outer loop re-solves the Euler segments at the current hours' income and takes one
+    :func:`_segment_hours` step, until hours change by less than ``tol``.
 
     Raises
     ------
@@ -377,77 +484,20 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
         sol = solve_households(h)
         return HoursSolution(sol.consumption, sol.assets_next, sol.segments, np.ones((n, J)),
                              np.asarray(h.income, dtype=float))
-    sigma, nu = h.crra, lab.frisch
-    m = None if h.taste is None else np.asarray(h.taste, dtype=float)
     before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
     works = (np.asarray(lab.hours_weight) > 0) & ~before
+    weights = _discount_weights(np.asarray(h.survival, dtype=float), h.start,
+                                h.discount_factor)
+    fixed = _prepare_fixed(h)
     hours = np.ones((n, J)) if hours0 is None else np.asarray(hours0, dtype=float).copy()
-    newton_steps = 0
     for it in range(1, max_outer + 1):
         y = income_at_hours(h, lab, hours)
-        hh = HouseholdInputs(h.gross_return, y, h.survival, h.borrowing_limit, h.start,
-                             h.initial_assets, h.discount_factor, h.crra, h.taste)
-        sol = solve_households(hh)
-        # Newton on each segment's λ with hours h(λ); other terms of income held fixed
-        pr = _prepare(hh)
-        seg_now = sol.segments
-        take = lambda a, i: np.take_along_axis(a, i, axis=1)  # noqa: E731
-        x = take(_start_values(pr, hh), seg_now.first)
-        q_first = take(pr.q_prev, seg_now.first)
-        big_q = take(pr.q, seg_now.last) - q_first
-        g = np.exp(pr.log_g)
-        z = lab.net_earnings
-        # the account pension paid within the segment from hours within it (exact in λ);
-        # credit earned in other segments is held (outer loop)
-        credit = lab.account_credit
-        pv_pay = _segment_sum(lab.account_payout * pr.disc, seg_now)
-        fixed = x + take(pr.p, seg_now.last) - _segment_sum(z * hours * pr.disc, seg_now) \
-            - pv_pay * _segment_sum(credit * hours, seg_now)
-        lam = np.where(before, 1.0, (x + take(pr.p, seg_now.last)) / big_q)
-        wt = np.where(works, lab.hours_weight, 0.0)
-        # u'(c m) m = m^{1−σ} (g λ)^{−σ}; the account pension paid within the segment is
-        # valued at that marginal utility (Euler: μ_k/μ_i = D_k/D_i), the rest at the
-        # current consumption elsewhere: ω h^{1/ν} = A λ^{−σ} + B
-        w_disc = _discount_weights(np.asarray(h.survival, dtype=float), h.start,
-                                   h.discount_factor)
-        mu_now = np.where(w_disc > 0, w_disc * _marginal_utility(h, np.where(
-            w_disc > 0, sol.consumption, 1.0)), 0.0)
-        pay = lab.account_payout
-        pv_in = _segment_sum(pay * pr.disc, seg_now) / pr.disc
-        out_mu = np.sum(pay * mu_now, axis=1, keepdims=True) - _segment_sum(pay * mu_now,
-                                                                            seg_now)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            big_b = np.where(w_disc > 0, credit * out_mu / w_disc, 0.0)
-        big_a = g ** -sigma * (z + credit * pv_in) \
-            * (1.0 if m is None else m ** (1.0 - sigma))
-
-        def hours_at(lam):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gain = big_a * lam ** -sigma + big_b
-                hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
-                                               0.0, 1.0), 1.0)
-                interior = (wt > 0) & (hrs > 0) & (hrs < 1)
-                dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
-                              / gain, 0.0)
-            return hrs, dh
-
-        for _ in range(100):
-            hrs, dh = hours_at(lam)
-            f = fixed + _segment_sum(z * hrs * pr.disc, seg_now) \
-                + pv_pay * _segment_sum(credit * hrs, seg_now) - lam * big_q
-            df = _segment_sum(z * dh * pr.disc, seg_now) \
-                + pv_pay * _segment_sum(credit * dh, seg_now) - big_q
-            new = lam - f / df
-            new = np.where(before, 1.0, np.where(new > 0, new, lam / 10.0))
-            done = np.max(np.abs(new - lam) / lam) < 1e-14
-            lam = new
-            if done:
-                break
-        newton_steps += 1
-        new_hours = hours_at(lam)[0]
+        hh = _with_income(h, y)
+        pr = _prepare(hh, fixed)
+        sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
+        new_hours = _segment_hours(hh, lab, pr, sol, hours, weights, works)
         change = float(np.max(np.abs(new_hours - hours)))
         hours = new_hours
-        seg = sol.segments
         if change < tol:
             break
     else:
@@ -456,9 +506,9 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
         raise RuntimeError(f"hours did not settle in {max_outer} outer iterations "
                            f"(last change {change:.2e})")
     y = income_at_hours(h, lab, hours)
-    hh = HouseholdInputs(h.gross_return, y, h.survival, h.borrowing_limit, h.start,
-                         h.initial_assets, h.discount_factor, h.crra, h.taste)
-    sol = solve_households(hh)
+    hh = _with_income(h, y)
+    pr = _prepare(hh, fixed)
+    sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
     return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
 
 

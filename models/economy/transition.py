@@ -191,6 +191,9 @@ class TransitionModel:
     def __init__(self, params: EconomyParameters, population: np.ndarray, mortality: np.ndarray,
                  base_year: int, policy: Policy, initial: InitialState, terminal: SteadyState,
                  horizon: int):
+        """Long because it builds every exogenous array of the transition once, in
+        dependency order (technology and policy paths, population and survival by kind and
+        cohort, labour and pensioners, the initial state), each a line or two."""
         self.params, self.policy, self.initial, self.terminal = params, policy, initial, terminal
         self._inputs = {"population": population, "mortality": mortality}
         self.base_year, self.T = int(base_year), int(horizon)
@@ -370,9 +373,13 @@ class TransitionModel:
         xo = x.reshape(B, self.C, self.O, self.K, -1)
         return (xo * self.probs.transpose(0, 2, 1)[None, :, :, :, None]).sum(2)
 
-    def taste(self, shape, n):
-        m = core.taste(self.params, self.cp.work)
-        return None if m is None else np.broadcast_to(m, shape).reshape(n, self.J)
+    def solved_rows(self, shape) -> np.ndarray:
+        """Which of the flattened households ``shape[:-1]`` (``[B, C·O, K]``) are solved: the
+        valid retirement options (elastic economy; probability 0 for the others), else all."""
+        if not self.elastic:
+            return np.ones(int(np.prod(shape[:-1])), dtype=bool)
+        sel = self.option_valid.transpose(0, 2, 1).reshape(self.C * self.O, self.K)
+        return np.broadcast_to(sel, shape[:-1]).reshape(-1)
 
     # ------------------------------------------------------------------ layout helpers
     def to_years(self, x: np.ndarray) -> np.ndarray:
@@ -482,6 +489,10 @@ class TransitionModel:
     def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
 
+        Long because it is the model's one pass from unknowns to residuals in the order of
+        the module docstring (prices, pensions, the budget, households, the asset market and
+        bequests); split, its dozen shared arrays would travel between the pieces.
+
         With ``segments`` the households keep those borrowing-limit segments (the local
         solution); otherwise they are solved exactly. ``full`` also returns every aggregate.
         """
@@ -543,24 +554,21 @@ class TransitionModel:
             * (1.0 - tax_c) - flows_o["contributions"] + beq_c
 
         shape = income.shape  # [Bt, C·O, K, J]
-        n = int(np.prod(shape[:-1]))
+        rows = self.solved_rows(shape)  # elastic: the valid options only
+        n = int(rows.sum())
+        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
         rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
-        surv = np.broadcast_to(rep_o(self.surv), shape).reshape(n, J)
         start_o = np.repeat(self.start, O)
-        taste = None
-        if self.elastic and core.taste(p, self.cp_opt.work) is not None:
-            taste = np.broadcast_to(core.taste(p, self.cp_opt.work), shape).reshape(n, J)
-        elif not self.elastic:
-            taste = self.taste(shape, n)
+        taste = core.taste(p, self.cp_opt.work if self.elastic else self.cp.work)
         hh = HouseholdInputs(
-            gross_return=np.broadcast_to(prices.gross_return, shape).reshape(n, J),
-            income=income.reshape(n, J), survival=surv,
-            borrowing_limit=(p.borrowing_limit * np.broadcast_to(prices.average_wage, shape)
-                             ).reshape(n, J),
-            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(n),
+            gross_return=pick(prices.gross_return), income=pick(income),
+            survival=pick(rep_o(self.surv)),
+            borrowing_limit=pick(p.borrowing_limit * prices.average_wage),
+            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(-1)[rows],
             initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
-                                           shape[:-1]).reshape(n),
-            discount_factor=p.discount_factor, crra=p.crra, taste=taste)
+                                           shape[:-1]).reshape(-1)[rows],
+            discount_factor=p.discount_factor, crra=p.crra,
+            taste=None if taste is None else pick(taste))
         if segments is None:
             sol = solve_households(hh)
         else:
@@ -568,7 +576,13 @@ class TransitionModel:
             seg = segments if reps == 1 else Segments(np.tile(segments.first, (reps, 1)),
                                                       np.tile(segments.last, (reps, 1)))
             sol = evaluate_segments(hh, seg)
-        a_next = sol.assets_next.reshape(shape)
+
+        def unpick(x):  # solved rows -> [Bt, C·O, K, J...] (0 for options not solved)
+            out = np.zeros((rows.size,) + np.shape(x)[1:])
+            out[rows] = x
+            return out.reshape(shape[:-1] + np.shape(x)[1:])
+
+        a_next = unpick(sol.assets_next)
         if self.elastic:
             a_next = self.mix(a_next)
         a_y = self.to_years(a_next)  # [Bt, Tx, K, J]
@@ -586,7 +600,7 @@ class TransitionModel:
         resid = np.concatenate(([res_assets] if self.closed else []) + [res_beq], axis=1)
         if not full:
             return resid, sol.segments
-        cons = sol.consumption.reshape(shape)
+        cons = unpick(sol.consumption)
         if self.elastic:
             cons = self.mix(cons)
         c_y = self.to_years(cons)[:, :T]
@@ -598,9 +612,9 @@ class TransitionModel:
         investment = capital[:, 1:] - (1.0 - p.depreciation) * capital[:, :T]
         net_exports = nfa[:, 1:] - (1.0 + r[:, :T]) * nfa[:, :T]  # NFA' = (1+r) NFA + NX
         goods = output - consumption - investment - gov - net_exports
-        util = lifetime_utility(hh, sol).reshape(shape[:-1])
+        util = unpick(lifetime_utility(hh, sol))
         euler = float(np.max(np.abs(euler_errors(hh, sol))))
-        disc = discounted_survival_sum(hh).reshape(shape[:-1])
+        disc = unpick(discounted_survival_sum(hh))
         if self.elastic:  # welfare with leisure: models.economy.cohort_choices
             util = np.full((Bt, self.C, K), np.nan)
             disc = disc.reshape(Bt, self.C, O, K)[:, :, O // 2]
@@ -773,6 +787,9 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                      choice_tol: float = 1e-9, max_choice_iter: int = 50) -> xr.Dataset:
     """Perfect-foresight transition from the base-year state to the terminal steady state.
 
+    Long because of its documented parameters and the labour-market rounds of an elastic
+    economy; the Newton method and the dataset are calls.
+
     Parameters
     ----------
     params : economy parameters (money in model units; ``yuan_per_unit`` converts outputs).
@@ -808,35 +825,22 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     if model.P != 1:
         raise ValueError("solve_transition takes one demographic path; see "
                          "price_paths_monte_carlo for many")
-    u, res, seg, inv, history, n_jac = solve_newton(model, model.guess(), tol, max_iter,
+    start = model
+    if model.elastic:  # the first Newton solve at full-time hours and statutory ages: the
+        # same equations as the inelastic model, whose households are the options' 1/O
+        start = build_model(params.replace(hours_disutility=0.0, participation_disutility=0.0,
+                                           retirement_choice=False),
+                            population, mortality, policy, initial, horizon=horizon,
+                            terminal=model.terminal)
+    u, res, seg, inv, history, n_jac = solve_newton(start, model.guess(), tol, max_iter,
                                                      stride=jacobian_stride)
     if history[-1] > tol:
-        raise_not_converged(model, res, history, tol)
+        raise_not_converged(start, res, history, tol)
     choice_history = []
     if model.elastic:  # labour market: households' hours and retirement at these prices
-        for _ in range(max_choice_iter):
-            ch = cohort_choices(model, u)
-            hours = ch["option_hours"].values.reshape(model.C, model.K, model.O, model.J)
-            probs = ch["probability"].values.reshape(model.C, model.K, model.O)
-            hours = np.where(model.cp_opt.work.reshape(model.C, model.O, model.K, model.J)
-                             .transpose(0, 2, 1, 3) > 0, hours, 1.0)
-            change = max(float(np.max(np.abs(hours - model.hours_opt))),
-                         float(np.max(np.abs(probs - model.probs))))
-            choice_history.append(change)
-            model.set_choices(hours, probs)
-            u, res, seg, inv, more, n = solve_newton(model, u, tol, max_iter, inverse=inv,
-                                                      stride=jacobian_stride)
-            history += more[1:]
-            n_jac += n
-            if more[-1] > tol:
-                raise_not_converged(model, res, history, tol)
-            if change < choice_tol:
-                break
-        else:
-            raise TransitionConvergenceError(
-                f"households' hours and retirement choices did not settle in "
-                f"{max_choice_iter} rounds (largest change by round: "
-                f"{', '.join(f'{c:.1e}' for c in choice_history)})", history)
+        u, n = _labour_market_rounds(model, u, inv, tol, max_iter, jacobian_stride,
+                                     choice_tol, max_choice_iter, history, choice_history)
+        n_jac += n
     ds = transition_dataset(model, u)
     ds["newton_max_residual"] = ("iteration", np.array(history),
                                  {"units": "1", "long_name": "largest market-clearing residual"})
@@ -851,6 +855,71 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
         ds["retirement_probability"] = (dims, model.probs.reshape(model.C, 2, 3, model.O), {
             "units": "1", "long_name": "probability of each retirement option (equilibrium)"})
     return ds
+
+
+def _anderson(history: list, x_new: np.ndarray, x_old: np.ndarray, depth: int = 3
+              ) -> np.ndarray:
+    """Anderson acceleration (type II; Walker and Ni 2011, *SIAM J. Numer. Anal.* 49(4)) of
+    the fixed point ``x = G(x)``: from the last ``depth`` pairs ``(x_k, G(x_k))`` in
+    ``history`` (appended here), ``G(x) − ΔG γ`` with ``γ`` the least-squares fit of the
+    residual ``f = G(x) − x`` by the residual differences ``ΔF``."""
+    history.append((x_old, x_new))
+    del history[:-depth - 1]
+    if len(history) < 2:
+        return x_new
+    f = np.array([g - x for x, g in history])
+    gs = np.array([g for _, g in history])
+    d_f, d_g = np.diff(f, axis=0), np.diff(gs, axis=0)
+    gamma = np.linalg.lstsq(d_f.T, f[-1], rcond=None)[0]
+    return x_new - d_g.T @ gamma
+
+
+def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray, tol: float,
+                          max_iter: int, stride: int, choice_tol: float, max_rounds: int,
+                          history: list, choice_history: list) -> tuple[np.ndarray, int]:
+    """Labour-market clearing of an elastic transition: households' hours and retirement
+    options at the prices of ``u`` (:func:`models.economy.cohort_choices`) set labour,
+    covered workers and pensioners (:meth:`TransitionModel.set_choices`); the markets are
+    then cleared again by quasi-Newton steps from the last inverse Jacobian, to a tolerance
+    that tightens with the change of the choices (inexact Newton: ``max(tol, change/100)``),
+    until hours and probabilities move by less than ``choice_tol`` and the markets clear to
+    ``tol``. The fixed point in hours and probabilities is accelerated (:func:`_anderson`,
+    then clipped to their ranges and the probabilities renormalised). Appends to
+    ``history`` and ``choice_history``; returns ``(u, Jacobians)``."""
+    C, K, O, J = model.C, model.K, model.O, model.J
+    works = model.cp_opt.work.reshape(C, O, K, J).transpose(0, 2, 1, 3) > 0
+    n_jac = 0
+    pairs: list = []
+    for _ in range(max_rounds):
+        ch = cohort_choices(model, u)
+        hours = np.where(works, ch["option_hours"].values.reshape(C, K, O, J), 1.0)
+        probs = ch["probability"].values.reshape(C, K, O)
+        change = max(float(np.max(np.abs(hours - model.hours_opt))),
+                     float(np.max(np.abs(probs - model.probs))))
+        choice_history.append(change)
+        if change >= choice_tol:  # accelerated, then back in range (hours in [0, 1],
+            # probabilities a distribution over the valid options)
+            valid = model.option_valid
+            x = _anderson(pairs, np.concatenate([hours[works], probs[valid]]),
+                          np.concatenate([model.hours_opt[works], model.probs[valid]]))
+            hours, probs = hours.copy(), np.zeros_like(probs)
+            hours[works] = np.clip(x[:int(works.sum())], 0.0, 1.0)
+            probs[valid] = np.clip(x[int(works.sum()):], 0.0, None)
+            probs /= probs.sum(-1, keepdims=True)
+        model.set_choices(hours, probs)
+        round_tol = tol if change < choice_tol else max(tol, 1e-2 * change)
+        u, res, _, inv, more, n = solve_newton(model, u, round_tol, max_iter, inverse=inv,
+                                               stride=stride)
+        history += more[1:]
+        n_jac += n
+        if more[-1] > round_tol:
+            raise_not_converged(model, res, history, round_tol)
+        if change < choice_tol:
+            return u, n_jac
+    raise TransitionConvergenceError(
+        f"households' hours and retirement choices did not settle in {max_rounds} rounds "
+        f"(largest change by round: {', '.join(f'{c:.1e}' for c in choice_history)})",
+        history)
 
 
 _YEAR_VARS = {
@@ -905,7 +974,9 @@ _YEAR_VARS = {
 def transition_dataset(model: TransitionModel, u: np.ndarray, path_dim: str | None = None,
                        paths=None) -> xr.Dataset:
     """Labelled results of a solved transition (``u`` ``[B, n]``); with ``path_dim`` a leading
-    dimension over paths is kept (and per-capita profiles and welfare are left out)."""
+    dimension over paths is kept (and per-capita profiles and welfare are left out).
+
+    Long because it labels every variable with its units and long name in one place."""
     res, _, out = model.evaluate(u, full=True)
     p = model.params
     scale = p.yuan_per_unit

@@ -9,8 +9,10 @@ reports, per N:
 * ``parameter_blocks_s``: of which the per-parameter-draw pension blocks (schedule, base-year
   fit, rates of each drawn parameter set: a cost that does not grow with N beyond
   ``uncertainty.parameter_sets``), when parameter uncertainty is on;
-* ``load_1min``: the load average before the run (``os.getloadavg``; timings under load are
-  inflated on this shared machine).
+* ``stage_cpu_s``, ``accounts_cpu_s``: the same as this process's CPU time (one worker: the
+  whole stage runs here), nearer to an idle machine's wall time when the machine is shared;
+* ``load_1min``: the load average before the run (``os.getloadavg``; wall times under load
+  are inflated on this shared machine).
 
 Each N runs twice: parameter uncertainty off (demography only: the target of issue 15 is
 ≤ 5 s of accounts at 10,000 paths) and on (the default). Not a test: run by hand or from
@@ -64,11 +66,13 @@ def run_once(n_paths: int, parameters: bool) -> dict:
                                                          cal.finances))
     timings: dict = {}
     load = os.getloadavg()[0]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     ds = simulate_paths(exp, cal, arrays, median, regimes, timings, progress=False)
     assert isinstance(ds, xr.Dataset)
     return {"paths": n_paths, "parameters": parameters, "load_1min": round(load, 2),
             "stage_s": round(time.perf_counter() - t0, 3),
+            "stage_cpu_s": round(time.process_time() - cpu0, 3),
+            "accounts_cpu_s": timings.get("monte_carlo_accounts_cpu_s"),
             "monte_carlo_s": timings["monte_carlo_s"],
             "accounts_s": timings["monte_carlo_accounts_s"],
             "parameter_blocks_s": timings.get("monte_carlo_parameter_blocks_s", 0.0),

@@ -16,9 +16,10 @@ CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 SEED = 7
 
 
-def experiment(**demography) -> Experiment:
+def experiment(parameters: bool = True, **demography) -> Experiment:
     return Experiment(name="mc_test", calibration=str(CALIBRATION), seed=SEED,
-                      demography=StochasticDemographySettings(**demography))
+                      demography=StochasticDemographySettings(**demography),
+                      uncertainty={"parameters": parameters})
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +47,21 @@ def test_monte_carlo_variables_are_labelled_and_shaped(mc_result):
 
 
 def test_zero_spread_paths_reproduce_the_deterministic_accounts(calibration, arrays):
-    exp = experiment(paths=3, chunk_size=2, mortality_spread_scale=0.0,
-                     fertility_spread_scale=0.0)
-    ds = run.simulate(exp, calibration, arrays)
-    for p in range(3):
-        np.testing.assert_allclose(ds["months_payable_paths"].isel(path=p),
-                                   ds["months_payable"], rtol=1e-4, atol=1e-3)
-        np.testing.assert_array_equal(ds["depletion_year_paths"].isel(path=p),
-                                      ds["depletion_year"])
-        np.testing.assert_array_equal(ds["first_deficit_year_paths"].isel(path=p),
-                                      ds["first_deficit_year"])
+    """Without parameter draws, every zero-spread path is the median's fund; with them, the
+    demography-only milestones are."""
+    for parameters in (False, True):
+        exp = experiment(parameters, paths=3, chunk_size=2, mortality_spread_scale=0.0,
+                         fertility_spread_scale=0.0)
+        ds = run.simulate(exp, calibration, arrays)
+        suffix = "_demography_only" if parameters else ""
+        for p in range(3):
+            if not parameters:
+                np.testing.assert_allclose(ds["months_payable_paths"].isel(path=p),
+                                           ds["months_payable"], rtol=1e-4, atol=1e-3)
+            np.testing.assert_array_equal(ds[f"depletion_year_paths{suffix}"].isel(path=p),
+                                          ds["depletion_year"])
+            np.testing.assert_array_equal(ds[f"first_deficit_year_paths{suffix}"].isel(path=p),
+                                          ds["first_deficit_year"])
 
 
 def test_above_the_storage_limit_only_snapshots_are_kept(calibration, arrays, monkeypatch,

@@ -19,9 +19,10 @@ Method (an opportunistic pattern search, Torczon 1997; Kolda, Lewis and Torczon 
   lowering it the reverse), so a move of one knot can shift a whole ramp. A move that the cap
   forbids is recorded as outside the limits.
 * *Polish.* The moves are solved exactly (the inner LP, :func:`models.optimize.solve.
-  evaluate_levers`) in the order the duals predict best first (the move just taken first of
-  all: the pattern move); the first that lowers ``V`` by more than the tolerance is taken and
-  the sweep starts again from it, at most ``max_polish_moves`` times.
+  evaluate_levers`) in the order the duals predict best first; the first that lowers ``V`` by
+  more than the tolerance is taken, and then the same knot is moved again, twice as far
+  first (the expanding pattern move), until that fails and a new sweep starts; at most
+  ``max_polish_moves`` moves are taken.
 * *Certificate.* At the reported levers every move is solved exactly; the policy is certified
   locally optimal when none lowers ``V`` by more than the tolerance ``2 · tol · |V|`` (two
   solves, each within the solver's relative ``tolerance`` of its optimum). The certificate
@@ -158,12 +159,31 @@ def push_delay(problem: PolicyProblem, delay: np.ndarray, node: int, knot: int, 
     return out
 
 
+def knot_move(problem: PolicyProblem, levers: Levers, lever: str, node: int, knot: int,
+              category: int, step: float) -> Move:
+    """One knot moved by ``step`` (months for a delay knot, share of real wage growth for an
+    indexation knot), clipped to the lever's bounds and (delay) pushed onto its polytope."""
+    if lever == "delay":
+        now = levers.delay[node, knot, category]
+        target = float(np.clip(now + step, 0.0, problem.max_knot_delay[knot, category]))
+        pushed = (push_delay(problem, levers.delay, node, knot, category, target)
+                  if target != now else None)
+        return Move("delay", node, int(problem.knot_yrs[knot]), CATEGORIES[category], step,
+                    None if pushed is None else Levers(pushed, levers.indexation))
+    floor, ceiling = problem.index_bounds
+    now = levers.indexation[node, knot]
+    target = float(np.clip(now + step, floor, ceiling))
+    share = levers.indexation.copy()
+    share[node, knot] = target
+    return Move("indexation", node, int(problem.index_knot_yrs[knot]), "", step,
+                None if abs(target - now) < 1e-12 else Levers(levers.delay, share))
+
+
 def neighbour_moves(problem: PolicyProblem, levers: Levers, steps_months) -> list[Move]:
     """Every knot's ``±step`` moves (see the module docstring), duplicates dropped."""
     moves: list[Move] = []
     seen: set[bytes] = set()
     delay_owned, index_owned = owned_knots(problem)
-    floor, ceiling = problem.index_bounds
 
     def add(move: Move) -> None:
         if move.levers is not None:
@@ -177,23 +197,11 @@ def neighbour_moves(problem: PolicyProblem, levers: Levers, steps_months) -> lis
         for sign in (1, -1):
             if problem.settings.retirement.enabled:
                 for n, k in delay_owned:
-                    for c, cat in enumerate(CATEGORIES):
-                        now = levers.delay[n, k, c]
-                        target = float(np.clip(now + sign * step, 0.0,
-                                               problem.max_knot_delay[k, c]))
-                        pushed = (push_delay(problem, levers.delay, n, k, c, target)
-                                  if target != now else None)
-                        add(Move("delay", n, int(problem.knot_yrs[k]), cat, sign * step,
-                                 None if pushed is None else Levers(pushed,
-                                                                    levers.indexation)))
+                    for c in range(len(CATEGORIES)):
+                        add(knot_move(problem, levers, "delay", n, k, c, sign * step))
             for n, k in index_owned:
-                now = levers.indexation[n, k]
-                target = float(np.clip(now + sign * step * SHARE_PER_MONTH, floor, ceiling))
-                share = levers.indexation.copy()
-                share[n, k] = target
-                add(Move("indexation", n, int(problem.index_knot_yrs[k]), "",
-                         sign * step * SHARE_PER_MONTH,
-                         None if abs(target - now) < 1e-12 else Levers(levers.delay, share)))
+                add(knot_move(problem, levers, "indexation", n, k, 0,
+                              sign * step * SHARE_PER_MONTH))
     return moves
 
 
@@ -218,8 +226,36 @@ def _gradient(problem: PolicyProblem, psol: PolicySolution) -> Levers:
                   indexation_gradient(problem, psol.levers, psol.data, psol.inner))
 
 
-def _spec(move: Move) -> tuple:
-    return (move.lever, move.node, move.knot_year, move.category, move.step)
+def _pattern_moves(problem: PolicyProblem, levers: Levers, last: Move) -> list[Move]:
+    """After a move was taken: the same knot moved twice as far, then as far again (the
+    expanding pattern move)."""
+    if last.lever == "delay":
+        k = int(np.flatnonzero(problem.knot_yrs == last.knot_year)[0])
+        c = CATEGORIES.index(last.category)
+    else:
+        k, c = int(np.flatnonzero(problem.index_knot_yrs == last.knot_year)[0]), 0
+    return [knot_move(problem, levers, last.lever, last.node, k, c, factor * last.step)
+            for factor in (2, 1)]
+
+
+def _record(psol: PolicySolution, move: Move, data, sol, taken: int) -> PolicySolution:
+    label = (f"polish {taken}: {move.lever} {move.category or 'share'} knot "
+             f"{move.knot_year} node {move.node} {move.step:+g}")
+    psol.history.append({"step": label, "objective_cny": sol.objective * MONEY_SCALE,
+                         "status": sol.status, "build_s": round(sol.build_s, 3),
+                         "solve_s": round(sol.solve_s, 3), "method": sol.method,
+                         "iterations": sol.iterations, "gap_rel": sol.gap_rel,
+                         "log": sol.log})
+    log.info("%s: objective %.6g", label, sol.objective)
+    return PolicySolution(move.levers, data, sol, psol.history, False, None, psol.binding)
+
+
+def _try(problem: PolicyProblem, psol: PolicySolution, move: Move) -> tuple[float, tuple]:
+    """A move solved exactly: its change of the cost (model units; inf when infeasible)."""
+    data, sol = evaluate_levers(problem, move.levers, [], "move")
+    if sol.status == "infeasible":
+        return np.inf, (data, sol)
+    return sol.objective - psol.inner.objective, (data, sol)
 
 
 def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
@@ -233,28 +269,35 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
     searching = problem.settings.retirement.enabled or problem.indexation_enabled
     if psol.infeasible or not searching:
         return psol, None
-    taken = 0
-    last = None  # the last move taken: tried first again (the pattern move)
+    taken, last = 0, None
     while True:
+        tol = tolerance_of(problem, psol.inner.objective)
+        if last is not None and taken < settings.max_polish_moves:
+            pattern = [m for m in _pattern_moves(problem, psol.levers, last)
+                       if m.levers is not None]
+            found = None
+            for move in pattern:
+                change, solved = _try(problem, psol, move)
+                if change < -tol:
+                    found = (move, solved)
+                    break
+            if found is not None:
+                taken += 1
+                last = found[0]
+                psol = _record(psol, found[0], *found[1], taken)
+                continue
         moves = neighbour_moves(problem, psol.levers, settings.steps_months)
         grad = _gradient(problem, psol)
         order = sorted(range(len(moves)),
-                       key=lambda i: (_spec(moves[i]) != last,
-                                      predicted_change(grad, psol.levers, moves[i])))
+                       key=lambda i: predicted_change(grad, psol.levers, moves[i]))
         change = np.full(len(moves), np.nan)
-        tol = tolerance_of(problem, psol.inner.objective)
         better = None
         for i in order:
-            move = moves[i]
-            if move.levers is None:
+            if moves[i].levers is None:
                 continue
-            data, sol = evaluate_levers(problem, move.levers, [], "move")
-            if sol.status == "infeasible":
-                change[i] = np.inf
-                continue
-            change[i] = sol.objective - psol.inner.objective
+            change[i], solved = _try(problem, psol, moves[i])
             if taken < settings.max_polish_moves and change[i] < -tol:
-                better = (move, data, sol)
+                better = (moves[i], solved)
                 break
         if better is None:
             certificate = Certificate(moves, change * MONEY_SCALE, tol * MONEY_SCALE,
@@ -262,18 +305,9 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
             log.info("certificate: %d moves, %s", len(moves),
                      "passed" if certificate.passed else "NOT passed")
             return psol, certificate
-        move, data, sol = better
         taken += 1
-        last = _spec(move)
-        label = (f"polish {taken}: {move.lever} {move.category or 'share'} knot "
-                 f"{move.knot_year} node {move.node} {move.step:+g}")
-        psol.history.append({"step": label, "objective_cny": sol.objective * MONEY_SCALE,
-                             "status": sol.status, "build_s": round(sol.build_s, 3),
-                             "solve_s": round(sol.solve_s, 3), "method": sol.method,
-                             "iterations": sol.iterations, "gap_rel": sol.gap_rel,
-                             "log": sol.log})
-        log.info("%s: objective %.6g", label, sol.objective)
-        psol = PolicySolution(move.levers, data, sol, psol.history, False, None, psol.binding)
+        last = better[0]
+        psol = _record(psol, better[0], *better[1], taken)
 
 
 def certificate_dataset(certificate: Certificate) -> xr.Dataset:

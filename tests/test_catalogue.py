@@ -25,7 +25,8 @@ CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 #: Dimension names of results.nc (DESIGN.md "Conventions", and the tables' own indices).
 DIMENSIONS = {"path", "node", "year", "age", "sex", "group", "category", "regime", "check",
               "target", "economy_target", "birth_year", "snapshot_year", "fit_year", "bound",
-              "published_year", "stage", "search_step", "pairing_iteration", "error_path"}
+              "published_year", "stage", "search_step", "pairing_iteration", "error_path",
+              "certificate_move", "statistic"}
 
 
 def test_every_entry_is_complete_and_unique():
@@ -37,7 +38,8 @@ def test_every_entry_is_complete_and_unique():
         assert v.units is None or v.units.strip(), v.name
         if v.name.endswith("_cny") and not v.name.startswith("exactness_"):  # (a ratio)
             assert "yuan" in v.units, (v.name, v.units)  # money in yuan
-    assert [v.name for v in VARIABLES if v.units is None] == ["search_label"]  # text
+    assert [v.name for v in VARIABLES if v.units is None] == [  # text
+        "search_label", "certificate_lever", "certificate_category", "certificate_status"]
 
 
 def test_annotate_takes_the_attributes_from_the_catalogue():

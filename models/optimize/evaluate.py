@@ -44,7 +44,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.config import CATEGORIES
 from models.optimize.data import MONEY_SCALE, ScenarioData, flows_from_rates, new_retirees
 from models.optimize.lp import RATE_POINT, solve_extensive
 from models.optimize.solve import (
@@ -186,8 +185,11 @@ def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> 
                    delay_cost=0.0, indexation_cost=0.0, **per_path)
 
 
-def _solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | None]],
-                 outer: np.ndarray) -> Evaluation:
+def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | None]],
+                outer: np.ndarray) -> Evaluation:
+    """Each group of paths ``(paths, rates[year] or None)`` solved with those rates pinned (or
+    free per path: perfect foresight), :data:`CHUNK_PATHS` at a time; ``outer[path]`` the
+    paths' delay and indexation cost (yuan)."""
     P, T = data.n_paths, len(data.years)
     out = Evaluation(np.zeros(P), np.zeros(P, dtype=bool), np.zeros((P, T)), np.zeros((P, T)),
                      np.zeros((P, T)), np.zeros((P, T)))
@@ -223,13 +225,13 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
     data = scenario_data(problem, levers)
     outer = outer_cost_by_path(problem, levers)
     if tau_node is None and rates is None:
-        return _solve_paths(data, [(np.arange(data.n_paths), None)], outer)
+        return solve_paths(data, [(np.arange(data.n_paths), None)], outer)
     groups = []
     for leaf, paths, _, _ in leaf_paths(problem, levers):
         fixed = rates if rates is not None else rate_series(problem.tree, tau_node,
                                                             problem.opt_years, leaf)
         groups.append((paths, fixed))
-    return _solve_paths(data, groups, outer)
+    return solve_paths(data, groups, outer)
 
 
 def mean_scenario(data: ScenarioData) -> ScenarioData:
@@ -304,4 +306,4 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 
 __all__ = ["assign_nodes", "evaluate_fixed", "out_of_sample", "replication_gap", "gap_interval",
-           "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario", "CATEGORIES"]
+           "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario", "solve_paths"]

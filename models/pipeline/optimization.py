@@ -88,7 +88,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
         ds = ds.merge(pairing_history(paired))
     if certificate is not None:
         ds = ds.merge(certificate_dataset(certificate))
-    if settings.evaluation.enabled and arrays is not None and not psol.infeasible:
+    if (settings.evaluation.enabled and arrays is not None and not psol.infeasible
+            and settings.extra_transfer.enabled):  # a fresh path's recourse needs transfers
         ds = ds.merge(evaluation_dataset(exp, cal, arrays, problem, psol, timings))
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],

@@ -21,6 +21,9 @@ Method (and why it is exact):
    whole gradient). A trust-region step solves a small LP over the knot polytope (bounds, caps,
    non-decreasing, pace), whose vertices are whole months (interval constraints with integer
    data are totally unimodular); a step is kept only if the exactly re-solved ``V`` falls.
+   The duals' derivative can mislead for a finite move (``V`` is not convex in the knots):
+   :func:`models.optimize.search.polish_and_certify` then polishes the knots by a pattern
+   search and certifies the result (every knot's ±1 and ±6 month moves solved exactly).
 3. *Indexation (optional lever).* Expenditure is non-linear in the indexation share
    ``s(t)`` (pensions in payment compound ``Π(1 + s g)``), so the share path is an outer
    lever too: knots ``s[node, knot]`` (non-anticipative like the delays) in the same

@@ -287,9 +287,10 @@ def shrink(raw: dict) -> dict:
         raw["economy"].pop("monte_carlo_prices", None)
     if opt is not None:
         opt.setdefault("solver", {})["threads"] = 1
-        # the search's certificate with 6-month moves only and the out-of-sample statistics
-        # on a few fresh paths and replications (issue 16): the CI's time
-        opt.setdefault("search", {}).setdefault("steps_months", [6])
+        # no polish and certificate (each knot move costs a re-computation of the rates: a
+        # minute per experiment) and the out-of-sample statistics on a few fresh paths and
+        # replications (issue 16): the CI's time
+        opt.setdefault("search", {}).setdefault("polish", False)
         evaluation = opt.setdefault("evaluation", {})
         for key, value in SMALL_EVALUATION.items():
             evaluation.setdefault(key, value)

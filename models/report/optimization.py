@@ -180,8 +180,8 @@ def statistic_text(ds: xr.Dataset, name: str) -> str:
         return (f"{100 * value:g} % ({level} interval {100 * low:g}-{100 * high:g} %, "
                 f"{n} fresh paths)")
     half = max(high - value, value - low)
-    if name == "optimality_gap_cny":
-        return (f"at most {_money(high, half)} ({level} upper bound; mean "
+    if name == "optimality_gap_cny":  # a gap is never negative: below zero is solver noise
+        return (f"at most {_money(max(high, 0.0), half)} ({level} upper bound; mean "
                 f"{_money(max(value, 0.0), half)}, {n} replications)")
     return (f"{_money(value, half)} ({level} interval {_money(low, half)} to "
             f"{_money(high, half)}, {n} fresh paths)")

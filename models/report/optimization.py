@@ -164,7 +164,7 @@ def _money(value: float, half_width: float) -> str:
     :data:`MONEY_RESOLUTION`), with as many decimals as that leaves."""
     half = max(half_width / TRILLION, MONEY_RESOLUTION)
     digits = max(1 - int(math.floor(math.log10(half))), 0)
-    return f"{round_to_interval(value / TRILLION, half):,.{digits}f}"
+    return f"{round_to_interval(value / TRILLION, half) + 0.0:,.{digits}f}"  # no "-0.0"
 
 
 def statistic_text(ds: xr.Dataset, name: str) -> str:

@@ -37,7 +37,11 @@ from models.report.economy import (
     monte_carlo_prices_frame,
     welfare_of,
 )
-from models.report.optimization import answer_frame, answer_guarantee_frame
+from models.report.optimization import (
+    answer_frame,
+    answer_guarantee_frame,
+    answer_welfare_frame,
+)
 from models.report.table import Table
 from models.report.view import (
     has_economy,
@@ -305,8 +309,9 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
 # ---------------------------------------------------------------------------- the answer
 def answer_tables(runs: Runs) -> list[StudyTable]:
     """The answer of every optimal-policy experiment, read first: its policy by year
-    (:func:`models.report.optimization.answer_frame`) and its guarantee and cost on fresh
-    paths with the search's certificate (:func:`answer_guarantee_frame`)."""
+    (:func:`models.report.optimization.answer_frame`), its guarantee and cost on fresh
+    paths with the search's certificate (:func:`answer_guarantee_frame`) and, paired with the
+    economy, the welfare change by cohort and type (:func:`answer_welfare_frame`)."""
     out = []
     for name in optimal_experiments(runs):
         ds = runs.get(name)
@@ -317,6 +322,10 @@ def answer_tables(runs: Runs) -> list[StudyTable]:
             guarantee = answer_guarantee_frame(ds)
             out.append(StudyTable(_retitle(guarantee, f"answer_guarantee_{name}",
                                            f"{name}: {guarantee.title}"), (name,), "solver"))
+        welfare = answer_welfare_frame(ds)
+        if welfare is not None:
+            out.append(StudyTable(_retitle(welfare, f"answer_welfare_{name}",
+                                           f"{name}: {welfare.title}"), (name,), "solver"))
     return out
 
 

@@ -223,7 +223,8 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
     ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path; with both
     None, the rates free on every path (perfect foresight)."""
     data = scenario_data(problem, levers)
-    outer = outer_cost_by_path(problem, levers)
+    # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
+    outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
     if tau_node is None and rates is None:
         return solve_paths(data, [(np.arange(data.n_paths), None)], outer)
     groups = []

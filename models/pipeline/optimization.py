@@ -89,7 +89,7 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     if certificate is not None:
         ds = ds.merge(certificate_dataset(certificate))
     if (settings.evaluation.enabled and arrays is not None and not psol.infeasible
-            and settings.extra_transfer.enabled):  # a fresh path's recourse needs transfers
+            and settings.extra_transfer.enabled and evaluable(settings)):
         ds = ds.merge(evaluation_dataset(exp, cal, arrays, problem, psol, timings))
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
@@ -125,6 +125,18 @@ def solver_log(psol) -> str:
     if psol.rescue is not None:
         text += "\n==== rescue (phase one)\n" + psol.rescue.log
     return text
+
+
+def evaluable(settings) -> bool:
+    """Whether :mod:`models.optimize.evaluate` evaluates the policy's recourse on fresh paths
+    as the optimizer decides it: recourse per path (decision-rule recourse would need its
+    rule applied to the fresh paths' state) and a tree grouped by ranking (fresh paths are
+    placed by the ranking rule). Otherwise the run has no out-of-sample statistics rather
+    than biased ones (settings of both kinds exist once the recourse-rule work is merged)."""
+    recourse = getattr(settings, "recourse", None)
+    per_path = recourse is None or getattr(recourse, "reserve_draws", "path") == "path"
+    ranked = getattr(settings.tree, "grouping", "rank") == "rank"
+    return per_path and ranked
 
 
 def fresh_population(exp: Experiment, arrays: xr.Dataset, branch: tuple[int, ...], n: int,

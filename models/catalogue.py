@@ -40,6 +40,8 @@ STAGES = (
     "optimization_welfare",  # cohorts' welfare under the optimal policy (economy pairing)
     "optimization_pairing",  # the pairing loop's history (economy pairing)
     "optimization_frontier",  # efficient policies by ε-constraint (optimization.frontier)
+    "optimization_certificate",  # the search's local-optimality certificate (search.polish)
+    "optimization_out_of_sample",  # the policy on fresh paths, SAA statistics (evaluation)
 )
 
 
@@ -706,6 +708,69 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("frontier_delay_path", ("frontier_point",),
              units=None, stage="optimization_frontier",
              long_name="efficient policy: its retirement-delay path (the chosen delays scaled)"),
+    # --- optimization_certificate
+    Variable("certificate_lever", ("certificate_move",),
+             units=None, stage="optimization_certificate",
+             long_name="lever of the knot moved (delay or indexation)"),
+    Variable("certificate_node", ("certificate_move",),
+             units="1", stage="optimization_certificate",
+             long_name="tree node owning the knot moved"),
+    Variable("certificate_knot_year", ("certificate_move",),
+             units="calendar year", stage="optimization_certificate",
+             long_name="year of the knot moved"),
+    Variable("certificate_category", ("certificate_move",),
+             units=None, stage="optimization_certificate",
+             long_name="retirement-age category of the knot moved (empty for the indexation)"),
+    Variable("certificate_step", ("certificate_move",),
+             units="months (delay) or fraction of real wage growth (indexation)",
+             stage="optimization_certificate",
+             long_name="signed size of the move (other knots pushed as the rules demand)"),
+    Variable("certificate_change_cny", ("certificate_move",),
+             units="yuan (expected, discounted)", stage="optimization_certificate",
+             long_name="exact change of the expected cost by the move (NaN: outside the "
+                       "lever's limits)"),
+    Variable("certificate_status", ("certificate_move",),
+             units=None, stage="optimization_certificate",
+             long_name="improves, no improvement, or outside the lever's limits"),
+    Variable("certificate_passed", (),
+             units="1", stage="optimization_certificate",
+             long_name="no move lowers the expected cost by more than the tolerance (1: "
+                       "certified local optimum)"),
+    Variable("certificate_tolerance_cny", (),
+             units="yuan (expected, discounted)", stage="optimization_certificate",
+             long_name="smallest change counted as an improvement (twice the solver's "
+                       "relative tolerance times the cost)"),
+    Variable("certificate_polish_moves", (),
+             units="1", stage="optimization_certificate",
+             long_name="moves the derivative-free polish took after the gradient steps"),
+    # --- optimization_out_of_sample
+    Variable("oos_value", ("statistic",),
+             units="per statistic: yuan (expected, discounted) or fraction of paths",
+             stage="optimization_out_of_sample",
+             long_name="out-of-sample estimate (rounded to its interval's precision)"),
+    Variable("oos_low", ("statistic",),
+             units="per statistic: yuan (expected, discounted) or fraction of paths",
+             stage="optimization_out_of_sample",
+             long_name="lower end of the confidence interval (0 for the one-sided gap bound)"),
+    Variable("oos_high", ("statistic",),
+             units="per statistic: yuan (expected, discounted) or fraction of paths",
+             stage="optimization_out_of_sample",
+             long_name="upper end of the confidence interval"),
+    Variable("oos_samples", ("statistic",),
+             units="1", stage="optimization_out_of_sample",
+             long_name="fresh paths (or replications, for the gap) behind the estimate"),
+    Variable("oos_confidence_level", (),
+             units="1", stage="optimization_out_of_sample",
+             long_name="confidence level of the intervals"),
+    Variable("oos_paths", (),
+             units="1", stage="optimization_out_of_sample",
+             long_name="fresh paths the chosen policy is evaluated on"),
+    Variable("oos_extra_transfer_mean_cny", ("year",),
+             units="yuan per year (base-year prices)", stage="optimization_out_of_sample",
+             long_name="extra fiscal transfer, mean over the fresh paths"),
+    Variable("oos_reserve_draw_mean_cny", ("year",),
+             units="yuan per year (base-year prices)", stage="optimization_out_of_sample",
+             long_name="reserve draw, mean over the fresh paths"),
 )
 
 #: The catalogue by name.

@@ -705,6 +705,32 @@ class SolverSettings(Strict):
     tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-8
 
 
+class SearchSettings(Strict):
+    """The outer search's derivative-free polish and its certificate (issue 16, item 5): after
+    the dual-gradient steps, knot moves of ``steps_months`` (delay knots; the indexation
+    knots by ``steps_months`` times ``models.optimize.search.SHARE_PER_MONTH``) are solved
+    exactly, the best-predicted first, until none improves beyond the solver tolerance."""
+
+    polish: bool = True
+    steps_months: Annotated[list[Annotated[int, Field(ge=1, le=60)]],
+                            Field(min_length=1)] = Field(default_factory=lambda: [1, 6])
+    max_polish_moves: Annotated[int, Field(ge=0, le=1000)] = 40
+
+
+class EvaluationSettings(Strict):
+    """Out-of-sample evaluation of the chosen policy (issue 16, item 6): fresh paths from their
+    own seed branch, ``out_of_sample_factor`` times the optimized paths (at least
+    ``min_out_of_sample_paths``), and ``replications`` replications of ``replication_paths``
+    paths (None: as many as optimized) for the Mak-Morton-Wood bound on the optimality gap."""
+
+    enabled: bool = True
+    out_of_sample_factor: Annotated[int, Field(ge=1, le=100)] = 10
+    min_out_of_sample_paths: Annotated[int, Field(ge=2, le=100_000)] = 200
+    replications: Annotated[int, Field(ge=0, le=100)] = 5
+    replication_paths: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    confidence_level: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+
+
 class OptimizationSettings(Strict):
     regime: Literal["pre_2024", "law_2024"] = "law_2024"
     # Monte Carlo paths the optimizer uses (the first ones); None: all of them, or the median
@@ -722,6 +748,9 @@ class OptimizationSettings(Strict):
     frontier: FrontierSettings = FrontierSettings()
     solver: SolverSettings = SolverSettings()
     compute_vss_evpi: bool = True
+    # the search's polish and certificate, and the out-of-sample statistics (issue 16)
+    search: SearchSettings = SearchSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     # Pair with the OLG economy (when the experiment solves it): re-solve the economy under
     # the chosen policy, feed its wages and fund return to the next solve, until the prices
     # move less than the tolerance (relative wage, absolute return) or the iterations run out

@@ -26,7 +26,8 @@ CALIBRATION = Path(__file__).resolve().parents[1] / "calibration" / "china"
 DIMENSIONS = {"path", "node", "year", "age", "sex", "group", "category", "regime", "check",
               "target", "economy_target", "birth_year", "snapshot_year", "fit_year", "bound",
               "published_year", "stage", "search_step", "pairing_iteration", "error_path",
-              "validation_check", "parameter", "tornado_bound", "draw", "frontier_point"}
+              "validation_check", "parameter", "tornado_bound", "draw", "frontier_point",
+              "certificate_move", "statistic"}
 
 
 def test_every_entry_is_complete_and_unique():
@@ -38,8 +39,9 @@ def test_every_entry_is_complete_and_unique():
         assert v.units is None or v.units.strip(), v.name
         if v.name.endswith("_cny") and not v.name.startswith("exactness_"):  # (a ratio)
             assert "yuan" in v.units, (v.name, v.units)  # money in yuan
-    assert [v.name for v in VARIABLES if v.units is None] == ["search_label",
-                                                              "frontier_delay_path"]  # text
+    assert [v.name for v in VARIABLES if v.units is None] == [  # text
+        "search_label", "frontier_delay_path", "certificate_lever", "certificate_category",
+        "certificate_status"]
 
 
 def test_annotate_takes_the_attributes_from_the_catalogue():

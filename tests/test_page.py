@@ -108,3 +108,27 @@ def test_the_answer_section_shows_the_missing_tables_as_notes(tmp_path):
     outline.feed(html)
     answer = " ".join(outline.answer_text)
     assert "2041" in answer and "optimal_summary" in answer
+
+
+def test_the_answer_opens_with_each_optimal_policys_answer_tables():
+    """Tables of the "answer" builder go to the answer section (before every other section),
+    and each guarantee table gives one headline sentence with its figures as written."""
+    guarantee = pd.DataFrame({
+        "quantity": ["expected discounted cost (trillion yuan)",
+                     "probability that every pension is paid in full within the fiscal "
+                     "capacity (no money beyond the levers)", "search"],
+        "estimate": ["1,221 (95 % interval 1,204 to 1,237, 200 fresh paths)",
+                     "37 % (95 % interval 30-44 %, 200 fresh paths)",
+                     "certified local optimum"]})
+    answer = page.PageTable("answer_guarantee_optimal_two_stage", "Guarantee", guarantee, "",
+                            ("optimal_two_stage",), page.ANSWER, "tables/answer.csv")
+    tables = _tables() + [answer]
+    found, _ = page.headline_findings(tables)
+    sentence = [s for s, n in found if n == page.GUARANTEE]
+    assert len(sentence) == 1
+    assert "probability 37 % (95 % interval 30-44 %" in sentence[0]
+    assert "expected cost 1,221 (95 % interval 1,204 to 1,237" in sentence[0]
+    outline = Outline()
+    outline.feed(page.render_page(tables, [], "t", "s"))
+    assert outline.table_ids[0] == "table-answer_guarantee_optimal_two_stage"
+    assert outline.table_ids.count("table-answer_guarantee_optimal_two_stage") == 1

@@ -21,6 +21,9 @@ Method (and why it is exact):
    whole gradient). A trust-region step solves a small LP over the knot polytope (bounds, caps,
    non-decreasing, pace), whose vertices are whole months (interval constraints with integer
    data are totally unimodular); a step is kept only if the exactly re-solved ``V`` falls.
+   The duals' derivative can mislead for a finite move (``V`` is not convex in the knots):
+   :func:`models.optimize.search.polish_and_certify` then polishes the knots by a pattern
+   search and certifies the result (every knot's ±1 and ±6 month moves solved exactly).
 3. *Indexation (optional lever).* Expenditure is non-linear in the indexation share
    ``s(t)`` (pensions in payment compound ``Π(1 + s g)``), so the share path is an outer
    lever too: knots ``s[node, knot]`` (non-anticipative like the delays) in the same
@@ -749,8 +752,10 @@ class PolicySolution:
         return self.levers.delay
 
 
-def _evaluate(problem: PolicyProblem, levers: Levers, history: list, label: str
-              ) -> tuple[ScenarioData, InnerSolution]:
+def evaluate_levers(problem: PolicyProblem, levers: Levers, history: list, label: str
+                    ) -> tuple[ScenarioData, InnerSolution]:
+    """The inner problem at ``levers`` solved exactly (with duals; for the chance MILP, the
+    duals of the LP with its binaries fixed), the solve recorded in ``history``."""
     data = scenario_data(problem, levers)
     sol = solve_inner(data, workers=problem.workers)
     if sol.mip and sol.status != "infeasible":  # duals from the LP with the binaries fixed
@@ -843,11 +848,11 @@ def optimize_policy(problem: PolicyProblem, progress: bool = False,
     levers = start_levers(problem)
     if start is not None and start.delay.shape == levers.delay.shape \
             and start.indexation.shape == levers.indexation.shape:
-        data, sol = _evaluate(problem, start, history, "start (previous solution)")
+        data, sol = evaluate_levers(problem, start, history, "start (previous solution)")
         if sol.status != "infeasible":
             levers = start
     if levers is not start:
-        data, sol = _evaluate(problem, levers, history, "start (regime, no extra delay)")
+        data, sol = evaluate_levers(problem, levers, history, "start (regime, no extra delay)")
     searching = s.retirement.enabled or problem.indexation_enabled
     if sol.status == "infeasible":
         # Without money beyond the levers the start is infeasible: try the most delay and the
@@ -856,7 +861,7 @@ def optimize_policy(problem: PolicyProblem, progress: bool = False,
             most = _step(problem, levers, Levers(-np.ones_like(levers.delay),
                                                  np.ones_like(levers.indexation)),
                          radius=10_000)
-            data2, sol2 = _evaluate(problem, most, history, "largest delays, lowest indexation")
+            data2, sol2 = evaluate_levers(problem, most, history, "largest delays, lowest indexation")
             if sol2.status != "infeasible":
                 levers, data, sol = most, data2, sol2
         if sol.status == "infeasible":
@@ -875,7 +880,8 @@ def optimize_policy(problem: PolicyProblem, progress: bool = False,
                 break
             radius = max(1, radius // 2)
             continue
-        data_t, sol_t = _evaluate(problem, trial, history, f"outer {it + 1} (radius {radius})")
+        data_t, sol_t = evaluate_levers(problem, trial, history,
+                                        f"outer {it + 1} (radius {radius})")
         if sol_t.status != "infeasible" and sol_t.objective < sol.objective - 1e-9 * abs(
                 sol.objective):
             levers, data, sol = trial, data_t, sol_t

@@ -1,20 +1,38 @@
 """The optimization step of an experiment: the policy problem solved (paired with the
-economy when asked, :func:`models.coupling.pair_with_economy`), re-simulated, checked and
-labelled for results.nc."""
+economy when asked, :func:`models.coupling.pair_with_economy`), polished and certified
+(:mod:`models.optimize.search`), re-simulated, checked, evaluated out of sample on fresh
+paths with the Mak–Morton–Wood bound on its optimality gap (:mod:`models.optimize.evaluate`)
+and labelled for results.nc.
+
+Fresh paths come from their own branches of the experiment's seed: children
+:data:`OUT_OF_SAMPLE_BRANCH` (the out-of-sample paths) and ``(REPLICATION_BRANCH, k)``
+(replication k) of ``SeedSequence(seed)``, whose children 0–2 are the in-sample demography's
+purposes (:data:`models.demography.stochastic.PURPOSES`): no fresh path shares a stream with
+an optimized one, and every policy meets the same fresh paths (common random numbers)."""
 
 from __future__ import annotations
 
+import math
 import time
 
+import numpy as np
 import xarray as xr
 
-from models.config import CATEGORIES, Calibration, Experiment
+from models.config import CATEGORIES, SEXES, Calibration, Experiment
 from models.coupling import EconomyContext, Pairing, expected_policy, pair_with_economy, \
     transition_under
+from models.demography import stochastic
+from models.optimize.evaluate import gap_interval, out_of_sample, replication_gap
 from models.optimize.frontier import problem_frontier
 from models.optimize.report import exactness, resimulate, to_dataset, value_of_information
+from models.optimize.search import certificate_dataset, polish_and_certify
+from models.optimize.solve import PolicyProblem, PolicySolution, setup_problem
 from models.pension.accounts import BaseYearFit
 from models.pipeline.economy_step import lifetime_welfare
+
+#: Spawn keys of the fresh paths' branches of ``SeedSequence(seed)`` (module docstring).
+OUT_OF_SAMPLE_BRANCH = 16
+REPLICATION_BRANCH = 17
 
 #: Re-simulated account variables kept as ``resim_<name>[path, year]``.
 RESIM_KEEP = ("pensioners", "insured_workers", "contributions_cny", "expenditure_cny",
@@ -23,19 +41,28 @@ RESIM_KEEP = ("pensioners", "insured_workers", "contributions_cny", "expenditure
 
 def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray,
                      fit: BaseYearFit, timings: dict,
-                     economy: EconomyContext | None = None) -> tuple[xr.Dataset, str]:
+                     economy: EconomyContext | None = None,
+                     arrays: xr.Dataset | None = None) -> tuple[xr.Dataset, str]:
     """Solve the experiment's policy problem on ``population[path?, year, age, sex]``.
 
     With an economy context and ``economy_pairing``, the solve is paired with the OLG economy
     (:func:`models.coupling.pair_with_economy`) and the cohorts' welfare under the chosen
     (expected) policy is kept (``opt_economy_*``). Returns the labelled results
-    (``policy_``/``opt_``/``resim_``/``search_``/``pairing_`` variables) and the solver log.
+    (``policy_``/``opt_``/``resim_``/``search_``/``pairing_``/``certificate_``/``oos_``
+    variables) and the solver log. The polish and its certificate run once, after the
+    pairing, at the last prices; the out-of-sample statistics need the calibration's
+    ``arrays`` (to draw fresh paths) and are skipped without them.
     """
     settings = exp.optimization
     paired = pair_with_economy(economy, cal, settings, population, fit,
                                workers=exp.parallel.workers)
     problem, psol = paired.problem, paired.solution
     timings["optimize_search_s"] = round(paired.search_s, 4)
+    certificate = None
+    if settings.search.polish:
+        t0 = time.perf_counter()
+        psol, certificate = polish_and_certify(problem, psol)
+        timings["optimize_polish_certificate_s"] = round(time.perf_counter() - t0, 4)
     timings["optimize_last_build_s"] = round(psol.inner.build_s, 4)
     timings["optimize_last_solve_s"] = round(psol.inner.solve_s, 4)
     chosen = None
@@ -63,6 +90,11 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     timings["optimize_search_solve_s"] = [round(h["solve_s"], 4) for h in psol.history]
     if paired.history:
         ds = ds.merge(pairing_history(paired))
+    if certificate is not None:
+        ds = ds.merge(certificate_dataset(certificate))
+    if (settings.evaluation.enabled and arrays is not None and not psol.infeasible
+            and settings.extra_transfer.enabled and evaluable(settings)):
+        ds = ds.merge(evaluation_dataset(exp, cal, arrays, problem, psol, timings))
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
@@ -99,3 +131,95 @@ def solver_log(psol) -> str:
     if psol.rescue is not None:
         text += "\n==== rescue (phase one)\n" + psol.rescue.log
     return text
+
+
+def evaluable(settings) -> bool:
+    """Whether :mod:`models.optimize.evaluate` evaluates the policy's recourse on fresh paths
+    as the optimizer decides it: recourse per path (decision-rule recourse would need its
+    rule applied to the fresh paths' state) and a tree grouped by ranking (fresh paths are
+    placed by the ranking rule). Otherwise the run has no out-of-sample statistics rather
+    than biased ones (settings of both kinds exist once the recourse-rule work is merged)."""
+    recourse = getattr(settings, "recourse", None)
+    per_path = recourse is None or getattr(recourse, "reserve_draws", "path") == "path"
+    ranked = getattr(settings.tree, "grouping", "rank") == "rank"
+    return per_path and ranked
+
+
+def fresh_population(exp: Experiment, arrays: xr.Dataset, branch: tuple[int, ...], n: int,
+                     spread: stochastic.SpreadCalibration) -> xr.DataArray:
+    """``n`` fresh Monte Carlo paths ``population[path, year, age, sex]`` (persons, float64)
+    from the branch ``branch`` of the experiment's seed, drawn with the experiment's
+    demography settings (:func:`models.demography.stochastic.iter_path_chunks`)."""
+    settings = exp.demography.model_copy(update={
+        "paths": n, "chunk_size": min(n, max(exp.demography.chunk_size, 1))})
+    inputs = stochastic.median_inputs(arrays, settings)
+    seed = np.random.SeedSequence(exp.seed, spawn_key=branch)
+    chunks = list(stochastic.iter_path_chunks(inputs, spread, settings, seed,
+                                              workers=exp.parallel.workers))
+    pop = np.concatenate([c.population for c in chunks]).astype(np.float64)
+    return xr.DataArray(pop, dims=("path", "year", "age", "sex"),
+                        coords={"path": np.arange(n), "year": inputs.years,
+                                "age": inputs.ages, "sex": list(SEXES)}, name="population")
+
+
+def _prices(problem: PolicyProblem):
+    """The prices the last solve used (None: the calibration's)."""
+    if problem.wage_index is None:
+        return None
+    return problem.wage_index, xr.DataArray(problem.fund_return, dims="year",
+                                            coords={"year": problem.years})
+
+
+#: The out-of-sample statistics (``statistic`` coordinate) and their estimates' keys in
+#: :meth:`models.optimize.evaluate.OutOfSample.estimates`.
+STATISTICS = {"expected_cost_cny": "cost", "paid_in_full_probability": "paid_in_full",
+              "expected_transfers_cny": "transfers", "vss_cny": "vss", "evpi_cny": "evpi",
+              "optimality_gap_cny": "optimality_gap"}
+
+
+def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+                       problem: PolicyProblem, psol: PolicySolution, timings: dict
+                       ) -> xr.Dataset:
+    """The chosen policy on fresh paths (``[optimization.evaluation]``): estimates with
+    confidence intervals (:mod:`models.optimize.evaluate`), each rounded to its interval's
+    precision, and the fresh paths' mean transfers and draws by year."""
+    ev = exp.optimization.evaluation
+    n = problem.tree.n_paths
+    n_fresh = max(ev.out_of_sample_factor * n, ev.min_out_of_sample_paths)
+    t0 = time.perf_counter()
+    spread = stochastic.calibrate_spread(arrays)
+    fresh = setup_problem(cal, exp.optimization, fresh_population(
+        exp, arrays, (OUT_OF_SAMPLE_BRANCH,), n_fresh, spread), problem.fit, _prices(problem))
+    oos = out_of_sample(problem, psol, fresh, ev.confidence_level,
+                        compare=exp.optimization.compute_vss_evpi)
+    estimates = oos.estimates()
+    timings["optimize_out_of_sample_s"] = round(time.perf_counter() - t0, 4)
+    t1 = time.perf_counter()
+    size = ev.replication_paths or n
+    pairs = [replication_gap(problem, psol, setup_problem(
+        cal, exp.optimization, fresh_population(exp, arrays, (REPLICATION_BRANCH, k), size,
+                                                spread), problem.fit, _prices(problem)))
+             for k in range(ev.replications)]
+    if len(pairs) >= 2:
+        estimates["optimality_gap"] = gap_interval(pairs, ev.confidence_level)
+    timings["optimize_replications_s"] = round(time.perf_counter() - t1, 4)
+    value, low, high, count = [], [], [], []
+    for est in (estimates.get(key) for key in STATISTICS.values()):
+        if est is None:
+            value.append(math.nan), low.append(math.nan), high.append(math.nan)
+            count.append(0)
+            continue
+        rounded = est.rounded()
+        value.append(rounded[0]), low.append(rounded[1]), high.append(rounded[2])
+        count.append(est.n)
+    years = problem.opt_years
+    return xr.Dataset({
+        "oos_value": ("statistic", value),
+        "oos_low": ("statistic", low),
+        "oos_high": ("statistic", high),
+        "oos_samples": ("statistic", np.array(count, dtype=int)),
+        "oos_confidence_level": ((), ev.confidence_level),
+        "oos_paths": ((), int(n_fresh)),
+        "oos_extra_transfer_mean_cny": ("year", oos.sp.transfer_cny.mean(axis=0)),
+        "oos_reserve_draw_mean_cny": ("year", oos.sp.draw_cny.mean(axis=0)),
+    }, coords={"statistic": list(STATISTICS), "year": years})

@@ -239,7 +239,7 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                    years, ages, regime, cal.pension), cal.pension, cal.finances))
         with timed(timings, "optimization_s"):
             opt, files["solver.log"] = run_optimization(exp, cal, opt_population, fit, timings,
-                                                        economy=ctx)
+                                                        economy=ctx, arrays=arrays)
         attrs = {**result.attrs, **opt.attrs}
         result = xr.merge([result, opt], combine_attrs="override", join="outer")
         result.attrs = attrs

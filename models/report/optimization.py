@@ -1,16 +1,31 @@
-"""One run's optimal-policy tables (from results only): status and cost, first-stage
-decisions, expected paths with bands, the outer search and the pairing with the economy."""
+"""One run's optimal-policy tables (from results only): the answer a policymaker reads first
+(:func:`answer_frame`, :func:`answer_welfare_frame`), status and cost, the out-of-sample
+statistics, the search's certificate, first-stage decisions, expected paths with bands, the
+outer search and the pairing with the economy."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from models.catalogue import wrote
 from models.constants import BILLION, CATEGORIES, TRILLION
+from models.economy import welfare_cev
+from models.optimize.data import law_age_by_year
+from models.optimize.statistics import round_to_interval
+from models.report.economy import WELFARE_BIRTH_YEARS, welfare_of
 from models.report.table import Table
-from models.report.view import has_capacity, has_pairing, has_rescue, has_value_of_information
+from models.report.view import (
+    has_capacity,
+    has_economy,
+    has_optimal_welfare,
+    has_pairing,
+    has_rescue,
+    has_value_of_information,
+)
 
 
 def _fmt_year(v: float) -> str:
@@ -186,8 +201,180 @@ def frontier_frame(ds: xr.Dataset) -> Table:
                  "dominated in all three", frame, ("", ".3f", ".3f", ".3f", ".3f", ".3f", ".4f"))
 
 
+#: Smallest half-width money is rounded to (trillion yuan): below the solvers' tolerance.
+MONEY_RESOLUTION = 1e-3
+
+
+def _money(value: float, half_width: float) -> str:
+    """Trillions of yuan rounded to the interval's precision (never finer than
+    :data:`MONEY_RESOLUTION`), with as many decimals as that leaves."""
+    half = max(half_width / TRILLION, MONEY_RESOLUTION)
+    digits = max(1 - int(math.floor(math.log10(half))), 0)
+    return f"{round_to_interval(value / TRILLION, half) + 0.0:,.{digits}f}"  # no "-0.0"
+
+
+def statistic_text(ds: xr.Dataset, name: str) -> str:
+    """An out-of-sample estimate with its interval, as stored (already rounded to its
+    precision); money in trillions of yuan, a probability in per cent."""
+    s = ds.sel(statistic=name)
+    value, low, high = (float(s[v]) for v in ("oos_value", "oos_low", "oos_high"))
+    if math.isnan(value):
+        return "not computed"
+    level = f"{100 * float(ds['oos_confidence_level']):g} %"
+    n = int(s["oos_samples"])
+    if name == "paid_in_full_probability":
+        return (f"{100 * value:g} % ({level} interval {100 * low:g}-{100 * high:g} %, "
+                f"{n} fresh paths)")
+    half = max(high - value, value - low)
+    if name == "optimality_gap_cny":  # a gap is never negative: below zero is solver noise
+        return (f"at most {_money(max(high, 0.0), half)} ({level} upper bound; mean "
+                f"{_money(max(value, 0.0), half)}, {n} replications)")
+    return (f"{_money(value, half)} ({level} interval {_money(low, half)} to "
+            f"{_money(high, half)}, {n} fresh paths)")
+
+
+def _gdp(ds: xr.Dataset) -> xr.DataArray | None:
+    """GDP by year (yuan per year): the optimizer's per-path GDP averaged over paths when the
+    run has one (the fiscal capacity's), else the economy's on the median path under the
+    optimized regime, else None."""
+    if "opt_gdp_cny" in ds:
+        return ds["opt_gdp_cny"].mean("path")
+    regime = ds.attrs.get("opt_regime")
+    if has_economy(ds) and regime in ds["regime"].values:
+        return ds["economy_output_cny"].sel(regime=regime)
+    return None
+
+
+def answer_frame(ds: xr.Dataset) -> Table:
+    """The study's answer for this experiment, read first: by year, the retirement age by
+    category, the pooled rate, the indexation (when a lever), reserve use and the extra
+    transfers in % of GDP, in sample and on fresh paths."""
+    rate = ds["resim_pooled_rate"].dropna("year", how="all")
+    years = [y for y in ANSWER_YEARS if y in rate["year"].values]
+    paths = ds["opt_fund_balance_cny"].notnull().any("year")
+    law = law_age_by_year(np.array(years), ds.attrs.get("opt_regime", "law_2024"))
+    delay = ds["policy_extra_delay_months"].sel(year=years).mean("node")
+    columns = {"year": years}
+    for c, cat in enumerate(CATEGORIES):
+        columns[f"retirement age {cat.replace('_', ' ')}"] = (
+            law[:, c] + delay.sel(category=cat).values / 12.0)
+    columns["pooled rate (%)"] = [100 * float(rate.sel(year=y).where(paths, drop=True).mean())
+                                  for y in years]
+    formats = ["d", ".2f", ".2f", ".2f", ".1f"]
+    if ds.attrs.get("opt_indexation_lever") == "on":
+        columns["indexation (share of wage growth)"] = [
+            float(ds["policy_indexation_share"].sel(year=y).mean()) for y in years]
+        formats.append(".2f")
+    draw = ds["opt_reserve_draw_cny"].where(paths, drop=True).mean("path")
+    assets = ds["opt_reserve_assets_cny"].where(paths, drop=True).mean("path")
+    columns["reserve draw (bn yuan)"] = draw.sel(year=years).values / BILLION
+    columns["reserve assets (bn yuan)"] = assets.sel(year=years).values / BILLION
+    formats += [",.0f", ",.0f"]
+    gdp = _gdp(ds)
+    transfer = {"in sample": ds["opt_extra_transfer_cny"].where(paths, drop=True).mean("path")}
+    if wrote(ds, "optimization_out_of_sample"):
+        transfer["fresh paths"] = ds["oos_extra_transfer_mean_cny"]
+    for label, values in transfer.items():
+        if gdp is not None:
+            columns[f"transfers, {label} (% of GDP)"] = [
+                100 * float(values.sel(year=y) / gdp.sel(year=y)) for y in years]
+            formats.append(".2f")
+        else:
+            columns[f"transfers, {label} (bn yuan)"] = values.sel(year=years).values / BILLION
+            formats.append(",.0f")
+    gdp_note = ("GDP: the economy's on the median path" if gdp is not None and "opt_gdp_cny"
+                not in ds else "GDP: mean over paths" if gdp is not None else "no GDP in this run")
+    return Table("answer", "The answer: retirement age by category (the law's age plus the "
+                 "optimal delay, mean over tree nodes), pooled rate, reserve and extra "
+                 f"transfers (means over paths; {gdp_note})", pd.DataFrame(columns),
+                 tuple(formats))
+
+
+def answer_guarantee_frame(ds: xr.Dataset) -> Table:
+    """The answer's guarantee and cost: the out-of-sample statistics with their intervals
+    and the search certificate."""
+    rows = []
+    if wrote(ds, "optimization_out_of_sample"):
+        rows += [[label, statistic_text(ds, name)] for name, label in STATISTIC_LABELS.items()
+                 if not math.isnan(float(ds["oos_value"].sel(statistic=name)))]
+    if wrote(ds, "optimization_certificate"):
+        rows.append(["search", certificate_text(ds)])
+    paths = int(ds["oos_paths"]) if "oos_paths" in ds else 0
+    return Table("answer_guarantee", f"The answer: guarantee and cost of the chosen policy on "
+                 f"{paths} fresh paths (figures rounded to their intervals) and the search's "
+                 "certificate", pd.DataFrame(rows, columns=["quantity", "estimate"]), "")
+
+
+def answer_welfare_frame(ds: xr.Dataset) -> Table | None:
+    """Welfare change of the optimal policy over the law (consumption equivalent, % of
+    consumption in every remaining year) by birth cohort and type, from the economy under
+    the optimal policy and under the law (None without them)."""
+    regime = ds.attrs.get("opt_regime")
+    if not (has_optimal_welfare(ds) and has_economy(ds) and regime in ds["regime"].values):
+        return None
+    cev = welfare_cev(welfare_of(ds, "economy_", regime=regime), welfare_of(ds, "opt_economy_"))
+    rows = []
+    for b in [b for b in WELFARE_BIRTH_YEARS if b in cev["birth_year"].values]:
+        c = cev.sel(birth_year=b)
+        rows.append([b] + [100 * float(c.sel(group=g, category=k))
+                           for g in cev["group"].values for k in cev["category"].values])
+    cols = ["birth year"] + [f"{g} {k} (%)" for g in cev["group"].values
+                             for k in cev["category"].values]
+    return Table("answer_welfare", f"The answer: who gains and who loses - welfare change of "
+                 f"the optimal policy over {regime} (consumption equivalent, median path)",
+                 pd.DataFrame(rows, columns=cols), ".2f")
+
+
+def certificate_text(ds: xr.Dataset) -> str:
+    """One line: whether the search's optimum is certified, and how."""
+    status = ds["certificate_status"].values.astype(str)
+    tried = int(np.sum(status != "outside the lever's limits"))
+    improving = int(np.sum(status == "improves"))
+    tol = float(ds["certificate_tolerance_cny"]) / TRILLION
+    polish = int(ds["certificate_polish_moves"])
+    head = ("certified local optimum" if int(ds["certificate_passed"])
+            else f"NOT certified: {improving} move(s) improve")
+    return (f"{head} ({tried} knot moves solved exactly, none better by more than "
+            f"{tol:.1e} trillion yuan; {polish} polish moves after the gradient steps)"
+            if int(ds["certificate_passed"]) else
+            f"{head} ({tried} knot moves solved exactly; {polish} polish moves)")
+
+
+def certificate_frame(ds: xr.Dataset) -> Table:
+    """The certificate by lever, category and step: moves tried, the smallest change of the
+    cost (the best neighbour) and how many improve beyond the tolerance."""
+    frame = pd.DataFrame({
+        "lever": ds["certificate_lever"].values.astype(str),
+        "category": ds["certificate_category"].values.astype(str),
+        "step": ds["certificate_step"].values,
+        "change": ds["certificate_change_cny"].values / TRILLION,
+        "status": ds["certificate_status"].values.astype(str)})
+    rows = []
+    for (lever, cat, step), g in frame.groupby(["lever", "category", "step"], sort=True):
+        solved = g[g["status"] != "outside the lever's limits"]
+        rows.append([lever, cat or "-", step, len(g), len(solved),
+                     float(solved["change"].min()) if len(solved) else math.nan,
+                     int((solved["status"] == "improves").sum())])
+    out = pd.DataFrame(rows, columns=["lever", "category", "step (months or share)",
+                                      "moves", "solved (within limits)",
+                                      "best change (trillion yuan)", "improving"])
+    return Table("optimal_certificate", "Search certificate: every knot's moves solved exactly "
+                 f"at the reported optimum ({certificate_text(ds)})", out,
+                 ("", "", "+g", "d", "d", ".6f", "d"))
+
+
+def answer_tables(ds: xr.Dataset) -> list[Table]:
+    """The answer tables, first in the run report."""
+    welfare = answer_welfare_frame(ds)
+    return ([answer_frame(ds), answer_guarantee_frame(ds)]
+            + ([welfare] if welfare is not None else []))
+
+
 def optimization_tables(ds: xr.Dataset) -> list[Table]:
-    out = [summary_frame(ds), first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]
+    out = [summary_frame(ds)]
+    if wrote(ds, "optimization_certificate"):
+        out.append(certificate_frame(ds))
+    out += [first_stage_frame(ds), policy_paths_frame(ds), search_frame(ds)]
     if has_pairing(ds):
         out.append(pairing_frame(ds))
     if "frontier_point" in ds.dims:

@@ -17,7 +17,7 @@ from tabulate import tabulate
 from models.pipeline.results import read_results
 from models.report.economy import economy_tables
 from models.report.figures import write_figures
-from models.report.optimization import optimization_tables
+from models.report.optimization import answer_tables, optimization_tables
 from models.report.table import Table
 from models.report.tables import (
     base_year_fit_frame,
@@ -42,8 +42,9 @@ TABLES_DIR, FIGURES_DIR = "tables", "figures"
 
 
 def run_tables(ds: xr.Dataset, every: int = 5) -> list[Table]:
-    """Every table of a run, in report order."""
-    out = [base_year_fit_frame(ds), checks_frame(ds)]
+    """Every table of a run, in report order (the answer first when the run optimizes)."""
+    out = answer_tables(ds) if has_optimization(ds) else []
+    out += [base_year_fit_frame(ds), checks_frame(ds)]
     if "validation_check" in ds.dims:  # results written before the pension block's tables
         out += [validation_frame(ds), identification_frame(ds)]
     if "tornado_depletion_year" in ds:

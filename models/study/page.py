@@ -1,5 +1,7 @@
 """The study's page: one self-contained HTML file (``results/index.html``) with every table and
-figure of ``make tables``, opening with the study's answer.
+figure of ``make tables``, opening with the study's answer: for every optimal-policy
+experiment its answer tables (policy by year; guarantee and cost on fresh paths with the
+search's certificate), then the headline sentences.
 
 The page is made from what the study build already holds (the tables' frames, the figures'
 PNG files, the experiments each comes from), never by re-running a model. Figures are
@@ -129,8 +131,32 @@ def _optimal(frames: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-#: (table it reads, what it says, function): the answer's sentences, in order.
+#: Prefix of the study's guarantee tables, one per optimal-policy experiment.
+GUARANTEE = "answer_guarantee_"
+
+
+def _guarantees(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """One sentence per optimal-policy experiment from its guarantee table: the probability
+    of paying every pension in full within the capacity and the expected cost, out of sample
+    with their intervals, and the certificate."""
+    out = []
+    for name in sorted(n for n in frames if n.startswith(GUARANTEE)):
+        f = frames[name]
+        paid = _cell(f, {"quantity": f.loc[f["quantity"].str.startswith(
+            "probability that every pension"), "quantity"].iloc[0]}, "estimate")
+        cost = _cell(f, {"quantity": "expected discounted cost (trillion yuan)"}, "estimate")
+        search = _cell(f, {"quantity": "search"}, "estimate")
+        out.append(f"<b>{html.escape(name.removeprefix(GUARANTEE))}</b> on fresh paths: every "
+                   f"pension paid in full within the fiscal capacity with probability "
+                   f"{html.escape(_fmt(paid))}; expected cost {html.escape(_fmt(cost))} "
+                   f"trillion yuan; search: {html.escape(_fmt(search))}.")
+    return out
+
+
+#: (table it reads, what it says, function): the answer's sentences, in order (a name ending
+#: in "_" stands for every table with that prefix).
 HEADLINES: tuple[tuple[str, str, Callable[[dict[str, pd.DataFrame]], list[str]]], ...] = (
+    (GUARANTEE, "the optimal policies out of sample", _guarantees),
     ("status_quo_milestones", "status quo on the median path", _milestones),
     ("status_quo_depletion_distribution", "depletion across paths", _depletion_band),
     ("optimal_summary", "optimal policies", _optimal),
@@ -146,7 +172,9 @@ def headline_findings(tables: Iterable[PageTable]) -> tuple[list[tuple[str, str]
     frames = {t.name: t.frame for t in tables}
     found, missing = [], []
     for name, what, make in HEADLINES:
-        if name not in frames:
+        there = (any(n.startswith(name) for n in frames) if name.endswith("_")
+                 else name in frames)
+        if not there:
             missing.append(f"{what}: table <code>{name}</code> was not built")
             continue
         try:
@@ -209,6 +237,8 @@ def _figure_html(f: PageFigure) -> str:
 
 
 def _section_of(builder_section: str) -> str:
+    if builder_section == ANSWER:
+        return ANSWER
     for anchor, _, names in SECTIONS:
         if builder_section in names:
             return anchor
@@ -222,8 +252,9 @@ def render_page(tables: list[PageTable], figures: list[PageFigure], title: str,
     answer = "".join(f"<li>{s} <span class='meta'>(<a href='#table-{n}'>{n}</a>)</span></li>"
                      for s, n in found)
     notes = "".join(f"<li class='note'>{m}</li>" for m in missing)
+    first = "".join(_table_html(t) for t in tables if t.section == ANSWER)
     parts = [f'<section id="{ANSWER}"><h2>The answer</h2>'
-             f'<ul class="answer">{answer}{notes}</ul></section>']
+             f'<ul class="answer">{answer}{notes}</ul>{first}</section>']
     headings = [(ANSWER, "The answer")]
     for anchor, heading in [(a, h) for a, h, _ in SECTIONS] + [(APPENDIX, "Appendix")]:
         ts = [t for t in tables if _section_of(t.section) == anchor]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from models.catalogue import wrote
 from models.config import CATEGORIES, Experiment, ObjectiveWeights, TreeSettings
 from models.constants import BILLION, TRILLION
 from models.economy import welfare_cev
@@ -35,6 +36,11 @@ from models.report.economy import (
     milestones_both_prices_frame,
     monte_carlo_prices_frame,
     welfare_of,
+)
+from models.report.optimization import (
+    answer_frame,
+    answer_guarantee_frame,
+    answer_welfare_frame,
 )
 from models.report.table import Table
 from models.report.view import (
@@ -314,6 +320,29 @@ def status_quo_tables(runs: Runs) -> list[StudyTable]:
         t = monte_carlo_prices_frame(dm)
         title = t.title.split(" (first-order")[0]  # the measured error goes to run_times
         out.append(StudyTable(_retitle(t, "status_quo_depletion_economy_prices", title), (mc,)))
+    return out
+
+
+# ---------------------------------------------------------------------------- the answer
+def answer_tables(runs: Runs) -> list[StudyTable]:
+    """The answer of every optimal-policy experiment, read first: its policy by year
+    (:func:`models.report.optimization.answer_frame`), its guarantee and cost on fresh
+    paths with the search's certificate (:func:`answer_guarantee_frame`) and, paired with the
+    economy, the welfare change by cohort and type (:func:`answer_welfare_frame`)."""
+    out = []
+    for name in optimal_experiments(runs):
+        ds = runs.get(name)
+        paths = answer_frame(ds)
+        out.append(StudyTable(_retitle(paths, f"answer_{name}", f"{name}: {paths.title}"),
+                              (name,), "solver"))
+        if wrote(ds, "optimization_out_of_sample") or wrote(ds, "optimization_certificate"):
+            guarantee = answer_guarantee_frame(ds)
+            out.append(StudyTable(_retitle(guarantee, f"answer_guarantee_{name}",
+                                           f"{name}: {guarantee.title}"), (name,), "solver"))
+        welfare = answer_welfare_frame(ds)
+        if welfare is not None:
+            out.append(StudyTable(_retitle(welfare, f"answer_welfare_{name}",
+                                           f"{name}: {welfare.title}"), (name,), "solver"))
     return out
 
 
@@ -901,6 +930,7 @@ def experiments_table(runs: Runs) -> list[StudyTable]:
 
 #: Every study table builder, in report order, with the section it belongs to.
 BUILDERS: tuple[tuple[str, Callable[[Runs], list[StudyTable]]], ...] = (
+    ("answer", answer_tables),
     ("experiments", experiments_table),
     ("calibration fit", calibration_tables),
     ("pension block", pension_block_tables),

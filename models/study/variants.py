@@ -49,6 +49,9 @@ EXPERIMENT_DIR = Path("experiments")
 
 #: The small profile: caps on the number of paths and the chunk size.
 SMALL = {"demography_paths": 40, "optimization_paths": 12, "chunk_size": 40}
+#: The small profile's out-of-sample evaluation (fresh paths, replications).
+SMALL_EVALUATION = {"out_of_sample_factor": 2, "min_out_of_sample_paths": 24,
+                    "replications": 2}
 
 
 # ---------------------------------------------------------------------------- TOML writing
@@ -284,6 +287,13 @@ def shrink(raw: dict) -> dict:
         raw["economy"].pop("monte_carlo_prices", None)
     if opt is not None:
         opt.setdefault("solver", {})["threads"] = 1
+        # no polish and certificate (each knot move costs a re-computation of the rates: a
+        # minute per experiment) and the out-of-sample statistics on a few fresh paths and
+        # replications (issue 16): the CI's time
+        opt.setdefault("search", {}).setdefault("polish", False)
+        evaluation = opt.setdefault("evaluation", {})
+        for key, value in SMALL_EVALUATION.items():
+            evaluation.setdefault(key, value)
     return raw
 
 

@@ -1,0 +1,310 @@
+"""Sample-average approximation done properly (issue 16, item 6): the policy chosen on N paths
+evaluated on fresh paths, with confidence intervals, and the Mak–Morton–Wood bound on its
+optimality gap.
+
+A policy is the outer levers (delay and indexation knots per node) and the pooled rates per
+node and year. On a fresh path it is *fixed*: the path is placed in the tree by the tree's own
+rule (:func:`assign_nodes`), takes its nodes' rates and its leaf's delays and indexation, and
+only the recourse (reserve draws, extra transfers, and the excess over the fiscal capacity
+where there is one) is chosen for that path — exactly what the two-stage problem lets adapt.
+Every fresh path's cost is
+
+    c_p = Σ_t δ_t (w_c CB_pt τ_pt + w_r D_pt + w_x X_pt + w_u U_pt + w_e R_pt)
+          + w_s Σ_t |τ_pt − τ_p,t−1| / 0.01 + delay and indexation cost of the path
+
+(:func:`path_costs`; the probability-weighted sum over the paths of a solved problem is its
+objective). Three policies meet on the same fresh paths (common random numbers): the
+stochastic solution (SP), the expected-value solution's rates (EV: the rates of the problem
+on the mean path, with the SP's delays and indexation) and each path's perfect-foresight
+optimum (WS: rates free on the path, the SP's delays): VSS = E[c_EV − c_SP],
+EVPI = E[c_SP − c_WS], with paired t intervals
+(:func:`models.optimize.statistics.paired_difference_interval`).
+
+A fresh path's recourse pays every pension (the hard guarantee, also in the chance and CVaR
+experiments, whose limits are on the whole sample): "paid in full within capacity" on a path:
+no excess over the fiscal capacity and no unpaid
+pension in any year when the problem has a capacity (``ScenarioData.transfer_capacity``);
+until then, no extra transfer and no unpaid pension at all (the guarantee needs no money
+beyond the levers and the rule's subsidy).
+
+Optimality gap (Mak, Morton and Wood 1999): replication k draws N fresh paths, solves the
+SAA problem on them (the outer search started at the candidate's levers; its value ``v_k`` is
+the best that search finds, an upper bound on the SAA optimum, so the bound is on the gap to
+the search's local optima) and evaluates the candidate on them with the tree built on those
+paths; ``G_k = c̄_k(x̂) − v_k``.
+
+References: Mak, Morton, Wood (1999), Oper. Res. Lett. 24, 47–56; Birge, J. R. (1982), "The
+value of the stochastic solution in stochastic linear programs with fixed recourse", Math.
+Programming 24, 314–325; Shapiro, Dentcheva, Ruszczyński (2014), §5.6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from models.optimize.data import MONEY_SCALE, ScenarioData, flows_from_rates, new_retirees
+from models.optimize.lp import RATE_POINT, solve_extensive
+from models.optimize.solve import (
+    Levers,
+    PolicyProblem,
+    PolicySolution,
+    leaf_paths,
+    observable_indicator,
+    optimize_policy,
+    rates_for,
+    scenario_data,
+    solve_inner,
+)
+from models.optimize.statistics import (
+    mean_interval,
+    optimality_gap_interval,
+    paired_difference_interval,
+    probability_interval,
+)
+from models.optimize.tree import ScenarioTree
+
+#: Fresh paths per extensive-form solve (their blocks are independent once the rates are fixed).
+CHUNK_PATHS = 100
+
+
+# ----------------------------------------------------------------------------- the tree
+def assign_nodes(tree: ScenarioTree, observable_in: np.ndarray, observable_out: np.ndarray,
+                 years: np.ndarray) -> ScenarioTree:
+    """Fresh paths placed in an existing tree by its ranking rule: at stage k the children of
+    a node hold consecutive ranks of the observable of the year before the stage; a fresh path
+    goes to the first child whose largest in-sample value is at least the path's (the last
+    child above them all). Probabilities equal. ``observable_*[path, year]``."""
+    n_out = observable_out.shape[0]
+    node_of = np.zeros((n_out, tree.stage_years.size), dtype=int)
+    col = {int(y): i for i, y in enumerate(years)}
+    for k in range(1, tree.stage_years.size):
+        seen = col[int(tree.stage_years[k]) - 1]
+        for parent in np.unique(node_of[:, k - 1]):
+            children = np.flatnonzero(tree.parent == parent)
+            tops = np.array([observable_in[tree.paths_of_node(c), seen].max() for c in children])
+            mine = np.flatnonzero(node_of[:, k - 1] == parent)
+            pick = np.searchsorted(tops, observable_out[mine, seen], side="left")
+            node_of[mine, k] = children[np.minimum(pick, children.size - 1)]
+    return ScenarioTree(stage_years=tree.stage_years, node_of=node_of, parent=tree.parent,
+                        stage_of_node=tree.stage_of_node,
+                        probability=np.full(n_out, 1.0 / n_out))
+
+
+def fresh_problem(problem: PolicyProblem, fresh: PolicyProblem, same_tree: bool = False
+                  ) -> PolicyProblem:
+    """``fresh`` (set up on fresh paths) made to evaluate ``problem``'s policy: the same
+    per-person rules (the in-sample open-age weights and status-quo rates) and, unless
+    ``same_tree``, the fresh paths placed in ``problem``'s tree (:func:`assign_nodes`)."""
+    tree = fresh.tree
+    if not same_tree:
+        name = problem.settings.tree.observable
+        tree = assign_nodes(problem.tree, observable_indicator(problem.population, name),
+                            observable_indicator(fresh.population, name), problem.years)
+    return replace(fresh, tree=tree, weights_population=problem.weights_population,
+                   cache={"zero_rates": problem.cache["zero_rates"]})
+
+
+# ----------------------------------------------------------------------------- costs
+def outer_cost_by_path(problem: PolicyProblem, levers: Levers) -> np.ndarray:
+    """Each path's delay and indexation cost (yuan), the terms of ``ScenarioData.outer_cost``
+    path by path (their probability-weighted sum is it):
+    ``w_d Σ_t δ_t Σ_c retiring[p,t,c] delay[t,c] + w_i Σ_t δ_t (E_calibrated − E)[p,t]``."""
+    s = problem.settings.objective
+    opt = problem.opt_mask
+    zero = problem.cache["zero_rates"].rates
+    out = np.zeros(problem.tree.n_paths)
+    for _, paths, delay, share in leaf_paths(problem, levers):
+        for p in paths:
+            retiring = new_retirees(problem.pop_c[p:p + 1], zero, problem.years)[opt]
+            out[p] = s.delay_cny_per_person_month * float(
+                np.sum(problem.discount[:, None] * retiring * delay[opt]))
+        if share is not None:
+            pop = problem.pop_c[paths]
+            _, ex = flows_from_rates(pop, rates_for(problem, delay, share).rates, problem.fit,
+                                     problem.cal)
+            _, ex_ref = flows_from_rates(pop, rates_for(problem, delay).rates, problem.fit,
+                                         problem.cal)
+            out[paths] += s.indexation_cut * ((ex_ref - ex)[:, opt] @ problem.discount)
+    return out
+
+
+def path_costs(data: ScenarioData, tau: np.ndarray, sol, outer_cny: np.ndarray) -> np.ndarray:
+    """Each path's cost (yuan) under rates ``tau[path, year]`` and recourse ``sol`` (module
+    docstring); ``outer_cny[path]`` from :func:`outer_cost_by_path`."""
+    w = data.settings.objective
+    money = (w.reserve_draw * sol.D + w.extra_transfer * sol.X + w.shortfall * sol.U
+             + w.contributions * data.contribution_base * tau)
+    if sol.R is not None:
+        money = money + getattr(w, "excess_over_capacity", 0.0) * sol.R
+    before = np.full((tau.shape[0], 1), data.pooled_rate_before)
+    steps = np.abs(np.diff(np.concatenate([before, tau], axis=1), axis=1)).sum(axis=1)
+    smoothing = w.smoothing_cny_per_point / MONEY_SCALE / RATE_POINT * steps
+    return (money @ data.discount + smoothing) * MONEY_SCALE + outer_cny
+
+
+def paid_in_full(data: ScenarioData, sol, rel_tol: float = 1e-7) -> np.ndarray:
+    """Paths on which every pension is paid in full within the capacity (module docstring)."""
+    tol = rel_tol * data.expenditure
+    unpaid = np.any(sol.U > tol, axis=1)
+    if getattr(data, "transfer_capacity", None) is not None and sol.R is not None:
+        return ~(unpaid | np.any(sol.R > tol, axis=1))
+    return ~(unpaid | np.any(sol.X > tol, axis=1))
+
+
+# ----------------------------------------------------------------------------- policies
+@dataclass
+class Evaluation:
+    """A fixed policy on some paths: per-path cost (yuan), paid in full, and the recourse
+    ``[path, year]`` (yuan per year)."""
+
+    cost_cny: np.ndarray
+    paid: np.ndarray
+    transfer_cny: np.ndarray
+    draw_cny: np.ndarray
+    excess_cny: np.ndarray
+    tau: np.ndarray
+
+
+def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> ScenarioData:
+    """Some paths as their own problem: with ``fixed`` rates ``[year]`` pinned for every year
+    (one node), else every path its own node (perfect foresight)."""
+    n, T = paths.size, len(data.years)
+    per_path = {name: getattr(data, name)[paths]
+                for name in ("contribution_base", "expenditure", "balance_start",
+                             "reserve_start", "transfer_capacity", "gdp")
+                if getattr(data, name, None) is not None}
+    node = (np.zeros((n, T), dtype=int) if fixed is not None
+            else np.repeat(np.arange(n)[:, None], T, axis=1))
+    hard = data.settings.constraints.model_copy(update={
+        "chance_alpha": None, "cvar_beta": None, "cvar_limit_cny": None})
+    return replace(data, probability=np.full(n, 1.0 / n), node_of_year=node,
+                   settings=data.settings.model_copy(update={"constraints": hard}),
+                   fixed_rates=None if fixed is None else dict(enumerate(map(float, fixed))),
+                   delay_cost=0.0, indexation_cost=0.0, **per_path)
+
+
+def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | None]],
+                outer: np.ndarray) -> Evaluation:
+    """Each group of paths ``(paths, rates[year] or None)`` solved with those rates pinned (or
+    free per path: perfect foresight), :data:`CHUNK_PATHS` at a time; ``outer[path]`` the
+    paths' delay and indexation cost (yuan)."""
+    P, T = data.n_paths, len(data.years)
+    out = Evaluation(np.zeros(P), np.zeros(P, dtype=bool), np.zeros((P, T)), np.zeros((P, T)),
+                     np.zeros((P, T)), np.zeros((P, T)))
+    for paths, fixed in groups:
+        for lo in range(0, paths.size, CHUNK_PATHS):
+            chunk = paths[lo:lo + CHUNK_PATHS]
+            sub = _subset(data, chunk, fixed)
+            sol = solve_extensive(sub, duals=False)
+            if sol.status == "infeasible":
+                raise ValueError("a fixed policy leaves a fresh path without a feasible "
+                                 "recourse (extra transfers switched off?)")
+            out.cost_cny[chunk] = path_costs(sub, sol.tau, sol, outer[chunk])
+            out.paid[chunk] = paid_in_full(sub, sol)
+            out.transfer_cny[chunk] = sol.X * MONEY_SCALE
+            out.draw_cny[chunk] = sol.D * MONEY_SCALE
+            out.excess_cny[chunk] = (0.0 if sol.R is None else sol.R) * MONEY_SCALE
+            out.tau[chunk] = sol.tau
+    return out
+
+
+def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int) -> np.ndarray:
+    """The pooled rates ``[year]`` along one leaf's chain of nodes."""
+    stage = tree.stage_of_year(years)
+    chain = tree.ancestors(leaf)
+    return np.array([tau_node[(chain[stage[t]], t)] for t in range(len(years))])
+
+
+def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None,
+                   rates: np.ndarray | None = None) -> Evaluation:
+    """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
+    ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path; with both
+    None, the rates free on every path (perfect foresight)."""
+    data = scenario_data(problem, levers)
+    # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
+    outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
+    if tau_node is None and rates is None:
+        return solve_paths(data, [(np.arange(data.n_paths), None)], outer)
+    groups = []
+    for leaf, paths, _, _ in leaf_paths(problem, levers):
+        fixed = rates if rates is not None else rate_series(problem.tree, tau_node,
+                                                            problem.opt_years, leaf)
+        groups.append((paths, fixed))
+    return solve_paths(data, groups, outer)
+
+
+def mean_scenario(data: ScenarioData) -> ScenarioData:
+    """All paths replaced by their probability-weighted mean (the expected-value problem)."""
+    per_path = {name: np.tensordot(data.probability, getattr(data, name), axes=1)[None, ...]
+                for name in ("contribution_base", "expenditure", "balance_start",
+                             "reserve_start", "transfer_capacity", "gdp")
+                if getattr(data, name, None) is not None}
+    return replace(data, probability=np.ones(1),
+                   node_of_year=np.zeros((1, data.node_of_year.shape[1]), dtype=int),
+                   **per_path)
+
+
+# ----------------------------------------------------------------------------- statistics
+@dataclass
+class OutOfSample:
+    """The policy on fresh paths and the estimates with their intervals."""
+
+    sp: Evaluation
+    ev: Evaluation | None
+    ws: Evaluation | None
+    discount: np.ndarray
+    level: float
+
+    def estimates(self) -> dict:
+        """Point estimates with intervals (yuan; probability as a fraction)."""
+        out = {"cost": mean_interval(self.sp.cost_cny, self.level),
+               "paid_in_full": probability_interval(int(self.sp.paid.sum()), self.sp.paid.size,
+                                                    self.level),
+               "transfers": mean_interval(self.sp.transfer_cny @ self.discount, self.level)}
+        if self.ev is not None:
+            out["vss"] = paired_difference_interval(self.ev.cost_cny, self.sp.cost_cny,
+                                                    self.level)
+        if self.ws is not None:
+            out["evpi"] = paired_difference_interval(self.sp.cost_cny, self.ws.cost_cny,
+                                                     self.level)
+        return out
+
+
+def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem,
+                  level: float = 0.95, compare: bool = True) -> OutOfSample:
+    """The chosen policy on the fresh paths of ``fresh`` (a problem set up on them by
+    :func:`models.optimize.solve.setup_problem`), with the EV and WS policies beside it when
+    ``compare`` (module docstring)."""
+    inner = psol.inner
+    on = fresh_problem(problem, fresh)
+    sp = evaluate_fixed(on, psol.levers, inner.tau_node)
+    ev = ws = None
+    if compare:
+        rates = solve_inner(mean_scenario(psol.data), duals=False).tau[0]
+        ev = evaluate_fixed(on, psol.levers, None, rates)
+        ws = evaluate_fixed(on, psol.levers, None)
+    return OutOfSample(sp, ev, ws, problem.discount, level)
+
+
+def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
+                    ) -> tuple[float, float]:
+    """One Mak–Morton–Wood replication on the paths of ``fresh``: the candidate's mean cost
+    there (its tree built on those paths) and the SAA value found by the search started at
+    the candidate's levers (yuan)."""
+    on = fresh_problem(problem, fresh, same_tree=True)
+    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node)
+    saa = optimize_policy(on, start=psol.levers)
+    value = saa.inner.objective * MONEY_SCALE
+    return float(on.tree.probability @ candidate.cost_cny), value
+
+
+def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
+    """The Mak–Morton–Wood upper bound from replications ``(candidate mean, SAA value)``."""
+    means, values = zip(*pairs)
+    return optimality_gap_interval(np.array(means), np.array(values), level)
+
+
+__all__ = ["assign_nodes", "evaluate_fixed", "out_of_sample", "replication_gap", "gap_interval",
+           "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario", "solve_paths"]

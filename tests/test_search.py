@@ -1,0 +1,119 @@
+"""The search that certifies its answer (issue 16, item 5): pushed knot moves stay on the
+lever's polytope, the certificate fails when a better neighbour exists, and the polish
+improves a deliberately bad start until the certificate passes."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from models.config import CATEGORIES, OptimizationSettings
+from models.optimize.search import (
+    certificate_dataset,
+    neighbour_moves,
+    polish_and_certify,
+    push_delay,
+)
+from models.optimize.solve import Levers, PolicySolution, evaluate_levers, setup_problem
+
+#: Few knots (every 25 years) and one month-step size keep the sweeps short.
+SETTINGS = OptimizationSettings.model_validate({
+    "retirement": {"knot_every_years": 25, "pace_months_per_year": 3},
+    "search": {"steps_months": [6], "max_polish_moves": 40},
+})
+
+
+@pytest.fixture(scope="module")
+def problem(calibration, populations, fit):
+    return setup_problem(calibration, SETTINGS, populations.isel(path=[0, 2, 4]), fit)
+
+
+@pytest.fixture(scope="module")
+def tight(calibration, populations, fit):
+    """Knots every 5 years at a pace of 1 month a year: a 6-month move must push others."""
+    settings = SETTINGS.model_copy(update={"retirement": SETTINGS.retirement.model_copy(
+        update={"knot_every_years": 5, "pace_months_per_year": 1})})
+    return setup_problem(calibration, settings, populations.isel(path=[0]), fit)
+
+
+def _feasible(problem, delay: np.ndarray) -> bool:
+    """The lever's rules (models.config.RetirementLever) on knots ``[node, knot, category]``."""
+    first_gap = problem.knot_yrs[0] - (problem.settings.tree.first_decision_year - 1)
+    gaps = np.diff(problem.knot_yrs, prepend=problem.knot_yrs[0] - first_gap)
+    pace = problem.settings.retirement.pace_months_per_year * gaps
+    d = delay[0]  # two-stage: the root owns every knot
+    return bool(np.all(d >= 0) and np.all(d <= problem.max_knot_delay + 1e-9)
+                and np.all(d[0] <= pace[0]) and np.all(np.diff(d, axis=0) >= 0)
+                and np.all(np.diff(d, axis=0) <= pace[1:, None]))
+
+
+def _solution(problem, levers: Levers) -> PolicySolution:
+    history: list = []
+    data, sol = evaluate_levers(problem, levers, history, "start")
+    return PolicySolution(levers, data, sol, history, False, None, [])
+
+
+def test_pushed_moves_stay_within_the_levers_rules(tight):
+    """Random feasible knots, every ±1 and ±6 month move: the pushed knots obey the bounds,
+    the pace and the order, and keep the moved knot at its target; with a pace of 5 months
+    between knots, some 6-month moves move other knots too."""
+    problem = tight
+    rng = np.random.default_rng(np.random.SeedSequence(5))
+    pushed_others = 0
+    K = len(problem.knot_yrs)
+    checked = 0
+    for _ in range(20):
+        steps = rng.integers(0, 6, size=(K, len(CATEGORIES))).astype(float)
+        delay = np.minimum(np.cumsum(steps, axis=0), problem.max_knot_delay)[None]
+        if not _feasible(problem, delay):
+            continue
+        levers = Levers(delay, np.zeros((1, 0)))
+        for move in neighbour_moves(problem, levers, [1, 6]):
+            if move.levers is None:
+                continue
+            assert _feasible(problem, move.levers.delay), move
+            checked += 1
+            pushed_others += int(np.sum(move.levers.delay != delay) > 1)
+        k, c = int(rng.integers(K)), int(rng.integers(len(CATEGORIES)))
+        target = max(delay[0, k, c] - 6, 0.0)
+        pushed = push_delay(problem, delay, 0, k, c, target)
+        assert pushed is not None and pushed[0, k, c] == target
+        assert np.all(pushed[0, :k, c] <= target)  # lowering a knot lowers the earlier ones
+    assert checked > 100 and pushed_others > 10
+
+
+def test_certificate_fails_when_a_better_neighbour_exists(problem):
+    """Start from the latest retirement the rules allow: shortening a delay is cheaper (the
+    delay price is paid per person-month), so the certificate, taken with no polish, says
+    that moves improve and is not passed."""
+    start = _solution(problem, _most_delay(problem))
+    no_polish = problem.settings.model_copy(update={"search": problem.settings.search
+                                                    .model_copy(update={"max_polish_moves": 0})})
+    psol, certificate = polish_and_certify(replace(problem, settings=no_polish), start)
+    assert psol.inner.objective == start.inner.objective
+    assert not certificate.passed and certificate.improving.any()
+    ds = certificate_dataset(certificate)
+    assert int(ds["certificate_passed"]) == 0
+    assert "improves" in set(ds["certificate_status"].values.astype(str))
+
+
+def test_polish_improves_a_bad_start_until_it_is_certified(problem):
+    start = _solution(problem, _most_delay(problem))
+    before = start.inner.objective
+    psol, certificate = polish_and_certify(problem, start)
+    assert psol.inner.objective < before - 1e-6 * abs(before)
+    assert certificate.passed and certificate.polish_moves > 0
+    tried = np.isfinite(certificate.change_cny)
+    assert tried.any()
+    assert np.all(certificate.change_cny[tried] >= -certificate.tolerance_cny)
+    assert any(h["step"].startswith("polish") for h in psol.history)
+
+
+def _most_delay(problem) -> Levers:
+    """The latest retirement within the rules: every knot as high as pace and cap allow."""
+    first_gap = problem.knot_yrs[0] - (problem.settings.tree.first_decision_year - 1)
+    gaps = np.diff(problem.knot_yrs, prepend=problem.knot_yrs[0] - first_gap)
+    pace = problem.settings.retirement.pace_months_per_year * gaps
+    d = np.minimum(np.cumsum(pace)[:, None], problem.max_knot_delay)
+    d = np.maximum.accumulate(np.floor(d), axis=0)
+    return Levers(d[None].copy(), np.zeros((1, 0)))

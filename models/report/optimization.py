@@ -28,6 +28,20 @@ from models.report.view import (
 )
 
 
+#: Years of the answer table (those within the optimized years).
+ANSWER_YEARS = (2030, 2035, 2040, 2050, 2060, 2070, 2080, 2090, 2100)
+#: Labels of the out-of-sample statistics (``statistic`` coordinate of results.nc).
+STATISTIC_LABELS = {
+    "expected_cost_cny": "expected discounted cost (trillion yuan)",
+    "paid_in_full_probability": "probability that every pension is paid in full within the "
+                                "fiscal capacity (no money beyond the levers)",
+    "expected_transfers_cny": "expected discounted extra transfers (trillion yuan)",
+    "vss_cny": "value of the stochastic solution, EV policy - SP policy (trillion yuan)",
+    "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
+    "optimality_gap_cny": "optimality gap, Mak-Morton-Wood upper bound (trillion yuan)",
+}
+
+
 def _fmt_year(v: float) -> str:
     return "never" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
 

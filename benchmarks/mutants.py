@@ -32,6 +32,7 @@ TESTS: dict[str, list[str]] = {
     "models/demography/projection.py": ["tests/test_meaning_projection.py",
                                         "tests/test_projection.py"],
     "models/demography/stochastic.py": ["tests/test_meaning_stochastic.py",
+                                        "tests/test_meaning_stochastic_paths.py",
                                         "tests/test_stochastic.py"],
     "models/economy/welfare.py": ["tests/test_meaning_welfare.py"],
     "models/economy/household.py": [

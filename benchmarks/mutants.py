@@ -139,7 +139,8 @@ def sample_lines(found: dict[str, str], sample: list[str]) -> list[str]:
     done = [found[n] for n in sample if found.get(n) not in (None, "not checked")]
     k = sum(s in ("killed", "timeout") for s in done)
     lo, hi = wilson(k, len(done))
-    return [f"Random sample (`--sample`): {k} of {len(done)} killed ({100 * k / max(len(done), 1):.1f} %); "
+    share = 100 * k / max(len(done), 1)
+    return [f"Random sample (`--sample`): {k} of {len(done)} killed ({share:.1f} %); "
             f"the module's score lies in {100 * lo:.1f}-{100 * hi:.1f} % (95 % Wilson interval).",
             ""]
 

@@ -40,7 +40,8 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pension", description=__doc__.split("\n\nThis module")[0],
+    parser = argparse.ArgumentParser(prog="pension",
+                                     description=__doc__.split("\n\nThis module")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,4 +1,5 @@
-"""``pension tables``: the study's tables and figures (:func:`models.study.study.tables_command`)."""
+"""``pension tables``: the study's tables and figures
+(:func:`models.study.study.tables_command`)."""
 
 from __future__ import annotations
 

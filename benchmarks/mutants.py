@@ -13,7 +13,10 @@ Not part of ``make test`` or CI: a module takes minutes to an hour (see the READ
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -29,6 +32,7 @@ TESTS: dict[str, list[str]] = {
     "models/demography/projection.py": ["tests/test_meaning_projection.py",
                                         "tests/test_projection.py"],
     "models/demography/stochastic.py": ["tests/test_meaning_stochastic.py",
+                                        "tests/test_meaning_stochastic_paths.py",
                                         "tests/test_stochastic.py"],
     "models/economy/welfare.py": ["tests/test_meaning_welfare.py"],
     "models/economy/household.py": [
@@ -42,12 +46,13 @@ TESTS: dict[str, list[str]] = {
         "tests/test_optimize.py::test_tiny_problem_matches_the_hand_derived_optimum",
         "tests/test_optimize.py::test_duals_are_derivatives_of_the_optimal_cost"],
     "models/config.py": ["tests/test_meaning_config.py", "tests/test_config.py"],
-    "models/pension/rules.py": ["tests/test_pension_rules.py"],
-    "models/pension/accounts.py": ["tests/test_accounts.py"],
+    "models/pension/rules.py": ["tests/test_meaning_rules.py", "tests/test_pension_rules.py"],
+    "models/pension/accounts.py": ["tests/test_accounts_meaning.py", "tests/test_accounts.py"],
 }
 #: What the tests need beside the package and the tests themselves.
 ALSO_COPY = ["calibration", "experiments"]
 STATUS_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>[a-z ]+)$")
+FUNCTION_DEF = re.compile(r"^def (\w+)\(", re.M)
 
 
 def tests_for(module: str) -> list[str]:
@@ -94,6 +99,52 @@ def mutmut(work: Path, *args: str, check: bool = True) -> str:
     return out.stdout
 
 
+def mutant_names(work: Path, module: str) -> dict[str, int | None]:
+    """Every mutant of the module with its exit code so far (None: not run), from the file
+    mutmut keeps beside the mutated copy (``mutants/<module>.meta``)."""
+    meta = work / "mutants" / (module + ".meta")
+    return json.loads(meta.read_text())["exit_code_by_key"] if meta.is_file() else {}
+
+
+def sample_names(work: Path, module: str, size: int, seed: int) -> list[str]:
+    """``size`` more mutants drawn at random (``random.Random(seed)``, without replacement)
+    from those not run yet, added to the sample kept in ``<work>/sample.json``. mutmut makes its
+    mutants when it first runs, so a fresh copy first runs the first function's first mutant
+    (outside the sample) to have them made."""
+    if not mutant_names(work, module):
+        first = sorted(FUNCTION_DEF.findall((work / module).read_text()))[0]
+        slug = module.removesuffix(".py").replace("/", ".")
+        mutmut(work, "run", "--max-children", "1", f"{slug}.x_{first}__mutmut_1")
+    todo = sorted(k for k, v in mutant_names(work, module).items() if v is None)
+    drawn = sorted(random.Random(seed).sample(todo, min(size, len(todo))))
+    kept = work / "sample.json"
+    before = json.loads(kept.read_text()) if kept.is_file() else []
+    kept.write_text(json.dumps(sorted(set(before) | set(drawn)), indent=0))
+    return drawn
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson interval of a proportion ``k / n`` (the score of a random sample)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def sample_lines(found: dict[str, str], sample: list[str]) -> list[str]:
+    """The score of the random sample alone, with its 95 % interval: an unbiased estimate of
+    the whole module's score (the mutants run outside the sample may be a biased set)."""
+    done = [found[n] for n in sample if found.get(n) not in (None, "not checked")]
+    k = sum(s in ("killed", "timeout") for s in done)
+    lo, hi = wilson(k, len(done))
+    share = 100 * k / max(len(done), 1)
+    return [f"Random sample (`--sample`): {k} of {len(done)} killed ({share:.1f} %); "
+            f"the module's score lies in {100 * lo:.1f}-{100 * hi:.1f} % (95 % Wilson interval).",
+            ""]
+
+
 def statuses(work: Path) -> dict[str, str]:
     found = {}
     for line in mutmut(work, "results", "--all", "true").splitlines():
@@ -104,7 +155,7 @@ def statuses(work: Path) -> dict[str, str]:
 
 
 def report(module: str, tests: list[str], found: dict[str, str], work: Path,
-           seconds: float) -> str:
+           seconds: float, sample: list[str] | None = None) -> str:
     counts: dict[str, int] = {}
     for status in found.values():
         counts[status] = counts.get(status, 0) + 1
@@ -121,9 +172,10 @@ def report(module: str, tests: list[str], found: dict[str, str], work: Path,
         "",
         f"**{killed} of {total} mutants killed ({score:.1f} %)**"
         + (" (timeouts count as killed)" if counts.get("timeout") else "") + "."
-        + (f" {unrun} more were not run (a partial run: `--only`, or stopped)." if unrun
-           else ""),
+        + (f" {unrun} more were not run (a partial run: `--only`, `--sample`, or stopped)."
+           if unrun else ""),
         "",
+        *(sample_lines(found, sample) if sample else []),
         "| status | mutants |",
         "|---|---|",
         *[f"| {s} | {n} |" for s, n in sorted(counts.items())],
@@ -154,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="GLOB",
                     help="run only the mutants whose names match (mutmut's own selection, e.g. "
                          "'models.config.xǁ*'); the others are reported as not run")
+    ap.add_argument("--sample", type=int, metavar="N",
+                    help="run N mutants drawn at random from those not run yet (with --resume: "
+                         "adds N more) and report the score with its 95 %% interval")
+    ap.add_argument("--seed", type=int, default=17, help="seed of --sample (default 17)")
     ap.add_argument("--report-only", action="store_true",
                     help="write the report of the scratch copy's results without running")
     ap.add_argument("--out", default="results/mutants")
@@ -170,10 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         scratch_copy(module, tests, work, args.timeout)
     print(f"mutmut on {module} with {' '.join(tests)} in {work}", flush=True)
     start = time.perf_counter()
-    if not args.report_only:
-        mutmut(work, "run", "--max-children", str(args.max_children), *(args.only or []))
+    only = args.only or []
+    if args.sample and not args.report_only:
+        only = sample_names(work, module, args.sample, args.seed)
+        print(f"a random sample of {len(only)} mutants (seed {args.seed})", flush=True)
+    if not args.report_only and (only or not args.sample):
+        mutmut(work, "run", "--max-children", str(args.max_children), *only)
     seconds = time.perf_counter() - start
-    text = report(module, tests, statuses(work), work, seconds)
+    kept = work / "sample.json"
+    sample = json.loads(kept.read_text()) if kept.is_file() else None
+    text = report(module, tests, statuses(work), work, seconds, sample)
     out = ROOT / args.out / f"{slug}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

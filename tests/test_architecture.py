@@ -47,7 +47,9 @@ FLOORS = {
 #: the parts (and single modules) whose long functions are checked: what the house split
 #: made; the lower floors are other issues' code (counted, not failed, by :func:`counts`)
 LENGTH_CHECKED = ("cli", "study", "report", "pipeline", "coupling", "catalogue",
-                  "models.demography.derive")
+                  "models.demography.derive",
+                  "models.demography.stochastic", "models.demography.projection",
+                  "models.optimize.report")
 #: Third-party packages that may be imported inside a function: the optional ``mpi`` extra
 #: (``pip install .[mpi]``), absent from a default install.
 OPTIONAL_DEPENDENCIES = ("mpi4py", "mpisppy")

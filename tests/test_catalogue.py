@@ -1,6 +1,7 @@
 """The catalogue of result variables (models/catalogue.py): well formed, the source of every
 variable's attributes, and what readers ask to learn which stages wrote a results file."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,57 @@ def test_a_run_is_described_by_the_catalogue(mc_run, tmp_path):
     assert stages(back) >= {"demography", "accounts", "checks", "monte_carlo", "economy"}
     assert not wrote(back, "optimization")
     assert view.is_monte_carlo(back) and view.has_economy(back)
+
+
+# ------------------------------------------------------------------ CF conventions (issue 11)
+#: What a CF checker (compliance-checker, ``cf:1.11``) finds in a results file and why; every
+#: other check of the checker must pass. Units: CF takes units from UDUNITS, which has no
+#: currency ("yuan"), no counts of people ("persons", "children per woman") and no "fraction
+#: of <base>" (the base is named in the unit so that a table never loses it); these are the
+#: project's units (DESIGN.md "Conventions", models/catalogue.py).
+NOT_UDUNITS = ("yuan", "persons", "pensioners", "children", "fraction of", "utils",
+               "per target", "calendar year", "percentage points", "k per year",
+               "years of output", "per year", "years:")
+CF_EXPECTED = {
+    "§3.1 Units": "units for {name}, \"{units}\" are not recognized by UDUNITS",
+    "§3.3 Standard Name": "Attribute long_name or/and standard_name is highly recommended "
+                          "for variable {name}",
+    "§2.6 Attributes": None,  # no global title, history or Conventions
+}
+
+
+def test_a_results_file_passes_the_cf_checker_but_for_its_units(mc_run, tmp_path):
+    """compliance-checker's CF 1.11 suite on a run's results.nc (skipped when the checker is
+    not installed: ``pip install -e '.[cf]'``, which ``make setup`` tries). Every check passes
+    (names, types, dimensions, coordinates, fill values, standard names where given) except
+    three known kinds, each finding of which is explained: units that UDUNITS does not know
+    (each holding a word of NOT_UDUNITS), coordinate variables without a long_name (the
+    dimension labels), and the absent global title/history/Conventions.
+
+    The checker's time grows with the square of the number of variables (15 s of CPU for the
+    250 of a small baseline run), so it reads one variable of each kind: each distinct
+    (units, dimensions, data type) of the run, with every coordinate they use."""
+    runner = pytest.importorskip("compliance_checker.runner")
+    path, out = tmp_path / "results.nc", tmp_path / "cf.json"
+    kinds = {}
+    for name, var in mc_run.data_vars.items():
+        kinds.setdefault((var.attrs.get("units"), var.dims, var.dtype.kind), name)
+    mc_run[sorted(kinds.values())].to_netcdf(path)
+    runner.CheckSuite.load_all_available_checkers()
+    runner.ComplianceChecker.run_checker(str(path), ["cf:1.11"], 0, "normal",
+                                         output_filename=str(out), output_format="json")
+    report = json.loads(out.read_text())["cf:1.11"]
+    failed = {r["name"]: r["msgs"] for level in ("high", "medium", "low")
+              for r in report[f"{level}_priorities"] if r["value"][0] < r["value"][1]}
+    assert set(failed) <= set(CF_EXPECTED), sorted(set(failed) - set(CF_EXPECTED))
+    back = xr.open_dataset(path)
+    for msg in failed.get("§3.1 Units", []):
+        name = msg.split(",")[0].removeprefix("units for ")
+        units = entry(name).units
+        assert msg == CF_EXPECTED["§3.1 Units"].format(name=name, units=units), msg
+        assert any(word in units for word in NOT_UDUNITS), (name, units)
+    for msg in failed.get("§3.3 Standard Name", []):
+        name = msg.split()[-1]
+        assert msg == CF_EXPECTED["§3.3 Standard Name"].format(name=name), msg
+        assert name in back.coords and name not in CATALOGUE, msg
+    assert len(failed.get("§2.6 Attributes", [])) <= 3

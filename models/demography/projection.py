@@ -43,6 +43,9 @@ def project_cohort_component(
 ) -> dict[str, np.ndarray]:
     """Project a single-age, two-sex population one calendar year at a time.
 
+    Long because the docstring states the whole method; the code is one year loop of about
+    45 lines whose steps (births, survivors, migrants, deaths) share the year's arrays.
+
     For each year ``t`` (sex index 0 = female, 1 = male; ages 0..A-1, the last open):
 
     * births ``B(t) = sum_x f̄(x,t) W(x,t) (1 + s_f(x,t)) / 2`` where ``W`` are women aged ``x``

@@ -319,6 +319,47 @@ def _published(arr: xr.DataArray, years, bounds=BOUNDS) -> np.ndarray:
     return arr.sel(published_year=list(years), bound=list(bounds)).values
 
 
+def _spread_fit_table(fit_years: list, fitted: np.ndarray, e0_model: np.ndarray,
+                      e0_pub: np.ndarray, tfr_model: np.ndarray, tfr_pub: np.ndarray,
+                      mortality: MortalitySpread, fertility: FertilitySpread) -> xr.Dataset:
+    """The fit table of :func:`calibrate_spread`: model and published bounds of e0
+    ``(fit_year, sex, bound)`` and of the TFR ``(fit_year, bound)``, and the fitted parameters."""
+    dims_e0, dims_tfr = ("fit_year", "sex", "bound"), ("fit_year", "bound")
+    return xr.Dataset(
+        {
+            "e0_fit_model": (dims_e0, e0_model,
+                             {"units": "years",
+                              "long_name": "model quantile of e0 (calibrated spread)"}),
+            "e0_fit_published": (dims_e0, e0_pub,
+                                 {"units": "years", "long_name": "WPP 2024 bound of e0"}),
+            "tfr_fit_model": (dims_tfr, tfr_model,
+                              {"units": "children per woman",
+                               "long_name": "model quantile of the TFR (calibrated spread)"}),
+            "tfr_fit_published": (dims_tfr, tfr_pub, {"units": "children per woman",
+                                                      "long_name": "WPP 2024 bound of the TFR"}),
+            "mortality_innovation_sd": ("sex", mortality.innovation_sd,
+                                        {"units": "k per year",
+                                         "long_name": "calibrated s.d. of the annual change of k"}),
+            "mortality_drift_sd": ("sex", mortality.drift_sd,
+                                   {"units": "k per year",
+                                    "long_name": "calibrated s.d. of the drift of k"}),
+            "mortality_longevity_stretch": ("sex", mortality.longevity_stretch,
+                                            {"units": "1", "long_name": "calibrated stretch of the "
+                                             "low-k (long-life) side of the k distribution"}),
+            "fertility_persistence": ((), fertility.persistence,
+                                      {"units": "per year", "long_name": "AR(1) persistence of TFR"}),
+            "fertility_innovation_sd": ((), fertility.innovation_sd,
+                                        {"units": "children per woman",
+                                         "long_name": "s.d. of the annual TFR innovation"}),
+        },
+        coords={"fit_year": fit_years, "sex": list(SEXES), "bound": list(BOUNDS),
+                "bound_probability": ("bound", list(BOUND_PROBABILITIES)),
+                "fit_year_calibrated": ("fit_year", fitted)},
+        attrs={"e0_tolerance_years": E0_TOLERANCE_YEARS, "tfr_tolerance": TFR_TOLERANCE,
+               "jump_off_year": JUMP_OFF_YEAR},
+    )
+
+
 def calibrate_spread(arrays: xr.Dataset, calibration_years=CALIBRATION_YEARS,
                      check_years=CHECK_YEARS) -> SpreadCalibration:
     """Fit the spread of k and of TFR to WPP's published 80 % and 95 % bounds.
@@ -371,40 +412,8 @@ def calibrate_spread(arrays: xr.Dataset, calibration_years=CALIBRATION_YEARS,
     fertility = FertilitySpread(persistence=float(sol.x[0]), innovation_sd=float(sol.x[1]))
     tfr_model = tfr_bounds(tfr_med, horizon, fertility.persistence, fertility.innovation_sd)
 
-    dims_e0, dims_tfr = ("fit_year", "sex", "bound"), ("fit_year", "bound")
-    fit = xr.Dataset(
-        {
-            "e0_fit_model": (dims_e0, np.stack(e0_model, axis=1),
-                             {"units": "years",
-                              "long_name": "model quantile of e0 (calibrated spread)"}),
-            "e0_fit_published": (dims_e0, np.stack(e0_pub, axis=1),
-                                 {"units": "years", "long_name": "WPP 2024 bound of e0"}),
-            "tfr_fit_model": (dims_tfr, tfr_model,
-                              {"units": "children per woman",
-                               "long_name": "model quantile of the TFR (calibrated spread)"}),
-            "tfr_fit_published": (dims_tfr, tfr_pub, {"units": "children per woman",
-                                                      "long_name": "WPP 2024 bound of the TFR"}),
-            "mortality_innovation_sd": ("sex", mortality.innovation_sd,
-                                        {"units": "k per year",
-                                         "long_name": "calibrated s.d. of the annual change of k"}),
-            "mortality_drift_sd": ("sex", mortality.drift_sd,
-                                   {"units": "k per year",
-                                    "long_name": "calibrated s.d. of the drift of k"}),
-            "mortality_longevity_stretch": ("sex", mortality.longevity_stretch,
-                                            {"units": "1", "long_name": "calibrated stretch of the "
-                                             "low-k (long-life) side of the k distribution"}),
-            "fertility_persistence": ((), fertility.persistence,
-                                      {"units": "per year", "long_name": "AR(1) persistence of TFR"}),
-            "fertility_innovation_sd": ((), fertility.innovation_sd,
-                                        {"units": "children per woman",
-                                         "long_name": "s.d. of the annual TFR innovation"}),
-        },
-        coords={"fit_year": fit_years, "sex": list(SEXES), "bound": list(BOUNDS),
-                "bound_probability": ("bound", list(BOUND_PROBABILITIES)),
-                "fit_year_calibrated": ("fit_year", fitted)},
-        attrs={"e0_tolerance_years": E0_TOLERANCE_YEARS, "tfr_tolerance": TFR_TOLERANCE,
-               "jump_off_year": JUMP_OFF_YEAR},
-    )
+    fit = _spread_fit_table(fit_years, fitted, np.stack(e0_model, axis=1), np.stack(e0_pub, axis=1),
+                            tfr_model, tfr_pub, mortality, fertility)
     fit = xr.merge([fit, history], combine_attrs="override")
     return SpreadCalibration(mortality=mortality, fertility=fertility, history=history, fit=fit)
 
@@ -554,6 +563,10 @@ def project_paths(inputs: MedianInputs, k: np.ndarray, tfr: np.ndarray,
                   migration_factor: np.ndarray | None = None, dtype=np.float32
                   ) -> dict[str, np.ndarray]:
     """Cohort-component projection of a chunk of paths, death rates made year by year.
+
+    Long because it is the Monte Carlo's inner kernel: one year loop over work arrays
+    allocated once per chunk, each step writing into them in place; split into functions,
+    every step would take and return a dozen of these buffers.
 
     The equations and their order are those of
     :func:`models.demography.projection.project_cohort_component`, with for path ``p``:

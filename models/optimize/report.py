@@ -15,6 +15,7 @@ from models.optimize.data import (
     mean_of_paths,
     take_paths,
 )
+from models.optimize.lp import InnerSolution
 from models.optimize.solve import (
     PolicyProblem,
     capacity_binding,
@@ -156,16 +157,12 @@ def capacity_results(data: ScenarioData, inner) -> xr.Dataset:
     }, coords={"year": data.years})
 
 
-def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
-               check: dict, voi: dict) -> xr.Dataset:
-    """Labelled results: policy by node and year, recourse and fund by path and year.
-
-    Long because it writes every variable of the solution with its attributes in one
-    Dataset literal (the catalogue's order), which reads better whole."""
-    tree = problem.tree
-    inner = psol.rescue if psol.infeasible else psol.inner
-    years = problem.opt_years
-    nodes = np.arange(tree.n_nodes)
+def _policy_by_node(problem: PolicyProblem, psol: PolicySolution, inner: InnerSolution
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The policy of each node in the years of its stage (NaN elsewhere): pooled rate
+    ``(node, year)``, extra retirement delay in months ``(node, year, category)`` and the
+    indexation share ``(node, year)`` (the calibrated share when that lever is off)."""
+    tree, years = problem.tree, problem.opt_years
     rate = np.full((tree.n_nodes, years.size), np.nan)
     for (n, t), v in inner.tau_node.items():
         rate[n, t] = v
@@ -179,6 +176,17 @@ def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
             own = tree.stage_of_year(years) == tree.stage_of_node[n]
             delay[n, own] = d[own]
             indexation[n, own] = idx[own]
+    return rate, delay, indexation
+
+
+def to_dataset(problem: PolicyProblem, psol: PolicySolution, resim: xr.Dataset,
+               check: dict, voi: dict) -> xr.Dataset:
+    """Labelled results: policy by node and year, recourse and fund by path and year."""
+    tree = problem.tree
+    inner = psol.rescue if psol.infeasible else psol.inner
+    years = problem.opt_years
+    nodes = np.arange(tree.n_nodes)
+    rate, delay, indexation = _policy_by_node(problem, psol, inner)
     paths = problem.population["path"].values
     money = "yuan per year (base-year prices)"
     ds = xr.Dataset(

@@ -39,10 +39,10 @@ from models.report.table import Table
 from models.study import figures as study_figures
 from models.study import golden, page, variants
 from models.study import tables as study_tables
+from models.study.options import SIZES, add_tables_options
 
 log = logging.getLogger(__name__)
 
-SIZES = ("full", "small")
 TABLES_DIR, FIGURES_DIR = "tables", "figures"
 #: Study outputs that are not golden-checked (timings).
 RUN_TIMES = "run_times"
@@ -278,19 +278,6 @@ def tables_command(root: Path, size: str, check: bool, update: bool,
             return 1
         print(f"all {len(made.tables)} tables match the golden ones in {golden_dir}/")
     return 0
-
-
-def add_tables_options(p: argparse.ArgumentParser) -> None:
-    """The options of the ``tables`` command (also ``pension tables``, :mod:`models.cli`)."""
-    p.add_argument("--results-dir", default=None, type=Path,
-                   help="results of the size (default: results or results/<size>)")
-    p.add_argument("--golden-dir", default=None, type=Path,
-                   help="golden tables (default: results/golden/<size>)")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="compare with the golden tables")
-    mode.add_argument("--update-golden", action="store_true",
-                      help="replace the golden tables by these")
-    p.add_argument("--no-figures", action="store_true")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,6 @@ other point and no weighted-sum optimum is at least as good in fiscal burden, co
 and risk and better in one — each point keeps its ε limits, and the set shows a trade-off."""
 
 import numpy as np
-import pytest
 
 from models.catalogue import annotate
 from models.config import OptimizationSettings

@@ -168,7 +168,7 @@ def path_basis(h: highspy.Highs) -> tuple[np.ndarray, np.ndarray]:
 def _chunk_highs(data: ScenarioData, tau: np.ndarray, rescue: bool, phase_one: bool = False
                  ) -> tuple[highspy.Highs, np.ndarray]:
     """A chunk's recourse LP handed to HiGHS; returns it and the cost ``[n, 6T]``."""
-    n, T = data.n_paths, len(data.years)
+    n = data.n_paths
     paths = np.arange(n)
     matrix = sp.kron(sp.identity(n, format="csr"), path_matrix(data), format="csc")
     c_lo, c_hi = path_cols_bounds(data, paths, rescue or phase_one)

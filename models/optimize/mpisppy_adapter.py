@@ -707,7 +707,6 @@ def _experiment_inputs(experiment: str | Path) -> tuple[ScenarioData, ScenarioTr
                                           "age": inputs.ages, "sex": list(SEXES)})
     else:
         population = median.expand_dims(path=[0])
-    base = cal.demography.base_year.value
     years, ages = median["year"].values, median["age"].values
     schedule = retirement_schedule(years, ages, exp.optimization.regime, cal.pension)
     fit = calibrate_base_year(median, schedule, cal.pension, cal.finances)

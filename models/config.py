@@ -647,8 +647,8 @@ class ObjectiveWeights(Strict):
     # discount at discount_rate ("fixed") or at the economy's real interest rate
     # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
     # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py)
-    discount: Literal["fixed", "interest_rate"] = "fixed"
-    delay_price: Literal["fixed", "wage_indexed"] = "fixed"
+    discount: Literal["fixed", "interest_rate"] = "interest_rate"
+    delay_price: Literal["fixed", "wage_indexed"] = "wage_indexed"
     # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
     # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
     lever_smoothing: Literal["none", "gbh"] = "none"

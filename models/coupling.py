@@ -239,20 +239,23 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
-    prices = (paired_prices(transition_under(economy, cal, settings.regime), years, cal)
-              if paired else None)
+    transition = transition_under(economy, cal, settings.regime) if paired else None
+    prices = paired_prices(transition, years, cal) if paired else None
+    # the discount rate under objective.discount = "interest_rate": the economy's r(t)
+    rate = transition["interest_rate"] if paired else None
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
     for iteration in range(settings.pairing_max_iterations if paired else 1):
         t0 = time.perf_counter()
-        out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers)
+        out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers,
+                                    interest_rate=rate)
         start = out.solution.levers if out.solution is not None else None
         out.solution = optimize_policy(out.problem, start=start)
         out.search_s += time.perf_counter() - t0
         if not paired:
             break
-        new = paired_prices(transition_under(economy, cal, settings.regime,
-                                             *expected_policy(out.problem, out.solution)),
-                            years, cal)
+        transition = transition_under(economy, cal, settings.regime,
+                                      *expected_policy(out.problem, out.solution))
+        new = paired_prices(transition, years, cal)
         wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
         return_change = float(np.max(np.abs(new[1] - prices[1])))
         out.history.append({"iteration": iteration + 1,
@@ -264,4 +267,5 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
             break
         theta = settings.pairing_damping
         prices = tuple(p + theta * (n - p) for p, n in zip(prices, new))
+        rate = rate + theta * (transition["interest_rate"] - rate)
     return out

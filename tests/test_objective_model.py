@@ -57,7 +57,8 @@ def test_the_study_problem_discounts_at_the_interest_rate_and_indexes_the_delay_
         return setup_problem(calibration, OptimizationSettings.model_validate(
             {"objective": objective}), populations.isel(path=[0, 1]), fit)
 
-    fixed, market = problem(), problem(discount="interest_rate")
+    fixed = problem(delay_price="fixed", discount="fixed")
+    market = problem(discount="interest_rate")
     rate = calibration.economy.targets.interest_rate.value
     assert market.discount[1] == pytest.approx(1 / (1 + rate), rel=1e-12)
     assert fixed.discount[1] == pytest.approx(1 / 1.03, rel=1e-12)

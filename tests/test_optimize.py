@@ -6,10 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models.config import OptimizationSettings
+from models.config import CATEGORIES, OptimizationSettings
 from models.optimize.data import ScenarioData
 from models.optimize.report import exactness, resimulate, value_of_information
-from models.optimize.solve import optimize_policy, setup_problem, solve_inner
+from models.optimize.solve import optimize_policy, rates_for, setup_problem, solve_inner
 
 
 def _tiny(settings: OptimizationSettings, **over) -> ScenarioData:
@@ -245,3 +245,26 @@ def test_delay_gradient_matches_finite_differences_on_several_paths(calibration,
         fd = solve_inner(scenario_data(problem, moved), duals=False).objective - sol.objective
         assert np.sign(fd) == np.sign(grad[0, k, c])
         assert fd == pytest.approx(grad[0, k, c], rel=0.25)
+
+
+def test_a_delay_from_the_first_decision_year_never_moves_a_retirement_before_it(
+        calibration, populations, fit):
+    """The law's flexible window lets a cohort facing a later statutory age retire up to three
+    years early; a delay decided in the first decision year must still leave every year before
+    it as it was (the fund at the start of the optimized years is history), while the
+    optimized years move."""
+    problem = setup_problem(calibration, _settings(), populations.isel(path=[0]), fit)
+    delay = np.zeros((len(problem.years), len(CATEGORIES)))
+    delay[problem.opt_mask] = 36.0
+    moved, zero = rates_for(problem, delay), problem.cache["zero_rates"]
+    past = problem.years[~problem.opt_mask]
+    for name in ("pension_share", "pension_share_jan", "retirement_age"):
+        np.testing.assert_array_equal(moved.schedule[name].sel(year=past).values,
+                                      zero.schedule[name].sel(year=past).values, err_msg=name)
+    for name, values in moved.rates.data_vars.items():
+        if "year" in values.dims:
+            np.testing.assert_array_equal(values.sel(year=past).values,
+                                          zero.rates[name].sel(year=past).values, err_msg=name)
+    first = problem.opt_years[:5]
+    assert not np.array_equal(moved.schedule["pension_share"].sel(year=first).values,
+                              zero.schedule["pension_share"].sel(year=first).values)

@@ -238,19 +238,39 @@ def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
                  cal: Calibration, fit: BaseYearFit, regime: str,
                  weights_population: xr.DataArray,
                  wage_index: xr.DataArray | None = None,
-                 indexation_share: np.ndarray | None = None) -> PolicyRates:
+                 indexation_share: np.ndarray | None = None,
+                 past: tuple[xr.Dataset, int] | None = None) -> PolicyRates:
     """Schedule and per-person rates under a delay path ``[year, category]`` (months) and an
     indexation share path ``[year]`` (None: the calibrated share), with the calibration's
-    wage path or the economy's ``wage_index[year]``."""
+    wage path or the economy's ``wage_index[year]``.
+
+    ``past = (schedule, first_year)``: the schedule of the years before ``first_year`` (the
+    first decision year) is that one (the policy before any decision), whatever the delay: a
+    delay decided in ``first_year`` cannot move a retirement that happened before it (the
+    2024 law's flexible window lets a cohort facing a later statutory age retire up to three
+    years early, which would otherwise reach back into the past)."""
     lever = xr.DataArray(delay_months, dims=("year", "category"),
                          coords={"year": years, "category": list(CATEGORIES)})
     schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever)
+    if past is not None:
+        schedule = with_past(schedule, *past)
     share = (None if indexation_share is None
              else xr.DataArray(indexation_share, dims="year", coords={"year": years}))
     rates = account_rates(schedule, fit, cal.pension, cal.finances, weights_population,
                           wage_index=wage_index, indexation_share=share)
     return PolicyRates(delay=np.asarray(delay_months), rates=rates, schedule=schedule,
                        indexation_share=indexation_share)
+
+
+def with_past(schedule: xr.Dataset, past: xr.Dataset, first_year: int) -> xr.Dataset:
+    """``schedule`` with every variable taken from ``past`` in the years before
+    ``first_year``."""
+    before = schedule["year"].values[schedule["year"].values < first_year]
+    out = schedule.copy(deep=True)
+    for name in out.data_vars:
+        if "year" in out[name].dims:
+            out[name].loc[{"year": before}] = past[name].sel(year=before)
+    return out
 
 
 def flows_from_rates(pop_c: np.ndarray, rates: xr.Dataset, fit: BaseYearFit,

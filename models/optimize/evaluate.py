@@ -110,16 +110,18 @@ def fresh_problem(problem: PolicyProblem, fresh: PolicyProblem, same_tree: bool 
 def outer_cost_by_path(problem: PolicyProblem, levers: Levers) -> np.ndarray:
     """Each path's delay and indexation cost (yuan), the terms of ``ScenarioData.outer_cost``
     path by path (their probability-weighted sum is it):
-    ``w_d Σ_t δ_t Σ_c retiring[p,t,c] delay[t,c] + w_i Σ_t δ_t (E_calibrated − E)[p,t]``."""
+    ``Σ_t w_d[t] δ_t Σ_c retiring[p,t,c] delay[t,c] + w_i Σ_t δ_t (E_calibrated − E)[p,t]``
+    (``w_d[t]``: the problem's price of delay per year)."""
     s = problem.settings.objective
+    w_delay = problem.delay_price_per_year(problem.settings)
     opt = problem.opt_mask
     zero = problem.cache["zero_rates"].rates
     out = np.zeros(problem.tree.n_paths)
     for _, paths, delay, share in leaf_paths(problem, levers):
         for p in paths:
             retiring = new_retirees(problem.pop_c[p:p + 1], zero, problem.years)[opt]
-            out[p] = s.delay_cny_per_person_month * float(
-                np.sum(problem.discount[:, None] * retiring * delay[opt]))
+            out[p] = float(np.sum((w_delay * problem.discount)[:, None] * retiring
+                                  * delay[opt]))
         if share is not None:
             pop = problem.pop_c[paths]
             _, ex = flows_from_rates(pop, rates_for(problem, delay, share).rates, problem.fit,
@@ -262,7 +264,8 @@ class OutOfSample:
         out = {"cost": mean_interval(self.sp.cost_cny, self.level),
                "paid_in_full": probability_interval(int(self.sp.paid.sum()), self.sp.paid.size,
                                                     self.level),
-               "transfers": mean_interval(self.sp.transfer_cny @ self.discount, self.level)}
+               "transfers": mean_interval(self.sp.transfer_cny @ self.discount, self.level),
+               "excess": mean_interval(self.sp.excess_cny @ self.discount, self.level)}
         if self.ev is not None:
             out["vss"] = paired_difference_interval(self.ev.cost_cny, self.sp.cost_cny,
                                                     self.level)

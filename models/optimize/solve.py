@@ -507,7 +507,9 @@ def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | Non
         problem.cache[key] = policy_rates(delay, problem.years, problem.ages, problem.cal,
                                           problem.fit, problem.settings.regime,
                                           problem.weights_population, problem.wage_index,
-                                          indexation_share=share)
+                                          indexation_share=share, past=(
+                                              problem.cache["zero_rates"].schedule,
+                                              int(problem.opt_years[0])))
     return problem.cache[key]
 
 

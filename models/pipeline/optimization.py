@@ -173,7 +173,8 @@ def _prices(problem: PolicyProblem):
 #: The out-of-sample statistics (``statistic`` coordinate) and their estimates' keys in
 #: :meth:`models.optimize.evaluate.OutOfSample.estimates`.
 STATISTICS = {"expected_cost_cny": "cost", "paid_in_full_probability": "paid_in_full",
-              "expected_transfers_cny": "transfers", "vss_cny": "vss", "evpi_cny": "evpi",
+              "expected_transfers_cny": "transfers", "expected_excess_cny": "excess",
+              "vss_cny": "vss", "evpi_cny": "evpi",
               "optimality_gap_cny": "optimality_gap"}
 
 
@@ -222,4 +223,5 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         "oos_paths": ((), int(n_fresh)),
         "oos_extra_transfer_mean_cny": ("year", oos.sp.transfer_cny.mean(axis=0)),
         "oos_reserve_draw_mean_cny": ("year", oos.sp.draw_cny.mean(axis=0)),
+        "oos_excess_mean_cny": ("year", oos.sp.excess_cny.mean(axis=0)),
     }, coords={"statistic": list(STATISTICS), "year": years})

@@ -32,10 +32,14 @@ from models.report.view import (
 ANSWER_YEARS = (2030, 2035, 2040, 2050, 2060, 2070, 2080, 2090, 2100)
 #: Labels of the out-of-sample statistics (``statistic`` coordinate of results.nc).
 STATISTIC_LABELS = {
-    "expected_cost_cny": "expected discounted cost (trillion yuan)",
+    "expected_cost_cny": "expected discounted cost: the objective, money beyond the fiscal "
+                         "capacity weighted by its penalty (trillion yuan)",
     "paid_in_full_probability": "probability that every pension is paid in full within the "
                                 "fiscal capacity (no money beyond the levers)",
-    "expected_transfers_cny": "expected discounted extra transfers (trillion yuan)",
+    "expected_transfers_cny": "expected discounted extra transfers within the fiscal capacity "
+                              "(trillion yuan)",
+    "expected_excess_cny": "expected discounted money beyond the fiscal capacity (trillion "
+                           "yuan)",
     "vss_cny": "value of the stochastic solution, EV policy - SP policy (trillion yuan)",
     "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
     "optimality_gap_cny": "optimality gap, Mak-Morton-Wood upper bound (trillion yuan)",
@@ -262,7 +266,8 @@ def _gdp(ds: xr.Dataset) -> xr.DataArray | None:
 def answer_frame(ds: xr.Dataset) -> Table:
     """The study's answer for this experiment, read first: by year, the retirement age by
     category, the pooled rate, the indexation (when a lever), reserve use and the extra
-    transfers in % of GDP, in sample and on fresh paths."""
+    transfers in % of GDP (within the fiscal capacity, and the money beyond it when the run
+    has one), in sample and on fresh paths."""
     rate = ds["resim_pooled_rate"].dropna("year", how="all")
     years = [y for y in ANSWER_YEARS if y in rate["year"].values]
     paths = ds["opt_fund_balance_cny"].notnull().any("year")
@@ -285,16 +290,22 @@ def answer_frame(ds: xr.Dataset) -> Table:
     columns["reserve assets (bn yuan)"] = assets.sel(year=years).values / BILLION
     formats += [",.0f", ",.0f"]
     gdp = _gdp(ds)
-    transfer = {"in sample": ds["opt_extra_transfer_cny"].where(paths, drop=True).mean("path")}
+    transfer = {"transfers, in sample": ds["opt_extra_transfer_cny"].where(paths, drop=True)
+                .mean("path")}
     if wrote(ds, "optimization_out_of_sample"):
-        transfer["fresh paths"] = ds["oos_extra_transfer_mean_cny"]
+        transfer["transfers, fresh paths"] = ds["oos_extra_transfer_mean_cny"]
+    if "opt_excess_over_capacity_cny" in ds:  # money beyond the fiscal capacity
+        transfer["beyond capacity, in sample"] = ds["opt_excess_over_capacity_cny"].where(
+            paths, drop=True).mean("path")
+        if "oos_excess_mean_cny" in ds:
+            transfer["beyond capacity, fresh paths"] = ds["oos_excess_mean_cny"]
     for label, values in transfer.items():
         if gdp is not None:
-            columns[f"transfers, {label} (% of GDP)"] = [
+            columns[f"{label} (% of GDP)"] = [
                 100 * float(values.sel(year=y) / gdp.sel(year=y)) for y in years]
             formats.append(".2f")
         else:
-            columns[f"transfers, {label} (bn yuan)"] = values.sel(year=years).values / BILLION
+            columns[f"{label} (bn yuan)"] = values.sel(year=years).values / BILLION
             formats.append(",.0f")
     gdp_note = ("GDP: the economy's on the median path" if gdp is not None and "opt_gdp_cny"
                 not in ds else "GDP: mean over paths" if gdp is not None else "no GDP in this run")
@@ -310,7 +321,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
     rows = []
     if wrote(ds, "optimization_out_of_sample"):
         rows += [[label, statistic_text(ds, name)] for name, label in STATISTIC_LABELS.items()
-                 if not math.isnan(float(ds["oos_value"].sel(statistic=name)))]
+                 if name in ds["statistic"].values
+                 and not math.isnan(float(ds["oos_value"].sel(statistic=name)))]
     if wrote(ds, "optimization_certificate"):
         rows.append(["search", certificate_text(ds)])
     paths = int(ds["oos_paths"]) if "oos_paths" in ds else 0

@@ -43,7 +43,7 @@ import xarray as xr
 from models.config import CATEGORIES, FinancesCalibration, PensionCalibration
 from models.pension.accounts import BaseYearFit, account_rates, retirement_schedule
 
-__all__ = ["PensionBook", "pension_book", "book_flows", "per_kind_person"]
+__all__ = ["PensionBook", "pension_book", "book_flows", "per_kind_person", "rebuild_book"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,20 @@ class PensionBook:
     fit: BaseYearFit
     pension: PensionCalibration
     finances: FinancesCalibration
+
+    def __reduce__(self):
+        """Pickled with the calibrations as JSON (their generic ``Param`` fields do not pickle),
+        so a book reaches worker processes (:mod:`models.parallel`)."""
+        return (rebuild_book, (self.schedule, self.fit, type(self.pension),
+                               self.pension.model_dump_json(), type(self.finances),
+                               self.finances.model_dump_json()))
+
+
+def rebuild_book(schedule: xr.Dataset, fit: BaseYearFit, pension_type: type, pension_json: str,
+                 finances_type: type, finances_json: str) -> PensionBook:
+    """The :class:`PensionBook` of :meth:`PensionBook.__reduce__`'s pickle."""
+    return PensionBook(schedule, fit, pension_type.model_validate_json(pension_json),
+                       finances_type.model_validate_json(finances_json))
 
 
 def pension_book(years, ages, regime: str, fit: BaseYearFit, pension: PensionCalibration,

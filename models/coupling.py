@@ -38,7 +38,12 @@ from models.economy import (
     with_residents_reform,
 )
 from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
-from models.pension import calibrate_base_year, project_accounts, retirement_schedule
+from models.pension import (
+    calibrate_base_year,
+    category_population,
+    project_accounts,
+    retirement_schedule,
+)
 from models.pension.accounts import BaseYearFit
 from models.pension.book import pension_book
 from models.pension.returns import fund_returns
@@ -153,7 +158,8 @@ def with_pension_book(params, ctx: EconomyContext, cal: Calibration, policy: Pol
     years = ctx.base_year + np.arange(TRANSITION_HORIZON + 1)
     ages = np.arange(params.first_age, params.last_age + 1)
     book = pension_book(years, ages, regime, regime_fit(ctx, cal, regime), cal.pension,
-                        cal.finances, policy.extra_delay_months)
+                        cal.finances, policy.extra_delay_months,
+                        weights=category_population(ctx.population, cal.pension))
     return params.replace(pension_book=book)
 
 

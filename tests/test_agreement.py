@@ -3,6 +3,8 @@ population, pooled rate and indexation) the OLG economy's pensioners, contributi
 expenditure are the accounts' (issue 13), and the fiscal closure is stated once (the
 calibrated subsidy rule plus an explicit extra transfer)."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,14 @@ def test_book_flows_hand_case(calibration, fit):
     assert two["contributions"][0, 1].sum() == pytest.approx(2 * one["contributions"][0, 1].sum(),
                                                              rel=1e-12)
     np.testing.assert_array_equal(one["pensioners"], two["pensioners"])
+
+
+def test_book_reaches_worker_processes(calibration, fit):
+    """A book pickles (Monte Carlo price workers receive it) and gives the same flows."""
+    years, ages = np.array([2021, 2022]), np.arange(20, 101)
+    book = pension_book(years, ages, "law_2024", fit, calibration.pension, calibration.finances)
+    again = pickle.loads(pickle.dumps(book))
+    pop = np.ones((1, 2, ages.size, 3))
+    args = (pop, np.array([[1.0, 1.05]]), np.full(2, 0.16), np.full(2, 0.6))
+    for key, value in book_flows(book, *args).items():
+        np.testing.assert_array_equal(book_flows(again, *args)[key], value)

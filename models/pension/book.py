@@ -43,7 +43,7 @@ import xarray as xr
 from models.config import CATEGORIES, FinancesCalibration, PensionCalibration
 from models.pension.accounts import BaseYearFit, account_rates, retirement_schedule
 
-__all__ = ["PensionBook", "pension_book", "book_flows", "per_kind_person"]
+__all__ = ["PensionBook", "pension_book", "book_flows", "per_kind_person", "rebuild_book"]
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,44 @@ class PensionBook:
     fit: BaseYearFit
     pension: PensionCalibration
     finances: FinancesCalibration
+    # [year, age, category] persons weighing the open age group's average pension (the median
+    # demography, so a Monte Carlo path's flows do not depend on the other paths of its chunk);
+    # None: the first path of the population given
+    weights: np.ndarray | None = None
+
+    def __reduce__(self):
+        """Pickled with the calibrations as JSON (their generic ``Param`` fields do not pickle),
+        so a book reaches worker processes (:mod:`models.parallel`)."""
+        return (rebuild_book, (self.schedule, self.fit, type(self.pension),
+                               self.pension.model_dump_json(), type(self.finances),
+                               self.finances.model_dump_json(), self.weights))
+
+
+def rebuild_book(schedule: xr.Dataset, fit: BaseYearFit, pension_type: type, pension_json: str,
+                 finances_type: type, finances_json: str,
+                 weights: np.ndarray | None = None) -> PensionBook:
+    """The :class:`PensionBook` of :meth:`PensionBook.__reduce__`'s pickle."""
+    return PensionBook(schedule, fit, pension_type.model_validate_json(pension_json),
+                       finances_type.model_validate_json(finances_json), weights)
 
 
 def pension_book(years, ages, regime: str, fit: BaseYearFit, pension: PensionCalibration,
                  finances: FinancesCalibration,
-                 extra_delay_months: xr.DataArray | None = None) -> PensionBook:
+                 extra_delay_months: xr.DataArray | None = None,
+                 weights: xr.DataArray | None = None) -> PensionBook:
     """The book of ``regime`` (with the policy's ``extra_delay_months[year, category]``) over
-    ``years`` (the first is the base year) and ``ages`` (the economy's)."""
-    schedule = retirement_schedule(np.asarray(years), np.asarray(ages), regime, pension,
-                                   extra_delay_months)
-    return PensionBook(schedule=schedule, fit=fit, pension=pension, finances=finances)
+    ``years`` (the first is the base year) and ``ages`` (the economy's); ``weights[year, age,
+    category]`` (e.g. the median population by category; years after its last hold its last)
+    weigh the open age group (:attr:`PensionBook.weights`)."""
+    years, ages = np.asarray(years), np.asarray(ages)
+    schedule = retirement_schedule(years, ages, regime, pension, extra_delay_months)
+    held = None
+    if weights is not None:
+        known = weights["year"].values
+        held = weights.sel(year=np.clip(years, known[0], known[-1]), age=ages).transpose(
+            "year", "age", "category").values
+    return PensionBook(schedule=schedule, fit=fit, pension=pension, finances=finances,
+                       weights=held)
 
 
 def book_flows(book: PensionBook, population_c: np.ndarray, wage_index: np.ndarray,
@@ -73,7 +101,8 @@ def book_flows(book: PensionBook, population_c: np.ndarray, wage_index: np.ndarr
     """Cell flows of the scheme, yuan a year at base-year prices, ``[B, T, A, C]``.
 
     ``population_c[P, T, A, C]`` persons by year, age (the schedule's) and category on 1
-    January (``P`` is 1 or ``B``; path 0 weighs the open age group's average pension);
+    January (``P`` is 1 or ``B``; the book's ``weights``, else path 0, weigh the open age
+    group's average pension);
     ``wage_index[B, T]`` the average wage relative to the base year; ``pooled_rate[T]`` and
     ``indexation_share[T]`` the policy's. Returns ``insured``, ``pensioners`` (persons),
     ``contributions`` and ``expenditure`` (yuan) ``[B, T, A, C]`` and ``subsidy`` ``[B, T]``
@@ -83,7 +112,9 @@ def book_flows(book: PensionBook, population_c: np.ndarray, wage_index: np.ndarr
     years = sched["year"].values
     pension = book.pension
     coords = {"year": years, "age": sched["age"].values, "category": list(CATEGORIES)}
-    weights = xr.DataArray(population_c[0], dims=("year", "age", "category"), coords=coords)
+    base_weights = (population_c[0] if book.weights is None
+                    else book.weights[:len(years)])
+    weights = xr.DataArray(base_weights, dims=("year", "age", "category"), coords=coords)
     index = xr.DataArray(np.asarray(wage_index, dtype=float), dims=("batch", "year"),
                          coords={"year": years})
     share = xr.DataArray(np.asarray(indexation_share, dtype=float), dims="year",

@@ -165,18 +165,12 @@ def tornado(population: xr.DataArray, cal: Calibration) -> xr.Dataset:
     return out
 
 
-def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
-             timings: dict | None = None, files: dict | None = None) -> xr.Dataset:
-    """An experiment as one labelled Dataset (no I/O): the median projection, the Monte Carlo
-    paths if asked, and the optimal policy if the experiment has an ``[optimization]`` table.
-    Text files to write beside the results (the solver log) are put in ``files``."""
-    timings = {} if timings is None else timings
-    files = {} if files is None else files
-    with timed(timings, "demography_s"):
-        demography = stochastic.median_demography(arrays, exp.demography)
-    population = demography["population"]
+def regime_accounts(exp: Experiment, cal: Calibration, population: xr.DataArray,
+                    timings: dict) -> tuple[xr.Dataset, xr.Dataset, list, list, list]:
+    """The pension accounts of every regime of the experiment on one population: the accounts
+    ``[regime, year, ...]``, the base-year fits as a Dataset ``[regime]``, and per regime the
+    accounts, the fit and the retirement schedule."""
     years, ages = population["year"].values, population["age"].values
-    base = cal.demography.base_year.value
     per_regime, fits, schedules = [], [], []
     with timed(timings, "pension_accounts_s"):
         for regime in exp.projection.regimes:
@@ -195,12 +189,30 @@ def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     accounts.attrs = {}
     for name in ("average_wage_cny", "fiscal_subsidy_cny"):
         accounts[name] = per_regime[0][name]
-    milestones = fund_milestones(accounts)
     fit_vars = {
         f.name: ("regime", [getattr(fit, f.name) for fit in fits])
         for f in dataclasses.fields(fits[0])
     }
     fit_ds = xr.Dataset(fit_vars, coords={"regime": regime_dim})
+    return accounts, fit_ds, per_regime, fits, schedules
+
+
+def simulate(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
+             timings: dict | None = None, files: dict | None = None) -> xr.Dataset:
+    """An experiment as one labelled Dataset (no I/O): the median projection, the Monte Carlo
+    paths if asked, and the optimal policy if the experiment has an ``[optimization]`` table.
+    Text files to write beside the results (the solver log) are put in ``files``."""
+    timings = {} if timings is None else timings
+    files = {} if files is None else files
+    with timed(timings, "demography_s"):
+        demography = stochastic.median_demography(arrays, exp.demography)
+    population = demography["population"]
+    years, ages = population["year"].values, population["age"].values
+    base = cal.demography.base_year.value
+    accounts, fit_ds, per_regime, fits, schedules = regime_accounts(exp, cal, population,
+                                                                    timings)
+    regime_dim = accounts["regime"]
+    milestones = fund_milestones(accounts)
     result = xr.merge([demography, accounts, milestones, fit_ds,
                        demographic_checks(demography, accounts, cal),
                        base_year_fit(accounts, cal),

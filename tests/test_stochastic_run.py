@@ -125,7 +125,8 @@ def test_deterministic_run_still_writes_its_tables(tmp_path):
     ds = read_results(run_dir)
     assert "path" not in ds.dims
     assert [t.name for t in render.run_tables(ds)] == [
-        "base_year_fit", "checks", "finances_pre_2024", "finances_law_2024", "milestones",
+        "base_year_fit", "checks", "validation", "identification", "finances_pre_2024",
+        "finances_law_2024", "milestones",
         "economy_base_year_fit", "economy_paths", "milestones_both_prices", "welfare_cev"]
     assert (run_dir / "tables" / "finances_law_2024.csv").is_file()
     assert (run_dir / "figures" / "months_payable.png").is_file()

@@ -367,15 +367,14 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     problem = PolicyProblem(
         cal=cal, settings=settings, fit=fit, tree=tree, years=years, ages=ages,
         opt_mask=opt_mask, pop_c=pop_c, weights_population=weights, population=population,
-        knot_yrs=knots, knot_owner_stage=np.maximum(tree.stage_of_year(knots), 0),
+        knot_yrs=knots, knot_owner_stage=knot_owner_stages(tree, knots),
         max_knot_delay=max_delay, interp=interpolation_weights(knots, opt_years),
         balance_start=np.broadcast_to(balance_start, (tree.n_paths,)).copy(),
         reserve_start=np.broadcast_to(reserve_start, (tree.n_paths,)).copy(),
         discount=discount, fund_return=r_fund, wage_index=wage_index,
         reserve_return=r_reserve,
         index_knot_yrs=index_knots,
-        index_owner_stage=np.maximum(tree.stage_of_year(index_knots), 0).astype(int)
-        if index_knots.size else np.zeros(0, dtype=int),
+        index_owner_stage=knot_owner_stages(tree, index_knots),
         index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
         else np.zeros((opt_years.size, 0)),
         index_bounds=(lever.floor_wage_share, ceiling), workers=workers,
@@ -417,6 +416,19 @@ def start_levers(problem: PolicyProblem) -> Levers:
     share = float(np.clip(problem.calibrated_indexation, lo, hi))
     return Levers(np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES))),
                   np.full((problem.tree.n_nodes, len(problem.index_knot_yrs)), share))
+
+
+def knot_owner_stages(tree: ScenarioTree, knot_yrs: np.ndarray) -> np.ndarray:
+    """The stage that decides each knot of a piecewise-linear lever path: the stage of the
+    first year the knot's value reaches, the year after the previous knot (the knot's own
+    year for the first). A knot owned by the stage of its own year would reach back, through
+    the interpolation, into the years of the stage before it, and a decision there would
+    depend on a later node (see tests/test_optimize.py, non-anticipativity)."""
+    knot_yrs = np.asarray(knot_yrs, dtype=int)
+    if knot_yrs.size == 0:
+        return np.zeros(0, dtype=int)
+    reach = np.concatenate([knot_yrs[:1], knot_yrs[:-1] + 1])
+    return np.maximum(tree.stage_of_year(reach), 0).astype(int)
 
 
 def _chain_values(problem: PolicyProblem, values: np.ndarray, owner_stage: np.ndarray

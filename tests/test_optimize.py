@@ -9,7 +9,13 @@ import pytest
 from models.config import CATEGORIES, OptimizationSettings
 from models.optimize.data import ScenarioData
 from models.optimize.report import exactness, resimulate, value_of_information
-from models.optimize.solve import optimize_policy, rates_for, setup_problem, solve_inner
+from models.optimize.solve import (
+    optimize_policy,
+    rates_for,
+    setup_problem,
+    solve_inner,
+    solve_inner_pyomo,
+)
 
 
 def _tiny(settings: OptimizationSettings, **over) -> ScenarioData:
@@ -268,3 +274,15 @@ def test_a_delay_from_the_first_decision_year_never_moves_a_retirement_before_it
     first = problem.opt_years[:5]
     assert not np.array_equal(moved.schedule["pension_share"].sel(year=first).values,
                               zero.schedule["pension_share"].sel(year=first).values)
+
+
+def test_the_reserve_earns_the_return_rules_path_year_by_year():
+    """No draws: the NSSF grows by the return of each year, A_t = (1 + r_A[t]) A_{t-1} from
+    A_0 = 2 (r_A = 10 % then 50 %: A = 2.2, 3.3), in the arrays LP and the Pyomo reference;
+    without a path the calibrated scalar holds every year."""
+    data = _tiny(TINY_SETTINGS, reserve_start=np.array([2.0]), reserve_return=0.04,
+                 reserve_return_path=np.array([0.1, 0.5]))
+    for sol in (solve_inner(data), solve_inner_pyomo(data)):
+        np.testing.assert_allclose(sol.A[0], [2.2, 3.3], rtol=1e-9)
+    flat = solve_inner(replace(data, reserve_return_path=None))
+    np.testing.assert_allclose(flat.A[0], [2.08, 2.08 * 1.04], rtol=1e-9)

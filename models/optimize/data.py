@@ -77,7 +77,7 @@ class ScenarioData:
     # share: w · Σ_p π_p Σ_t δ_t (E_calibrated − E) (constant in the LP)
     indexation_cost: float = 0.0
     # [T] the NSSF's real return per optimized year from the return rule
-    # (models.pension.returns.fund_returns); the LP still reads the scalar reserve_return
+    # (models.pension.returns.fund_returns); None: the scalar reserve_return every year
     reserve_return_path: np.ndarray | None = None
     # basis Φ[path, year, j] of the reserve-draw decision rule D = Σ_j Φ θ[year, j]
     # (models/optimize/rules.py); None: one free draw per path and year
@@ -98,6 +98,14 @@ class ScenarioData:
     def outer_cost(self) -> float:
         """Cost (yuan) of the outer levers, constant in the inner LP: delay and indexation."""
         return self.delay_cost + self.indexation_cost + self.smoothing_cost
+
+
+def reserve_returns(data: ScenarioData) -> np.ndarray:
+    """The NSSF's real return per optimized year ``[T]``: the return rule's path when the data
+    has one, else the calibrated ``reserve_return`` every year."""
+    if data.reserve_return_path is not None:
+        return np.asarray(data.reserve_return_path, dtype=float)
+    return np.full(len(data.years), float(data.reserve_return))
 
 
 def constraint_variant(data: ScenarioData) -> str:

@@ -37,7 +37,13 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from models.optimize.data import MONEY_SCALE, ScenarioData, capacity_applies, constraint_variant
+from models.optimize.data import (
+    MONEY_SCALE,
+    ScenarioData,
+    capacity_applies,
+    constraint_variant,
+    reserve_returns,
+)
 from models.optimize.rules import rule_applies, with_rule_rows
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate (as in the Pyomo model)
@@ -175,7 +181,7 @@ def path_matrix(data: ScenarioData) -> sp.csr_matrix:
     for name in ("D", "X", "U", "R"):
         put(t, col[name], -1.0)
     put(T + t, col["A"], 1.0)
-    put(T + t[1:], col["A"][:-1], -(1.0 + data.reserve_return))
+    put(T + t[1:], col["A"][:-1], -(1.0 + reserve_returns(data)[1:]))
     put(T + t, col["D"], 1.0)
     put(np.array([2 * T, 2 * T]), np.array([col["B"][-1], col["A"][-1]]), 1.0)
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
@@ -192,7 +198,7 @@ def path_rows_bounds(data: ScenarioData, paths: np.ndarray, tau: np.ndarray | No
     rate = data.individual_account_rate + (0.0 if tau is None else tau)
     rhs[:, :T] = cb * rate + data.subsidy[None, :] - ex
     rhs[:, 0] += (1.0 + data.fund_return[0]) * data.balance_start[paths]
-    rhs[:, T] = (1.0 + data.reserve_return) * data.reserve_start[paths]
+    rhs[:, T] = (1.0 + reserve_returns(data)[0]) * data.reserve_start[paths]
     lower, upper = rhs.copy(), rhs.copy()
     lower[:, 2 * T] = data.settings.constraints.horizon_months_target / 12.0 * ex[:, -1]
     upper[:, 2 * T] = INF

@@ -32,7 +32,13 @@ from collections.abc import Callable
 import numpy as np
 import pyomo.environ as pyo
 
-from models.optimize.data import MONEY_SCALE, ScenarioData, capacity_applies, constraint_variant
+from models.optimize.data import (
+    MONEY_SCALE,
+    ScenarioData,
+    capacity_applies,
+    constraint_variant,
+    reserve_returns,
+)
 from models.optimize.rules import add_rule_pyomo, rule_applies
 
 RATE_POINT = 0.01  # one percentage point of the pooled rate
@@ -62,7 +68,7 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
     if rescue or limited:
         block.R = pyo.Var(T, domain=pyo.NonNegativeReals)
     cb, ex = data.contribution_base[p], data.expenditure[p]
-    r, ra, tia = data.fund_return, data.reserve_return, data.individual_account_rate
+    r, ra, tia = data.fund_return, reserve_returns(data), data.individual_account_rate
 
     def balance_rule(b, t):
         prev = (1.0 + r[t]) * (b.B[t - 1] if t > 0 else data.balance_start[p])
@@ -72,7 +78,7 @@ def add_path(block: pyo.Block, data: ScenarioData, p: int, tau: Callable[[int], 
         return b.B[t] == prev + inflow - ex[t]
 
     def reserve_rule(b, t):
-        prev = (1.0 + ra) * (b.A[t - 1] if t > 0 else data.reserve_start[p])
+        prev = (1.0 + ra[t]) * (b.A[t - 1] if t > 0 else data.reserve_start[p])
         return b.A[t] == prev - b.D[t]
 
     block.balance = pyo.Constraint(T, rule=balance_rule)

@@ -63,7 +63,9 @@ def resimulate(problem: PolicyProblem, psol: PolicySolution) -> xr.Dataset:
             reserve_draw=xr.DataArray(draws, dims=("path", "year"), coords=coords),
             extra_transfer=xr.DataArray(extra, dims=("path", "year"), coords=coords),
             rates=pr.rates,
-            fund_return=xr.DataArray(problem.fund_return, dims="year", coords={"year": years}))
+            fund_return=xr.DataArray(problem.fund_return, dims="year", coords={"year": years}),
+            reserve_return=None if problem.reserve_return is None else xr.DataArray(
+                problem.reserve_return, dims="year", coords={"year": years}))
         pieces.append(acc)
     return xr.concat(pieces, dim="path", data_vars="all").sortby("path")
 

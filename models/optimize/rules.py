@@ -47,6 +47,7 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 
+from models.optimize.data import reserve_returns
 from models.optimize.objective import early_transfer_years
 
 KINDS = ("path", "affine", "node")
@@ -163,8 +164,9 @@ def forced_transfers(data, tau: np.ndarray, draws: np.ndarray
     cb, ex = data.contribution_base, data.expenditure
     X, B, A = np.zeros((P, T)), np.zeros((P, T)), np.zeros((P, T))
     b_prev, a_prev = data.balance_start.astype(float), data.reserve_start.astype(float)
+    r_reserve = reserve_returns(data)
     for t in range(T):
-        A[:, t] = (1.0 + data.reserve_return) * a_prev - draws[:, t]
+        A[:, t] = (1.0 + r_reserve[t]) * a_prev - draws[:, t]
         pre = ((1.0 + data.fund_return[t]) * b_prev + cb[:, t] * (
             tau[:, t] + data.individual_account_rate) + data.subsidy[t] + draws[:, t] - ex[:, t])
         need = con.liquidity_floor_months / 12.0 * ex[:, t]

@@ -79,8 +79,9 @@ def milestones_both_prices_frame(ds: xr.Dataset) -> Table:
 WELFARE_BIRTH_YEARS = (1950, 1960, 1965, 1970, 1975, 1980, 1990, 2000, 2010, 2020, 2030)
 
 
-def welfare_frame(ds: xr.Dataset) -> Table:
-    cev = ds["economy_welfare_cev"]
+def cev_by_cohort(cev: xr.DataArray) -> tuple[list, list]:
+    """Rows (one per birth year of :data:`WELFARE_BIRTH_YEARS`) and columns of a
+    consumption-equivalent variation ``[birth_year, group, category]`` in per cent."""
     rows = []
     for b in [b for b in WELFARE_BIRTH_YEARS if b in cev["birth_year"].values]:
         c = cev.sel(birth_year=b)
@@ -88,6 +89,11 @@ def welfare_frame(ds: xr.Dataset) -> Table:
                            for g in cev["group"].values for k in cev["category"].values])
     cols = ["birth year"] + [f"{g} {k} (%)" for g in cev["group"].values
                              for k in cev["category"].values]
+    return rows, cols
+
+
+def welfare_frame(ds: xr.Dataset) -> Table:
+    rows, cols = cev_by_cohort(ds["economy_welfare_cev"])
     return Table("welfare_cev", "Consumption-equivalent welfare change of the 2024 law over the "
                  "earlier retirement ages, by birth cohort and type (labour supply inelastic: "
                  "see the economy's notes before ranking retirement ages by it)",

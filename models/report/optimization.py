@@ -16,7 +16,7 @@ from models.constants import BILLION, CATEGORIES, TRILLION
 from models.economy import welfare_cev
 from models.optimize.data import law_age_by_year
 from models.optimize.statistics import round_to_interval
-from models.report.economy import WELFARE_BIRTH_YEARS, welfare_of
+from models.report.economy import cev_by_cohort, welfare_of
 from models.report.table import Table
 from models.report.view import (
     has_capacity,
@@ -338,14 +338,8 @@ def answer_welfare_frame(ds: xr.Dataset) -> Table | None:
     regime = ds.attrs.get("opt_regime")
     if not (has_optimal_welfare(ds) and has_economy(ds) and regime in ds["regime"].values):
         return None
-    cev = welfare_cev(welfare_of(ds, "economy_", regime=regime), welfare_of(ds, "opt_economy_"))
-    rows = []
-    for b in [b for b in WELFARE_BIRTH_YEARS if b in cev["birth_year"].values]:
-        c = cev.sel(birth_year=b)
-        rows.append([b] + [100 * float(c.sel(group=g, category=k))
-                           for g in cev["group"].values for k in cev["category"].values])
-    cols = ["birth year"] + [f"{g} {k} (%)" for g in cev["group"].values
-                             for k in cev["category"].values]
+    rows, cols = cev_by_cohort(welfare_cev(welfare_of(ds, "economy_", regime=regime),
+                                           welfare_of(ds, "opt_economy_")))
     return Table("answer_welfare", f"The answer: who gains and who loses - welfare change of "
                  f"the optimal policy over {regime} (consumption equivalent, median path)",
                  pd.DataFrame(rows, columns=cols), ".2f")

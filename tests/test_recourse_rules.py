@@ -168,3 +168,23 @@ def test_on_the_study_problem_a_paths_future_leaves_its_earlier_decisions_unchan
         np.testing.assert_array_equal(new[key][:, before], old[key][:, before])
     assert not np.allclose(new["B"][0, ~before] + new["X"][0, ~before],
                            old["B"][0, ~before] + old["X"][0, ~before])
+
+
+def test_forced_money_beyond_the_fiscal_capacity_is_the_excess_not_a_transfer():
+    """Under a rule with a binding capacity, the forced money splits into transfers within the
+    capacity and the excess beyond it; the fund is the same as with all of it transferred.
+    The forced (just-in-time) money costs at least the LP's optimum: with a binding capacity
+    the LP pre-funds within the capacity to avoid a later excess, which a just-in-time rule
+    cannot (a limit of the forced-transfer rule, stated in models/optimize/rules.py)."""
+    data, _, _ = _data()
+    cap = np.full((P, T), 0.2)  # trillion a year: binds in the later years
+    capped = replace(data, transfer_capacity=cap, gdp=cap / 0.01)
+    sol = solve_inner(capped)
+    assert sol.status == "optimal" and sol.R is not None
+    assert np.all(sol.X <= cap + 1e-12)
+    money, B, _ = forced_transfers(capped, sol.tau, sol.D)
+    np.testing.assert_allclose(sol.X + sol.R, money, atol=1e-12)
+    np.testing.assert_allclose(sol.B, B, atol=1e-12)
+    assert sol.R.max() > 1e-3  # the capacity binds
+    lp = solve_extensive(capped)
+    assert sol.objective >= lp.objective * (1 - 1e-9)

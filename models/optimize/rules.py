@@ -33,7 +33,12 @@ They are optimal whenever the discount rate is at least the fund's return in eve
 year's balance by ``1 + r_t`` at the cost ``δ_{t−1}`` instead of ``δ_t`` — never cheaper, so
 any feasible transfer path can be postponed to the forced one without raising its cost.
 The solver's transfers are replaced by the forced ones (same cost when the condition holds;
-:func:`forced_transfer_excess` measures any difference).
+:func:`forced_transfer_excess` measures any difference). With a fiscal capacity the forced
+money splits into the transfer within the capacity and the excess beyond it
+(:func:`split_by_capacity`); the argument above then no longer holds when the capacity binds
+(an earlier transfer within the capacity avoids a later excess priced far higher), so the
+forced money can cost more than the solver's pre-funding: a limit of the just-in-time rule,
+measured by :func:`forced_transfer_excess` and logged.
 
 The balance ``B`` is the state: once the rate, the draws and the transfers are decided it
 follows from the accounts, so it is as non-anticipative as they are. Unpaid pensions ``U``
@@ -47,7 +52,7 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 
-from models.optimize.data import reserve_returns
+from models.optimize.data import capacity_applies, reserve_returns
 from models.optimize.objective import early_transfer_years
 
 KINDS = ("path", "affine", "node")
@@ -178,12 +183,28 @@ def forced_transfers(data, tau: np.ndarray, draws: np.ndarray
     return X, B, A
 
 
-def forced_transfer_excess(data, lp_transfers: np.ndarray, forced: np.ndarray) -> float:
-    """Expected discounted cost (model units) of the forced transfers over the solver's:
-    ``w_x Σ_p π_p Σ_t δ_t (X_forced − X_lp)``; ≤ 0 up to rounding when the discount rate is
-    at least the fund's return (module docstring)."""
-    w = data.settings.objective.extra_transfer
-    return float(w * data.probability @ ((forced - lp_transfers) @ data.discount))
+def split_by_capacity(data, money: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Forced money ``[path, year]`` split into the extra transfer within the fiscal capacity
+    ``X = min(money, c·GDP)`` and the excess beyond it ``R = money − X`` (None without a
+    capacity: all of it is ``X``)."""
+    if not capacity_applies(data):
+        return money, None
+    within = np.minimum(money, data.transfer_capacity)
+    return within, money - within
+
+
+def forced_transfer_excess(data, lp_transfers: np.ndarray, forced: np.ndarray,
+                           lp_excess: np.ndarray | None = None,
+                           forced_excess: np.ndarray | None = None) -> float:
+    """Expected discounted cost (model units) of the forced money over the solver's:
+    ``Σ_p π_p Σ_t δ_t [w_x (X_forced − X_lp) + w_e (R_forced − R_lp)]`` (``R``: the excess over
+    the fiscal capacity, when there is one); ≤ 0 up to rounding when the discount rate is at
+    least the fund's return (module docstring)."""
+    w = data.settings.objective
+    money = w.extra_transfer * (forced - lp_transfers)
+    if lp_excess is not None and forced_excess is not None:
+        money = money + w.excess_over_capacity * (forced_excess - lp_excess)
+    return float(data.probability @ (money @ data.discount))
 
 
 def early_transfers_pay(data) -> np.ndarray:
@@ -208,5 +229,7 @@ def apply_policy(data, tau: np.ndarray, theta: np.ndarray) -> dict[str, np.ndarr
     uses the paths' data up to ``t`` only. A rule draw the reserve cannot pay on some path
     (``A < 0``) is reported as such, not hidden: ``reserve_short[path, year]``."""
     draws = rule_decisions(data.recourse_basis, theta)
-    X, B, A = forced_transfers(data, tau, draws)
-    return {"D": draws, "X": X, "B": B, "A": A, "reserve_short": np.maximum(-A, 0.0)}
+    money, B, A = forced_transfers(data, tau, draws)
+    X, R = split_by_capacity(data, money)
+    return {"D": draws, "X": X, "R": np.zeros_like(X) if R is None else R, "B": B, "A": A,
+            "reserve_short": np.maximum(-A, 0.0)}

@@ -79,6 +79,7 @@ from models.optimize.rules import (
     forced_transfers,
     recourse_basis,
     rule_applies,
+    split_by_capacity,
 )
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
@@ -139,9 +140,11 @@ def with_forced_transfers(data: ScenarioData, sol: InnerSolution, rescue: bool
     if rescue or sol.status == "infeasible" or not rule_applies(data) \
             or constraint_variant(data) != "hard":
         return sol
-    X, B, A = forced_transfers(data, sol.tau, sol.D)
-    excess = forced_transfer_excess(data, sol.X, X)
-    return replace(sol, X=X, B=B, A=A, objective=sol.objective + excess,
+    money, B, A = forced_transfers(data, sol.tau, sol.D)
+    X, R = split_by_capacity(data, money)
+    excess = forced_transfer_excess(data, sol.X, X, sol.R, R)
+    return replace(sol, X=X, R=sol.R if R is None else R, B=B, A=A,
+                   objective=sol.objective + excess,
                    log=sol.log + f"forced transfers: cost {excess:+.3g} trillion against the "
                                  "solver's\n")
 

@@ -51,6 +51,7 @@ from scipy.optimize import linprog
 from models.config import CATEGORIES, Calibration, OptimizationSettings
 from models.optimize.data import (
     MONEY_SCALE,
+    PolicyRates,
     ScenarioData,
     capacity_applies,
     capacity_share,
@@ -299,6 +300,55 @@ def observed_state(population: xr.DataArray, names: list[str]) -> np.ndarray:
             if names else np.zeros(shape))
 
 
+def _policy_tree(settings: OptimizationSettings, population: xr.DataArray) -> ScenarioTree:
+    """The scenario tree of the settings on the paths of ``population`` (stages every
+    ``stage_every_years`` from the first decision year; nodes grouped on the observables)."""
+    years = population["year"].values
+    first = settings.tree.first_decision_year
+    if not years[0] < first <= years[-1]:
+        raise ValueError(f"first_decision_year {first} must lie in ({years[0]}, {years[-1]}]")
+    n_stages = len(settings.tree.branching) + 1
+    stage_years = first + settings.tree.stage_every_years * np.arange(n_stages)
+    if stage_years[-1] > years[-1]:
+        raise ValueError(f"the last stage would start in {stage_years[-1]}, after the horizon")
+    tree_observables = [settings.tree.observable] + list(settings.tree.extra_observables)
+    return build_tree(observed_state(population, tree_observables), years,
+                      stage_years, settings.tree.branching, settings.tree.grouping)
+
+
+def _start_balances(history: xr.DataArray, zero: PolicyRates, fit: BaseYearFit,
+                    cal: Calibration, r_fund: np.ndarray, r_reserve: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The fund's and the NSSF's balances (trillions, per path) at the end of the years before
+    the first decision year, from the accounts on ``history`` (the population of those
+    years) under the status quo ``zero`` and the returns ``r_fund``, ``r_reserve`` [year]."""
+    years = {"year": history["year"].values}
+    before = project_accounts(history, zero.schedule.sel(year=years["year"]), fit, cal.pension,
+                              cal.finances, rates=zero.rates.sel(year=years["year"]),
+                              fund_return=xr.DataArray(r_fund, dims="year", coords=years),
+                              reserve_return=xr.DataArray(r_reserve, dims="year",
+                                                          coords=years))
+    return (before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE,
+            before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE)
+
+
+def _indexation_lever(cal: Calibration, settings: OptimizationSettings, last_year: int
+                      ) -> tuple[np.ndarray, tuple[float, float]]:
+    """The indexation lever's knot years (none when it is off) and its bounds (floor, ceiling;
+    fraction of real wage growth; the ceiling defaults to the calibrated share)."""
+    lever = settings.indexation
+    index_knots = (knot_years(settings, last_year, lever.knot_every_years)
+                   if lever.enabled else np.zeros(0, dtype=int))
+    calibrated = cal.pension.benefit.indexation_wage_share.value
+    ceiling = calibrated if lever.ceiling_wage_share is None else lever.ceiling_wage_share
+    if lever.enabled and ceiling < lever.floor_wage_share:
+        raise ValueError(
+            f"optimization.indexation: the ceiling {ceiling} (the calibration's "
+            f"pension.benefit.indexation_wage_share when ceiling_wage_share is unset) is below "
+            f"floor_wage_share = {lever.floor_wage_share}")
+    return index_knots, (lever.floor_wage_share, ceiling)
+
+
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
                   fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
                   workers: int = 1, interest_rate: xr.DataArray | None = None,
@@ -318,15 +368,7 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     years = population["year"].values
     ages = population["age"].values
     first = settings.tree.first_decision_year
-    if not years[0] < first <= years[-1]:
-        raise ValueError(f"first_decision_year {first} must lie in ({years[0]}, {years[-1]}]")
-    n_stages = len(settings.tree.branching) + 1
-    stage_years = first + settings.tree.stage_every_years * np.arange(n_stages)
-    if stage_years[-1] > years[-1]:
-        raise ValueError(f"the last stage would start in {stage_years[-1]}, after the horizon")
-    tree_observables = [settings.tree.observable] + list(settings.tree.extra_observables)
-    tree = build_tree(observed_state(population, tree_observables), years,
-                      stage_years, settings.tree.branching, settings.tree.grouping)
+    tree = _policy_tree(settings, population)
     pop_c_da = category_population(population, cal.pension)
     weights = pop_c_da.mean("path").transpose("year", "age", "category")
     pop_c = pop_c_da.transpose("path", "year", "age", "category").values
@@ -343,30 +385,15 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
                  else more[0].sel(year=years).values)
     zero = policy_rates(np.zeros((len(years), len(CATEGORIES))), years, ages, cal, fit,
                         settings.regime, weights, wage_index)
-    before = project_accounts(population.sel(year=years[~opt_mask]), zero.schedule.sel(
-        year=years[~opt_mask]), fit, cal.pension, cal.finances,
-        rates=zero.rates.sel(year=years[~opt_mask]),
-        fund_return=xr.DataArray(r_fund[~opt_mask], dims="year",
-                                 coords={"year": years[~opt_mask]}),
-        reserve_return=xr.DataArray(r_reserve[~opt_mask], dims="year",
-                                    coords={"year": years[~opt_mask]}))
-    balance_start = before["balance_end_cny"].isel(year=-1).values / MONEY_SCALE
-    reserve_start = before["reserve_assets_end_cny"].isel(year=-1).values / MONEY_SCALE
+    balance_start, reserve_start = _start_balances(population.sel(year=years[~opt_mask]),
+                                                   zero, fit, cal, r_fund[~opt_mask],
+                                                   r_reserve[~opt_mask])
     objective = settings.objective
     discount = discount_factors(discount_rates(
         objective.discount, objective.discount_rate, cal.economy.targets.interest_rate.value,
         opt_years.size, None if interest_rate is None
         else interest_rate.sel(year=opt_years).values))
-    lever = settings.indexation
-    index_knots = (knot_years(settings, int(years[-1]), lever.knot_every_years)
-                   if lever.enabled else np.zeros(0, dtype=int))
-    calibrated = cal.pension.benefit.indexation_wage_share.value
-    ceiling = calibrated if lever.ceiling_wage_share is None else lever.ceiling_wage_share
-    if lever.enabled and ceiling < lever.floor_wage_share:
-        raise ValueError(
-            f"optimization.indexation: the ceiling {ceiling} (the calibration's "
-            f"pension.benefit.indexation_wage_share when ceiling_wage_share is unset) is below "
-            f"floor_wage_share = {lever.floor_wage_share}")
+    index_knots, index_bounds = _indexation_lever(cal, settings, int(years[-1]))
     problem = PolicyProblem(
         cal=cal, settings=settings, fit=fit, tree=tree, years=years, ages=ages,
         opt_mask=opt_mask, pop_c=pop_c, weights_population=weights, population=population,
@@ -380,7 +407,7 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         index_owner_stage=knot_owner_stages(tree, index_knots),
         index_interp=interpolation_weights(index_knots, opt_years) if index_knots.size
         else np.zeros((opt_years.size, 0)),
-        index_bounds=(lever.floor_wage_share, ceiling), workers=workers,
+        index_bounds=index_bounds, workers=workers,
         recourse_basis=recourse_basis(
             settings.recourse.reserve_draws,
             observed_state(population, settings.recourse.observables), years, opt_years,

@@ -560,6 +560,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("opt_months_payable", ("path", "year"),
              units="months", stage="optimization",
              long_name="year-end balance / monthly expenditure"),
+    Variable("opt_discount_factor", ("year",),
+             units="1", stage="optimization",
+             long_name="discount factor of the objective (1 in the first decision year; the "
+                       "economy's interest rate or the fixed rate, objective.discount)"),
     Variable("opt_objective_cny", (),
              units="yuan (expected, discounted)", stage="optimization",
              long_name="optimal expected discounted cost (the expected discounted rescue "

@@ -106,7 +106,10 @@ def test_a_run_is_described_by_the_catalogue(mc_run, tmp_path):
 #: project's units (DESIGN.md "Conventions", models/catalogue.py).
 NOT_UDUNITS = ("yuan", "persons", "pensioners", "children", "fraction of", "utils",
                "per target", "calendar year", "percentage points", "k per year",
-               "years of output", "per year", "years:")
+               "years of output", "per year", "years:",
+               # a variable of mixed units (one per parameter or check) names where they are
+               "see the identification table", "see validation_unit", "see identification_unit",
+               "per check")
 CF_EXPECTED = {
     "§3.1 Units": "units for {name}, \"{units}\" are not recognized by UDUNITS",
     "§3.3 Standard Name": "Attribute long_name or/and standard_name is highly recommended "

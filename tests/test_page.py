@@ -114,11 +114,15 @@ def test_the_answer_opens_with_each_optimal_policys_answer_tables():
     """Tables of the "answer" builder go to the answer section (before every other section),
     and each guarantee table gives one headline sentence with its figures as written."""
     guarantee = pd.DataFrame({
-        "quantity": ["expected discounted cost (trillion yuan)",
+        "quantity": ["expected discounted cost: the objective, money beyond the fiscal "
+                     "capacity weighted by its penalty (trillion yuan)",
                      "probability that every pension is paid in full within the fiscal "
-                     "capacity (no money beyond the levers)", "search"],
+                     "capacity (no money beyond the levers)",
+                     "expected discounted money beyond the fiscal capacity (trillion yuan)",
+                     "search"],
         "estimate": ["1,221 (95 % interval 1,204 to 1,237, 200 fresh paths)",
                      "37 % (95 % interval 30-44 %, 200 fresh paths)",
+                     "12.5 (95 % interval 10.1 to 14.9, 200 fresh paths)",
                      "certified local optimum"]})
     answer = page.PageTable("answer_guarantee_optimal_two_stage", "Guarantee", guarantee, "",
                             ("optimal_two_stage",), page.ANSWER, "tables/answer.csv")
@@ -127,7 +131,8 @@ def test_the_answer_opens_with_each_optimal_policys_answer_tables():
     sentence = [s for s, n in found if n == page.GUARANTEE]
     assert len(sentence) == 1
     assert "probability 37 % (95 % interval 30-44 %" in sentence[0]
-    assert "expected cost 1,221 (95 % interval 1,204 to 1,237" in sentence[0]
+    assert "money beyond the capacity 12.5 (95 % interval 10.1 to 14.9" in sentence[0]
+    assert "search: certified local optimum" in sentence[0]
     outline = Outline()
     outline.feed(page.render_page(tables, [], "t", "s"))
     assert outline.table_ids[0] == "table-answer_guarantee_optimal_two_stage"

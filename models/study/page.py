@@ -123,9 +123,10 @@ def _optimal(frames: dict[str, pd.DataFrame]) -> list[str]:
     for _, r in f.iterrows():
         out.append(
             f"Optimal policy <b>{html.escape(str(r['experiment']))}</b> ({_fmt(r['paths'])} "
-            f"{'path' if r['paths'] == 1 else 'paths'}): expected cost {_fmt(r['expected cost (trillion yuan)'], 1)} trillion yuan "
-            f"(present value), of which extra fiscal transfers "
-            f"{_fmt(r['PV extra transfers'], 1)}; pooled rate {_fmt(r['pooled rate 2050'], 3)} "
+            f"{'path' if r['paths'] == 1 else 'paths'}): extra fiscal transfers "
+            f"{_fmt(r['PV extra transfers'], 1)} trillion yuan (present value) within the "
+            f"fiscal capacity and {_fmt(r.get('PV money beyond the fiscal capacity', 0.0), 1)} "
+            f"beyond it; pooled rate {_fmt(r['pooled rate 2050'], 3)} "
             f"in 2050; men's retirement delayed beyond the 2024 law by "
             f"{_fmt(r['delay men 2075'])} months in 2075.")
     return out
@@ -144,12 +145,18 @@ def _guarantees(frames: dict[str, pd.DataFrame]) -> list[str]:
         f = frames[name]
         paid = _cell(f, {"quantity": f.loc[f["quantity"].str.startswith(
             "probability that every pension"), "quantity"].iloc[0]}, "estimate")
-        cost = _cell(f, {"quantity": "expected discounted cost (trillion yuan)"}, "estimate")
-        search = _cell(f, {"quantity": "search"}, "estimate")
-        out.append(f"<b>{html.escape(name.removeprefix(GUARANTEE))}</b> on fresh paths: every "
-                   f"pension paid in full within the fiscal capacity with probability "
-                   f"{html.escape(_fmt(paid))}; expected cost {html.escape(_fmt(cost))} "
-                   f"trillion yuan; search: {html.escape(_fmt(search))}.")
+        beyond = f.loc[f["quantity"].str.startswith("expected discounted money beyond"),
+                       "estimate"]
+        search = f.loc[f["quantity"] == "search", "estimate"]
+        text = (f"<b>{html.escape(name.removeprefix(GUARANTEE))}</b> on fresh paths: every "
+                f"pension paid in full within the fiscal capacity with probability "
+                f"{html.escape(_fmt(paid))}")
+        if beyond.size:
+            text += (f"; money beyond the capacity {html.escape(str(beyond.iloc[0]))} trillion "
+                     "yuan (present value)")
+        if search.size:
+            text += f"; search: {html.escape(str(search.iloc[0]))}"
+        out.append(text + ".")
     return out
 
 

@@ -176,7 +176,11 @@ def present_value_settings(exp: Experiment) -> tuple[float, int]:
 
 
 def _discount(ds: xr.Dataset, settings: Experiment) -> xr.DataArray:
-    """Discount factors of the optimization's objective over its years."""
+    """Discount factors of the optimization's objective over its years: the run's own
+    (``opt_discount_factor``: the interest rate's or the fixed rate's) when it wrote them,
+    else the experiment's fixed rate."""
+    if "opt_discount_factor" in ds:
+        return ds["opt_discount_factor"].dropna("year")
     rate, first = present_value_settings(settings)
     years = opt_years(ds)
     return xr.DataArray((1.0 + rate) ** -(years - first).astype(float), dims="year",
@@ -363,6 +367,8 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
             name, _n_used(ds), int(ds.sizes.get("node", 1)), _status(ds),
             float(ds["opt_objective_cny"]) / TRILLION,
             _pv(ds, "resim_contributions_cny", s), _pv(ds, "opt_extra_transfer_cny", s),
+            _pv(ds, "opt_excess_over_capacity_cny", s) if "opt_excess_over_capacity_cny" in ds
+            else 0.0,
             _pv(ds, "opt_reserve_draw_cny", s), _pv(ds, "opt_unpaid_pensions_cny", s),
             100.0 * float((unpaid.sum("year") > 0).mean()),
             _mean_over_paths(ds, "resim_pooled_rate", 2030),
@@ -374,16 +380,18 @@ def optimal_summary(runs: Runs) -> list[StudyTable]:
         ])
     frame = pd.DataFrame(rows, columns=[
         "experiment", "paths", "tree nodes", "status", "expected cost (trillion yuan)",
-        "PV contributions", "PV extra transfers", "PV reserve draws", "PV unpaid pensions",
+        "PV contributions", "PV extra transfers", "PV money beyond the fiscal capacity",
+        "PV reserve draws", "PV unpaid pensions",
         "paths with unpaid pensions (%)", "pooled rate 2030", "pooled rate 2050",
         "delay men 2050 (months)", "delay men 2075", "delay women workers 2075",
         "cost of the indexation cut", "indexation 2050 (share of wage growth)",
         "economy pairing converged"])
-    title = ("Optimal policies: expected discounted cost and its parts (present values over "
+    title = ("Optimal policies: expected discounted cost (the objective: money beyond the "
+             "fiscal capacity weighted by its penalty) and its parts (present values over "
              "the optimized paths, trillion yuan at 2021 prices, discounted at the objective's "
              "rate from the first decision year), pooled rate, retirement delay beyond the "
              "law and indexation of pensions in payment (expected over paths)")
-    fmt = ("", "d", "d", "", ".3f", ".3f", ".3f", ".3f", ".3f", ".1f", ".4f", ".4f", ".1f",
+    fmt = ("", "d", "d", "", ".3f", ".3f", ".3f", ".3f", ".3f", ".3f", ".1f", ".4f", ".4f", ".1f",
            ".1f", ".1f", ".3f", ".3f", "")
     return [StudyTable(Table("optimal_summary", title, frame, fmt), tuple(names), "solver")]
 

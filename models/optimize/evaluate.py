@@ -44,7 +44,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.optimize.data import MONEY_SCALE, ScenarioData, flows_from_rates, new_retirees
+from models.optimize.data import (
+    MONEY_SCALE,
+    ScenarioData,
+    flows_from_rates,
+    mean_of_paths,
+    new_retirees,
+    take_paths,
+)
 from models.optimize.lp import RATE_POINT, solve_extensive
 from models.optimize.solve import (
     Levers,
@@ -173,10 +180,7 @@ def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> 
     """Some paths as their own problem: with ``fixed`` rates ``[year]`` pinned for every year
     (one node), else every path its own node (perfect foresight)."""
     n, T = paths.size, len(data.years)
-    per_path = {name: getattr(data, name)[paths]
-                for name in ("contribution_base", "expenditure", "balance_start",
-                             "reserve_start", "transfer_capacity", "gdp")
-                if getattr(data, name, None) is not None}
+    per_path = take_paths(data, paths)
     node = (np.zeros((n, T), dtype=int) if fixed is not None
             else np.repeat(np.arange(n)[:, None], T, axis=1))
     hard = data.settings.constraints.model_copy(update={
@@ -239,10 +243,7 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
 
 def mean_scenario(data: ScenarioData) -> ScenarioData:
     """All paths replaced by their probability-weighted mean (the expected-value problem)."""
-    per_path = {name: np.tensordot(data.probability, getattr(data, name), axes=1)[None, ...]
-                for name in ("contribution_base", "expenditure", "balance_start",
-                             "reserve_start", "transfer_capacity", "gdp")
-                if getattr(data, name, None) is not None}
+    per_path = mean_of_paths(data)
     return replace(data, probability=np.ones(1),
                    node_of_year=np.zeros((1, data.node_of_year.shape[1]), dtype=int),
                    **per_path)

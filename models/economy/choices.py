@@ -79,7 +79,8 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     ----------
     model : the transition's arrays (:func:`models.economy.transition.build_model`).
     u : its solved unknowns ``[1, n]`` (e.g. :func:`models.economy.transition.
-        unknowns_from_dataset`).
+        unknowns_from_dataset`; an elastic model also takes the asset market's and bequests'
+        alone: :meth:`~models.economy.transition.TransitionModel.full_unknowns`).
     policy : the pension policy households face (default: the model's); prices, the tax and
         bequests stay those of ``u``.
 
@@ -97,9 +98,11 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     params: EconomyParameters = model.params
     policy = model.policy if policy is None else policy
     J, K, C, pad = model.J, model.K, model.C, model.pad
+    u = model.full_unknowns(u)
     _, _, out = model.evaluate(u, full=True)
     kappa, beq_ratio = model.unpack(u)
-    pr = model.prices(kappa)
+    clear = model.clearing_unknowns(u) if model.elastic else {}
+    pr = model.prices(kappa, clear.get("labour"), clear.get("ebar"))
     prices = model.cohort_prices(pr)
     tax = np.empty((1, model.Tx))
     tax[:, :model.T] = out["income_tax"]

@@ -85,6 +85,7 @@ __all__ = [
     "kuhn_tucker_residuals",
     "lifetime_utility_hours",
     "euler_errors_hours",
+    "marginal_values",
 ]
 
 
@@ -551,3 +552,15 @@ def euler_errors_hours(h: HouseholdInputs, sol: HoursSolution, tol: float = 1e-9
     hh = HouseholdInputs(h.gross_return, sol.income, h.survival, h.borrowing_limit, h.start,
                          h.initial_assets, h.discount_factor, h.crra, h.taste)
     return euler_errors(hh, sol, tol)
+
+
+def marginal_values(h: HouseholdInputs, lab: HoursInputs, sol) -> tuple[np.ndarray, np.ndarray]:
+    """First-order terms of a solved plan, ``(n, J)`` each: ``μ_i = β^{i−s} Π s · u'(c_i m_i)
+    m_i``, the discounted marginal utility of a yuan received at ``i`` (the envelope theorem:
+    a small income change ``dy`` changes lifetime utility by ``Σ_i μ_i dy_i``; 0 before the
+    start), and the hours value ``z_i + a_i Σ_k π_k μ_k / μ_i`` of the first-order condition
+    (yuan of age ``i`` per unit of hours)."""
+    c = sol.consumption
+    w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    mu = np.where(w > 0, w * _marginal_utility(h, np.where(w > 0, c, 1.0)), 0.0)
+    return mu, _hours_value(h, lab, c)

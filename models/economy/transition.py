@@ -37,6 +37,17 @@ the diagonal (the sequence-space Jacobian of a slowly changing economy is nearly
 Its inverse is then improved by Broyden's rank-one updates after every step, with a
 backtracking line search; the residual history is kept and, on non-convergence, the error
 names the equation and the year with the largest residual.
+
+Elastic labour and the retirement choice (issue 14): labour ``L_t``, the covered workers' mean
+efficiency ``ē_t`` (hours included; ``W̄_t = w_t ē_t``) and the income tax ``τ_t`` for
+``t = 0..T−1`` join the unknowns, with the targets labour supplied, ``ē`` supplied and the
+budget's tax at the households' hours and retirement probabilities, which every evaluation
+solves at its prices (exactly, to a tolerance that tightens with the residual: inexact
+Newton). The first Jacobian holds households' marginal utilities fixed and lets their hours
+and option probabilities respond to first order (Frisch hours, the envelope theorem for the
+options' values); Broyden's updates learn the wealth effects. Labour's columns move only their
+own year's residuals and are computed in one evaluation. This replaces the earlier outer
+fixed point in hours and probabilities around the Newton solve (same equilibrium).
 """
 
 from __future__ import annotations
@@ -50,15 +61,19 @@ import xarray as xr
 from models.config import CATEGORIES
 from models.demography.projection import one_year_survival
 from models.economy import core
-from models.economy.choices import cohort_choices
 from models.economy.household import (
     HouseholdInputs,
+    HoursInputs,
     Segments,
+    income_at_hours,
+    marginal_values,
     discounted_survival_sum,
     euler_errors,
     evaluate_segments,
     lifetime_utility,
+    lifetime_utility_hours,
     solve_households,
+    solve_households_hours,
 )
 from models.economy.parameters import EconomyParameters
 from models.economy.policy import Policy
@@ -285,6 +300,20 @@ class TransitionModel:
             statutory = np.where(np.arange(O) == O // 2, 1.0, 0.0)
             self.set_choices(np.ones((C, self.K, O, J)),
                              np.broadcast_to(statutory, (C, self.K, O)).copy())
+            # labour-market unknowns (labour, covered wage, tax) relative to full time
+            self.labour_full, self.ebar_full = self.labour.copy(), self.ebar.copy()
+            self.labour_T_full = self.labour_T.copy()
+            self.n_clearing = 3 * T
+            self.n_unknown += self.n_clearing
+            tech_c = self.to_cohorts(self.tech[None, :self.idx.max() + 1])  # [1, C, 1, J]
+            self.utility_scale = np.repeat(tech_c, O, axis=1) ** (1.0 - params.crra)
+            start_idx = np.minimum(self.start, J - 1)
+            self.hours_tol = 1e-13  # households' hours (inexact Newton: solve_newton)
+            self.response = None  # first-order terms of the last choice (choose, respond)
+            self.chosen = None  # the last choice (hours [C, K, O, J], probabilities)
+            self.taste_scale = params.retirement_taste_scale * tech_c[0, np.arange(C), 0,
+                                                                       start_idx] \
+                ** (1.0 - params.crra)  # [C]
 
     def _init_book(self) -> None:
         """The pension block's books (:mod:`models.pension.book`): the population by category
@@ -343,35 +372,150 @@ class TransitionModel:
         """Households' hours ``[C, K, O, J]`` and retirement-option probabilities
         ``[C, K, O]`` (elastic economy): labour supply, covered workers, their mean
         efficiency, pensioners and the base-year capital intensity follow from them."""
-        C, K, O, J, T = self.C, self.K, self.O, self.J, self.T
+        C, K, O, J = self.C, self.K, self.O, self.J
         self.hours_opt, self.probs = np.asarray(hours, float), np.asarray(probabilities, float)
-        opt = lambda x: x.reshape(C, O, K, J).transpose(0, 2, 1, 3)  # noqa: E731
-        work_o = opt(self.cp_opt.work)
-        wp = self.probs[..., None]
-        persons = (wp * work_o).sum(2)
-        efficient = (wp * work_o * self.hours_opt).sum(2)
-        retired = (wp * opt(self.cp_opt.retired)).sum(2)
-        n_k = self.pop_kind[:, :T]
+        s = self.supply(self.hours_opt.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
+                        self.probs[None])
         labour_before = self.labour
-        work_h = self.to_years(efficient[None])[:, :T]
-        work_p = self.to_years(persons[None])[:, :T]
-        cov = core.COVERED[:, None]
-        self.labour = (n_k * work_h * self.eff).sum(axis=(-2, -1))
+        self.labour, self.cov_eff, self.cov_fte = s["labour"], s["cov_eff"], s["cov_fte"]
         self.labour_T = self.labour_T * self.labour[:, -1] / labour_before[:, -1]
-        self.cov_eff = (n_k * work_h * self.eff * cov).sum(axis=(-2, -1))
-        self.cov_fte = (n_k * work_p * cov).sum(axis=(-2, -1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.ebar = np.where(self.cov_fte > 0, self.cov_eff / self.cov_fte,
-                                 self.labour / (n_k * work_p).sum(axis=(-2, -1)))
-        self.pensioners = (n_k * self.to_years(retired[None])[:, :T]).sum(axis=(-2, -1))
+        self.ebar, self.pensioners = s["ebar"], s["pensioners"]
         if self.closed:
             self.kappa0 = self.capital0 / (self.tech[self.pad] * self.labour[:, 0])
 
-    def mix(self, x: np.ndarray) -> np.ndarray:
-        """``Σ_o P_o x_o``: ``[B, C·O, K, J]`` -> ``[B, C, K, J]``."""
+    def supply(self, hours: np.ndarray, probs: np.ndarray) -> dict:
+        """What households' hours ``[B, C·O, K, J]`` (option minor) and option probabilities
+        ``[B, C, K, O]`` supply, per year ``[B, T]``: ``labour`` (efficiency units
+        ``Σ N P_o ℓ_o h_o e θ``), covered workers ``cov_fte`` (full-time equivalents
+        ``Σ N P_o ℓ_o``), their efficiency ``cov_eff`` and mean ``ebar`` (hours included:
+        the average covered wage is ``w ē``) and ``pensioners``."""
+        C, K, O, J, T = self.C, self.K, self.O, self.J, self.T
+        wp = np.asarray(probs).transpose(0, 1, 3, 2)[..., None]  # [B, C, O, K, 1]
+        work_o = self.cp_opt.work.reshape(1, C, O, K, J)
+        persons = (wp * work_o).sum(2)
+        efficient = (wp * work_o * np.asarray(hours).reshape(-1, C, O, K, J)).sum(2)
+        retired = (wp * self.cp_opt.retired.reshape(1, C, O, K, J)).sum(2)
+        n_k = self.pop_kind[:, :T]
+        work_h = self.to_years(efficient)[:, :T]
+        work_p = self.to_years(persons)[:, :T]
+        cov = core.COVERED[:, None]
+        labour = (n_k * work_h * self.eff).sum(axis=(-2, -1))
+        cov_eff = (n_k * work_h * self.eff * cov).sum(axis=(-2, -1))
+        cov_fte = (n_k * work_p * cov).sum(axis=(-2, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ebar = np.where(cov_fte > 0, cov_eff / cov_fte,
+                            labour / (n_k * work_p).sum(axis=(-2, -1)))
+        pensioners = (n_k * self.to_years(retired)[:, :T]).sum(axis=(-2, -1))
+        return dict(labour=labour, cov_eff=cov_eff, cov_fte=cov_fte, ebar=ebar,
+                    pensioners=pensioners)
+
+    def mix(self, x: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
+        """``Σ_o P_o x_o``: ``[B, C·O, K, J]`` -> ``[B, C, K, J]`` (``probs[B or 1, C, K, O]``,
+        default the model's)."""
         B = x.shape[0]
+        probs = self.probs[None] if probs is None else probs
         xo = x.reshape(B, self.C, self.O, self.K, -1)
-        return (xo * self.probs.transpose(0, 2, 1)[None, :, :, :, None]).sum(2)
+        return (xo * np.asarray(probs).transpose(0, 1, 3, 2)[..., None]).sum(2)
+
+    def option_inputs(self, prices: core.CohortPrices, start: core.CohortStart,
+                      tax: np.ndarray, bequest: np.ndarray):
+        """The household problems of every valid option, cohort and kind (elastic economy) at
+        per-option ``prices`` and ``start`` (``[B, C·O, ...]``, tax and bequests 0) and the
+        tax and bequest paths ``[B, Tx]``: ``(HouseholdInputs at full-time income,
+        HoursInputs, solved rows, shape [B, C·O, K, J])`` (as :func:`models.economy.
+        cohort_choices`)."""
+        p, O, J = self.params, self.O, self.J
+        rep = lambda x: np.repeat(self.to_cohorts(self.pad_front(x)), O, axis=1)  # noqa: E731
+        pr_t = dataclasses.replace(prices, income_tax=rep(tax), bequest=rep(bequest))
+        flows = core.cohort_budget(p, self.policy, self.cp_opt, self.eff, pr_t, start)
+        z, a, pi = core.hours_margin(self.cp_opt, pr_t, flows, start)
+        shape = flows["income"].shape
+        rows = self.solved_rows(shape)
+        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+        taste = core.taste(p, self.cp_opt.work)
+        hh = HouseholdInputs(
+            gross_return=pick(pr_t.gross_return), income=pick(flows["income"]),
+            survival=pick(np.repeat(self.surv, O, axis=1)),
+            borrowing_limit=pick(p.borrowing_limit * pr_t.average_wage),
+            start=np.broadcast_to(start.age[None, :, None], shape[:-1]).reshape(-1)[rows],
+            initial_assets=np.broadcast_to(start.assets, shape[:-1]).reshape(-1)[rows],
+            discount_factor=p.discount_factor, crra=p.crra,
+            taste=None if taste is None else pick(taste))
+        work_u = self.cp_opt.work * self.utility_scale
+        lab = HoursInputs(
+            hours_weight=pick(p.hours_disutility * work_u), net_earnings=pick(z),
+            account_credit=pick(a), account_payout=pick(pi), frisch=p.frisch_elasticity,
+            utility_shift=pick(-p.participation_disutility * work_u))
+        return hh, lab, rows, shape
+
+    def _probabilities(self, values: np.ndarray, rows: np.ndarray, shape) -> np.ndarray:
+        """Logit probabilities ``[B, C, K, O]`` from the solved rows' values."""
+        B, C, K, O = shape[0], self.C, self.K, self.O
+        full = np.full(rows.size, -np.inf)
+        full[rows] = values
+        full = full.reshape(B, C, O, K).transpose(0, 1, 3, 2)
+        return core.choice_probabilities(full, np.broadcast_to(
+            self.taste_scale[:, None], (C, K)), np.broadcast_to(self.option_valid, full.shape))
+
+    def _hours_layout(self, hours_rows: np.ndarray, rows: np.ndarray, shape) -> np.ndarray:
+        hours = np.ones((rows.size, self.J))
+        hours[rows] = hours_rows
+        return hours.reshape(shape)
+
+    def choose(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
+               bequest: np.ndarray, hours_tol: float = 1e-13):
+        """Households' hours and retirement options at given prices (elastic economy).
+
+        Every valid option of every cohort and kind (:meth:`option_inputs`) is solved exactly
+        with elastic hours (:func:`models.economy.household.solve_households_hours`, to
+        ``hours_tol``, warm-started from the model's hours) and the options' values give the
+        logit probabilities (:func:`models.economy.core.choice_probabilities`, scale ``s_0
+        A_{start}^{1−σ}``), as :func:`models.economy.cohort_choices`. Returns hours
+        ``[B, C·O, K, J]`` (1 where not solved), probabilities ``[B, C, K, O]`` and the
+        hours solution of the solved rows. With ``B = 1`` the model keeps them (``chosen``)
+        and their first-order terms (:meth:`respond`): the next solve's warm start and the
+        choices a Jacobian starts from (:meth:`set_choices` makes them the model's)."""
+        C, K, O, J = self.C, self.K, self.O, self.J
+        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        warm = self.hours_opt if self.chosen is None else self.chosen[0]
+        hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
+                                 shape).reshape(-1, J)[rows]
+        sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol)
+        values = lifetime_utility_hours(hh, lab, sol)
+        probs = self._probabilities(values, rows, shape)
+        hours = self._hours_layout(sol.hours, rows, shape)
+        if shape[0] == 1:
+            self.chosen = (hours[0].reshape(C, O, K, J).transpose(0, 2, 1, 3), probs[0])
+            mu, value = marginal_values(hh, lab, sol)
+            self.response = dict(mu=mu, value=value, hours=sol.hours, income=sol.income,
+                                 values=values)
+        return hours, probs, sol
+
+    def respond(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
+                bequest: np.ndarray):
+        """First-order response of the households' choices kept by :meth:`choose` to other
+        prices, at their marginal utilities (the cheap part of a Jacobian; wealth effects
+        are left to the quasi-Newton updates): interior hours move with the hours value as
+        the first-order condition says, ``h' = h (v'/v)^ν`` (Frisch), and each option's value
+        by the envelope theorem, ``V'_o = V_o + Σ_i μ_i (y'_i(h) − y_i(h))`` (income at the
+        kept hours), which moves the logit probabilities. Returns hours ``[B, C·O, K, J]``
+        and probabilities ``[B, C, K, O]``."""
+        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        reps = shape[0]
+        kept = {k: np.tile(v, (reps, 1)) if np.ndim(v) == 2 else np.tile(v, reps)
+                for k, v in self.response.items()}
+        mu, h0 = kept["mu"], kept["hours"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(mu > 0, np.sum(lab.account_payout * mu, axis=1, keepdims=True)
+                             / mu, 0.0)
+            value = lab.net_earnings + lab.account_credit * ratio
+            interior = (h0 > 0) & (h0 < 1) & (lab.hours_weight > 0) & (value > 0) \
+                & (kept["value"] > 0)
+            moved = np.clip(h0 * (value / kept["value"]) ** lab.frisch, 0.0, 1.0)
+        hours = np.where(interior, moved, h0)
+        dv = np.sum(mu * (income_at_hours(hh, lab, h0) - kept["income"]), axis=1)
+        probs = self._probabilities(kept["values"] + dv, rows, shape)
+        return self._hours_layout(hours, rows, shape), probs
 
     def solved_rows(self, shape) -> np.ndarray:
         """Which of the flattened households ``shape[:-1]`` (``[B, C·O, K]``) are solved: the
@@ -398,22 +542,61 @@ class TransitionModel:
         T, Tx = self.T, self.Tx
         kappa = np.empty((max(B, self.P), Tx))
         beq = np.empty_like(kappa)
+        n0 = (2 if self.closed else 1) * (T - 1)
         if self.closed:
             kappa[:, 0] = self.kappa0
+            if self.elastic:  # base-year capital over the labour supplied
+                kappa[:, 0] = self.capital0 / (self.tech[self.pad]
+                                               * self.clearing_unknowns(u)["labour"][:, 0])
             kappa[:, 1:T] = u[:, :T - 1]
-            beq[:, 1:T] = u[:, T - 1:]
+            beq[:, 1:T] = u[:, T - 1:n0]
         else:
             kappa[:] = self.kappa0[0]
-            beq[:, 1:T] = u
+            beq[:, 1:T] = u[:, :n0]
         kappa[:, T:] = self.terminal.kappa
         beq[:, T:] = self.terminal.bequest_ratio
         beq[:, 0] = np.nan  # year 0: from the initial state
         return kappa, beq
 
-    def pack(self, kappa: np.ndarray, beq: np.ndarray) -> np.ndarray:
+    def pack(self, kappa: np.ndarray, beq: np.ndarray, clearing: np.ndarray | None = None
+             ) -> np.ndarray:
+        """Inverse of :meth:`unpack`; ``clearing[B, 3T]`` the labour-market unknowns of an
+        elastic economy (:meth:`clearing_unknowns`; default: full time, the tax 0)."""
         T = self.T
         parts = ([kappa[:, 1:T]] if self.closed else []) + [beq[:, 1:T]]
+        if self.elastic:
+            parts.append(np.concatenate([np.ones((1, 2 * T)), np.zeros((1, T))], axis=1)
+                         if clearing is None else clearing)
         return np.concatenate(parts, axis=1)
+
+    def full_unknowns(self, u: np.ndarray) -> np.ndarray:
+        """``u`` with the labour-market unknowns of an elastic economy appended when it has
+        only the asset market's and bequests' (e.g. an inelastic economy's solution): the
+        model's current labour and covered wage (:meth:`set_choices`) and the tax that
+        balances the budget at the model's hours and probabilities."""
+        if not self.elastic or u.shape[1] == self.n_unknown:
+            return u
+        T = self.T
+        ext = np.concatenate([u, self.labour / self.labour_full, self.ebar / self.ebar_full,
+                              np.zeros((1, T))], axis=1)
+        kept, self.response = self.response, None
+        try:
+            res, _ = self.evaluate(ext, frozen=True)
+        finally:
+            self.response = kept
+        ext[:, -T:] -= res[:, -T:]
+        return ext
+
+    def clearing_unknowns(self, u: np.ndarray) -> dict:
+        """The labour-market unknowns of an elastic economy, years ``0..T−1`` ``[B, T]``: the
+        last ``3T`` entries of ``u`` are labour relative to full time at the statutory ages
+        (``L_t / L^full_t``), the covered workers' mean efficiency relative to full time
+        (``ē_t / ē^full_t``) and the income tax ``τ_t``. Returns them as ``labour``
+        (efficiency units), ``ebar`` and ``tax``."""
+        T = self.T
+        x = u[:, -self.n_clearing:]
+        return dict(labour=x[:, :T] * self.labour_full, ebar=x[:, T:2 * T] * self.ebar_full,
+                    tax=x[:, 2 * T:])
 
     def guess(self, half_life: float = 15.0) -> np.ndarray:
         """Starting point: capital from the actual population holding per-capita wealth
@@ -445,19 +628,22 @@ class TransitionModel:
         return self.pack(kappa[None], beq[None])
 
     # ------------------------------------------------------------------ evaluation
-    def prices(self, kappa: np.ndarray) -> dict:
+    def prices(self, kappa: np.ndarray, labour: np.ndarray | None = None,
+               ebar_path: np.ndarray | None = None) -> dict:
         """Firm-side prices for a ``κ`` path ``[B, Tx]`` (no household needed): interest
         rate, wage per efficiency unit, average covered wage (levels, ``[B, Tx]``) and output
-        ``[B, T]``."""
+        ``[B, T]``; ``labour`` and ``ebar_path`` ``[B, T]`` (the labour-market unknowns of an
+        elastic economy) default to the model's."""
         p, T, Tx = self.params, self.T, self.Tx
+        labour = self.labour if labour is None else labour
         r, w_hat = core.firm_prices(p, kappa)
         tech = self.tech[self.pad:]
         wage = w_hat * tech
         ebar = np.empty(np.broadcast_shapes(kappa.shape, (self.P, Tx)))
-        ebar[:, :T] = self.ebar
+        ebar[:, :T] = self.ebar if ebar_path is None else ebar_path
         ebar[:, T:] = self.terminal.average_wage / self.terminal.wage
-        output = p.tfp * kappa[:, :T] ** p.capital_share * tech[:T] * self.labour
-        capital = kappa[:, :T] * tech[:T] * self.labour
+        output = p.tfp * kappa[:, :T] ** p.capital_share * tech[:T] * labour
+        capital = kappa[:, :T] * tech[:T] * labour
         return {"r": r, "wage": wage, "wbar": wage * ebar, "output": output, "tech": tech,
                 "capital": capital}
 
@@ -486,7 +672,8 @@ class TransitionModel:
             residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
             gross_return=1.0 + self.to_cohorts(self.pad_front(pr["r"])))
 
-    def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False):
+    def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False,
+                 frozen: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
 
         Long because it is the model's one pass from unknowns to residuals in the order of
@@ -495,18 +682,26 @@ class TransitionModel:
 
         With ``segments`` the households keep those borrowing-limit segments (the local
         solution); otherwise they are solved exactly. ``full`` also returns every aggregate.
+        Elastic economy: households choose hours and retirement options at the prices of
+        ``u`` (:meth:`choose`; ``frozen``: they keep the model's, the cheap part of a
+        Jacobian) and the labour market's residuals follow the asset market's and bequests'.
         """
         p, pol = self.params, self.policy
         T, Tx, pad, J, K = self.T, self.Tx, self.pad, self.J, self.K
         kappa, beq_ratio = self.unpack(u)
         Bt = kappa.shape[0]
-        pr = self.prices(kappa)
+        clear = self.clearing_unknowns(u) if self.elastic else None
+        labour = self.labour if clear is None else clear["labour"]
+        pr = self.prices(kappa, labour, None if clear is None else clear["ebar"])
         r, wage, wbar, output, tech = (pr[k] for k in ("r", "wage", "wbar", "output", "tech"))
+        bequest = beq_ratio * wbar
+        bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
 
         prices = self.cohort_prices(pr)
         pad_front = self.pad_front
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
+        chosen = None
         if self.elastic:  # every retirement option at the households' hours, then mixed
             O = self.O
             rep = lambda x: np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x  # noqa: E731
@@ -516,10 +711,20 @@ class TransitionModel:
                                      assets=np.repeat(self.start_assets, O, axis=0),
                                      ia_balance=np.repeat(self.start_ia, O, axis=0),
                                      pension=np.repeat(self.start_pension, O, axis=0))
-            hours = self.hours_opt.transpose(0, 2, 1, 3).reshape(self.C * O, K, J)
+            tax_path = np.empty((Bt, Tx))
+            tax_path[:, :T] = clear["tax"]
+            tax_path[:, T:] = self.terminal.income_tax_rate
+            if frozen and self.response is None:  # the model's hours and probabilities
+                hours = self.hours_opt.transpose(0, 2, 1, 3).reshape(1, self.C * O, K, J)
+                probs = self.probs[None]
+            elif frozen:  # the kept choices' first-order response (a Jacobian's cheap part)
+                hours, probs = self.respond(prices, start, tax_path, bequest)
+            else:  # households choose at these prices, the tax and bequests
+                hours, probs, chosen = self.choose(prices, start, tax_path, bequest,
+                                                   self.hours_tol)
             cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
             flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
-            flows = {k: self.mix(v) for k, v in flows_o.items() if np.ndim(v) == 4}
+            flows = {k: self.mix(v, probs) for k, v in flows_o.items() if np.ndim(v) == 4}
         else:
             flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
         if self.book is not None:  # the government's pension lines from the pension block
@@ -536,15 +741,17 @@ class TransitionModel:
         subsidy = fund[:, 1:] - (1.0 + r[:, :T]) * fund[:, :T] - con_y + ben_y[:, :T]
         gov = p.government_consumption_share * output
         tax = np.empty((Bt, Tx))
-        tax[:, :T] = (gov + res_y + subsidy) / (wage[:, :T] * self.labour + ben_y[:, :T] + res_y)
+        tax[:, :T] = (gov + res_y + subsidy) / (wage[:, :T] * labour + ben_y[:, :T] + res_y)
         tax[:, T:] = self.terminal.income_tax_rate
+        tax_implied = tax
+        if self.elastic:  # households pay the tax of the unknowns; its residual below
+            tax = tax.copy()
+            tax[:, :T] = clear["tax"]
         if np.any(tax >= 0.95):
             b_, t_ = np.unravel_index(int(np.argmax(tax)), tax.shape)
             raise ValueError(f"the income tax that balances the budget reaches "
                              f"{tax[b_, t_]:.2f} in {self.base_year + t_}: the budget cannot be "
                              f"financed (path/perturbation {b_})")
-        bequest = beq_ratio * wbar
-        bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
         tax_c = self.to_cohorts(pad_front(tax))
         beq_c = self.to_cohorts(pad_front(bequest))
         O = self.O if self.elastic else 1
@@ -569,7 +776,9 @@ class TransitionModel:
                                            shape[:-1]).reshape(-1)[rows],
             discount_factor=p.discount_factor, crra=p.crra,
             taste=None if taste is None else pick(taste))
-        if segments is None:
+        if chosen is not None:  # the hours solution is the households' plan
+            sol = chosen
+        elif segments is None:
             sol = solve_households(hh)
         else:
             reps = n // segments.first.shape[0]
@@ -593,11 +802,20 @@ class TransitionModel:
         leaving[..., :-1] -= n_k[:, 1:T + 1, :, 1:]
         pool = (1.0 + r[:, 1:T + 1]) * (leaving * a_y[:, :T]).sum(axis=(-2, -1))
         implied = pool / self.n_total[:, 1:T + 1]  # bequest per capita in years 1..T
+        labour_T = self.labour_T if clear is None \
+            else self.labour_T_full * clear["labour"][:, -1] / self.labour_full[:, -1]
         capital = kappa[:, :T + 1] * tech[:T + 1] * np.concatenate(
-            [self.labour, self.labour_T[:, None]], axis=1)
+            [np.broadcast_to(labour, (Bt, T)), np.broadcast_to(labour_T, (Bt,))[:, None]],
+            axis=1)
         res_assets = (assets[:, 1:T] + fund[:, 1:T] - capital[:, 1:T]) / output[:, 1:T]
         res_beq = (bequest[:, 1:T] - implied[:, :T - 1]) / wbar[:, 1:T]
-        resid = np.concatenate(([res_assets] if self.closed else []) + [res_beq], axis=1)
+        parts = ([res_assets] if self.closed else []) + [res_beq]
+        if self.elastic:  # labour market: what households supply at these prices
+            sup = self.supply(hours, probs)
+            parts += [(clear["labour"] - sup["labour"]) / self.labour_full,
+                      (clear["ebar"] - sup["ebar"]) / self.ebar_full,
+                      clear["tax"] - tax_implied[:, :T]]
+        resid = np.concatenate(parts, axis=1)
         if not full:
             return resid, sol.segments
         cons = unpick(sol.consumption)
@@ -629,56 +847,96 @@ class TransitionModel:
         return resid, sol.segments, dict(
             kappa=kappa[:, :T], interest_rate=r[:, :T], wage=wage[:, :T],
             average_wage=wbar[:, :T], output=output, capital=capital[:, :T],
-            labour=np.broadcast_to(self.labour, (Bt, T)), consumption=consumption,
+            labour=np.broadcast_to(labour, (Bt, T)), consumption=consumption,
             investment=investment, government_consumption=gov, household_assets=assets[:, :T],
             fund_balance=fund[:, :T], contributions=con_y, benefits=ben_y[:, :T],
             residents_pensions=res_y, fiscal_subsidy=subsidy, income_tax=tax[:, :T],
             subsidy_rule=rule, extra_transfer=subsidy - rule,
             bequests=bequest[:, :T] * self.n_total[:, :T], disposable=disposable,
             net_foreign_assets=nfa[:, :T], goods_residual=goods,
-            pensioners=np.broadcast_to(self.pensioners if self.book is None else
-                                       cells["pensioners"][:, :T].sum(axis=(-2, -1)), (Bt, T)),
-            covered_workers=np.broadcast_to(self.cov_fte, (Bt, T)),
+            pensioners=np.broadcast_to(
+                (sup["pensioners"] if self.elastic else self.pensioners) if self.book is None
+                else cells["pensioners"][:, :T].sum(axis=(-2, -1)), (Bt, T)),
+            covered_workers=np.broadcast_to(sup["cov_fte"] if self.elastic else self.cov_fte,
+                                            (Bt, T)),
             consumption_pc=c_y, assets_pc=a_start, utility=util, discount_sum=disc,
             technology=tech[:T], euler=euler)
 
     # ------------------------------------------------------------------ Jacobian
+    def blocks(self) -> list[tuple[int, int]]:
+        """``(offset, length)`` of each block of unknowns (and residuals): κ (closed economy)
+        and bequests over years ``1..T−1``; elastic economy: labour, covered wage and tax over
+        ``0..T−1``."""
+        sizes = [self.T - 1] * (2 if self.closed else 1) + ([self.T] * 3 if self.elastic
+                                                             else [])
+        return [(int(o), s) for o, s in zip(np.cumsum([0] + sizes[:-1]), sizes)]
+
+    def _first_years(self) -> list[int]:
+        """Year (index from the base year) of each block's first unknown."""
+        return [1] * (2 if self.closed else 1) + ([0] * 3 if self.elastic else [])
+
+    def _local_columns(self) -> np.ndarray:
+        """Unknowns whose residuals are all in their own year: labour in years ``1..T−1``
+        (elastic economy; it moves capital, output and the tax base of its year, and no
+        price households see). Year 0's also moves the base year's ``κ``."""
+        if not self.elastic:
+            return np.zeros(0, dtype=np.int64)
+        return self.blocks()[-3][0] + np.arange(1, self.T)
+
     def jacobian(self, u: np.ndarray, segments: Segments, stride: int = 1, chunk: int = 4,
-                 step: float = 1e-6) -> np.ndarray:
+                 step: float = 1e-6, frozen: bool = False) -> np.ndarray:
         """``∂ residuals / ∂ unknowns`` by forward differences with the borrowing-limit
         segments fixed (each column the exact local derivative), columns batched ``chunk`` at a
         time. With ``stride > 1`` only every ``stride``-th year's columns (and the first
         ``first_exact`` years') are computed; the others are the nearest computed column shifted
         along the diagonal (the sequence-space Jacobian of a slowly changing economy is nearly
-        Toeplitz: ``J[t+d, s+d] ≈ J[t, s]``)."""
-        base, _ = self.evaluate(u, segments)
+        Toeplitz: ``J[t+d, s+d] ≈ J[t, s]``); columns whose residuals are their own year's
+        (:meth:`_local_columns`) are perturbed together. ``frozen`` (elastic economy): households keep
+        their hours and retirement probabilities (:meth:`evaluate`), so the households'
+        choice responses are left to the quasi-Newton updates."""
+        if frozen:
+            base, segments = self.evaluate(u, frozen=True)
+        else:
+            base, _ = self.evaluate(u, segments)
         n = u.shape[1]
-        m = self.T - 1  # years per block
-        blocks = n // m
         h = step * np.maximum(1.0, np.abs(u[0]))
-        first_exact = min(m, 10)
-        years = np.arange(m)
-        computed = years if stride <= 1 else np.unique(np.concatenate(
-            [years[:first_exact], years[first_exact::stride], years[-1:]]))
-        cols = np.concatenate([b * m + computed for b in range(blocks)])
+        layout = self.blocks()
+        local = self._local_columns()
+        cols, shifts = [], []
+        for off, m in layout:
+            if local.size and off == local[0] - 1:  # the labour block: year 0 alone
+                cols.append(np.array([off]))
+                continue
+            first_exact = min(m, 10)
+            years = np.arange(m)
+            computed = years if stride <= 1 else np.unique(np.concatenate(
+                [years[:first_exact], years[first_exact::stride], years[-1:]]))
+            cols.append(off + computed)
+            if computed.size < m:
+                nearest = computed[np.clip(np.searchsorted(computed, years, side="right") - 1,
+                                           0, None)]
+                shifts += [(off + s, off + nearest[s], s - nearest[s])
+                           for s in np.setdiff1d(years, computed)]
+        cols = np.concatenate(cols)
         jac = np.zeros((n, n))
         for lo in range(0, cols.size, chunk):
             cc = cols[lo:lo + chunk]
             pert = np.repeat(u, cc.size, axis=0)
             pert[np.arange(cc.size), cc] += h[cc]
-            res, _ = self.evaluate(pert, segments)
+            res, _ = self.evaluate(pert, segments, frozen=frozen)
             jac[:, cc] = ((res - base) / h[cc][:, None]).T
-        if computed.size < m:
-            nearest = computed[np.clip(np.searchsorted(computed, years, side="right") - 1, 0,
-                                       None)]
-            for b in range(blocks):
-                for s in np.setdiff1d(years, computed):
-                    s0 = nearest[s]
-                    d = s - s0
-                    src = jac[:, b * m + s0].reshape(blocks, m)
-                    shifted = np.zeros_like(src)
-                    shifted[:, d:] = src[:, :m - d]
-                    jac[:, b * m + s] = shifted.ravel()
+        if local.size:  # columns whose residuals are their own year's: all at once
+            pert = u.copy()
+            pert[0, local] += h[local]
+            d = (self.evaluate(pert, segments, frozen=frozen)[0] - base)[0]
+            years = np.arange(1, self.T)
+            for (off, m), y0 in zip(layout, self._first_years()):
+                rows = off + years - y0
+                ok = (years - y0 >= 0) & (years - y0 < m)
+                jac[rows[ok], local[ok]] = d[rows[ok]] / h[local[ok]]
+        for col, src, d in shifts:  # J[t + d, s + d] ≈ J[t, s] within each row block
+            for off, m in layout:
+                jac[off + d:off + m, col] = jac[off:off + m - d, src]
         return jac
 
 
@@ -697,8 +955,10 @@ def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: i
     n_jac, it, fresh = 0, 0, False
     while history[-1] > tol and it < max_iter:
         it += 1
+        if model.elastic:  # inexact Newton: households' hours as precise as the step needs
+            model.hours_tol = float(np.clip(1e-3 * history[-1], 1e-13, 1e-7))
         if inv is None:
-            inv = np.linalg.inv(model.jacobian(u, seg, stride=stride))
+            inv = np.linalg.inv(model.jacobian(u, seg, stride=stride, frozen=model.elastic))
             n_jac += 1
             fresh = True
         step = -inv @ res[0]
@@ -727,14 +987,18 @@ def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: i
             inv = inv + np.outer(du - inv_dr, du @ inv) / denom
         u, res, seg, fresh = trial, r_new, seg_new, False
         history.append(float(np.max(np.abs(res))))
+    if model.elastic:
+        model.hours_tol = 1e-13
     return u, res, seg, inv, history, n_jac
 
 
 def raise_not_converged(model: TransitionModel, res: np.ndarray, history: list[float], tol: float):
-    T = model.T
-    names = (["asset market"] if model.closed else []) + ["bequests"]
+    names = (["asset market"] if model.closed else []) + ["bequests"] \
+        + (["labour market", "covered wage", "income tax"] if model.elastic else [])
     worst = int(np.argmax(np.abs(res[0])))
-    eq, t = divmod(worst, T - 1)
+    offsets = [off for off, _ in model.blocks()]
+    eq = int(np.searchsorted(offsets, worst, side="right") - 1)
+    t = worst - offsets[eq] + model._first_years()[eq] - 1
     raise TransitionConvergenceError(
         f"transition did not converge: largest residual is the {names[eq]} equation in "
         f"{model.base_year + 1 + t} = {res[0, worst]:.3e} (tolerance {tol:.1e}); "
@@ -751,7 +1015,13 @@ def unknowns_from_dataset(model: TransitionModel, ds: xr.Dataset) -> np.ndarray:
     beq = np.empty((1, model.Tx))
     beq[0, :T] = (ds["bequests_cny"] / model.n_total[0, :T] / ds["average_wage_cny"]).values
     beq[0, T:] = model.terminal.bequest_ratio
-    return model.pack(kappa, beq)
+    clearing = None
+    if model.elastic:
+        ebar = (ds["average_wage_cny"] / ds["wage_cny"]).values
+        clearing = np.concatenate([
+            ds["labour_efficiency_units"].values / model.labour_full[0],
+            ebar / model.ebar_full[0], ds["income_tax_rate"].values])[None]
+    return model.pack(kappa, beq, clearing)
 
 
 def _as_array(da: xr.DataArray, lead: list[str]) -> np.ndarray:
@@ -784,11 +1054,11 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                      horizon: int = 200, terminal: SteadyState | None = None,
                      terminal_population_growth: float | None = None, tol: float = 1e-9,
                      max_iter: int = 40, jacobian_stride: int = 10,
-                     choice_tol: float = 1e-9, max_choice_iter: int = 50) -> xr.Dataset:
+                     clearing_stride: int = 25) -> xr.Dataset:
     """Perfect-foresight transition from the base-year state to the terminal steady state.
 
-    Long because of its documented parameters and the labour-market rounds of an elastic
-    economy; the Newton method and the dataset are calls.
+    Long because of its documented parameters; the Newton method and the dataset are
+    calls.
 
     Parameters
     ----------
@@ -804,11 +1074,11 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
         share of the average covered wage).
     max_iter : quasi-Newton iterations before giving up.
     jacobian_stride : compute every ``stride``-th year's Jacobian column (1: all).
-    choice_tol, max_choice_iter : elastic economies (``params.elastic``): the Newton solve
-        at given hours and retirement-option probabilities alternates with households'
-        choices at the solution's prices (:func:`models.economy.cohort_choices`) until
-        neither moves by more than ``choice_tol`` (labour-market clearing: the labour in
-        the firms' prices is what households supply at them).
+    clearing_stride : the same for an elastic economy's Jacobian with the labour market
+        (at least ``jacobian_stride``; its columns cost every option's households).
+    Elastic economies (``params.elastic``): households choose hours and retirement options
+    at every evaluation's prices, and labour, the covered workers' mean efficiency and the
+    tax are unknowns with the asset market (:func:`_clear_labour_market`).
 
     Returns
     -------
@@ -832,22 +1102,20 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                                            retirement_choice=False),
                             population, mortality, policy, initial, horizon=horizon,
                             terminal=model.terminal)
-    u, res, seg, inv, history, n_jac = solve_newton(start, model.guess(), tol, max_iter,
+    u, res, seg, inv, history, n_jac = solve_newton(start, start.guess(), tol, max_iter,
                                                      stride=jacobian_stride)
     if history[-1] > tol:
         raise_not_converged(start, res, history, tol)
-    choice_history = []
-    if model.elastic:  # labour market: households' hours and retirement at these prices
-        u, n = _labour_market_rounds(model, u, inv, tol, max_iter, jacobian_stride,
-                                     choice_tol, max_choice_iter, history, choice_history)
-        n_jac += n
+    if model.elastic:  # the labour market with the asset market, from the inelastic economy
+        u, history = _clear_labour_market(model, start, u, tol, max_iter,
+                                          max(jacobian_stride, clearing_stride), history)
+        n_jac += 1
     ds = transition_dataset(model, u)
     ds["newton_max_residual"] = ("iteration", np.array(history),
                                  {"units": "1", "long_name": "largest market-clearing residual"})
     ds.attrs.update(jacobian_evaluations=n_jac, iterations=len(history) - 1)
-    if choice_history:
-        ds["labour_market_change"] = ("choice_round", np.array(choice_history), {
-            "units": "1", "long_name": "largest change of hours or choice probabilities"})
+    if model.elastic:
+        model.set_choices(*model.chosen)
         dims = ("birth_year", "group", "category", "option")
         ds["option_hours"] = (dims + ("age",), model.hours_opt.reshape(
             model.C, 2, 3, model.O, model.J), {"units": "share of full time", "long_name":
@@ -857,69 +1125,27 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     return ds
 
 
-def _anderson(history: list, x_new: np.ndarray, x_old: np.ndarray, depth: int = 3
-              ) -> np.ndarray:
-    """Anderson acceleration (type II; Walker and Ni 2011, *SIAM J. Numer. Anal.* 49(4)) of
-    the fixed point ``x = G(x)``: from the last ``depth`` pairs ``(x_k, G(x_k))`` in
-    ``history`` (appended here), ``G(x) − ΔG γ`` with ``γ`` the least-squares fit of the
-    residual ``f = G(x) − x`` by the residual differences ``ΔF``."""
-    history.append((x_old, x_new))
-    del history[:-depth - 1]
-    if len(history) < 2:
-        return x_new
-    f = np.array([g - x for x, g in history])
-    gs = np.array([g for _, g in history])
-    d_f, d_g = np.diff(f, axis=0), np.diff(gs, axis=0)
-    gamma = np.linalg.lstsq(d_f.T, f[-1], rcond=None)[0]
-    return x_new - d_g.T @ gamma
-
-
-def _labour_market_rounds(model: TransitionModel, u: np.ndarray, inv: np.ndarray, tol: float,
-                          max_iter: int, stride: int, choice_tol: float, max_rounds: int,
-                          history: list, choice_history: list) -> tuple[np.ndarray, int]:
-    """Labour-market clearing of an elastic transition: households' hours and retirement
-    options at the prices of ``u`` (:func:`models.economy.cohort_choices`) set labour,
-    covered workers and pensioners (:meth:`TransitionModel.set_choices`); the markets are
-    then cleared again by quasi-Newton steps from the last inverse Jacobian, to a tolerance
-    that tightens with the change of the choices (inexact Newton: ``max(tol, change/100)``),
-    until hours and probabilities move by less than ``choice_tol`` and the markets clear to
-    ``tol``. The fixed point in hours and probabilities is accelerated (:func:`_anderson`,
-    then clipped to their ranges and the probabilities renormalised). Appends to
-    ``history`` and ``choice_history``; returns ``(u, Jacobians)``."""
-    C, K, O, J = model.C, model.K, model.O, model.J
-    works = model.cp_opt.work.reshape(C, O, K, J).transpose(0, 2, 1, 3) > 0
-    n_jac = 0
-    pairs: list = []
-    for _ in range(max_rounds):
-        ch = cohort_choices(model, u)
-        hours = np.where(works, ch["option_hours"].values.reshape(C, K, O, J), 1.0)
-        probs = ch["probability"].values.reshape(C, K, O)
-        change = max(float(np.max(np.abs(hours - model.hours_opt))),
-                     float(np.max(np.abs(probs - model.probs))))
-        choice_history.append(change)
-        if change >= choice_tol:  # accelerated, then back in range (hours in [0, 1],
-            # probabilities a distribution over the valid options)
-            valid = model.option_valid
-            x = _anderson(pairs, np.concatenate([hours[works], probs[valid]]),
-                          np.concatenate([model.hours_opt[works], model.probs[valid]]))
-            hours, probs = hours.copy(), np.zeros_like(probs)
-            hours[works] = np.clip(x[:int(works.sum())], 0.0, 1.0)
-            probs[valid] = np.clip(x[int(works.sum()):], 0.0, None)
-            probs /= probs.sum(-1, keepdims=True)
-        model.set_choices(hours, probs)
-        round_tol = tol if change < choice_tol else max(tol, 1e-2 * change)
-        u, res, _, inv, more, n = solve_newton(model, u, round_tol, max_iter, inverse=inv,
-                                               stride=stride)
-        history += more[1:]
-        n_jac += n
-        if more[-1] > round_tol:
-            raise_not_converged(model, res, history, round_tol)
-        if change < choice_tol:
-            return u, n_jac
-    raise TransitionConvergenceError(
-        f"households' hours and retirement choices did not settle in {max_rounds} rounds "
-        f"(largest change by round: {', '.join(f'{c:.1e}' for c in choice_history)})",
-        history)
+def _clear_labour_market(model: TransitionModel, start: TransitionModel, u0: np.ndarray,
+                         tol: float, max_iter: int, stride: int, history: list
+                         ) -> tuple[np.ndarray, list]:
+    """An elastic transition's markets together (:meth:`TransitionModel.evaluate`: asset
+    market, bequests, labour, the covered wage and the budget's tax), by quasi-Newton in
+    sequence space from the inelastic solution ``u0`` of ``start`` (full-time hours at the
+    statutory ages, its tax): the first Jacobian holds households' hours and retirement
+    probabilities at their first-order response at fixed marginal utility
+    (:meth:`TransitionModel.jacobian` ``frozen``, :meth:`TransitionModel.respond`);
+    Broyden's updates learn the rest (wealth effects). Returns the solution and the residual
+    history (appended)."""
+    _, _, out = start.evaluate(u0, full=True)
+    T = model.T
+    clearing = np.concatenate([np.ones((1, 2 * T)), out["income_tax"]], axis=1)
+    u = np.concatenate([u0, clearing], axis=1)
+    model.hours_tol = 1e-7
+    u, res, _, _, more, _ = solve_newton(model, u, tol, max_iter, stride=stride)
+    history = history + more
+    if more[-1] > tol:
+        raise_not_converged(model, res, history, tol)
+    return u, history
 
 
 _YEAR_VARS = {
@@ -1008,8 +1234,10 @@ def transition_dataset(model: TransitionModel, u: np.ndarray, path_dim: str | No
     for name, (x, units, long_name) in ratios.items():
         data[name] = (lead + ["year"], pick(x), {"units": units, "long_name": long_name})
     n_res = model.T - 1
+    layout = model.blocks()
     res_a = res[:, :n_res] if model.closed else np.zeros((res.shape[0], n_res))
-    res_b = res[:, -n_res:]
+    off_b = layout[1 if model.closed else 0][0]
+    res_b = res[:, off_b:off_b + n_res]
     pad0 = np.zeros((res.shape[0], 1))
     data["asset_market_residual"] = (lead + ["year"], pick(np.concatenate([pad0, res_a], 1)),
                                      {"units": "fraction of output",
@@ -1017,6 +1245,15 @@ def transition_dataset(model: TransitionModel, u: np.ndarray, path_dim: str | No
     data["bequest_residual"] = (lead + ["year"], pick(np.concatenate([pad0, res_b], 1)),
                                 {"units": "fraction of the average covered wage",
                                  "long_name": "bequest residual"})
+    if model.elastic:  # the labour market's residuals (years 0..T-1)
+        for k, (name, long_name) in enumerate((
+                ("labour_market_residual", "labour supplied - labour, over full-time labour"),
+                ("covered_wage_residual", "covered workers' mean efficiency: chosen - assumed, "
+                                          "over full time"),
+                ("income_tax_residual", "income tax - the tax that balances the budget"))):
+            off, m = layout[-3 + k]
+            data[name] = (lead + ["year"], pick(res[:, off:off + m]),
+                          {"units": "1", "long_name": long_name})
     coords = {"year": years}
     if path_dim:
         coords[path_dim] = paths if paths is not None else np.arange(res.shape[0])

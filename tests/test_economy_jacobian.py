@@ -1,0 +1,98 @@
+"""The elastic transition's Jacobian with the labour market among the unknowns (issue 14).
+
+* labour's columns, perturbed all at once (each year's labour moves only its own year's
+  residuals), are the columns computed one by one;
+* the households' first-order response kept for the Jacobian (:meth:`TransitionModel.respond`)
+  moves each retirement option's value by the envelope theorem, ``dV = Σ μ dy``: the logit
+  probabilities it gives have the derivative of the probabilities re-solved exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.economy import Policy, demography_steady_state, initial_state, solve_steady_state
+from models.economy import core
+from models.economy.transition import build_model, solve_newton
+from test_economy import BASE, china_like_params, synthetic_demography
+
+ELASTIC = dict(hours_disutility=5.0, participation_disutility=1.0, retirement_choice=True)
+HORIZON = 25
+
+
+@pytest.fixture(scope="module")
+def elastic_model():
+    """An elastic model (hours and the retirement choice) at the prices of the inelastic
+    transition, its households' choices solved there (any prices serve: the identities
+    hold for households optimising at given prices)."""
+    params = china_like_params()
+    pop, mx = synthetic_demography(n_years=HORIZON, mortality_trend=0.01)
+    demo = demography_steady_state(pop, mx, BASE, params, population_growth=0.0)
+    ss = solve_steady_state(params, demo, Policy(retirement_regime="pre_2024"), year=BASE)
+    init = initial_state(ss, pop.sel(year=BASE), BASE)
+    policy = Policy(retirement_regime="law_2024")
+    plain = build_model(params, pop, mx, policy, init, horizon=HORIZON,
+                        terminal_population_growth=0.0)
+    u0, *_ = solve_newton(plain, plain.guess(), 1e-10, 40)
+    model = build_model(params.replace(**ELASTIC), pop, mx, policy, init, horizon=HORIZON,
+                        terminal=plain.terminal)
+    u = model.full_unknowns(u0)
+    res, seg = model.evaluate(u)  # households choose (the kept response)
+    return model, u, res
+
+
+def test_labour_columns_at_once_are_the_columns_one_by_one(elastic_model):
+    model, u, _ = elastic_model
+    local = model._local_columns()
+    assert local.size == model.T - 1
+    together = model.jacobian(u, None, stride=HORIZON, frozen=True)
+    base, seg = model.evaluate(u, frozen=True)
+    h = 1e-6 * np.maximum(1.0, np.abs(u[0]))
+    for col in local[::6]:
+        pert = u.copy()
+        pert[0, col] += h[col]
+        one = (model.evaluate(pert, seg, frozen=True)[0] - base)[0] / h[col]
+        assert np.abs(one).max() > 0.1  # the column is not empty
+        np.testing.assert_allclose(together[:, col], one, rtol=1e-9, atol=1e-8)
+
+
+def _choices_at(model, u, tax_change, exact):
+    """Probabilities ``[C, K, O]`` with the income tax of year 5 raised by ``tax_change``:
+    re-solved (``exact``) or from the kept first-order response."""
+    v = u.copy()
+    v[0, model.blocks()[-1][0] + 5] += tax_change
+    kappa, beq_ratio = model.unpack(v)
+    clear = model.clearing_unknowns(v)
+    pr = model.prices(kappa, clear["labour"], clear["ebar"])
+    bequest = beq_ratio * pr["wbar"]
+    bequest[:, 0] = (1.0 + pr["r"][:, 0]) * model.initial.estate_per_capita
+    tax = np.concatenate([clear["tax"], np.full((1, model.Tx - model.T),
+                                                 model.terminal.income_tax_rate)], axis=1)
+    O = model.O
+    prices = model.cohort_prices(pr)
+    prices = type(prices)(*(np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x
+                            for x in (getattr(prices, f) for f in
+                                      prices.__dataclass_fields__)))
+    start = core.CohortStart(age=np.repeat(model.start, O),
+                             assets=np.repeat(model.start_assets, O, axis=0),
+                             ia_balance=np.repeat(model.start_ia, O, axis=0),
+                             pension=np.repeat(model.start_pension, O, axis=0))
+    if exact:
+        kept = model.response, model.chosen
+        _, probs, _ = model.choose(prices, start, tax, bequest)
+        model.response, model.chosen = kept
+        return probs[0]
+    return model.respond(prices, start, tax, bequest)[1][0]
+
+
+def test_response_moves_the_probabilities_by_the_envelope_theorem(elastic_model):
+    model, u, _ = elastic_model
+    h = 1e-6
+    base = _choices_at(model, u, 0.0, exact=True)
+    exact = (_choices_at(model, u, h, exact=True) - base) / h
+    first_order = (_choices_at(model, u, h, exact=False) - base) / h
+    moved = np.abs(exact) > 1e-3 * np.abs(exact).max()
+    assert np.abs(exact).max() > 1e-3 and moved.sum() > 10
+    np.testing.assert_allclose(first_order[moved], exact[moved], rtol=2e-3,
+                               atol=1e-5 * np.abs(exact).max())

@@ -184,13 +184,16 @@ def run_inputs(spec: dict) -> dict:
     fit = calibrate_base_year(median, schedule,
                               cal.pension, cal.finances)
     settings = StochasticDemographySettings(paths=n, chunk_size=min(n, 1000))
-    chunks = [c.population for c in st.iter_path_chunks(
-        st.median_inputs(arrays, settings), st.calibrate_spread(arrays), settings,
-        np.random.SeedSequence(SEED), dtype=np.float64)]
-    population = xr.DataArray(np.concatenate(chunks), dims=("path", "year", "age", "sex"),
+    values = None  # every chunk written into one array (no list of chunks beside it)
+    for c in st.iter_path_chunks(st.median_inputs(arrays, settings),
+                                 st.calibrate_spread(arrays), settings,
+                                 np.random.SeedSequence(SEED), dtype=np.float64):
+        if values is None:
+            values = np.empty((n,) + c.population.shape[1:])
+        values[int(c.paths[0]):int(c.paths[-1]) + 1] = c.population
+    population = xr.DataArray(values, dims=("path", "year", "age", "sex"),
                               coords={"path": np.arange(n), "year": arrays["year"].values,
                                       "age": arrays["age"].values, "sex": list(SEXES)})
-    del chunks
     settings = OptimizationSettings.model_validate(PROBLEMS[spec["problem"]])
     problem = setup_problem(cal, settings, population, fit)
     data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs),

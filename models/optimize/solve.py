@@ -127,9 +127,10 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
         return with_forced_transfers(data, solve_inner_pyomo(data, rescue, duals, fixed_z),
                                      rescue)
-    if method == "decomposition" and kind == "hard" and data.n_paths > 1 \
-            and not rule_applies(data):
-        return solve_decomposed(data, rescue=rescue, workers=workers)
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+        # under a draw rule its coefficients are first-stage variables of the master
+        return with_forced_transfers(data, solve_decomposed(data, rescue=rescue,
+                                                            workers=workers), rescue)
     return with_forced_transfers(data, solve_extensive(data, rescue=rescue, duals=duals,
                                                        fixed_z=fixed_z), rescue)
 

@@ -70,6 +70,22 @@ master; each path's recourse sees the rates of its own chain of nodes, and its c
 falls on those pairs. The master grows with the nodes (the 3×3×3×3 tree has about 4,700
 pairs), not with the paths.
 
+Reserve draws by a decision rule (:mod:`models.optimize.rules`, ``D[p,t] = Σ_j Φ[p,t,j]
+ϑ[t,j]`` with coefficients ``ϑ`` common to all paths): the coefficients are first-stage
+variables like the node rates, so the master holds ``z = (τ, ϑ)``. A path's recourse sees its
+draws fixed, ``D = Φ_p ϑ̂`` (the columns' bounds), and its cut's gradient in ``ϑ`` is
+``Σ_t ∂Q_p/∂D[p,t] Φ[p,t,j]`` with ``∂Q_p/∂D`` the fixed draws' reduced costs. The limits that
+involve the draws alone — ``D ≥ 0`` (``D = 0`` with the reserve lever off) and the reserve
+``A[p,t] = (1 + r_t) A[p,t−1] − D[p,t] ≥ 0`` — are linear in ``ϑ`` alone: they are rows of the
+master, added where the master's answer breaks them (per year the path that breaks each
+most, :meth:`Run.add_rule_rows`; there are ``2PT`` of them, few bind), and in the recourse
+``A`` is free (it follows from the draws). ``ϑ`` is boxed by :func:`rule_box` (valid: every
+feasible rule has a representative inside) so the master is bounded before any cut, and the
+trust region on ``ϑ`` is that share of its box. Measured on the study's multi-stage settings
+(2 × 2 × 2 tree, affine rule on two observables, 60 paths, loaded machine): the same
+objective as the extensive form to 3e-16 relative and the same rates, in 7 iterations and
+4.9 s against 19.1 s for the extensive form from arrays.
+
 Variants: the hard variant and the rescue problem decompose. The CVaR limit is an expectation
 over paths that couples them (solved as the extensive form from arrays,
 :func:`models.optimize.lp.solve_extensive`), the chance constraint is a MILP (Pyomo).

@@ -11,7 +11,11 @@ Rows, for N in ``--paths`` (default 1,000, 5,000, 10,000, 20,000):
   workers 1 and 2 (chunks of ``N/8`` paths, 25 to 1,000, the same for both worker counts so the
   numbers are identical);
 * ``inputs``: the optimizer's inner problem for N paths (populations at float64, tree, the
-  scenario data), written to ``.npz`` for the two rows below;
+  scenario data), written to ``.npz`` for the two rows below; the population is filled chunk
+  by chunk into one array, and what is made of it per path (the category population, the
+  flows, the tree's indicators, GDP) is built per block of
+  :data:`models.optimize.data.CATEGORY_BLOCK_PATHS` paths, so the peak is about the
+  population plus one block's temporaries;
 * ``extensive_form``: the two-stage inner problem (pooled-rate path as the first stage, per
   path recourse) built by Pyomo and solved by HiGHS in one process
   (:func:`models.optimize.solve.solve_inner_pyomo`, the reference);

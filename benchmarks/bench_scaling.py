@@ -11,7 +11,11 @@ Rows, for N in ``--paths`` (default 1,000, 5,000, 10,000, 20,000):
   workers 1 and 2 (chunks of ``N/8`` paths, 25 to 1,000, the same for both worker counts so the
   numbers are identical);
 * ``inputs``: the optimizer's inner problem for N paths (populations at float64, tree, the
-  scenario data), written to ``.npz`` for the two rows below;
+  scenario data), written to ``.npz`` for the two rows below; the population is filled chunk
+  by chunk into one array, and what is made of it per path (the category population, the
+  flows, the tree's indicators, GDP) is built per block of
+  :data:`models.optimize.data.CATEGORY_BLOCK_PATHS` paths, so the peak is about the
+  population plus one block's temporaries;
 * ``extensive_form``: the two-stage inner problem (pooled-rate path as the first stage, per
   path recourse) built by Pyomo and solved by HiGHS in one process
   (:func:`models.optimize.solve.solve_inner_pyomo`, the reference);
@@ -184,13 +188,16 @@ def run_inputs(spec: dict) -> dict:
     fit = calibrate_base_year(median, schedule,
                               cal.pension, cal.finances)
     settings = StochasticDemographySettings(paths=n, chunk_size=min(n, 1000))
-    chunks = [c.population for c in st.iter_path_chunks(
-        st.median_inputs(arrays, settings), st.calibrate_spread(arrays), settings,
-        np.random.SeedSequence(SEED), dtype=np.float64)]
-    population = xr.DataArray(np.concatenate(chunks), dims=("path", "year", "age", "sex"),
+    values = None  # every chunk written into one array (no list of chunks beside it)
+    for c in st.iter_path_chunks(st.median_inputs(arrays, settings),
+                                 st.calibrate_spread(arrays), settings,
+                                 np.random.SeedSequence(SEED), dtype=np.float64):
+        if values is None:
+            values = np.empty((n,) + c.population.shape[1:])
+        values[int(c.paths[0]):int(c.paths[-1]) + 1] = c.population
+    population = xr.DataArray(values, dims=("path", "year", "age", "sex"),
                               coords={"path": np.arange(n), "year": arrays["year"].values,
                                       "age": arrays["age"].values, "sex": list(SEXES)})
-    del chunks
     settings = OptimizationSettings.model_validate(PROBLEMS[spec["problem"]])
     problem = setup_problem(cal, settings, population, fit)
     data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs),

@@ -39,10 +39,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from models.config import CATEGORIES, Calibration, FinancesCalibration, OptimizationSettings
+from models.config import (
+    CATEGORIES,
+    Calibration,
+    FinancesCalibration,
+    OptimizationSettings,
+    PensionCalibration,
+)
 from models.pension.accounts import (
+    CATEGORY_SEX,
     BaseYearFit,
     account_rates,
+    category_population,
     reach_year,
     retirement_schedule,
 )
@@ -51,6 +59,10 @@ from models.pension import rules
 MONEY_SCALE = 1e12  # yuan per model unit
 #: ages of the labour input in the GDP path (completed years, inclusive)
 WORKING_AGES = (20, 64)
+#: paths per block of the per-path inputs built block by block (:class:`CategoryPopulation`,
+#: :func:`gdp_by_path_year`): up to this many paths every number is the one of the whole
+#: array, bit for bit (beyond, only sums over paths are added in another order)
+CATEGORY_BLOCK_PATHS = 2000
 
 
 @dataclass(frozen=True)
@@ -167,8 +179,10 @@ def gdp_by_path_year(population: np.ndarray, ages: np.ndarray, average_wage: np.
     ``N`` the population aged :data:`WORKING_AGES` (``population[path, year, age, sex]``,
     persons; the first year is the base year) and ``w̄[year]`` the average wage (yuan).
     Cobb–Douglas output with a constant labour share moves with the wage bill."""
-    working = (ages >= WORKING_AGES[0]) & (ages <= WORKING_AGES[1])
-    n = population[:, :, working, :].sum(axis=(2, 3))
+    working = np.flatnonzero((ages >= WORKING_AGES[0]) & (ages <= WORKING_AGES[1]))
+    # per block of paths (a path's sum is its own: the same bits, a block's copy at a time)
+    n = np.concatenate([population[lo:lo + CATEGORY_BLOCK_PATHS][:, :, working, :].sum(
+        axis=(2, 3)) for lo in range(0, population.shape[0], CATEGORY_BLOCK_PATHS)])
     return gdp_base_cny * (average_wage / average_wage[0])[None, :] * n / n[:, :1]
 
 
@@ -301,3 +315,100 @@ def new_retirees(pop_c: np.ndarray, rates: xr.Dataset, years: np.ndarray) -> np.
     rise = np.zeros_like(pr)
     rise[1:, 1:] = np.maximum(pr[1:, 1:] - pr[:-1, :-1], 0.0)
     return np.einsum("ptac,tac->tc", pop_c, rise) / pop_c.shape[0]
+
+
+# ----------------------------------------------------------------------------- many paths
+class CategoryPopulation:
+    """The population by retirement-age category ``pop_c[path, year, age, category]``
+    (persons; :func:`models.pension.accounts.category_population` of ``population[path,
+    year, age, sex]``), built on demand for the paths asked instead of kept for every path.
+
+    Memory (issue 15): kept whole, ``pop_c`` is 1.5 times the population (three categories
+    of two sexes) and a leaf's ``pop_c[paths]`` another copy, 3.9 GB each at 20,000 paths of
+    float64 (81 years × 101 ages); built per block of :data:`CATEGORY_BLOCK_PATHS` paths only
+    the population is kept. ``pop_c[paths]`` gives the same values in the same memory layout
+    as indexing the whole array (so every sum over it rounds alike); a slice gives the
+    layout of a slice of it."""
+
+    def __init__(self, population: xr.DataArray, pension: PensionCalibration):
+        self.population = population.transpose("path", "year", "age", "sex")
+        self.pension = pension
+
+    @property
+    def n_paths(self) -> int:
+        return self.population.sizes["path"]
+
+    def _category_major(self, population: xr.DataArray) -> np.ndarray:
+        """``[path, year, age, category]`` as the whole array's transposed view."""
+        return category_population(population, self.pension).transpose(
+            "path", "year", "age", "category").values
+
+    def __getitem__(self, paths) -> np.ndarray:
+        if isinstance(paths, slice):
+            return self._category_major(self.population.isel(path=paths))
+        # the layout of an indexed copy of the whole array: [path, category, year, age] in
+        # memory, seen as [path, year, age, category]; the products of category_population
+        paths = np.asarray(paths)
+        pop = self.population.values
+        sexes = self.population["sex"].values.tolist()
+        share = self.pension.retirement.women_cadre_share.value
+        weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
+        dtype = np.result_type(*(np.multiply(pop.ravel()[:1], w) for w in weights.values()))
+        out = np.empty((paths.size, len(CATEGORIES)) + pop.shape[1:3], dtype=dtype)
+        for i, c in enumerate(CATEGORIES):
+            np.multiply(pop[paths, :, :, sexes.index(CATEGORY_SEX[c])], weights[c],
+                        out=out[:, i])
+        return out.transpose(0, 2, 3, 1)
+
+    def blocks(self, paths: np.ndarray, size: int | None = None):
+        """``(rows, pop_c[paths[rows]])`` for consecutive blocks of ``size`` paths (default
+        :data:`CATEGORY_BLOCK_PATHS`), the last one up to ``size + 1``."""
+        paths = np.asarray(paths)
+        size = size or CATEGORY_BLOCK_PATHS
+        starts = list(range(0, paths.size, size))
+        if len(starts) > 1 and paths.size - starts[-1] == 1:
+            starts.pop()  # no block of one path (NumPy may sum a lone path in another order)
+        for lo, hi in zip(starts, starts[1:] + [paths.size]):
+            yield slice(lo, hi), self[paths[lo:hi]]
+
+    def mean_over_paths(self) -> xr.DataArray:
+        """``[year, age, category]`` mean over the paths, the bits and memory layout of
+        ``category_population(population).mean("path")`` (a sum over the outer axis adds the
+        paths one after another, as here, block by block)."""
+        total = None
+        for lo in range(0, self.n_paths, CATEGORY_BLOCK_PATHS):
+            block = category_population(
+                self.population.isel(path=slice(lo, lo + CATEGORY_BLOCK_PATHS)), self.pension)
+            values = block.transpose("category", "path", "year", "age").values
+            if total is None:
+                total = np.zeros(values.shape[:1] + values.shape[2:])
+            for p in range(values.shape[1]):
+                total += values[:, p]
+        mean = (total / self.n_paths).transpose(1, 2, 0)
+        pop = self.population
+        return xr.DataArray(mean, dims=("year", "age", "category"),
+                            coords={"year": pop["year"].values, "age": pop["age"].values,
+                                    "category": list(CATEGORIES)}, name=pop.name)
+
+
+def flows_by_blocks(pop_c: CategoryPopulation, paths: np.ndarray, rates: xr.Dataset,
+                    fit: BaseYearFit, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flows_from_rates` of ``pop_c[paths]``, block by block of paths (each path's
+    flows are sums over its own ages and categories: the same bits whatever the blocks)."""
+    base = np.empty((len(paths), rates.sizes["year"]))
+    expenditure = np.empty_like(base)
+    for rows, block in pop_c.blocks(paths):
+        base[rows], expenditure[rows] = flows_from_rates(block, rates, fit, cal)
+    return base, expenditure
+
+
+def new_retirees_by_blocks(pop_c: CategoryPopulation, paths: np.ndarray, rates: xr.Dataset,
+                           years: np.ndarray) -> np.ndarray:
+    """:func:`new_retirees` of ``pop_c[paths]``, block by block: bit for bit the one of the
+    whole array up to :data:`CATEGORY_BLOCK_PATHS` paths; beyond, the blocks' sums are added
+    (a sum over paths in another order: rounding only)."""
+    if len(paths) <= CATEGORY_BLOCK_PATHS:
+        return new_retirees(pop_c[paths], rates, years)
+    total = sum(new_retirees(block, rates, years) * block.shape[0]
+                for _, block in pop_c.blocks(paths))
+    return total / len(paths)

@@ -50,18 +50,21 @@ from scipy.optimize import linprog
 
 from models.config import CATEGORIES, Calibration, OptimizationSettings
 from models.optimize.data import (
+    CATEGORY_BLOCK_PATHS,
     MONEY_SCALE,
+    CategoryPopulation,
     PolicyRates,
     ScenarioData,
     capacity_applies,
     capacity_share,
     constraint_variant,
     delay_by_year,
-    flows_from_rates,
+    flows_by_blocks,
     gdp_by_path_year,
     interpolation_weights,
     knot_years,
     max_delay_by_year,
+    new_retirees_by_blocks,
     new_retirees,
     policy_rates,
     transfer_capacity,
@@ -85,7 +88,6 @@ from models.optimize.rules import (
 from models.optimize.tree import ScenarioTree, build_tree
 from models.pension.accounts import (
     BaseYearFit,
-    category_population,
     indexation_sensitivity,
     project_accounts,
     reach_year,
@@ -125,9 +127,10 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
         return with_forced_transfers(data, solve_inner_pyomo(data, rescue, duals, fixed_z),
                                      rescue)
-    if method == "decomposition" and kind == "hard" and data.n_paths > 1 \
-            and not rule_applies(data):
-        return solve_decomposed(data, rescue=rescue, workers=workers)
+    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+        # under a draw rule its coefficients are first-stage variables of the master
+        return with_forced_transfers(data, solve_decomposed(data, rescue=rescue,
+                                                            workers=workers), rescue)
     return with_forced_transfers(data, solve_extensive(data, rescue=rescue, duals=duals,
                                                        fixed_z=fixed_z), rescue)
 
@@ -223,7 +226,7 @@ class PolicyProblem:
     years: np.ndarray  # all simulated years (base .. last)
     ages: np.ndarray
     opt_mask: np.ndarray  # [year] optimized years
-    pop_c: np.ndarray  # [P, Y, A, C]
+    pop_c: CategoryPopulation  # [P, Y, A, C] on demand: pop_c[paths]
     weights_population: xr.DataArray  # [year, age, category]
     population: xr.DataArray  # [path, year, age, sex]
     knot_yrs: np.ndarray
@@ -278,9 +281,19 @@ class PolicyProblem:
 
 
 def observable_indicator(population: xr.DataArray, name: str) -> np.ndarray:
-    """``[path, year]`` indicator ranked by the tree rule."""
+    """``[path, year]`` indicator ranked by the tree rule, per block of
+    :data:`models.optimize.data.CATEGORY_BLOCK_PATHS` paths (a path's indicator is made of
+    its own numbers: the same bits, a block's temporaries instead of all paths')."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
+    n = population.sizes["path"]
+    return np.concatenate([_indicator_block(population.isel(
+        path=slice(lo, lo + CATEGORY_BLOCK_PATHS)), name)
+        for lo in range(0, n, CATEGORY_BLOCK_PATHS)])
+
+
+def _indicator_block(population: xr.DataArray, name: str) -> np.ndarray:
+    """:func:`observable_indicator` of some paths (``population`` has the ``path`` dim)."""
     pop = population.sum("sex")
     if name == "old_age_dependency":
         old = pop.sel(age=pop["age"] >= 65).sum("age")
@@ -369,9 +382,8 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     ages = population["age"].values
     first = settings.tree.first_decision_year
     tree = _policy_tree(settings, population)
-    pop_c_da = category_population(population, cal.pension)
-    weights = pop_c_da.mean("path").transpose("year", "age", "category")
-    pop_c = pop_c_da.transpose("path", "year", "age", "category").values
+    pop_c = CategoryPopulation(population, cal.pension)  # built per block of paths
+    weights = pop_c.mean_over_paths()
     knots = knot_years(settings, int(years[-1]))
     opt_mask = years >= first
     opt_years = years[opt_mask]
@@ -572,16 +584,17 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
     zero = problem.cache["zero_rates"]
     for leaf, paths, delay, share in leaf_paths(problem, levers):
         pr = rates_for(problem, delay, share)
-        cb, ex = flows_from_rates(problem.pop_c[paths], pr.rates, problem.fit, problem.cal)
+        cb, ex = flows_by_blocks(problem.pop_c, paths, pr.rates, problem.fit, problem.cal)
         base[paths] = cb[:, opt] / MONEY_SCALE
         expenditure[paths] = ex[:, opt] / MONEY_SCALE
-        retiring = new_retirees(problem.pop_c[paths], zero.rates, problem.years)[opt]  # [T, C]
+        retiring = new_retirees_by_blocks(problem.pop_c, paths, zero.rates,
+                                          problem.years)[opt]  # [T, C]
         prob = tree.probability[paths]
         delay_cost += prob.sum() * float(np.sum(w_delay * problem.discount[:, None] * retiring
                                                 * delay[opt]))
         if share is not None:
-            _, ex_ref = flows_from_rates(problem.pop_c[paths], rates_for(problem, delay).rates,
-                                         problem.fit, problem.cal)
+            _, ex_ref = flows_by_blocks(problem.pop_c, paths, rates_for(problem, delay).rates,
+                                        problem.fit, problem.cal)
             index_cost += w_index * float(prob @ ((ex_ref - ex)[:, opt] @ problem.discount))
     subsidy = zero.rates["fiscal_subsidy_cny"].values[opt]
     return ScenarioData(

@@ -32,11 +32,12 @@ equations are in :mod:`models.pension.block`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from models.config import CATEGORIES, ConfigError, FinancesCalibration, PensionCalibration
 from models.pension import block, rules
@@ -52,6 +53,8 @@ __all__ = [
     "account_rates",
     "indexation_sensitivity",
     "reach_year",
+    "never_falls",
+    "clear_schedule_memo",
     "base_year_pensions",
     "first_year",
     "fund_milestones",
@@ -64,12 +67,25 @@ def category_population(population: xr.DataArray, pension: PensionCalibration) -
     """Population by retirement-age category: ``[..., year, age, sex] -> [..., year, age, category]``."""
     share = pension.retirement.women_cadre_share.value
     weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
-    parts = [population.sel(sex=CATEGORY_SEX[c], drop=True) * weights[c] for c in CATEGORIES]
-    out = xr.concat(parts, dim=xr.DataArray(list(CATEGORIES), dims="category", name="category"))
-    dims = [d for d in population.dims if d != "sex"] + ["category"]
-    out = out.transpose(*dims)
-    out.attrs.update(units="persons", long_name="population by retirement-age category")
-    return out
+    # NumPy into one preallocated array: the same products ``pop.sel(sex=s) · ω_c`` in the
+    # same memory layout as concatenating them along a new first axis (category-major, seen
+    # through a transpose), at a fraction of xarray's concat time, with no copy beside it
+    arr = population.values
+    axis = population.dims.index("sex")
+    sexes = population["sex"].values.tolist()
+    views = [np.moveaxis(arr, axis, -1)[..., sexes.index(CATEGORY_SEX[c])] for c in CATEGORIES]
+    dtype = np.result_type(*(np.multiply(v.ravel()[:1], weights[c])
+                             for v, c in zip(views, CATEGORIES)))
+    data = np.empty((len(CATEGORIES),) + views[0].shape, dtype=dtype)
+    for i, (view, c) in enumerate(zip(views, CATEGORIES)):
+        np.multiply(view, weights[c], out=data[i])
+    rest = [d for d in population.dims if d != "sex"]
+    coords = {k: v for k, v in population.coords.items() if "sex" not in v.dims}
+    coords["category"] = list(CATEGORIES)
+    out = xr.DataArray(data, dims=["category"] + rest, coords=coords, name=population.name,
+                       attrs={"units": "persons",
+                              "long_name": "population by retirement-age category"})
+    return out.transpose(*rest, "category")
 
 
 def reach_year(birth_year: np.ndarray, statutory_age: np.ndarray) -> np.ndarray:
@@ -153,14 +169,10 @@ def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: st
     ``jan``, ``stat``, ``mean_age``, ``years``, ``freeze``; equations there)."""
     ret = pension.retirement
     birth_year = years[:, None] - ages[None, :] - 1
-    grid = birth_year.shape + (12,)
-    birth_month = np.broadcast_to(np.arange(1, 13), grid)
     lag = ret.award_lag_months.value
     sd = ret.contribution_years_sd.value
     before = np.maximum(ages - 1, 0)
-    months = rules.statutory_retirement_age_months(
-        np.broadcast_to(birth_year[..., None], grid), birth_month, cat, regime)
-    law_age = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
+    law_age = _law_age(years.tobytes(), ages.tobytes(), cat, regime)
     delay = np.zeros(birth_year.shape)
     if extra_delay_months is not None:
         lever = extra_delay_months.sel(category=cat)
@@ -189,21 +201,30 @@ def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: st
         y_min = np.asarray(rules.minimum_contribution_years(reach_year(birth_year, age_k),
                                                             regime), dtype=float)
         past = np.maximum(ages[None, :] + 0.5 - age_k, 0.0)
-        eligible = norm.cdf((years_k + past - y_min) / sd)
         retired = _mixed_months(rules.retired_share, years, ages, cat, kernel, lo, frac, lag)
-        share += weight * _never_falls(retired * eligible)
+        eligible = _normal_cdf_where(retired > 0, (years_k + past - y_min) / sd)
+        share += weight * never_falls(retired * eligible)
         # on 1 January of t: drawn by 31 December of t − 1 at age a − 1 (same cohort)
         retired_jan = _mixed_months(rules.retired_share_end_of_year, years - 1, before, cat,
                                     kernel, lo, frac, lag)
-        eligible_jan = norm.cdf((years_k + np.maximum(ages[None, :] - age_k, 0.0)
-                                 - y_min) / sd)
-        share_jan += weight * _never_falls(np.where(ages[None, :] > 0,
+        eligible_jan = _normal_cdf_where(
+            retired_jan > 0, (years_k + np.maximum(ages[None, :] - age_k, 0.0) - y_min) / sd)
+        share_jan += weight * never_falls(np.where(ages[None, :] > 0,
                                                     retired_jan * eligible_jan, 0.0))
         mean_age += weight * age_k
         mean_years += weight * years_k
         earliest = np.minimum(earliest, np.where(weight > 0, age_k, np.inf))
     return {"share": share, "jan": share_jan, "stat": stat_age, "mean_age": mean_age,
             "years": mean_years, "freeze": reach_year(birth_year, earliest).astype(float)}
+
+
+def _normal_cdf_where(where: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``Φ(z)`` where ``where`` holds, 0 elsewhere (the schedule multiplies it by a share that
+    is 0 there, so the product is the same; the normal CDF was most of a drawn parameter
+    set's schedule, issue 15)."""
+    out = np.zeros(np.shape(z))
+    out[where] = ndtr(z[where])
+    return out
 
 
 def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
@@ -246,22 +267,94 @@ def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category
 
 def _mixed_months(share_fn, years, ages, category, regime, lo, frac, lag):
     """``share_fn`` (a :mod:`rules` share) with a whole-month delay ``lo`` mixed with ``lo + 1``
-    by the fraction ``frac`` (exact at whole months)."""
-    out = np.asarray(share_fn(years, ages, category, regime, lag_months=lag,
-                              extra_months=lo.astype(np.int64)))
-    if np.any(frac > 0):
-        later = np.asarray(share_fn(years, ages, category, regime, lag_months=lag,
-                                    extra_months=lo.astype(np.int64) + 1))
-        out = (1.0 - frac) * out + frac * later
+    by the fraction ``frac`` (exact at whole months). Remembered (:func:`_mixed_months_memo`):
+    the law's shares depend on no calibrated parameter that the Monte Carlo draws (issue 15:
+    recomputed per parameter set they were most of a drawn pension block's cost)."""
+    years, ages = np.asarray(years, dtype=np.int64), np.asarray(ages, dtype=np.int64)
+    lo, frac = np.asarray(lo, dtype=float), np.asarray(frac, dtype=float)
+    return _mixed_months_memo(share_fn, years.tobytes(), ages.tobytes(), category, regime,
+                              lo.shape, lo.tobytes(), frac.tobytes(), int(lag))
+
+
+#: entries kept by the memos of the schedule's parameter-free parts (one entry is one
+#: ``[year, age]`` array: 256 of 81 × 101 floats are about 17 MB)
+MEMO_ENTRIES = 256
+
+
+def clear_schedule_memo() -> None:
+    """Forget the remembered parameter-free parts of the schedule (:func:`_mixed_months`,
+    :func:`_law_age`): the next schedule computes them anew (the same numbers)."""
+    _mixed_months_memo.cache_clear()
+    _law_age.cache_clear()
+
+
+def _from_bytes(raw: bytes, dtype, shape=None) -> np.ndarray:
+    out = np.frombuffer(raw, dtype=dtype)
+    return out if shape is None else out.reshape(shape)
+
+
+@lru_cache(maxsize=MEMO_ENTRIES)
+def _mixed_months_memo(share_fn, years: bytes, ages: bytes, category: str, regime: str,
+                       shape: tuple, lo: bytes, frac: bytes, lag: int) -> np.ndarray:
+    """:func:`_mixed_months` of arrays passed as bytes (hashable), read-only: a pure function
+    of its arguments, computed once per distinct argument."""
+    years_a, ages_a = _from_bytes(years, np.int64), _from_bytes(ages, np.int64)
+    lo_a, frac_a = _from_bytes(lo, float, shape), _from_bytes(frac, float, shape)
+    out = np.asarray(share_fn(years_a, ages_a, category, regime, lag_months=lag,
+                              extra_months=lo_a.astype(np.int64)))
+    if np.any(frac_a > 0):
+        later = np.asarray(share_fn(years_a, ages_a, category, regime, lag_months=lag,
+                                    extra_months=lo_a.astype(np.int64) + 1))
+        out = (1.0 - frac_a) * out + frac_a * later
+    out = np.array(out, dtype=float)
+    out.flags.writeable = False
     return out
 
 
-def _never_falls(share: np.ndarray) -> np.ndarray:
-    """A cohort's share along ``[year, age]`` never falls (running maximum along diagonals)."""
-    share = share.copy()
-    for t in range(1, share.shape[0]):
-        share[t, 1:] = np.maximum(share[t, 1:], share[t - 1, :-1])
-    return share
+@lru_cache(maxsize=MEMO_ENTRIES)
+def _law_age(years: bytes, ages: bytes, category: str, regime: str) -> np.ndarray:
+    """The regime's statutory age (years, mean over the 12 birth months) of the cohort aged
+    ``a`` on 1 January of ``t``, ``[year, age]`` (``years``, ``ages``: int64 arrays as bytes;
+    read-only, computed once per distinct argument: it depends on the law only)."""
+    years_a, ages_a = _from_bytes(years, np.int64), _from_bytes(ages, np.int64)
+    birth_year = years_a[:, None] - ages_a[None, :] - 1
+    grid = birth_year.shape + (12,)
+    months = rules.statutory_retirement_age_months(
+        np.broadcast_to(birth_year[..., None], grid), np.broadcast_to(np.arange(1, 13), grid),
+        category, regime)
+    out = np.asarray(months, dtype=float).mean(axis=-1) / 12.0
+    out.flags.writeable = False
+    return out
+
+
+def never_falls(share: np.ndarray) -> np.ndarray:
+    """A cohort's share along ``[year, age]`` never falls (running maximum along diagonals):
+    ``S'[t, a] = max(S[t, a], S'[t−1, a−1])``, every diagonal at once
+    (:func:`_diagonal_order`; a maximum rounds nothing, so any order gives the same bits)."""
+    n_years, n_ages = share.shape
+    skew_at, cell = _diagonal_order(n_years, n_ages)
+    skew = np.full(n_years * (n_years + n_ages - 1), -np.inf)
+    skew[skew_at] = share.ravel()[cell]
+    skew = skew.reshape(n_years, -1)
+    np.maximum.accumulate(skew, axis=0, out=skew)
+    out = np.empty(share.size)
+    out[cell] = skew.ravel()[skew_at]
+    return out.reshape(share.shape)
+
+
+@lru_cache(maxsize=8)
+def _diagonal_order(n_years: int, n_ages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cohort diagonals of a ``[year, age]`` grid laid out as ``[step, diagonal]`` (diagonal
+    ``d`` holds the cells with ``age − year = d − (n_years − 1)``, in year order): for every
+    cell, its flat position in that layout and its flat index in the grid."""
+    year, age = np.meshgrid(np.arange(n_years), np.arange(n_ages), indexing="ij")
+    diagonal = age - year + (n_years - 1)
+    step = year - np.maximum(year - age, 0)  # years since the diagonal entered the grid
+    skew_at = (step * (n_years + n_ages - 1) + diagonal).ravel()
+    cell = (year * n_ages + age).ravel()
+    for arr in (skew_at, cell):
+        arr.flags.writeable = False
+    return skew_at, cell
 
 
 @dataclass(frozen=True)

@@ -171,13 +171,13 @@ def fresh_basis(problem: PolicyProblem, fresh: PolicyProblem, tree: ScenarioTree
     (:mod:`models.optimize.rules`): ``"affine"`` — each fresh path's own lagged state,
     standardised by the *in-sample* mean and sd of that year (the scale the coefficients
     ``θ`` were fitted on, so a fresh copy of an in-sample path gets that path's basis);
-    ``"node"`` — the indicator of the node of ``tree`` (the fresh paths' placement) among the
-    in-sample tree's nodes; None without a rule."""
+    ``"node"`` — the indicator of the node of ``tree`` (the fresh paths' placement in the
+    in-sample tree, or their own tree) among its nodes; None without a rule."""
     kind = problem.settings.recourse.reserve_draws
     if problem.recourse_basis is None or kind == "path":
         return None
     if kind == "node":
-        return node_basis(tree.node_of_path_year(problem.opt_years), problem.tree.n_nodes)
+        return node_basis(tree.node_of_path_year(problem.opt_years), tree.n_nodes)
     names = problem.settings.recourse.observables
     return affine_basis(observed_state(fresh.population, names), fresh.years,
                         fresh.opt_years, reference=observed_state(problem.population, names))
@@ -455,14 +455,25 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
                     ) -> tuple[float, float]:
     """One Mak–Morton–Wood replication on the paths of ``fresh``: the candidate's mean cost
-    there (its tree built on those paths) and the SAA value found by the search started at
-    the candidate's levers (yuan)."""
-    on = fresh_problem(problem, fresh, same_tree=True)
-    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node,
-                               theta=fitted_rule(psol.data, psol.inner))
+    there and the SAA value found by the search started at the candidate's levers (yuan),
+    both on the same tree, so the candidate is a feasible point of that SAA problem. Ranked
+    trees: the tree built on those paths (the same shape as the candidate's). k-means trees,
+    whose shape depends on the paths (a cluster may be dropped): the paths placed in the
+    candidate's tree (:func:`assign_nodes`; the policy class is the candidate's tree with
+    its placement rule). Under a draw rule the SAA value is the LP's at the search's levers
+    before its transfers are forced (:func:`models.optimize.solve.with_forced_transfers`):
+    that LP lets transfers pre-fund, a relaxation of the forced-transfer policies the
+    candidate is one of, so its value is no larger than theirs and the bound stays valid
+    (more conservative by the forced transfers' extra cost, which
+    :func:`models.optimize.rules.forced_transfer_excess` measures)."""
+    on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
+    theta = fitted_rule(psol.data, psol.inner)
+    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta)
     saa = optimize_policy(on, start=psol.levers)
-    value = saa.inner.objective * MONEY_SCALE
-    return float(on.tree.probability @ candidate.cost_cny), value
+    value = saa.inner.objective
+    if theta is not None:
+        value = min(value, solve_extensive(scenario_data(on, saa.levers), duals=False).objective)
+    return float(on.tree.probability @ candidate.cost_cny), value * MONEY_SCALE
 
 
 def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):

@@ -7,6 +7,7 @@ do not depend on its future."""
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from models.config import OptimizationSettings
 from models.optimize.evaluate import (
@@ -19,6 +20,8 @@ from models.optimize.evaluate import (
 )
 from models.optimize.solve import optimize_policy, setup_problem
 from models.optimize.tree import build_tree
+from models.pipeline.optimization import evaluation_skipped
+from models.report.optimization import answer_guarantee_frame
 
 #: Multi-stage as experiments/optimal_multi_stage.toml, at test size: stages 2026/2031/2036,
 #: 2 x 2 k-means tree on the dependency ratio and births, affine draw rule, a capacity.
@@ -109,3 +112,20 @@ def test_a_fresh_paths_early_decisions_do_not_depend_on_its_future(
     late = (np.abs(ea.draw_cny[0, ~early] - eb.draw_cny[0, ~early]).max()
             + np.abs(ea.transfer_cny[0, ~early] - eb.transfer_cny[0, ~early]).max())
     assert late > 0 or a.tree.node_of[0, 2] != b.tree.node_of[0, 2]
+
+
+def test_every_recourse_and_tree_is_evaluated_and_a_skip_says_why():
+    """Runs with a draw rule and a k-means tree are evaluated out of sample (they were
+    skipped); a run that is not evaluated or not certified says why in its answer table."""
+    assert evaluation_skipped(MULTI, True, False) is None
+    assert evaluation_skipped(OptimizationSettings(), True, False) is None
+    off = MULTI.model_copy(update={"evaluation": MULTI.evaluation.model_copy(
+        update={"enabled": False})})
+    reason = evaluation_skipped(off, True, False)
+    assert "enabled = false" in reason
+    assert evaluation_skipped(MULTI, True, True).startswith("no feasible policy")
+    ds = xr.Dataset(attrs={"opt_out_of_sample_skipped": reason,
+                           "opt_certificate_skipped": "polish off"})
+    rows = answer_guarantee_frame(ds).frame.values.tolist()
+    assert rows == [["out-of-sample statistics", f"not evaluated: {reason}"],
+                    ["search", "not certified: polish off"]]

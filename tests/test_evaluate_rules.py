@@ -38,7 +38,8 @@ MULTI = OptimizationSettings.model_validate({
 
 def test_kmeans_placement_puts_in_sample_copies_in_their_own_nodes():
     """Copies of the in-sample paths land in their own k-means nodes (3 observables, 2 x 3
-    tree), also when placed without the others; a path moved onto another child's centre is placed in that child."""
+    tree), also when placed without the others; a path moved onto another child's centre is
+    placed in that child."""
     rng = np.random.default_rng(np.random.SeedSequence(5))
     years = np.arange(2020, 2041)
     obs = np.cumsum(rng.normal(size=(30, years.size, 3)), axis=1)
@@ -88,9 +89,10 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
 
 def test_a_fresh_paths_early_decisions_do_not_depend_on_its_future(
         calibration, populations, fit, solved):
-    """A fresh path whose population aged 60+ is cut to 30 % from 2034 (path 0 has the most old people: it would move to another node) on keeps its rate, node, draw and
-    transfer of every year before 2034 (and of the stage begun in 2031); its later decisions
-    move (so the check can fail)."""
+    """A fresh path whose population aged 60+ is cut to 30 % from 2034 on (path 0 has the
+    most old people: a tree reading 2034 would move it to another node) keeps its rate, node,
+    draw and transfer of every year before 2034 (and of the stage begun in 2031), and the
+    other paths keep all theirs; its later decisions move (so the check can fail)."""
     problem, psol = solved
     theta = fitted_rule(psol.data, psol.inner)
     later_old = (populations["year"] >= 2034) & (populations["age"] >= 60)

@@ -26,8 +26,8 @@ objective). Three policies meet on the same fresh paths (common random numbers):
 stochastic solution (SP), the expected-value solution's rates (EV: the rates of the problem
 on the mean path, with the SP's delays and indexation; under a draw rule, with the rule
 re-fitted in sample at those rates, :func:`rule_for_rates`) and each path's
-perfect-foresight optimum (WS: rates and recourse free on the path, the SP's delays): VSS = E[c_EV − c_SP],
-EVPI = E[c_SP − c_WS], with paired t intervals
+perfect-foresight optimum (WS: rates and recourse free on the path, the SP's delays):
+VSS = E[c_EV − c_SP], EVPI = E[c_SP − c_WS], with paired t intervals
 (:func:`models.optimize.statistics.paired_difference_interval`).
 
 A fresh path's recourse pays every pension (the hard guarantee, also in the chance and CVaR
@@ -483,5 +483,6 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
-           "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap", "gap_interval",
-           "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario", "solve_paths"]
+           "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
+           "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
+           "solve_paths"]

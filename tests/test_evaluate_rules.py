@@ -87,6 +87,22 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
                                                             rel=1e-7)
 
 
+def test_node_rule_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
+        calibration, populations, fit):
+    """The same with one draw per node and year (``reserve_draws = "node"``): the fresh
+    copies' basis is their placement's node indicator."""
+    settings = MULTI.model_copy(update={"recourse": MULTI.recourse.model_copy(
+        update={"reserve_draws": "node"})})
+    problem = setup_problem(calibration, settings, populations, fit)
+    psol = optimize_policy(problem)
+    fresh = fresh_problem(problem, setup_problem(calibration, settings, populations, fit))
+    np.testing.assert_array_equal(fresh.recourse_basis, problem.recourse_basis)
+    out = evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
+                         theta=fitted_rule(psol.data, psol.inner))
+    assert float(fresh.tree.probability @ out.cost_cny) == pytest.approx(
+        psol.inner.objective * 1e12, rel=1e-7)
+
+
 def test_a_fresh_paths_early_decisions_do_not_depend_on_its_future(
         calibration, populations, fit, solved):
     """A fresh path whose population aged 60+ is cut to 30 % from 2034 on (path 0 has the

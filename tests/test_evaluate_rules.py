@@ -147,3 +147,7 @@ def test_every_recourse_and_tree_is_evaluated_and_a_skip_says_why():
     rows = answer_guarantee_frame(ds).frame.values.tolist()
     assert rows == [["out-of-sample statistics", f"not evaluated: {reason}"],
                     ["search", "not certified: polish off"]]
+    ds = xr.Dataset({"oos_value": ("statistic", [np.nan])}, coords={"statistic": ["vss_cny"]},
+                    attrs={"opt_optimality_gap_skipped": "why"})
+    assert ["optimality gap", "not bounded: why"] in answer_guarantee_frame(
+        ds).frame.values.tolist()

@@ -93,8 +93,10 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     if certificate is not None:
         ds = ds.merge(certificate_dataset(certificate))
     not_evaluated = evaluation_skipped(settings, arrays is not None, psol.infeasible)
+    evaluated = xr.Dataset()
     if not_evaluated is None:
-        ds = ds.merge(evaluation_dataset(exp, cal, arrays, problem, psol, timings))
+        evaluated = evaluation_dataset(exp, cal, arrays, problem, psol, timings)
+        ds = ds.merge(evaluated)
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
@@ -102,6 +104,7 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     # why a run has no out-of-sample statistics or no certificate (the report says so)
     if not_evaluated is not None:
         ds.attrs["opt_out_of_sample_skipped"] = not_evaluated
+    ds.attrs.update(evaluated.attrs)  # e.g. why the optimality gap has no bound
     if certificate is None:
         ds.attrs["opt_certificate_skipped"] = (
             "switched off ([optimization.search] polish = false)" if not settings.search.polish
@@ -212,8 +215,14 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         cal, exp.optimization, fresh_population(exp, arrays, (REPLICATION_BRANCH, k), size,
                                                 spread), problem.fit, _prices(problem)))
              for k in range(ev.replications)]
+    gap_note = None
     if len(pairs) >= 2:
-        estimates["optimality_gap"] = gap_interval(pairs, ev.confidence_level)
+        try:
+            estimates["optimality_gap"] = gap_interval(pairs, ev.confidence_level)
+        except ValueError as err:  # an SAA value above the candidate's cost: say so, go on
+            gap_note = str(err)
+    else:
+        gap_note = f"{len(pairs)} replication(s): at least 2 are needed"
     timings["optimize_replications_s"] = round(time.perf_counter() - t1, 4)
     value, low, high, count = [], [], [], []
     for est in (estimates.get(key) for key in STATISTICS.values()):
@@ -236,4 +245,5 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         "oos_reserve_draw_mean_cny": ("year", oos.sp.draw_cny.mean(axis=0)),
         "oos_excess_mean_cny": ("year", oos.sp.excess_cny.mean(axis=0)),
         "oos_rule_draws_cut": ((), int(oos.sp.draws_cut)),
-    }, coords={"statistic": list(STATISTICS), "year": years})
+    }, coords={"statistic": list(STATISTICS), "year": years},
+        attrs={} if gap_note is None else {"opt_optimality_gap_skipped": gap_note})

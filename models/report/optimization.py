@@ -328,6 +328,9 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
             rows.append(["reserve-draw rule", f"draw cut to [0, the reserve] in {cut} of "
                          f"{int(ds['oos_paths']) * ds['oos_reserve_draw_mean_cny'].size} "
                          "fresh path-years"])
+        if "opt_optimality_gap_skipped" in ds.attrs:
+            rows.append(["optimality gap",
+                         f"not bounded: {ds.attrs['opt_optimality_gap_skipped']}"])
     elif "opt_out_of_sample_skipped" in ds.attrs:
         rows.append(["out-of-sample statistics",
                      f"not evaluated: {ds.attrs['opt_out_of_sample_skipped']}"])

@@ -778,6 +778,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("oos_reserve_draw_mean_cny", ("year",),
              units="yuan per year (base-year prices)", stage="optimization_out_of_sample",
              long_name="reserve draw, mean over the fresh paths"),
+    Variable("oos_rule_draws_cut", (),
+             units="1", stage="optimization_out_of_sample",
+             long_name="fresh path-years where the reserve-draw rule asked for a draw outside "
+                       "[0, the reserve] and was cut to it (0 without a rule)"),
 )
 
 #: The catalogue by name.

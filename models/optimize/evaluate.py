@@ -4,9 +4,18 @@ optimality gap.
 
 A policy is the outer levers (delay and indexation knots per node) and the pooled rates per
 node and year. On a fresh path it is *fixed*: the path is placed in the tree by the tree's own
-rule (:func:`assign_nodes`), takes its nodes' rates and its leaf's delays and indexation, and
-only the recourse (reserve draws, extra transfers, and the excess over the fiscal capacity
-where there is one) is chosen for that path — exactly what the two-stage problem lets adapt.
+rule (:func:`assign_nodes`: by rank, or the nearest k-means centre of each stage on what the
+path has observed up to the year before that stage), takes its nodes' rates and its leaf's
+delays and indexation, and only the recourse (reserve draws, extra transfers, and the excess
+over the fiscal capacity where there is one) is chosen for that path — exactly what the
+two-stage problem lets adapt. With a reserve-draw rule (:mod:`models.optimize.rules`) the
+recourse is not chosen either: the rule's coefficients ``θ`` fitted in sample are applied to
+the fresh path's own observed state (standardised at the in-sample scale,
+:func:`fresh_basis`), cut to what the reserve holds (:func:`rule_draws`, cuts counted), and the
+transfers are the ones the shortfall forces, split at the capacity as the optimizer makes
+them (:func:`rule_paths`): every decision of year ``t`` on a fresh path depends on that path's
+data up to ``t`` only, and on copies of the in-sample paths the evaluation gives back the
+in-sample optimum (tests/test_evaluate_rules.py).
 Every fresh path's cost is
 
     c_p = Σ_t δ_t (w_c CB_pt τ_pt + w_r D_pt + w_x X_pt + w_u U_pt + w_e R_pt)
@@ -15,9 +24,10 @@ Every fresh path's cost is
 (:func:`path_costs`; the probability-weighted sum over the paths of a solved problem is its
 objective). Three policies meet on the same fresh paths (common random numbers): the
 stochastic solution (SP), the expected-value solution's rates (EV: the rates of the problem
-on the mean path, with the SP's delays and indexation) and each path's perfect-foresight
-optimum (WS: rates free on the path, the SP's delays): VSS = E[c_EV − c_SP],
-EVPI = E[c_SP − c_WS], with paired t intervals
+on the mean path, with the SP's delays and indexation; under a draw rule, with the rule
+re-fitted in sample at those rates, :func:`rule_for_rates`) and each path's
+perfect-foresight optimum (WS: rates and recourse free on the path, the SP's delays):
+VSS = E[c_EV − c_SP], EVPI = E[c_SP − c_WS], with paired t intervals
 (:func:`models.optimize.statistics.paired_difference_interval`).
 
 A fresh path's recourse pays every pension (the hard guarantee, also in the chance and CVaR
@@ -41,6 +51,7 @@ Programming 24, 314–325; Shapiro, Dentcheva, Ruszczyński (2014), §5.6.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -50,15 +61,25 @@ from models.optimize.data import (
     flows_from_rates,
     mean_of_paths,
     new_retirees,
+    reserve_returns,
     take_paths,
 )
 from models.optimize.lp import RATE_POINT, solve_extensive
+from models.optimize.rules import (
+    affine_basis,
+    forced_transfers,
+    node_basis,
+    rule_applies,
+    rule_coefficients,
+    rule_decisions,
+    split_by_capacity,
+)
 from models.optimize.solve import (
     Levers,
     PolicyProblem,
     PolicySolution,
     leaf_paths,
-    observable_indicator,
+    observed_state,
     optimize_policy,
     rates_for,
     scenario_data,
@@ -78,38 +99,105 @@ CHUNK_PATHS = 100
 
 # ----------------------------------------------------------------------------- the tree
 def assign_nodes(tree: ScenarioTree, observable_in: np.ndarray, observable_out: np.ndarray,
-                 years: np.ndarray) -> ScenarioTree:
-    """Fresh paths placed in an existing tree by its ranking rule: at stage k the children of
-    a node hold consecutive ranks of the observable of the year before the stage; a fresh path
-    goes to the first child whose largest in-sample value is at least the path's (the last
-    child above them all). Probabilities equal. ``observable_*[path, year]``."""
-    n_out = observable_out.shape[0]
+                 years: np.ndarray, grouping: str = "rank") -> ScenarioTree:
+    """Fresh paths placed in an existing tree by its own grouping rule, stage by stage, on
+    what each fresh path has observed in the year before the stage (non-anticipative: a
+    path's node at stage ``k`` depends on its own state up to ``d_k − 1`` only).
+    ``observable_*[path, year]`` or ``[path, year, feature]`` (in-sample and fresh).
+
+    * ``"rank"``: the children of a node hold consecutive ranks of the first observable; a
+      fresh path goes to the first child whose largest in-sample value is at least the
+      path's (the last child above them all);
+    * ``"kmeans"``: a fresh path goes to the child whose centre is nearest,
+      ``argmin_c ‖z − z̄_c‖²`` with ``z = (x − m) / s`` the observables standardised by the
+      in-sample mean ``m`` and sd ``s`` of that year (as :func:`models.optimize.tree.
+      standardised` does when building the tree) and ``z̄_c`` the mean of ``z`` over the
+      child's in-sample paths (the k-means centre: Lloyd's algorithm stops when every
+      in-sample path is nearest to its own cluster's centre, so an in-sample path placed
+      again lands in its own node; :func:`misplaced_in_sample` counts any that do not).
+
+    Probabilities equal."""
+    obs_in, obs_out = _features(observable_in), _features(observable_out)
+    n_out = obs_out.shape[0]
     node_of = np.zeros((n_out, tree.stage_years.size), dtype=int)
     col = {int(y): i for i, y in enumerate(years)}
     for k in range(1, tree.stage_years.size):
         seen = col[int(tree.stage_years[k]) - 1]
+        state_in, state_out = obs_in[:, seen, :], obs_out[:, seen, :]
+        if grouping == "kmeans":
+            sd = state_in.std(axis=0)
+            scale = np.where(sd > 0, sd, 1.0)
+            state_in = (state_in - state_in.mean(axis=0)) / scale
+            state_out = (state_out - obs_in[:, seen, :].mean(axis=0)) / scale
         for parent in np.unique(node_of[:, k - 1]):
             children = np.flatnonzero(tree.parent == parent)
-            tops = np.array([observable_in[tree.paths_of_node(c), seen].max() for c in children])
             mine = np.flatnonzero(node_of[:, k - 1] == parent)
-            pick = np.searchsorted(tops, observable_out[mine, seen], side="left")
+            if grouping == "kmeans":
+                centres = np.stack([state_in[tree.paths_of_node(c)].mean(axis=0)
+                                    for c in children])
+                gap = ((state_out[mine, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+                node_of[mine, k] = children[np.argmin(gap, axis=1)]
+                continue
+            tops = np.array([state_in[tree.paths_of_node(c), 0].max() for c in children])
+            pick = np.searchsorted(tops, state_out[mine, 0], side="left")
             node_of[mine, k] = children[np.minimum(pick, children.size - 1)]
     return ScenarioTree(stage_years=tree.stage_years, node_of=node_of, parent=tree.parent,
                         stage_of_node=tree.stage_of_node,
                         probability=np.full(n_out, 1.0 / n_out))
 
 
+def _features(observable: np.ndarray) -> np.ndarray:
+    """``[path, year]`` or ``[path, year, feature]`` as ``[path, year, feature]``."""
+    observable = np.asarray(observable, dtype=float)
+    return observable[:, :, None] if observable.ndim == 2 else observable
+
+
+def misplaced_in_sample(tree: ScenarioTree, observable: np.ndarray, years: np.ndarray,
+                        grouping: str) -> int:
+    """In-sample paths that :func:`assign_nodes` would place in another node than the tree's
+    (0 for the rank rule; for k-means, paths Lloyd's iterations left nearer another centre)."""
+    again = assign_nodes(tree, observable, observable, years, grouping)
+    return int(np.any(again.node_of != tree.node_of, axis=1).sum())
+
+
+def tree_observables(settings) -> list[str]:
+    """The observables the settings' tree is built on (first the ranked one)."""
+    return [settings.tree.observable] + list(settings.tree.extra_observables)
+
+
+def fresh_basis(problem: PolicyProblem, fresh: PolicyProblem, tree: ScenarioTree
+                ) -> np.ndarray | None:
+    """The reserve-draw rule's basis on the fresh paths, ``Φ[fresh path, year, j]``
+    (:mod:`models.optimize.rules`): ``"affine"`` — each fresh path's own lagged state,
+    standardised by the *in-sample* mean and sd of that year (the scale the coefficients
+    ``θ`` were fitted on, so a fresh copy of an in-sample path gets that path's basis);
+    ``"node"`` — the indicator of the node of ``tree`` (the fresh paths' placement in the
+    in-sample tree, or their own tree) among its nodes; None without a rule."""
+    kind = problem.settings.recourse.reserve_draws
+    if problem.recourse_basis is None or kind == "path":
+        return None
+    if kind == "node":
+        return node_basis(tree.node_of_path_year(problem.opt_years), tree.n_nodes)
+    names = problem.settings.recourse.observables
+    return affine_basis(observed_state(fresh.population, names), fresh.years,
+                        fresh.opt_years, reference=observed_state(problem.population, names))
+
+
 def fresh_problem(problem: PolicyProblem, fresh: PolicyProblem, same_tree: bool = False
                   ) -> PolicyProblem:
     """``fresh`` (set up on fresh paths) made to evaluate ``problem``'s policy: the same
-    per-person rules (the in-sample open-age weights and status-quo rates) and, unless
-    ``same_tree``, the fresh paths placed in ``problem``'s tree (:func:`assign_nodes`)."""
+    per-person rules (the in-sample open-age weights and status-quo rates), unless
+    ``same_tree`` the fresh paths placed in ``problem``'s tree (:func:`assign_nodes`, by the
+    tree's grouping rule), and the draw rule's basis on the fresh paths' own state at the
+    in-sample scale (:func:`fresh_basis`)."""
     tree = fresh.tree
     if not same_tree:
-        name = problem.settings.tree.observable
-        tree = assign_nodes(problem.tree, observable_indicator(problem.population, name),
-                            observable_indicator(fresh.population, name), problem.years)
+        names = tree_observables(problem.settings)
+        tree = assign_nodes(problem.tree, observed_state(problem.population, names),
+                            observed_state(fresh.population, names), problem.years,
+                            problem.settings.tree.grouping)
     return replace(fresh, tree=tree, weights_population=problem.weights_population,
+                   recourse_basis=fresh_basis(problem, fresh, tree),
                    cache={"zero_rates": problem.cache["zero_rates"]})
 
 
@@ -174,6 +262,9 @@ class Evaluation:
     draw_cny: np.ndarray
     excess_cny: np.ndarray
     tau: np.ndarray
+    # path-years where the draw rule asked for a draw outside [0, the reserve] and was cut to
+    # it (:func:`rule_draws`; 0 without a rule)
+    draws_cut: int = 0
 
 
 def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> ScenarioData:
@@ -216,6 +307,67 @@ def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | 
     return out
 
 
+def rule_draws(data: ScenarioData, theta: np.ndarray) -> tuple[np.ndarray, int]:
+    """The reserve draws a fitted rule takes on the paths of ``data``: ``D = Φ θ``
+    (:func:`models.optimize.rules.rule_decisions`, ``Φ`` each path's own basis) cut to what
+    can be drawn, ``0 ≤ D[p,t] ≤ (1 + r_t) A[p,t−1]`` (``A`` the reserve, ``r`` its return;
+    ``D = 0`` with the reserve lever off), year by year, so ``D[p,t]`` uses the path's state
+    up to ``t − 1`` only. The in-sample problem imposes both bounds, so on in-sample paths
+    nothing is cut; on fresh paths a cut is counted (second value: path-years cut by more
+    than 1e-9 of the reserve) and reported, never hidden."""
+    wanted = rule_decisions(data.recourse_basis, theta)
+    if not data.settings.reserve.enabled:
+        wanted = np.zeros_like(wanted)
+    draws = np.zeros_like(wanted)
+    reserve = data.reserve_start.astype(float)
+    r = reserve_returns(data)
+    cut = 0
+    for t in range(wanted.shape[1]):
+        available = (1.0 + r[t]) * reserve
+        draws[:, t] = np.clip(wanted[:, t], 0.0, np.maximum(available, 0.0))
+        cut += int(np.sum(np.abs(draws[:, t] - wanted[:, t])
+                          > 1e-9 * (1.0 + np.abs(available))))
+        reserve = available - draws[:, t]
+    return draws, cut
+
+
+def rule_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray]],
+               theta: np.ndarray, outer: np.ndarray) -> Evaluation:
+    """A policy with a reserve-draw rule on the paths of ``data``, no solve: each group of
+    paths ``(paths, rates[year])`` at its rates, the draws by the rule (:func:`rule_draws`),
+    the transfers the shortfall forces and their split at the fiscal capacity
+    (:func:`models.optimize.rules.forced_transfers`, :func:`~models.optimize.rules.
+    split_by_capacity`: as the optimizer makes them under a rule), no unpaid pension (the
+    hard guarantee); every entry of year ``t`` from the path's own data up to ``t``."""
+    P, T = data.n_paths, len(data.years)
+    tau = np.zeros((P, T))
+    for paths, fixed in groups:
+        tau[paths] = fixed
+    draws, cut = rule_draws(data, theta)
+    money, _, _ = forced_transfers(data, tau, draws)
+    X, R = split_by_capacity(data, money)
+    sol = SimpleNamespace(D=draws, X=X, U=np.zeros((P, T)), R=R)
+    return Evaluation(path_costs(data, tau, sol, outer), paid_in_full(data, sol),
+                      X * MONEY_SCALE, draws * MONEY_SCALE,
+                      (np.zeros((P, T)) if R is None else R) * MONEY_SCALE, tau, cut)
+
+
+def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
+    """The coefficients ``θ[year, j]`` of a solved draw rule (None without one), recovered
+    from the solution's draws (:func:`models.optimize.rules.rule_coefficients`)."""
+    if not rule_applies(data):
+        return None
+    return rule_coefficients(data.recourse_basis, inner.D)
+
+
+def rule_for_rates(data: ScenarioData, rates: np.ndarray) -> np.ndarray:
+    """The draw rule re-fitted on the in-sample paths of ``data`` with the pooled rates
+    ``rates[year]`` pinned on every path (the expected-value policy's rule): the LP over
+    the rule's coefficients alone, transfers forced."""
+    sol = solve_inner(_subset(data, np.arange(data.n_paths), rates), duals=False)
+    return rule_coefficients(data.recourse_basis, sol.D)
+
+
 def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int) -> np.ndarray:
     """The pooled rates ``[year]`` along one leaf's chain of nodes."""
     stage = tree.stage_of_year(years)
@@ -224,20 +376,26 @@ def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int
 
 
 def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None,
-                   rates: np.ndarray | None = None) -> Evaluation:
+                   rates: np.ndarray | None = None, theta: np.ndarray | None = None
+                   ) -> Evaluation:
     """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
-    ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path; with both
-    None, the rates free on every path (perfect foresight)."""
+    ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path — or, with
+    the draw rule's coefficients ``theta``, the rule's draws and the forced transfers
+    (:func:`rule_paths`); with both rates None, the rates and the recourse free on every path
+    (perfect foresight: no rule)."""
     data = scenario_data(problem, levers)
     # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
     outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
     if tau_node is None and rates is None:
-        return solve_paths(data, [(np.arange(data.n_paths), None)], outer)
+        return solve_paths(replace(data, recourse_basis=None),
+                           [(np.arange(data.n_paths), None)], outer)
     groups = []
     for leaf, paths, _, _ in leaf_paths(problem, levers):
         fixed = rates if rates is not None else rate_series(problem.tree, tau_node,
                                                             problem.opt_years, leaf)
         groups.append((paths, fixed))
+    if theta is not None:
+        return rule_paths(data, groups, theta, outer)
     return solve_paths(data, groups, outer)
 
 
@@ -283,11 +441,13 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     ``compare`` (module docstring)."""
     inner = psol.inner
     on = fresh_problem(problem, fresh)
-    sp = evaluate_fixed(on, psol.levers, inner.tau_node)
+    theta = fitted_rule(psol.data, inner)
+    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta)
     ev = ws = None
     if compare:
         rates = solve_inner(mean_scenario(psol.data), duals=False).tau[0]
-        ev = evaluate_fixed(on, psol.levers, None, rates)
+        ev = evaluate_fixed(on, psol.levers, None, rates, None if theta is None
+                            else rule_for_rates(psol.data, rates))
         ws = evaluate_fixed(on, psol.levers, None)
     return OutOfSample(sp, ev, ws, problem.discount, level)
 
@@ -295,13 +455,25 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
                     ) -> tuple[float, float]:
     """One Mak–Morton–Wood replication on the paths of ``fresh``: the candidate's mean cost
-    there (its tree built on those paths) and the SAA value found by the search started at
-    the candidate's levers (yuan)."""
-    on = fresh_problem(problem, fresh, same_tree=True)
-    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node)
+    there and the SAA value found by the search started at the candidate's levers (yuan),
+    both on the same tree, so the candidate is a feasible point of that SAA problem. Ranked
+    trees: the tree built on those paths (the same shape as the candidate's). k-means trees,
+    whose shape depends on the paths (a cluster may be dropped): the paths placed in the
+    candidate's tree (:func:`assign_nodes`; the policy class is the candidate's tree with
+    its placement rule). Under a draw rule the SAA value is the LP's at the search's levers
+    before its transfers are forced (:func:`models.optimize.solve.with_forced_transfers`):
+    that LP lets transfers pre-fund, a relaxation of the forced-transfer policies the
+    candidate is one of, so its value is no larger than theirs and the bound stays valid
+    (more conservative by the forced transfers' extra cost, which
+    :func:`models.optimize.rules.forced_transfer_excess` measures)."""
+    on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
+    theta = fitted_rule(psol.data, psol.inner)
+    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta)
     saa = optimize_policy(on, start=psol.levers)
-    value = saa.inner.objective * MONEY_SCALE
-    return float(on.tree.probability @ candidate.cost_cny), value
+    value = saa.inner.objective
+    if theta is not None:
+        value = min(value, solve_extensive(scenario_data(on, saa.levers), duals=False).objective)
+    return float(on.tree.probability @ candidate.cost_cny), value * MONEY_SCALE
 
 
 def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
@@ -310,5 +482,7 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
     return optimality_gap_interval(np.array(means), np.array(values), level)
 
 
-__all__ = ["assign_nodes", "evaluate_fixed", "out_of_sample", "replication_gap", "gap_interval",
-           "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario", "solve_paths"]
+__all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
+           "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
+           "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
+           "solve_paths"]

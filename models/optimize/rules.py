@@ -72,18 +72,22 @@ def lagged_state(observed: np.ndarray, observed_years: np.ndarray, years: np.nda
 
 
 def affine_basis(observed: np.ndarray, observed_years: np.ndarray, years: np.ndarray,
-                 lag: int = 1) -> np.ndarray:
+                 lag: int = 1, reference: np.ndarray | None = None) -> np.ndarray:
     """``Φ[path, year, 1 + feature]``: a constant and the lagged state standardised across
-    paths in each year (``(x − mean) / sd``, sd 0 → 1): a constant feature adds nothing."""
+    paths in each year (``(x − mean) / sd``, sd 0 → 1): a constant feature adds nothing.
+    ``reference[path, observed_year, feature]``: the mean and sd are the reference paths'
+    (a rule fitted on them applied to other paths, each on its own state alone)."""
     state = lagged_state(observed, observed_years, years, lag)
-    sd = state.std(axis=0, keepdims=True)
-    z = (state - state.mean(axis=0, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    ref = state if reference is None else lagged_state(reference, observed_years, years, lag)
+    sd = ref.std(axis=0, keepdims=True)
+    z = (state - ref.mean(axis=0, keepdims=True)) / np.where(sd > 0, sd, 1.0)
     return np.concatenate([np.ones(state.shape[:2] + (1,)), z], axis=2)
 
 
-def node_basis(node_of_year: np.ndarray) -> np.ndarray:
-    """``Φ[path, year, node]`` = 1 where the node governs the path-year (one draw per node)."""
-    n_nodes = int(node_of_year.max()) + 1
+def node_basis(node_of_year: np.ndarray, n_nodes: int | None = None) -> np.ndarray:
+    """``Φ[path, year, node]`` = 1 where the node governs the path-year (one draw per node);
+    ``n_nodes``: the tree's node count (default: the largest node seen plus one)."""
+    n_nodes = int(node_of_year.max()) + 1 if n_nodes is None else n_nodes
     return (node_of_year[:, :, None] == np.arange(n_nodes)[None, None, :]).astype(float)
 
 

@@ -92,13 +92,23 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
         ds = ds.merge(pairing_history(paired))
     if certificate is not None:
         ds = ds.merge(certificate_dataset(certificate))
-    if (settings.evaluation.enabled and arrays is not None and not psol.infeasible
-            and settings.extra_transfer.enabled and evaluable(settings)):
-        ds = ds.merge(evaluation_dataset(exp, cal, arrays, problem, psol, timings))
+    not_evaluated = evaluation_skipped(settings, arrays is not None, psol.infeasible)
+    evaluated = xr.Dataset()
+    if not_evaluated is None:
+        evaluated = evaluation_dataset(exp, cal, arrays, problem, psol, timings)
+        ds = ds.merge(evaluated)
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
                 "opt_indexation_lever": "on" if settings.indexation.enabled else "off"}
+    # why a run has no out-of-sample statistics or no certificate (the report says so)
+    if not_evaluated is not None:
+        ds.attrs["opt_out_of_sample_skipped"] = not_evaluated
+    ds.attrs.update(evaluated.attrs)  # e.g. why the optimality gap has no bound
+    if certificate is None:
+        ds.attrs["opt_certificate_skipped"] = (
+            "switched off ([optimization.search] polish = false)" if not settings.search.polish
+            else "no feasible policy to certify")
     if "frontier_point" in ds.dims:
         ds.attrs["frontier_cvar_beta"] = settings.frontier.cvar_beta
     return ds, solver_log(psol)
@@ -133,16 +143,20 @@ def solver_log(psol) -> str:
     return text
 
 
-def evaluable(settings) -> bool:
-    """Whether :mod:`models.optimize.evaluate` evaluates the policy's recourse on fresh paths
-    as the optimizer decides it: recourse per path (decision-rule recourse would need its
-    rule applied to the fresh paths' state) and a tree grouped by ranking (fresh paths are
-    placed by the ranking rule). Otherwise the run has no out-of-sample statistics rather
-    than biased ones (settings of both kinds exist once the recourse-rule work is merged)."""
-    recourse = getattr(settings, "recourse", None)
-    per_path = recourse is None or getattr(recourse, "reserve_draws", "path") == "path"
-    ranked = getattr(settings.tree, "grouping", "rank") == "rank"
-    return per_path and ranked
+def evaluation_skipped(settings, have_arrays: bool, infeasible: bool) -> str | None:
+    """Why the chosen policy is not evaluated on fresh paths (None: it is). Every recourse
+    (per path, a draw rule) and every tree (ranked, k-means) is evaluated
+    (:mod:`models.optimize.evaluate`)."""
+    if not settings.evaluation.enabled:
+        return "switched off ([optimization.evaluation] enabled = false)"
+    if not have_arrays:
+        return "no calibration arrays to draw fresh paths from"
+    if infeasible:
+        return "no feasible policy (the answer is the rescue's smallest money beyond the levers)"
+    if not settings.extra_transfer.enabled:
+        return ("extra transfers switched off: a fixed policy may leave a fresh path without "
+                "a feasible recourse")
+    return None
 
 
 def fresh_population(exp: Experiment, arrays: xr.Dataset, branch: tuple[int, ...], n: int,
@@ -201,8 +215,14 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         cal, exp.optimization, fresh_population(exp, arrays, (REPLICATION_BRANCH, k), size,
                                                 spread), problem.fit, _prices(problem)))
              for k in range(ev.replications)]
+    gap_note = None
     if len(pairs) >= 2:
-        estimates["optimality_gap"] = gap_interval(pairs, ev.confidence_level)
+        try:
+            estimates["optimality_gap"] = gap_interval(pairs, ev.confidence_level)
+        except ValueError as err:  # an SAA value above the candidate's cost: say so, go on
+            gap_note = str(err)
+    else:
+        gap_note = f"{len(pairs)} replication(s): at least 2 are needed"
     timings["optimize_replications_s"] = round(time.perf_counter() - t1, 4)
     value, low, high, count = [], [], [], []
     for est in (estimates.get(key) for key in STATISTICS.values()):
@@ -224,4 +244,6 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         "oos_extra_transfer_mean_cny": ("year", oos.sp.transfer_cny.mean(axis=0)),
         "oos_reserve_draw_mean_cny": ("year", oos.sp.draw_cny.mean(axis=0)),
         "oos_excess_mean_cny": ("year", oos.sp.excess_cny.mean(axis=0)),
-    }, coords={"statistic": list(STATISTICS), "year": years})
+        "oos_rule_draws_cut": ((), int(oos.sp.draws_cut)),
+    }, coords={"statistic": list(STATISTICS), "year": years},
+        attrs={} if gap_note is None else {"opt_optimality_gap_skipped": gap_note})

@@ -323,8 +323,21 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
         rows += [[label, statistic_text(ds, name)] for name, label in STATISTIC_LABELS.items()
                  if name in ds["statistic"].values
                  and not math.isnan(float(ds["oos_value"].sel(statistic=name)))]
+        cut = int(ds["oos_rule_draws_cut"]) if "oos_rule_draws_cut" in ds else 0
+        if cut:
+            rows.append(["reserve-draw rule", f"draw cut to [0, the reserve] in {cut} of "
+                         f"{int(ds['oos_paths']) * ds['oos_reserve_draw_mean_cny'].size} "
+                         "fresh path-years"])
+        if "opt_optimality_gap_skipped" in ds.attrs:
+            rows.append(["optimality gap",
+                         f"not bounded: {ds.attrs['opt_optimality_gap_skipped']}"])
+    elif "opt_out_of_sample_skipped" in ds.attrs:
+        rows.append(["out-of-sample statistics",
+                     f"not evaluated: {ds.attrs['opt_out_of_sample_skipped']}"])
     if wrote(ds, "optimization_certificate"):
         rows.append(["search", certificate_text(ds)])
+    elif "opt_certificate_skipped" in ds.attrs:
+        rows.append(["search", f"not certified: {ds.attrs['opt_certificate_skipped']}"])
     paths = int(ds["oos_paths"]) if "oos_paths" in ds else 0
     return Table("answer_guarantee", f"The answer: guarantee and cost of the chosen policy on "
                  f"{paths} fresh paths (figures rounded to their intervals) and the search's "

@@ -143,11 +143,18 @@ def _guarantees(frames: dict[str, pd.DataFrame]) -> list[str]:
     out = []
     for name in sorted(n for n in frames if n.startswith(GUARANTEE)):
         f = frames[name]
-        paid = _cell(f, {"quantity": f.loc[f["quantity"].str.startswith(
-            "probability that every pension"), "quantity"].iloc[0]}, "estimate")
+        search = f.loc[f["quantity"] == "search", "estimate"]
+        label = f.loc[f["quantity"].str.startswith("probability that every pension"), "quantity"]
+        if not label.size:  # not evaluated out of sample: the table says why
+            why = f.loc[f["quantity"] == "out-of-sample statistics", "estimate"]
+            text = (f"<b>{html.escape(name.removeprefix(GUARANTEE))}</b> on fresh paths: "
+                    + html.escape(str(why.iloc[0]) if why.size else "not evaluated"))
+            out.append(text + (f"; search: {html.escape(str(search.iloc[0]))}" if search.size
+                               else "") + ".")
+            continue
+        paid = _cell(f, {"quantity": label.iloc[0]}, "estimate")
         beyond = f.loc[f["quantity"].str.startswith("expected discounted money beyond"),
                        "estimate"]
-        search = f.loc[f["quantity"] == "search", "estimate"]
         text = (f"<b>{html.escape(name.removeprefix(GUARANTEE))}</b> on fresh paths: every "
                 f"pension paid in full within the fiscal capacity with probability "
                 f"{html.escape(_fmt(paid))}")

@@ -339,7 +339,9 @@ def answer_tables(runs: Runs) -> list[StudyTable]:
         paths = answer_frame(ds)
         out.append(StudyTable(_retitle(paths, f"answer_{name}", f"{name}: {paths.title}"),
                               (name,), "solver"))
-        if wrote(ds, "optimization_out_of_sample") or wrote(ds, "optimization_certificate"):
+        if (wrote(ds, "optimization_out_of_sample") or wrote(ds, "optimization_certificate")
+                or "opt_out_of_sample_skipped" in ds.attrs
+                or "opt_certificate_skipped" in ds.attrs):  # "not evaluated: <reason>" rows
             guarantee = answer_guarantee_frame(ds)
             out.append(StudyTable(_retitle(guarantee, f"answer_guarantee_{name}",
                                            f"{name}: {guarantee.title}"), (name,), "solver"))

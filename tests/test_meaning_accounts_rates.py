@@ -32,6 +32,7 @@ import pytest
 import xarray as xr
 from scipy.stats import norm
 
+from models.config import ConfigError, load_calibration
 from models.constants import CATEGORIES
 from models.pension import rules
 from models.pension.accounts import (
@@ -43,6 +44,7 @@ from models.pension.accounts import (
     project_accounts,
     retirement_schedule,
 )
+from tests.conftest import CALIBRATION
 
 YEARS = np.arange(2021, 2031)  # the base year and nine more: enough for every law below
 
@@ -115,6 +117,26 @@ def test_mean_retirement_age_is_the_mixture_of_the_laws_parts(calibration):
         pi_s * 55.0 + pi_e * 60.0 + pi_l * late + (1.0 - pi_s - pi_e - pi_l) * 63.0, rel=1e-12)
     assert float(pre.sel(year=year, age=age, category="men")["retirement_age"]) == \
         pytest.approx(pi_s * 55.0 + (1.0 - pi_s) * 60.0, rel=1e-12)
+
+
+def test_the_flexible_window_opens_for_the_cohorts_reaching_their_age_in_2025(calibration):
+    """Art. 3 of the Measures applies from 1 January 2025: men born 1965 (statutory age 60 and
+    2 months on average, reached in 2025) have the flexible parts, ``π_s 55 + π_e 60 + π_l (R
+    + late/12) + rest R``; men born 1964 (60, reached in 2024) only special + statutory."""
+    ret = calibration.pension.retirement
+    pi_s, pi_e, pi_l = (ret.special_early_share.men.value, ret.flexible_early_share.value,
+                        ret.flexible_late_share.value)
+    year = 2030
+    law = retirement_schedule(np.array([year]), np.array([64, 65]), "law_2024",
+                              calibration.pension).sel(year=year, category="men")
+    r65 = float(law["statutory_age"].sel(age=64))  # born 1965
+    assert r65 == pytest.approx(60.0 + 2.0 / 12.0, abs=1e-12)
+    assert float(law["statutory_age"].sel(age=65)) == 60.0  # born 1964
+    late = r65 + ret.flexible_late_months.value / 12.0
+    assert float(law["retirement_age"].sel(age=64)) == pytest.approx(
+        pi_s * 55.0 + pi_e * 60.0 + pi_l * late + (1.0 - pi_s - pi_e - pi_l) * r65, rel=1e-12)
+    assert float(law["retirement_age"].sel(age=65)) == pytest.approx(
+        pi_s * 55.0 + (1.0 - pi_s) * 60.0, rel=1e-12)
 
 
 def _delay(months: float, from_year: int) -> xr.DataArray:
@@ -203,6 +225,22 @@ def test_the_base_year_alone_is_aged_one_year_without_deaths(calibration, median
                                                              rel=1e-10, abs=1e-14)
     real = calibrate_base_year(pop.sel(year=[2021, 2022]), sched, pension, finances)
     assert alone.coverage_level != pytest.approx(real.coverage_level, rel=1e-6)  # deaths matter
+
+
+@pytest.mark.parametrize("factor", [0.01, 0.07])
+def test_a_retirees_target_no_coverage_history_reproduces_stops_naming_its_key(
+        calibration, median_demography, factor):
+    """Retirees per insured worker below what any historical coverage growth in [−0.2, 0.3]
+    gives (0.028 at 0.3 with the shipped calibration; the target is 0.38): the fit stops with a
+    configuration error naming the target's key (0.07: just out of reach)."""
+    pension, finances = calibration.pension, calibration.finances
+    tg = pension.targets
+    moved = pension.model_copy(update={"targets": tg.model_copy(update={
+        "retirees": tg.retirees.model_copy(update={"value": tg.retirees.value * factor})})})
+    pop = median_demography["population"].sel(year=[2021, 2022])
+    sched = retirement_schedule(np.array([2021, 2022]), pop["age"].values, "law_2024", pension)
+    with pytest.raises(ConfigError, match=r"targets\.retirees\.value.*cannot be reproduced"):
+        calibrate_base_year(pop, sched, moved, finances)
 
 
 # --- the books ------------------------------------------------------------------------------
@@ -309,19 +347,69 @@ def test_indexation_sensitivity_is_the_derivative_of_the_pension(short, calibrat
 
 def test_the_rates_say_what_they_are(short):
     """The rates' labels are those of :func:`account_rates`' docstring (read by its users: the
-    accounts, the optimizer's data, the economy's books)."""
+    accounts, the optimizer's data, the economy's books): units and dimensions of every rate,
+    ``[year, age, category]`` per person, ``[year]`` per year."""
     _, _, _, rates, _ = short
-    expected = {
-        "insured_rate": "insured workers per person",
-        "pensioner_rate": "pensioners per person",
-        "insured_rate_jan": "insured workers per person",
-        "pensioner_rate_jan": "pensioners per person",
-        "coverage_rate": "covered persons per person",
-        "pension_cny": "yuan per pensioner per year",
-        "new_award_cny": "yuan per pensioner per year",
+    cell = {
+        "insured_rate": ("insured workers per person", "coverage of workers"),
+        "pensioner_rate": ("pensioners per person", "pensioners per person"),
+        "insured_rate_jan": ("insured workers per person",
+                             "insured workers per person on 1 January"),
+        "pensioner_rate_jan": ("pensioners per person", "pensioners per person on 1 January"),
+        "coverage_rate": ("covered persons per person",
+                          "covered share (kept from the retirement age on)"),
+        "pension_cny": ("yuan per pensioner per year", "average pension of the cohort"),
+        "new_award_cny": ("yuan per pensioner per year",
+                          "pension awarded in the year (formula x scale)"),
+        "new_pensioner_share": ("1", "share of the cell's pensioners who start drawing that year"),
     }
-    for name, units in expected.items():
-        assert rates[name].attrs["units"] == units, name
-        assert rates[name].dims[-3:] == ("year", "age", "category"), name
-    assert rates["pensioner_rate"].attrs["long_name"] == "pensioners per person"
-    assert rates["insured_rate"].attrs["long_name"] == "coverage of workers"
+    yearly = {
+        "average_wage_cny": ("yuan per year (base-year prices)", "average wage"),
+        "fiscal_subsidy_cny": ("yuan per year", "fiscal subsidy to the fund"),
+        "wage_growth": ("1 per year", "real growth of the average wage"),
+        "indexation_rate": ("1 per year", "real indexation of pensions in payment"),
+    }
+    for names, dims in ((cell, ("year", "age", "category")), (yearly, ("year",))):
+        for name, (units, long_name) in names.items():
+            assert rates[name].dims == dims, name
+            assert rates[name].attrs == {"units": units, "long_name": long_name}, name
+    assert set(rates.data_vars) == set(cell) | set(yearly)
+    assert rates.attrs["regime"] == "law_2024"
+
+
+def test_the_books_say_which_law_and_wage(short, calibration):
+    """The accounts carry their schedule's regime, and the average wage of the base year is the
+    calibrated one (it is the contribution base's wage: ``base = ρ w χ N_w``)."""
+    _, sched, _, _, acc = short
+    assert acc.attrs["regime"] == sched.attrs["regime"] == "law_2024"
+    wage = acc["average_wage_cny"]
+    assert wage.dims == ("year",)
+    assert float(wage.sel(year=2021)) == calibration.finances.wages.average_wage_cny.value
+    np.testing.assert_allclose(
+        acc["contribution_base_cny"], acc["contributors"] * wage
+        * acc["contribution_base_cny"].sel(year=2021) / (acc["contributors"] * wage).sel(year=2021),
+        rtol=1e-12)
+
+
+def _entry(value) -> dict:
+    return {"value": value, "unit": "u", "source": "test scenario"}
+
+
+def _per_recipient(acc: xr.Dataset) -> np.ndarray:
+    return (acc["residents_expenditure_cny"] / acc["residents_recipients"]).values
+
+
+def test_the_equity_reform_brings_the_residents_pension_to_its_share(short, calibration, fit):
+    """Reform from 2023 over 3 years to 20 % of the average employee pension: status quo in
+    2021-2022, ``0.2 P̄_emp`` from 2025 (the last phase-in year) on."""
+    pop, sched, _, rates, off = short
+    reformed = load_calibration(CALIBRATION, {
+        "pension.residents.target_share_of_employee_pension": _entry(0.2),
+        "pension.residents.reform_year": _entry(2023),
+        "pension.residents.phase_in_years": _entry(3)})
+    on = project_accounts(pop, sched, fit, reformed.pension, reformed.finances, rates=rates)
+    years = on["year"].values
+    np.testing.assert_allclose(_per_recipient(on)[years < 2023], _per_recipient(off)[years < 2023],
+                               rtol=1e-12)
+    np.testing.assert_allclose(_per_recipient(on)[years >= 2025],
+                               0.2 * on["average_pension_cny"].values[years >= 2025], rtol=1e-12)

@@ -50,16 +50,23 @@ YEARS = np.arange(2021, 2031)  # the base year and nine more: enough for every l
 
 
 @pytest.fixture(scope="module")
-def short(calibration, median_demography, fit):
-    """Population, law-2024 schedule, rates and accounts over :data:`YEARS` (the session's
-    base-year fit)."""
-    pop = median_demography["population"].sel(year=YEARS)
-    ages = pop["age"].values
-    sched = retirement_schedule(YEARS, ages, "law_2024", calibration.pension)
-    weights = category_population(pop, calibration.pension)
-    rates = account_rates(sched, fit, calibration.pension, calibration.finances, weights)
-    acc = project_accounts(pop, sched, fit, calibration.pension, calibration.finances,
-                           rates=rates)
+def inputs(median_demography):
+    """The median population over :data:`YEARS`."""
+    return median_demography["population"].sel(year=YEARS)
+
+
+def _short(calibration, fit, pop: xr.DataArray, fit_here: bool = False) -> tuple:
+    """Population, law-2024 schedule, open-age weights, rates and accounts over :data:`YEARS`,
+    made inside each test that reads them: mutmut runs, for a mutant, only the tests that
+    called the mutated function, and a module fixture's calls are credited to its first test
+    alone. ``fit_here``: the base-year fit too (else the session's)."""
+    pension, finances = calibration.pension, calibration.finances
+    sched = retirement_schedule(YEARS, pop["age"].values, "law_2024", pension)
+    if fit_here:
+        fit = calibrate_base_year(pop.sel(year=YEARS[:2]), sched, pension, finances)
+    weights = category_population(pop, pension)
+    rates = account_rates(sched, fit, pension, finances, weights)
+    acc = project_accounts(pop, sched, fit, pension, finances, rates=rates)
     return pop, sched, weights, rates, acc
 
 
@@ -173,10 +180,10 @@ def test_a_policy_delay_moves_the_statutory_age_of_the_cohorts_that_reach_it_lat
 
 # --- coverage, base-year pensions and the base-year fit ----------------------------------
 
-def test_coverage_converges_to_the_long_run_level(short, calibration, fit):
+def test_coverage_converges_to_the_long_run_level(inputs, calibration, fit):
     """Men aged 30 (full ramp, not yet retired): ``C(t) = L0 (1 + (ℓ − 1)(1 − (1 − c)^(t −
     base)))`` -- the base-year level, moving toward ``ℓ L0`` -- and never above 1."""
-    _, _, _, rates, _ = short
+    _, _, _, rates, _ = _short(calibration, fit, inputs)
     cov = calibration.pension.coverage
     ell, c = cov.long_run_level_relative.value, cov.convergence_rate.value
     got = rates["coverage_rate"].sel(age=30, category="men").values
@@ -186,11 +193,11 @@ def test_coverage_converges_to_the_long_run_level(short, calibration, fit):
     assert float(rates["coverage_rate"].max()) <= 1.0
 
 
-def test_base_year_pensions_in_payment_lag_the_wage(short, calibration, fit):
+def test_base_year_pensions_in_payment_lag_the_wage(inputs, calibration, fit):
     """Pensions in payment in 2021, by the formula (scale 1): between 10 % and 100 % of the
     average wage for every retired man aged 61-100, and the oldest draw less than those who
     retired last (indexed by ``λ_h g_h`` a year, below wage growth ``g_h``)."""
-    _, sched, _, _, _ = short
+    _, sched, _, _, _ = _short(calibration, fit, inputs)
     pension, finances = calibration.pension, calibration.finances
     formula = base_year_pensions(sched, fit.own_base_index, 1.0, pension, finances)
     men = formula[61:, list(CATEGORIES).index("men")] / finances.wages.average_wage_cny.value
@@ -198,9 +205,9 @@ def test_base_year_pensions_in_payment_lag_the_wage(short, calibration, fit):
     assert men[-1] < men[0]
 
 
-def test_the_base_year_fit_reproduces_the_reported_reserve(short, calibration):
+def test_the_base_year_fit_reproduces_the_reported_reserve(inputs, calibration):
     """With no draw, the NSSF's assets at the end of the base year are the reported ones."""
-    _, _, _, _, acc = short
+    _, _, _, _, acc = _short(calibration, None, inputs, fit_here=True)
     reported = calibration.finances.reserve.assets_end_base_year_cny.value
     assert float(acc["reserve_assets_end_cny"].sel(year=2021)) == pytest.approx(reported,
                                                                                 rel=1e-12)
@@ -245,11 +252,11 @@ def test_a_retirees_target_no_coverage_history_reproduces_stops_naming_its_key(
 
 # --- the books ------------------------------------------------------------------------------
 
-def test_an_extra_transfer_adds_to_the_balance_and_earns_the_funds_return(short, calibration,
+def test_an_extra_transfer_adds_to_the_balance_and_earns_the_funds_return(inputs, calibration,
                                                                           fit):
     """``X`` yuan in 2025 only: the 2025 year-end balance is ``X`` higher, the 2026 one ``X (1 +
     r)`` (the fund earns ``r`` on a positive balance); nothing before 2025 moves."""
-    pop, sched, _, rates, acc = short
+    pop, sched, _, rates, acc = _short(calibration, fit, inputs)
     x = 1e11
     lever = xr.DataArray(np.where(YEARS == 2025, x, 0.0), coords={"year": YEARS}, dims="year")
     more = project_accounts(pop, sched, fit, calibration.pension, calibration.finances,
@@ -261,24 +268,25 @@ def test_an_extra_transfer_adds_to_the_balance_and_earns_the_funds_return(short,
     assert float(more["extra_transfer_cny"].sel(year=2025)) == x
 
 
-def test_year_end_stocks_are_next_januarys_numbers(short):
+def test_year_end_stocks_are_next_januarys_numbers(inputs, calibration, fit):
     """Year-end stocks are float counts: the stock on 1 January of the next year, unknown (NaN)
     in the last year."""
-    _, _, _, rates, acc = short
-    pop, _, _, _, _ = short
+    _, _, pop_c, rates, acc = _short(calibration, fit, inputs)
     for name, rate in (("pensioners_year_end", "pensioner_rate_jan"),
                        ("insured_workers_year_end", "insured_rate_jan")):
         stock = acc[name]
+        january = (pop_c * rates[rate]).sum("age").transpose("year", "category").values
+        np.testing.assert_allclose(stock.values[:-1], january[1:], rtol=1e-12)
         assert stock.dtype.kind == "f", name
         assert np.isnan(stock.isel(year=-1)).all(), name
         assert np.isfinite(stock.isel(year=slice(0, -1))).all(), name
         assert (stock.isel(year=slice(0, -1)) > 0).all(), name
 
 
-def test_a_cohorts_first_pensioners_draw_the_new_award(short):
+def test_a_cohorts_first_pensioners_draw_the_new_award(inputs, calibration, fit):
     """``ν(t, a) = 1`` where a cohort starts drawing (nobody the year before), so its average
     pension is the award of that year; ``ν`` is a share."""
-    _, sched, _, rates, _ = short
+    _, sched, _, rates, _ = _short(calibration, fit, inputs)
     share = sched["pension_share"].values
     nu = rates["new_pensioner_share"].values
     first = np.zeros_like(share, dtype=bool)
@@ -293,9 +301,9 @@ def test_a_cohorts_first_pensioners_draw_the_new_award(short):
     assert rises.any() and (nu[1:, 1:][rises] > 0).all()
 
 
-def test_where_nobody_starts_the_pension_moves_one_age_up_indexed(short):
+def test_where_nobody_starts_the_pension_moves_one_age_up_indexed(inputs, calibration, fit):
     """``P(t, a) = P(t−1, a−1)(1 + idx(t))`` where ``ν(t, a) = 0`` (below the open age group)."""
-    _, _, _, rates, _ = short
+    _, _, _, rates, _ = _short(calibration, fit, inputs)
     nu = rates["new_pensioner_share"].values[1:, 1:-1]
     pen = rates["pension_cny"].values
     idx = rates["indexation_rate"].values[1:, None, None]
@@ -306,11 +314,11 @@ def test_where_nobody_starts_the_pension_moves_one_age_up_indexed(short):
                                rtol=1e-12)
 
 
-def test_a_flat_wage_index_means_no_growth_no_indexation_constant_subsidy(short, calibration,
+def test_a_flat_wage_index_means_no_growth_no_indexation_constant_subsidy(inputs, calibration,
                                                                            fit):
     """A wage index of 1 in every year: the average wage stays ``w0``, wages do not grow after
     the base year, pensions in payment are not indexed, the subsidy stays the base year's."""
-    _, sched, weights, _, _ = short
+    _, sched, weights, _, _ = _short(calibration, fit, inputs)
     index = xr.DataArray(np.ones(len(YEARS)), coords={"year": YEARS}, dims="year")
     flat = account_rates(sched, fit, calibration.pension, calibration.finances, weights,
                          wage_index=index)
@@ -321,11 +329,11 @@ def test_a_flat_wage_index_means_no_growth_no_indexation_constant_subsidy(short,
     np.testing.assert_allclose(flat["fiscal_subsidy_cny"], fin.fiscal_subsidy.base_year_cny.value)
 
 
-def test_indexation_sensitivity_is_the_derivative_of_the_pension(short, calibration, fit):
+def test_indexation_sensitivity_is_the_derivative_of_the_pension(inputs, calibration, fit):
     """``∂P(t, a, c)/∂share(u)``: raising the indexation share of 2025 by ``ε`` moves every
     pension by ``ε ·`` the sensitivity of 2025 (exact: ``P`` is linear in one year's share),
     nothing before 2025, and raises the pensions in payment after it."""
-    _, sched, weights, rates, _ = short
+    _, sched, weights, rates, _ = _short(calibration, fit, inputs)
     share0 = calibration.pension.benefit.indexation_wage_share.value
     eps, u = 0.2, 4  # 2025
 
@@ -345,11 +353,11 @@ def test_indexation_sensitivity_is_the_derivative_of_the_pension(short, calibrat
     assert sens[u, u:].max() > 0 and sens[u, u:].min() >= 0
 
 
-def test_the_rates_say_what_they_are(short):
+def test_the_rates_say_what_they_are(inputs, calibration, fit):
     """The rates' labels are those of :func:`account_rates`' docstring (read by its users: the
     accounts, the optimizer's data, the economy's books): units and dimensions of every rate,
     ``[year, age, category]`` per person, ``[year]`` per year."""
-    _, _, _, rates, _ = short
+    _, _, _, rates, _ = _short(calibration, fit, inputs)
     cell = {
         "insured_rate": ("insured workers per person", "coverage of workers"),
         "pensioner_rate": ("pensioners per person", "pensioners per person"),
@@ -377,10 +385,10 @@ def test_the_rates_say_what_they_are(short):
     assert rates.attrs["regime"] == "law_2024"
 
 
-def test_the_books_say_which_law_and_wage(short, calibration):
+def test_the_books_say_which_law_and_wage(inputs, fit, calibration):
     """The accounts carry their schedule's regime, and the average wage of the base year is the
     calibrated one (it is the contribution base's wage: ``base = ρ w χ N_w``)."""
-    _, sched, _, _, acc = short
+    _, sched, _, _, acc = _short(calibration, fit, inputs)
     assert acc.attrs["regime"] == sched.attrs["regime"] == "law_2024"
     wage = acc["average_wage_cny"]
     assert wage.dims == ("year",)
@@ -399,10 +407,10 @@ def _per_recipient(acc: xr.Dataset) -> np.ndarray:
     return (acc["residents_expenditure_cny"] / acc["residents_recipients"]).values
 
 
-def test_the_equity_reform_brings_the_residents_pension_to_its_share(short, calibration, fit):
+def test_the_equity_reform_brings_the_residents_pension_to_its_share(inputs, calibration, fit):
     """Reform from 2023 over 3 years to 20 % of the average employee pension: status quo in
     2021-2022, ``0.2 P̄_emp`` from 2025 (the last phase-in year) on."""
-    pop, sched, _, rates, off = short
+    pop, sched, _, rates, off = _short(calibration, fit, inputs)
     reformed = load_calibration(CALIBRATION, {
         "pension.residents.target_share_of_employee_pension": _entry(0.2),
         "pension.residents.reform_year": _entry(2023),

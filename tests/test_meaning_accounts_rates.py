@@ -107,6 +107,17 @@ def test_a_retired_cell_draws_by_the_normal_eligibility_of_every_part(calibratio
         assert float(cell[name]) == pytest.approx(expected, rel=1e-12), name
 
 
+def test_nobody_under_the_earliest_retirement_age_draws_a_pension(calibration):
+    """The earliest retirement age is 45 (women workers in special jobs, Guofa [1978] No. 104):
+    over forty years, no one aged under 44 on 1 January draws a pension, neither on average
+    over the year nor on 1 January -- the cohorts born in the horizon included."""
+    years, ages = np.arange(2021, 2061), np.arange(0, 44)
+    for regime in ("pre_2024", "law_2024"):
+        sched = retirement_schedule(years, ages, regime, calibration.pension)
+        for name in ("pension_share", "pension_share_jan"):
+            assert float(np.abs(sched[name]).max()) == 0.0, (regime, name)
+
+
 def test_mean_retirement_age_is_the_mixture_of_the_laws_parts(calibration):
     """Men born 1980 (statutory 63 under the 2024 law, 60 before): the mean retirement age is
     ``π_s (60 − 5) + π_e max(60, 63 − 3) + π_l (63 + late/12) + (1 − π_s − π_e − π_l) 63``

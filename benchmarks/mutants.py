@@ -47,7 +47,12 @@ TESTS: dict[str, list[str]] = {
         "tests/test_optimize.py::test_duals_are_derivatives_of_the_optimal_cost"],
     "models/config.py": ["tests/test_meaning_config.py", "tests/test_config.py"],
     "models/pension/rules.py": ["tests/test_meaning_rules.py", "tests/test_pension_rules.py"],
-    "models/pension/accounts.py": ["tests/test_accounts_meaning.py", "tests/test_accounts.py"],
+    "models/pension/accounts.py": ["tests/test_meaning_accounts_rates.py",
+                                   "tests/test_accounts_meaning.py", "tests/test_accounts.py",
+                                   # the per-person block and the batched fund paths read the
+                                   # accounts' rates (pension/paths.py, pension/block.py)
+                                   "tests/test_pension_block.py",
+                                   "tests/test_monte_carlo_accounts.py"],
 }
 #: What the tests need beside the package and the tests themselves.
 ALSO_COPY = ["calibration", "experiments"]

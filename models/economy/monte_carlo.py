@@ -69,6 +69,11 @@ def linearize_median(params: EconomyParameters, population: xr.DataArray,
     t0 = time.perf_counter()
     model = build_model(params, population, mortality, policy, initial, horizon=horizon,
                         terminal_population_growth=terminal_population_growth)
+    if transition is not None and "option_hours" in transition:  # elastic labour: the
+        # median's equilibrium hours and retirement choices, held on every path (first order)
+        model.set_choices(transition["option_hours"].values.reshape(
+            model.C, model.K, model.O, model.J), transition["retirement_probability"].values
+            .reshape(model.C, model.K, model.O))
     start = model.guess() if transition is None else unknowns_from_dataset(model, transition)
     u, res, seg, _, history, _ = solve_newton(model, start, tol, 60)
     if history[-1] > tol:

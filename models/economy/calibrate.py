@@ -12,11 +12,17 @@ degree one in money). Every other parameter comes from ``economy.toml`` / ``pens
 with its source; the remaining base-year figures (interest rate, household saving rate,
 replacement rate, the scheme's head counts and average wage) are printed beside the model,
 not fitted.
+
+Labour supply (issue 14): the disutility of hours and of participation and the retirement
+taste scale are fitted by :func:`fit_labour_supply` (least squares on more moments than
+parameters, run by hand; the values go into ``economy.toml``), and every run prints the labour
+moments beside their targets (:func:`labour_fit_at`, rows of :func:`base_year_fit`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,13 +33,20 @@ from tabulate import tabulate
 from models.economy import core
 from models.economy.parameters import EconomyCalibration, EconomyParameters
 from models.economy.policy import Policy
-from models.economy.steady_state import SteadyState, demography_steady_state, solve_steady_state
+from models.economy.steady_state import (
+    SteadyState,
+    SteadyStateError,
+    demography_steady_state,
+    solve_steady_state,
+)
 from models.economy.transition import InitialState, initial_state, population_by_kind
 
+log = logging.getLogger(__name__)
+
 __all__ = ["BaseYearEconomy", "initial_steady_state", "base_year_economy", "calibrate_economy",
-           "base_year_fit", "fit_table", "LABOUR_MOMENTS", "LABOUR_CHECKS", "LABOUR_PARAMETERS", "LabourFit",
-           "law_window_steady_state", "full_time_equivalent", "labour_moments",
-           "labour_targets", "labour_fit_at", "fit_labour_supply"]
+           "base_year_fit", "fit_table", "LABOUR_MOMENTS", "LABOUR_CHECKS",
+           "LABOUR_PARAMETERS", "LabourFit", "law_window_steady_state", "full_time_equivalent",
+           "labour_moments", "labour_targets", "labour_fit_at", "fit_labour_supply"]
 
 
 @dataclass(frozen=True)
@@ -355,10 +368,15 @@ def labour_targets(economy: EconomyCalibration) -> dict:
 
 def labour_fit_at(params: EconomyParameters, economy: EconomyCalibration, policy: Policy,
                   population: xr.DataArray, mortality: xr.DataArray) -> LabourFit:
-    """The labour moments at ``params`` beside their targets (no fitting)."""
+    """The labour moments at ``params`` beside their targets (no fitting); the window's
+    moments are NaN (with a warning) if its steady state cannot be solved."""
     base = economy.targets.year.value
     ss = initial_steady_state(params, policy, population, mortality, base)
-    window = law_window_steady_state(params, policy, population, mortality, base)
+    try:
+        window = law_window_steady_state(params, policy, population, mortality, base)
+    except SteadyStateError as exc:
+        log.warning("labour fit: the flexible window's steady state failed (%s)", exc)
+        window = None
     model = labour_moments(params, ss, window, population, base)
     tg = labour_targets(economy)
     return LabourFit(

@@ -334,6 +334,10 @@ VARIABLES: tuple[Variable, ...] = (
              units="years", stage="economy",
              long_name="sum of discount factor x survival over the remaining life (under "
                        "the regime)"),
+    Variable("economy_consumption_utility", ("regime", "birth_year", "group", "category"),
+             units="utils (consumption in model units, base-year technology)", stage="economy",
+             long_name="expected discounted utility of consumption alone (elastic labour: "
+                       "the welfare change nets the rest, the disutility of work)"),
     Variable("model_prices_balance_end_cny", ("regime", "year"),
              units="yuan (base-year prices)", stage="economy",
              long_name="fund balance at year end (accounts with the economy's wages and "
@@ -677,7 +681,17 @@ VARIABLES: tuple[Variable, ...] = (
              units="years", stage="optimization_welfare",
              long_name="sum of discount factor x survival over the remaining life (under "
                        "the optimal policy)"),
+    Variable("opt_economy_consumption_utility", ("birth_year", "group", "category"),
+             units="utils (consumption in model units, base-year technology)",
+             stage="optimization_welfare",
+             long_name="expected discounted utility of consumption alone (under the optimal "
+                       "policy; elastic labour)"),
     # --- optimization_pairing
+    Variable("pairing_delay_price_cny", ("year",),
+             units="yuan per person-month of delay (year t, wage-indexed)",
+             stage="optimization_pairing",
+             long_name="the economy's welfare price of one more month of statutory age, the "
+                       "optimizer's delay cost (objective.delay_price = economy)"),
     Variable("pairing_objective_cny", ("pairing_iteration",),
              units="yuan (expected, discounted)", stage="optimization_pairing",
              long_name="optimal cost at each economy pairing"),

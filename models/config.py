@@ -435,6 +435,17 @@ class EconomyTargets(Strict):
     household_saving_rate: Fraction
     pension_spending_gdp: Fraction
     replacement_rate: Fraction
+    # gross national saving / GDP (printed beside the model, not fitted; issue 14)
+    national_saving_rate: Fraction | None = None
+
+
+#: The labour moments the economy's labour supply is fitted to (issue 14;
+#: models.economy.calibrate.LABOUR_MOMENTS holds the same names in the same order).
+LABOUR_TARGET_NAMES = (
+    "employment_male_20plus", "employment_female_20plus", "employment_urban_women_50",
+    "employment_urban_men_60", "employment_rural_65", "employment_urban_women_55_64",
+    "mean_retirement_age_employees", "law_window_retirement_gap", "law_window_statutory_share",
+)
 
 
 class EconomyCalibration(Strict):
@@ -444,6 +455,17 @@ class EconomyCalibration(Strict):
     government: Government
     initial_steady_state: InitialSteadyState
     targets: EconomyTargets
+    # labour moments with their plausible ranges (the fit weighs each by 1 / half its range)
+    labour_targets: dict[Literal[LABOUR_TARGET_NAMES], Param[float]] | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _labour_ranges(self) -> EconomyCalibration:
+        """Every labour target states its range (``low < high``): the fit's weights."""
+        for name, target in (self.labour_targets or {}).items():
+            if target.low is None or not target.low < target.high:
+                raise RuleError(f"labour_targets.{name}.low", target.low,
+                                "a range low < high (the fit's weight)")
+        return self
 
 
 # ---------------------------------------------------------------------------- checks
@@ -646,9 +668,10 @@ class ObjectiveWeights(Strict):
     indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
     # discount at discount_rate ("fixed") or at the economy's real interest rate
     # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
-    # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py)
+    # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py),
+    # or the economy's welfare price of delay in runs paired with it (issue 14; else wage-indexed)
     discount: Literal["fixed", "interest_rate"] = "interest_rate"
-    delay_price: Literal["fixed", "wage_indexed"] = "wage_indexed"
+    delay_price: Literal["fixed", "wage_indexed", "economy"] = "economy"
     # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
     # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
     lever_smoothing: Literal["none", "gbh"] = "none"

@@ -33,10 +33,15 @@ from models.economy import (
     Policy,
     base_year_economy,
     calibrate_economy,
+    cohort_choices,
+    delay_price_by_year,
     economy_parameters,
+    price_of_delay,
     solve_transition,
     with_residents_reform,
 )
+from models.economy.calibrate import LabourFit, labour_fit_at
+from models.economy.transition import build_model, unknowns_from_dataset
 from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
 from models.pension import (
     calibrate_base_year,
@@ -94,6 +99,7 @@ class EconomyContext:
     mortality: xr.DataArray
     fund_months: float
     base_year: int
+    labour_fit: LabourFit | None = None  # the labour moments beside their targets
 
 
 def economy_context(cal: Calibration, arrays: xr.Dataset, population: xr.DataArray,
@@ -107,7 +113,9 @@ def economy_context(cal: Calibration, arrays: xr.Dataset, population: xr.DataArr
     before = Policy.from_calibration(cal.pension, "pre_2024", months, base)
     params = calibrate_economy(params, cal.economy, before, population, mx)
     initial = base_year_economy(params, before, population, mx, base).initial
-    return EconomyContext(params, initial, population, mx, months, base)
+    labour = (labour_fit_at(params, cal.economy, before, population, mx)
+              if cal.economy.labour_targets else None)
+    return EconomyContext(params, initial, population, mx, months, base, labour)
 
 
 def regime_policy(ctx: EconomyContext, cal: Calibration, regime: str) -> Policy:
@@ -118,10 +126,27 @@ def regime_policy(ctx: EconomyContext, cal: Calibration, regime: str) -> Policy:
 def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
                      pooled_rate: xr.DataArray | None = None,
                      extra_delay_months: xr.DataArray | None = None,
-                     indexation_share: xr.DataArray | None = None) -> xr.Dataset:
+                     indexation_share: xr.DataArray | None = None,
+                     welfare: bool = False) -> xr.Dataset:
     """The economy's transition under a regime and, optionally, a pooled-rate path
     ``[year]``, retirement delays ``[year, category]`` and the indexation share of pensions
-    in payment ``[year]`` (the optimizer's levers)."""
+    in payment ``[year]`` (the optimizer's levers). ``welfare``: an elastic economy's cohort
+    welfare that nets leisure (:func:`with_leisure_welfare`; an inelastic economy's
+    ``lifetime_utility`` is already complete)."""
+    params, policy = transition_inputs(ctx, cal, regime, pooled_rate, extra_delay_months,
+                                       indexation_share)
+    ds = solve_transition(params, ctx.population, ctx.mortality, policy, ctx.initial,
+                          horizon=TRANSITION_HORIZON)
+    if welfare and params.elastic:
+        ds = with_leisure_welfare(ds, params, policy, ctx)
+    return ds
+
+
+def transition_inputs(ctx: EconomyContext, cal: Calibration, regime: str,
+                      pooled_rate: xr.DataArray | None = None,
+                      extra_delay_months: xr.DataArray | None = None,
+                      indexation_share: xr.DataArray | None = None):
+    """The parameters and the policy of :func:`transition_under`."""
     policy = regime_policy(ctx, cal, regime)
     if pooled_rate is not None:
         steps = [(ctx.base_year, cal.pension.contribution.employer_pooled_rate.value)]
@@ -135,8 +160,39 @@ def transition_under(ctx: EconomyContext, cal: Calibration, regime: str,
     params = regime_params(ctx, cal, regime)
     if extra_delay_months is not None:  # the delays move the book's retirement schedule
         params = with_pension_book(params, ctx, cal, policy)
-    return solve_transition(params, ctx.population, ctx.mortality, policy, ctx.initial,
-                            horizon=TRANSITION_HORIZON)
+    return params, policy
+
+
+def solved_model(transition: xr.Dataset, params, policy: Policy, ctx: EconomyContext):
+    """The transition model of a solved (elastic) transition at its solution: the model
+    (:func:`models.economy.transition.build_model`) with the households' equilibrium hours
+    and retirement probabilities, and its unknowns."""
+    model = build_model(params, ctx.population, ctx.mortality, policy, ctx.initial,
+                        horizon=TRANSITION_HORIZON)
+    if "option_hours" in transition:
+        C, J = model.C, model.J
+        model.set_choices(transition["option_hours"].values.reshape(C, model.K, model.O, J),
+                          transition["retirement_probability"].values.reshape(
+                              C, model.K, model.O))
+    return model, unknowns_from_dataset(model, transition)
+
+
+def with_leisure_welfare(transition: xr.Dataset, params, policy: Policy,
+                         ctx: EconomyContext) -> xr.Dataset:
+    """An elastic transition with its cohorts' welfare that nets leisure
+    (:func:`models.economy.cohort_choices` at its prices): ``lifetime_utility`` the
+    expected lifetime utility (consumption less the disutility of hours and participation,
+    plus the taste shocks' option value) and ``consumption_utility`` its consumption part,
+    ``[birth_year, group, category]`` (what :func:`models.economy.welfare_cev` nets)."""
+    model, u = solved_model(transition, params, policy, ctx)
+    ch = cohort_choices(model, u).sel(birth_year=transition["birth_year"])
+    out = transition.copy()
+    out["lifetime_utility"] = ch["expected_value"].assign_attrs(
+        transition["lifetime_utility"].attrs, long_name="expected lifetime utility, net of "
+        "the disutility of work (remaining lifetime from the base year or first_age)")
+    out["consumption_utility"] = ch["consumption_utility"].assign_attrs(
+        units="utils", long_name="expected lifetime utility of consumption")
+    return out
 
 
 #: years the economy's transitions solve before the terminal steady state
@@ -211,6 +267,97 @@ def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray, xr.DataA
     return rate, delay_da, index_da
 
 
+def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
+                        transition: xr.Dataset, from_year: int,
+                        part: str = "leisure") -> xr.DataArray:
+    """The optimizer's price of delay from the economy, yuan per person-month ``[year]``
+    (issue 14, item 5).
+
+    For each category ``c``, the welfare cost of one more month of statutory age to each
+    cohort and type at the transition's prices (partial equilibrium, finite difference of the
+    expected lifetime utility over ``u'(c)`` of the plan's first year:
+    :func:`models.economy.price_of_delay`) for the cohorts reaching the statutory age from
+    ``from_year`` on, as years of the average covered wage, times the year's average covered
+    wage (:func:`models.economy.delay_price_by_year`): ``p_c(t)`` yuan of year ``t`` per
+    person-month for the employees reaching the statutory age in ``t``. The price per year
+    is their mean weighted by the persons of each category at its statutory age in ``t``
+    (:func:`models.pension.category_population`); years no cohort of the transition reaches
+    carry the nearest year's wage share times their own wage.
+
+    The households re-solved here follow the economy's own pension rules (a delay moves
+    their awards, contribution years and work window; the pension book, which keeps the
+    regime's schedule, is left out) at the transition's hours.
+
+    ``part``: ``"leisure"`` (the default, the optimizer's) prices only the fall in the
+    leisure part of lifetime utility (the disutility of the extra hours and participation,
+    positive for every cohort the delay reaches), in the same money; ``"total"`` the whole
+    welfare change, which at fixed prices is a *gain* for most cohorts of the shipped
+    calibration (the extra net earnings and the larger pension outweigh the leisure lost).
+    The optimizer already counts the delay's money flows through the accounts (contributions
+    and pensions), so the leisure part is what it lacks; the households' extra earnings net
+    of contributions are not priced (a stated choice, issue 14).
+    """
+    if part not in ("leisure", "total"):
+        raise ValueError(f"part must be 'leisure' or 'total', got {part!r}")
+    params, policy = transition_inputs(ctx, cal, regime)
+    model, u = solved_model(transition, params.replace(pension_book=None), policy, ctx)
+    delay = price_of_delay(model, u, from_year)
+    if part == "leisure":  # the disutility of the extra work only, in the same money
+        base = cohort_choices(model, u).rename(category="kind_category")
+        delay = delay.assign(cost_wage_share=delay["leisure_cost_utils"]
+                             / base["marginal_utility_start"] / base["average_wage_start"])
+    by_cat = delay_price_by_year(delay, transition, policy)  # [year, category]
+    years = by_cat["year"].values
+    births = delay["birth_year"].values
+    stat = policy.statutory_age_months(births).mean(axis=-1) / 12.0  # [B, 3]
+    reach = np.floor(births[:, None] + 0.5 + stat + 1e-9).astype(int)
+    persons = category_population(ctx.population, cal.pension)
+    ages = persons["age"].values
+    weight = np.zeros(by_cat.shape)
+    for i, t in enumerate(years):
+        if t not in persons["year"].values:
+            continue
+        for j, cat in enumerate(CATEGORIES):
+            age = np.floor(stat[reach[:, j] == t, j]).astype(int)
+            if age.size:
+                weight[i, j] = float(persons.sel(year=t, category=cat).sel(
+                    age=np.clip(age, ages[0], ages[-1])).sum())
+    wage = transition["average_wage_cny"].sel(year=years).values
+    out = xr.DataArray(aggregate_delay_price(by_cat.values, weight, wage), dims="year",
+                       coords={"year": years}, name="economy_delay_price_cny")
+    out.attrs.update(units="yuan per person-month of delay (year t, wage-indexed)",
+                     long_name="welfare cost of one more month of statutory age to the "
+                               "employees reaching it in the year, from the economy")
+    return out
+
+
+def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarray
+                          ) -> np.ndarray:
+    """Per-year price of delay from the categories' ``price[year, category]`` (NaN: no
+    cohort of the category reaches its statutory age that year): the mean weighted by
+    ``weight[year, category]`` (persons reaching it) over the categories with a price;
+    years with none carry the nearest year's price in years of ``wage[year]`` times their
+    own wage (:func:`nearest_fill`)."""
+    price, weight = np.asarray(price, float), np.asarray(weight, float)
+    ok = np.isfinite(price) & (weight > 0)
+    total = (weight * ok).sum(1)
+    mean = np.where(total > 0, (np.where(ok, price, 0.0) * weight).sum(1)
+                    / np.where(total > 0, total, 1.0), np.nan)
+    return nearest_fill(mean / wage) * wage
+
+
+def nearest_fill(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaNs replaced by the nearest finite value (earlier first, else later)."""
+    x = np.asarray(x, dtype=float).copy()
+    idx = np.flatnonzero(np.isfinite(x))
+    if idx.size == 0:
+        raise ValueError("no year of the economy's price of delay is defined")
+    pos = np.arange(x.size)
+    nearest = idx[np.clip(np.searchsorted(idx, pos, side="right") - 1, 0, idx.size - 1)]
+    nearest = np.where(pos < idx[0], idx[0], nearest)
+    return x[nearest]
+
+
 @dataclass
 class Pairing:
     """The last policy problem and its solution, the pairing history (one dict per economy
@@ -221,6 +368,7 @@ class Pairing:
     tolerance: float
     history: list[dict] = field(default_factory=list)
     search_s: float = 0.0
+    delay_price: xr.DataArray | None = None  # the economy's price of delay, when used
 
     @property
     def converged(self) -> bool:
@@ -250,10 +398,13 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     # the discount rate under objective.discount = "interest_rate": the economy's r(t)
     rate = transition["interest_rate"] if paired else None
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
+    if paired and settings.objective.delay_price == "economy":  # at the first prices, kept
+        out.delay_price = economy_delay_price(economy, cal, settings.regime, transition,
+                                              settings.tree.first_decision_year)
     for iteration in range(settings.pairing_max_iterations if paired else 1):
         t0 = time.perf_counter()
         out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers,
-                                    interest_rate=rate)
+                                    interest_rate=rate, economy_delay_price=out.delay_price)
         start = out.solution.levers if out.solution is not None else None
         out.solution = optimize_policy(out.problem, start=start)
         out.search_s += time.perf_counter() - t0

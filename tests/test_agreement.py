@@ -1,8 +1,14 @@
 """One pension system: under the same prices (the economy's average wage path, the same
 population, pooled rate and indexation) the OLG economy's pensioners, contributions and
 expenditure are the accounts' (issue 13), and the fiscal closure is stated once (the
-calibrated subsidy rule plus an explicit extra transfer)."""
+calibrated subsidy rule plus an explicit extra transfer).
 
+With elastic hours (issue 14, the shipped calibration) the economy's contributions are the
+accounts' full-time ones times its households' hours: the exact agreement is checked on the
+same economy at full time (no disutility of work), and the elastic one agrees on pensioners
+and expenditure and pays less in contributions, by no more than its hours allow."""
+
+import dataclasses
 import pickle
 
 import numpy as np
@@ -16,12 +22,33 @@ YEARS = (2030, 2050, 2100)
 
 
 @pytest.fixture(scope="module")
-def paired(calibration, arrays, median_demography):
-    """The economy under the 2024 law and the accounts at its prices."""
+def context(calibration, arrays, median_demography):
+    pop = median_demography["population"]
+    return economy_context(calibration, arrays, pop,
+                           regime_fit_for(calibration, pop).contribution_index)
+
+
+@pytest.fixture(scope="module")
+def paired(context, calibration, median_demography):
+    """The economy at full time (no disutility of work) under the 2024 law and the accounts at
+    its prices."""
+    full_time = context.params.replace(hours_disutility=0.0, participation_disutility=0.0,
+                                       retirement_choice=False)
+    assert not full_time.elastic
+    return paired_with(dataclasses.replace(context, params=full_time), calibration,
+                       median_demography)
+
+
+@pytest.fixture(scope="module")
+def paired_hours(context, calibration, median_demography):
+    """The shipped (elastic-hours) economy under the 2024 law and the accounts at its prices."""
+    assert context.params.hours_disutility > 0 and not context.params.retirement_choice
+    return paired_with(context, calibration, median_demography)
+
+
+def paired_with(ctx, calibration, median_demography):
     pop = median_demography["population"]
     years, ages = pop["year"].values, pop["age"].values
-    ctx = economy_context(calibration, arrays, pop,
-                          regime_fit_for(calibration, pop).contribution_index)
     transition = transition_under(ctx, calibration, "law_2024")
     fit = regime_fit(ctx, calibration, "law_2024")
     schedule = retirement_schedule(years, ages, "law_2024", calibration.pension)
@@ -58,6 +85,22 @@ def test_economy_and_accounts_agree(paired, year):
     # pensioners are all adults: the whole accounts hold the same ones
     assert float(whole.sel(year=year)["pensioners"].sum()) == pytest.approx(
         pairs["pensioners"][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_elastic_hours_change_only_contributions(paired_hours, year):
+    """Elastic hours: pensioners and expenditure are the accounts' (1e-6); contributions are
+    the accounts' full-time ones times hours, so below them and above the smallest hours of
+    the employees' working years times them."""
+    transition, accounts, _ = paired_hours
+    econ, acc = transition.sel(year=year), accounts.sel(year=year)
+    assert float(econ["employee_pensioners"]) == pytest.approx(float(acc["pensioners"].sum()),
+                                                               rel=1e-6)
+    assert float(econ["pension_benefits_cny"]) == pytest.approx(float(acc["expenditure_cny"]),
+                                                                rel=1e-6)
+    hours = transition["option_hours"].sel(group="employee")
+    ratio = float(econ["pension_contributions_cny"]) / float(acc["contributions_cny"])
+    assert float(hours.min()) < ratio < 1.0
 
 
 def test_fiscal_closure_stated_once(paired):

@@ -99,8 +99,13 @@ def test_base_year_fit_prints_model_beside_target(china):
                 "pension_spending_gdp", "replacement_rate"):
         assert row in table
     model, target = fit["fit_model"], fit["fit_target"]
+    # inelastic labour: the base year's labour is set by policy, K/Y is the calibrated one;
+    # elastic hours (shipped): the base year's hours are chosen at the transition's prices
+    # (the news of ageing), not the initial steady state's that the discount factor is fitted
+    # on, so the first year's K/Y is only near the target
+    exact = not china["params"].elastic
     assert float(model.sel(target="capital_output_ratio")) == pytest.approx(
-        float(target.sel(target="capital_output_ratio")), rel=1e-8)
+        float(target.sel(target="capital_output_ratio")), rel=1e-8 if exact else 0.05)
     # the base-year transition re-plans on the news of ageing; spending is the initial state's
     assert float(model.sel(target="pension_spending_gdp")) == pytest.approx(
         float(target.sel(target="pension_spending_gdp")), rel=0.05)

@@ -125,7 +125,14 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
                              ia_balance=np.repeat(model.start_ia, O, axis=0),
                              pension=np.repeat(model.start_pension, O, axis=0))
     flows = core.cohort_budget(params, policy, cp, model.eff, pr_o, start)
+    if model.book is not None:  # the pension block's books (retirement by policy, O = 1):
+        # full-time book flows, whose awards do not move with a household's own hours
+        flows = model.book_household_flows(model.book_cells(pr["wbar"]), flows, hours=False)
+        flows["income"] = (flows["earnings"] + flows["benefits"] + flows["residents"]) \
+            * (1.0 - pr_o.income_tax) - flows["contributions"] + pr_o.bequest
     z, a, pi = core.hours_margin(cp, pr_o, flows, start)
+    if model.book is not None:
+        a, pi = np.zeros_like(a), np.zeros_like(pi)
     tech = model.to_cohorts(model.tech[None, :model.idx.max() + 1])  # [1, C, 1, J]
     scale_u = rep(tech) ** (1.0 - params.crra)
     shape = (1, C * O, K, J)

@@ -69,6 +69,11 @@ def linearize_median(params: EconomyParameters, population: xr.DataArray,
     t0 = time.perf_counter()
     model = build_model(params, population, mortality, policy, initial, horizon=horizon,
                         terminal_population_growth=terminal_population_growth)
+    if transition is not None and "option_hours" in transition:  # elastic labour: the
+        # median's equilibrium hours and retirement choices, held on every path (first order)
+        model.set_choices(transition["option_hours"].values.reshape(
+            model.C, model.K, model.O, model.J), transition["retirement_probability"].values
+            .reshape(model.C, model.K, model.O))
     start = model.guess() if transition is None else unknowns_from_dataset(model, transition)
     u, res, seg, _, history, _ = solve_newton(model, start, tol, 60)
     if history[-1] > tol:
@@ -91,8 +96,17 @@ def _path_arrays(da: xr.DataArray) -> np.ndarray:
 def _chunk_model(lin: MedianLinearization, population: np.ndarray, mortality: np.ndarray
                  ) -> TransitionModel:
     m = lin.model
-    return TransitionModel(m.params, population, mortality, m.base_year, m.policy, m.initial, m.terminal,
-                  m.T)
+    model = TransitionModel(m.params, population, mortality, m.base_year, m.policy, m.initial,
+                            m.terminal, m.T)
+    return with_median_choices(model, m)
+
+
+def with_median_choices(model: TransitionModel, median: TransitionModel) -> TransitionModel:
+    """``model`` (a path's) with the median's hours and retirement choices (elastic labour:
+    held on every path, first order); unchanged for an inelastic economy."""
+    if median.elastic:
+        model.set_choices(median.hours_opt, median.probs)
+    return model
 
 
 _PRICE_VARS = {
@@ -178,8 +192,9 @@ def _first_order(lin: MedianLinearization, model: TransitionModel, steps: int = 
 
 def _exact(lin: MedianLinearization, model: TransitionModel, u: np.ndarray, i: int,
            tol: float = 1e-9) -> np.ndarray:
-    single = TransitionModel(model.params, _take(model, i, "population"), _take(model, i, "mortality"),
-                    model.base_year, model.policy, model.initial, model.terminal, model.T)
+    single = with_median_choices(TransitionModel(
+        model.params, _take(model, i, "population"), _take(model, i, "mortality"),
+        model.base_year, model.policy, model.initial, model.terminal, model.T), lin.model)
     try:
         single.evaluate(u[i:i + 1])
         start = u[i:i + 1]

@@ -327,10 +327,9 @@ class TransitionModel:
         """The pension block's books (:mod:`models.pension.book`): the population by category
         and the employee kinds' persons ``[P, T+1, J, C]`` over the years the government's
         pension lines need (base .. base + T)."""
-        if self.params.elastic:
-            raise NotImplementedError("the pension block's books (params.pension_book) need the "
-                                      "inelastic economy (hours and retirement choices set by "
-                                      "policy)")
+        if self.params.retirement_choice:  # elastic hours are fine: contributions x hours
+            raise NotImplementedError("the pension block's books (params.pension_book) need "
+                                      "retirement set by policy (retirement_choice off)")
         T, n_cat = self.T, len(CATEGORIES)
         years = self.book.schedule["year"].values
         ages = self.book.schedule["age"].values
@@ -355,10 +354,11 @@ class TransitionModel:
         return book_flows(book, self.book_population, wbar[:, :T + 1] / wbar[:, :1],
                           self.pooled[pad:pad + T + 1], self.indexation[pad:pad + T + 1])
 
-    def book_household_flows(self, cells: dict, flows: dict) -> dict:
+    def book_household_flows(self, cells: dict, flows: dict, hours: bool = True) -> dict:
         """``flows`` with the employee kinds' ``benefits`` and ``contributions`` (model units
         per person of the kind) taken from the book's cells in years base .. base + T (the
-        terminal steady state's own rules after)."""
+        terminal steady state's own rules after); elastic hours (``hours``): contributions
+        are the book's full-time ones times the households' hours."""
         T, J, n_cat = self.T, self.J, len(CATEGORIES)
         t = self.idx - self.pad  # calendar year offset of cohort c at age i, [C, J]
         inside = (t >= 0) & (t <= T)
@@ -372,8 +372,10 @@ class TransitionModel:
             by_kind = np.zeros(per.shape[:2] + (self.K, J))
             by_kind[:, :, :n_cat] = np.moveaxis(per, 3, 2)
             picked = by_kind.transpose(1, 3, 0, 2)[np.clip(t, 0, T), np.arange(J)[None, :]]
-            out[key] = np.where(inside[None, :, None, :], picked.transpose(2, 0, 3, 1),
-                                flows[key])
+            picked = picked.transpose(2, 0, 3, 1)
+            if key == "contributions" and self.elastic and hours:  # full-time rate x hours
+                picked = picked * self.hours_opt[None, :, :, 0, :]
+            out[key] = np.where(inside[None, :, None, :], picked, flows[key])
         return out
 
     def set_choices(self, hours: np.ndarray, probabilities: np.ndarray) -> None:

@@ -11,6 +11,17 @@ the household as well off as under the reform:
 * ``σ = 1`` (log): ``λ = exp((V_reform − V_base) / Σ β^a Π s) − 1``.
 
 Survival is the same under both policies (one demographic path), so the comparison is exact.
+
+**Leisure** (elastic labour, issue 14). ``V = C + L`` with ``C`` the lifetime utility of
+consumption and ``L`` the (negative) disutility of hours and participation, plus the taste
+shocks' option value, all held at the baseline's hours and retirement: scaling consumption by
+``1 + λ`` gives ``(1 + λ)^{1−σ} C_base + L_base = V_reform``, so
+``λ = ((V_reform − L_base) / C_base)^{1/(1−σ)} − 1`` (``σ = 1``: as above, the scaling adds
+``log(1 + λ) Σ β^a Π s`` whatever ``L``). A reform that makes people work more or longer
+lowers ``V_reform`` through ``L`` and so the CEV. With no disutility of work ``L = 0`` and it
+is the formula above. Exact with one retirement option (the choice off); with the choice on
+the baseline's option value is held too (:func:`welfare_cev_with_leisure` re-makes the
+choice).
 """
 
 from __future__ import annotations
@@ -27,7 +38,9 @@ def welfare_cev(base: xr.Dataset, reform: xr.Dataset) -> xr.DataArray:
     """CEV of ``reform`` relative to ``base``, ``[birth_year, group, category]``.
 
     Both arguments are :func:`models.economy.solve_transition` results on the same demography,
-    horizon and preferences. Positive: the reform is better for that cohort and type.
+    horizon and preferences. Positive: the reform is better for that cohort and type. When
+    ``base`` holds ``consumption_utility`` (an elastic economy's welfare,
+    :func:`models.coupling.with_leisure_welfare`) the CEV nets leisure (module docstring).
     """
     for key in ("crra", "base_year", "horizon"):
         if base.attrs.get(key) != reform.attrs.get(key):
@@ -39,6 +52,9 @@ def welfare_cev(base: xr.Dataset, reform: xr.Dataset) -> xr.DataArray:
     v0, v1 = base["lifetime_utility"], reform["lifetime_utility"]
     if abs(sigma - 1.0) < 1e-12:
         cev = np.exp((v1 - v0) / base["discounted_survival"]) - 1.0
+    elif "consumption_utility" in base:  # nets leisure: (V1 - L0) / C0, L0 = V0 - C0
+        c0 = base["consumption_utility"]
+        cev = ((v1 - (v0 - c0)) / c0) ** (1.0 / (1.0 - sigma)) - 1.0
     else:
         cev = (v1 / v0) ** (1.0 / (1.0 - sigma)) - 1.0
     cev = cev.rename("welfare_cev")

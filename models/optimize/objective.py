@@ -23,7 +23,10 @@ the years where it fails.
 array from the economy (its welfare price of delay, when one is wired in) or the fixed price
 ``delay_cny_per_person_month`` (2021 yuan) — ``"fixed"`` as it is, or ``"wage_indexed"``
 times the average wage relative to the base year ``W_t / W_{2021}`` (a month of retirement
-given up is worth more as wages grow: the price is a constant number of monthly wages).
+given up is worth more as wages grow: the price is a constant number of monthly wages);
+``"economy"`` (the default, issue 14) is the economy's welfare price of delay
+(:func:`models.coupling.economy_delay_price`) in runs paired with the economy, and the
+wage-indexed fixed price in runs without it.
 
 **Units.** Transfers, contributions and draws are real yuan discounted at ``ρ``; measuring
 them in wage-indexed units (yuan ``/ W_t``) and discounting at ``(1 + ρ)/(1 + g)`` gives the
@@ -42,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 DISCOUNTS = ("fixed", "interest_rate")
-DELAY_PRICES = ("fixed", "wage_indexed")
+DELAY_PRICES = ("fixed", "wage_indexed", "economy")
 
 
 def discount_factors(rates: np.ndarray) -> np.ndarray:
@@ -80,7 +83,7 @@ def delay_price(kind: str, price_cny: float, n_years: int,
         return price
     if kind == "fixed":
         return np.full(n_years, float(price_cny))
-    if kind == "wage_indexed":
+    if kind in ("wage_indexed", "economy"):  # "economy" without the economy: wage-indexed
         index = np.ones(n_years) if wage_index is None else np.asarray(wage_index, dtype=float)
         return float(price_cny) * index
     raise ValueError(f"delay price must be one of {DELAY_PRICES}, got {kind!r}")

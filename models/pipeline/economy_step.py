@@ -22,6 +22,8 @@ KEEP = ("output_cny", "capital_cny", "wage_cny", "average_wage_cny", "interest_r
 #: Welfare variables of a transition kept in results.nc (``economy_`` prefix, by regime; and
 #: ``opt_economy_`` under an optimal policy), with the attributes :func:`welfare_cev` checks.
 WELFARE_KEEP = ("lifetime_utility", "discounted_survival")
+#: Kept too when the transition has it (an elastic economy: the CEV nets leisure).
+WELFARE_OPTIONAL = ("consumption_utility",)
 WELFARE_ATTRS = ("crra", "base_year", "horizon")
 
 
@@ -31,7 +33,7 @@ def lifetime_welfare(transition: xr.Dataset, prefix: str) -> xr.Dataset:
     the attributes :func:`models.economy.welfare_cev` compares (``crra``, ``base_year``,
     ``horizon``), so two experiments' welfare can be compared from their results."""
     out = xr.Dataset()
-    for name in WELFARE_KEEP:
+    for name in WELFARE_KEEP + tuple(n for n in WELFARE_OPTIONAL if n in transition):
         var = transition[name].copy()
         var.attrs.update({k: transition.attrs[k] for k in WELFARE_ATTRS})
         out[f"{prefix}{name}"] = var
@@ -50,14 +52,16 @@ def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     first_fit = next(iter(regimes.values()))[1]
     ctx = ctx or economy_context(cal, arrays, population, first_fit.contribution_index)
     params = ctx.params
-    transitions = {regime: transition_under(ctx, cal, regime) for regime in regimes}
+    transitions = {regime: transition_under(ctx, cal, regime, welfare=True)
+                   for regime in regimes}
     regime_dim = xr.DataArray(list(regimes), dims="regime", name="regime")
     econ = xr.concat([t[list(KEEP)].sel(year=years) for t in transitions.values()],
                      dim=regime_dim, data_vars="all", combine_attrs="override")
     econ = econ.rename({v: f"economy_{v}" for v in KEEP})
     econ.attrs = {}
     econ["economy_discount_factor"] = ((), params.discount_factor)
-    parts = [econ, base_year_fit(transitions[next(iter(regimes))], cal.economy, prefix="economy_")]
+    parts = [econ, base_year_fit(transitions[next(iter(regimes))], cal.economy,
+                                 prefix="economy_", labour=ctx.labour_fit)]
     welfare = xr.concat([lifetime_welfare(t, "economy_")
                          for t in transitions.values()], dim=regime_dim,
                         combine_attrs="override")

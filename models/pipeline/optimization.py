@@ -68,7 +68,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     chosen = None
     if paired.history:  # the economy under the chosen (expected) policy: the cohorts' welfare
         t1 = time.perf_counter()
-        chosen = transition_under(economy, cal, settings.regime, *expected_policy(problem, psol))
+        chosen = transition_under(economy, cal, settings.regime, *expected_policy(problem, psol),
+                                  welfare=True)
         timings["optimize_welfare_s"] = round(time.perf_counter() - t1, 4)
     resim = resimulate(problem, psol)
     check = exactness(problem, psol, resim)
@@ -90,6 +91,9 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     timings["optimize_search_solve_s"] = [round(h["solve_s"], 4) for h in psol.history]
     if paired.history:
         ds = ds.merge(pairing_history(paired))
+    if paired.delay_price is not None:  # the economy's price of delay the objective used
+        ds["pairing_delay_price_cny"] = paired.delay_price.sel(
+            year=problem.opt_years).rename(None)
     if certificate is not None:
         ds = ds.merge(certificate_dataset(certificate))
     not_evaluated = evaluation_skipped(settings, arrays is not None, psol.infeasible)
@@ -176,6 +180,13 @@ def fresh_population(exp: Experiment, arrays: xr.Dataset, branch: tuple[int, ...
                                 "age": inputs.ages, "sex": list(SEXES)}, name="population")
 
 
+def _delay_price(problem: PolicyProblem) -> xr.DataArray:
+    """The price of delay per optimized year the problem's objective uses (the economy's or
+    the fixed one), for the fresh paths' problems: one objective in and out of sample."""
+    return xr.DataArray(problem.delay_price_per_year(problem.settings), dims="year",
+                        coords={"year": problem.opt_years})
+
+
 def _prices(problem: PolicyProblem):
     """The prices the last solve used (None: the calibration's)."""
     if problem.wage_index is None:
@@ -204,7 +215,8 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     t0 = time.perf_counter()
     spread = stochastic.calibrate_spread(arrays)
     fresh = setup_problem(cal, exp.optimization, fresh_population(
-        exp, arrays, (OUT_OF_SAMPLE_BRANCH,), n_fresh, spread), problem.fit, _prices(problem))
+        exp, arrays, (OUT_OF_SAMPLE_BRANCH,), n_fresh, spread), problem.fit, _prices(problem),
+        economy_delay_price=_delay_price(problem))
     oos = out_of_sample(problem, psol, fresh, ev.confidence_level,
                         compare=exp.optimization.compute_vss_evpi)
     estimates = oos.estimates()
@@ -213,7 +225,8 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     size = ev.replication_paths or n
     pairs = [replication_gap(problem, psol, setup_problem(
         cal, exp.optimization, fresh_population(exp, arrays, (REPLICATION_BRANCH, k), size,
-                                                spread), problem.fit, _prices(problem)))
+                                                spread), problem.fit, _prices(problem),
+        economy_delay_price=_delay_price(problem)))
              for k in range(ev.replications)]
     gap_note = None
     if len(pairs) >= 2:

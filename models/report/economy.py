@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.pipeline.economy_step import WELFARE_ATTRS, WELFARE_KEEP
+from models.pipeline.economy_step import WELFARE_ATTRS, WELFARE_KEEP, WELFARE_OPTIONAL
 from models.report.table import Table
 from models.report.view import has_monte_carlo_prices, has_price_error, has_welfare_of_the_law
 
@@ -17,7 +17,8 @@ from models.report.view import has_monte_carlo_prices, has_price_error, has_welf
 def welfare_of(ds: xr.Dataset, prefix: str = "economy_", **sel) -> xr.Dataset:
     """The inverse of :func:`models.pipeline.economy_step.lifetime_welfare`: a Dataset :func:`models.economy.welfare_cev`
     takes, from results (``sel`` picks e.g. the regime)."""
-    parts = {name: ds[f"{prefix}{name}"].sel(**sel) for name in WELFARE_KEEP}
+    parts = {name: ds[f"{prefix}{name}"].sel(**sel) for name in WELFARE_KEEP
+             + tuple(n for n in WELFARE_OPTIONAL if f"{prefix}{n}" in ds)}
     attrs = {k: parts["lifetime_utility"].attrs[k] for k in WELFARE_ATTRS}
     for k in ("crra", "horizon", "base_year"):  # netCDF may return numpy scalars
         attrs[k] = float(attrs[k]) if k == "crra" else int(attrs[k])
@@ -28,13 +29,15 @@ def economy_fit_frame(ds: xr.Dataset) -> Table:
     rows = []
     for t in ds["economy_target"].values:
         r = ds.sel(economy_target=t)
-        rows.append([str(t), float(r["economy_fit_model"]), float(r["economy_fit_target"]),
+        model, target = float(r["economy_fit_model"]), float(r["economy_fit_target"])
+        rows.append([str(t), model, target, model - target,
                      "fitted" if bool(r["economy_fit_calibrated"]) else "check",
                      str(r["economy_fit_unit"].values)])
-    frame = pd.DataFrame(rows, columns=["quantity", "model", "target", "role", "unit"])
+    frame = pd.DataFrame(rows, columns=["quantity", "model", "target", "residual", "role",
+                                        "unit"])
     return Table("economy_base_year_fit", "OLG economy, base year: model vs target "
                  f"(discount factor {float(ds['economy_discount_factor']):.4f})", frame,
-                 ("", ".4g", ".4g", "", ""))
+                 ("", ".4g", ".4g", "+.3g", "", ""))
 
 
 def economy_paths_frame(ds: xr.Dataset, every: int = 10) -> Table:
@@ -94,9 +97,11 @@ def cev_by_cohort(cev: xr.DataArray) -> tuple[list, list]:
 
 def welfare_frame(ds: xr.Dataset) -> Table:
     rows, cols = cev_by_cohort(ds["economy_welfare_cev"])
+    note = ("net of the disutility of the hours and years worked" if
+            "economy_consumption_utility" in ds else "labour supply inelastic: see the "
+            "economy's notes before ranking retirement ages by it")
     return Table("welfare_cev", "Consumption-equivalent welfare change of the 2024 law over the "
-                 "earlier retirement ages, by birth cohort and type (labour supply inelastic: "
-                 "see the economy's notes before ranking retirement ages by it)",
+                 f"earlier retirement ages, by birth cohort and type ({note})",
                  pd.DataFrame(rows, columns=cols), ".2f")
 
 

@@ -58,9 +58,9 @@ setup: $(STAMP) ## Create .venv and install the project with its test tools
 # One experiment: re-run only when its file, the calibration or the model code changed. The
 # report goes to results/logs/<name>.log (`make experiment` and `make run` print it).
 results/%/results.nc: experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)
-	@mkdir -p results/logs
+	@mkdir -p $(dir results/logs/$*)
 	@echo "run $< -> $(@D)/"; start=$$SECONDS; \
-	$(BIN)/pension run $< --force > results/logs/$*.log; \
+	$(BIN)/pension run $< --force --results-dir $(@D) > results/logs/$*.log; \
 	echo "  $* done in $$((SECONDS - start)) s (report: results/logs/$*.log)"
 
 results/small/%/results.nc: results/small/experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)

@@ -669,9 +669,11 @@ class ObjectiveWeights(Strict):
     # discount at discount_rate ("fixed") or at the economy's real interest rate
     # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
     # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py),
-    # or the economy's welfare price of delay in runs paired with it (issue 14; else wage-indexed)
+    # or the economy's welfare price of delay in runs paired with it (issue 14; else wage-indexed;
+    # not the default while the shipped economy is inelastic: with no disutility of work the
+    # leisure price of a month of delay is 0; experiments/options/elastic_labour.toml uses it)
     discount: Literal["fixed", "interest_rate"] = "interest_rate"
-    delay_price: Literal["fixed", "wage_indexed", "economy"] = "economy"
+    delay_price: Literal["fixed", "wage_indexed", "economy"] = "wage_indexed"
     # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
     # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
     lever_smoothing: Literal["none", "gbh"] = "none"
@@ -1061,7 +1063,8 @@ def load_experiment(path: str | Path, project_root: str | Path | None = None
     """Validate an experiment file and the calibration it names (with its overrides applied).
 
     Returns the experiment, the calibration and the calibration folder (resolved against
-    ``project_root``, by default the experiment file's parent's parent).
+    ``project_root``, by default the nearest folder above the experiment file that holds it:
+    ``experiments/x.toml`` and ``experiments/options/x.toml`` both find the project's).
     """
     path = Path(path)
     raw = _read_toml(path)
@@ -1069,8 +1072,12 @@ def load_experiment(path: str | Path, project_root: str | Path | None = None
         exp = Experiment.model_validate(raw)
     except ValidationError as exc:
         raise _format_errors(exc, Experiment, lambda loc: (str(path), loc)) from None
-    root = Path(project_root) if project_root else path.resolve().parent.parent
     cal_dir = Path(exp.calibration)
+    if project_root:
+        root = Path(project_root)
+    else:
+        above = path.resolve().parents
+        root = next((d for d in above[1:] if (d / cal_dir).is_dir()), above[1])
     if not cal_dir.is_absolute():
         cal_dir = root / cal_dir
     cal = load_calibration(cal_dir, exp.overrides, override_source=str(path))

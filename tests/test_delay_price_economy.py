@@ -37,8 +37,10 @@ def test_nearest_fill_takes_the_last_known_value_then_the_first():
         nearest_fill(np.full(3, np.nan))
 
 
-def test_the_economy_price_is_the_default_and_the_fixed_price_an_option():
-    assert ObjectiveWeights().delay_price == "economy"
+def test_the_economy_price_is_an_option_beside_the_wage_indexed_default():
+    # the shipped economy is inelastic (its leisure price of delay is 0): wage-indexed default;
+    # the elastic option experiment asks for the economy's price
+    assert ObjectiveWeights().delay_price == "wage_indexed"
     index = np.array([1.0, 1.5, 2.0])
     economy = np.array([900.0, 1200.0, 2100.0])
     np.testing.assert_array_equal(delay_price("economy", 1500.0, 3, index, economy), economy)

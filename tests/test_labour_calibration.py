@@ -25,7 +25,10 @@ from models.pension import calibrate_base_year, retirement_schedule
 
 
 @pytest.fixture(scope="module")
-def shipped(calibration, arrays, median_demography):
+def shipped(elastic_calibration, arrays, median_demography):
+    """The economy at the calibrated elastic hours (the option experiment's values; the
+    shipped calibration keeps them off for run time)."""
+    calibration = elastic_calibration
     pop = median_demography["population"]
     sched = retirement_schedule(pop["year"].values[:2], pop["age"].values, "pre_2024",
                                 calibration.pension)

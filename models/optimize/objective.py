@@ -24,7 +24,7 @@ array from the economy (its welfare price of delay, when one is wired in) or the
 ``delay_cny_per_person_month`` (2021 yuan) — ``"fixed"`` as it is, or ``"wage_indexed"``
 times the average wage relative to the base year ``W_t / W_{2021}`` (a month of retirement
 given up is worth more as wages grow: the price is a constant number of monthly wages);
-``"economy"`` (the default, issue 14) is the economy's welfare price of delay
+``"economy"`` (issue 14; the default once the shipped economy has elastic hours) is the economy's welfare price of delay
 (:func:`models.coupling.economy_delay_price`) in runs paired with the economy, and the
 wage-indexed fixed price in runs without it.
 

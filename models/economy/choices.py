@@ -127,7 +127,7 @@ def cohort_choices(model, u: np.ndarray, policy: Policy | None = None) -> xr.Dat
     flows = core.cohort_budget(params, policy, cp, model.eff, pr_o, start)
     if model.book is not None:  # the pension block's books (retirement by policy, O = 1):
         # full-time book flows, whose awards do not move with a household's own hours
-        flows = model.book_household_flows(model.book_cells(pr["wbar"]), flows, hours=False)
+        flows = model.book_household_flows(model.book_cells(pr["wbar"]), flows)
         flows["income"] = (flows["earnings"] + flows["benefits"] + flows["residents"]) \
             * (1.0 - pr_o.income_tax) - flows["contributions"] + pr_o.bequest
     z, a, pi = core.hours_margin(cp, pr_o, flows, start)

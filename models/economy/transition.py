@@ -354,11 +354,13 @@ class TransitionModel:
         return book_flows(book, self.book_population, wbar[:, :T + 1] / wbar[:, :1],
                           self.pooled[pad:pad + T + 1], self.indexation[pad:pad + T + 1])
 
-    def book_household_flows(self, cells: dict, flows: dict, hours: bool = True) -> dict:
+    def book_household_flows(self, cells: dict, flows: dict,
+                             hours: np.ndarray | None = None) -> dict:
         """``flows`` with the employee kinds' ``benefits`` and ``contributions`` (model units
         per person of the kind) taken from the book's cells in years base .. base + T (the
-        terminal steady state's own rules after); elastic hours (``hours``): contributions
-        are the book's full-time ones times the households' hours."""
+        terminal steady state's own rules after); with elastic hours ``hours`` ``[B, C, K, J]``
+        (the households' hours of this evaluation, the retirement choice off so one option),
+        contributions are the book's full-time ones times those hours (``None``: full time)."""
         T, J, n_cat = self.T, self.J, len(CATEGORIES)
         t = self.idx - self.pad  # calendar year offset of cohort c at age i, [C, J]
         inside = (t >= 0) & (t <= T)
@@ -373,8 +375,8 @@ class TransitionModel:
             by_kind[:, :, :n_cat] = np.moveaxis(per, 3, 2)
             picked = by_kind.transpose(1, 3, 0, 2)[np.clip(t, 0, T), np.arange(J)[None, :]]
             picked = picked.transpose(2, 0, 3, 1)
-            if key == "contributions" and self.elastic and hours:  # full-time rate x hours
-                picked = picked * self.hours_opt[None, :, :, 0, :]
+            if key == "contributions" and hours is not None:  # full-time rate x hours
+                picked = picked * hours
             out[key] = np.where(inside[None, :, None, :], picked, flows[key])
         return out
 
@@ -739,7 +741,8 @@ class TransitionModel:
             flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
         if self.book is not None:  # the government's pension lines from the pension block
             cells = self.book_cells(wbar)
-            flows_o = flows = self.book_household_flows(cells, flows)
+            flows_o = flows = self.book_household_flows(
+                cells, flows, hours if self.elastic else None)
 
         n_k = self.pop_kind  # [P, Tx+1, K, J]
         ben_y = (n_k[:, :T + 1] * self.to_years(flows["benefits"])[:, :T + 1]).sum(axis=(-2, -1))

@@ -82,8 +82,23 @@ def test_small_profile_caps_paths_and_threads():
     assert small["optimization"]["solver"]["threads"] == 1
     assert small["economy"]["enabled"] is False
     assert raw["demography"]["paths"] == 200  # the input is not modified
-    det = variants.shrink(tomllib.loads((ROOT / "experiments" / "baseline.toml").read_text()))
+    # fewer samples, every output kept: parameter sets, fresh paths, replications of the
+    # optimized paths at most, and the frontier's end levels (optimal_multi_stage)
+    assert small["uncertainty"]["parameter_sets"] == variants.SMALL_UNCERTAINTY["parameter_sets"]
+    evaluation = small["optimization"]["evaluation"]
+    assert evaluation["replications"] >= 2  # the optimality gap's interval needs two
+    assert evaluation["replication_paths"] <= small["optimization"]["paths"]
+    multi = tomllib.loads((ROOT / "experiments" / "optimal_multi_stage.toml").read_text())
+    frontier = variants.shrink(multi)["optimization"]["frontier"]
+    assert frontier["enabled"] and frontier["levels"] == variants.SMALL_FRONTIER_LEVELS
+    assert frontier["delay_scales"] == [multi["optimization"]["frontier"]["delay_scales"][0],
+                                        multi["optimization"]["frontier"]["delay_scales"][-1]]
+    base = tomllib.loads((ROOT / "experiments" / "baseline.toml").read_text())
+    det = variants.shrink(base)
     assert det.get("economy", {}).get("enabled", True)  # deterministic: economy kept
+    assert det["projection"]["tornado"]  # the tornado table is made in small too
+    assert 0 < det["uncertainty"]["median_draws"] < base["uncertainty"]["median_draws"]
+    assert "replication_paths" not in det["optimization"]["evaluation"]  # one path, as full
 
 
 def test_low_wage_member_lowers_both_growth_paths_from_2025_only():
@@ -142,17 +157,61 @@ def test_golden_check_reports_new_and_missing_tables(tmp_path):
 
 
 # ---------------------------------------------------------------------------- the small study
-def _run_small(results: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "models.study.study", "--root", str(ROOT),
-                           "run", "--size", "small", "--results-dir", str(results), *extra],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+def _start_small(results: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """The small study in a subprocess, its output in files (a full pipe would stall it while
+    the other runs)."""
+    results.mkdir(parents=True, exist_ok=True)
+    log = results.parent / f"{results.name}.out"
+    with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "models.study.study", "--root",
+                                 str(ROOT), "run", "--size", "small", "--results-dir",
+                                 str(results), *extra], stdout=out, stderr=err, text=True,
+                                cwd=ROOT)
+    return proc, log
+
+
+def _finish(started: tuple[subprocess.Popen, Path]) -> subprocess.CompletedProcess:
+    proc, log = started
+    proc.wait(timeout=1800)  # a guard against a hang: both runs share the cores
+    return subprocess.CompletedProcess(proc.args, proc.returncode, log.read_text(),
+                                       log.with_suffix(".err").read_text())
+
+
+def _edit_nssf_return(calibration: Path) -> int:
+    """Copy the calibration to ``calibration`` with the NSSF's real return 4 % -> 5 %; the
+    number of edits made (1 unless the file changed shape)."""
+    shutil.copytree(CALIBRATION, calibration)
+    finances = calibration / "finances.toml"
+    text, n = re.subn(r"(\[reserve\.real_return\]\nvalue = )0\.04", r"\g<1>0.05",
+                      finances.read_text())
+    finances.write_text(text)
+    return n
 
 
 @pytest.fixture(scope="module")
-def small_study(tmp_path_factory):
-    results = tmp_path_factory.mktemp("small")
-    proc = _run_small(results, "--check")
-    return results, proc
+def small_runs(request, tmp_path_factory):
+    """The small study and, when its test is selected, the same with the NSSF return edited,
+    started at once: each runs HiGHS on one thread, so on two cores they take the time of
+    one."""
+    results, tmp = tmp_path_factory.mktemp("small"), tmp_path_factory.mktemp("edit")
+    runs = {"small": _start_small(results, "--check")}
+    edits = 0
+    if any(item.name.startswith("test_a_calibration_edit") for item in request.session.items):
+        edits = _edit_nssf_return(tmp / "calibration" / "china")
+        if edits == 1:
+            runs["edited"] = _start_small(tmp / "edited", "--calibration",
+                                          str(tmp / "calibration" / "china"), "--no-figures")
+    yield results, tmp / "edited", edits, runs
+    for proc, _ in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def small_study(small_runs):
+    results, _, _, runs = small_runs
+    return results, _finish(runs["small"])
 
 
 @pytest.mark.slow
@@ -199,18 +258,12 @@ NSSF_DEPENDENT = {"optimal_summary", "optimal_value_of_information", "optimal_fi
 
 @pytest.mark.slow
 def test_a_calibration_edit_changes_the_dependent_tables_and_nothing_else(small_study,
-                                                                         tmp_path):
+                                                                         small_runs):
     results, proc = small_study
     assert proc.returncode == 0, proc.stderr
-    cal = tmp_path / "calibration" / "china"
-    shutil.copytree(CALIBRATION, cal)
-    finances = cal / "finances.toml"
-    text, n = re.subn(r"(\[reserve\.real_return\]\nvalue = )0\.04", r"\g<1>0.05",
-                      finances.read_text())
+    _, edited, n, runs = small_runs
     assert n == 1, "test setup: the NSSF return is not where it used to be"
-    finances.write_text(text)
-    edited = tmp_path / "edited"
-    proc2 = _run_small(edited, "--calibration", str(cal), "--no-figures")
+    proc2 = _finish(runs["edited"])
     assert proc2.returncode == 0, proc2.stdout + proc2.stderr
     changed = set()
     for path in sorted((results / "tables").glob("*.csv")):

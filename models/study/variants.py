@@ -49,9 +49,21 @@ EXPERIMENT_DIR = Path("experiments")
 
 #: The small profile: caps on the number of paths and the chunk size.
 SMALL = {"demography_paths": 40, "optimization_paths": 12, "chunk_size": 40}
-#: The small profile's out-of-sample evaluation (fresh paths, replications).
-SMALL_EVALUATION = {"out_of_sample_factor": 2, "min_out_of_sample_paths": 24,
+#: The small profile's out-of-sample evaluation: fresh paths as many as optimized (at least
+#: 12) and two replications (the fewest that give the gap's interval), in a Monte Carlo
+#: experiment of at most :data:`SMALL_REPLICATION_PATHS` paths each (a deterministic one
+#: replicates on one path, as in the study).
+SMALL_EVALUATION = {"out_of_sample_factor": 1, "min_out_of_sample_paths": 12,
                     "replications": 2}
+SMALL_REPLICATION_PATHS = 6
+#: The small profile's parameter uncertainty: at most this many parameter draws on the median
+#: path (``uncertainty.median_draws``; the study has 100) and distinct parameter sets over the
+#: Monte Carlo paths (``uncertainty.parameter_sets``, about 0.1 s of pension blocks a set;
+#: consecutive paths share a set).
+SMALL_UNCERTAINTY = {"median_draws": 20, "parameter_sets": 10}
+#: The small profile's efficient frontier (``optimization.frontier``, when enabled): the fewest
+#: ε levels (2 x 2 per delay candidate) and the first and last of the delay scales.
+SMALL_FRONTIER_LEVELS = 2
 
 
 # ---------------------------------------------------------------------------- TOML writing
@@ -273,11 +285,21 @@ def shrink(raw: dict) -> dict:
     """An experiment dict cut to the small profile (the CI configuration): at most
     :data:`SMALL` paths; the OLG economy only in deterministic experiments (a Monte Carlo one
     gets the calibrated prices); HiGHS on one thread (one process runs every experiment, and
-    HiGHS keeps the thread count of its first solve)."""
+    HiGHS keeps the thread count of its first solve); fewer parameter draws
+    (:data:`SMALL_UNCERTAINTY`), out-of-sample paths and replications
+    (:data:`SMALL_EVALUATION`) and frontier points (:data:`SMALL_FRONTIER_LEVELS`). Every
+    table of the study is still made, from fewer samples (the CI's time: ``make test``)."""
     raw = copy.deepcopy(raw)
     demo = raw.get("demography", {})
     opt = raw.get("optimization")
+    uncertainty = raw.get("uncertainty", {})
+    if uncertainty.get("median_draws", 0) > 0:
+        uncertainty["median_draws"] = min(uncertainty["median_draws"],
+                                          SMALL_UNCERTAINTY["median_draws"])
     if demo.get("paths", 0) > 0:
+        raw.setdefault("uncertainty", {})["parameter_sets"] = min(
+            uncertainty.get("parameter_sets", SMALL_UNCERTAINTY["parameter_sets"]),
+            SMALL_UNCERTAINTY["parameter_sets"])
         demo["paths"] = min(demo["paths"], SMALL["demography_paths"])
         demo["chunk_size"] = min(demo.get("chunk_size", 1000), SMALL["chunk_size"])
         if opt is not None:
@@ -287,13 +309,23 @@ def shrink(raw: dict) -> dict:
         raw["economy"].pop("monte_carlo_prices", None)
     if opt is not None:
         opt.setdefault("solver", {})["threads"] = 1
-        # no polish and certificate (each knot move costs a re-computation of the rates: a
-        # minute per experiment) and the out-of-sample statistics on a few fresh paths and
-        # replications (issue 16): the CI's time
+        # THE SEARCH CERTIFICATE ("polish", issue 16) of the small profile: off here unless an
+        # experiment sets it (each knot move costs a re-computation of the rates: about a
+        # minute per experiment at the study's size). To turn it on in CI, set
+        # opt["search"]["polish"] = True below (costs: see the commit turning it off/on).
         opt.setdefault("search", {}).setdefault("polish", False)
+        # the out-of-sample statistics on a few fresh paths and replications (issue 16)
         evaluation = opt.setdefault("evaluation", {})
         for key, value in SMALL_EVALUATION.items():
             evaluation.setdefault(key, value)
+        if demo.get("paths", 0) > 0:
+            evaluation.setdefault("replication_paths",
+                                  min(SMALL_REPLICATION_PATHS, opt["paths"]))
+        frontier = opt.get("frontier", {})
+        if frontier.get("enabled", False):
+            frontier["levels"] = SMALL_FRONTIER_LEVELS
+            scales = frontier.get("delay_scales", [0.0, 1.0, 1.5])
+            frontier["delay_scales"] = [scales[0], scales[-1]] if len(scales) > 2 else scales
     return raw
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from tests.conftest import CALIBRATION
 
+from models.economy.calibrate import LABOUR_CHECKS, LABOUR_MOMENTS, LabourFit
 from models.economy import (
     EconomyCalibration,
     Policy,
@@ -160,3 +161,24 @@ def test_initial_steady_state_is_below_one_second(china):
     initial_steady_state(china["params"], Policy(retirement_regime="pre_2024"), china["pop"],
                          china["mx"], BASE)
     assert time.perf_counter() - t0 < 5.0  # generous: the benchmark measures it properly
+
+
+def test_labour_moments_are_fitted_only_when_work_has_a_disutility(china):
+    """The base-year fit marks the labour moments "fitted" only for an economy with a
+    disutility of work (the labour fit's); the shipped full-time economy prints them as
+    checks, and the moments the fit cannot move (LABOUR_CHECKS) are checks either way."""
+    targets = {k: 0.5 for k in LABOUR_MOMENTS}
+
+    def roles(hours_disutility):
+        labour = LabourFit(targets=targets, model=dict(targets), weights=dict(targets),
+                           parameters={"hours_disutility": hours_disutility,
+                                       "participation_disutility": 0.0,
+                                       "retirement_taste_scale": 1.0},
+                           cost=0.0, success=True, message="")
+        fit = base_year_fit(china["transition"], china["econ"], labour=labour)
+        return {k: bool(fit["fit_calibrated"].sel(target=k)) for k in LABOUR_MOMENTS}
+
+    assert not any(roles(0.0).values())
+    elastic = roles(3.9)
+    assert elastic == {k: k not in LABOUR_CHECKS for k in LABOUR_MOMENTS}
+    assert any(elastic.values())

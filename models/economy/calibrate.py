@@ -178,8 +178,9 @@ def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
     to store it beside other fits). Optional checks: the scheme's average wage, insured
     workers and retirees (from pension.toml / finances.toml); the national saving rate
     ``1 − C/Y − G/Y`` when ``economy.targets`` states it. ``labour``: the labour moments
-    (:func:`labour_fit_at` or :func:`fit_labour_supply`, marked fitted: the labour fit
-    targets them together).
+    (:func:`labour_fit_at` or :func:`fit_labour_supply`, marked fitted when the economy has a
+    disutility of work, the labour fit targeting them together; checks of the full-time economy
+    otherwise).
     """
     tg = economy.targets
     first = transition.isel(year=0)
@@ -210,9 +211,14 @@ def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
         values.append(("national_saving_rate", saving, tg.national_saving_rate.value,
                        tg.national_saving_rate.unit, tg.national_saving_rate.source, False))
     targets = labour_targets(economy)
+    # fitted only where the economy has a disutility of work (the fitted one); with labour
+    # inelastic (shipped) the moments are printed as checks of the full-time economy
+    elastic = labour is not None and (labour.parameters.get("hours_disutility", 0.0) > 0
+                                      or labour.parameters.get("participation_disutility", 0.0) > 0)
     for name in (labour.targets if labour is not None else ()):
         values.append((name, float(labour.model[name]), float(labour.targets[name]),
-                       targets[name].unit, targets[name].source, name not in LABOUR_CHECKS))
+                       targets[name].unit, targets[name].source,
+                       elastic and name not in LABOUR_CHECKS))
     target = f"{prefix}target"
     return xr.Dataset(
         {

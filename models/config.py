@@ -460,11 +460,15 @@ class EconomyCalibration(Strict):
 
     @model_validator(mode="after")
     def _labour_ranges(self) -> EconomyCalibration:
-        """Every labour target states its range (``low < high``): the fit's weights."""
+        """Every labour target states its range (``low < high``: the fit's weights) and lies
+        in it."""
         for name, target in (self.labour_targets or {}).items():
-            if target.low is None or not target.low < target.high:
+            if target.low is None or target.high is None or not target.low < target.high:
                 raise RuleError(f"labour_targets.{name}.low", target.low,
                                 "a range low < high (the fit's weight)")
+            if not target.low <= target.value <= target.high:
+                raise RuleError(f"labour_targets.{name}.value", target.value,
+                                f"a value within its stated range [{target.low}, {target.high}]")
         return self
 
 

@@ -749,7 +749,8 @@ VARIABLES: tuple[Variable, ...] = (
                        "lever's limits)"),
     Variable("certificate_status", ("certificate_move",),
              units=None, stage="optimization_certificate",
-             long_name="improves, no improvement, or outside the lever's limits"),
+             long_name="improves, no improvement, no feasible policy, outside the lever's "
+                       "limits, or not solved (solve budget spent)"),
     Variable("certificate_passed", (),
              units="1", stage="optimization_certificate",
              long_name="no move lowers the expected cost by more than the tolerance (1: "

@@ -738,12 +738,16 @@ class SearchSettings(Strict):
     """The outer search's derivative-free polish and its certificate (issue 16, item 5): after
     the dual-gradient steps, knot moves of ``steps_months`` (delay knots; the indexation
     knots by ``steps_months`` times ``models.optimize.search.SHARE_PER_MONTH``) are solved
-    exactly, the best-predicted first, until none improves beyond the solver tolerance."""
+    exactly, the best-predicted first, until none improves beyond the solver tolerance.
+    ``max_solves`` bounds the moves solved in all (polish and certificate): a count, not a
+    time, so that a run's tables do not depend on the machine; when it is spent the
+    certificate lists the moves left unsolved and is not passed."""
 
     polish: bool = True
     steps_months: Annotated[list[Annotated[int, Field(ge=1, le=60)]],
                             Field(min_length=1)] = Field(default_factory=lambda: [1, 6])
     max_polish_moves: Annotated[int, Field(ge=0, le=1000)] = 40
+    max_solves: Annotated[int, Field(ge=1, le=100_000)] = 300
 
 
 class EvaluationSettings(Strict):

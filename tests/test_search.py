@@ -9,12 +9,14 @@ import pytest
 
 from models.config import CATEGORIES, OptimizationSettings
 from models.optimize.search import (
+    UNSOLVED,
     certificate_dataset,
     neighbour_moves,
     polish_and_certify,
     push_delay,
 )
 from models.optimize.solve import Levers, PolicySolution, evaluate_levers, setup_problem
+from models.report.optimization import certificate_text
 
 #: Few knots (every 25 years) and one month-step size keep the sweeps short.
 SETTINGS = OptimizationSettings.model_validate({
@@ -117,3 +119,27 @@ def _most_delay(problem) -> Levers:
     d = np.minimum(np.cumsum(pace)[:, None], problem.max_knot_delay)
     d = np.maximum.accumulate(np.floor(d), axis=0)
     return Levers(d[None].copy(), np.zeros((1, 0)))
+
+
+def test_a_spent_solve_budget_leaves_the_certificate_unpassed_and_says_so(problem):
+    """With ``max_solves`` smaller than the neighbours within the limits, the search solves
+    exactly that many moves, the rest are marked unsolved, the certificate is not passed (even
+    at the certified optimum's levers) and the report's line names the budget."""
+    start = _solution(problem, _most_delay(problem))
+    full, certified = polish_and_certify(problem, start)
+    assert certified.passed and certified.n_unsolved == 0
+    within = sum(m.levers is not None for m in certified.moves)
+    budget = 3
+    settings = problem.settings.model_copy(update={"search": problem.settings.search
+                                                   .model_copy(update={"max_solves": budget,
+                                                                       "max_polish_moves": 0})})
+    psol, certificate = polish_and_certify(replace(problem, settings=settings), full)
+    assert np.isfinite(certificate.change_cny).sum() == budget
+    assert certificate.n_unsolved == within - budget > 0
+    assert not certificate.passed
+    ds = certificate_dataset(certificate)
+    status = ds["certificate_status"].values.astype(str)
+    assert int(np.sum(status == UNSOLVED)) == within - budget
+    assert int(ds["certificate_passed"]) == 0
+    line = certificate_text(ds)
+    assert "max_solves" in line and f"{within - budget} move(s) unsolved" in line

@@ -55,6 +55,9 @@ from models.optimize.solve import (
 
 log = logging.getLogger(__name__)
 
+#: The certificate status of a move left unsolved because ``search.max_solves`` was spent.
+UNSOLVED = "not solved (solve budget spent)"
+
 
 @dataclass(frozen=True)
 class Move:
@@ -78,6 +81,7 @@ class Certificate:
     tolerance_cny: float
     objective_cny: float
     polish_moves: int  # moves the polish took before the certificate
+    unsolved: np.ndarray | None = None  # [move] True: left unsolved, the solve budget spent
 
     @property
     def improving(self) -> np.ndarray:
@@ -85,9 +89,16 @@ class Certificate:
         return np.nan_to_num(self.change_cny, nan=np.inf) < -self.tolerance_cny
 
     @property
+    def n_unsolved(self) -> int:
+        """Moves within the limits left unsolved because the solve budget ran out."""
+        return 0 if self.unsolved is None else int(np.sum(self.unsolved))
+
+    @property
     def passed(self) -> bool:
-        """No move improves beyond the tolerance (and at least one move was tried)."""
-        return bool(np.isfinite(self.change_cny).any() and not self.improving.any())
+        """No move improves beyond the tolerance, every move within the limits was solved,
+        and at least one was."""
+        return bool(np.isfinite(self.change_cny).any() and not self.improving.any()
+                    and self.n_unsolved == 0)
 
 
 def owned_knots(problem: PolicyProblem) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -269,7 +280,7 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
     searching = problem.settings.retirement.enabled or problem.indexation_enabled
     if psol.infeasible or not searching:
         return psol, None
-    taken, last = 0, None
+    taken, last, solves = 0, None, 0
     while True:
         tol = tolerance_of(problem, psol.inner.objective)
         if last is not None and taken < settings.max_polish_moves:
@@ -277,7 +288,10 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
                        if m.levers is not None]
             found = None
             for move in pattern:
+                if solves >= settings.max_solves:
+                    break
                 change, solved = _try(problem, psol, move)
+                solves += 1
                 if change < -tol:
                     found = (move, solved)
                     break
@@ -291,18 +305,23 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
         order = sorted(range(len(moves)),
                        key=lambda i: predicted_change(grad, psol.levers, moves[i]))
         change = np.full(len(moves), np.nan)
+        unsolved = np.zeros(len(moves), dtype=bool)
         better = None
         for i in order:
             if moves[i].levers is None:
                 continue
+            if solves >= settings.max_solves:  # the budget is spent: the rest stay unsolved
+                unsolved[i] = True
+                continue
             change[i], solved = _try(problem, psol, moves[i])
+            solves += 1
             if taken < settings.max_polish_moves and change[i] < -tol:
                 better = (moves[i], solved)
                 break
         if better is None:
             certificate = Certificate(moves, change * MONEY_SCALE, tol * MONEY_SCALE,
-                                      psol.inner.objective * MONEY_SCALE, taken)
-            log.info("certificate: %d moves, %s", len(moves),
+                                      psol.inner.objective * MONEY_SCALE, taken, unsolved)
+            log.info("certificate: %d moves, %d solves, %s", len(moves), solves,
                      "passed" if certificate.passed else "NOT passed")
             return psol, certificate
         taken += 1
@@ -314,10 +333,13 @@ def certificate_dataset(certificate: Certificate) -> xr.Dataset:
     """The certificate as ``certificate_*[certificate_move]`` variables and scalars."""
     moves = certificate.moves
     change = certificate.change_cny
+    unsolved = (np.zeros(len(moves), dtype=bool) if certificate.unsolved is None
+                else certificate.unsolved)
     status = ["outside the lever's limits" if m.levers is None
+              else UNSOLVED if left
               else "no feasible policy" if np.isinf(c)
               else "improves" if c < -certificate.tolerance_cny else "no improvement"
-              for m, c in zip(moves, change)]
+              for m, c, left in zip(moves, change, unsolved)]
     return xr.Dataset({
         "certificate_lever": ("certificate_move", [m.lever for m in moves]),
         "certificate_node": ("certificate_move", np.array([m.node for m in moves], dtype=int)),

@@ -15,6 +15,7 @@ from models.catalogue import wrote
 from models.constants import BILLION, CATEGORIES, TRILLION
 from models.economy import welfare_cev
 from models.optimize.data import law_age_by_year
+from models.optimize.search import UNSOLVED
 from models.optimize.statistics import round_to_interval
 from models.report.economy import cev_by_cohort, welfare_of
 from models.report.table import Table
@@ -361,12 +362,15 @@ def answer_welfare_frame(ds: xr.Dataset) -> Table | None:
 def certificate_text(ds: xr.Dataset) -> str:
     """One line: whether the search's optimum is certified, and how."""
     status = ds["certificate_status"].values.astype(str)
-    tried = int(np.sum(status != "outside the lever's limits"))
+    unsolved = int(np.sum(status == UNSOLVED))
+    tried = int(np.sum(status != "outside the lever's limits")) - unsolved
     improving = int(np.sum(status == "improves"))
     tol = float(ds["certificate_tolerance_cny"]) / TRILLION
     polish = int(ds["certificate_polish_moves"])
     head = ("certified local optimum" if int(ds["certificate_passed"])
-            else f"NOT certified: {improving} move(s) improve")
+            else f"NOT certified: {improving} move(s) improve" if improving or not unsolved
+            else f"NOT certified: the solve budget ([optimization.search] max_solves) ran out "
+                 f"with {unsolved} move(s) unsolved")
     return (f"{head} ({tried} knot moves solved exactly, none better by more than "
             f"{tol:.1e} trillion yuan; {polish} polish moves after the gradient steps)"
             if int(ds["certificate_passed"]) else

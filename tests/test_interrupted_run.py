@@ -31,10 +31,18 @@ def _experiment(folder: Path) -> Path:
     return path
 
 
+def _default_interrupts() -> None:
+    """A shell runs a background job (``cmd &``) with SIGINT ignored, and a child inherits an
+    ignored signal: the run under test gets Ctrl-C's default meaning back whatever started
+    the test suite."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(exp: Path, results: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "models.cli", "run", str(exp), "--results-dir",
                              str(results), *extra], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=exp.parent.parent)
+                            stderr=subprocess.PIPE, text=True, cwd=exp.parent.parent,
+                            preexec_fn=_default_interrupts)
 
 
 def _digest(run_dir: Path) -> str:

@@ -60,7 +60,7 @@ setup: $(STAMP) ## Create .venv and install the project with its test tools
 results/%/results.nc: experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)
 	@mkdir -p $(dir results/logs/$*)
 	@echo "run $< -> $(@D)/"; start=$$SECONDS; \
-	$(BIN)/pension run $< --force --results-dir $(@D) > results/logs/$*.log; \
+	$(BIN)/pension run $< --force --results-dir $(patsubst %/,%,$(dir $(@D))) > results/logs/$*.log; \
 	echo "  $* done in $$((SECONDS - start)) s (report: results/logs/$*.log)"
 
 results/small/%/results.nc: results/small/experiments/%.toml $(CALIBRATION) $(RUN_CODE) | $(STAMP)

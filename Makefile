@@ -107,7 +107,7 @@ page: ## Screenshot the study's page (results/index.html, from make tables) -> r
 
 validate: $(STAMP) ## Validate the calibration files and every experiment
 	$(BIN)/pension validate calibration/china
-	@for f in experiments/*.toml; do $(BIN)/pension validate $$f; done
+	@for f in experiments/*.toml experiments/options/*.toml; do $(BIN)/pension validate $$f; done
 
 calibrate: $(STAMP) ## Re-derive calibration/china/derived/*.csv from the raw data (PENSION_DATA_DIR)
 	$(BIN)/pension calibrate --data-dir $(PENSION_DATA_DIR) --calibration calibration/china

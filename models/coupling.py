@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from models.config import CATEGORIES, Calibration, OptimizationSettings
@@ -347,15 +348,12 @@ def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarra
 
 
 def nearest_fill(x: np.ndarray) -> np.ndarray:
-    """``x`` with NaNs replaced by the nearest finite value (earlier first, else later)."""
-    x = np.asarray(x, dtype=float).copy()
-    idx = np.flatnonzero(np.isfinite(x))
-    if idx.size == 0:
+    """``x`` with each NaN (or inf) replaced by the last finite value before it, or where
+    there is none by the first after it (pandas' forward then backward fill)."""
+    finite = np.isfinite(np.asarray(x, dtype=float))
+    if not finite.any():
         raise ValueError("no year of the economy's price of delay is defined")
-    pos = np.arange(x.size)
-    nearest = idx[np.clip(np.searchsorted(idx, pos, side="right") - 1, 0, idx.size - 1)]
-    nearest = np.where(pos < idx[0], idx[0], nearest)
-    return x[nearest]
+    return pd.Series(np.where(finite, x, np.nan)).ffill().bfill().to_numpy()
 
 
 @dataclass

@@ -91,7 +91,7 @@ from models.optimize.statistics import (
     paired_difference_interval,
     probability_interval,
 )
-from models.optimize.tree import ScenarioTree
+from models.optimize.tree import ScenarioTree, standardised
 
 #: Fresh paths per extensive-form solve (their blocks are independent once the rates are fixed).
 CHUNK_PATHS = 100
@@ -124,11 +124,8 @@ def assign_nodes(tree: ScenarioTree, observable_in: np.ndarray, observable_out: 
     for k in range(1, tree.stage_years.size):
         seen = col[int(tree.stage_years[k]) - 1]
         state_in, state_out = obs_in[:, seen, :], obs_out[:, seen, :]
-        if grouping == "kmeans":
-            sd = state_in.std(axis=0)
-            scale = np.where(sd > 0, sd, 1.0)
-            state_in = (state_in - state_in.mean(axis=0)) / scale
-            state_out = (state_out - obs_in[:, seen, :].mean(axis=0)) / scale
+        if grouping == "kmeans":  # both on the in-sample scale
+            state_in, state_out = standardised(state_in), standardised(state_out, state_in)
         for parent in np.unique(node_of[:, k - 1]):
             children = np.flatnonzero(tree.parent == parent)
             mine = np.flatnonzero(node_of[:, k - 1] == parent)

@@ -54,6 +54,7 @@ import scipy.sparse as sp
 
 from models.optimize.data import capacity_applies, reserve_returns
 from models.optimize.objective import early_transfer_years
+from models.optimize.tree import standardised
 
 KINDS = ("path", "affine", "node")
 INF = highspy.kHighsInf
@@ -78,9 +79,8 @@ def affine_basis(observed: np.ndarray, observed_years: np.ndarray, years: np.nda
     ``reference[path, observed_year, feature]``: the mean and sd are the reference paths'
     (a rule fitted on them applied to other paths, each on its own state alone)."""
     state = lagged_state(observed, observed_years, years, lag)
-    ref = state if reference is None else lagged_state(reference, observed_years, years, lag)
-    sd = ref.std(axis=0, keepdims=True)
-    z = (state - ref.mean(axis=0, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    z = standardised(state, None if reference is None
+                     else lagged_state(reference, observed_years, years, lag))
     return np.concatenate([np.ones(state.shape[:2] + (1,)), z], axis=2)
 
 

@@ -138,10 +138,13 @@ def rank_groups(members: np.ndarray, value: np.ndarray, n_groups: int) -> list[n
     return [g for g in np.array_split(order, min(n_groups, members.size)) if g.size]
 
 
-def standardised(state: np.ndarray) -> np.ndarray:
-    """``(x − mean) / sd`` of each feature across all paths (sd 0 → 1), ``[path, feature]``."""
-    sd = state.std(axis=0)
-    return (state - state.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+def standardised(state: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """``(x − mean) / sd`` of each feature across paths (axis 0; sd 0 → 1), ``[path, ...]``;
+    the mean and sd are ``reference``'s paths' when given (other paths put on the scale the
+    reference paths were grouped or fitted on), else ``state``'s own."""
+    ref = state if reference is None else reference
+    sd = ref.std(axis=0)
+    return (state - ref.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
 def kmeans_groups(members: np.ndarray, features: np.ndarray, n_groups: int

@@ -762,8 +762,10 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
 
     dims = ("year", "age", "category")
     lead_dims = tuple(lead)
-    coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
-    if lead:
+    if not lead and set(schedule.coords) == set(dims):
+        coords = schedule.coords  # the same coordinates, their indexes reused (half the build)
+    else:
+        coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
         coords.update({d: wage_index[d].values for d in lead})
     return xr.Dataset(
         {

@@ -154,8 +154,9 @@ def draw_parameters(cal: Calibration, seed: np.random.SeedSequence,
 def with_parameters(cal: Calibration, values: dict[str, float]) -> Calibration:
     """The calibration with each dotted parameter's ``value`` replaced (validated anew)."""
     raw = cal.model_dump()
-    overrides = {f"{k}.value": (int(round(v)) if isinstance(
-        unpinned_parameters(cal)[k].value, int) else float(v)) for k, v in values.items()}
+    params = unpinned_parameters(cal)  # once, not once per parameter
+    overrides = {f"{k}.value": (int(round(v)) if isinstance(params[k].value, int)
+                                else float(v)) for k, v in values.items()}
     return Calibration.model_validate(apply_overrides(raw, overrides, "parameter draw",
                                                       Calibration))
 

@@ -797,6 +797,11 @@ VARIABLES: tuple[Variable, ...] = (
              units="1", stage="optimization_out_of_sample",
              long_name="fresh path-years where the reserve-draw rule asked for a draw outside "
                        "[0, the reserve] and was cut to it (0 without a rule)"),
+    Variable("oos_misplaced_in_sample", (),
+             units="paths (of the optimized paths)", stage="optimization_out_of_sample",
+             long_name="in-sample paths the fresh paths' placement rule (nearest k-means centre "
+                       "or rank, stage by stage) puts in another tree node than the tree's "
+                       "construction (0 for ranked and one-stage trees)"),
 )
 
 #: The catalogue by name.

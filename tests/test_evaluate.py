@@ -10,6 +10,7 @@ import pytest
 from models.config import OptimizationSettings
 from models.optimize.data import ScenarioData
 from models.optimize.evaluate import (
+    OutOfSample,
     assign_nodes,
     evaluate_fixed,
     gap_interval,
@@ -142,3 +143,47 @@ def test_chosen_policy_evaluated_on_its_own_paths_reproduces_the_objective(
     # the observable of the population is what the tree ranks
     assert observable_indicator(problem.population, "old_age_dependency").shape == (
         problem.tree.n_paths, problem.years.size)
+
+
+def toy_transfer(e: np.ndarray, rates) -> np.ndarray:
+    """The year-1 fiscal money of :func:`toy_cost` (also the cheapest place for money beyond
+    a capacity: a year-1 yuan adds 1.1 to the year-2 balance at weight 1, a year-2 yuan 1 at
+    weight 1/1.03, whatever the price per yuan)."""
+    c1, c2 = 10 * (rates[0] + 0.08), 10 * (rates[1] + 0.08)
+    return np.maximum.reduce([np.zeros_like(e), e - c1, (2 * e - c2) / 1.1 + e - c1])
+
+
+def test_vss_splits_into_money_and_a_known_penalty_when_the_capacity_is_zero():
+    """A zero fiscal capacity: every yuan of fiscal money is beyond it and costs the penalty
+    weight w_e instead of w_x = 1.3, so the money part of a path's cost is the hand-derived
+    :func:`toy_cost` and its penalty part (w_e − 1.3) X1. Two policies on the same 40 paths
+    (rates at the floor: the EV stand-in; at the cap: the SP): VSS = money + penalty, each
+    part equal to its hand-derived mean difference, the penalty part about 770 times the
+    money part."""
+    rng = np.random.default_rng(np.random.SeedSequence(16))
+    e = rng.uniform(4.0, 6.0, 40)
+    data = replace(toy(e), transfer_capacity=np.zeros((e.size, 2)))
+    w_e = data.settings.objective.excess_over_capacity
+    floor, cap = np.full(2, 0.12), np.full(2, 0.2)
+    ev, sp = (solve_paths(data, [(np.arange(e.size), r)], np.zeros(e.size)) for r in (floor, cap))
+    for out, r in ((ev, floor), (sp, cap)):
+        np.testing.assert_allclose(out.money / 1e12, toy_cost(e, r), rtol=1e-7)
+        np.testing.assert_allclose(out.penalty / 1e12, (w_e - 1.3) * toy_transfer(e, r),
+                                   rtol=1e-7)
+        assert not out.paid.any()
+    est = OutOfSample(sp, ev, None, data.discount, 0.95).estimates()
+    money = (toy_cost(e, floor) - toy_cost(e, cap)).mean() * 1e12
+    penalty = (w_e - 1.3) * (toy_transfer(e, floor) - toy_transfer(e, cap)).mean() * 1e12
+    assert est["vss_money"].value == pytest.approx(money, rel=1e-7)
+    assert est["vss_penalty"].value == pytest.approx(penalty, rel=1e-7)
+    assert est["vss"].value == pytest.approx(money + penalty, rel=1e-9)
+    assert est["vss_penalty"].value > 100 * est["vss_money"].value > 0
+    assert "evpi" not in est and "evpi_money" not in est
+
+
+def test_without_a_capacity_the_penalty_part_is_zero():
+    """No capacity: the money part is the whole cost."""
+    e = np.random.default_rng(np.random.SeedSequence(17)).uniform(4.0, 6.0, 10)
+    out = solve_paths(toy(e), [(np.arange(e.size), np.full(2, 0.15))], np.zeros(e.size))
+    np.testing.assert_array_equal(out.penalty, 0.0)
+    np.testing.assert_array_equal(out.money, out.cost_cny)

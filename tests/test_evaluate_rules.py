@@ -83,6 +83,7 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
     assert float(fresh.tree.probability @ out.cost_cny) == pytest.approx(
         psol.inner.objective * 1e12, rel=1e-7)
     stats = out_of_sample(problem, psol, fresh_problem(problem, fresh), compare=False)
+    assert stats.misplaced == 0  # copies of the in-sample paths: Lloyd placed each
     assert stats.estimates()["cost"].value == pytest.approx(psol.inner.objective * 1e12,
                                                             rel=1e-7)
 
@@ -151,3 +152,30 @@ def test_every_recourse_and_tree_is_evaluated_and_a_skip_says_why():
                     attrs={"opt_optimality_gap_skipped": "why"})
     assert ["optimality gap", "not bounded: why"] in answer_guarantee_frame(
         ds).frame.values.tolist()
+
+
+def test_answer_table_reports_the_vss_split_and_the_tree_placement():
+    """The guarantee table lists the VSS's money and penalty parts after the VSS, and, for a
+    tree with more than one node, how many in-sample paths the fresh paths' placement rule
+    puts elsewhere (of the optimized paths); not for a one-node tree."""
+    names = ["vss_cny", "vss_money_cny", "vss_penalty_cny"]
+    values = [5.0e12, 1.0e12, 4.0e12]
+    ds = xr.Dataset({"oos_value": ("statistic", values), "oos_low": ("statistic", values),
+                     "oos_high": ("statistic", values),
+                     "oos_samples": ("statistic", [12, 12, 12]),
+                     "oos_confidence_level": ((), 0.95), "oos_paths": ((), 12),
+                     "oos_misplaced_in_sample": ((), 2),
+                     "opt_fund_balance_cny": (("path", "year"), np.ones((7, 2))),
+                     "policy_pooled_rate": (("node", "year"), np.ones((3, 2)))},
+                    coords={"statistic": names})
+    rows = answer_guarantee_frame(ds).frame.values.tolist()
+    assert [r[0].split(",")[0].strip() for r in rows[:3]] == [
+        "value of the stochastic solution", "VSS", "VSS"]
+    assert "money part" in rows[1][0] and "penalty part" in rows[2][0]
+    assert rows[1][1].startswith("1.000") and rows[2][1].startswith("4.000")
+    assert rows[3] == ["tree placement of fresh paths", "2 of 7 in-sample paths placed again "
+                       "in another node than the tree's (0: fresh paths are placed by the "
+                       "rule that built the tree)"]
+    one_node = ds.isel(node=slice(0, 1))
+    assert "tree placement of fresh paths" not in [
+        r[0] for r in answer_guarantee_frame(one_node).frame.values.tolist()]

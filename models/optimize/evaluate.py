@@ -30,6 +30,19 @@ perfect-foresight optimum (WS: rates and recourse free on the path, the SP's del
 VSS = E[c_EV − c_SP], EVPI = E[c_SP − c_WS], with paired t intervals
 (:func:`models.optimize.statistics.paired_difference_interval`).
 
+Money and penalty. With a fiscal capacity a yuan beyond it costs ``w_e`` (1,000 by default)
+where a transfer within it costs ``w_x`` (1.3), so the objective's differences are dominated
+by the excess. Each path's cost splits exactly into
+
+    c_p = m_p + q_p,   q_p = (w_e − w_x) Σ_t δ_t R_pt   (:func:`excess_penalty`)
+
+``m_p`` the *money* part — the objective with every yuan of fiscal money, within the capacity
+or beyond it, priced as a transfer (``w_x``), plus contributions, draws, delays, indexation —
+and ``q_p`` the *penalty* part, the premium the objective puts on money beyond the capacity
+(0 without a capacity). VSS and EVPI are reported whole and split the same way
+(``vss_money + vss_penalty = vss``), each with its paired interval, so that a reader can tell
+a value of the stochastic solution in money from one in penalty units.
+
 A fresh path's recourse pays every pension (the hard guarantee, also in the chance and CVaR
 experiments, whose limits are on the whole sample): "paid in full within capacity" on a path:
 no excess over the fiscal capacity and no unpaid
@@ -238,6 +251,17 @@ def path_costs(data: ScenarioData, tau: np.ndarray, sol, outer_cny: np.ndarray) 
     return (money @ data.discount + smoothing) * MONEY_SCALE + outer_cny
 
 
+def excess_penalty(data: ScenarioData, excess: np.ndarray | None) -> np.ndarray:
+    """Each path's penalty part of the cost (yuan), ``q_p = (w_e − w_x) Σ_t δ_t R_pt`` with
+    ``R[path, year]`` the money beyond the fiscal capacity (model units; None: no capacity,
+    0) — the premium over a transfer within the capacity (module docstring)."""
+    if excess is None:
+        return np.zeros(data.n_paths)
+    w = data.settings.objective
+    premium = getattr(w, "excess_over_capacity", 0.0) - w.extra_transfer
+    return premium * (excess @ data.discount) * MONEY_SCALE
+
+
 def paid_in_full(data: ScenarioData, sol, rel_tol: float = 1e-7) -> np.ndarray:
     """Paths on which every pension is paid in full within the capacity (module docstring)."""
     tol = rel_tol * data.expenditure
@@ -262,6 +286,18 @@ class Evaluation:
     # path-years where the draw rule asked for a draw outside [0, the reserve] and was cut to
     # it (:func:`rule_draws`; 0 without a rule)
     draws_cut: int = 0
+    # each path's penalty part of ``cost_cny`` (:func:`excess_penalty`; None: 0)
+    penalty_cny: np.ndarray | None = None
+
+    @property
+    def penalty(self) -> np.ndarray:
+        """The penalty part of each path's cost (yuan; zeros when none was recorded)."""
+        return np.zeros_like(self.cost_cny) if self.penalty_cny is None else self.penalty_cny
+
+    @property
+    def money(self) -> np.ndarray:
+        """The money part of each path's cost, ``c_p − q_p`` (yuan, module docstring)."""
+        return self.cost_cny - self.penalty
 
 
 def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> ScenarioData:
@@ -286,7 +322,7 @@ def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | 
     paths' delay and indexation cost (yuan)."""
     P, T = data.n_paths, len(data.years)
     out = Evaluation(np.zeros(P), np.zeros(P, dtype=bool), np.zeros((P, T)), np.zeros((P, T)),
-                     np.zeros((P, T)), np.zeros((P, T)))
+                     np.zeros((P, T)), np.zeros((P, T)), penalty_cny=np.zeros(P))
     for paths, fixed in groups:
         for lo in range(0, paths.size, CHUNK_PATHS):
             chunk = paths[lo:lo + CHUNK_PATHS]
@@ -300,6 +336,7 @@ def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | 
             out.transfer_cny[chunk] = sol.X * MONEY_SCALE
             out.draw_cny[chunk] = sol.D * MONEY_SCALE
             out.excess_cny[chunk] = (0.0 if sol.R is None else sol.R) * MONEY_SCALE
+            out.penalty_cny[chunk] = excess_penalty(sub, sol.R)
             out.tau[chunk] = sol.tau
     return out
 
@@ -346,7 +383,8 @@ def rule_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray]],
     sol = SimpleNamespace(D=draws, X=X, U=np.zeros((P, T)), R=R)
     return Evaluation(path_costs(data, tau, sol, outer), paid_in_full(data, sol),
                       X * MONEY_SCALE, draws * MONEY_SCALE,
-                      (np.zeros((P, T)) if R is None else R) * MONEY_SCALE, tau, cut)
+                      (np.zeros((P, T)) if R is None else R) * MONEY_SCALE, tau, cut,
+                      excess_penalty(data, R))
 
 
 def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
@@ -414,20 +452,25 @@ class OutOfSample:
     ws: Evaluation | None
     discount: np.ndarray
     level: float
+    # in-sample paths the fresh paths' placement rule puts in another node than the tree's
+    # (:func:`misplaced_in_sample`; 0 for the rank rule and for one-stage trees)
+    misplaced: int = 0
 
     def estimates(self) -> dict:
-        """Point estimates with intervals (yuan; probability as a fraction)."""
+        """Point estimates with intervals (yuan; probability as a fraction); VSS and EVPI
+        whole and split into their money and penalty parts (module docstring)."""
         out = {"cost": mean_interval(self.sp.cost_cny, self.level),
                "paid_in_full": probability_interval(int(self.sp.paid.sum()), self.sp.paid.size,
                                                     self.level),
                "transfers": mean_interval(self.sp.transfer_cny @ self.discount, self.level),
                "excess": mean_interval(self.sp.excess_cny @ self.discount, self.level)}
-        if self.ev is not None:
-            out["vss"] = paired_difference_interval(self.ev.cost_cny, self.sp.cost_cny,
-                                                    self.level)
-        if self.ws is not None:
-            out["evpi"] = paired_difference_interval(self.sp.cost_cny, self.ws.cost_cny,
-                                                     self.level)
+        for key, high, low in (("vss", self.ev, self.sp), ("evpi", self.sp, self.ws)):
+            if high is None or low is None:
+                continue
+            out[key] = paired_difference_interval(high.cost_cny, low.cost_cny, self.level)
+            out[f"{key}_money"] = paired_difference_interval(high.money, low.money, self.level)
+            out[f"{key}_penalty"] = paired_difference_interval(high.penalty, low.penalty,
+                                                               self.level)
         return out
 
 
@@ -446,7 +489,10 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
         ev = evaluate_fixed(on, psol.levers, None, rates, None if theta is None
                             else rule_for_rates(psol.data, rates))
         ws = evaluate_fixed(on, psol.levers, None)
-    return OutOfSample(sp, ev, ws, problem.discount, level)
+    names = tree_observables(problem.settings)
+    misplaced = misplaced_in_sample(problem.tree, observed_state(problem.population, names),
+                                    problem.years, problem.settings.tree.grouping)
+    return OutOfSample(sp, ev, ws, problem.discount, level, misplaced)
 
 
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
@@ -482,4 +528,5 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
            "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
            "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
+           "excess_penalty", "Evaluation", "OutOfSample",
            "solve_paths"]

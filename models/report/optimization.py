@@ -43,6 +43,12 @@ STATISTIC_LABELS = {
                            "yuan)",
     "vss_cny": "value of the stochastic solution, EV policy - SP policy (trillion yuan)",
     "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
+    "vss_money_cny": "  VSS, money part: every yuan of fiscal money (within or beyond the "
+                     "capacity) at the transfer weight (trillion yuan)",
+    "vss_penalty_cny": "  VSS, penalty part: the premium on money beyond the capacity "
+                       "(penalty weight minus transfer weight; trillion yuan, penalty units)",
+    "evpi_money_cny": "  EVPI, money part (as the VSS's; trillion yuan)",
+    "evpi_penalty_cny": "  EVPI, penalty part (as the VSS's; trillion yuan, penalty units)",
     "optimality_gap_cny": "optimality gap, Mak-Morton-Wood upper bound (trillion yuan)",
 }
 
@@ -252,6 +258,15 @@ def statistic_text(ds: xr.Dataset, name: str) -> str:
             f"{_money(high, half)}, {n} fresh paths)")
 
 
+def misplaced_text(ds: xr.Dataset) -> str:
+    """How far the rule that places fresh paths in the tree departs from the tree's own
+    construction: the in-sample paths it would put in another node (count of paths)."""
+    n = int(ds["opt_fund_balance_cny"].notnull().any("year").sum())
+    return (f"{int(ds['oos_misplaced_in_sample'])} of {n} in-sample paths placed again in "
+            "another node than the tree's (0: fresh paths are placed by the rule that built "
+            "the tree)")
+
+
 def _gdp(ds: xr.Dataset) -> xr.DataArray | None:
     """GDP by year (yuan per year): the optimizer's per-path GDP averaged over paths when the
     run has one (the fiscal capacity's), else the economy's on the median path under the
@@ -329,6 +344,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
             rows.append(["reserve-draw rule", f"draw cut to [0, the reserve] in {cut} of "
                          f"{int(ds['oos_paths']) * ds['oos_reserve_draw_mean_cny'].size} "
                          "fresh path-years"])
+        if "oos_misplaced_in_sample" in ds and ds.sizes.get("node", 1) > 1:
+            rows.append(["tree placement of fresh paths", misplaced_text(ds)])
         if "opt_optimality_gap_skipped" in ds.attrs:
             rows.append(["optimality gap",
                          f"not bounded: {ds.attrs['opt_optimality_gap_skipped']}"])

@@ -76,7 +76,8 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
     np.testing.assert_array_equal(fresh.tree.node_of, problem.tree.node_of)
     np.testing.assert_allclose(fresh.recourse_basis, problem.recourse_basis, atol=1e-12)
     out = evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                         theta=fitted_rule(psol.data, psol.inner))
+                         theta=fitted_rule(psol.data, psol.inner),
+                         prefund=psol.inner.prefund)
     assert out.draws_cut == 0
     np.testing.assert_allclose(out.draw_cny, psol.inner.D * 1e12, rtol=1e-6, atol=1e3)
     np.testing.assert_allclose(out.transfer_cny, psol.inner.X * 1e12, rtol=1e-6, atol=1e3)
@@ -99,7 +100,8 @@ def test_node_rule_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
     fresh = fresh_problem(problem, setup_problem(calibration, settings, populations, fit))
     np.testing.assert_array_equal(fresh.recourse_basis, problem.recourse_basis)
     out = evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                         theta=fitted_rule(psol.data, psol.inner))
+                         theta=fitted_rule(psol.data, psol.inner),
+                         prefund=psol.inner.prefund)
     assert float(fresh.tree.probability @ out.cost_cny) == pytest.approx(
         psol.inner.objective * 1e12, rel=1e-7)
 
@@ -119,7 +121,7 @@ def test_a_fresh_paths_early_decisions_do_not_depend_on_its_future(
     for pop in (populations, future):
         fresh = fresh_problem(problem, setup_problem(calibration, MULTI, pop, fit))
         runs.append((fresh, evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                                           theta=theta)))
+                                           theta=theta, prefund=psol.inner.prefund)))
     (a, ea), (b, eb) = runs
     early = problem.opt_years < 2034
     np.testing.assert_array_equal(a.tree.node_of[:, :2], b.tree.node_of[:, :2])

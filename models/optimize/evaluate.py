@@ -12,8 +12,10 @@ two-stage problem lets adapt. With a reserve-draw rule (:mod:`models.optimize.ru
 recourse is not chosen either: the rule's coefficients ``θ`` fitted in sample are applied to
 the fresh path's own observed state (standardised at the in-sample scale,
 :func:`fresh_basis`), cut to what the reserve holds (:func:`rule_draws`, cuts counted), and the
-transfers are the ones the shortfall forces, split at the capacity as the optimizer makes
-them (:func:`rule_paths`): every decision of year ``t`` on a fresh path depends on that path's
+transfers are the ones the shortfall forces — or, where the capacity binds and it was cheaper
+in sample, at least the pre-funded share ``κ_t`` of the path's capacity fitted in sample
+(:func:`models.optimize.rules.prefund_shares`, ``InnerSolution.prefund``) — split at the
+capacity as the optimizer makes them (:func:`rule_paths`): every decision of year ``t`` on a fresh path depends on that path's
 data up to ``t`` only, and on copies of the in-sample paths the evaluation gives back the
 in-sample optimum (tests/test_evaluate_rules.py).
 Every fresh path's cost is
@@ -366,19 +368,21 @@ def rule_draws(data: ScenarioData, theta: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def rule_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray]],
-               theta: np.ndarray, outer: np.ndarray) -> Evaluation:
+               theta: np.ndarray, outer: np.ndarray, prefund: np.ndarray | None = None
+               ) -> Evaluation:
     """A policy with a reserve-draw rule on the paths of ``data``, no solve: each group of
     paths ``(paths, rates[year])`` at its rates, the draws by the rule (:func:`rule_draws`),
     the transfers the shortfall forces and their split at the fiscal capacity
     (:func:`models.optimize.rules.forced_transfers`, :func:`~models.optimize.rules.
-    split_by_capacity`: as the optimizer makes them under a rule), no unpaid pension (the
-    hard guarantee); every entry of year ``t`` from the path's own data up to ``t``."""
+    split_by_capacity`: as the optimizer makes them under a rule; ``prefund[year]`` the
+    pre-funded share of the capacity, None: just in time), no unpaid pension (the hard
+    guarantee); every entry of year ``t`` from the path's own data up to ``t``."""
     P, T = data.n_paths, len(data.years)
     tau = np.zeros((P, T))
     for paths, fixed in groups:
         tau[paths] = fixed
     draws, cut = rule_draws(data, theta)
-    money, _, _ = forced_transfers(data, tau, draws)
+    money, _, _ = forced_transfers(data, tau, draws, prefund)
     X, R = split_by_capacity(data, money)
     sol = SimpleNamespace(D=draws, X=X, U=np.zeros((P, T)), R=R)
     return Evaluation(path_costs(data, tau, sol, outer), paid_in_full(data, sol),
@@ -395,12 +399,13 @@ def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
     return rule_coefficients(data.recourse_basis, inner.D)
 
 
-def rule_for_rates(data: ScenarioData, rates: np.ndarray) -> np.ndarray:
+def rule_for_rates(data: ScenarioData, rates: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """The draw rule re-fitted on the in-sample paths of ``data`` with the pooled rates
     ``rates[year]`` pinned on every path (the expected-value policy's rule): the LP over
-    the rule's coefficients alone, transfers forced."""
+    the rule's coefficients alone, transfers forced; ``(θ, the pre-funded share or None)``."""
     sol = solve_inner(_subset(data, np.arange(data.n_paths), rates), duals=False)
-    return rule_coefficients(data.recourse_basis, sol.D)
+    return rule_coefficients(data.recourse_basis, sol.D), sol.prefund
 
 
 def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int) -> np.ndarray:
@@ -411,12 +416,12 @@ def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int
 
 
 def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None,
-                   rates: np.ndarray | None = None, theta: np.ndarray | None = None
-                   ) -> Evaluation:
+                   rates: np.ndarray | None = None, theta: np.ndarray | None = None,
+                   prefund: np.ndarray | None = None) -> Evaluation:
     """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
     ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path — or, with
     the draw rule's coefficients ``theta``, the rule's draws and the forced transfers
-    (:func:`rule_paths`); with both rates None, the rates and the recourse free on every path
+    (:func:`rule_paths`, pre-funding the share ``prefund[year]`` of the capacity); with both rates None, the rates and the recourse free on every path
     (perfect foresight: no rule)."""
     data = scenario_data(problem, levers)
     # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
@@ -430,7 +435,7 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
                                                             problem.opt_years, leaf)
         groups.append((paths, fixed))
     if theta is not None:
-        return rule_paths(data, groups, theta, outer)
+        return rule_paths(data, groups, theta, outer, prefund)
     return solve_paths(data, groups, outer)
 
 
@@ -482,12 +487,12 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     inner = psol.inner
     on = fresh_problem(problem, fresh)
     theta = fitted_rule(psol.data, inner)
-    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta)
+    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta, prefund=inner.prefund)
     ev = ws = None
     if compare:
         rates = solve_inner(mean_scenario(psol.data), duals=False).tau[0]
-        ev = evaluate_fixed(on, psol.levers, None, rates, None if theta is None
-                            else rule_for_rates(psol.data, rates))
+        ev_rule = (None, None) if theta is None else rule_for_rates(psol.data, rates)
+        ev = evaluate_fixed(on, psol.levers, None, rates, *ev_rule)
         ws = evaluate_fixed(on, psol.levers, None)
     names = tree_observables(problem.settings)
     misplaced = misplaced_in_sample(problem.tree, observed_state(problem.population, names),
@@ -511,7 +516,8 @@ def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyP
     :func:`models.optimize.rules.forced_transfer_excess` measures)."""
     on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
     theta = fitted_rule(psol.data, psol.inner)
-    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta)
+    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta,
+                               prefund=psol.inner.prefund)
     saa = optimize_policy(on, start=psol.levers)
     value = saa.inner.objective
     if theta is not None:

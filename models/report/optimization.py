@@ -42,13 +42,13 @@ STATISTIC_LABELS = {
     "expected_excess_cny": "expected discounted money beyond the fiscal capacity (trillion "
                            "yuan)",
     "vss_cny": "value of the stochastic solution, EV policy - SP policy (trillion yuan)",
-    "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
-    "vss_money_cny": "  VSS, money part: every yuan of fiscal money (within or beyond the "
+    "vss_money_cny": "VSS, money part: every yuan of fiscal money (within or beyond the "
                      "capacity) at the transfer weight (trillion yuan)",
-    "vss_penalty_cny": "  VSS, penalty part: the premium on money beyond the capacity "
+    "vss_penalty_cny": "VSS, penalty part: the premium on money beyond the capacity "
                        "(penalty weight minus transfer weight; trillion yuan, penalty units)",
-    "evpi_money_cny": "  EVPI, money part (as the VSS's; trillion yuan)",
-    "evpi_penalty_cny": "  EVPI, penalty part (as the VSS's; trillion yuan, penalty units)",
+    "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
+    "evpi_money_cny": "EVPI, money part (as the VSS's; trillion yuan)",
+    "evpi_penalty_cny": "EVPI, penalty part (as the VSS's; trillion yuan, penalty units)",
     "optimality_gap_cny": "optimality gap, Mak-Morton-Wood upper bound (trillion yuan)",
 }
 

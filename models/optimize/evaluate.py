@@ -73,6 +73,7 @@ import numpy as np
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
+    constraint_variant,
     flows_from_rates,
     mean_of_paths,
     new_retirees,
@@ -513,15 +514,18 @@ def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyP
     that LP lets transfers pre-fund, a relaxation of the forced-transfer policies the
     candidate is one of, so its value is no larger than theirs and the bound stays valid
     (more conservative by the forced transfers' extra cost, which
-    :func:`models.optimize.rules.forced_transfer_excess` measures)."""
+    :func:`models.optimize.rules.forced_transfer_excess` measures). The chance and CVaR
+    variants force nothing in sample (their transfers stay per path), so their search's
+    value is already the LP's (and their mixed-integer problem has no array form)."""
     on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
     theta = fitted_rule(psol.data, psol.inner)
     candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta,
                                prefund=psol.inner.prefund)
     saa = optimize_policy(on, start=psol.levers)
     value = saa.inner.objective
-    if theta is not None:
-        value = min(value, solve_extensive(scenario_data(on, saa.levers), duals=False).objective)
+    if theta is not None and constraint_variant(saa.data) == "hard":  # else nothing forced
+        value = min(value, solve_extensive(scenario_data(on, saa.levers),
+                                           duals=False).objective)
     return float(on.tree.probability @ candidate.cost_cny), value * MONEY_SCALE
 
 

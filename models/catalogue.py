@@ -645,6 +645,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("vss_cny", (),
              units="yuan (expected, discounted)", stage="optimization_voi",
              long_name="VSS: value of the stochastic solution (EEV - RP)"),
+    Variable("evpi_penalty_cny", (),
+             units="yuan (expected, discounted; penalty units)", stage="optimization_voi",
+             long_name="EVPI's penalty part: its premium (penalty minus transfer weight) on "
+                       "money beyond the fiscal capacity (the rest is money)"),
+    Variable("vss_penalty_cny", (),
+             units="yuan (expected, discounted; penalty units)", stage="optimization_voi",
+             long_name="VSS's penalty part: its premium (penalty minus transfer weight) on "
+                       "money beyond the fiscal capacity (the rest is money)"),
     # --- optimization_rescue
     Variable("rescue_transfer_cny", ("path", "year"),
              units="yuan per year (base-year prices)", stage="optimization_rescue",

@@ -3,12 +3,13 @@ known optimum, and the evaluation machinery on the study's problem: per-path cos
 the objective, fresh paths placed in the tree by its own rule."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from models.config import OptimizationSettings
-from models.optimize.data import ScenarioData
+from models.optimize.data import ScenarioData, take_paths
 from models.optimize.evaluate import (
     OutOfSample,
     assign_nodes,
@@ -25,6 +26,7 @@ from models.optimize.solve import (
     setup_problem,
     solve_inner,
 )
+from models.optimize.report import value_of_information
 from models.optimize.statistics import mean_interval, probability_interval
 from models.optimize.tree import build_tree
 
@@ -187,3 +189,29 @@ def test_without_a_capacity_the_penalty_part_is_zero():
     out = solve_paths(toy(e), [(np.arange(e.size), np.full(2, 0.15))], np.zeros(e.size))
     np.testing.assert_array_equal(out.penalty, 0.0)
     np.testing.assert_array_equal(out.money, out.cost_cny)
+
+
+def test_in_sample_value_of_information_has_its_penalty_parts():
+    """The in-sample VSS and EVPI (models.optimize.report.value_of_information) on the toy
+    with a zero capacity, costly contributions (weight 2) and a mild penalty (3): the shared
+    rates stay at the floor (two of three paths need no money), while the needy path alone
+    would raise them. The EVPI's penalty part is the premium (3 − 1.3) Σ δ R of the RP
+    solution minus that of the paths solved alone (solved here independently), not zero;
+    the VSS's is negative while the VSS is positive."""
+    e = np.array([0.5, 0.6, 5.0])
+    settings = TOY.model_copy(update={"objective": TOY.objective.model_copy(
+        update={"contributions": 2.0, "excess_over_capacity": 3.0})})
+    data = replace(toy(e), transfer_capacity=np.zeros((3, 2)), settings=settings)
+    w = settings.objective.excess_over_capacity - 1.3
+    rp = solve_inner(data, duals=False)
+    psol = SimpleNamespace(data=data, inner=rp, infeasible=False)
+    voi = value_of_information(None, psol)
+    penalty = lambda d, s: w * float(d.probability @ (s.R @ d.discount))  # noqa: E731
+    single = [replace(data, **take_paths(data, np.array([p])), probability=np.ones(1),
+                      node_of_year=np.zeros((1, 2), int)) for p in range(3)]
+    ws = sum(penalty(d, solve_inner(d, duals=False)) for d in single) / 3
+    assert voi["evpi_penalty_cny"] == pytest.approx((penalty(data, rp) - ws) * 1e12, rel=1e-7,
+                                                    abs=1e-3)
+    assert voi["evpi_penalty_cny"] > 0.01 * voi["evpi_cny"] > 0
+    # the EV policy (the mean path needs money) raises the rates: less excess, more money
+    assert voi["vss_penalty_cny"] < 0 < voi["vss_cny"]

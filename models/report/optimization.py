@@ -72,8 +72,12 @@ def summary_frame(ds: xr.Dataset) -> Table:
                        ("ws_cny", "wait-and-see WS (trillion yuan)"),
                        ("eev_cny", "expected result of the EV solution EEV (trillion yuan)"),
                        ("vss_cny", "value of the stochastic solution VSS = EEV - RP"),
-                       ("evpi_cny", "expected value of perfect information EVPI = RP - WS")):
-        if has_value_of_information(ds):
+                       ("evpi_cny", "expected value of perfect information EVPI = RP - WS"),
+                       ("vss_penalty_cny", "of the VSS: penalty part (premium on money beyond "
+                                           "the capacity)"),
+                       ("evpi_penalty_cny", "of the EVPI: penalty part (premium on money "
+                                            "beyond the capacity)")):
+        if has_value_of_information(ds) and key in ds:
             rows.append([label, f"{float(ds[key]) / TRILLION:.6f}"])
     gaps = {v.removeprefix("exactness_"): float(ds[v]) for v in ds.data_vars
             if v.startswith("exactness_")}

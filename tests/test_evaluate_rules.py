@@ -5,6 +5,8 @@ coefficients applied to each fresh path's own state, transfers forced. The polic
 on copies of its own paths gives back its in-sample optimum; a fresh path's early decisions
 do not depend on its future."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -17,7 +19,9 @@ from models.optimize.evaluate import (
     fresh_problem,
     misplaced_in_sample,
     out_of_sample,
+    rule_prefund,
 )
+from models.optimize.rules import prefund_shares
 from models.optimize.solve import optimize_policy, setup_problem
 from models.optimize.tree import build_tree
 from models.pipeline.optimization import evaluation_skipped
@@ -181,3 +185,26 @@ def test_answer_table_reports_the_vss_split_and_the_tree_placement():
     one_node = ds.isel(node=slice(0, 1))
     assert "tree placement of fresh paths" not in [
         r[0] for r in answer_guarantee_frame(one_node).frame.values.tolist()]
+
+
+def test_chance_variant_chooses_the_pre_funding_on_its_own_paths(solved):
+    """A chance (or CVaR) variant forces nothing in sample, so the evaluation chooses the
+    rule's pre-funding itself: the capacity's mean share of the solver's transfers when it
+    costs less on the in-sample paths than just in time (here, as in the hard solve, where
+    the capacity binds), and the hard variant keeps its solve's choice."""
+    problem, psol = solved
+    theta = fitted_rule(psol.data, psol.inner)
+    assert psol.inner.prefund is not None  # the hard solve pre-funds
+    assert rule_prefund(problem, psol, theta) is psol.inner.prefund
+    chance = psol.data.settings.model_copy(update={"constraints": psol.data.settings
+                                                   .constraints.model_copy(
+                                                       update={"chance_alpha": 0.05})})
+    as_chance = replace(psol, data=replace(psol.data, settings=chance),
+                        inner=replace(psol.inner, prefund=None))
+    kappa = rule_prefund(problem, as_chance, theta)
+    np.testing.assert_allclose(kappa, prefund_shares(psol.data, psol.inner.X))
+    costs = [float(problem.tree.probability @ evaluate_fixed(
+        problem, psol.levers, psol.inner.tau_node, theta=theta, prefund=k).cost_cny)
+        for k in (None, kappa)]
+    assert costs[1] < costs[0]
+    assert rule_prefund(problem, as_chance, None) is None  # no rule: nothing to pre-fund

@@ -73,6 +73,7 @@ import numpy as np
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
+    capacity_applies,
     constraint_variant,
     flows_from_rates,
     mean_of_paths,
@@ -85,6 +86,7 @@ from models.optimize.rules import (
     affine_basis,
     forced_transfers,
     node_basis,
+    prefund_shares,
     rule_applies,
     rule_coefficients,
     rule_decisions,
@@ -400,6 +402,26 @@ def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
     return rule_coefficients(data.recourse_basis, inner.D)
 
 
+def rule_prefund(problem: PolicyProblem, psol: PolicySolution, theta: np.ndarray | None
+                 ) -> np.ndarray | None:
+    """The pre-funded share of the fiscal capacity by year the rule's transfers use on fresh
+    paths (:func:`models.optimize.rules.forced_transfers`): the hard variant's, chosen in
+    sample by :func:`models.optimize.solve.with_forced_transfers`; the chance and CVaR
+    variants force nothing in sample (their transfers stay per path), so the same choice is
+    made here — the capacity's mean share of the solver's transfers
+    (:func:`models.optimize.rules.prefund_shares`) when the rule with it costs less on the
+    in-sample paths than just in time, else None."""
+    inner = psol.inner
+    if theta is None or constraint_variant(psol.data) == "hard" \
+            or not capacity_applies(psol.data):
+        return inner.prefund
+    kappa = prefund_shares(psol.data, inner.X)
+    cost = [float(problem.tree.probability @ evaluate_fixed(
+        problem, psol.levers, inner.tau_node, theta=theta, prefund=k).cost_cny)
+        for k in (None, kappa)]
+    return kappa if cost[1] < cost[0] else None
+
+
 def rule_for_rates(data: ScenarioData, rates: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """The draw rule re-fitted on the in-sample paths of ``data`` with the pooled rates
@@ -488,7 +510,8 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     inner = psol.inner
     on = fresh_problem(problem, fresh)
     theta = fitted_rule(psol.data, inner)
-    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta, prefund=inner.prefund)
+    prefund = rule_prefund(problem, psol, theta)
+    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta, prefund=prefund)
     ev = ws = None
     if compare:
         rates = solve_inner(mean_scenario(psol.data), duals=False).tau[0]
@@ -520,7 +543,7 @@ def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyP
     on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
     theta = fitted_rule(psol.data, psol.inner)
     candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta,
-                               prefund=psol.inner.prefund)
+                               prefund=rule_prefund(problem, psol, theta))
     saa = optimize_policy(on, start=psol.levers)
     value = saa.inner.objective
     if theta is not None and constraint_variant(saa.data) == "hard":  # else nothing forced
@@ -536,7 +559,7 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
-           "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
+           "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
            "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
            "excess_penalty", "Evaluation", "OutOfSample",
            "solve_paths"]

@@ -15,9 +15,9 @@ the fresh path's own observed state (standardised at the in-sample scale,
 transfers are the ones the shortfall forces — or, where the capacity binds and it was cheaper
 in sample, at least the pre-funded share ``κ_t`` of the path's capacity fitted in sample
 (:func:`models.optimize.rules.prefund_shares`, ``InnerSolution.prefund``) — split at the
-capacity as the optimizer makes them (:func:`rule_paths`): every decision of year ``t`` on a fresh path depends on that path's
-data up to ``t`` only, and on copies of the in-sample paths the evaluation gives back the
-in-sample optimum (tests/test_evaluate_rules.py).
+capacity as the optimizer makes them (:func:`rule_paths`): every decision of year ``t`` on a
+fresh path depends on that path's data up to ``t`` only, and on copies of the in-sample paths
+the evaluation gives back the in-sample optimum (tests/test_evaluate_rules.py).
 Every fresh path's cost is
 
     c_p = Σ_t δ_t (w_c CB_pt τ_pt + w_r D_pt + w_x X_pt + w_u U_pt + w_e R_pt)
@@ -444,8 +444,9 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
     """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
     ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path — or, with
     the draw rule's coefficients ``theta``, the rule's draws and the forced transfers
-    (:func:`rule_paths`, pre-funding the share ``prefund[year]`` of the capacity); with both rates None, the rates and the recourse free on every path
-    (perfect foresight: no rule)."""
+    (:func:`rule_paths`, pre-funding the share ``prefund[year]`` of the capacity); with both
+    rates None, the rates and the recourse free on every path (perfect foresight: no
+    rule)."""
     data = scenario_data(problem, levers)
     # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
     outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
@@ -559,7 +560,6 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
-           "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
-           "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
-           "excess_penalty", "Evaluation", "OutOfSample",
-           "solve_paths"]
+           "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample",
+           "replication_gap", "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full",
+           "mean_scenario", "excess_penalty", "Evaluation", "OutOfSample", "solve_paths"]

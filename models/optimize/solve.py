@@ -147,10 +147,9 @@ def with_forced_transfers(data: ScenarioData, sol: InnerSolution, rescue: bool
     if rescue or sol.status == "infeasible" or not rule_applies(data) \
             or constraint_variant(data) != "hard":
         return sol
+    kappa = prefund_shares(data, sol.X)  # None without a capacity
     best = None
-    for prefund in (None, prefund_shares(data, sol.X)):
-        if prefund is None and best is not None:
-            continue
+    for prefund in [None] + ([] if kappa is None else [kappa]):
         money, B, A = forced_transfers(data, sol.tau, sol.D, prefund)
         X, R = split_by_capacity(data, money)
         excess = forced_transfer_excess(data, sol.X, X, sol.R, R)

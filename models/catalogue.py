@@ -810,6 +810,12 @@ VARIABLES: tuple[Variable, ...] = (
              long_name="in-sample paths the fresh paths' placement rule (nearest k-means centre "
                        "or rank, stage by stage) puts in another tree node than the tree's "
                        "construction (0 for ranked and one-stage trees)"),
+    Variable("oos_rule_prefund_share", ("year",),
+             units="1 (share of the year's fiscal capacity)",
+             stage="optimization_out_of_sample",
+             long_name="under a reserve-draw rule: the share of the fiscal capacity transferred "
+                       "each year at least (pre-funding; 0: transfers just in time, forced by "
+                       "the shortfall)"),
 )
 
 #: The catalogue by name.

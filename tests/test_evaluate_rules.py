@@ -89,6 +89,7 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
         psol.inner.objective * 1e12, rel=1e-7)
     stats = out_of_sample(problem, psol, fresh_problem(problem, fresh), compare=False)
     assert stats.misplaced == 0  # copies of the in-sample paths: Lloyd placed each
+    np.testing.assert_array_equal(stats.prefund, psol.inner.prefund)  # the hard solve's
     assert stats.estimates()["cost"].value == pytest.approx(psol.inner.objective * 1e12,
                                                             rel=1e-7)
 
@@ -172,14 +173,22 @@ def test_answer_table_reports_the_vss_split_and_the_tree_placement():
                      "oos_confidence_level": ((), 0.95), "oos_paths": ((), 12),
                      "oos_misplaced_in_sample": ((), 2),
                      "opt_fund_balance_cny": (("path", "year"), np.ones((7, 2))),
-                     "policy_pooled_rate": (("node", "year"), np.ones((3, 2)))},
-                    coords={"statistic": names})
+                     "policy_pooled_rate": (("node", "year"), np.ones((3, 2))),
+                     "oos_rule_prefund_share": ("year", [0.0, 0.9])},
+                    coords={"statistic": names, "year": [2030, 2031]})
     rows = answer_guarantee_frame(ds).frame.values.tolist()
     assert [r[0].split(",")[0].strip() for r in rows[:3]] == [
         "value of the stochastic solution", "VSS", "VSS"]
     assert "money part" in rows[1][0] and "penalty part" in rows[2][0]
     assert rows[1][1].startswith("1.000") and rows[2][1].startswith("4.000")
-    assert rows[3] == ["tree placement of fresh paths", "2 of 7 in-sample paths placed again "
+    assert rows[3] == ["transfers under the reserve-draw rule", "at least 90 % of the year's "
+                       "fiscal capacity (mean over 1 years from 2031; the share the in-sample "
+                       "solution uses on average), more when the shortfall forces it: "
+                       "pre-funding, cheaper in sample than just in time"]
+    just_in_time = ds.assign(oos_rule_prefund_share=("year", [0.0, 0.0]))
+    assert answer_guarantee_frame(just_in_time).frame.values.tolist()[3][1].startswith(
+        "just in time")
+    assert rows[4] == ["tree placement of fresh paths", "2 of 7 in-sample paths placed again "
                        "in another node than the tree's (0: fresh paths are placed by the "
                        "rule that built the tree)"]
     one_node = ds.isel(node=slice(0, 1))

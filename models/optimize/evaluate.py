@@ -484,6 +484,9 @@ class OutOfSample:
     # in-sample paths the fresh paths' placement rule puts in another node than the tree's
     # (:func:`misplaced_in_sample`; 0 for the rank rule and for one-stage trees)
     misplaced: int = 0
+    # under a draw rule, the pre-funded share of the capacity by year (:func:`rule_prefund`;
+    # zeros: just in time); None without a rule
+    prefund: np.ndarray | None = None
 
     def estimates(self) -> dict:
         """Point estimates with intervals (yuan; probability as a fraction); VSS and EVPI
@@ -522,7 +525,9 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     names = tree_observables(problem.settings)
     misplaced = misplaced_in_sample(problem.tree, observed_state(problem.population, names),
                                     problem.years, problem.settings.tree.grouping)
-    return OutOfSample(sp, ev, ws, problem.discount, level, misplaced)
+    shares = None if theta is None else (np.zeros(len(problem.opt_years)) if prefund is None
+                                         else np.asarray(prefund, dtype=float))
+    return OutOfSample(sp, ev, ws, problem.discount, level, misplaced, shares)
 
 
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem

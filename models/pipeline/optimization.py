@@ -261,5 +261,6 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         "oos_excess_mean_cny": ("year", oos.sp.excess_cny.mean(axis=0)),
         "oos_rule_draws_cut": ((), int(oos.sp.draws_cut)),
         "oos_misplaced_in_sample": ((), int(oos.misplaced)),
+        **({} if oos.prefund is None else {"oos_rule_prefund_share": ("year", oos.prefund)}),
     }, coords={"statistic": list(STATISTICS), "year": years},
         attrs={} if gap_note is None else {"opt_optimality_gap_skipped": gap_note})

@@ -262,6 +262,21 @@ def statistic_text(ds: xr.Dataset, name: str) -> str:
             f"{_money(high, half)}, {n} fresh paths)")
 
 
+def prefund_text(ds: xr.Dataset) -> str:
+    """How the rule's transfers are decided on fresh paths: just in time (forced by the
+    shortfall), or at least a share of each year's fiscal capacity (pre-funding) from the
+    first year with one, with its mean over the years that have one."""
+    share = ds["oos_rule_prefund_share"]
+    used = share.where(share > 0, drop=True)
+    if used.size == 0:
+        return ("just in time: what the shortfall forces each year, split at the fiscal "
+                "capacity (pre-funding was not cheaper in sample)")
+    return (f"at least {100 * float(used.mean()):.0f} % of the year's fiscal capacity (mean "
+            f"over {used.size} years from {int(used['year'][0])}; the share the in-sample "
+            "solution uses on average), more when the shortfall forces it: pre-funding, "
+            "cheaper in sample than just in time")
+
+
 def misplaced_text(ds: xr.Dataset) -> str:
     """How far the rule that places fresh paths in the tree departs from the tree's own
     construction: the in-sample paths it would put in another node (count of paths)."""
@@ -348,6 +363,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
             rows.append(["reserve-draw rule", f"draw cut to [0, the reserve] in {cut} of "
                          f"{int(ds['oos_paths']) * ds['oos_reserve_draw_mean_cny'].size} "
                          "fresh path-years"])
+        if "oos_rule_prefund_share" in ds:
+            rows.append(["transfers under the reserve-draw rule", prefund_text(ds)])
         if "oos_misplaced_in_sample" in ds and ds.sizes.get("node", 1) > 1:
             rows.append(["tree placement of fresh paths", misplaced_text(ds)])
         if "opt_optimality_gap_skipped" in ds.attrs:

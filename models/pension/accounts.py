@@ -308,7 +308,7 @@ def _with_window(parts: list, window: tuple[np.ndarray, np.ndarray], special: np
     known = np.isfinite(shares).all(axis=-1)
     out = [parts[0]] + [(np.where(known, 0.0, w), a, fixed) for w, a, fixed in parts[1:]]
     for o, offset in enumerate(offsets):
-        weight = np.where(known, (1.0 - special) * np.where(known, shares[..., o], 0.0), 0.0)
+        weight = (1.0 - special) * np.where(known, shares[..., o], 0.0)
         age = stat_age + offset
         below = age < original - 1e-9
         out.append((np.where(below, weight, 0.0), np.full(stat_age.shape, original), True))

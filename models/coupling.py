@@ -422,8 +422,9 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     With the economy's price of delay (``objective.delay_price = "economy"``,
     :func:`economy_delay_price`): computed from the first transition, then recomputed from
     each re-solved one under its policy (``F_d(p_k)``) and moved by the same damped step,
-    ``d_{k+1} = d_k + θ (F_d − d_k)``; its largest relative change ``max |F_d/d_k − 1|``
-    (``delay_price_change`` in the history) joins the stopping rule.
+    ``d_{k+1} = d_k + θ (F_d − d_k)``; its largest change relative to its largest value
+    (:func:`delay_price_change`, ``delay_price_change`` in the history) joins the stopping
+    rule.
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
@@ -472,9 +473,15 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
 
 
 def delay_price_change(old: xr.DataArray, new: xr.DataArray) -> float:
-    """The largest relative change of the price of delay over the years, ``max_t
-    |new(t)/old(t) − 1|``."""
-    return float(np.max(np.abs(new.values / old.sel(year=new["year"]).values - 1.0)))
+    """The largest change of the price of delay relative to its largest value, ``max_t
+    |new(t) − old(t)| / max_t |old(t)|`` (a price may be 0 in some years: with the
+    retirement choice on, the leisure cost of a delay can vanish; 0 when nothing moved, inf
+    when a zero price became positive)."""
+    diff = float(np.max(np.abs(new.values - old.sel(year=new["year"]).values)))
+    scale = float(np.max(np.abs(old.values)))
+    if diff == 0.0:
+        return 0.0
+    return diff / scale if scale > 0.0 else float("inf")
 
 
 def damped(old: xr.DataArray, new: xr.DataArray, theta: float) -> xr.DataArray:

@@ -84,6 +84,7 @@ def test_the_price_of_delay_is_recomputed_and_damped_at_each_iteration(loop):
     # the problem of iteration k+1 gets d_k + θ (F_d − d_k)
     given = [float(d.values[0]) for d in loop.setup]
     assert given == [2000.0, 1750.0, 1500.0]
+    # the change relative to the price's largest value (here the same in every year)
     np.testing.assert_allclose([h["delay_price_change"] for h in out.history],
                                [0.25, 1 - 1250 / 1750, 1 - 1125 / 1500], rtol=1e-12)
     assert not out.converged  # the wage and return never moved: the delay price did
@@ -108,3 +109,16 @@ def test_a_fixed_or_wage_indexed_price_never_asks_the_economy(loop):
     assert loop.delay_calls == [] and all(d is None for d in loop.setup)
     assert all("delay_price_change" not in h for h in out.history)
     assert out.converged
+
+
+def test_the_change_is_relative_to_the_largest_price_and_takes_zeros():
+    """A price of 0 in some years (the leisure cost of a delay can vanish with the
+    retirement choice on) gives a finite change: ``max |new − old| / max |old|``."""
+    old = price(100.0).copy(data=[0.0, 0.0, 50.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0,
+                                  100.0])
+    new = old.copy(data=old.values + np.r_[5.0, 0.0, 0.0, -10.0, np.zeros(6)])
+    assert coupling.delay_price_change(old, new) == pytest.approx(0.10, rel=1e-12)
+    assert coupling.delay_price_change(old, old) == 0.0
+    zero = price(0.0)
+    assert coupling.delay_price_change(zero, zero) == 0.0
+    assert coupling.delay_price_change(zero, price(1.0)) == float("inf")

@@ -96,7 +96,8 @@ def reach_year(birth_year: np.ndarray, statutory_age: np.ndarray) -> np.ndarray:
 
 def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
                         pension: PensionCalibration,
-                        extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
+                        extra_delay_months: xr.DataArray | None = None,
+                        retirement_distribution: xr.DataArray | None = None) -> xr.Dataset:
     """Who draws a pension, by year, age on 1 January and category, under a retirement regime.
 
     * ``statutory_age[year, age, category]`` (years): the cohort's statutory retirement age
@@ -121,13 +122,23 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
       drawing on 1 January (the stock);
     * ``coverage_freeze_year``: the year the cohort reaches its earliest part's age (its
       coverage is kept from then on, :mod:`models.pension.block`).
+
+    ``retirement_distribution[birth_year, category, offset]`` (optional; the economy's
+    retirement choice in a paired run, :func:`models.coupling.paired_schedule`):
+    the share of a cohort's retirements in the flexible window at each ``offset`` (years from
+    its statutory age, the ages never below the original age), summing to 1 over ``offset``.
+    Where it is given (finite), it replaces the law's window parts (the earliest-age and late
+    shares and the rest at the statutory age): ``(1 − π_s) d_o`` retire at ``max(R + o,
+    original)``; special early retirement stays (:func:`retirement_components`). Cohorts it
+    does not hold keep the law's parts; without it nothing changes.
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
     out = {k: [] for k in ("share", "jan", "stat", "mean_age", "years", "freeze")}
     for cat in CATEGORIES:
         for key, value in _category_schedule(years, ages, cat, regime, pension,
-                                             extra_delay_months).items():
+                                             extra_delay_months,
+                                             retirement_distribution).items():
             out[key].append(value)
     coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
     dims = ("year", "age", "category")
@@ -164,7 +175,8 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
 
 def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: str,
                        pension: PensionCalibration,
-                       extra_delay_months: xr.DataArray | None) -> dict[str, np.ndarray]:
+                       extra_delay_months: xr.DataArray | None,
+                       distribution: xr.DataArray | None = None) -> dict[str, np.ndarray]:
     """One category's arrays ``[year, age]`` of :func:`retirement_schedule` (keys ``share``,
     ``jan``, ``stat``, ``mean_age``, ``years``, ``freeze``; equations there)."""
     ret = pension.retirement
@@ -187,8 +199,9 @@ def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: st
     mean_years = np.zeros(birth_year.shape)
     earliest = np.full(birth_year.shape, np.inf)
     original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
+    window = None if distribution is None else window_shares(distribution, cat, birth_year)
     for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
-                                                       pension):
+                                                       pension, window):
         # an age fixed relative to the original age counts months from the original age
         # of every birth month; the others from the regime's age of each birth month
         kernel = "pre_2024" if fixed else regime
@@ -227,8 +240,23 @@ def _normal_cdf_where(where: np.ndarray, z: np.ndarray) -> np.ndarray:
     return out
 
 
+def window_shares(distribution: xr.DataArray, category: str, birth_year: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A category's window distribution on a grid of birth years: ``(offsets[O] (years),
+    shares[..., O])``, ``shares`` NaN for the birth years ``distribution[birth_year,
+    category, offset]`` does not hold."""
+    dist = distribution.sel(category=category).transpose("birth_year", "offset")
+    held = dist["birth_year"].values.astype(int)
+    values = np.asarray(dist.values, dtype=float)
+    idx = np.clip(np.searchsorted(held, birth_year), 0, held.size - 1)
+    found = held[idx] == birth_year
+    shares = np.where(found[..., None], values[idx], np.nan)
+    return np.asarray(dist["offset"].values, dtype=float), shares
+
+
 def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
-                          regime: str, pension: PensionCalibration
+                          regime: str, pension: PensionCalibration,
+                          window: tuple[np.ndarray, np.ndarray] | None = None
                           ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """The distribution of retirement ages of the cohorts born in ``birth_year`` with the
     statutory age ``stat_age`` (years, same shape): ``[(share π_k, age R_k, fixed_k)]``,
@@ -243,6 +271,11 @@ def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category
       earliest age of the window, ``max(original, R − 3)``; ``π_l`` ``flexible_late_months``
       after ``R`` (at most 36);
     * the rest, ``1 − π_s − π_e − π_l``, at the statutory age ``R`` (``stat_age``).
+
+    ``window = (offsets[O], shares[..., O])`` (:func:`window_shares`, the economy's choice):
+    where ``shares`` is finite, the window parts (``π_e``, ``π_l`` and the rest) are replaced
+    by ``(1 − π_s) d_o`` at ``R + o``, or at the original age where ``R + o`` is below it
+    (the economy's options, :func:`models.economy.core.retirement_options`).
     """
     ret = pension.retirement
     original = rules.LAW_2024_RETIREMENT_AGE[category].original_age_months / 12.0
@@ -262,7 +295,25 @@ def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category
         parts.append((np.where(at_original, 0.0, early), stat_age - 3.0, False))
         parts.append((late, stat_age + ret.flexible_late_months.value / 12.0, False))
     parts.append((1.0 - special - early - late, stat_age, False))
+    if window is not None:
+        parts = _with_window(parts, window, special, stat_age, original)
     return [(w, a, fixed) for w, a, fixed in parts if np.any(w > 0)]
+
+
+def _with_window(parts: list, window: tuple[np.ndarray, np.ndarray], special: np.ndarray,
+                 stat_age: np.ndarray, original: float) -> list:
+    """The law's ``parts`` with the window parts (all but the first, special early
+    retirement) replaced where ``window``'s shares are finite (:func:`retirement_components`)."""
+    offsets, shares = window
+    known = np.isfinite(shares).all(axis=-1)
+    out = [parts[0]] + [(np.where(known, 0.0, w), a, fixed) for w, a, fixed in parts[1:]]
+    for o, offset in enumerate(offsets):
+        weight = (1.0 - special) * np.where(known, shares[..., o], 0.0)
+        age = stat_age + offset
+        below = age < original - 1e-9
+        out.append((np.where(below, weight, 0.0), np.full(stat_age.shape, original), True))
+        out.append((np.where(below, 0.0, weight), age, False))
+    return out
 
 
 def _mixed_months(share_fn, years, ages, category, regime, lo, frac, lag):

@@ -645,6 +645,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("vss_cny", (),
              units="yuan (expected, discounted)", stage="optimization_voi",
              long_name="VSS: value of the stochastic solution (EEV - RP)"),
+    Variable("evpi_penalty_cny", (),
+             units="yuan (expected, discounted; penalty units)", stage="optimization_voi",
+             long_name="EVPI's penalty part: its premium (penalty minus transfer weight) on "
+                       "money beyond the fiscal capacity (the rest is money)"),
+    Variable("vss_penalty_cny", (),
+             units="yuan (expected, discounted; penalty units)", stage="optimization_voi",
+             long_name="VSS's penalty part: its premium (penalty minus transfer weight) on "
+                       "money beyond the fiscal capacity (the rest is money)"),
     # --- optimization_rescue
     Variable("rescue_transfer_cny", ("path", "year"),
              units="yuan per year (base-year prices)", stage="optimization_rescue",
@@ -797,6 +805,17 @@ VARIABLES: tuple[Variable, ...] = (
              units="1", stage="optimization_out_of_sample",
              long_name="fresh path-years where the reserve-draw rule asked for a draw outside "
                        "[0, the reserve] and was cut to it (0 without a rule)"),
+    Variable("oos_misplaced_in_sample", (),
+             units="paths (of the optimized paths)", stage="optimization_out_of_sample",
+             long_name="in-sample paths the fresh paths' placement rule (nearest k-means centre "
+                       "or rank, stage by stage) puts in another tree node than the tree's "
+                       "construction (0 for ranked and one-stage trees)"),
+    Variable("oos_rule_prefund_share", ("year",),
+             units="1 (share of the year's fiscal capacity)",
+             stage="optimization_out_of_sample",
+             long_name="under a reserve-draw rule: the share of the fiscal capacity transferred "
+                       "each year at least (pre-funding; 0: transfers just in time, forced by "
+                       "the shortfall)"),
 )
 
 #: The catalogue by name.

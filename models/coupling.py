@@ -42,6 +42,7 @@ from models.economy import (
     with_residents_reform,
 )
 from models.economy.calibrate import LabourFit, labour_fit_at
+from models.economy.choices import retirement_distribution
 from models.economy.transition import build_model, unknowns_from_dataset
 from models.optimize.solve import leaf_paths, optimize_policy, setup_problem
 from models.pension import (
@@ -207,10 +208,32 @@ def regime_fit(ctx: EconomyContext, cal: Calibration, regime: str) -> BaseYearFi
     return calibrate_base_year(ctx.population, schedule, cal.pension, cal.finances)
 
 
+def paired_schedule(ctx: EconomyContext, cal: Calibration, transition: xr.Dataset,
+                    regime: str, years, ages,
+                    extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
+    """The accounts' retirement schedule in a run paired with the economy
+    (:func:`models.pension.retirement_schedule`): with the economy's retirement choice on,
+    the employees' shares retiring at each age of the flexible window by birth cohort and
+    category (:func:`models.economy.choices.retirement_distribution`, the transition's
+    equilibrium choice probabilities) replace the law's window parts; with it off, the law's
+    schedule, unchanged."""
+    return retirement_schedule(np.asarray(years), np.asarray(ages), regime, cal.pension,
+                               extra_delay_months=extra_delay_months,
+                               retirement_distribution=retirement_distribution(
+                                   transition, ctx.params))
+
+
 def with_pension_book(params, ctx: EconomyContext, cal: Calibration, policy: Policy):
     """``params`` whose government keeps the pension block's books
     (:mod:`models.pension.book`) under ``policy``'s regime and delays, over the transition's
-    years and the economy's ages, with the regime's base-year fit (one pension system)."""
+    years and the economy's ages, with the regime's base-year fit (one pension system).
+
+    With the households' retirement choice on, ``params`` unchanged: the book needs
+    retirement set by policy, so the economy pays pensions by its own rules for each option
+    (:func:`models.economy.core.cohort_budget`), and the accounts take the economy's
+    retirement distribution instead (:func:`paired_schedule`)."""
+    if params.retirement_choice:
+        return params
     regime = policy.retirement_regime
     years = ctx.base_year + np.arange(TRANSITION_HORIZON + 1)
     ages = np.arange(params.first_age, params.last_age + 1)
@@ -270,7 +293,7 @@ def expected_policy(problem, psol) -> tuple[xr.DataArray, xr.DataArray, xr.DataA
 
 def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
                         transition: xr.Dataset, from_year: int,
-                        part: str = "leisure") -> xr.DataArray:
+                        part: str = "leisure", levers: tuple | None = None) -> xr.DataArray:
     """The optimizer's price of delay from the economy, yuan per person-month ``[year]``
     (issue 14, item 5).
 
@@ -297,10 +320,15 @@ def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
     The optimizer already counts the delay's money flows through the accounts (contributions
     and pensions), so the leisure part is what it lacks; the households' extra earnings net
     of contributions are not priced (a stated choice, issue 14).
+
+    ``levers = (pooled_rate, extra_delay_months, indexation_share)``: the policy the
+    ``transition`` was solved under (:func:`transition_under`; :func:`expected_policy` in
+    the pairing loop), so the cohorts are re-solved under the same rules (default: the
+    regime as calibrated).
     """
     if part not in ("leisure", "total"):
         raise ValueError(f"part must be 'leisure' or 'total', got {part!r}")
-    params, policy = transition_inputs(ctx, cal, regime)
+    params, policy = transition_inputs(ctx, cal, regime, *(levers or ()))
     model, u = solved_model(transition, params.replace(pension_book=None), policy, ctx)
     delay = price_of_delay(model, u, from_year)
     if part == "leisure":  # the disutility of the extra work only, in the same money
@@ -370,9 +398,11 @@ class Pairing:
 
     @property
     def converged(self) -> bool:
-        """The last re-solve moved the prices less than the tolerance."""
+        """The last re-solve moved the prices (and the economy's price of delay, when used)
+        less than the tolerance."""
         last = self.history[-1]
-        return max(last["wage_change"], last["return_change"]) < self.tolerance
+        return max(last["wage_change"], last["return_change"],
+                   last.get("delay_price_change", 0.0)) < self.tolerance
 
 
 def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
@@ -388,6 +418,13 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     ``settings.pairing_tolerance``, else ``p_{k+1} = p_k + θ (F(p_k) − p_k)``, at most
     ``settings.pairing_max_iterations`` solves. ``workers`` processes solve the
     decomposition's recourse subproblems (identical results whatever their number).
+
+    With the economy's price of delay (``objective.delay_price = "economy"``,
+    :func:`economy_delay_price`): computed from the first transition, then recomputed from
+    each re-solved one under its policy (``F_d(p_k)``) and moved by the same damped step,
+    ``d_{k+1} = d_k + θ (F_d − d_k)``; its largest change relative to its largest value
+    (:func:`delay_price_change`, ``delay_price_change`` in the history) joins the stopping
+    rule.
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
@@ -408,19 +445,48 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         out.search_s += time.perf_counter() - t0
         if not paired:
             break
-        transition = transition_under(economy, cal, settings.regime,
-                                      *expected_policy(out.problem, out.solution))
+        levers = expected_policy(out.problem, out.solution)
+        transition = transition_under(economy, cal, settings.regime, *levers)
         new = paired_prices(transition, years, cal)
-        wage_change = float(np.max(np.abs(new[0] / prices[0] - 1.0)))
-        return_change = float(np.max(np.abs(new[1] - prices[1])))
-        out.history.append({"iteration": iteration + 1,
-                            "objective_cny": out.solution.inner.objective * TRILLION,
-                            "wage_change": wage_change, "return_change": return_change})
-        log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e",
-                 iteration + 1, out.solution.inner.objective, wage_change, return_change)
+        step = {"iteration": iteration + 1,
+                "objective_cny": out.solution.inner.objective * TRILLION,
+                "wage_change": float(np.max(np.abs(new[0] / prices[0] - 1.0))),
+                "return_change": float(np.max(np.abs(new[1] - prices[1])))}
+        new_delay = None
+        if out.delay_price is not None:  # the price of delay at this iteration's economy
+            new_delay = economy_delay_price(economy, cal, settings.regime, transition,
+                                            settings.tree.first_decision_year, levers=levers)
+            step["delay_price_change"] = delay_price_change(out.delay_price, new_delay)
+        out.history.append(step)
+        log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e%s",
+                 iteration + 1, out.solution.inner.objective, step["wage_change"],
+                 step["return_change"], "" if new_delay is None
+                 else f", delay price change {step['delay_price_change']:.2e}")
         if out.converged:
             break
         theta = settings.pairing_damping
         prices = tuple(p + theta * (n - p) for p, n in zip(prices, new))
         rate = rate + theta * (transition["interest_rate"] - rate)
+        if new_delay is not None:
+            out.delay_price = damped(out.delay_price, new_delay, theta)
     return out
+
+
+def delay_price_change(old: xr.DataArray, new: xr.DataArray) -> float:
+    """The largest change of the price of delay relative to its largest value, ``max_t
+    |new(t) − old(t)| / max_t |old(t)|`` (a price may be 0 in some years: with the
+    retirement choice on, the leisure cost of a delay can vanish; 0 when nothing moved, inf
+    when a zero price became positive)."""
+    diff = float(np.max(np.abs(new.values - old.sel(year=new["year"]).values)))
+    scale = float(np.max(np.abs(old.values)))
+    if diff == 0.0:
+        return 0.0
+    return diff / scale if scale > 0.0 else float("inf")
+
+
+def damped(old: xr.DataArray, new: xr.DataArray, theta: float) -> xr.DataArray:
+    """The pairing's damped step ``old + θ (new − old)`` on a price ``[year]``, keeping
+    ``old``'s name and attributes."""
+    out = old + theta * (new.sel(year=old["year"]) - old)
+    out.attrs = dict(old.attrs)
+    return out.rename(old.name)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.economy import Policy, demography_steady_state, initial_state, solve_steady_state
+from models.economy import (Policy, demography_steady_state, initial_state, solve_steady_state,
+                            solve_transition)
 from models.economy import core
+from models.economy import transition
 from models.economy.transition import build_model, solve_newton
 from test_economy import BASE, china_like_params, synthetic_demography
 
@@ -96,3 +98,25 @@ def test_response_moves_the_probabilities_by_the_envelope_theorem(elastic_model)
     assert np.abs(exact).max() > 1e-3 and moved.sum() > 10
     np.testing.assert_allclose(first_order[moved], exact[moved], rtol=2e-3,
                                atol=1e-5 * np.abs(exact).max())
+
+
+def test_elastic_equilibrium_does_not_depend_on_the_start_tolerance(monkeypatch):
+    """The elastic solve's inelastic start stops early (``START_TOL_ELASTIC``, with a coarser
+    Jacobian): only the start moves, the elastic equilibrium is the one from a tight start to
+    the solve's tolerance (hours only, on the small synthetic economy)."""
+    params = china_like_params()
+    pop, mx = synthetic_demography(n_years=HORIZON, mortality_trend=0.01)
+    demo = demography_steady_state(pop, mx, BASE, params, population_growth=0.0)
+    ss = solve_steady_state(params, demo, Policy(retirement_regime="pre_2024"), year=BASE)
+    init = initial_state(ss, pop.sel(year=BASE), BASE)
+    q = params.replace(hours_disutility=5.0)
+    law = Policy(retirement_regime="law_2024")
+    solve = lambda: solve_transition(q, pop, mx, law, init, horizon=HORIZON,  # noqa: E731
+                                     terminal_population_growth=0.0, tol=1e-11)
+    loose = solve()
+    monkeypatch.setattr(transition, "START_TOL_ELASTIC", 1e-11)
+    tight = solve()
+    assert loose.attrs["iterations"] != tight.attrs["iterations"]  # the starts differ
+    for name in ("interest_rate", "labour_efficiency_units", "income_tax_rate",
+                 "household_assets_cny"):
+        np.testing.assert_allclose(loose[name], tight[name], rtol=1e-8, atol=1e-12)

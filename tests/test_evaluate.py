@@ -3,13 +3,15 @@ known optimum, and the evaluation machinery on the study's problem: per-path cos
 the objective, fresh paths placed in the tree by its own rule."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from models.config import OptimizationSettings
-from models.optimize.data import ScenarioData
+from models.optimize.data import ScenarioData, take_paths
 from models.optimize.evaluate import (
+    OutOfSample,
     assign_nodes,
     evaluate_fixed,
     gap_interval,
@@ -24,6 +26,7 @@ from models.optimize.solve import (
     setup_problem,
     solve_inner,
 )
+from models.optimize.report import value_of_information
 from models.optimize.statistics import mean_interval, probability_interval
 from models.optimize.tree import build_tree
 
@@ -142,3 +145,73 @@ def test_chosen_policy_evaluated_on_its_own_paths_reproduces_the_objective(
     # the observable of the population is what the tree ranks
     assert observable_indicator(problem.population, "old_age_dependency").shape == (
         problem.tree.n_paths, problem.years.size)
+
+
+def toy_transfer(e: np.ndarray, rates) -> np.ndarray:
+    """The year-1 fiscal money of :func:`toy_cost` (also the cheapest place for money beyond
+    a capacity: a year-1 yuan adds 1.1 to the year-2 balance at weight 1, a year-2 yuan 1 at
+    weight 1/1.03, whatever the price per yuan)."""
+    c1, c2 = 10 * (rates[0] + 0.08), 10 * (rates[1] + 0.08)
+    return np.maximum.reduce([np.zeros_like(e), e - c1, (2 * e - c2) / 1.1 + e - c1])
+
+
+def test_vss_splits_into_money_and_a_known_penalty_when_the_capacity_is_zero():
+    """A zero fiscal capacity: every yuan of fiscal money is beyond it and costs the penalty
+    weight w_e instead of w_x = 1.3, so the money part of a path's cost is the hand-derived
+    :func:`toy_cost` and its penalty part (w_e − 1.3) X1. Two policies on the same 40 paths
+    (rates at the floor: the EV stand-in; at the cap: the SP): VSS = money + penalty, each
+    part equal to its hand-derived mean difference, the penalty part about 770 times the
+    money part."""
+    rng = np.random.default_rng(np.random.SeedSequence(16))
+    e = rng.uniform(4.0, 6.0, 40)
+    data = replace(toy(e), transfer_capacity=np.zeros((e.size, 2)))
+    w_e = data.settings.objective.excess_over_capacity
+    floor, cap = np.full(2, 0.12), np.full(2, 0.2)
+    ev, sp = (solve_paths(data, [(np.arange(e.size), r)], np.zeros(e.size)) for r in (floor, cap))
+    for out, r in ((ev, floor), (sp, cap)):
+        np.testing.assert_allclose(out.money / 1e12, toy_cost(e, r), rtol=1e-7)
+        np.testing.assert_allclose(out.penalty / 1e12, (w_e - 1.3) * toy_transfer(e, r),
+                                   rtol=1e-7)
+        assert not out.paid.any()
+    est = OutOfSample(sp, ev, None, data.discount, 0.95).estimates()
+    money = (toy_cost(e, floor) - toy_cost(e, cap)).mean() * 1e12
+    penalty = (w_e - 1.3) * (toy_transfer(e, floor) - toy_transfer(e, cap)).mean() * 1e12
+    assert est["vss_money"].value == pytest.approx(money, rel=1e-7)
+    assert est["vss_penalty"].value == pytest.approx(penalty, rel=1e-7)
+    assert est["vss"].value == pytest.approx(money + penalty, rel=1e-9)
+    assert est["vss_penalty"].value > 100 * est["vss_money"].value > 0
+    assert "evpi" not in est and "evpi_money" not in est
+
+
+def test_without_a_capacity_the_penalty_part_is_zero():
+    """No capacity: the money part is the whole cost."""
+    e = np.random.default_rng(np.random.SeedSequence(17)).uniform(4.0, 6.0, 10)
+    out = solve_paths(toy(e), [(np.arange(e.size), np.full(2, 0.15))], np.zeros(e.size))
+    np.testing.assert_array_equal(out.penalty, 0.0)
+    np.testing.assert_array_equal(out.money, out.cost_cny)
+
+
+def test_in_sample_value_of_information_has_its_penalty_parts():
+    """The in-sample VSS and EVPI (models.optimize.report.value_of_information) on the toy
+    with a zero capacity, costly contributions (weight 2) and a mild penalty (3): the shared
+    rates stay at the floor (two of three paths need no money), while the needy path alone
+    would raise them. The EVPI's penalty part is the premium (3 − 1.3) Σ δ R of the RP
+    solution minus that of the paths solved alone (solved here independently), not zero;
+    the VSS's is negative while the VSS is positive."""
+    e = np.array([0.5, 0.6, 5.0])
+    settings = TOY.model_copy(update={"objective": TOY.objective.model_copy(
+        update={"contributions": 2.0, "excess_over_capacity": 3.0})})
+    data = replace(toy(e), transfer_capacity=np.zeros((3, 2)), settings=settings)
+    w = settings.objective.excess_over_capacity - 1.3
+    rp = solve_inner(data, duals=False)
+    psol = SimpleNamespace(data=data, inner=rp, infeasible=False)
+    voi = value_of_information(None, psol)
+    penalty = lambda d, s: w * float(d.probability @ (s.R @ d.discount))  # noqa: E731
+    single = [replace(data, **take_paths(data, np.array([p])), probability=np.ones(1),
+                      node_of_year=np.zeros((1, 2), int)) for p in range(3)]
+    ws = sum(penalty(d, solve_inner(d, duals=False)) for d in single) / 3
+    assert voi["evpi_penalty_cny"] == pytest.approx((penalty(data, rp) - ws) * 1e12, rel=1e-7,
+                                                    abs=1e-3)
+    assert voi["evpi_penalty_cny"] > 0.01 * voi["evpi_cny"] > 0
+    # the EV policy (the mean path needs money) raises the rates: less excess, more money
+    assert voi["vss_penalty_cny"] < 0 < voi["vss_cny"]

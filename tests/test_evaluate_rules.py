@@ -5,6 +5,8 @@ coefficients applied to each fresh path's own state, transfers forced. The polic
 on copies of its own paths gives back its in-sample optimum; a fresh path's early decisions
 do not depend on its future."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -17,7 +19,9 @@ from models.optimize.evaluate import (
     fresh_problem,
     misplaced_in_sample,
     out_of_sample,
+    rule_prefund,
 )
+from models.optimize.rules import prefund_shares
 from models.optimize.solve import optimize_policy, setup_problem
 from models.optimize.tree import build_tree
 from models.pipeline.optimization import evaluation_skipped
@@ -76,13 +80,16 @@ def test_rule_policy_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
     np.testing.assert_array_equal(fresh.tree.node_of, problem.tree.node_of)
     np.testing.assert_allclose(fresh.recourse_basis, problem.recourse_basis, atol=1e-12)
     out = evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                         theta=fitted_rule(psol.data, psol.inner))
+                         theta=fitted_rule(psol.data, psol.inner),
+                         prefund=psol.inner.prefund)
     assert out.draws_cut == 0
     np.testing.assert_allclose(out.draw_cny, psol.inner.D * 1e12, rtol=1e-6, atol=1e3)
     np.testing.assert_allclose(out.transfer_cny, psol.inner.X * 1e12, rtol=1e-6, atol=1e3)
     assert float(fresh.tree.probability @ out.cost_cny) == pytest.approx(
         psol.inner.objective * 1e12, rel=1e-7)
     stats = out_of_sample(problem, psol, fresh_problem(problem, fresh), compare=False)
+    assert stats.misplaced == 0  # copies of the in-sample paths: Lloyd placed each
+    np.testing.assert_array_equal(stats.prefund, psol.inner.prefund)  # the hard solve's
     assert stats.estimates()["cost"].value == pytest.approx(psol.inner.objective * 1e12,
                                                             rel=1e-7)
 
@@ -98,7 +105,8 @@ def test_node_rule_on_copies_of_its_paths_reproduces_the_in_sample_optimum(
     fresh = fresh_problem(problem, setup_problem(calibration, settings, populations, fit))
     np.testing.assert_array_equal(fresh.recourse_basis, problem.recourse_basis)
     out = evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                         theta=fitted_rule(psol.data, psol.inner))
+                         theta=fitted_rule(psol.data, psol.inner),
+                         prefund=psol.inner.prefund)
     assert float(fresh.tree.probability @ out.cost_cny) == pytest.approx(
         psol.inner.objective * 1e12, rel=1e-7)
 
@@ -118,7 +126,7 @@ def test_a_fresh_paths_early_decisions_do_not_depend_on_its_future(
     for pop in (populations, future):
         fresh = fresh_problem(problem, setup_problem(calibration, MULTI, pop, fit))
         runs.append((fresh, evaluate_fixed(fresh, psol.levers, psol.inner.tau_node,
-                                           theta=theta)))
+                                           theta=theta, prefund=psol.inner.prefund)))
     (a, ea), (b, eb) = runs
     early = problem.opt_years < 2034
     np.testing.assert_array_equal(a.tree.node_of[:, :2], b.tree.node_of[:, :2])
@@ -151,3 +159,61 @@ def test_every_recourse_and_tree_is_evaluated_and_a_skip_says_why():
                     attrs={"opt_optimality_gap_skipped": "why"})
     assert ["optimality gap", "not bounded: why"] in answer_guarantee_frame(
         ds).frame.values.tolist()
+
+
+def test_answer_table_reports_the_vss_split_and_the_tree_placement():
+    """The guarantee table lists the VSS's money and penalty parts after the VSS, and, for a
+    tree with more than one node, how many in-sample paths the fresh paths' placement rule
+    puts elsewhere (of the optimized paths); not for a one-node tree."""
+    names = ["vss_cny", "vss_money_cny", "vss_penalty_cny"]
+    values = [5.0e12, 1.0e12, 4.0e12]
+    ds = xr.Dataset({"oos_value": ("statistic", values), "oos_low": ("statistic", values),
+                     "oos_high": ("statistic", values),
+                     "oos_samples": ("statistic", [12, 12, 12]),
+                     "oos_confidence_level": ((), 0.95), "oos_paths": ((), 12),
+                     "oos_misplaced_in_sample": ((), 2),
+                     "opt_fund_balance_cny": (("path", "year"), np.ones((7, 2))),
+                     "policy_pooled_rate": (("node", "year"), np.ones((3, 2))),
+                     "oos_rule_prefund_share": ("year", [0.0, 0.9])},
+                    coords={"statistic": names, "year": [2030, 2031]})
+    rows = answer_guarantee_frame(ds).frame.values.tolist()
+    assert [r[0].split(",")[0].strip() for r in rows[:3]] == [
+        "value of the stochastic solution", "VSS", "VSS"]
+    assert "money part" in rows[1][0] and "penalty part" in rows[2][0]
+    assert rows[1][1].startswith("1.000") and rows[2][1].startswith("4.000")
+    assert rows[3] == ["transfers under the reserve-draw rule", "at least 90 % of the year's "
+                       "fiscal capacity (mean over 1 years from 2031; the share the in-sample "
+                       "solution uses on average), more when the shortfall forces it: "
+                       "pre-funding, cheaper in sample than just in time"]
+    just_in_time = ds.assign(oos_rule_prefund_share=("year", [0.0, 0.0]))
+    assert answer_guarantee_frame(just_in_time).frame.values.tolist()[3][1].startswith(
+        "just in time")
+    assert rows[4] == ["tree placement of fresh paths", "2 of 7 in-sample paths placed again "
+                       "in another node than the tree's (0: fresh paths are placed by the "
+                       "rule that built the tree)"]
+    one_node = ds.isel(node=slice(0, 1))
+    assert "tree placement of fresh paths" not in [
+        r[0] for r in answer_guarantee_frame(one_node).frame.values.tolist()]
+
+
+def test_chance_variant_chooses_the_pre_funding_on_its_own_paths(solved):
+    """A chance (or CVaR) variant forces nothing in sample, so the evaluation chooses the
+    rule's pre-funding itself: the capacity's mean share of the solver's transfers when it
+    costs less on the in-sample paths than just in time (here, as in the hard solve, where
+    the capacity binds), and the hard variant keeps its solve's choice."""
+    problem, psol = solved
+    theta = fitted_rule(psol.data, psol.inner)
+    assert psol.inner.prefund is not None  # the hard solve pre-funds
+    assert rule_prefund(problem, psol, theta) is psol.inner.prefund
+    chance = psol.data.settings.model_copy(update={"constraints": psol.data.settings
+                                                   .constraints.model_copy(
+                                                       update={"chance_alpha": 0.05})})
+    as_chance = replace(psol, data=replace(psol.data, settings=chance),
+                        inner=replace(psol.inner, prefund=None))
+    kappa = rule_prefund(problem, as_chance, theta)
+    np.testing.assert_allclose(kappa, prefund_shares(psol.data, psol.inner.X))
+    costs = [float(problem.tree.probability @ evaluate_fixed(
+        problem, psol.levers, psol.inner.tau_node, theta=theta, prefund=k).cost_cny)
+        for k in (None, kappa)]
+    assert costs[1] < costs[0]
+    assert rule_prefund(problem, as_chance, None) is None  # no rule: nothing to pre-fund

@@ -1,6 +1,7 @@
 """mpi-sppy adapter: scenario tree naming, the extensive form against our own, progressive
 hedging on 2 MPI ranks against the extensive form (bounds that bracket it), and the L-shaped
-decomposition with its chunks dealt over 2 ranks: the numbers of one process.
+decomposition with its chunks dealt over 2 ranks: the numbers of one process, also under a
+reserve-draw rule (whose basis the saved inputs carry; PH refuses a rule it cannot model).
 
 The EF tests need mpi4py (with an MPI library) and mpi-sppy (`make setup-mpi`); the PH tests
 also need an ``mpiexec`` launcher. Without them they skip with the reason.
@@ -20,14 +21,18 @@ import pytest
 from models.config import CATEGORIES
 from models.optimize.mpisppy_adapter import (
     AGREEMENT_TOLERANCE,
+    load_inputs,
     save_inputs,
+    scenario_creator,
     tree_names,
     xbar_rates,
 )
+from models.optimize.rules import rule_coefficients
 from models.optimize.data import take_paths
 from models.optimize.decompose import solve_decomposed
 from models.optimize.solve import scenario_data, setup_problem, solve_inner
 from models.optimize.tree import build_tree
+from tests.test_decomposition import _rule_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -260,3 +265,59 @@ def test_lshaped_over_two_ranks_gives_the_numbers_of_one_process(problems, tmp_p
     assert out["tau_root"] == serial.tau[0, stage0].tolist()
     assert out["fund_balance_last_year_trillion_cny"] == serial.B[:, -1].tolist()
     assert len(set(out["fund_balance_last_year_trillion_cny"])) == data.n_paths  # paths differ
+
+
+# ----------------------------------------------------------------------------- draw rules
+def _rule_inputs():
+    """The affine draw-rule problem of ``tests/test_decomposition.py`` and a two-stage tree."""
+    data = _rule_synthetic("affine")
+    tree = build_tree(np.ones((data.n_paths, data.years.size)), data.years,
+                      [int(data.years[0])], [])
+    return data, tree
+
+
+def test_saved_inputs_carry_the_draw_rules_basis(tmp_path):
+    """The inputs of the MPI route, saved and read back, hold the rule's basis bit for bit,
+    and the decomposition of what was read is the one-machine decomposition (a problem
+    without the basis is another one: the free draws cost less)."""
+    data, tree = _rule_inputs()
+    save_inputs(tmp_path / "inputs.npz", data, tree)
+    back, _ = load_inputs(tmp_path / "inputs.npz")
+    assert back.recourse_basis is not None
+    assert back.recourse_basis.dtype == data.recourse_basis.dtype
+    assert np.array_equal(back.recourse_basis, data.recourse_basis)
+    here, there = solve_decomposed(data), solve_decomposed(back)
+    assert there.objective == here.objective and there.iterations == here.iterations
+    for name in ("tau", "D", "B", "A", "X"):
+        assert np.array_equal(getattr(there, name), getattr(here, name)), name
+    free = solve_decomposed(replace(data, recourse_basis=None))
+    assert free.objective < here.objective * (1 - 1e-6)
+
+
+def test_ph_refuses_a_draw_rule_it_cannot_model():
+    data, tree = _rule_inputs()
+    with pytest.raises(ValueError, match="reserve-draw rule.*--method lshaped"):
+        scenario_creator(tree_names(tree).scenario_names[0], data=data, tree=tree)
+
+
+@needs_mpiexec
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_lshaped_under_a_rule_over_two_ranks_gives_the_numbers_of_one_process(tmp_path):
+    """A rule run over MPI (its basis in the saved inputs, its coefficients in the master on
+    every rank): the objective, bound, iterations, rates, funds and the rule's coefficients of
+    the one-machine decomposition, to the last bit."""
+    data, tree = _rule_inputs()
+    data = replace(data, settings=data.settings.model_copy(update={
+        "solver": data.settings.solver.model_copy(update={"threads": 1})}))
+    serial = solve_decomposed(data, tolerance=1e-6, max_iterations=60, chunk_paths=1)
+    out = _run_ph(data, tree, tmp_path, method="lshaped", extra=("--chunk-paths", "1"))
+    assert out["ranks"] == 2 and out["draw_rule_columns"] == data.recourse_basis.shape[-1]
+    assert out["objective_trillion_cny"] == serial.objective
+    assert out["lower_bound_trillion_cny"] == serial.lower_bound
+    assert out["iterations"] == serial.iterations
+    assert out["fund_balance_last_year_trillion_cny"] == serial.B[:, -1].tolist()
+    assert out["draw_rule_coefficients"] == rule_coefficients(data.recourse_basis,
+                                                              serial.D).tolist()
+    assert out["reserve_draws_mean_trillion_cny"] == (data.probability @ serial.D).tolist()
+    assert max(out["reserve_draws_mean_trillion_cny"]) > 0.01  # the rule draws

@@ -18,7 +18,9 @@ from models.optimize.rules import (
     forced_transfer_excess,
     forced_transfers,
     node_basis,
+    prefund_shares,
     rule_coefficients,
+    split_by_capacity,
 )
 from models.optimize.solve import scenario_data, setup_problem, solve_inner, solve_inner_pyomo
 from models.optimize.tree import build_tree
@@ -182,9 +184,39 @@ def test_forced_money_beyond_the_fiscal_capacity_is_the_excess_not_a_transfer():
     sol = solve_inner(capped)
     assert sol.status == "optimal" and sol.R is not None
     assert np.all(sol.X <= cap + 1e-12)
-    money, B, _ = forced_transfers(capped, sol.tau, sol.D)
+    money, B, _ = forced_transfers(capped, sol.tau, sol.D, sol.prefund)
     np.testing.assert_allclose(sol.X + sol.R, money, atol=1e-12)
     np.testing.assert_allclose(sol.B, B, atol=1e-12)
     assert sol.R.max() > 1e-3  # the capacity binds
     lp = solve_extensive(capped)
     assert sol.objective >= lp.objective * (1 - 1e-9)
+
+
+def test_pre_funding_the_capacity_beats_just_in_time_and_stays_non_anticipative():
+    """With a binding capacity the rule's transfers pre-fund the share of the capacity the
+    LP uses on average each year (κ): in sample that costs less than just-in-time transfers
+    and no less than the LP (which pre-funds path by path, knowing each path's future); every
+    transfer is at least κ_t cap; cutting path
+    0's expenditure from year 8 on leaves its transfers before year 8 unchanged."""
+    data, _, _ = _data()
+    cap = np.full((P, T), 0.2)
+    capped = replace(data, transfer_capacity=cap, gdp=cap / 0.01)
+    lp = solve_extensive(capped)
+    sol = solve_inner(capped)
+    kappa = prefund_shares(capped, lp.X)
+    np.testing.assert_allclose(sol.prefund, kappa, atol=1e-12)
+    assert kappa.max() > 0.5 and np.all((kappa >= 0) & (kappa <= 1))
+    money, _, _ = forced_transfers(capped, lp.tau, lp.D)
+    X, R = split_by_capacity(capped, money)
+    just_in_time = lp.objective + forced_transfer_excess(capped, lp.X, X, lp.R, R)
+    assert lp.objective * (1 - 1e-9) <= sol.objective < just_in_time - 1e-3
+    assert np.all(sol.X >= kappa * cap - 1e-12)
+    pre_funded, _, _ = forced_transfers(capped, sol.tau, sol.D, kappa)
+    np.testing.assert_allclose(sol.X + sol.R, pre_funded, atol=1e-12)
+    theta = rule_coefficients(capped.recourse_basis, sol.D)
+    cut = capped.expenditure.copy()
+    cut[0, 8:] *= 0.5
+    old = apply_policy(capped, sol.tau, theta, kappa)
+    new = apply_policy(replace(capped, expenditure=cut), sol.tau, theta, kappa)
+    np.testing.assert_array_equal(old["X"][:, :8], new["X"][:, :8])
+    assert not np.allclose(old["X"][0, 8:] + old["R"][0, 8:], new["X"][0, 8:] + new["R"][0, 8:])

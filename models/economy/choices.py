@@ -48,7 +48,33 @@ from models.economy.household import (
 from models.economy.parameters import EconomyParameters
 from models.economy.policy import Policy
 
-__all__ = ["cohort_choices", "price_of_delay", "delay_policy", "delay_price_by_year"]
+__all__ = ["cohort_choices", "price_of_delay", "delay_policy", "delay_price_by_year",
+           "retirement_distribution"]
+
+
+def retirement_distribution(transition: xr.Dataset, params: EconomyParameters
+                            ) -> xr.DataArray | None:
+    """The employees' retirement ages as the economy's households choose them: the share of
+    each birth cohort and category retiring at each option, ``[birth_year, category,
+    offset]``, ``offset`` the option's years from the statutory age (``36 (2o/(O−1) − 1)``
+    months, :func:`models.economy.core.retirement_options`; an option below the original age
+    is taken at the original age). The solved transition's equilibrium choice probabilities
+    (``retirement_probability``) of the employee group (the accounts' scheme; residents have
+    no choice in it). None when the retirement choice is off (ages set by the law)."""
+    if not params.retirement_choice or "retirement_probability" not in transition:
+        return None
+    prob = transition["retirement_probability"].sel(group="employee").transpose(
+        "birth_year", "category", "option")
+    n_opt = prob.sizes["option"]
+    offsets = (core.FLEXIBLE_MONTHS * np.linspace(-1.0, 1.0, n_opt) / 12.0 if n_opt > 1
+               else np.zeros(1))
+    return xr.DataArray(
+        prob.values, dims=("birth_year", "category", "offset"),
+        coords={"birth_year": prob["birth_year"].values,
+                "category": prob["category"].values, "offset": offsets},
+        name="retirement_distribution",
+        attrs={"units": "1", "long_name": "share of the employees of a cohort retiring at "
+               "each offset (years) from the statutory age (the economy's retirement choice)"})
 
 
 def delay_policy(policy: Policy, category: str, months: float, from_year: int) -> Policy:

@@ -12,10 +12,12 @@ two-stage problem lets adapt. With a reserve-draw rule (:mod:`models.optimize.ru
 recourse is not chosen either: the rule's coefficients ``θ`` fitted in sample are applied to
 the fresh path's own observed state (standardised at the in-sample scale,
 :func:`fresh_basis`), cut to what the reserve holds (:func:`rule_draws`, cuts counted), and the
-transfers are the ones the shortfall forces, split at the capacity as the optimizer makes
-them (:func:`rule_paths`): every decision of year ``t`` on a fresh path depends on that path's
-data up to ``t`` only, and on copies of the in-sample paths the evaluation gives back the
-in-sample optimum (tests/test_evaluate_rules.py).
+transfers are the ones the shortfall forces — or, where the capacity binds and it was cheaper
+in sample, at least the pre-funded share ``κ_t`` of the path's capacity fitted in sample
+(:func:`models.optimize.rules.prefund_shares`, ``InnerSolution.prefund``) — split at the
+capacity as the optimizer makes them (:func:`rule_paths`): every decision of year ``t`` on a
+fresh path depends on that path's data up to ``t`` only, and on copies of the in-sample paths
+the evaluation gives back the in-sample optimum (tests/test_evaluate_rules.py).
 Every fresh path's cost is
 
     c_p = Σ_t δ_t (w_c CB_pt τ_pt + w_r D_pt + w_x X_pt + w_u U_pt + w_e R_pt)
@@ -29,6 +31,19 @@ re-fitted in sample at those rates, :func:`rule_for_rates`) and each path's
 perfect-foresight optimum (WS: rates and recourse free on the path, the SP's delays):
 VSS = E[c_EV − c_SP], EVPI = E[c_SP − c_WS], with paired t intervals
 (:func:`models.optimize.statistics.paired_difference_interval`).
+
+Money and penalty. With a fiscal capacity a yuan beyond it costs ``w_e`` (1,000 by default)
+where a transfer within it costs ``w_x`` (1.3), so the objective's differences are dominated
+by the excess. Each path's cost splits exactly into
+
+    c_p = m_p + q_p,   q_p = (w_e − w_x) Σ_t δ_t R_pt   (:func:`excess_penalty`)
+
+``m_p`` the *money* part — the objective with every yuan of fiscal money, within the capacity
+or beyond it, priced as a transfer (``w_x``), plus contributions, draws, delays, indexation —
+and ``q_p`` the *penalty* part, the premium the objective puts on money beyond the capacity
+(0 without a capacity). VSS and EVPI are reported whole and split the same way
+(``vss_money + vss_penalty = vss``), each with its paired interval, so that a reader can tell
+a value of the stochastic solution in money from one in penalty units.
 
 A fresh path's recourse pays every pension (the hard guarantee, also in the chance and CVaR
 experiments, whose limits are on the whole sample): "paid in full within capacity" on a path:
@@ -58,6 +73,8 @@ import numpy as np
 from models.optimize.data import (
     MONEY_SCALE,
     ScenarioData,
+    capacity_applies,
+    constraint_variant,
     flows_from_rates,
     mean_of_paths,
     new_retirees,
@@ -69,6 +86,7 @@ from models.optimize.rules import (
     affine_basis,
     forced_transfers,
     node_basis,
+    prefund_shares,
     rule_applies,
     rule_coefficients,
     rule_decisions,
@@ -238,6 +256,17 @@ def path_costs(data: ScenarioData, tau: np.ndarray, sol, outer_cny: np.ndarray) 
     return (money @ data.discount + smoothing) * MONEY_SCALE + outer_cny
 
 
+def excess_penalty(data: ScenarioData, excess: np.ndarray | None) -> np.ndarray:
+    """Each path's penalty part of the cost (yuan), ``q_p = (w_e − w_x) Σ_t δ_t R_pt`` with
+    ``R[path, year]`` the money beyond the fiscal capacity (model units; None: no capacity,
+    0) — the premium over a transfer within the capacity (module docstring)."""
+    if excess is None:
+        return np.zeros(data.n_paths)
+    w = data.settings.objective
+    premium = getattr(w, "excess_over_capacity", 0.0) - w.extra_transfer
+    return premium * (excess @ data.discount) * MONEY_SCALE
+
+
 def paid_in_full(data: ScenarioData, sol, rel_tol: float = 1e-7) -> np.ndarray:
     """Paths on which every pension is paid in full within the capacity (module docstring)."""
     tol = rel_tol * data.expenditure
@@ -262,6 +291,18 @@ class Evaluation:
     # path-years where the draw rule asked for a draw outside [0, the reserve] and was cut to
     # it (:func:`rule_draws`; 0 without a rule)
     draws_cut: int = 0
+    # each path's penalty part of ``cost_cny`` (:func:`excess_penalty`; None: 0)
+    penalty_cny: np.ndarray | None = None
+
+    @property
+    def penalty(self) -> np.ndarray:
+        """The penalty part of each path's cost (yuan; zeros when none was recorded)."""
+        return np.zeros_like(self.cost_cny) if self.penalty_cny is None else self.penalty_cny
+
+    @property
+    def money(self) -> np.ndarray:
+        """The money part of each path's cost, ``c_p − q_p`` (yuan, module docstring)."""
+        return self.cost_cny - self.penalty
 
 
 def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> ScenarioData:
@@ -286,7 +327,7 @@ def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | 
     paths' delay and indexation cost (yuan)."""
     P, T = data.n_paths, len(data.years)
     out = Evaluation(np.zeros(P), np.zeros(P, dtype=bool), np.zeros((P, T)), np.zeros((P, T)),
-                     np.zeros((P, T)), np.zeros((P, T)))
+                     np.zeros((P, T)), np.zeros((P, T)), penalty_cny=np.zeros(P))
     for paths, fixed in groups:
         for lo in range(0, paths.size, CHUNK_PATHS):
             chunk = paths[lo:lo + CHUNK_PATHS]
@@ -300,6 +341,7 @@ def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | 
             out.transfer_cny[chunk] = sol.X * MONEY_SCALE
             out.draw_cny[chunk] = sol.D * MONEY_SCALE
             out.excess_cny[chunk] = (0.0 if sol.R is None else sol.R) * MONEY_SCALE
+            out.penalty_cny[chunk] = excess_penalty(sub, sol.R)
             out.tau[chunk] = sol.tau
     return out
 
@@ -329,24 +371,27 @@ def rule_draws(data: ScenarioData, theta: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def rule_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray]],
-               theta: np.ndarray, outer: np.ndarray) -> Evaluation:
+               theta: np.ndarray, outer: np.ndarray, prefund: np.ndarray | None = None
+               ) -> Evaluation:
     """A policy with a reserve-draw rule on the paths of ``data``, no solve: each group of
     paths ``(paths, rates[year])`` at its rates, the draws by the rule (:func:`rule_draws`),
     the transfers the shortfall forces and their split at the fiscal capacity
     (:func:`models.optimize.rules.forced_transfers`, :func:`~models.optimize.rules.
-    split_by_capacity`: as the optimizer makes them under a rule), no unpaid pension (the
-    hard guarantee); every entry of year ``t`` from the path's own data up to ``t``."""
+    split_by_capacity`: as the optimizer makes them under a rule; ``prefund[year]`` the
+    pre-funded share of the capacity, None: just in time), no unpaid pension (the hard
+    guarantee); every entry of year ``t`` from the path's own data up to ``t``."""
     P, T = data.n_paths, len(data.years)
     tau = np.zeros((P, T))
     for paths, fixed in groups:
         tau[paths] = fixed
     draws, cut = rule_draws(data, theta)
-    money, _, _ = forced_transfers(data, tau, draws)
+    money, _, _ = forced_transfers(data, tau, draws, prefund)
     X, R = split_by_capacity(data, money)
     sol = SimpleNamespace(D=draws, X=X, U=np.zeros((P, T)), R=R)
     return Evaluation(path_costs(data, tau, sol, outer), paid_in_full(data, sol),
                       X * MONEY_SCALE, draws * MONEY_SCALE,
-                      (np.zeros((P, T)) if R is None else R) * MONEY_SCALE, tau, cut)
+                      (np.zeros((P, T)) if R is None else R) * MONEY_SCALE, tau, cut,
+                      excess_penalty(data, R))
 
 
 def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
@@ -357,12 +402,33 @@ def fitted_rule(data: ScenarioData, inner) -> np.ndarray | None:
     return rule_coefficients(data.recourse_basis, inner.D)
 
 
-def rule_for_rates(data: ScenarioData, rates: np.ndarray) -> np.ndarray:
+def rule_prefund(problem: PolicyProblem, psol: PolicySolution, theta: np.ndarray | None
+                 ) -> np.ndarray | None:
+    """The pre-funded share of the fiscal capacity by year the rule's transfers use on fresh
+    paths (:func:`models.optimize.rules.forced_transfers`): the hard variant's, chosen in
+    sample by :func:`models.optimize.solve.with_forced_transfers`; the chance and CVaR
+    variants force nothing in sample (their transfers stay per path), so the same choice is
+    made here — the capacity's mean share of the solver's transfers
+    (:func:`models.optimize.rules.prefund_shares`) when the rule with it costs less on the
+    in-sample paths than just in time, else None."""
+    inner = psol.inner
+    if theta is None or constraint_variant(psol.data) == "hard" \
+            or not capacity_applies(psol.data):
+        return inner.prefund
+    kappa = prefund_shares(psol.data, inner.X)
+    cost = [float(problem.tree.probability @ evaluate_fixed(
+        problem, psol.levers, inner.tau_node, theta=theta, prefund=k).cost_cny)
+        for k in (None, kappa)]
+    return kappa if cost[1] < cost[0] else None
+
+
+def rule_for_rates(data: ScenarioData, rates: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """The draw rule re-fitted on the in-sample paths of ``data`` with the pooled rates
     ``rates[year]`` pinned on every path (the expected-value policy's rule): the LP over
-    the rule's coefficients alone, transfers forced."""
+    the rule's coefficients alone, transfers forced; ``(θ, the pre-funded share or None)``."""
     sol = solve_inner(_subset(data, np.arange(data.n_paths), rates), duals=False)
-    return rule_coefficients(data.recourse_basis, sol.D)
+    return rule_coefficients(data.recourse_basis, sol.D), sol.prefund
 
 
 def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int) -> np.ndarray:
@@ -373,13 +439,14 @@ def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int
 
 
 def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None,
-                   rates: np.ndarray | None = None, theta: np.ndarray | None = None
-                   ) -> Evaluation:
+                   rates: np.ndarray | None = None, theta: np.ndarray | None = None,
+                   prefund: np.ndarray | None = None) -> Evaluation:
     """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
     ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path — or, with
     the draw rule's coefficients ``theta``, the rule's draws and the forced transfers
-    (:func:`rule_paths`); with both rates None, the rates and the recourse free on every path
-    (perfect foresight: no rule)."""
+    (:func:`rule_paths`, pre-funding the share ``prefund[year]`` of the capacity); with both
+    rates None, the rates and the recourse free on every path (perfect foresight: no
+    rule)."""
     data = scenario_data(problem, levers)
     # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
     outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
@@ -392,7 +459,7 @@ def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None
                                                             problem.opt_years, leaf)
         groups.append((paths, fixed))
     if theta is not None:
-        return rule_paths(data, groups, theta, outer)
+        return rule_paths(data, groups, theta, outer, prefund)
     return solve_paths(data, groups, outer)
 
 
@@ -414,20 +481,28 @@ class OutOfSample:
     ws: Evaluation | None
     discount: np.ndarray
     level: float
+    # in-sample paths the fresh paths' placement rule puts in another node than the tree's
+    # (:func:`misplaced_in_sample`; 0 for the rank rule and for one-stage trees)
+    misplaced: int = 0
+    # under a draw rule, the pre-funded share of the capacity by year (:func:`rule_prefund`;
+    # zeros: just in time); None without a rule
+    prefund: np.ndarray | None = None
 
     def estimates(self) -> dict:
-        """Point estimates with intervals (yuan; probability as a fraction)."""
+        """Point estimates with intervals (yuan; probability as a fraction); VSS and EVPI
+        whole and split into their money and penalty parts (module docstring)."""
         out = {"cost": mean_interval(self.sp.cost_cny, self.level),
                "paid_in_full": probability_interval(int(self.sp.paid.sum()), self.sp.paid.size,
                                                     self.level),
                "transfers": mean_interval(self.sp.transfer_cny @ self.discount, self.level),
                "excess": mean_interval(self.sp.excess_cny @ self.discount, self.level)}
-        if self.ev is not None:
-            out["vss"] = paired_difference_interval(self.ev.cost_cny, self.sp.cost_cny,
-                                                    self.level)
-        if self.ws is not None:
-            out["evpi"] = paired_difference_interval(self.sp.cost_cny, self.ws.cost_cny,
-                                                     self.level)
+        for key, high, low in (("vss", self.ev, self.sp), ("evpi", self.sp, self.ws)):
+            if high is None or low is None:
+                continue
+            out[key] = paired_difference_interval(high.cost_cny, low.cost_cny, self.level)
+            out[f"{key}_money"] = paired_difference_interval(high.money, low.money, self.level)
+            out[f"{key}_penalty"] = paired_difference_interval(high.penalty, low.penalty,
+                                                               self.level)
         return out
 
 
@@ -439,14 +514,20 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     inner = psol.inner
     on = fresh_problem(problem, fresh)
     theta = fitted_rule(psol.data, inner)
-    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta)
+    prefund = rule_prefund(problem, psol, theta)
+    sp = evaluate_fixed(on, psol.levers, inner.tau_node, theta=theta, prefund=prefund)
     ev = ws = None
     if compare:
         rates = solve_inner(mean_scenario(psol.data), duals=False).tau[0]
-        ev = evaluate_fixed(on, psol.levers, None, rates, None if theta is None
-                            else rule_for_rates(psol.data, rates))
+        ev_rule = (None, None) if theta is None else rule_for_rates(psol.data, rates)
+        ev = evaluate_fixed(on, psol.levers, None, rates, *ev_rule)
         ws = evaluate_fixed(on, psol.levers, None)
-    return OutOfSample(sp, ev, ws, problem.discount, level)
+    names = tree_observables(problem.settings)
+    misplaced = misplaced_in_sample(problem.tree, observed_state(problem.population, names),
+                                    problem.years, problem.settings.tree.grouping)
+    shares = None if theta is None else (np.zeros(len(problem.opt_years)) if prefund is None
+                                         else np.asarray(prefund, dtype=float))
+    return OutOfSample(sp, ev, ws, problem.discount, level, misplaced, shares)
 
 
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
@@ -462,14 +543,18 @@ def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyP
     that LP lets transfers pre-fund, a relaxation of the forced-transfer policies the
     candidate is one of, so its value is no larger than theirs and the bound stays valid
     (more conservative by the forced transfers' extra cost, which
-    :func:`models.optimize.rules.forced_transfer_excess` measures)."""
+    :func:`models.optimize.rules.forced_transfer_excess` measures). The chance and CVaR
+    variants force nothing in sample (their transfers stay per path), so their search's
+    value is already the LP's (and their mixed-integer problem has no array form)."""
     on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
     theta = fitted_rule(psol.data, psol.inner)
-    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta)
+    candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta,
+                               prefund=rule_prefund(problem, psol, theta))
     saa = optimize_policy(on, start=psol.levers)
     value = saa.inner.objective
-    if theta is not None:
-        value = min(value, solve_extensive(scenario_data(on, saa.levers), duals=False).objective)
+    if theta is not None and constraint_variant(saa.data) == "hard":  # else nothing forced
+        value = min(value, solve_extensive(scenario_data(on, saa.levers),
+                                           duals=False).objective)
     return float(on.tree.probability @ candidate.cost_cny), value * MONEY_SCALE
 
 
@@ -480,6 +565,6 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
-           "fitted_rule", "rule_for_rates", "evaluate_fixed", "out_of_sample", "replication_gap",
-           "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full", "mean_scenario",
-           "solve_paths"]
+           "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample",
+           "replication_gap", "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full",
+           "mean_scenario", "excess_penalty", "Evaluation", "OutOfSample", "solve_paths"]

@@ -81,6 +81,9 @@ class InnerSolution:
     gap_rel: float = 0.0
     method: str = "extensive"
     history: list = field(default_factory=list)  # decomposition: bounds per iteration
+    # under a draw rule with a capacity: the pre-funded share of the capacity by year, when
+    # it beats just-in-time transfers in sample (models.optimize.rules.prefund_shares)
+    prefund: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- first stage

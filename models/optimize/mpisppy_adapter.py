@@ -91,6 +91,7 @@ from models.demography import stochastic
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
 from models.optimize.decompose import CHUNK_PATHS, solve_decomposed
 from models.optimize.model import RATE_POINT, add_path, path_cost
+from models.optimize.rules import rule_applies, rule_coefficients
 from models.optimize.solve import scenario_data, setup_problem
 from models.optimize.tree import ScenarioTree
 from models.pension import calibrate_base_year, retirement_schedule
@@ -202,6 +203,12 @@ def _rate_bounds(data: ScenarioData) -> tuple[float, float, float]:
 
 def _check_decomposable(data: ScenarioData) -> str:
     variant = constraint_variant(data)
+    if rule_applies(data):
+        raise ValueError(
+            f"optimization.recourse.reserve_draws: a reserve-draw rule (a basis of "
+            f"{data.recourse_basis.shape[-1]} columns): its coefficients are shared by every path (first-stage variables) and mpi-sppy's per-path models do "
+            "not carry them, so PH and mpi-sppy's extensive form would drop the rule; use "
+            "--method lshaped (the decomposition keeps them in its master)")
     if variant == "chance":
         raise ValueError(
             "optimization.constraints.chance_alpha: a chance constraint (one binary per path "
@@ -644,7 +651,10 @@ def run_ph(data: ScenarioData, tree: ScenarioTree, *, comm=None, max_iterations:
 # ----------------------------------------------------------------------------- inputs on disk
 def save_inputs(target, data: ScenarioData, tree: ScenarioTree) -> None:
     """Write one inner problem (data and tree) as ``.npz`` to a path or binary file object
-    (for a run under ``mpiexec``, or to broadcast it: the settings do not pickle)."""
+    (for a run under ``mpiexec``, or to broadcast it: the settings do not pickle). Every array
+    of the data is written, so a reserve-draw rule's basis ``recourse_basis[path, year, j]``
+    travels with it and a rule run over MPI sees the one-machine problem
+    (``tests/test_mpisppy.py``)."""
     arrays = {f"data_{k}": np.asarray(v) for k, v in data.__dict__.items()
               if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in data.__dict__.items()
@@ -842,7 +852,20 @@ def _report_lshaped(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> d
             "iterations": sol.iterations, "chunk_paths": args.chunk_paths,
             "tau_root": sol.tau[0, stage0].tolist(),
             "fund_balance_last_year_trillion_cny": sol.B[:, -1].tolist(),
+            **_rule_report(data, sol),
             "timings_s": {"lshaped": round(time.perf_counter() - t0, 3)}}
+
+
+def _rule_report(data: ScenarioData, sol) -> dict:
+    """Under a reserve-draw rule (its basis travels in the saved inputs, :func:`save_inputs`):
+    the number of the rule's basis columns, its coefficients ``θ[year, j]`` (:func:`models.optimize.rules.
+    rule_coefficients` of the draws) and the expected draws per year (trillions); empty
+    without one."""
+    if not rule_applies(data):
+        return {}
+    return {"draw_rule_columns": int(data.recourse_basis.shape[-1]),
+            "draw_rule_coefficients": rule_coefficients(data.recourse_basis, sol.D).tolist(),
+            "reserve_draws_mean_trillion_cny": (data.probability @ sol.D).tolist()}
 
 
 def _report_ph(args, comm, data: ScenarioData, tree: ScenarioTree, ef) -> dict:

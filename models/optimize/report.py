@@ -15,6 +15,7 @@ from models.optimize.data import (
     mean_of_paths,
     take_paths,
 )
+from models.optimize.evaluate import excess_penalty
 from models.optimize.lp import InnerSolution
 from models.optimize.solve import (
     PolicyProblem,
@@ -99,24 +100,38 @@ def value_of_information(problem: PolicyProblem, psol: PolicySolution) -> dict:
     * WS: each path solved alone with perfect foresight, averaged; EVPI = RP − WS ≥ 0;
     * EEV: the first-stage pooled rates of the expected-value problem (all paths replaced by
       their mean) imposed on the tree, the rest re-optimised; VSS = EEV − RP ≥ 0.
-    Values in yuan. Not computed for an infeasible problem.
+    Values in yuan. Not computed for an infeasible problem. With a fiscal capacity each value
+    also has its penalty part, the premium ``(w_e − w_x) Σ_t δ_t R_t`` on money beyond the
+    capacity (:func:`models.optimize.evaluate.excess_penalty`): ``vss_penalty_cny`` and
+    ``evpi_penalty_cny`` (the rest of each is money at the transfer weight).
     """
     if psol.infeasible:
         return {}
     data = psol.data
     rp = psol.inner.objective
-    ws = 0.0
+    ws = ws_penalty = 0.0
     for p in range(data.n_paths):
         single = _subset(data, [p])
-        ws += data.probability[p] * solve_inner(single, duals=False).objective
+        sol = solve_inner(single, duals=False)
+        ws += data.probability[p] * sol.objective
+        ws_penalty += data.probability[p] * _penalty(single, sol)
     mean = _mean_scenario(data)
     ev = solve_inner(mean, duals=False)
     first_stage_years = data.node_of_year[0] == 0  # the root governs these years
     fixed = dict(first_stage_years=first_stage_years, rates=ev.tau[0])
     eev = solve_inner(_with_fixed_first_stage(data, fixed), duals=False)
+    rp_penalty = _penalty(data, psol.inner)
     return {"rp_cny": rp * MONEY_SCALE, "ws_cny": ws * MONEY_SCALE,
             "eev_cny": eev.objective * MONEY_SCALE,
-            "evpi_cny": (rp - ws) * MONEY_SCALE, "vss_cny": (eev.objective - rp) * MONEY_SCALE}
+            "evpi_cny": (rp - ws) * MONEY_SCALE, "vss_cny": (eev.objective - rp) * MONEY_SCALE,
+            "evpi_penalty_cny": (rp_penalty - ws_penalty) * MONEY_SCALE,
+            "vss_penalty_cny": (_penalty(data, eev) - rp_penalty) * MONEY_SCALE}
+
+
+def _penalty(data: ScenarioData, sol: InnerSolution) -> float:
+    """The expected penalty part of a solution's objective (model units; 0 without a
+    capacity): ``Σ_p π_p (w_e − w_x) Σ_t δ_t R_pt``."""
+    return float(data.probability @ excess_penalty(data, sol.R)) / MONEY_SCALE
 
 
 def _subset(data: ScenarioData, paths: list[int]) -> ScenarioData:

@@ -40,6 +40,19 @@ money splits into the transfer within the capacity and the excess beyond it
 forced money can cost more than the solver's pre-funding: a limit of the just-in-time rule,
 measured by :func:`forced_transfer_excess` and logged.
 
+**Pre-funding within the capacity** (the remedy, issue 16). The transfer may then be more
+than the forced one: ``X[p,t] = max(forced[p,t], κ_t · cap[p,t])`` with ``κ_t ∈ [0, 1]`` a
+share of that year's capacity common to all paths (``cap[p,t] = c · GDP[p,t]`` is observed in
+year ``t``, so the rule stays non-anticipative) and the excess only the forced money beyond
+the capacity. ``κ`` is read from the solver's pre-funding, ``κ_t = Σ_p π_p X_lp[p,t] /
+Σ_p π_p cap[p,t]`` (:func:`prefund_shares`: the share of the capacity the anticipative
+solution uses on average that year), and kept only where it lowers the in-sample cost
+(:func:`models.optimize.solve.with_forced_transfers` compares the two and keeps the cheaper,
+``InnerSolution.prefund``; the same ``κ`` then applies on fresh paths). It is a heuristic
+rule, not the optimum over ``κ``: the solver's transfers are anticipative (a path that will
+need money beyond the capacity pre-funds, one that will not does not), and ``κ`` averages
+them over the paths.
+
 The balance ``B`` is the state: once the rate, the draws and the transfers are decided it
 follows from the accounts, so it is as non-anticipative as they are. Unpaid pensions ``U``
 in the chance and CVaR variants stay per path (not covered here).
@@ -161,13 +174,16 @@ def add_rule_pyomo(m: pyo.ConcreteModel, data) -> None:
 
 
 # ----------------------------------------------------------------------------- transfers
-def forced_transfers(data, tau: np.ndarray, draws: np.ndarray
+def forced_transfers(data, tau: np.ndarray, draws: np.ndarray,
+                     prefund: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Transfers forced by the shortfall, year by year (module docstring), and the fund and
     reserve they leave: ``(X, B, A)``, each ``[path, year]`` (money in model units).
 
-    ``X[t] = max(0, need_t − B⁻[t])`` with ``need_t = floor/12 · E[t]`` and, in the last year,
-    ``max(need_T, target/12 · E[T] − A[T])``; only years up to ``t`` enter ``X[t]``."""
+    ``X[t] = max(0, need_t − B⁻[t], κ_t cap[t])`` with ``need_t = floor/12 · E[t]`` and, in the
+    last year, ``max(need_T, target/12 · E[T] − A[T])``; ``κ = prefund[year]`` the pre-funded
+    share of the fiscal capacity (None or no capacity: 0); only years up to ``t`` enter
+    ``X[t]``."""
     con = data.settings.constraints
     P, T = data.expenditure.shape
     cb, ex = data.contribution_base, data.expenditure
@@ -182,6 +198,8 @@ def forced_transfers(data, tau: np.ndarray, draws: np.ndarray
         if t == T - 1:
             need = np.maximum(need, con.horizon_months_target / 12.0 * ex[:, t] - A[:, t])
         X[:, t] = np.maximum(need - pre, 0.0)
+        if prefund is not None and capacity_applies(data):
+            X[:, t] = np.maximum(X[:, t], prefund[t] * data.transfer_capacity[:, t])
         B[:, t] = pre + X[:, t]
         b_prev, a_prev = B[:, t], A[:, t]
     return X, B, A
@@ -195,6 +213,17 @@ def split_by_capacity(data, money: np.ndarray) -> tuple[np.ndarray, np.ndarray |
         return money, None
     within = np.minimum(money, data.transfer_capacity)
     return within, money - within
+
+
+def prefund_shares(data, transfers: np.ndarray) -> np.ndarray | None:
+    """The share of the fiscal capacity pre-funded each year, ``κ_t = Σ_p π_p X[p,t] /
+    Σ_p π_p cap[p,t]`` clipped to [0, 1], from the solver's transfers ``X[path, year]``
+    (module docstring); None without a capacity."""
+    if not capacity_applies(data):
+        return None
+    cap = data.probability @ data.transfer_capacity
+    used = data.probability @ transfers
+    return np.clip(np.divide(used, cap, out=np.zeros_like(used), where=cap > 0), 0.0, 1.0)
 
 
 def forced_transfer_excess(data, lp_transfers: np.ndarray, forced: np.ndarray,
@@ -226,14 +255,16 @@ def rule_coefficients(basis: np.ndarray, draws: np.ndarray) -> np.ndarray:
                      for t in range(basis.shape[1])])
 
 
-def apply_policy(data, tau: np.ndarray, theta: np.ndarray) -> dict[str, np.ndarray]:
+def apply_policy(data, tau: np.ndarray, theta: np.ndarray, prefund: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
     """The recourse a fixed policy takes on the paths of ``data`` (which may be fresh paths:
     an out-of-sample evaluation): pooled rate ``tau[path, year]``, draws ``D = Φ θ`` from the
     data's basis, the forced transfers, the fund and the reserve; every entry of year ``t``
-    uses the paths' data up to ``t`` only. A rule draw the reserve cannot pay on some path
+    uses the paths' data up to ``t`` only (``prefund``: the pre-funded share of the capacity
+    by year, :func:`forced_transfers`). A rule draw the reserve cannot pay on some path
     (``A < 0``) is reported as such, not hidden: ``reserve_short[path, year]``."""
     draws = rule_decisions(data.recourse_basis, theta)
-    money, B, A = forced_transfers(data, tau, draws)
+    money, B, A = forced_transfers(data, tau, draws, prefund)
     X, R = split_by_capacity(data, money)
     return {"D": draws, "X": X, "R": np.zeros_like(X) if R is None else R, "B": B, "A": A,
             "reserve_short": np.maximum(-A, 0.0)}

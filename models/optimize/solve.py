@@ -81,6 +81,7 @@ from models.optimize.objective import (
 from models.optimize.rules import (
     forced_transfer_excess,
     forced_transfers,
+    prefund_shares,
     recourse_basis,
     rule_applies,
     split_by_capacity,
@@ -140,17 +141,26 @@ def with_forced_transfers(data: ScenarioData, sol: InnerSolution, rescue: bool
     """Under a reserve-draw rule (hard variant), the solver's transfers replaced by the ones
     the shortfall forces (:func:`models.optimize.rules.forced_transfers`: non-anticipative),
     the fund re-simulated, the objective moved by their cost difference (zero when the
-    discount rate is at least the fund's return)."""
+    discount rate is at least the fund's return). With a fiscal capacity, also the transfers
+    pre-funding the share of the capacity the solver uses on average each year
+    (:func:`models.optimize.rules.prefund_shares`), kept (``sol.prefund``) when cheaper."""
     if rescue or sol.status == "infeasible" or not rule_applies(data) \
             or constraint_variant(data) != "hard":
         return sol
-    money, B, A = forced_transfers(data, sol.tau, sol.D)
-    X, R = split_by_capacity(data, money)
-    excess = forced_transfer_excess(data, sol.X, X, sol.R, R)
-    return replace(sol, X=X, R=sol.R if R is None else R, B=B, A=A,
+    kappa = prefund_shares(data, sol.X)  # None without a capacity
+    best = None
+    for prefund in [None] + ([] if kappa is None else [kappa]):
+        money, B, A = forced_transfers(data, sol.tau, sol.D, prefund)
+        X, R = split_by_capacity(data, money)
+        excess = forced_transfer_excess(data, sol.X, X, sol.R, R)
+        if best is None or excess < best[0] - 1e-12 * (1.0 + abs(sol.objective)):
+            best = (excess, X, R, B, A, prefund)
+    excess, X, R, B, A, prefund = best
+    how = "just in time" if prefund is None else "pre-funding the capacity's mean share"
+    return replace(sol, X=X, R=sol.R if R is None else R, B=B, A=A, prefund=prefund,
                    objective=sol.objective + excess,
-                   log=sol.log + f"forced transfers: cost {excess:+.3g} trillion against the "
-                                 "solver's\n")
+                   log=sol.log + f"forced transfers ({how}): cost {excess:+.3g} trillion "
+                                 "against the solver's\n")
 
 
 def solve_inner_pyomo(data: ScenarioData, rescue: bool = False, duals: bool = True,

@@ -96,7 +96,8 @@ def reach_year(birth_year: np.ndarray, statutory_age: np.ndarray) -> np.ndarray:
 
 def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
                         pension: PensionCalibration,
-                        extra_delay_months: xr.DataArray | None = None) -> xr.Dataset:
+                        extra_delay_months: xr.DataArray | None = None,
+                        retirement_distribution: xr.DataArray | None = None) -> xr.Dataset:
     """Who draws a pension, by year, age on 1 January and category, under a retirement regime.
 
     * ``statutory_age[year, age, category]`` (years): the cohort's statutory retirement age
@@ -121,13 +122,23 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
       drawing on 1 January (the stock);
     * ``coverage_freeze_year``: the year the cohort reaches its earliest part's age (its
       coverage is kept from then on, :mod:`models.pension.block`).
+
+    ``retirement_distribution[birth_year, category, offset]`` (optional; the economy's
+    retirement choice in a paired run, :func:`models.coupling.paired_schedule`):
+    the share of a cohort's retirements in the flexible window at each ``offset`` (years from
+    its statutory age, the ages never below the original age), summing to 1 over ``offset``.
+    Where it is given (finite), it replaces the law's window parts (the earliest-age and late
+    shares and the rest at the statutory age): ``(1 − π_s) d_o`` retire at ``max(R + o,
+    original)``; special early retirement stays (:func:`retirement_components`). Cohorts it
+    does not hold keep the law's parts; without it nothing changes.
     """
     years = np.asarray(years, dtype=int)
     ages = np.asarray(ages, dtype=int)
     out = {k: [] for k in ("share", "jan", "stat", "mean_age", "years", "freeze")}
     for cat in CATEGORIES:
         for key, value in _category_schedule(years, ages, cat, regime, pension,
-                                             extra_delay_months).items():
+                                             extra_delay_months,
+                                             retirement_distribution).items():
             out[key].append(value)
     coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
     dims = ("year", "age", "category")
@@ -164,7 +175,8 @@ def retirement_schedule(years: np.ndarray, ages: np.ndarray, regime: str,
 
 def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: str,
                        pension: PensionCalibration,
-                       extra_delay_months: xr.DataArray | None) -> dict[str, np.ndarray]:
+                       extra_delay_months: xr.DataArray | None,
+                       distribution: xr.DataArray | None = None) -> dict[str, np.ndarray]:
     """One category's arrays ``[year, age]`` of :func:`retirement_schedule` (keys ``share``,
     ``jan``, ``stat``, ``mean_age``, ``years``, ``freeze``; equations there)."""
     ret = pension.retirement
@@ -187,8 +199,9 @@ def _category_schedule(years: np.ndarray, ages: np.ndarray, cat: str, regime: st
     mean_years = np.zeros(birth_year.shape)
     earliest = np.full(birth_year.shape, np.inf)
     original = rules.LAW_2024_RETIREMENT_AGE[cat].original_age_months / 12.0
+    window = None if distribution is None else window_shares(distribution, cat, birth_year)
     for weight, age_k, fixed in retirement_components(birth_year, stat_age, cat, regime,
-                                                       pension):
+                                                       pension, window):
         # an age fixed relative to the original age counts months from the original age
         # of every birth month; the others from the regime's age of each birth month
         kernel = "pre_2024" if fixed else regime
@@ -227,8 +240,23 @@ def _normal_cdf_where(where: np.ndarray, z: np.ndarray) -> np.ndarray:
     return out
 
 
+def window_shares(distribution: xr.DataArray, category: str, birth_year: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A category's window distribution on a grid of birth years: ``(offsets[O] (years),
+    shares[..., O])``, ``shares`` NaN for the birth years ``distribution[birth_year,
+    category, offset]`` does not hold."""
+    dist = distribution.sel(category=category).transpose("birth_year", "offset")
+    held = dist["birth_year"].values.astype(int)
+    values = np.asarray(dist.values, dtype=float)
+    idx = np.clip(np.searchsorted(held, birth_year), 0, held.size - 1)
+    found = held[idx] == birth_year
+    shares = np.where(found[..., None], values[idx], np.nan)
+    return np.asarray(dist["offset"].values, dtype=float), shares
+
+
 def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category: str,
-                          regime: str, pension: PensionCalibration
+                          regime: str, pension: PensionCalibration,
+                          window: tuple[np.ndarray, np.ndarray] | None = None
                           ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """The distribution of retirement ages of the cohorts born in ``birth_year`` with the
     statutory age ``stat_age`` (years, same shape): ``[(share π_k, age R_k, fixed_k)]``,
@@ -243,6 +271,11 @@ def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category
       earliest age of the window, ``max(original, R − 3)``; ``π_l`` ``flexible_late_months``
       after ``R`` (at most 36);
     * the rest, ``1 − π_s − π_e − π_l``, at the statutory age ``R`` (``stat_age``).
+
+    ``window = (offsets[O], shares[..., O])`` (:func:`window_shares`, the economy's choice):
+    where ``shares`` is finite, the window parts (``π_e``, ``π_l`` and the rest) are replaced
+    by ``(1 − π_s) d_o`` at ``R + o``, or at the original age where ``R + o`` is below it
+    (the economy's options, :func:`models.economy.core.retirement_options`).
     """
     ret = pension.retirement
     original = rules.LAW_2024_RETIREMENT_AGE[category].original_age_months / 12.0
@@ -262,7 +295,25 @@ def retirement_components(birth_year: np.ndarray, stat_age: np.ndarray, category
         parts.append((np.where(at_original, 0.0, early), stat_age - 3.0, False))
         parts.append((late, stat_age + ret.flexible_late_months.value / 12.0, False))
     parts.append((1.0 - special - early - late, stat_age, False))
+    if window is not None:
+        parts = _with_window(parts, window, special, stat_age, original)
     return [(w, a, fixed) for w, a, fixed in parts if np.any(w > 0)]
+
+
+def _with_window(parts: list, window: tuple[np.ndarray, np.ndarray], special: np.ndarray,
+                 stat_age: np.ndarray, original: float) -> list:
+    """The law's ``parts`` with the window parts (all but the first, special early
+    retirement) replaced where ``window``'s shares are finite (:func:`retirement_components`)."""
+    offsets, shares = window
+    known = np.isfinite(shares).all(axis=-1)
+    out = [parts[0]] + [(np.where(known, 0.0, w), a, fixed) for w, a, fixed in parts[1:]]
+    for o, offset in enumerate(offsets):
+        weight = (1.0 - special) * np.where(known, shares[..., o], 0.0)
+        age = stat_age + offset
+        below = age < original - 1e-9
+        out.append((np.where(below, weight, 0.0), np.full(stat_age.shape, original), True))
+        out.append((np.where(below, 0.0, weight), age, False))
+    return out
 
 
 def _mixed_months(share_fn, years, ages, category, regime, lo, frac, lag):
@@ -398,9 +449,17 @@ def _coverage_level(years: np.ndarray, base_year: int, level0: float, gamma: flo
 def _coverage(years: np.ndarray, ages: np.ndarray, freeze_year: np.ndarray, base_year: int,
               level0: float, gamma: float, pension: PensionCalibration) -> np.ndarray:
     """Covered share ``C(t, a, c) = L(min(t, t_f)) ramp(a) sex(c)``, ``[year, age, category]``
-    (:func:`models.pension.block.frozen_coverage_year`)."""
-    level = _coverage_level(block.frozen_coverage_year(years, freeze_year), base_year, level0,
-                            gamma, pension)
+    (:func:`models.pension.block.frozen_coverage_year`). ``L`` is evaluated once per calendar
+    year when the frozen years are whole (as the schedule's are), then looked up: the same
+    values as element by element, at a fraction of the exponentials."""
+    frozen = block.frozen_coverage_year(years, freeze_year)
+    if frozen.size and np.array_equal(np.floor(frozen), frozen):
+        first = frozen.min()
+        table = _coverage_level(np.arange(first, frozen.max() + 1.0), base_year, level0, gamma,
+                                pension)
+        level = table[(frozen - first).astype(np.intp)]
+    else:
+        level = _coverage_level(frozen, base_year, level0, gamma, pension)
     return level * _ramp(ages, pension)[None, :, None] * _sex_factor(pension)[None, None, :]
 
 
@@ -456,17 +515,26 @@ def base_year_pensions(schedule: xr.Dataset, own_base: float, scale: float,
     real wage growth) by :func:`models.pension.block.new_award` (the all-unit wage only for
     awards from 2019), and indexed since by ``λ_h g_h`` a year (``λ_h`` the historical
     indexation share): ``P(base, a, c) = award · (1 + λ_h g_h)^e``; ``R`` is the cohort's mean
-    retirement age (``retirement_age`` of :func:`retirement_schedule`).
+    retirement age (``retirement_age`` of :func:`retirement_schedule`). The arithmetic is
+    :func:`_base_year_pension_values` on the schedule's first year.
     """
-    base = int(schedule["year"].values[0])
-    ages = schedule["age"].values
-    stat_age = schedule["retirement_age"].values[0]
-    ybar = schedule["contribution_years"].values[0]
+    return _base_year_pension_values(
+        int(schedule["year"].values[0]), schedule["age"].values,
+        schedule["retirement_age"].values[0], schedule["contribution_years"].values[0],
+        schedule.attrs["regime"], own_base, scale, pension, finances)
+
+
+def _base_year_pension_values(base: int, ages: np.ndarray, stat_age: np.ndarray,
+                              ybar: np.ndarray, regime: str, own_base: float, scale: float,
+                              pension: PensionCalibration, finances: FinancesCalibration
+                              ) -> np.ndarray:
+    """:func:`base_year_pensions` on arrays: the base year, ages, and the base year's mean
+    retirement age and contribution years ``[age, category]``; yuan a year ``[age, category]``."""
     g_h = finances.wages.historical_real_growth.value
     lam = pension.benefit.historical_indexation_wage_share.value
     elapsed = np.maximum(ages[:, None] + 0.5 - stat_age, 0.0)
     birth = np.broadcast_to((base - ages - 1)[:, None], stat_age.shape)
-    credited, before = _credited_years(birth, stat_age, ybar, schedule.attrs["regime"], pension)
+    credited, before = _credited_years(birth, stat_age, ybar, regime, pension)
     w0 = finances.wages.average_wage_cny.value
     wage_award = w0 * (1.0 + g_h) ** (-elapsed)
     award = _award(wage_award / (1.0 + g_h), wage_award, np.floor(base - elapsed - 1.0),
@@ -474,15 +542,44 @@ def base_year_pensions(schedule: xr.Dataset, own_base: float, scale: float,
     return award * (1.0 + lam * g_h) ** elapsed
 
 
-def _next_year_population(population: xr.DataArray, base: int) -> np.ndarray:
-    """Population on 1 January of ``base + 1`` by age and category: the projection's, or, if
-    only the base year is given, the base year aged by one year without deaths (an upper
-    bound)."""
-    if "year" in population.dims and base + 1 in population["year"].values:
-        return population.sel(year=base + 1)
-    base_pop = population.sel(year=base) if "year" in population.dims else population
-    aged = base_pop.shift(age=1, fill_value=0.0)
-    aged[{"age": -1}] = base_pop.isel(age=-1) + base_pop.isel(age=-2)
+def _age_sex_values(population: xr.DataArray, year: int) -> np.ndarray:
+    """``population[(year,) age, sex]`` at ``year`` as a NumPy ``[age, sex]`` array (a view
+    when the dimensions are already in that order; the year's slice if ``year`` is a
+    dimension)."""
+    arr, dims = population.values, list(population.dims)
+    if "year" in dims:
+        at = [slice(None)] * arr.ndim
+        at[dims.index("year")] = population.get_index("year").get_loc(year)
+        arr = arr[tuple(at)]
+        dims.remove("year")
+    return arr if dims == ["age", "sex"] else np.moveaxis(arr, [dims.index("age"),
+                                                              dims.index("sex")], [0, 1])
+
+
+def _category_values(age_sex: np.ndarray, sexes: list, pension: PensionCalibration
+                     ) -> np.ndarray:
+    """:func:`category_population` of ``[age, sex]`` values, ``[age, category]``: the same
+    products ``pop(sex) · ω_c`` into the same category-major memory, seen through a
+    transpose (so later sums add in the same order, bit for bit)."""
+    share = pension.retirement.women_cadre_share.value
+    weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
+    data = np.empty((len(CATEGORIES), age_sex.shape[0]),
+                    dtype=np.multiply(age_sex[:1, 0], share).dtype)
+    for i, c in enumerate(CATEGORIES):
+        np.multiply(age_sex[:, sexes.index(CATEGORY_SEX[c])], weights[c], out=data[i])
+    return data.T
+
+
+def _next_year_values(population: xr.DataArray, base: int) -> np.ndarray:
+    """Population on 1 January of ``base + 1`` by age and sex, ``[age, sex]``: the
+    projection's, or, if it does not hold that year, the base year aged by one year without
+    deaths (an upper bound)."""
+    if "year" in population.dims and base + 1 in population.get_index("year"):
+        return _age_sex_values(population, base + 1)
+    base_pop = _age_sex_values(population, base)
+    aged = np.zeros(base_pop.shape, dtype=base_pop.dtype)
+    aged[1:] = base_pop[:-1]
+    aged[-1] = base_pop[-1] + base_pop[-2]
     return aged
 
 
@@ -494,10 +591,15 @@ def _fit_coverage(pop_next: np.ndarray, years2: np.ndarray, ages: np.ndarray,
     ``L0 ×`` a function of ``γ``; ``γ`` solves their ratio (Brent), then ``L0`` the workers."""
     tg = pension.targets
     base = int(years2[0])
+    # the next year's part of :func:`_coverage` (the same products, element by element), with
+    # what does not depend on γ made once
+    frozen = block.frozen_coverage_year(years2[1:], freeze[1:])
+    ramp, sex = _ramp(ages, pension)[None, :, None], _sex_factor(pension)[None, None, :]
+    not_drawing = 1.0 - share_jan
 
     def stocks(gamma: float) -> tuple[float, float]:
-        cov = _coverage(years2, ages, freeze, base, 1.0, gamma, pension)[1]
-        return (float(np.sum(pop_next * cov * (1.0 - share_jan))),
+        cov = (_coverage_level(frozen, base, 1.0, gamma, pension) * ramp * sex)[0]
+        return (float(np.sum(pop_next * cov * not_drawing)),
                 float(np.sum(pop_next * cov * share_jan)))
 
     target_ratio = tg.retirees.value / tg.insured_workers.value
@@ -549,17 +651,19 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     """
     tg = pension.targets
     base = tg.year.value
-    base_pop = population.sel(year=base) if "year" in population.dims else population
-    ages = base_pop["age"].values
-    pop_c = category_population(base_pop, pension).values  # [age, category]
-    pop_next = category_population(_next_year_population(population, base), pension).values
+    # NumPy from here on (xarray only to read the inputs: a fraction of the time per call)
+    sexes = population["sex"].values.tolist()
+    base_pop = _age_sex_values(population, base)  # [age, sex]
+    ages = population["age"].values
+    pop_c = _category_values(base_pop, sexes, pension)  # [age, category]
+    pop_next = _category_values(_next_year_values(population, base), sexes, pension)
     years2 = np.array([base, base + 1])
-    if base + 1 not in schedule["year"].values:  # a base-year schedule only: add the next year
+    if base + 1 not in schedule.get_index("year"):  # a base-year schedule only: add the next
         schedule = retirement_schedule(years2, ages, schedule.attrs["regime"], pension)
-    sched2 = schedule.sel(year=years2)
-    freeze = sched2["coverage_freeze_year"].values
-    share = sched2["pension_share"].values[0]
-    share_jan = sched2["pension_share_jan"].values[1]
+    at = schedule.get_index("year").get_indexer(years2)
+    freeze = schedule["coverage_freeze_year"].values[at]
+    share = schedule["pension_share"].values[at[0]]
+    share_jan = schedule["pension_share_jan"].values[at[1]]
 
     gamma, level0 = _fit_coverage(pop_next, years2, ages, freeze, share_jan, pension)
     cov0 = _coverage(years2, ages, freeze, base, level0, gamma, pension)[0]
@@ -587,9 +691,9 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     formula = base_year_pensions(schedule, own_base, 1.0, pension, finances)
     scale = tg.expenditure_cny.value / float(np.sum(n_pensioners * formula))
 
-    old = base_pop.sel(age=base_pop["age"] >= pension.residents.eligibility_age.value)
-    employee_old = n_pensioners[ages >= pension.residents.eligibility_age.value].sum()
-    eligible_residents = float(old.sum()) - employee_old
+    is_old = ages >= pension.residents.eligibility_age.value
+    employee_old = n_pensioners[is_old].sum()
+    eligible_residents = float(base_pop[is_old].sum()) - employee_old
     uptake = tg.residents_recipients.value / eligible_residents
     if not 0 < uptake <= 1:
         raise ConfigError(
@@ -698,20 +802,21 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
                          fit.own_base_index, fit.pension_scale, pension, finances)
 
     # Cohort average pensions, year by year (leading dims, if any, first)
-    weights = (weights_population.transpose("year", "age", "category").values * pensioner_rate)
-    avg = np.empty(new_pension.shape)
-    avg[..., 0, :, :] = base_year_pensions(schedule, fit.own_base_index, fit.pension_scale,
-                                           pension, finances)
+    tail = ("year", "age", "category")
+    weights = (weights_population.values if weights_population.dims == tail
+               else weights_population.transpose(*tail).values) * pensioner_rate
     new_weight = _new_pensioner_share(share)
-    for t in range(1, n_years):
-        prev = avg[..., t - 1, :, :] * (1.0 + index_rate[..., t, None, None])
-        avg[..., t, :, :] = ((1.0 - new_weight[t]) * _carry_cohorts(prev, weights[t - 1])
-                             + new_weight[t] * new_pension[..., t, :, :])
+    avg = _cohort_averages(
+        _base_year_pension_values(base, ages, stat_age[0], ybar[0], regime,
+                                  fit.own_base_index, fit.pension_scale, pension, finances),
+        new_pension, new_weight, index_rate, weights)
 
     dims = ("year", "age", "category")
     lead_dims = tuple(lead)
-    coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
-    if lead:
+    if not lead and set(schedule.coords) == set(dims):
+        coords = schedule.coords  # the same coordinates, their indexes reused (half the build)
+    else:
+        coords = {"year": years, "age": ages, "category": list(CATEGORIES)}
         coords.update({d: wage_index[d].values for d in lead})
     return xr.Dataset(
         {
@@ -751,6 +856,33 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
         coords=coords,
         attrs={"regime": regime},
     )
+
+
+def _cohort_averages(first: np.ndarray, new_pension: np.ndarray, new_weight: np.ndarray,
+                     index_rate: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The average pension ``P[..., year, age, category]`` of :func:`account_rates`:
+    ``P_0 = first``, ``P_t = (1 − ν_t) ⊙ C_t[P_{t−1} (1 + idx_t)] + ν_t P^new_t`` with ``C_t``
+    :func:`_carry_cohorts` under ``weights[t − 1]``. What does not depend on ``P`` (the open
+    age group's weights, ``1 − ν``, ``ν P^new``) is made for every year at once; each year's
+    step then does the same products, element by element, as :func:`_carry_cohorts`."""
+    avg = np.empty(new_pension.shape)
+    avg[..., 0, :, :] = first
+    w99, w100 = weights[:-1, -2], weights[:-1, -1]  # [year − 1, category]
+    total = w99 + w100
+    pooled = total > 0
+    divisor = np.where(pooled, total, 1.0)
+    keep = 1.0 - new_weight
+    fresh = new_weight * new_pension
+    grow = 1.0 + index_rate
+    carried = np.zeros(new_pension.shape[:-3] + new_pension.shape[-2:])
+    for t in range(1, new_pension.shape[-3]):
+        prev = avg[..., t - 1, :, :] * grow[..., t, None, None]
+        carried[..., 1:, :] = prev[..., :-1, :]
+        carried[..., -1, :] = np.where(pooled[t - 1], (prev[..., -2, :] * w99[t - 1]
+                                                       + prev[..., -1, :] * w100[t - 1])
+                                       / divisor[t - 1], prev[..., -1, :])
+        avg[..., t, :, :] = keep[t] * carried + fresh[..., t, :, :]
+    return avg
 
 
 def _new_pensioner_share(share: np.ndarray) -> np.ndarray:

@@ -154,8 +154,9 @@ def draw_parameters(cal: Calibration, seed: np.random.SeedSequence,
 def with_parameters(cal: Calibration, values: dict[str, float]) -> Calibration:
     """The calibration with each dotted parameter's ``value`` replaced (validated anew)."""
     raw = cal.model_dump()
-    overrides = {f"{k}.value": (int(round(v)) if isinstance(
-        unpinned_parameters(cal)[k].value, int) else float(v)) for k, v in values.items()}
+    params = unpinned_parameters(cal)  # once, not once per parameter
+    overrides = {f"{k}.value": (int(round(v)) if isinstance(params[k].value, int)
+                                else float(v)) for k, v in values.items()}
     return Calibration.model_validate(apply_overrides(raw, overrides, "parameter draw",
                                                       Calibration))
 
@@ -263,17 +264,19 @@ class PensionBlock:
 
 
 def pension_block(cal: Calibration, median_population: xr.DataArray, regime: str,
-                  schedule: xr.Dataset | None = None, fit: BaseYearFit | None = None
-                  ) -> PensionBlock:
+                  schedule: xr.Dataset | None = None, fit: BaseYearFit | None = None,
+                  weights: xr.DataArray | None = None) -> PensionBlock:
     """The :class:`PensionBlock` of ``cal`` under ``regime``; ``median_population[year, age,
     sex]`` fits the base year and weighs the open age group (as the run's deterministic
-    projection does). ``schedule`` and ``fit`` may be passed when already made for ``cal``."""
+    projection does). ``schedule``, ``fit`` and ``weights`` (the median population by
+    category) may be passed when already made for ``cal``."""
     years, ages = median_population["year"].values, median_population["age"].values
     if schedule is None:
         schedule = retirement_schedule(years, ages, regime, cal.pension)
     if fit is None:
         fit = calibrate_base_year(median_population, schedule, cal.pension, cal.finances)
-    weights = category_population(median_population, cal.pension)
+    if weights is None:
+        weights = category_population(median_population, cal.pension)
     rates = account_rates(schedule, fit, cal.pension, cal.finances, weights)
     return PensionBlock(cal, schedule, fit, weights, rates,
                         fund_block(rates, fit, cal.pension, cal.finances))
@@ -289,6 +292,8 @@ def drawn_pension_blocks(cal: Calibration, seed: np.random.SeedSequence, sets: n
     out = {}
     for j, row in zip(draws["path"].values.tolist(), draws.values):
         cal_j = with_parameters(cal, dict(zip(keys, row.tolist())))
-        out[int(j)] = {regime: pension_block(cal_j, median_population, regime)
+        weights = category_population(median_population, cal_j.pension)  # one per set
+        out[int(j)] = {regime: pension_block(cal_j, median_population, regime,
+                                             weights=weights)
                        for regime in regimes}
     return out

@@ -6,7 +6,13 @@ from __future__ import annotations
 import xarray as xr
 
 from models.config import Calibration, Experiment
-from models.coupling import EconomyContext, economy_context, paired_prices, transition_under
+from models.coupling import (
+    EconomyContext,
+    economy_context,
+    paired_prices,
+    paired_schedule,
+    transition_under,
+)
 from models.economy import base_year_fit, welfare_cev
 from models.pension import fund_milestones, project_accounts
 from models.pension.accounts import BaseYearFit
@@ -44,7 +50,9 @@ def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                 population: xr.DataArray, regimes: dict[str, tuple[xr.Dataset, BaseYearFit]],
                 ctx: EconomyContext | None = None) -> xr.Dataset:
     """Economy results ``economy_*[regime, year]``, the base-year fit, welfare CEV between the
-    regimes and the accounts under the model's prices (``model_prices_*``).
+    regimes and the accounts under the model's prices (``model_prices_*``; with the
+    households' retirement choice on, at the economy's retirement ages:
+    :func:`models.coupling.paired_schedule`).
 
     ``regimes`` maps each regime to its ``(retirement schedule, base-year fit)``.
     """
@@ -70,8 +78,11 @@ def run_economy(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         cev = welfare_cev(transitions["pre_2024"], transitions["law_2024"])
         parts.append(cev.rename("economy_welfare_cev").to_dataset())
     accounts = []
+    ages = population["age"].values
     for regime, (schedule, fit) in regimes.items():
         index, fund, reserve = paired_prices(transitions[regime], years, cal)
+        if params.retirement_choice:  # the households' retirement ages, not the law's
+            schedule = paired_schedule(ctx, cal, transitions[regime], regime, years, ages)
         accounts.append(project_accounts(population, schedule, fit, cal.pension, cal.finances,
                                          wage_index=index, fund_return=fund,
                                          reserve_return=reserve))

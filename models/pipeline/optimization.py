@@ -200,6 +200,8 @@ def _prices(problem: PolicyProblem):
 STATISTICS = {"expected_cost_cny": "cost", "paid_in_full_probability": "paid_in_full",
               "expected_transfers_cny": "transfers", "expected_excess_cny": "excess",
               "vss_cny": "vss", "evpi_cny": "evpi",
+              "vss_money_cny": "vss_money", "vss_penalty_cny": "vss_penalty",
+              "evpi_money_cny": "evpi_money", "evpi_penalty_cny": "evpi_penalty",
               "optimality_gap_cny": "optimality_gap"}
 
 
@@ -258,5 +260,7 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         "oos_reserve_draw_mean_cny": ("year", oos.sp.draw_cny.mean(axis=0)),
         "oos_excess_mean_cny": ("year", oos.sp.excess_cny.mean(axis=0)),
         "oos_rule_draws_cut": ((), int(oos.sp.draws_cut)),
+        "oos_misplaced_in_sample": ((), int(oos.misplaced)),
+        **({} if oos.prefund is None else {"oos_rule_prefund_share": ("year", oos.prefund)}),
     }, coords={"statistic": list(STATISTICS), "year": years},
         attrs={} if gap_note is None else {"opt_optimality_gap_skipped": gap_note})

@@ -42,7 +42,13 @@ STATISTIC_LABELS = {
     "expected_excess_cny": "expected discounted money beyond the fiscal capacity (trillion "
                            "yuan)",
     "vss_cny": "value of the stochastic solution, EV policy - SP policy (trillion yuan)",
+    "vss_money_cny": "VSS, money part: every yuan of fiscal money (within or beyond the "
+                     "capacity) at the transfer weight (trillion yuan)",
+    "vss_penalty_cny": "VSS, penalty part: the premium on money beyond the capacity "
+                       "(penalty weight minus transfer weight; trillion yuan, penalty units)",
     "evpi_cny": "expected value of perfect information, SP - wait-and-see (trillion yuan)",
+    "evpi_money_cny": "EVPI, money part (as the VSS's; trillion yuan)",
+    "evpi_penalty_cny": "EVPI, penalty part (as the VSS's; trillion yuan, penalty units)",
     "optimality_gap_cny": "optimality gap, Mak-Morton-Wood upper bound (trillion yuan)",
 }
 
@@ -66,8 +72,12 @@ def summary_frame(ds: xr.Dataset) -> Table:
                        ("ws_cny", "wait-and-see WS (trillion yuan)"),
                        ("eev_cny", "expected result of the EV solution EEV (trillion yuan)"),
                        ("vss_cny", "value of the stochastic solution VSS = EEV - RP"),
-                       ("evpi_cny", "expected value of perfect information EVPI = RP - WS")):
-        if has_value_of_information(ds):
+                       ("evpi_cny", "expected value of perfect information EVPI = RP - WS"),
+                       ("vss_penalty_cny", "of the VSS: penalty part (premium on money beyond "
+                                           "the capacity)"),
+                       ("evpi_penalty_cny", "of the EVPI: penalty part (premium on money "
+                                            "beyond the capacity)")):
+        if has_value_of_information(ds) and key in ds:
             rows.append([label, f"{float(ds[key]) / TRILLION:.6f}"])
     gaps = {v.removeprefix("exactness_"): float(ds[v]) for v in ds.data_vars
             if v.startswith("exactness_")}
@@ -252,6 +262,30 @@ def statistic_text(ds: xr.Dataset, name: str) -> str:
             f"{_money(high, half)}, {n} fresh paths)")
 
 
+def prefund_text(ds: xr.Dataset) -> str:
+    """How the rule's transfers are decided on fresh paths: just in time (forced by the
+    shortfall), or at least a share of each year's fiscal capacity (pre-funding) from the
+    first year with one, with its mean over the years that have one."""
+    share = ds["oos_rule_prefund_share"]
+    used = share.where(share > 0, drop=True)
+    if used.size == 0:
+        return ("just in time: what the shortfall forces each year, split at the fiscal "
+                "capacity (pre-funding was not cheaper in sample)")
+    return (f"at least {100 * float(used.mean()):.0f} % of the year's fiscal capacity (mean "
+            f"over {used.size} years from {int(used['year'][0])}; the share the in-sample "
+            "solution uses on average), more when the shortfall forces it: pre-funding, "
+            "cheaper in sample than just in time")
+
+
+def misplaced_text(ds: xr.Dataset) -> str:
+    """How far the rule that places fresh paths in the tree departs from the tree's own
+    construction: the in-sample paths it would put in another node (count of paths)."""
+    n = int(ds["opt_fund_balance_cny"].notnull().any("year").sum())
+    return (f"{int(ds['oos_misplaced_in_sample'])} of {n} in-sample paths placed again in "
+            "another node than the tree's (0: fresh paths are placed by the rule that built "
+            "the tree)")
+
+
 def _gdp(ds: xr.Dataset) -> xr.DataArray | None:
     """GDP by year (yuan per year): the optimizer's per-path GDP averaged over paths when the
     run has one (the fiscal capacity's), else the economy's on the median path under the
@@ -329,6 +363,10 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
             rows.append(["reserve-draw rule", f"draw cut to [0, the reserve] in {cut} of "
                          f"{int(ds['oos_paths']) * ds['oos_reserve_draw_mean_cny'].size} "
                          "fresh path-years"])
+        if "oos_rule_prefund_share" in ds:
+            rows.append(["transfers under the reserve-draw rule", prefund_text(ds)])
+        if "oos_misplaced_in_sample" in ds and ds.sizes.get("node", 1) > 1:
+            rows.append(["tree placement of fresh paths", misplaced_text(ds)])
         if "opt_optimality_gap_skipped" in ds.attrs:
             rows.append(["optimality gap",
                          f"not bounded: {ds.attrs['opt_optimality_gap_skipped']}"])

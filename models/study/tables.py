@@ -405,13 +405,19 @@ def optimal_value_of_information(runs: Runs) -> list[StudyTable]:
         ds = runs.get(name)
         rows.append([name, _n_used(ds), int(ds.sizes.get("node", 1)),
                      *[float(ds[k]) / TRILLION for k in ("rp_cny", "ws_cny", "eev_cny",
-                                                         "vss_cny", "evpi_cny")]])
+                                                         "vss_cny", "evpi_cny")],
+                     *[float(ds[k]) / TRILLION if k in ds else 0.0
+                       for k in ("vss_penalty_cny", "evpi_penalty_cny")]])
     frame = pd.DataFrame(rows, columns=["experiment", "paths", "tree nodes", "RP", "WS", "EEV",
-                                        "VSS = EEV - RP", "EVPI = RP - WS"])
+                                        "VSS = EEV - RP", "EVPI = RP - WS",
+                                        "VSS penalty part", "EVPI penalty part"])
     title = ("Value of the stochastic solution and of perfect information (pooled-rate and "
-             "reserve decisions, retirement delays at the stochastic solution; trillion yuan)")
+             "reserve decisions, retirement delays at the stochastic solution; trillion yuan "
+             "in the objective's units; the penalty parts are the premium, penalty minus "
+             "transfer weight, on money beyond the fiscal capacity, the rest is money)")
     return [StudyTable(Table("optimal_value_of_information", title, frame,
-                             ("", "d", "d", ".4f", ".4f", ".4f", ".6f", ".6f")),
+                             ("", "d", "d", ".4f", ".4f", ".4f", ".6f", ".6f", ".6f",
+                              ".6f")),
                        tuple(names), "solver")]
 
 

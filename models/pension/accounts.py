@@ -65,20 +65,8 @@ CATEGORY_SEX = {"men": "male", "women_cadre": "female", "women_worker": "female"
 
 def category_population(population: xr.DataArray, pension: PensionCalibration) -> xr.DataArray:
     """Population by retirement-age category: ``[..., year, age, sex] -> [..., year, age, category]``."""
-    share = pension.retirement.women_cadre_share.value
-    weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
-    # NumPy into one preallocated array: the same products ``pop.sel(sex=s) · ω_c`` in the
-    # same memory layout as concatenating them along a new first axis (category-major, seen
-    # through a transpose), at a fraction of xarray's concat time, with no copy beside it
-    arr = population.values
-    axis = population.dims.index("sex")
-    sexes = population["sex"].values.tolist()
-    views = [np.moveaxis(arr, axis, -1)[..., sexes.index(CATEGORY_SEX[c])] for c in CATEGORIES]
-    dtype = np.result_type(*(np.multiply(v.ravel()[:1], weights[c])
-                             for v, c in zip(views, CATEGORIES)))
-    data = np.empty((len(CATEGORIES),) + views[0].shape, dtype=dtype)
-    for i, (view, c) in enumerate(zip(views, CATEGORIES)):
-        np.multiply(view, weights[c], out=data[i])
+    data = _category_major(population.values, population.dims.index("sex"),
+                           population["sex"].values.tolist(), pension)
     rest = [d for d in population.dims if d != "sex"]
     coords = {k: v for k, v in population.coords.items() if "sex" not in v.dims}
     coords["category"] = list(CATEGORIES)
@@ -86,6 +74,24 @@ def category_population(population: xr.DataArray, pension: PensionCalibration) -
                        attrs={"units": "persons",
                               "long_name": "population by retirement-age category"})
     return out.transpose(*rest, "category")
+
+
+def _category_major(arr: np.ndarray, axis: int, sexes: list, pension: PensionCalibration
+                    ) -> np.ndarray:
+    """The products ``pop(sex) · ω_c`` of ``arr`` (sex along ``axis``, labelled ``sexes``) by
+    category, ``[category, ...the other axes]``: NumPy into one preallocated array, the same
+    memory layout as concatenating them along a new first axis, at a fraction of xarray's
+    concat time, with no copy beside it (:func:`category_population`; its transpose is the
+    base-year fit's ``[age, category]``, so later sums add in the same order, bit for bit)."""
+    share = pension.retirement.women_cadre_share.value
+    weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
+    views = [np.moveaxis(arr, axis, -1)[..., sexes.index(CATEGORY_SEX[c])] for c in CATEGORIES]
+    dtype = np.result_type(*(np.multiply(v.ravel()[:1], weights[c])
+                             for v, c in zip(views, CATEGORIES)))
+    data = np.empty((len(CATEGORIES),) + views[0].shape, dtype=dtype)
+    for i, (view, c) in enumerate(zip(views, CATEGORIES)):
+        np.multiply(view, weights[c], out=data[i])
+    return data
 
 
 def reach_year(birth_year: np.ndarray, statutory_age: np.ndarray) -> np.ndarray:
@@ -556,20 +562,6 @@ def _age_sex_values(population: xr.DataArray, year: int) -> np.ndarray:
                                                               dims.index("sex")], [0, 1])
 
 
-def _category_values(age_sex: np.ndarray, sexes: list, pension: PensionCalibration
-                     ) -> np.ndarray:
-    """:func:`category_population` of ``[age, sex]`` values, ``[age, category]``: the same
-    products ``pop(sex) · ω_c`` into the same category-major memory, seen through a
-    transpose (so later sums add in the same order, bit for bit)."""
-    share = pension.retirement.women_cadre_share.value
-    weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
-    data = np.empty((len(CATEGORIES), age_sex.shape[0]),
-                    dtype=np.multiply(age_sex[:1, 0], share).dtype)
-    for i, c in enumerate(CATEGORIES):
-        np.multiply(age_sex[:, sexes.index(CATEGORY_SEX[c])], weights[c], out=data[i])
-    return data.T
-
-
 def _next_year_values(population: xr.DataArray, base: int) -> np.ndarray:
     """Population on 1 January of ``base + 1`` by age and sex, ``[age, sex]``: the
     projection's, or, if it does not hold that year, the base year aged by one year without
@@ -655,8 +647,8 @@ def calibrate_base_year(population: xr.DataArray, schedule: xr.Dataset,
     sexes = population["sex"].values.tolist()
     base_pop = _age_sex_values(population, base)  # [age, sex]
     ages = population["age"].values
-    pop_c = _category_values(base_pop, sexes, pension)  # [age, category]
-    pop_next = _category_values(_next_year_values(population, base), sexes, pension)
+    pop_c = _category_major(base_pop, 1, sexes, pension).T  # [age, category]
+    pop_next = _category_major(_next_year_values(population, base), 1, sexes, pension).T
     years2 = np.array([base, base + 1])
     if base + 1 not in schedule.get_index("year"):  # a base-year schedule only: add the next
         schedule = retirement_schedule(years2, ages, schedule.attrs["regime"], pension)
@@ -783,7 +775,6 @@ def account_rates(schedule: xr.Dataset, fit: BaseYearFit, pension: PensionCalibr
     stat_age = schedule["retirement_age"].values
     ybar = schedule["contribution_years"].values
     regime = schedule.attrs["regime"]
-    n_years = len(years)
 
     lead = [] if wage_index is None else [d for d in wage_index.dims if d != "year"]
     wage, growth, index_rate = _wages_and_indexation(years, pension, finances, wage_index,

@@ -104,7 +104,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
-                "opt_indexation_lever": "on" if settings.indexation.enabled else "off"}
+                "opt_indexation_lever": "on" if settings.indexation.enabled else "off",
+                "opt_horizon_months_target": settings.constraints.horizon_months_target}
     # why a run has no out-of-sample statistics or no certificate (the report says so)
     if not_evaluated is not None:
         ds.attrs["opt_out_of_sample_skipped"] = not_evaluated
@@ -205,6 +206,17 @@ STATISTICS = {"expected_cost_cny": "cost", "paid_in_full_probability": "paid_in_
               "optimality_gap_cny": "optimality_gap"}
 
 
+def gap_skipped_note(replications: int) -> str:
+    """Why the Mak-Morton-Wood interval on the optimality gap is missing, for fewer than two
+    replications (``[optimization.evaluation] replications``): the interval needs a sample
+    standard deviation of the replications' gaps."""
+    if replications == 0:
+        return ("replications switched off in the experiment ([optimization.evaluation] "
+                "replications = 0)")
+    return (f"{replications} replication in the experiment: the interval needs at least 2 "
+            "([optimization.evaluation] replications)")
+
+
 def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
                        problem: PolicyProblem, psol: PolicySolution, timings: dict
                        ) -> xr.Dataset:
@@ -237,7 +249,7 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
         except ValueError as err:  # an SAA value above the candidate's cost: say so, go on
             gap_note = str(err)
     else:
-        gap_note = f"{len(pairs)} replication(s): at least 2 are needed"
+        gap_note = gap_skipped_note(ev.replications)
     timings["optimize_replications_s"] = round(time.perf_counter() - t1, 4)
     value, low, high, count = [], [], [], []
     for est in (estimates.get(key) for key in STATISTICS.values()):

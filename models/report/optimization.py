@@ -346,8 +346,23 @@ def answer_frame(ds: xr.Dataset) -> Table:
                 not in ds else "GDP: mean over paths" if gdp is not None else "no GDP in this run")
     return Table("answer", "The answer: retirement age by category (the law's age plus the "
                  "optimal delay, mean over tree nodes), pooled rate, reserve and extra "
-                 f"transfers (means over paths; {gdp_note})", pd.DataFrame(columns),
-                 tuple(formats))
+                 f"transfers (means over paths; {gdp_note}){horizon_note(ds, years)}",
+                 pd.DataFrame(columns), tuple(formats))
+
+
+def horizon_note(ds: xr.Dataset, years: list[int]) -> str:
+    """The answer table's note on its last year when that year is the horizon: the
+    sustainability condition (the fund and the reserve hold ``horizon_months_target`` months
+    of expenditure at the end, :mod:`models.optimize.lp`) is met in that year, so its
+    transfers include building that stock and are not a trend. Empty for results written
+    before the target was saved."""
+    target = ds.attrs.get("opt_horizon_months_target")
+    horizon = int(ds["opt_fund_balance_cny"]["year"].max())
+    if target is None or not years or years[-1] != horizon or float(target) <= 0:
+        return ""
+    return (f"; {horizon}, the horizon: the fund and the reserve must then hold "
+            f"{float(target):g} months of expenditure (the sustainability condition), so "
+            f"that year's transfers include building that stock")
 
 
 def answer_guarantee_frame(ds: xr.Dataset) -> Table:

@@ -4,8 +4,14 @@ Each ``benchmarks/bench_*.py`` takes the path of its JSON output as first argume
 processes keep the peak-memory figures of one benchmark from leaking into the next. The
 scaling benchmark (``bench_scaling.py``) goes to the report's top-level ``scaling`` section.
 
+The README's scaling section shows the measured table between the markers
+``<!-- bench:begin -->`` and ``<!-- bench:end -->``: ``--readme`` rewrites that block from a
+report (:func:`readme_block`), and ``tests/test_bench_report.py`` checks that the block is
+the one rendered from the committed ``results/bench.json``, so no figure there is typed.
+
 Usage: python benchmarks/run_all.py results/bench.json [name ...]  (names: only those
 benchmarks, merged into an existing report)
+       python benchmarks/run_all.py --readme results/bench.json  (the README's block from it)
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 def machine() -> dict:
@@ -36,8 +43,54 @@ def machine() -> dict:
     return info
 
 
+def git_commit() -> str:
+    """The commit the benchmarks ran on (``+dirty`` when the tree had changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def readme_block(report: dict) -> str:
+    """The README's measured scaling section, rendered from a ``make bench`` report: where
+    and when it ran, the scaling table with its growth exponents (``scaling.table``) and the
+    Monte Carlo accounts' figures (``benchmarks.monte_carlo``), between the markers."""
+    m = report.get("machine", {})
+    lines = [README_BEGIN,
+             f"Measured by `make bench` on {report['created_utc']} (commit "
+             f"{report.get('git_commit', 'unknown')}), {m.get('cpus', '?')} CPUs "
+             f"({m.get('cpu', 'unknown CPU')}), {m.get('memory_gib', '?')} GiB; from "
+             "`results/bench.json`:", "", "```"]
+    lines += report.get("scaling", {}).get("table", ["(no scaling table in this report)"])
+    lines.append("```")
+    mc = report.get("benchmarks", {}).get("monte_carlo", {})
+    rows = [r for r in mc.get("rows", []) if "accounts_s" in r]
+    if rows:
+        lines += ["", "Monte Carlo accounts (one worker, both regimes): " + "; ".join(
+            f"{r['paths']:,} paths, parameter uncertainty {'on' if r['parameters'] else 'off'}"
+            f": accounts {r['accounts_s']:.2f} s (CPU {r['accounts_cpu_s']:.2f} s, load "
+            f"{r['load_1min']:.1f})" for r in rows) + "."]
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def write_readme(report: dict, readme: Path = ROOT / "README.md") -> None:
+    """Replace the README's block between the markers by :func:`readme_block`."""
+    text = readme.read_text()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + readme_block(report) + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--readme"]:
+        write_readme(json.loads(Path(argv[1] if len(argv) > 1 else
+                                     ROOT / "results" / "bench.json").read_text()))
+        return 0
     out = Path(argv[0]) if argv else ROOT / "results" / "bench.json"
     only = set(argv[1:])
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
@@ -62,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(out.read_text()) if only and out.is_file() else {}
     scaling = results.pop("scaling", None) or previous.get("scaling")
     report = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(),
+              "machine": machine(), "git_commit": git_commit(),
               "benchmarks": {**previous.get("benchmarks", {}), **results}}
     if scaling is not None:
         report["scaling"] = scaling

@@ -3,11 +3,14 @@ horizon's last year holds (the sustainability condition's stock, not a trend).""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import xarray as xr
 
+from models.config import RecourseSettings
 from models.pipeline.optimization import gap_skipped_note
-from models.report.optimization import horizon_note
+from models.report.optimization import RECOURSE_TEXT, answer_guarantee_frame, horizon_note
 
 
 def test_the_gap_note_says_replications_were_switched_off_or_too_few():
@@ -31,3 +34,15 @@ def test_the_horizon_note_names_the_target_only_when_the_table_ends_at_the_horiz
     assert horizon_note(_run(12.0), [2090, 2095]) == ""   # the table stops before the horizon
     assert horizon_note(_run(None), [2090, 2100]) == ""   # results written before the target
     assert horizon_note(_run(0.0), [2090, 2100]) == ""    # no stock to build
+
+
+def test_the_guarantee_table_says_whether_the_recourse_knows_the_future():
+    """Path-wise recourse is flagged anticipative; a rule is not; every setting has a text."""
+    assert set(RECOURSE_TEXT) == set(get_args(RecourseSettings.model_fields[
+        "reserve_draws"].annotation))
+    rows = dict(answer_guarantee_frame(xr.Dataset(attrs={"opt_recourse": "path"}))
+                .frame.values.tolist())
+    assert "(anticipative" in rows["recourse (reserve draws and transfers)"]
+    rows = dict(answer_guarantee_frame(xr.Dataset(attrs={"opt_recourse": "affine"}))
+                .frame.values.tolist())
+    assert "(non-anticipative)" in rows["recourse (reserve draws and transfers)"]

@@ -105,7 +105,8 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
                 "opt_cap_ages": str(caps), "opt_regime": settings.regime,
                 "opt_indexation_lever": "on" if settings.indexation.enabled else "off",
-                "opt_horizon_months_target": settings.constraints.horizon_months_target}
+                "opt_horizon_months_target": settings.constraints.horizon_months_target,
+                "opt_recourse": settings.recourse.reserve_draws}
     # why a run has no out-of-sample statistics or no certificate (the report says so)
     if not_evaluated is not None:
         ds.attrs["opt_out_of_sample_skipped"] = not_evaluated

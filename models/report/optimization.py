@@ -388,6 +388,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
     elif "opt_out_of_sample_skipped" in ds.attrs:
         rows.append(["out-of-sample statistics",
                      f"not evaluated: {ds.attrs['opt_out_of_sample_skipped']}"])
+    if "opt_recourse" in ds.attrs:
+        rows.append(["recourse (reserve draws and transfers)", recourse_text(ds)])
     if wrote(ds, "optimization_certificate"):
         rows.append(["search", certificate_text(ds)])
     elif "opt_certificate_skipped" in ds.attrs:
@@ -410,6 +412,23 @@ def answer_welfare_frame(ds: xr.Dataset) -> Table | None:
     return Table("answer_welfare", f"The answer: who gains and who loses - welfare change of "
                  f"the optimal policy over {regime} (consumption equivalent, median path)",
                  pd.DataFrame(rows, columns=cols), ".2f")
+
+
+#: How each ``[optimization.recourse] reserve_draws`` setting decides the recourse.
+RECOURSE_TEXT = {
+    "path": "optimized path by path with that path's whole future known (anticipative: a "
+            "draw may use the path's later years; for a non-anticipative rule set "
+            "[optimization.recourse] reserve_draws = \"affine\")",
+    "affine": "draws by a linear rule on the demographic state observed the year before, "
+              "transfers forced by the shortfall (non-anticipative)",
+    "node": "one draw per tree node and year, transfers forced by the shortfall "
+            "(non-anticipative)",
+}
+
+
+def recourse_text(ds: xr.Dataset) -> str:
+    """How the run's reserve draws and transfers are decided (``opt_recourse``)."""
+    return RECOURSE_TEXT[ds.attrs["opt_recourse"]]
 
 
 def certificate_text(ds: xr.Dataset) -> str:

@@ -114,9 +114,56 @@ def solve_scalarized(model: Scalarized, weights: np.ndarray,
     return model.objectives @ x + model.constant, x
 
 
-def payoff_table(model: Scalarized, threads: int = 2) -> np.ndarray:
+class WarmScalarized:
+    """One HiGHS instance for all the ε-constraint solves of one delay candidate: the model
+    and the three objectives' rows (free when not limited) are handed over once, and each
+    solve changes only the column costs (the weights) and the objective rows' upper bounds
+    (the limits), so HiGHS re-optimises from the previous solve's basis (a change of bounds
+    keeps it dual feasible, a change of costs primal feasible). The optimum is the cold
+    solve's (:func:`solve_scalarized`); only the path to it changes. MEASURED_PLACEHOLDER"""
+
+    def __init__(self, model: Scalarized, threads: int = 2,
+                 basis: highspy.HighsBasis | None = None):
+        cost, col_lo, col_hi, matrix, row_lo, row_hi, _ = model.arrays
+        self.model = model
+        self.n_cols = matrix.shape[1]
+        self.rows = matrix.shape[0] + np.arange(3, dtype=np.int32)
+        self.h = new_highs(threads, 600.0)
+        pass_model(self.h, cost, col_lo, col_hi,
+                   sp.vstack([matrix, sp.csr_matrix(model.objectives)], format="csr"),
+                   np.concatenate([row_lo, np.full(3, -INF)]),
+                   np.concatenate([row_hi, np.full(3, INF)]))
+        self.columns = np.arange(self.n_cols, dtype=np.int32)
+        if basis is not None and len(basis.col_status) == self.n_cols \
+                and len(basis.row_status) == self.rows[-1] + 1:
+            self.h.setBasis(basis)  # another candidate's (same shape): a starting basis
+
+    def basis(self) -> highspy.HighsBasis | None:
+        """The last solve's basis (a start for another candidate's solves), or None."""
+        b = self.h.getBasis()
+        return b if b.valid else None
+
+    def solve(self, weights: np.ndarray, limits: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+        """As :func:`solve_scalarized`, from the last solve's basis."""
+        model = self.model
+        limits = np.full(3, np.inf) if limits is None else np.asarray(limits, dtype=float)
+        upper = np.where(np.isfinite(limits), limits - model.constant, INF)
+        self.h.changeRowsBounds(3, self.rows, np.full(3, -INF), upper)
+        self.h.changeColsCost(self.n_cols, self.columns,
+                              np.asarray(weights, dtype=float) @ model.objectives)
+        run_highs(self.h)
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(self.h.getSolution().col_value)
+        return model.objectives @ x + model.constant, x
+
+
+def payoff_table(model: Scalarized, threads: int = 2,
+                 solver: WarmScalarized | None = None) -> np.ndarray:
     """``table[i, j]``: objective ``j`` at the lexicographic minimum of objective ``i`` (then
-    the others, in order, each held at its minimum); the diagonal holds the ideal point."""
+    the others, in order, each held at its minimum); the diagonal holds the ideal point.
+    ``solver``: warm-started solves (:class:`WarmScalarized`); None: each solve from scratch."""
     table = np.zeros((3, 3))
     for i in range(3):
         limits = np.full(3, np.inf)
@@ -124,20 +171,34 @@ def payoff_table(model: Scalarized, threads: int = 2) -> np.ndarray:
         for j in order:
             weights = np.zeros(3)
             weights[j] = 1.0
-            values, _ = solve_scalarized(model, weights, limits, threads)
+            values, _ = (solver.solve(weights, limits) if solver is not None
+                         else solve_scalarized(model, weights, limits, threads))
             limits[j] = values[j] + 1e-9 * max(1.0, abs(values[j]))
         table[i] = values
     return table
 
 
-def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4) -> list[dict]:
+def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4,
+                     warm: bool = True) -> list[dict]:
     """Efficient points ``{"fiscal_burden", "cohort_cost", "risk"}`` (trillions of yuan) and
     their decisions' summary, for the delay path of ``data`` (module docstring): the payoff
     table's three points and ``min F + ρ(C/ΔC + R/ΔR)`` s.t. ``C ≤ ε_C``, ``R ≤ ε_R`` on a
-    ``levels × levels`` grid between the ideal and the worst payoff of ``C`` and ``R``."""
+    ``levels × levels`` grid between the ideal and the worst payoff of ``C`` and ``R``.
+    ``warm``: every solve from the last one's basis in one HiGHS instance
+    (:class:`WarmScalarized`; the same optima), else each from scratch."""
+    return epsilon_points(data, beta, levels, warm)[0]
+
+
+def epsilon_points(data: ScenarioData, beta: float, levels: int, warm: bool = True,
+                   basis: highspy.HighsBasis | None = None
+                   ) -> tuple[list[dict], highspy.HighsBasis | None]:
+    """:func:`epsilon_frontier`'s points and the last warm solve's basis; ``basis``: a
+    starting basis for the first solve (another delay candidate's: the same rows and
+    columns)."""
     model = scalarized(data, beta)
     threads = data.settings.solver.threads
-    table = payoff_table(model, threads)
+    solver = WarmScalarized(model, threads, basis) if warm else None
+    table = payoff_table(model, threads, solver)
     ideal, nadir = table.diagonal(), table.max(axis=0)
     span = np.maximum(nadir - ideal, 1e-9 * np.maximum(1.0, np.abs(nadir)))
     weights = np.array([1.0, AUGMENTATION / span[1], AUGMENTATION / span[2]])
@@ -145,10 +206,11 @@ def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4) -> 
     for eps_c in np.linspace(ideal[1], nadir[1], levels):
         for eps_r in np.linspace(ideal[2], nadir[2], levels):
             limits = np.array([np.inf, eps_c + 1e-9 * span[1], eps_r + 1e-9 * span[2]])
-            found = solve_scalarized(model, weights, limits, threads)
+            found = (solver.solve(weights, limits) if solver is not None
+                     else solve_scalarized(model, weights, limits, threads))
             if found is not None:
                 points.append(_point(data, model, *found, eps=(eps_c, eps_r)))
-    return points
+    return points, None if solver is None else solver.basis()
 
 
 def _point(data: ScenarioData, model: Scalarized, values: np.ndarray, x: np.ndarray,
@@ -182,9 +244,10 @@ def frontier_dataset(candidates: list[tuple[str, ScenarioData]], beta: float = 0
     """The efficient set over several delay paths ``[(label, data)]``: each candidate's
     ε-constraint points, the union filtered by :func:`non_dominated`; ``frontier_*``
     variables over ``frontier_point`` in yuan (expected, discounted)."""
-    rows = []
-    for label, data in candidates:
-        rows += [{**p, "delay_path": label} for p in epsilon_frontier(data, beta, levels)]
+    rows, basis = [], None
+    for label, data in candidates:  # each candidate starts from the last one's basis
+        points, basis = epsilon_points(data, beta, levels, basis=basis)
+        rows += [{**p, "delay_path": label} for p in points]
     if not rows:
         return xr.Dataset()
     crit = np.array([[r[k] for k in OBJECTIVES] for r in rows])

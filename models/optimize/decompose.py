@@ -360,6 +360,11 @@ class Master:
     def add_cut(self, group: int | None, value: float, grad: np.ndarray, z: np.ndarray):
         """Optimality cut ``θ_g − a'z ≥ value − a'ẑ`` (``group``), or feasibility cut
         ``a'z ≤ a'ẑ − value`` (``group`` None); ``a``, ``ẑ`` over the first stage ``z``."""
+        self.add_rows([self.cut_row(group, value, grad, z)])
+
+    def cut_row(self, group: int | None, value: float, grad: np.ndarray, z: np.ndarray
+                ) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """:meth:`add_cut`'s row ``(lower, upper, columns, values)``."""
         nz = np.flatnonzero(grad)
         base = float(grad[nz] @ z[nz])
         cols = self.first_cols[nz]
@@ -370,15 +375,30 @@ class Master:
             idx = np.concatenate([cols, [2 * self.K + group]])
             val = np.concatenate([-grad[nz], [1.0]])
             lo, hi = value - base, INF
-        self.h.addRow(lo, hi, idx.size, idx.astype(np.int32), val.astype(float))
+        return lo, hi, idx.astype(np.int32), val.astype(float)
 
     def add_rule_row(self, lower: float, upper: float, entries: np.ndarray,
                      values: np.ndarray) -> None:
         """A row ``lower ≤ Σ values · ϑ[entries] ≤ upper`` on the rule's coefficients
         (``entries``: positions in ``ϑ``)."""
+        self.add_rows([self.rule_row(lower, upper, entries, values)])
+
+    def rule_row(self, lower: float, upper: float, entries: np.ndarray, values: np.ndarray
+                 ) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """:meth:`add_rule_row`'s row ``(lower, upper, columns, values)``."""
         cols = self.first_cols[self.K + np.asarray(entries)]
-        self.h.addRow(lower, upper, cols.size, cols.astype(np.int32),
-                      np.asarray(values, dtype=float))
+        return lower, upper, cols.astype(np.int32), np.asarray(values, dtype=float)
+
+    def add_rows(self, rows: list[tuple[float, float, np.ndarray, np.ndarray]]) -> None:
+        """Rows ``(lower, upper, columns, values)`` added in one call, in order."""
+        if not rows:
+            return
+        starts = np.cumsum([0] + [r[2].size for r in rows[:-1]]).astype(np.int32)
+        self.h.addRows(len(rows), np.array([r[0] for r in rows], dtype=float),
+                       np.array([r[1] for r in rows], dtype=float), int(starts[-1]
+                                                                        + rows[-1][2].size),
+                       starts, np.concatenate([r[2] for r in rows]).astype(np.int32),
+                       np.concatenate([r[3] for r in rows]).astype(float))
 
     def solve(self, center: np.ndarray | None, radius: float, scale: np.ndarray | None = None
               ) -> tuple[np.ndarray, float]:
@@ -533,16 +553,18 @@ class Run:
         if warm.shared_key != self.shared_key:
             return
         group_of_key = {key: g for g, key in enumerate(self.group_keys)}
+        rows = []
         for key, value, grad, z in warm.cuts:
             g = group_of_key.get(key)
             if g is not None and grad.shape == z.shape == self.master.lower.shape:
-                self.master.add_cut(g, value, grad, z)
+                rows.append(self.master.cut_row(g, value, grad, z))
                 self.cuts.append((key, value, grad, z))
                 self.kept_cuts += 1
         for key, *row in warm.rule_rows:
             self.rule_rows_added.add(key)
-            self.master.add_rule_row(*row)
+            rows.append(self.master.rule_row(*row))
             self.rule_row_list.append((key, *row))
+        self.master.add_rows(rows)  # in one call (one by one cost 0.2 s for 1,700 rows)
 
     def warm_start(self, best: Evaluation | None) -> WarmStart | None:
         """This run's :class:`WarmStart` (the newest cuts of each group, the rule rows)."""

@@ -36,10 +36,12 @@ import scipy.sparse as sp
 import xarray as xr
 
 from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
-from models.optimize.lp import INF, extensive_form, new_highs, pass_model, run_highs
+from models.optimize.lp import INF, INFEASIBLE, extensive_form, new_highs, pass_model, run_highs
 from models.optimize.solve import Levers, PolicyProblem, PolicySolution, scenario_data
 
 OBJECTIVES = ("fiscal_burden", "cohort_cost", "risk")
+#: HiGHS ``simplex_strategy`` values: dual and primal simplex
+DUAL, PRIMAL = 1, 4
 AUGMENTATION = 1e-3
 
 
@@ -134,6 +136,7 @@ class WarmScalarized:
                    np.concatenate([row_lo, np.full(3, -INF)]),
                    np.concatenate([row_hi, np.full(3, INF)]))
         self.columns = np.arange(self.n_cols, dtype=np.int32)
+        self.weights: np.ndarray | None = None
         if basis is not None and len(basis.col_status) == self.n_cols \
                 and len(basis.row_status) == self.rows[-1] + 1:
             self.h.setBasis(basis)  # another candidate's (same shape): a starting basis
@@ -150,9 +153,20 @@ class WarmScalarized:
         limits = np.full(3, np.inf) if limits is None else np.asarray(limits, dtype=float)
         upper = np.where(np.isfinite(limits), limits - model.constant, INF)
         self.h.changeRowsBounds(3, self.rows, np.full(3, -INF), upper)
-        self.h.changeColsCost(self.n_cols, self.columns,
-                              np.asarray(weights, dtype=float) @ model.objectives)
+        weights = np.asarray(weights, dtype=float)
+        changed = self.weights is None or not np.array_equal(weights, self.weights)
+        if changed:
+            self.h.changeColsCost(self.n_cols, self.columns, weights @ model.objectives)
+            self.weights = weights.copy()
+        # new costs keep the basis primal feasible (primal simplex), new limits keep it dual
+        # feasible (dual simplex)
+        self.h.setOptionValue("simplex_strategy", PRIMAL if changed else DUAL)
         run_highs(self.h)
+        status = self.h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, *INFEASIBLE):
+            self.h.clearSolver()  # no answer from the basis: once more from scratch
+            self.h.setOptionValue("simplex_strategy", DUAL)
+            run_highs(self.h)
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.asarray(self.h.getSolution().col_value)
@@ -202,15 +216,19 @@ def epsilon_points(data: ScenarioData, beta: float, levels: int, warm: bool = Tr
     ideal, nadir = table.diagonal(), table.max(axis=0)
     span = np.maximum(nadir - ideal, 1e-9 * np.maximum(1.0, np.abs(nadir)))
     weights = np.array([1.0, AUGMENTATION / span[1], AUGMENTATION / span[2]])
+    grid = [(eps_c, eps_r) for eps_c in np.linspace(ideal[1], nadir[1], levels)
+            for eps_r in np.linspace(ideal[2], nadir[2], levels)]
     points = []
-    for eps_c in np.linspace(ideal[1], nadir[1], levels):
-        for eps_r in np.linspace(ideal[2], nadir[2], levels):
-            limits = np.array([np.inf, eps_c + 1e-9 * span[1], eps_r + 1e-9 * span[2]])
-            found = (solver.solve(weights, limits) if solver is not None
-                     else solve_scalarized(model, weights, limits, threads))
-            if found is not None:
-                points.append(_point(data, model, *found, eps=(eps_c, eps_r)))
-    return points, None if solver is None else solver.basis()
+    # solved loosest limits first (the first is met by the payoff table's last point, the
+    # tightest are often infeasible): warm solves then start near an answer; listed in grid
+    # order
+    for eps_c, eps_r in reversed(grid):
+        limits = np.array([np.inf, eps_c + 1e-9 * span[1], eps_r + 1e-9 * span[2]])
+        found = (solver.solve(weights, limits) if solver is not None
+                 else solve_scalarized(model, weights, limits, threads))
+        if found is not None:
+            points.append(_point(data, model, *found, eps=(eps_c, eps_r)))
+    return points[::-1], None if solver is None else solver.basis()
 
 
 def _point(data: ScenarioData, model: Scalarized, values: np.ndarray, x: np.ndarray,

@@ -8,6 +8,7 @@ import pytest
 
 from models.config import OptimizationSettings
 from models.optimize.data import ScenarioData
+from models.optimize import frontier
 from models.optimize.frontier import (
     OBJECTIVES,
     WarmScalarized,
@@ -69,3 +70,13 @@ def test_a_warm_solve_after_others_equals_a_cold_one():
         got, _ = warm.solve(weights, lim)
         want, _ = solve_scalarized(model, weights, lim)
         assert float(weights @ got) == pytest.approx(float(weights @ want), rel=1e-7)
+
+
+def test_the_fallback_from_scratch_gives_the_same_frontier(monkeypatch):
+    """Warm solves cut off at once (iteration limit 0) are solved again from scratch: the
+    same points as the cold frontier."""
+    monkeypatch.setattr(frontier, "WARM_ITERATIONS", 0)
+    data = _data(11)
+    cold = _criteria(epsilon_frontier(data, beta=0.8, levels=3, warm=False))
+    warm = _criteria(epsilon_frontier(data, beta=0.8, levels=3, warm=True))
+    np.testing.assert_allclose(warm, cold, rtol=1e-7, atol=1e-9)

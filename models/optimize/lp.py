@@ -84,6 +84,9 @@ class InnerSolution:
     # under a draw rule with a capacity: the pre-funded share of the capacity by year, when
     # it beats just-in-time transfers in sample (models.optimize.rules.prefund_shares)
     prefund: np.ndarray | None = None
+    # decomposition only: its first stage and cuts, for warm-starting a nearby solve
+    # (models.optimize.decompose.WarmStart; the search's moves)
+    warm: object | None = None
 
 
 # ----------------------------------------------------------------------------- first stage

@@ -28,6 +28,15 @@ Method (an opportunistic pattern search, Torczon 1997; Kolda, Lewis and Torczon 
   solves, each within the solver's relative ``tolerance`` of its optimum). The certificate
   lists every move with its exact change of ``V``.
 
+*Speed.* A move is solved by the L-shaped decomposition warm-started from the incumbent's
+solve (:class:`models.optimize.decompose.WarmStart`): its first stage as the first point and
+its cuts wherever the move leaves a cut group's data unchanged (a leaf node's knot changes one
+leaf's paths only); the optimum is the cold solve's within the solver's tolerance. With
+``[parallel] workers`` above 1 the moves are solved that many at a time, one per process;
+the moves of a batch after its first improving one are dropped and not counted, so the moves
+taken, the certificate and the solve count are those of the one-at-a-time search for any
+number of workers.
+
 References: Torczon, V. (1997), "On the convergence of pattern search algorithms", SIAM J.
 Optim. 7(1), 1–25; Kolda, T. G., Lewis, R. M., Torczon, V. (2003), "Optimization by direct
 search: new perspectives on some classical and modern methods", SIAM Review 45(3), 385–482.
@@ -36,13 +45,15 @@ search: new perspectives on some classical and modern methods", SIAM Review 45(3
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
 
-from models.config import CATEGORIES
-from models.optimize.data import MONEY_SCALE
+from models.config import CATEGORIES, SearchSettings
+from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
+from models.optimize.decompose import chunk_item, settings_from_json, solve_decomposed
+from models.optimize.lp import InnerSolution
 from models.optimize.solve import (
     SHARE_PER_MONTH,
     Levers,
@@ -51,7 +62,10 @@ from models.optimize.solve import (
     delay_gradient,
     evaluate_levers,
     indexation_gradient,
+    scenario_data,
+    with_forced_transfers,
 )
+from models.parallel import WorkerPool, map_chunks
 
 log = logging.getLogger(__name__)
 
@@ -261,12 +275,53 @@ def _record(psol: PolicySolution, move: Move, data, sol, taken: int) -> PolicySo
     return PolicySolution(move.levers, data, sol, psol.history, False, None, psol.binding)
 
 
-def _try(problem: PolicyProblem, psol: PolicySolution, move: Move) -> tuple[float, tuple]:
-    """A move solved exactly: its change of the cost (model units; inf when infeasible)."""
-    data, sol = evaluate_levers(problem, move.levers, [], "move")
-    if sol.status == "infeasible":
-        return np.inf, (data, sol)
-    return sol.objective - psol.inner.objective, (data, sol)
+def solve_move(problem: PolicyProblem, psol: PolicySolution, levers: Levers
+               ) -> tuple[ScenarioData, InnerSolution]:
+    """The inner problem at a move's ``levers``, solved exactly as
+    :func:`models.optimize.solve.evaluate_levers` does; by the decomposition it starts from
+    the incumbent's first stage and keeps the incumbent's cuts whose data the move leaves
+    unchanged (:class:`models.optimize.decompose.WarmStart`: the same optimum within the
+    solver's tolerance, fewer iterations)."""
+    data = scenario_data(problem, levers)
+    warm = psol.inner.warm
+    if not _warm_applies(data, psol):
+        return evaluate_levers(problem, levers, [], "move")
+    sol = solve_decomposed(data, workers=problem.workers, warm=warm)
+    return data, with_forced_transfers(data, sol, False)
+
+
+def _warm_applies(data: ScenarioData, psol: PolicySolution) -> bool:
+    return (psol.inner.warm is not None and data.settings.solver.method == "decomposition"
+            and constraint_variant(data) == "hard" and data.n_paths > 1)
+
+
+def solve_move_item(shared: None, item: tuple) -> InnerSolution:
+    """A move's inner problem by the warm-started decomposition in a worker process:
+    ``item = ((data without settings, settings JSON), warm start)``; a pure function of its
+    inputs (:func:`models.parallel.map_chunks`)."""
+    (data, settings), warm = item
+    return solve_decomposed(replace(data, settings=settings_from_json(settings)), warm=warm)
+
+
+def _try_all(problem: PolicyProblem, psol: PolicySolution, moves: list[Move],
+             pool: WorkerPool | None) -> list[tuple[float, tuple]]:
+    """Moves solved exactly: each one's change of the cost (model units; inf when
+    infeasible) and its ``(data, solution)``. With ``[parallel] workers`` above 1 and more
+    than one move, the moves' warm-started decompositions run on the workers, one move per
+    process (each from the incumbent's warm start, so a move's answer does not depend on the
+    others or on where it ran)."""
+    if problem.workers > 1 and len(moves) > 1 and pool is not None:
+        datas = [scenario_data(problem, m.levers) for m in moves]
+        if all(_warm_applies(d, psol) for d in datas):
+            items = [(chunk_item(d, np.arange(d.n_paths)), psol.inner.warm) for d in datas]
+            sols = map_chunks(solve_move_item, items, problem.workers, pool=pool)
+            pairs = [(d, with_forced_transfers(d, sol, False)) for d, sol in zip(datas, sols)]
+        else:
+            pairs = [solve_move(problem, psol, m.levers) for m in moves]
+    else:
+        pairs = [solve_move(problem, psol, m.levers) for m in moves]
+    return [(np.inf if sol.status == "infeasible" else sol.objective - psol.inner.objective,
+             (data, sol)) for data, sol in pairs]
 
 
 def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
@@ -280,21 +335,42 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
     searching = problem.settings.retirement.enabled or problem.indexation_enabled
     if psol.infeasible or not searching:
         return psol, None
+    batch = max(1, problem.workers)  # moves solved together; the answer does not depend on it
+    with WorkerPool(problem.workers if batch > 1 else 1, solve_move_item) as pool:
+        return _polish_loop(problem, psol, settings, batch, pool)
+
+
+def _first_improving(problem: PolicyProblem, psol: PolicySolution, moves: list[Move],
+                     tol: float, budget: int, batch: int, pool: WorkerPool | None
+                     ) -> tuple[list[float], tuple | None]:
+    """Solve ``moves`` in order, ``batch`` at a time, until one lowers the cost by more than
+    ``tol`` or ``budget`` solves are spent: the changes of the moves taken in order (up to
+    and including the improving one; moves of its batch after it are dropped, uncounted, so
+    the answer is the one-at-a-time search's) and ``(move, (data, solution))`` of the
+    improving move or None."""
+    changes: list[float] = []
+    while len(changes) < min(len(moves), budget):
+        todo = moves[len(changes):len(changes) + min(batch, budget - len(changes))]
+        for move, (change, solved) in zip(todo, _try_all(problem, psol, todo, pool)):
+            changes.append(change)
+            if change < -tol:
+                return changes, (move, solved)
+    return changes, None
+
+
+def _polish_loop(problem: PolicyProblem, psol: PolicySolution, settings: SearchSettings,
+                 batch: int,
+                 pool: WorkerPool | None) -> tuple[PolicySolution, Certificate]:
+    """The polish's sweeps and the certificate (:func:`polish_and_certify`)."""
     taken, last, solves = 0, None, 0
     while True:
         tol = tolerance_of(problem, psol.inner.objective)
         if last is not None and taken < settings.max_polish_moves:
             pattern = [m for m in _pattern_moves(problem, psol.levers, last)
                        if m.levers is not None]
-            found = None
-            for move in pattern:
-                if solves >= settings.max_solves:
-                    break
-                change, solved = _try(problem, psol, move)
-                solves += 1
-                if change < -tol:
-                    found = (move, solved)
-                    break
+            done, found = _first_improving(problem, psol, pattern, tol,
+                                           max(0, settings.max_solves - solves), batch, pool)
+            solves += len(done)
             if found is not None:
                 taken += 1
                 last = found[0]
@@ -304,21 +380,17 @@ def polish_and_certify(problem: PolicyProblem, psol: PolicySolution
         grad = _gradient(problem, psol)
         order = sorted(range(len(moves)),
                        key=lambda i: predicted_change(grad, psol.levers, moves[i]))
+        todo = [i for i in order if moves[i].levers is not None]
         change = np.full(len(moves), np.nan)
         unsolved = np.zeros(len(moves), dtype=bool)
-        better = None
-        for i in order:
-            if moves[i].levers is None:
-                continue
-            if solves >= settings.max_solves:  # the budget is spent: the rest stay unsolved
-                unsolved[i] = True
-                continue
-            change[i], solved = _try(problem, psol, moves[i])
-            solves += 1
-            if taken < settings.max_polish_moves and change[i] < -tol:
-                better = (moves[i], solved)
-                break
+        done, better = _first_improving(
+            problem, psol, [moves[i] for i in todo],
+            tol if taken < settings.max_polish_moves else np.inf,
+            max(0, settings.max_solves - solves), batch, pool)
+        solves += len(done)
+        change[todo[:len(done)]] = done
         if better is None:
+            unsolved[todo[len(done):]] = True  # the budget spent: the rest stay unsolved
             certificate = Certificate(moves, change * MONEY_SCALE, tol * MONEY_SCALE,
                                       psol.inner.objective * MONEY_SCALE, taken, unsolved)
             log.info("certificate: %d moves, %d solves, %s", len(moves), solves,

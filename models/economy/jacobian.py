@@ -32,8 +32,11 @@ per-capita output of kind ``k`` at age ``i``. The shift is made on detrended qua
 ``A_t`` (a rate in, money out), ``1/A_s`` (money in, a share out) or 1, as the reference's
 ``A_{s*+t−s}/A_{s*}`` would with constant growth. One perturbation per input at ``s*`` (each
 re-solving only the ``J`` cohorts alive then, hours and retirement options exactly) gives every
-column. The reference year is the horizon's last, ``s* = T − 1``, where the economy is near
-its terminal steady state; the path's early cohorts (other statutory ages, other prices,
+column. The reference year is ``s* = T − J`` (at least ``J − 1``): late in the horizon, where
+the economy is near its terminal steady state, but with every response inside the horizon
+(measured on the China calibration: the last year ``T − 1`` sits at the jump of the covered
+wage to the terminal steady state's while the Newton method is far from the solution, and
+its responses were then up to 10 times off); the path's early cohorts (other statutory ages, other prices,
 and those alive in the base year, whose assets then are given) are approximated by it: the
 result is the quasi-Newton method's first Jacobian, and the residual stays exact.
 
@@ -54,6 +57,7 @@ import copy
 import dataclasses
 
 import numpy as np
+from scipy import sparse
 
 from models.economy import core
 
@@ -224,10 +228,11 @@ def household_jacobian(model, u: np.ndarray, reference: int | None = None, step:
     """``∂H/∂X`` by the cohort fake-news algorithm (module docstring): a dict over
     ``(aggregate, input)`` of ``[T or T+1, T]`` matrices (rows years of the aggregate, columns
     years ``0..T−1`` of the input), from one forward difference per input in the reference
-    year ``s*`` (default ``T − 1``; at least ``J − 1``), re-solving only the cohorts alive in
+    year ``s*`` (default ``max(J − 1, T − J)``: its responses stay within the horizon, away
+    from the jump to the terminal steady state's prices; at least ``J − 1``), re-solving only the cohorts alive in
     ``s*`` (hours and retirement options exactly, to ``hours_tol``)."""
     T, J, pad = model.T, model.J, model.pad
-    s_ref = T - 1 if reference is None else int(reference)
+    s_ref = max(J - 1, T - J) if reference is None else int(reference)
     if not (J - 1 <= s_ref < T):
         raise ValueError(f"the reference year must lie in [{J - 1}, {T - 1}], got {s_ref}")
     base = price_paths(model, u)
@@ -293,6 +298,11 @@ def fake_news_jacobian(model, u: np.ndarray, step: float = 1e-6, chunk: int = 64
             model.chosen, model.response = kept
     dh = household_jacobian(model, u) if household is None else household
     base = residuals_from_aggregates(model, u, h0, paths0)
+    sizes = [h0[agg].shape[1] for agg in AGGREGATES]
+    cuts = np.cumsum([0] + sizes)
+    # [Σ rows, X·T]: every aggregate's response to every input's year
+    stacked = np.concatenate([np.concatenate([dh[agg, name] for name in INPUTS], axis=1)
+                              for agg in AGGREGATES], axis=0)
     n = u.shape[1]
     hstep = step * np.maximum(1.0, np.abs(u[0]))
     jac = np.empty((n, n))
@@ -301,9 +311,10 @@ def fake_news_jacobian(model, u: np.ndarray, step: float = 1e-6, chunk: int = 64
         pert = np.repeat(u, cc.size, axis=0)
         pert[np.arange(cc.size), cc] += hstep[cc]
         paths = price_paths(model, pert)
-        dx = {name: paths[name][:, :T] - paths0[name][:, :T] for name in INPUTS}
-        h = {agg: h0[agg] + sum(dx[name] @ dh[agg, name].T for name in INPUTS)
-             for agg in AGGREGATES}
+        dx = np.concatenate([paths[name][:, :T] - paths0[name][:, :T] for name in INPUTS],
+                            axis=1)  # each unknown moves a year's prices: sparse rows
+        dh_c = sparse.csr_matrix(dx) @ stacked.T
+        h = {agg: h0[agg] + dh_c[:, cuts[k]:cuts[k + 1]] for k, agg in enumerate(AGGREGATES)}
         res = residuals_from_aggregates(model, pert, h, paths)
         jac[:, cc] = ((res - base) / hstep[cc][:, None]).T
     return jac

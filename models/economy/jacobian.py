@@ -46,6 +46,11 @@ are :func:`residuals_from_aggregates`, the last part of
 checks they agree); the total Jacobian differentiates it with the households' aggregates
 linearised, ``H ≈ H_0 + Σ_x (∂H/∂X_x) ΔX_x``.
 
+Measured (``benchmarks/bench_economy.py --only-elastic``, China calibration with the bench's
+illustrative preferences, 200 years, load about 0.1–1): hours only 5.8 s wall, 13 elastic
+Broyden steps (finite-difference first Jacobian 9.0 s, 18 steps); hours and the retirement
+choice 21.6 s, 16 steps (35.2 s, 20 steps).
+
 Scope: a closed elastic economy without the pension block's books and with a horizon of at
 least ``J`` years (the reference year's cohorts all born in the horizon);
 :func:`applicable` says so, and the transition keeps its finite-difference Jacobian otherwise.

@@ -12,7 +12,8 @@ Times (wall clock, this process):
 * ``elastic`` (issue 14): the steady state with elastic hours and the retirement choice
   (target <= 1 s) and the 200-year transition with labour-market clearing (target <= 10 s),
   wall and CPU seconds with the load average (the machine is shared: under load the CPU time
-  is the fairer figure).
+  is the fairer figure); each transition with the fake-news first Jacobian (the default) and
+  with the finite-difference one it replaced (``..._finite_differences``).
 
 Not a test: run by hand or from ``make bench``.
 
@@ -95,15 +96,18 @@ def timed_cpu(fn, *args, **kwargs):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def bench_elastic_transition(q, before, law, pop, mx, base) -> dict:
+def bench_elastic_transition(q, before, law, pop, mx, base, jacobian: str = "fake_news"
+                             ) -> dict:
     """One 200-year transition with labour-market clearing (labour, the covered wage and the
-    tax among the Newton unknowns): wall and CPU times with the load average, quasi-Newton
-    iterations, Jacobians and the labour market's largest residual."""
+    tax among the Newton unknowns), its first elastic Jacobian ``jacobian`` (the fake-news
+    one, the default, or the finite-difference one it replaced): wall and CPU times with the
+    load average, quasi-Newton iterations, Jacobians and the labour market's largest
+    residual."""
     bq = base_year_economy(q, before, pop, mx, base)
     load = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        tr = solve_transition(q, pop, mx, law, bq.initial, horizon=200)
+        tr = solve_transition(q, pop, mx, law, bq.initial, horizon=200, jacobian=jacobian)
     except TransitionConvergenceError as exc:
         return {"converged": False, "error": str(exc)[:400],
                 "s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
@@ -139,8 +143,10 @@ def bench_elastic(params, before, law, pop, mx, base, b, transition: bool = True
     if transition:
         hours_only = params.replace(**{**ILLUSTRATIVE_LABOUR, "retirement_choice": False})
         for label, prefs in (("hours", hours_only), ("hours_and_choice", q)):
-            out[f"transition_200y_{label}"] = bench_elastic_transition(prefs, before, law, pop,
-                                                                      mx, base)
+            for jac, suffix in (("fake_news", ""), ("finite_differences",
+                                                    "_finite_differences")):
+                out[f"transition_200y_{label}{suffix}"] = bench_elastic_transition(
+                    prefs, before, law, pop, mx, base, jacobian=jac)
     out["load_average_1min_after"] = os.getloadavg()[0]
     return out
 

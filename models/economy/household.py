@@ -65,6 +65,7 @@ inelastic solution is returned unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -408,6 +409,20 @@ def _with_income(h: HouseholdInputs, income: np.ndarray) -> HouseholdInputs:
                            h.initial_assets, h.discount_factor, h.crra, h.taste)
 
 
+def _hours_and_slope(big_a: np.ndarray, big_b: np.ndarray, wt: np.ndarray, lam: np.ndarray,
+                     sigma: float, nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hours ``h = clip(((A λ^{−σ} + B)/ω)^ν, 0, 1)`` on a segment with multiplier ``λ`` (1
+    where ``ω = 0``) and their slope ``dh/dλ`` (0 at the bounds)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gain = big_a * lam ** -sigma + big_b
+        hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
+                                       0.0, 1.0), 1.0)
+        interior = (wt > 0) & (hrs > 0) & (hrs < 1)
+        dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
+                      / gain, 0.0)
+    return hrs, dh
+
+
 def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: HouseholdSolution,
                    hours: np.ndarray, weights: np.ndarray, works: np.ndarray) -> np.ndarray:
     """One outer step of :func:`solve_households_hours`: on each Euler segment of ``sol``,
@@ -442,28 +457,30 @@ def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: Hou
     lam = np.where(before, 1.0, resources / big_q)
     zd = z * pr.disc
 
-    def hours_at(lam):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            gain = big_a * lam ** -sigma + big_b
-            hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
-                                           0.0, 1.0), 1.0)
-            interior = (wt > 0) & (hrs > 0) & (hrs < 1)
-            dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
-                          / gain, 0.0)
-        return hrs, dh
-
+    # Newton on the problems (rows) not yet settled: a row leaves once its step is below
+    # 1e-14 of its λ (the rows are independent problems)
+    rows = np.arange(n)
+    sub = (big_a, big_b, wt, zd, credit, pv_pay, fixed, big_q, before)
     for _ in range(100):
-        hrs, dh = hours_at(lam)
-        s = _segment_sums(np.stack([zd * hrs, credit * hrs, zd * dh, credit * dh]), index)
-        f = fixed + s[0] + pv_pay * s[1] - lam * big_q
-        df = s[2] + pv_pay * s[3] - big_q
-        new = lam - f / df
-        new = np.where(before, 1.0, np.where(new > 0, new, lam / 10.0))
-        done = np.max(np.abs(new - lam) / lam) < 1e-14
-        lam = new
-        if done:
+        a_, b_, wt_, zd_, cr_, pv_, fx_, q_, bf_ = sub
+        lam_r = lam[rows]
+        idx_r = index if rows.size == n else (_flat(seg.first[rows], J + 1),
+                                               _flat(seg.last[rows] + 1, J + 1))
+        hrs, dh = _hours_and_slope(a_, b_, wt_, lam_r, sigma, nu)
+        s = _segment_sums(np.stack([zd_ * hrs, cr_ * hrs, zd_ * dh, cr_ * dh]), idx_r)
+        f = fx_ + s[0] + pv_ * s[1] - lam_r * q_
+        df = s[2] + pv_ * s[3] - q_
+        new = lam_r - f / df
+        new = np.where(bf_, 1.0, np.where(new > 0, new, lam_r / 10.0))
+        settled = np.max(np.abs(new - lam_r) / lam_r, axis=1) < 1e-14
+        lam[rows] = new
+        if settled.all():
             break
-    return hours_at(lam)[0]
+        if settled.any():
+            keep = ~settled
+            rows = rows[keep]
+            sub = tuple(x[keep] for x in sub)
+    return _hours_and_slope(big_a, big_b, wt, lam, sigma, nu)[0]
 
 
 def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: float = 1e-13,
@@ -491,26 +508,45 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
                                 h.discount_factor)
     fixed = _prepare_fixed(h)
     hours = np.ones((n, J)) if hours0 is None else np.asarray(hours0, dtype=float).copy()
+    # the problems (rows) are independent: a row whose hours moved by less than tol leaves
+    # the loop with them, the others go on
+    rows = np.arange(n)
+    h_r, lab_r, fixed_r, weights_r, works_r = h, lab, fixed, weights, works
     for it in range(1, max_outer + 1):
-        y = income_at_hours(h, lab, hours)
-        hh = _with_income(h, y)
-        pr = _prepare(hh, fixed)
+        hours_r = hours[rows]
+        hh = _with_income(h_r, income_at_hours(h_r, lab_r, hours_r))
+        pr = _prepare(hh, fixed_r)
         sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
-        new_hours = _segment_hours(hh, lab, pr, sol, hours, weights, works)
-        change = float(np.max(np.abs(new_hours - hours)))
-        hours = new_hours
+        new_hours = _segment_hours(hh, lab_r, pr, sol, hours_r, weights_r, works_r)
+        row_change = np.max(np.abs(new_hours - hours_r), axis=1)
+        hours[rows] = new_hours
+        change = float(row_change.max())
         if change < tol:
             break
+        moving = row_change >= tol
+        if not moving.all():
+            rows = rows[moving]
+            h_r, lab_r = _rows_of(h_r, moving), _rows_of(lab_r, moving)
+            fixed_r, weights_r, works_r = (_rows_of(fixed_r, moving), weights_r[moving],
+                                           works_r[moving])
     else:
-        if not strict:
-            return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
-        raise RuntimeError(f"hours did not settle in {max_outer} outer iterations "
-                           f"(last change {change:.2e})")
+        if strict:
+            raise RuntimeError(f"hours did not settle in {max_outer} outer iterations "
+                               f"(last change {change:.2e})")
     y = income_at_hours(h, lab, hours)
     hh = _with_income(h, y)
     pr = _prepare(hh, fixed)
     sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
     return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
+
+
+def _rows_of(x, keep: np.ndarray):
+    """The problems ``keep`` (a row mask) of household, hours or prepared inputs: every
+    per-problem array (first axis one entry per problem) sliced, the rest kept."""
+    fields = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+    per_problem = lambda v: np.ndim(v) >= 1 and np.shape(v)[0] == keep.size  # noqa: E731
+    return type(x)(**{k: np.asarray(v)[keep] if per_problem(v) else v
+                      for k, v in fields.items()})
 
 
 def kuhn_tucker_residuals(h: HouseholdInputs, lab: HoursInputs, sol: HoursSolution

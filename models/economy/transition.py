@@ -43,11 +43,17 @@ efficiency ``ē_t`` (hours included; ``W̄_t = w_t ē_t``) and the income tax ``
 ``t = 0..T−1`` join the unknowns, with the targets labour supplied, ``ē`` supplied and the
 budget's tax at the households' hours and retirement probabilities, which every evaluation
 solves at its prices (exactly, to a tolerance that tightens with the residual: inexact
-Newton). The first Jacobian holds households' marginal utilities fixed and lets their hours
-and option probabilities respond to first order (Frisch hours, the envelope theorem for the
-options' values); Broyden's updates learn the wealth effects. Labour's columns move only their
-own year's residuals and are computed in one evaluation. This replaces the earlier outer
-fixed point in hours and probabilities around the Newton solve (same equilibrium).
+Newton). The first Jacobian is by default the fake-news Jacobian
+(:mod:`models.economy.jacobian`: the households' aggregates' response to the price paths,
+hours, wealth effects and retirement options included, from one perturbation per price in
+the horizon's last year, shifted along cohorts and weighted by the actual population; the
+aggregate blocks by the chain rule), where it applies (closed economy, no pension book,
+horizon of at least ``J`` years); otherwise, and with ``jacobian="finite_differences"``,
+finite differences that hold households' marginal utilities fixed and let their hours and
+option probabilities respond to first order (Frisch hours, the envelope theorem for the
+options' values), labour's columns (which move only their own year's residuals) in one
+evaluation. Broyden's updates learn the rest. This replaces the earlier outer fixed point in
+hours and probabilities around the Newton solve (same equilibrium).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ import xarray as xr
 from models.config import CATEGORIES
 from models.demography.projection import one_year_survival
 from models.economy import core
+from models.economy import jacobian as fake_news
 from models.economy.household import (
     HouseholdInputs,
     HoursInputs,
@@ -323,6 +330,7 @@ class TransitionModel:
             start_idx = np.minimum(self.start, J - 1)
             self.hours_tol = 1e-13  # households' hours (inexact Newton: solve_newton)
             self.response = None  # first-order terms of the last choice (choose, respond)
+            self.last_aggregates = None  # (u, households' aggregates) of the last choice
             self.chosen = None  # the last choice (hours [C, K, O, J], probabilities)
             self.taste_scale = params.retirement_taste_scale * tech_c[0, np.arange(C), 0,
                                                                        start_idx] \
@@ -818,7 +826,8 @@ class TransitionModel:
         assets[:, 1:] = (n_k[:, :T] * a_y[:, :T]).sum(axis=(-2, -1))
         leaving = n_k[:, :T].copy()
         leaving[..., :-1] -= n_k[:, 1:T + 1, :, 1:]
-        pool = (1.0 + r[:, 1:T + 1]) * (leaving * a_y[:, :T]).sum(axis=(-2, -1))
+        estates = (leaving * a_y[:, :T]).sum(axis=(-2, -1))
+        pool = (1.0 + r[:, 1:T + 1]) * estates
         implied = pool / self.n_total[:, 1:T + 1]  # bequest per capita in years 1..T
         labour_T = self.labour_T if clear is None \
             else self.labour_T_full * clear["labour"][:, -1] / self.labour_full[:, -1]
@@ -833,6 +842,12 @@ class TransitionModel:
             parts += [(clear["labour"] - sup["labour"]) / self.labour_full,
                       (clear["ebar"] - sup["ebar"]) / self.ebar_full,
                       clear["tax"] - tax_implied[:, :T]]
+            if chosen is not None and Bt == 1:  # the households' aggregates at u, for the
+                # fake-news Jacobian (models.economy.jacobian: its AGGREGATES)
+                self.last_aggregates = (u.copy(), dict(
+                    assets=assets[:, 1:], estates=estates, labour=sup["labour"],
+                    cov_eff=sup["cov_eff"], cov_fte=sup["cov_fte"], benefits=ben_y,
+                    contributions=con_y))
         resid = np.concatenate(parts, axis=1)
         if not full:
             return resid, sol.segments
@@ -959,10 +974,14 @@ class TransitionModel:
 
 
 def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: int,
-                  inverse: np.ndarray | None = None, stride: int = 10, first_exact: int = 10):
+                  inverse: np.ndarray | None = None, stride: int = 10, first_exact: int = 10,
+                  jacobian: str = "finite_differences"):
     """Quasi-Newton in sequence space: the finite-difference Jacobian (:meth:`TransitionModel.jacobian`)
     at the first point, then Broyden's ("good") rank-one updates of its inverse after every
     step, with a backtracking line search; the Jacobian is recomputed if a step fails.
+    ``jacobian="fake_news"``: the fake-news Jacobian (:func:`models.economy.jacobian.
+    fake_news_jacobian`) where it applies (:func:`models.economy.jacobian.applicable`),
+    the finite-difference one otherwise.
 
     Returns ``(u, residuals, segments, inverse Jacobian, history, Jacobian evaluations)``.
     """
@@ -976,8 +995,12 @@ def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: i
         if model.elastic:  # inexact Newton: households' hours as precise as the step needs
             model.hours_tol = float(np.clip(1e-3 * history[-1], 1e-13, HOURS_TOL_MAX))
         if inv is None:
-            inv = np.linalg.inv(model.jacobian(u, seg, stride=stride, frozen=model.elastic,
-                                               first_exact=first_exact))
+            if jacobian == "fake_news" and fake_news.applicable(model):
+                jac = fake_news.fake_news_jacobian(model, u, hours_tol=model.hours_tol)
+            else:
+                jac = model.jacobian(u, seg, stride=stride, frozen=model.elastic,
+                                     first_exact=first_exact)
+            inv = np.linalg.inv(jac)
             n_jac += 1
             fresh = True
         step = -inv @ res[0]
@@ -1073,7 +1096,7 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                      horizon: int = 200, terminal: SteadyState | None = None,
                      terminal_population_growth: float | None = None, tol: float = 1e-9,
                      max_iter: int = 40, jacobian_stride: int = 10,
-                     clearing_stride: int = 50) -> xr.Dataset:
+                     clearing_stride: int = 50, jacobian: str = "fake_news") -> xr.Dataset:
     """Perfect-foresight transition from the base-year state to the terminal steady state.
 
     Long because of its documented parameters; the Newton method and the dataset are
@@ -1095,6 +1118,9 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
     jacobian_stride : compute every ``stride``-th year's Jacobian column (1: all).
     clearing_stride : the same for an elastic economy's Jacobian with the labour market
         (at least ``jacobian_stride``; its columns cost every option's households).
+    jacobian : the elastic solve's first Jacobian: ``"fake_news"`` (default;
+        :mod:`models.economy.jacobian`, where it applies) or ``"finite_differences"``
+        (:meth:`TransitionModel.jacobian`); the inelastic solve always uses the latter.
     Elastic economies (``params.elastic``): households choose hours and retirement options
     at every evaluation's prices, and labour, the covered workers' mean efficiency and the
     tax are unknowns with the asset market (:func:`_clear_labour_market`).
@@ -1131,7 +1157,8 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
         raise_not_converged(start, res, history, start_tol)
     if model.elastic:  # the labour market with the asset market, from the inelastic economy
         u, history = _clear_labour_market(model, start, u, tol, max_iter,
-                                          max(jacobian_stride, clearing_stride), history)
+                                          max(jacobian_stride, clearing_stride), history,
+                                          jacobian)
         n_jac += 1
     ds = transition_dataset(model, u)
     ds["newton_max_residual"] = ("iteration", np.array(history),
@@ -1149,23 +1176,24 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
 
 
 def _clear_labour_market(model: TransitionModel, start: TransitionModel, u0: np.ndarray,
-                         tol: float, max_iter: int, stride: int, history: list
-                         ) -> tuple[np.ndarray, list]:
+                         tol: float, max_iter: int, stride: int, history: list,
+                         jacobian: str = "fake_news") -> tuple[np.ndarray, list]:
     """An elastic transition's markets together (:meth:`TransitionModel.evaluate`: asset
     market, bequests, labour, the covered wage and the budget's tax), by quasi-Newton in
     sequence space from the inelastic solution ``u0`` of ``start`` (full-time hours at the
-    statutory ages, its tax): the first Jacobian holds households' hours and retirement
-    probabilities at their first-order response at fixed marginal utility
-    (:meth:`TransitionModel.jacobian` ``frozen``, :meth:`TransitionModel.respond`);
-    Broyden's updates learn the rest (wealth effects). Returns the solution and the residual
-    history (appended)."""
+    statutory ages, its tax): the first Jacobian is the fake-news one
+    (``jacobian="fake_news"``, :func:`models.economy.jacobian.fake_news_jacobian`, where it
+    applies) or holds households' hours and retirement probabilities at their first-order
+    response at fixed marginal utility (:meth:`TransitionModel.jacobian` ``frozen``,
+    :meth:`TransitionModel.respond`); Broyden's updates learn the rest. Returns the solution
+    and the residual history (appended)."""
     _, _, out = start.evaluate(u0, full=True)
     T = model.T
     clearing = np.concatenate([np.ones((1, 2 * T)), out["income_tax"]], axis=1)
     u = np.concatenate([u0, clearing], axis=1)
     model.hours_tol = HOURS_TOL_MAX
     u, res, _, _, more, _ = solve_newton(model, u, tol, max_iter, stride=stride,
-                                         first_exact=FIRST_EXACT_ELASTIC)
+                                         first_exact=FIRST_EXACT_ELASTIC, jacobian=jacobian)
     history = history + more
     if more[-1] > tol:
         raise_not_converged(model, res, history, tol)

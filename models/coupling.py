@@ -219,8 +219,25 @@ def paired_schedule(ctx: EconomyContext, cal: Calibration, transition: xr.Datase
     schedule, unchanged."""
     return retirement_schedule(np.asarray(years), np.asarray(ages), regime, cal.pension,
                                extra_delay_months=extra_delay_months,
-                               retirement_distribution=retirement_distribution(
-                                   transition, ctx.params))
+                               retirement_distribution=paired_distribution(ctx, transition))
+
+
+def paired_distribution(ctx: EconomyContext, transition: xr.Dataset) -> xr.DataArray | None:
+    """The economy's retirement distribution ``[birth_year, category, offset]`` of a solved
+    transition, for the accounts of a paired run (:func:`paired_schedule`, and the
+    optimizer's own accounts through :func:`models.optimize.solve.setup_problem`); None with
+    the retirement choice off (the law's schedule)."""
+    return retirement_distribution(transition, ctx.params)
+
+
+def distribution_change(old: xr.DataArray | None, new: xr.DataArray | None) -> float:
+    """The largest change of a retirement share between two distributions, ``max |new −
+    old|`` over the birth years, categories and offsets both hold (0 when there is none)."""
+    if old is None or new is None:
+        return 0.0
+    old, new = xr.align(old, new, join="inner")
+    diff = np.abs(new.values - old.values)
+    return float(np.nanmax(diff)) if diff.size and np.isfinite(diff).any() else 0.0
 
 
 def with_pension_book(params, ctx: EconomyContext, cal: Calibration, policy: Policy):
@@ -402,7 +419,8 @@ class Pairing:
         less than the tolerance."""
         last = self.history[-1]
         return max(last["wage_change"], last["return_change"],
-                   last.get("delay_price_change", 0.0)) < self.tolerance
+                   last.get("delay_price_change", 0.0),
+                   last.get("distribution_change", 0.0)) < self.tolerance
 
 
 def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
@@ -425,11 +443,15 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     ``d_{k+1} = d_k + θ (F_d − d_k)``; its largest change relative to its largest value
     (:func:`delay_price_change`, ``delay_price_change`` in the history) joins the stopping
     rule.
+    With the retirement choice on, the economy's retirement distribution (from each
+    transition, :func:`paired_distribution`, damped likewise; ``distribution_change`` joins
+    the stopping rule) is the optimizer's accounts' (``setup_problem``); off, it is None.
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
     transition = transition_under(economy, cal, settings.regime) if paired else None
     prices = paired_prices(transition, years, cal) if paired else None
+    distribution = paired_distribution(economy, transition) if paired else None
     # the discount rate under objective.discount = "interest_rate": the economy's r(t)
     rate = transition["interest_rate"] if paired else None
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
@@ -439,7 +461,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     for iteration in range(settings.pairing_max_iterations if paired else 1):
         t0 = time.perf_counter()
         out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers,
-                                    interest_rate=rate, economy_delay_price=out.delay_price)
+                                    interest_rate=rate, economy_delay_price=out.delay_price,
+                                    retirement_distribution=distribution)
         start = out.solution.levers if out.solution is not None else None
         out.solution = optimize_policy(out.problem, start=start)
         out.search_s += time.perf_counter() - t0
@@ -457,6 +480,9 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
             new_delay = economy_delay_price(economy, cal, settings.regime, transition,
                                             settings.tree.first_decision_year, levers=levers)
             step["delay_price_change"] = delay_price_change(out.delay_price, new_delay)
+        new_distribution = paired_distribution(economy, transition)
+        if distribution is not None:  # the households' retirement choice at this economy
+            step["distribution_change"] = distribution_change(distribution, new_distribution)
         out.history.append(step)
         log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e%s",
                  iteration + 1, out.solution.inner.objective, step["wage_change"],
@@ -469,6 +495,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         rate = rate + theta * (transition["interest_rate"] - rate)
         if new_delay is not None:
             out.delay_price = damped(out.delay_price, new_delay, theta)
+        if distribution is not None and new_distribution is not None:
+            distribution = damped(distribution, new_distribution, theta)
     return out
 
 
@@ -485,8 +513,9 @@ def delay_price_change(old: xr.DataArray, new: xr.DataArray) -> float:
 
 
 def damped(old: xr.DataArray, new: xr.DataArray, theta: float) -> xr.DataArray:
-    """The pairing's damped step ``old + θ (new − old)`` on a price ``[year]``, keeping
-    ``old``'s name and attributes."""
-    out = old + theta * (new.sel(year=old["year"]) - old)
+    """The pairing's damped step ``old + θ (new − old)`` on a price ``[year]`` (or a
+    retirement distribution ``[birth_year, category, offset]``), ``new`` taken at ``old``'s
+    coordinates, keeping ``old``'s name and attributes."""
+    out = old + theta * (new.sel({dim: old[dim] for dim in old.dims}) - old)
     out.attrs = dict(old.attrs)
     return out.rename(old.name)

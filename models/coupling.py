@@ -322,8 +322,18 @@ def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
     wage (:func:`models.economy.delay_price_by_year`): ``p_c(t)`` yuan of year ``t`` per
     person-month for the employees reaching the statutory age in ``t``. The price per year
     is their mean weighted by the persons of each category at its statutory age in ``t``
-    (:func:`models.pension.category_population`); years no cohort of the transition reaches
-    carry the nearest year's wage share times their own wage.
+    (:func:`models.pension.category_population`); years from ``from_year`` that no cohort
+    of the transition reaches carry the nearest such year's wage share times their own wage.
+
+    **Years before** ``from_year`` **are 0, a genuine zero** (the zero prices seen with the
+    retirement choice on): the delay reaches only the cohorts whose statutory age falls
+    from ``from_year`` on (:func:`models.economy.choices.delay_policy`); an earlier cohort
+    re-solves to the same choices, cost 0 up to rounding (option experiment, choice on,
+    law_2024: exactly 0 for the cohorts reaching it in 2021–2024, below 1e-14 of a wage
+    in 2025; 3,869–5,357 yuan per person-month in 2026–2032). The optimizer prices only
+    its decision years (from ``from_year``); these zeros enter only the pairing's stopping
+    rule. They are set, not computed, and the fill of years without a cohort never reaches
+    back into them (else a decision year without a cohort would take their 0).
 
     The households re-solved here follow the economy's own pension rules (a delay moves
     their awards, contribution years and work window; the pension book, which keeps the
@@ -369,27 +379,31 @@ def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
                 weight[i, j] = float(persons.sel(year=t, category=cat).sel(
                     age=np.clip(age, ages[0], ages[-1])).sum())
     wage = transition["average_wage_cny"].sel(year=years).values
-    out = xr.DataArray(aggregate_delay_price(by_cat.values, weight, wage), dims="year",
-                       coords={"year": years}, name="economy_delay_price_cny")
+    out = xr.DataArray(aggregate_delay_price(by_cat.values, weight, wage, years >= from_year),
+                       dims="year", coords={"year": years}, name="economy_delay_price_cny")
     out.attrs.update(units="yuan per person-month of delay (year t, wage-indexed)",
                      long_name="welfare cost of one more month of statutory age to the "
                                "employees reaching it in the year, from the economy")
     return out
 
 
-def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarray
-                          ) -> np.ndarray:
+def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarray,
+                          priced: np.ndarray | None = None) -> np.ndarray:
     """Per-year price of delay from the categories' ``price[year, category]`` (NaN: no
     cohort of the category reaches its statutory age that year): the mean weighted by
     ``weight[year, category]`` (persons reaching it) over the categories with a price;
     years with none carry the nearest year's price in years of ``wage[year]`` times their
-    own wage (:func:`nearest_fill`)."""
+    own wage (:func:`nearest_fill`). ``priced[year]`` (default: every year): the years the
+    delay reaches; the others are 0 and the fill uses only priced years."""
     price, weight = np.asarray(price, float), np.asarray(weight, float)
+    priced = np.ones(price.shape[0], bool) if priced is None else np.asarray(priced, bool)
     ok = np.isfinite(price) & (weight > 0)
     total = (weight * ok).sum(1)
     mean = np.where(total > 0, (np.where(ok, price, 0.0) * weight).sum(1)
                     / np.where(total > 0, total, 1.0), np.nan)
-    return nearest_fill(mean / wage) * wage
+    out = np.zeros(price.shape[0])
+    out[priced] = nearest_fill((mean / wage)[priced]) * np.asarray(wage, float)[priced]
+    return out
 
 
 def nearest_fill(x: np.ndarray) -> np.ndarray:

@@ -326,3 +326,17 @@ def test_d_in_a_paired_run_the_optimizers_mean_age_is_the_economys(paired_choice
     assert moved.min() >= -1e-12 and moved.max() > 0.5
     assert "distribution_change" in out.history[-1]
     assert np.isfinite(out.history[-1]["distribution_change"])
+
+
+@pytest.mark.slow
+def test_the_economys_price_of_delay_is_zero_exactly_where_no_cohort_is_delayed(
+        paired_choice):
+    """Item 3 of the brief (the zero prices with the choice on): at the first transition's
+    prices, the economy's leisure price of a month of delay from 2026 is 0 in the years
+    before 2026 (no cohort reaching its statutory age then is delayed: a genuine zero,
+    :func:`models.coupling.economy_delay_price`) and positive in every year from 2026."""
+    ctx, cal, _, solved = paired_choice
+    price = coupling.economy_delay_price(ctx, cal, "law_2024", solved[0], 2026)
+    years = price["year"].values
+    assert np.all(price.values[years < 2026] == 0.0)
+    assert np.all(price.values[years >= 2026] > 0.0)

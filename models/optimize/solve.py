@@ -389,12 +389,9 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     ``ScenarioData.reserve_return_path``). ``interest_rate[year]`` (the paired transition's)
     is the discount rate under ``objective.discount = "interest_rate"``;
     ``economy_delay_price[year]`` (yuan per person-month) replaces the fixed price of delay
-    (:mod:`models.optimize.objective`). ``retirement_distribution[birth_year, category,
-    offset]`` (a paired economy's retirement choice, :func:`models.economy.choices.
-    retirement_distribution`) replaces the law's window shares in every schedule of the
-    problem, the status quo's and each delay path's (:func:`models.optimize.data.
-    policy_rates`: the offsets from the delayed statutory age); None: the law's schedule,
-    unchanged."""
+    (:mod:`models.optimize.objective`). ``retirement_distribution`` (the economy's choice)
+    replaces the law's window shares in every schedule (:func:`models.optimize.data.
+    policy_rates`, which says how it meets a delay); None: the law's schedule."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values

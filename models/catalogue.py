@@ -712,6 +712,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("pairing_converged", (),
              units="1", stage="optimization_pairing",
              long_name="economy pairing converged"),
+    Variable("pairing_delay_price_change", ("pairing_iteration",),
+             units="1", stage="optimization_pairing",
+             long_name="largest change of the economy's price of delay after the solve, "
+                       "relative to its largest value (objective.delay_price = economy)"),
+    Variable("pairing_distribution_change", ("pairing_iteration",),
+             units="1", stage="optimization_pairing",
+             long_name="largest change of a share of the economy's retirement distribution "
+                       "after the solve (households' retirement choice on)"),
     # --- optimization_frontier (models/optimize/frontier.py)
     Variable("frontier_fiscal_burden_cny", ("frontier_point",),
              units="yuan (expected, discounted)", stage="optimization_frontier",

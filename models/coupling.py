@@ -219,8 +219,25 @@ def paired_schedule(ctx: EconomyContext, cal: Calibration, transition: xr.Datase
     schedule, unchanged."""
     return retirement_schedule(np.asarray(years), np.asarray(ages), regime, cal.pension,
                                extra_delay_months=extra_delay_months,
-                               retirement_distribution=retirement_distribution(
-                                   transition, ctx.params))
+                               retirement_distribution=paired_distribution(ctx, transition))
+
+
+def paired_distribution(ctx: EconomyContext, transition: xr.Dataset) -> xr.DataArray | None:
+    """The economy's retirement distribution ``[birth_year, category, offset]`` of a solved
+    transition, for the accounts of a paired run (:func:`paired_schedule`, and the
+    optimizer's own accounts through :func:`models.optimize.solve.setup_problem`); None with
+    the retirement choice off (the law's schedule)."""
+    return retirement_distribution(transition, ctx.params)
+
+
+def distribution_change(old: xr.DataArray | None, new: xr.DataArray | None) -> float:
+    """The largest change of a retirement share between two distributions, ``max |new −
+    old|`` over the birth years, categories and offsets both hold (0 when there is none)."""
+    if old is None or new is None:
+        return 0.0
+    old, new = xr.align(old, new, join="inner")
+    diff = np.abs(new.values - old.values)
+    return float(np.nanmax(diff)) if diff.size and np.isfinite(diff).any() else 0.0
 
 
 def with_pension_book(params, ctx: EconomyContext, cal: Calibration, policy: Policy):
@@ -305,8 +322,18 @@ def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
     wage (:func:`models.economy.delay_price_by_year`): ``p_c(t)`` yuan of year ``t`` per
     person-month for the employees reaching the statutory age in ``t``. The price per year
     is their mean weighted by the persons of each category at its statutory age in ``t``
-    (:func:`models.pension.category_population`); years no cohort of the transition reaches
-    carry the nearest year's wage share times their own wage.
+    (:func:`models.pension.category_population`); years from ``from_year`` that no cohort
+    of the transition reaches carry the nearest such year's wage share times their own wage.
+
+    **Years before** ``from_year`` **are 0, a genuine zero** (the zero prices seen with the
+    retirement choice on): the delay reaches only the cohorts whose statutory age falls
+    from ``from_year`` on (:func:`models.economy.choices.delay_policy`); an earlier cohort
+    re-solves to the same choices, cost 0 up to rounding (option experiment, choice on,
+    law_2024: exactly 0 for the cohorts reaching it in 2021–2024, below 1e-14 of a wage
+    in 2025; 3,869–5,357 yuan per person-month in 2026–2032). The optimizer prices only
+    its decision years (from ``from_year``); these zeros enter only the pairing's stopping
+    rule. They are set, not computed, and the fill of years without a cohort never reaches
+    back into them (else a decision year without a cohort would take their 0).
 
     The households re-solved here follow the economy's own pension rules (a delay moves
     their awards, contribution years and work window; the pension book, which keeps the
@@ -352,27 +379,31 @@ def economy_delay_price(ctx: EconomyContext, cal: Calibration, regime: str,
                 weight[i, j] = float(persons.sel(year=t, category=cat).sel(
                     age=np.clip(age, ages[0], ages[-1])).sum())
     wage = transition["average_wage_cny"].sel(year=years).values
-    out = xr.DataArray(aggregate_delay_price(by_cat.values, weight, wage), dims="year",
-                       coords={"year": years}, name="economy_delay_price_cny")
+    out = xr.DataArray(aggregate_delay_price(by_cat.values, weight, wage, years >= from_year),
+                       dims="year", coords={"year": years}, name="economy_delay_price_cny")
     out.attrs.update(units="yuan per person-month of delay (year t, wage-indexed)",
                      long_name="welfare cost of one more month of statutory age to the "
                                "employees reaching it in the year, from the economy")
     return out
 
 
-def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarray
-                          ) -> np.ndarray:
+def aggregate_delay_price(price: np.ndarray, weight: np.ndarray, wage: np.ndarray,
+                          priced: np.ndarray | None = None) -> np.ndarray:
     """Per-year price of delay from the categories' ``price[year, category]`` (NaN: no
     cohort of the category reaches its statutory age that year): the mean weighted by
     ``weight[year, category]`` (persons reaching it) over the categories with a price;
     years with none carry the nearest year's price in years of ``wage[year]`` times their
-    own wage (:func:`nearest_fill`)."""
+    own wage (:func:`nearest_fill`). ``priced[year]`` (default: every year): the years the
+    delay reaches; the others are 0 and the fill uses only priced years."""
     price, weight = np.asarray(price, float), np.asarray(weight, float)
+    priced = np.ones(price.shape[0], bool) if priced is None else np.asarray(priced, bool)
     ok = np.isfinite(price) & (weight > 0)
     total = (weight * ok).sum(1)
     mean = np.where(total > 0, (np.where(ok, price, 0.0) * weight).sum(1)
                     / np.where(total > 0, total, 1.0), np.nan)
-    return nearest_fill(mean / wage) * wage
+    out = np.zeros(price.shape[0])
+    out[priced] = nearest_fill((mean / wage)[priced]) * np.asarray(wage, float)[priced]
+    return out
 
 
 def nearest_fill(x: np.ndarray) -> np.ndarray:
@@ -402,7 +433,8 @@ class Pairing:
         less than the tolerance."""
         last = self.history[-1]
         return max(last["wage_change"], last["return_change"],
-                   last.get("delay_price_change", 0.0)) < self.tolerance
+                   last.get("delay_price_change", 0.0),
+                   last.get("distribution_change", 0.0)) < self.tolerance
 
 
 def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
@@ -425,11 +457,15 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     ``d_{k+1} = d_k + θ (F_d − d_k)``; its largest change relative to its largest value
     (:func:`delay_price_change`, ``delay_price_change`` in the history) joins the stopping
     rule.
+    With the retirement choice on, the economy's retirement distribution (from each
+    transition, :func:`paired_distribution`, damped likewise; ``distribution_change`` joins
+    the stopping rule) is the optimizer's accounts' (``setup_problem``); off, it is None.
     """
     years = population["year"].values
     paired = economy is not None and settings.economy_pairing
     transition = transition_under(economy, cal, settings.regime) if paired else None
     prices = paired_prices(transition, years, cal) if paired else None
+    distribution = paired_distribution(economy, transition) if paired else None
     # the discount rate under objective.discount = "interest_rate": the economy's r(t)
     rate = transition["interest_rate"] if paired else None
     out = Pairing(problem=None, solution=None, tolerance=settings.pairing_tolerance)
@@ -439,7 +475,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
     for iteration in range(settings.pairing_max_iterations if paired else 1):
         t0 = time.perf_counter()
         out.problem = setup_problem(cal, settings, population, fit, prices, workers=workers,
-                                    interest_rate=rate, economy_delay_price=out.delay_price)
+                                    interest_rate=rate, economy_delay_price=out.delay_price,
+                                    retirement_distribution=distribution)
         start = out.solution.levers if out.solution is not None else None
         out.solution = optimize_policy(out.problem, start=start)
         out.search_s += time.perf_counter() - t0
@@ -457,6 +494,9 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
             new_delay = economy_delay_price(economy, cal, settings.regime, transition,
                                             settings.tree.first_decision_year, levers=levers)
             step["delay_price_change"] = delay_price_change(out.delay_price, new_delay)
+        new_distribution = paired_distribution(economy, transition)
+        if distribution is not None:  # the households' retirement choice at this economy
+            step["distribution_change"] = distribution_change(distribution, new_distribution)
         out.history.append(step)
         log.info("pairing %d: objective %.6g, wage change %.2e, return change %.2e%s",
                  iteration + 1, out.solution.inner.objective, step["wage_change"],
@@ -469,6 +509,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         rate = rate + theta * (transition["interest_rate"] - rate)
         if new_delay is not None:
             out.delay_price = damped(out.delay_price, new_delay, theta)
+        if distribution is not None and new_distribution is not None:
+            distribution = damped(distribution, new_distribution, theta)
     return out
 
 
@@ -485,8 +527,9 @@ def delay_price_change(old: xr.DataArray, new: xr.DataArray) -> float:
 
 
 def damped(old: xr.DataArray, new: xr.DataArray, theta: float) -> xr.DataArray:
-    """The pairing's damped step ``old + θ (new − old)`` on a price ``[year]``, keeping
-    ``old``'s name and attributes."""
-    out = old + theta * (new.sel(year=old["year"]) - old)
+    """The pairing's damped step ``old + θ (new − old)`` on a price ``[year]`` (or a
+    retirement distribution ``[birth_year, category, offset]``), ``new`` taken at ``old``'s
+    coordinates, keeping ``old``'s name and attributes."""
+    out = old + theta * (new.sel({dim: old[dim] for dim in old.dims}) - old)
     out.attrs = dict(old.attrs)
     return out.rename(old.name)

@@ -47,3 +47,24 @@ def test_the_economy_price_is_an_option_beside_the_wage_indexed_default():
     # without an economy (an unpaired run) it is the wage-indexed fixed price
     np.testing.assert_array_equal(delay_price("economy", 1500.0, 3, index), 1500.0 * index)
     np.testing.assert_array_equal(delay_price("fixed", 1500.0, 3, index), 1500.0)
+
+
+def test_years_the_delay_does_not_reach_are_zero_and_never_filled_from():
+    """Issue 14, item 5 (the zero prices with the retirement choice on): years before the
+    delay starts (``priced`` False) are 0 — no cohort reaching its statutory age then is
+    delayed — and a priced year with no cohort takes the nearest *priced* year's wage
+    share (here the next one), never an unpriced year's 0."""
+    price = np.array([[0.0, 0.0, 0.0],
+                      [np.nan, np.nan, np.nan],
+                      [50.0, np.nan, np.nan],
+                      [60.0, 30.0, np.nan]])
+    weight = np.ones((4, 3))
+    wage = np.array([10.0, 11.0, 12.0, 13.0])
+    priced = np.array([False, True, True, True])
+    got = aggregate_delay_price(price, weight, wage, priced)
+    assert got[0] == 0.0
+    assert got[1] == pytest.approx(50.0 / 12.0 * 11.0)  # not the unpriced year's 0
+    assert got[2] == pytest.approx(50.0)
+    assert got[3] == pytest.approx(45.0)
+    # without ``priced`` every year is priced (the fill takes the zero before)
+    assert aggregate_delay_price(price, weight, wage)[1] == 0.0

@@ -261,10 +261,27 @@ def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
                  weights_population: xr.DataArray,
                  wage_index: xr.DataArray | None = None,
                  indexation_share: np.ndarray | None = None,
-                 past: tuple[xr.Dataset, int] | None = None) -> PolicyRates:
+                 past: tuple[xr.Dataset, int] | None = None,
+                 retirement_distribution: xr.DataArray | None = None) -> PolicyRates:
     """Schedule and per-person rates under a delay path ``[year, category]`` (months) and an
     indexation share path ``[year]`` (None: the calibrated share), with the calibration's
     wage path or the economy's ``wage_index[year]``.
+
+    ``retirement_distribution[birth_year, category, offset]`` (a run paired with an economy
+    whose households choose their retirement age, :func:`models.economy.choices.
+    retirement_distribution`; None: the law's window shares): the share of each cohort's
+    window retirements at each ``offset`` (years) from its statutory age replaces the law's
+    window parts (:func:`models.pension.retirement_schedule`), the schedule the paired
+    accounts use (:func:`models.coupling.paired_schedule`). Under a delay path the offsets
+    are taken from the **delayed** statutory age ``R + delay/12`` of the cohort's reach
+    year: the distribution is relative to the statutory age, so it moves with it — the
+    cohort's whole distribution shifts by the delay, ``(1 − π_s) d_o`` of it retiring at
+    ``max(R + delay/12 + o, original age)`` (its mean age rises by ``(1 − π_s)·delay/12``
+    unless the original age binds), the economy's own options under a delay
+    (:func:`models.economy.core.retirement_options`). The shares ``d_o`` are held at the
+    economy's equilibrium of the pairing iteration (solved under the expected policy): the
+    households' response of the shares to the optimizer's own delay path enters only
+    through the pairing loop, not within one solve of the policy problem.
 
     ``past = (schedule, first_year)``: the schedule of the years before ``first_year`` (the
     first decision year) is that one (the policy before any decision), whatever the delay: a
@@ -273,7 +290,8 @@ def policy_rates(delay_months: np.ndarray, years: np.ndarray, ages: np.ndarray,
     years early, which would otherwise reach back into the past)."""
     lever = xr.DataArray(delay_months, dims=("year", "category"),
                          coords={"year": years, "category": list(CATEGORIES)})
-    schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever)
+    schedule = retirement_schedule(years, ages, regime, cal.pension, extra_delay_months=lever,
+                                   retirement_distribution=retirement_distribution)
     if past is not None:
         schedule = with_past(schedule, *past)
     share = (None if indexation_share is None

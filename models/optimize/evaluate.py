@@ -201,7 +201,8 @@ def fresh_basis(problem: PolicyProblem, fresh: PolicyProblem, tree: ScenarioTree
 def fresh_problem(problem: PolicyProblem, fresh: PolicyProblem, same_tree: bool = False
                   ) -> PolicyProblem:
     """``fresh`` (set up on fresh paths) made to evaluate ``problem``'s policy: the same
-    per-person rules (the in-sample open-age weights and status-quo rates), unless
+    per-person rules (the in-sample open-age weights, status-quo rates and retirement
+    distribution), unless
     ``same_tree`` the fresh paths placed in ``problem``'s tree (:func:`assign_nodes`, by the
     tree's grouping rule), and the draw rule's basis on the fresh paths' own state at the
     in-sample scale (:func:`fresh_basis`)."""
@@ -213,7 +214,8 @@ def fresh_problem(problem: PolicyProblem, fresh: PolicyProblem, same_tree: bool 
                             problem.settings.tree.grouping)
     return replace(fresh, tree=tree, weights_population=problem.weights_population,
                    recourse_basis=fresh_basis(problem, fresh, tree),
-                   cache={"zero_rates": problem.cache["zero_rates"]})
+                   cache={"zero_rates": problem.cache["zero_rates"]},
+                   retirement_distribution=problem.retirement_distribution)
 
 
 # ----------------------------------------------------------------------------- costs

@@ -269,6 +269,9 @@ class PolicyProblem:
     # transfers may reach (None: unlimited), models.optimize.data
     gdp: np.ndarray | None = None
     capacity_share: float | None = None
+    # the economy's retirement distribution [birth_year, category, offset] in the accounts'
+    # schedule (models.optimize.data.policy_rates); None: the law's window shares
+    retirement_distribution: xr.DataArray | None = None
 
     @property
     def opt_years(self) -> np.ndarray:
@@ -375,7 +378,8 @@ def _indexation_lever(cal: Calibration, settings: OptimizationSettings, last_yea
 def setup_problem(cal: Calibration, settings: OptimizationSettings, population: xr.DataArray,
                   fit: BaseYearFit, prices: tuple[xr.DataArray, xr.DataArray] | None = None,
                   workers: int = 1, interest_rate: xr.DataArray | None = None,
-                  economy_delay_price: xr.DataArray | None = None) -> PolicyProblem:
+                  economy_delay_price: xr.DataArray | None = None,
+                  retirement_distribution: xr.DataArray | None = None) -> PolicyProblem:
     """Tree, knots, start balances and populations for the policy problem.
 
     ``prices = (wage_index[year], fund_return[year])`` from the OLG economy replace the
@@ -385,7 +389,9 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     ``ScenarioData.reserve_return_path``). ``interest_rate[year]`` (the paired transition's)
     is the discount rate under ``objective.discount = "interest_rate"``;
     ``economy_delay_price[year]`` (yuan per person-month) replaces the fixed price of delay
-    (:mod:`models.optimize.objective`)."""
+    (:mod:`models.optimize.objective`). ``retirement_distribution`` (the economy's choice)
+    replaces the law's window shares in every schedule (:func:`models.optimize.data.
+    policy_rates`, which says how it meets a delay); None: the law's schedule."""
     if "path" not in population.dims:
         population = population.expand_dims(path=[0])
     years = population["year"].values
@@ -406,7 +412,8 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
     r_reserve = (np.full(len(years), cal.finances.reserve.real_return.value) if not more
                  else more[0].sel(year=years).values)
     zero = policy_rates(np.zeros((len(years), len(CATEGORIES))), years, ages, cal, fit,
-                        settings.regime, weights, wage_index)
+                        settings.regime, weights, wage_index,
+                        retirement_distribution=retirement_distribution)
     balance_start, reserve_start = _start_balances(population.sel(year=years[~opt_mask]),
                                                    zero, fit, cal, r_fund[~opt_mask],
                                                    r_reserve[~opt_mask])
@@ -437,7 +444,8 @@ def setup_problem(cal: Calibration, settings: OptimizationSettings, population: 
         gdp=gdp_by_path_year(population.transpose("path", "year", "age", "sex").values, ages,
                              zero.rates["average_wage_cny"].values,
                              cal.economy.targets.gdp_cny.value),
-        capacity_share=capacity_share(cal.finances, settings))
+        capacity_share=capacity_share(cal.finances, settings),
+        retirement_distribution=retirement_distribution)
     problem.cache["zero_rates"] = zero
     wage = zero.rates["average_wage_cny"].values
     problem.delay_price = delay_price(
@@ -573,7 +581,9 @@ def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | Non
                                           problem.weights_population, problem.wage_index,
                                           indexation_share=share, past=(
                                               problem.cache["zero_rates"].schedule,
-                                              int(problem.opt_years[0])))
+                                              int(problem.opt_years[0])),
+                                          retirement_distribution=problem
+                                          .retirement_distribution)
     return problem.cache[key]
 
 

@@ -130,13 +130,23 @@ def search_history(history: list[dict]) -> xr.Dataset:
     })
 
 
+#: The pairing history's changes kept when the loop records them (the economy's price of
+#: delay; the retirement distribution with the households' choice on), ``pairing_<key>``.
+PAIRING_OPTIONAL = ("delay_price_change", "distribution_change")
+
+
 def pairing_history(paired: Pairing) -> xr.Dataset:
-    """The pairing with the economy ``[pairing_iteration]`` and whether it converged."""
+    """The pairing with the economy ``[pairing_iteration]`` and whether it converged, with
+    the optional changes of :data:`PAIRING_OPTIONAL` that joined its stopping rule
+    (``units`` and ``long_name`` from :mod:`models.catalogue`)."""
     history = paired.history
+    optional = {f"pairing_{key}": ("pairing_iteration", [h[key] for h in history])
+                for key in PAIRING_OPTIONAL if history and all(key in h for h in history)}
     return xr.Dataset({
         "pairing_objective_cny": ("pairing_iteration", [h["objective_cny"] for h in history]),
         "pairing_wage_change": ("pairing_iteration", [h["wage_change"] for h in history]),
         "pairing_return_change": ("pairing_iteration", [h["return_change"] for h in history]),
+        **optional,
         "pairing_converged": ((), int(paired.converged)),
     }, coords={"pairing_iteration": [h["iteration"] for h in history]})
 

@@ -241,7 +241,8 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     spread = stochastic.calibrate_spread(arrays)
     fresh = setup_problem(cal, exp.optimization, fresh_population(
         exp, arrays, (OUT_OF_SAMPLE_BRANCH,), n_fresh, spread), problem.fit, _prices(problem),
-        economy_delay_price=_delay_price(problem))
+        economy_delay_price=_delay_price(problem),
+        retirement_distribution=problem.retirement_distribution)
     oos = out_of_sample(problem, psol, fresh, ev.confidence_level,
                         compare=exp.optimization.compute_vss_evpi)
     estimates = oos.estimates()
@@ -251,7 +252,8 @@ def evaluation_dataset(exp: Experiment, cal: Calibration, arrays: xr.Dataset,
     pairs = [replication_gap(problem, psol, setup_problem(
         cal, exp.optimization, fresh_population(exp, arrays, (REPLICATION_BRANCH, k), size,
                                                 spread), problem.fit, _prices(problem),
-        economy_delay_price=_delay_price(problem)))
+        economy_delay_price=_delay_price(problem),
+        retirement_distribution=problem.retirement_distribution))
              for k in range(ev.replications)]
     gap_note = None
     if len(pairs) >= 2:

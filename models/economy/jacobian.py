@@ -145,7 +145,7 @@ def household_outputs(model, paths: dict, hours_tol: float = 1e-13) -> dict:
     choice probabilities: ``a_next`` (assets chosen), ``work_h`` (share of the year worked
     times hours), ``work_p`` (share worked), ``benefits`` and ``contributions`` (the steps of
     :meth:`~models.economy.transition.TransitionModel.evaluate`'s elastic branch)."""
-    p, O, K, J = model.params, model.O, model.K, model.J
+    p, O, J = model.params, model.O, model.J
     prices = model.cohort_prices(paths["pr"])
     rep = lambda x: np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x  # noqa: E731
     prices = core.CohortPrices(*(rep(getattr(prices, f))

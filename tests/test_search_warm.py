@@ -12,7 +12,14 @@ import pytest
 from models.config import CATEGORIES, OptimizationSettings
 from models.optimize.decompose import cut_group_of_paths, data_keys, solve_decomposed
 from models.optimize.lp import solve_extensive
-from models.optimize.solve import scenario_data, setup_problem
+from models.optimize.search import solve_move
+from models.optimize.solve import (
+    Levers,
+    PolicySolution,
+    scenario_data,
+    setup_problem,
+    solve_inner,
+)
 
 TOL = 1e-9
 # cheap transfers, no reserve, no capacity: the rates trade against each path's transfers, so
@@ -24,9 +31,13 @@ SETTINGS = {"compute_vss_evpi": False, "solver": {"threads": 2, "tolerance": TOL
 
 
 @pytest.fixture(scope="module")
-def base(calibration, populations, fit):
-    problem = setup_problem(calibration, OptimizationSettings.model_validate(SETTINGS),
-                            populations, fit)
+def problem(calibration, populations, fit):
+    return setup_problem(calibration, OptimizationSettings.model_validate(SETTINGS),
+                         populations, fit)
+
+
+@pytest.fixture(scope="module")
+def base(problem):
     return scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs),
                                             len(CATEGORIES))))
 
@@ -70,3 +81,17 @@ def test_only_the_unchanged_groups_cuts_are_kept(base):
     kept = sum(cut[0] in keys for cut in start.warm.cuts)
     assert 0 < kept < len(start.warm.cuts)
     assert f"{kept} cuts kept" in warm.log
+
+
+def test_a_search_move_is_solved_from_the_incumbents_warm_start(problem, base):
+    """The search's move goes through the inner solve's dispatch (``solve_inner(warm=)``) and
+    the decomposition starts from the incumbent's solve; the same optimum as a cold solve."""
+    levers = Levers(np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), len(CATEGORIES))),
+                    np.zeros((problem.tree.n_nodes, len(problem.index_knot_yrs))))
+    incumbent = solve_inner(base)
+    assert incumbent.warm is not None
+    psol = PolicySolution(levers, base, incumbent, [], False, None, [])
+    moved = replace(levers, delay=levers.delay + 1.0)
+    data, sol = solve_move(problem, psol, moved)
+    assert "warm start" in sol.log
+    assert sol.objective == pytest.approx(solve_inner(data).objective, rel=1e-7)

@@ -51,8 +51,8 @@ import numpy as np
 import xarray as xr
 
 from models.config import CATEGORIES, SearchSettings
-from models.optimize.data import MONEY_SCALE, ScenarioData, constraint_variant
-from models.optimize.decompose import chunk_item, settings_from_json, solve_decomposed
+from models.optimize.data import MONEY_SCALE, ScenarioData
+from models.optimize.decompose import chunk_item, settings_from_json
 from models.optimize.lp import InnerSolution
 from models.optimize.solve import (
     SHARE_PER_MONTH,
@@ -63,7 +63,7 @@ from models.optimize.solve import (
     evaluate_levers,
     indexation_gradient,
     scenario_data,
-    with_forced_transfers,
+    solve_inner,
 )
 from models.parallel import WorkerPool, map_chunks
 
@@ -277,30 +277,20 @@ def _record(psol: PolicySolution, move: Move, data, sol, taken: int) -> PolicySo
 
 def solve_move(problem: PolicyProblem, psol: PolicySolution, levers: Levers
                ) -> tuple[ScenarioData, InnerSolution]:
-    """The inner problem at a move's ``levers``, solved exactly as
-    :func:`models.optimize.solve.evaluate_levers` does; by the decomposition it starts from
-    the incumbent's first stage and keeps the incumbent's cuts whose data the move leaves
+    """The inner problem at a move's ``levers``, solved exactly
+    (:func:`models.optimize.solve.evaluate_levers`); by the decomposition it starts from the
+    incumbent's first stage and keeps the incumbent's cuts whose data the move leaves
     unchanged (:class:`models.optimize.decompose.WarmStart`: the same optimum within the
     solver's tolerance, fewer iterations)."""
-    data = scenario_data(problem, levers)
-    warm = psol.inner.warm
-    if not _warm_applies(data, psol):
-        return evaluate_levers(problem, levers, [], "move")
-    sol = solve_decomposed(data, workers=problem.workers, warm=warm)
-    return data, with_forced_transfers(data, sol, False)
-
-
-def _warm_applies(data: ScenarioData, psol: PolicySolution) -> bool:
-    return (psol.inner.warm is not None and data.settings.solver.method == "decomposition"
-            and constraint_variant(data) == "hard" and data.n_paths > 1)
+    return evaluate_levers(problem, levers, [], "move", warm=psol.inner.warm)
 
 
 def solve_move_item(shared: None, item: tuple) -> InnerSolution:
-    """A move's inner problem by the warm-started decomposition in a worker process:
-    ``item = ((data without settings, settings JSON), warm start)``; a pure function of its
-    inputs (:func:`models.parallel.map_chunks`)."""
+    """A move's inner problem, warm-started, in a worker process: ``item = ((data without
+    settings, settings JSON), warm start)``; a pure function of its inputs
+    (:func:`models.parallel.map_chunks`)."""
     (data, settings), warm = item
-    return solve_decomposed(replace(data, settings=settings_from_json(settings)), warm=warm)
+    return solve_inner(replace(data, settings=settings_from_json(settings)), warm=warm)
 
 
 def _try_all(problem: PolicyProblem, psol: PolicySolution, moves: list[Move],
@@ -309,15 +299,14 @@ def _try_all(problem: PolicyProblem, psol: PolicySolution, moves: list[Move],
     infeasible) and its ``(data, solution)``. With ``[parallel] workers`` above 1 and more
     than one move, the moves' warm-started decompositions run on the workers, one move per
     process (each from the incumbent's warm start, so a move's answer does not depend on the
-    others or on where it ran)."""
-    if problem.workers > 1 and len(moves) > 1 and pool is not None:
+    others or on where it ran). A warm start exists only when the incumbent was solved by
+    the decomposition, and the moves share its settings and paths, so they decompose too."""
+    warm = psol.inner.warm
+    if problem.workers > 1 and len(moves) > 1 and pool is not None and warm is not None:
         datas = [scenario_data(problem, m.levers) for m in moves]
-        if all(_warm_applies(d, psol) for d in datas):
-            items = [(chunk_item(d, np.arange(d.n_paths)), psol.inner.warm) for d in datas]
-            sols = map_chunks(solve_move_item, items, problem.workers, pool=pool)
-            pairs = [(d, with_forced_transfers(d, sol, False)) for d, sol in zip(datas, sols)]
-        else:
-            pairs = [solve_move(problem, psol, m.levers) for m in moves]
+        items = [(chunk_item(d, np.arange(d.n_paths)), warm) for d in datas]
+        pairs = list(zip(datas, map_chunks(solve_move_item, items, problem.workers,
+                                           pool=pool)))
     else:
         pairs = [solve_move(problem, psol, m.levers) for m in moves]
     return [(np.inf if sol.status == "infeasible" else sol.objective - psol.inner.objective,

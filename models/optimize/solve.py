@@ -69,7 +69,7 @@ from models.optimize.data import (
     policy_rates,
     transfer_capacity,
 )
-from models.optimize.decompose import solve_decomposed
+from models.optimize.decompose import WarmStart, solve_decomposed
 from models.optimize.lp import InnerSolution, SolverFailure, solve_extensive
 from models.optimize.model import build_extensive_form
 from models.optimize.objective import (
@@ -109,9 +109,17 @@ def _values(var, shape) -> np.ndarray:
     return out
 
 
+def decomposes(data: ScenarioData, method: str | None = None) -> bool:
+    """Whether :func:`solve_inner` solves ``data`` by the L-shaped decomposition: that
+    ``method`` (default: the setting), the hard variant and more than one path."""
+    method = method or data.settings.solver.method
+    return method == "decomposition" and constraint_variant(data) == "hard" \
+        and data.n_paths > 1
+
+
 def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
                 fixed_z: np.ndarray | None = None, workers: int = 1,
-                method: str | None = None) -> InnerSolution:
+                method: str | None = None, warm: WarmStart | None = None) -> InnerSolution:
     """The inner problem for a fixed delay path, by ``method`` (default: the setting
     ``[optimization.solver] method``):
 
@@ -122,16 +130,20 @@ def solve_inner(data: ScenarioData, rescue: bool = False, duals: bool = True,
     * ``"extensive"``: the extensive form from arrays (:mod:`models.optimize.lp`); also what
       the decomposition routes the CVaR variant and the chance variant with fixed binaries to;
     * ``"pyomo"``: the Pyomo reference (:func:`solve_inner_pyomo`); also the chance MILP.
+
+    ``warm``: a nearby decomposition's :class:`models.optimize.decompose.WarmStart`
+    (``InnerSolution.warm``), used when this solve decomposes too (the search's moves).
     """
     method = method or data.settings.solver.method
     kind = constraint_variant(data)
     if method == "pyomo" or (kind == "chance" and fixed_z is None):
         return with_forced_transfers(data, solve_inner_pyomo(data, rescue, duals, fixed_z),
                                      rescue)
-    if method == "decomposition" and kind == "hard" and data.n_paths > 1:
+    if decomposes(data, method):
         # under a draw rule its coefficients are first-stage variables of the master
         return with_forced_transfers(data, solve_decomposed(data, rescue=rescue,
-                                                            workers=workers), rescue)
+                                                            workers=workers, warm=warm),
+                                     rescue)
     return with_forced_transfers(data, solve_extensive(data, rescue=rescue, duals=duals,
                                                        fixed_z=fixed_z), rescue)
 
@@ -829,12 +841,13 @@ class PolicySolution:
         return self.levers.delay
 
 
-def evaluate_levers(problem: PolicyProblem, levers: Levers, history: list, label: str
-                    ) -> tuple[ScenarioData, InnerSolution]:
+def evaluate_levers(problem: PolicyProblem, levers: Levers, history: list, label: str,
+                    warm: WarmStart | None = None) -> tuple[ScenarioData, InnerSolution]:
     """The inner problem at ``levers`` solved exactly (with duals; for the chance MILP, the
-    duals of the LP with its binaries fixed), the solve recorded in ``history``."""
+    duals of the LP with its binaries fixed), the solve recorded in ``history``; ``warm``:
+    a nearby solve's warm start (:func:`solve_inner`)."""
     data = scenario_data(problem, levers)
-    sol = solve_inner(data, workers=problem.workers)
+    sol = solve_inner(data, workers=problem.workers, warm=warm)
     if sol.mip and sol.status != "infeasible":  # duals from the LP with the binaries fixed
         z = np.array([float(np.any(sol.U[p] > 1e-9)) for p in range(data.n_paths)])
         sol_lp = solve_inner(data, fixed_z=z)

@@ -132,8 +132,7 @@ class WarmScalarized:
     from scratch, 7.2 s warm, the same points to 1e-11 relative; at 50 paths slower than
     from scratch (:func:`epsilon_frontier`), so not the default."""
 
-    def __init__(self, model: Scalarized, threads: int = 2,
-                 basis: highspy.HighsBasis | None = None):
+    def __init__(self, model: Scalarized, threads: int = 2):
         cost, col_lo, col_hi, matrix, row_lo, row_hi, _ = model.arrays
         self.model = model
         self.n_cols = matrix.shape[1]
@@ -147,14 +146,6 @@ class WarmScalarized:
         self.weights: np.ndarray | None = None
         self.optimal = False  # the last solve ended at an optimal basis
         self.first_iterations = 0  # simplex iterations of the first solve
-        if basis is not None and len(basis.col_status) == self.n_cols \
-                and len(basis.row_status) == self.rows[-1] + 1:
-            self.h.setBasis(basis)  # another candidate's (same shape): a starting basis
-
-    def basis(self) -> highspy.HighsBasis | None:
-        """The last solve's basis (a start for another candidate's solves), or None."""
-        b = self.h.getBasis()
-        return b if b.valid else None
 
     def solve(self, weights: np.ndarray, limits: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -169,7 +160,7 @@ class WarmScalarized:
             self.h.changeColsCost(self.n_cols, self.columns, weights @ model.objectives)
             self.weights = weights.copy()
         # new costs keep an optimal basis primal feasible (primal simplex), new limits keep it
-        # dual feasible (dual simplex); the first solve (no basis, or another candidate's) dual
+        # dual feasible (dual simplex); the first solve (no basis yet) dual
         self.h.setOptionValue("simplex_strategy", PRIMAL if changed and self.optimal else DUAL)
         # a warm solve may take at most WARM_ITERATIONS times the first solve's iterations
         # (a count, not a time: the same path on every machine), then once more from scratch
@@ -221,18 +212,9 @@ def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4,
     ``optimal_multi_stage`` the warm solves took 204 s against 92.7 s from scratch for one
     candidate, two warm solves proving a tight grid point infeasible taking 175 s and 6 s,
     and two points differed by 1.25e-6 relative; at 20 paths warm was 3x faster)."""
-    return epsilon_points(data, beta, levels, warm)[0]
-
-
-def epsilon_points(data: ScenarioData, beta: float, levels: int, warm: bool = False,
-                   basis: highspy.HighsBasis | None = None
-                   ) -> tuple[list[dict], highspy.HighsBasis | None]:
-    """:func:`epsilon_frontier`'s points and the last warm solve's basis; ``basis``: a
-    starting basis for the first solve (another delay candidate's: the same rows and
-    columns)."""
     model = scalarized(data, beta)
     threads = data.settings.solver.threads
-    solver = WarmScalarized(model, threads, basis) if warm else None
+    solver = WarmScalarized(model, threads) if warm else None
     table = payoff_table(model, threads, solver)
     ideal, nadir = table.diagonal(), table.max(axis=0)
     span = np.maximum(nadir - ideal, 1e-9 * np.maximum(1.0, np.abs(nadir)))
@@ -249,7 +231,7 @@ def epsilon_points(data: ScenarioData, beta: float, levels: int, warm: bool = Fa
                  else solve_scalarized(model, weights, limits, threads))
         if found is not None:
             points.append(_point(data, model, *found, eps=(eps_c, eps_r)))
-    return points[::-1], None if solver is None else solver.basis()
+    return points[::-1]
 
 
 def _point(data: ScenarioData, model: Scalarized, values: np.ndarray, x: np.ndarray,
@@ -283,10 +265,9 @@ def frontier_dataset(candidates: list[tuple[str, ScenarioData]], beta: float = 0
     """The efficient set over several delay paths ``[(label, data)]``: each candidate's
     ε-constraint points, the union filtered by :func:`non_dominated`; ``frontier_*``
     variables over ``frontier_point`` in yuan (expected, discounted)."""
-    rows, basis = [], None
-    for label, data in candidates:  # (warm: each candidate from the last one's basis)
-        points, basis = epsilon_points(data, beta, levels, basis=basis)
-        rows += [{**p, "delay_path": label} for p in points]
+    rows = []
+    for label, data in candidates:
+        rows += [{**p, "delay_path": label} for p in epsilon_frontier(data, beta, levels)]
     if not rows:
         return xr.Dataset()
     crit = np.array([[r[k] for k in OBJECTIVES] for r in rows])

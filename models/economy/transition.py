@@ -46,7 +46,8 @@ solves at its prices (exactly, to a tolerance that tightens with the residual: i
 Newton). The first Jacobian is by default the fake-news Jacobian
 (:mod:`models.economy.jacobian`: the households' aggregates' response to the price paths,
 hours, wealth effects and retirement options included, from one perturbation per price in
-the horizon's last year, shifted along cohorts and weighted by the actual population; the
+one reference year (``max(J − 1, T − J)``, away from the jump to the terminal steady
+state's prices at the horizon), shifted along cohorts and weighted by the actual population; the
 aggregate blocks by the chain rule), where it applies (closed economy, no pension book,
 horizon of at least ``J`` years); otherwise, and with ``jacobian="finite_differences"``,
 finite differences that hold households' marginal utilities fixed and let their hours and

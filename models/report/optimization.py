@@ -208,10 +208,15 @@ def pairing_frame(ds: xr.Dataset) -> Table:
         "expected cost (trillion yuan)": ds["pairing_objective_cny"].values / TRILLION,
         "max relative change of wages": ds["pairing_wage_change"].values,
         "max change of the fund return": ds["pairing_return_change"].values})
+    optional = {"pairing_delay_price_change": "max relative change of the price of delay",
+                "pairing_distribution_change": "max change of a retirement-age share"}
+    for name, column in optional.items():
+        if name in ds:
+            frame[column] = ds[name].values
     converged = "converged" if int(ds["pairing_converged"]) else "NOT converged"
     return Table("optimal_economy_pairing", f"Pairing with the OLG economy ({converged}): "
                  "each solve uses the prices of the economy under the previous solution",
-                 frame, ("d", ".6f", ".2e", ".2e"))
+                 frame, ("d", ".6f") + (".2e",) * (frame.shape[1] - 2))
 
 
 def frontier_frame(ds: xr.Dataset) -> Table:

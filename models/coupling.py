@@ -505,8 +505,8 @@ def pair_with_economy(economy: EconomyContext | None, cal: Calibration,
         if out.converged:
             break
         theta = settings.pairing_damping
-        prices = tuple(p + theta * (n - p) for p, n in zip(prices, new))
-        rate = rate + theta * (transition["interest_rate"] - rate)
+        prices = tuple(damped(p, n, theta) for p, n in zip(prices, new))
+        rate = damped(rate, transition["interest_rate"], theta)
         if new_delay is not None:
             out.delay_price = damped(out.delay_price, new_delay, theta)
         if distribution is not None and new_distribution is not None:

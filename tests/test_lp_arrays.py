@@ -109,3 +109,27 @@ def test_solves_with_different_thread_counts_in_one_process_both_run():
         h.changeColCost(0, 1.0)
         run_highs(h)
         assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, threads
+
+
+class _StuckWarmStart:
+    """A stand-in for ``highspy.Highs`` whose warm-started simplex ends "Unknown" (residual
+    infeasibilities after added rows) and whose solve from scratch is optimal."""
+
+    def __init__(self):
+        self.warm, self.runs = True, 0
+
+    def run(self):
+        self.runs += 1
+
+    def getModelStatus(self):
+        return (highspy.HighsModelStatus.kUnknown if self.warm
+                else highspy.HighsModelStatus.kOptimal)
+
+    def clearSolver(self):
+        self.warm = False
+
+
+def test_a_warm_start_that_ends_unknown_is_solved_again_from_scratch():
+    h = _StuckWarmStart()
+    run_highs(h)
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal and h.runs == 2

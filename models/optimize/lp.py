@@ -282,13 +282,22 @@ def new_highs(threads: int, time_limit_s: float) -> highspy.Highs:
 
 
 def run_highs(h: highspy.Highs) -> None:
-    """``h.run()``; once more after restarting HiGHS's thread scheduler when HiGHS refused the
-    run (model status "Not Set"): HiGHS keeps one global scheduler per process, created with
-    the first solve's ``threads``, and refuses a later solve asking for another thread count
-    (HiGHS 1.16: solves with threads 1 then 2 in one process)."""
+    """``h.run()``, and once more where HiGHS did not finish for a reason a restart removes:
+
+    * refused (model status "Not Set"): HiGHS keeps one global scheduler per process, created
+      with the first solve's ``threads``, and refuses a later solve asking for another thread
+      count (HiGHS 1.16: solves with threads 1 then 2 in one process); the scheduler is reset;
+    * "Unknown" after a warm start: the simplex, started from the previous solve's basis after
+      rows were added or bounds moved, can end with residual infeasibilities it cannot clean
+      up (seen on the decomposition's master, optimal_two_stage with the NSSF return at 5 %);
+      the solve is repeated from scratch (``clearSolver``: no basis, no solution kept).
+    A status still not optimal is the caller's to report."""
     h.run()
     if h.getModelStatus() == highspy.HighsModelStatus.kNotset:
         highspy.Highs.resetGlobalScheduler(True)
+        h.run()
+    if h.getModelStatus() == highspy.HighsModelStatus.kUnknown:
+        h.clearSolver()
         h.run()
 
 

@@ -512,10 +512,19 @@ class TransitionModel:
         hours = self._hours_layout(sol.hours, rows, shape)
         if shape[0] == 1:
             self.chosen = (hours[0].reshape(C, O, K, J).transpose(0, 2, 1, 3), probs[0])
-            mu, value = marginal_values(hh, lab, sol)
-            self.response = dict(mu=mu, value=value, hours=sol.hours, income=sol.income,
+            # the first-order terms respond() needs, computed when first asked for
+            self.response = dict(problem=(hh, lab, sol), hours=sol.hours, income=sol.income,
                                  values=values)
         return hours, probs, sol
+
+    def _first_order_terms(self) -> dict:
+        """The kept choice's first-order terms (:meth:`respond`): its households' discounted
+        marginal utilities ``mu`` and hours values ``value``
+        (:func:`models.economy.household.marginal_values`), computed once."""
+        if "mu" not in self.response:
+            mu, value = marginal_values(*self.response["problem"])
+            self.response.update(mu=mu, value=value)
+        return self.response
 
     def respond(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
                 bequest: np.ndarray):
@@ -529,7 +538,7 @@ class TransitionModel:
         hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
         reps = shape[0]
         kept = {k: np.tile(v, (reps, 1)) if np.ndim(v) == 2 else np.tile(v, reps)
-                for k, v in self.response.items()}
+                for k, v in self._first_order_terms().items() if k != "problem"}
         mu, h0 = kept["mu"], kept["hours"]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(mu > 0, np.sum(lab.account_payout * mu, axis=1, keepdims=True)
@@ -698,6 +707,32 @@ class TransitionModel:
             residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
             gross_return=1.0 + self.to_cohorts(self.pad_front(pr["r"])))
 
+    def _households(self, flows: dict, prices: core.CohortPrices, tax: np.ndarray,
+                    bequest: np.ndarray, shape: tuple, rows: np.ndarray) -> HouseholdInputs:
+        """The household problems of :meth:`evaluate` (its solved ``rows`` of ``shape``
+        ``[B, C·O, K, J]``) at the cohort ``flows`` and ``prices``, the tax and bequest paths
+        ``[B, Tx]``."""
+        p, O, J = self.params, (self.O if self.elastic else 1), self.J
+        tax_c = self.to_cohorts(self.pad_front(tax))
+        beq_c = self.to_cohorts(self.pad_front(bequest))
+        if O > 1 or self.elastic:
+            tax_c, beq_c = (np.repeat(x, O, axis=1) for x in (tax_c, beq_c))
+        income = (flows["earnings"] + flows["benefits"] + flows["residents"]) \
+            * (1.0 - tax_c) - flows["contributions"] + beq_c
+        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+        rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
+        start_o = np.repeat(self.start, O)
+        taste = core.taste(p, self.cp_opt.work if self.elastic else self.cp.work)
+        return HouseholdInputs(
+            gross_return=pick(prices.gross_return), income=pick(income),
+            survival=pick(rep_o(self.surv)),
+            borrowing_limit=pick(p.borrowing_limit * prices.average_wage),
+            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(-1)[rows],
+            initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
+                                           shape[:-1]).reshape(-1)[rows],
+            discount_factor=p.discount_factor, crra=p.crra,
+            taste=None if taste is None else pick(taste))
+
     def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False,
                  frozen: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
@@ -724,7 +759,6 @@ class TransitionModel:
         bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
 
         prices = self.cohort_prices(pr)
-        pad_front = self.pad_front
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
         chosen = None
@@ -779,30 +813,12 @@ class TransitionModel:
             raise ValueError(f"the income tax that balances the budget reaches "
                              f"{tax[b_, t_]:.2f} in {self.base_year + t_}: the budget cannot be "
                              f"financed (path/perturbation {b_})")
-        tax_c = self.to_cohorts(pad_front(tax))
-        beq_c = self.to_cohorts(pad_front(bequest))
         O = self.O if self.elastic else 1
-        if O > 1 or self.elastic:
-            tax_c, beq_c = (np.repeat(x, O, axis=1) for x in (tax_c, beq_c))
-        income = (flows_o["earnings"] + flows_o["benefits"] + flows_o["residents"]) \
-            * (1.0 - tax_c) - flows_o["contributions"] + beq_c
-
-        shape = income.shape  # [Bt, C·O, K, J]
+        shape = (Bt, self.C * O, K, J)
         rows = self.solved_rows(shape)  # elastic: the valid options only
         n = int(rows.sum())
-        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
-        rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
-        start_o = np.repeat(self.start, O)
-        taste = core.taste(p, self.cp_opt.work if self.elastic else self.cp.work)
-        hh = HouseholdInputs(
-            gross_return=pick(prices.gross_return), income=pick(income),
-            survival=pick(rep_o(self.surv)),
-            borrowing_limit=pick(p.borrowing_limit * prices.average_wage),
-            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(-1)[rows],
-            initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
-                                           shape[:-1]).reshape(-1)[rows],
-            discount_factor=p.discount_factor, crra=p.crra,
-            taste=None if taste is None else pick(taste))
+        hh = None if chosen is not None and not full \
+            else self._households(flows_o, prices, tax, bequest, shape, rows)
         if chosen is not None:  # the hours solution is the households' plan
             sol = chosen
         elif segments is None:

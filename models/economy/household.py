@@ -558,11 +558,15 @@ def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: Hou
 
 def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: float = 1e-13,
                            max_outer: int = 200, hours0: np.ndarray | None = None,
-                           strict: bool = True) -> HoursSolution:
+                           strict: bool = True, segments0: Segments | None = None
+                           ) -> HoursSolution:
     """Solve ``n`` problems with elastic hours exactly (see the section's docstring).
 
     The outer loop re-solves the Euler segments at the current hours' income and takes one
-    :func:`_segment_hours` step, until hours change by less than ``tol``.
+    :func:`_segment_hours` step, until hours change by less than ``tol``. Each re-solve starts
+    from the last one's segments, kept where they still solve the problem
+    (:func:`_segments_optimal`); ``segments0`` (e.g. a nearby problem's, with ``hours0``) is
+    the first one's start.
 
     Raises
     ------
@@ -586,7 +590,8 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
     # (each outer iteration starts from the last one's Euler segments: _solve_prepared)
     rows = np.arange(n)
     h_r, lab_r, fixed_r, weights_r, works_r = h, lab, fixed, weights, works
-    first = last = None
+    first, last = (None, None) if segments0 is None else (segments0.first.copy(),
+                                                          segments0.last.copy())
     for it in range(1, max_outer + 1):
         hours_r = hours[rows]
         hh = _with_income(h_r, income_at_hours(h_r, lab_r, hours_r))

@@ -134,6 +134,7 @@ def cohort_subset(model, cohorts: np.ndarray):
     sub.chosen = None if model.chosen is None else (model.chosen[0][cohorts],
                                                     model.chosen[1][cohorts])
     sub.response = None
+    sub.chosen_segments = None  # the model's are by its solved rows
     for name in ("start", "start_assets", "start_ia", "start_pension"):
         setattr(sub, name, getattr(model, name)[cohorts])
     return sub
@@ -296,11 +297,11 @@ def fake_news_jacobian(model, u: np.ndarray, step: float = 1e-6, chunk: int = 64
     if last is not None and np.array_equal(last[0], u):  # the evaluation at u kept them
         h0 = last[1]
     else:
-        kept = model.chosen, model.response
+        kept = model.chosen, model.response, model.chosen_segments
         try:
             h0 = aggregates(model, household_outputs(model, paths0, hours_tol))
         finally:
-            model.chosen, model.response = kept
+            model.chosen, model.response, model.chosen_segments = kept
     dh = household_jacobian(model, u) if household is None else household
     base = residuals_from_aggregates(model, u, h0, paths0)
     sizes = [h0[agg].shape[1] for agg in AGGREGATES]

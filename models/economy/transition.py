@@ -333,6 +333,7 @@ class TransitionModel:
             self.response = None  # first-order terms of the last choice (choose, respond)
             self.last_aggregates = None  # (u, households' aggregates) of the last choice
             self.chosen = None  # the last choice (hours [C, K, O, J], probabilities)
+            self.chosen_segments = None  # its households' Euler segments (solved rows)
             self.taste_scale = params.retirement_taste_scale * tech_c[0, np.arange(C), 0,
                                                                        start_idx] \
                 ** (1.0 - params.crra)  # [C]
@@ -506,12 +507,14 @@ class TransitionModel:
         warm = self.hours_opt if self.chosen is None else self.chosen[0]
         hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
                                  shape).reshape(-1, J)[rows]
-        sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol)
+        seg0 = self.chosen_segments if self.chosen is not None and shape[0] == 1 else None
+        sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol, segments0=seg0)
         values = lifetime_utility_hours(hh, lab, sol)
         probs = self._probabilities(values, rows, shape)
         hours = self._hours_layout(sol.hours, rows, shape)
         if shape[0] == 1:
             self.chosen = (hours[0].reshape(C, O, K, J).transpose(0, 2, 1, 3), probs[0])
+            self.chosen_segments = sol.segments  # the next choice's start (with the hours)
             # the first-order terms respond() needs, computed when first asked for
             self.response = dict(problem=(hh, lab, sol), hours=sol.hours, income=sol.income,
                                  values=values)

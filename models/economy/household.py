@@ -192,28 +192,20 @@ def _prepare(h: HouseholdInputs, fixed: _Fixed | None = None) -> _Prepared:
                      q_prev=f.q_prev, p=ycum + f.limit * f.disc, limit=f.limit, gross=f.gross)
 
 
-def _take(a: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
-    """``a[i, idx[i, j]]`` for ``flat_index = idx + J i`` (:func:`_flat`)."""
-    return a.reshape(-1)[flat_index]
-
-
-def _flat(idx: np.ndarray, width: int | None = None) -> np.ndarray:
-    """Row-major flat indices of per-row column indices ``idx (n, J)`` into ``(n, width)``."""
-    n, J = idx.shape
-    return idx + (np.arange(n) * (J if width is None else width))[:, None]
-
-
-def _start_values(pr: _Prepared, h: HouseholdInputs) -> np.ndarray:
-    """``X_s = W_s Dcum_s − Ycum_{s−1}`` for a segment starting at each age ``s``, ``(n, J)``:
-    ``W_s = R_s a_start`` at the problem's start age, ``−R_s b_{s−1}`` after a binding limit."""
+def _start_values_at(pr: _Prepared, h: HouseholdInputs, flat_index: np.ndarray
+                     ) -> np.ndarray:
+    """``X_s = W_s Dcum_s − Ycum_{s−1}`` for a segment starting at age ``s``, at the flat
+    positions ``flat_index`` of ``(n, J)`` (row-major): ``W_s = R_s a_start`` at the problem's
+    start age, ``−R_s b_{s−1}`` after a binding limit (0 at age 0 otherwise)."""
     n, J = pr.q.shape
-    a0 = np.asarray(h.initial_assets, dtype=float)[:, None]
-    x = np.empty((n, J))
-    x[:, 0] = 0.0
-    x[:, 1:] = -pr.limit[:, :-1] * pr.disc[:, :-1] - pr.ycum[:, :-1]
-    start = np.asarray(h.start)
-    at_start = np.arange(J)[None, :] == start[:, None]
-    return np.where(at_start, pr.gross * a0 * pr.disc - pr.ycum_prev, x)
+    rows, ages = np.divmod(flat_index, J)
+    prev = np.maximum(ages - 1, 0)
+    x = np.where(ages == 0, 0.0, -pr.limit[rows, prev] * pr.disc[rows, prev]
+                 - pr.ycum[rows, prev])
+    a0 = np.asarray(h.initial_assets, dtype=float)[rows]
+    at_start = ages == np.asarray(h.start)[rows]
+    return np.where(at_start, pr.gross[rows, ages] * a0 * pr.disc[rows, ages]
+                    - pr.ycum_prev[rows, ages], x)
 
 
 def evaluate_segments(h: HouseholdInputs, segments: Segments) -> HouseholdSolution:
@@ -235,11 +227,11 @@ def _evaluate_with_lambda(h: HouseholdInputs, pr: _Prepared, segments: Segments
     """:func:`_evaluate_prepared` and each age's segment multiplier ``λ`` (``c_i = G_i λ``),
     ``(n, J)``."""
     n, J = pr.q.shape
-    first = _flat(segments.first)
-    x = _take(_start_values(pr, h), first)
-    q_first = _take(pr.q_prev, first)
-    last = _flat(segments.last)
-    lam = (x + _take(pr.p, last)) / (_take(pr.q, last) - q_first)
+    ix = _segment_index(segments)  # λ per segment, then each age's
+    x_s = _start_values_at(pr, h, ix.starts)
+    q_first_s = pr.q_prev.reshape(-1)[ix.starts]
+    lam_s = (x_s + pr.p.reshape(-1)[ix.last]) / (pr.q.reshape(-1)[ix.last] - q_first_s)
+    x, q_first, lam = (v[ix.of_age].reshape(n, J) for v in (x_s, q_first_s, lam_s))
     c = np.exp(pr.log_g) * lam
     a_next = (x + pr.ycum - lam * (pr.q - q_first)) / pr.disc
     before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
@@ -307,7 +299,7 @@ def _find_segments(h: HouseholdInputs, pr: _Prepared) -> Segments:
     first = np.zeros((n, J), dtype=np.int64)
     last = np.zeros((n, J), dtype=np.int64)
     s = np.asarray(h.start, dtype=np.int64).copy()
-    x = _start_values(pr, h)[np.arange(n), np.minimum(s, J - 1)]
+    x = _start_values_at(pr, h, np.arange(n) * J + np.minimum(s, J - 1))
     active = np.nonzero(s < J)[0]
     while active.size:
         sa = s[active]
@@ -498,7 +490,7 @@ def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: Hou
     sums = np.add.reduceat(np.stack([pay * disc, z * hrs_now * disc, credit * hrs_now,
                                      pay_mu]), fs, axis=1)
     pv_s = sums[0]
-    resources = flat(_start_values(pr, h))[fs] + flat(pr.p)[ls]
+    resources = _start_values_at(pr, h, fs) + flat(pr.p)[ls]
     big_q = flat(pr.q)[ls] - flat(pr.q_prev)[fs]
     # the budget with hours at the ages without a choice (1) and λ still to find:
     # F(λ) = fixed + Σ_{chosen ages} coef_i h_i(λ) − λ Q, coef the budget's yuan per hour

@@ -787,7 +787,8 @@ class TransitionModel:
                                                    self.hours_tol)
             cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
             flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
-            flows = {k: self.mix(v, probs) for k, v in flows_o.items() if np.ndim(v) == 4}
+            flows = {k: self.mix(flows_o[k], probs)  # the flows used below, mixed
+                     for k in ("earnings", "benefits", "residents", "contributions")}
         else:
             flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
         if self.book is not None:  # the government's pension lines from the pension block

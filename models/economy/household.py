@@ -61,6 +61,13 @@ An outer loop re-solves the borrowing-limit segments and the terms that cross se
 (``Σ π μ`` beyond the segment and account credit earned in other segments) until hours
 change by less than ``tol``. With ``ω = 0`` hours are 1 and the
 inelastic solution is returned unchanged.
+
+Cost (issue 14's benchmark): the Newton iterations run on each segment's ``λ`` over the ages
+with an hours choice only (sums by segment with ``np.add.reduceat``), and every re-solve
+starts from the last outer iteration's segments (or given ones, ``segments0``), keeping them
+where the Kuhn–Tucker conditions hold -- ``λ > 0``, the limit met inside each segment, the
+next segment's ``λ`` at least this one's where the limit binds (sufficient: the problem is
+concave) -- and searching afresh only for the other problems.
 """
 
 from __future__ import annotations

@@ -369,6 +369,12 @@ def lifetime_utility(h: HouseholdInputs, sol: HouseholdSolution) -> np.ndarray:
     """Expected discounted utility from the start age, ``Σ_i β^{i−start} Π s · u(c_i m_i)``,
     (n,). Homogeneous of degree ``1 − σ`` in consumption (CEV formula)."""
     w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    return _weighted_utility(h, sol, w)
+
+
+def _weighted_utility(h: HouseholdInputs, sol, w: np.ndarray) -> np.ndarray:
+    """``Σ_i w_i u(c_i m_i)`` over the ages with ``w > 0`` (:func:`lifetime_utility` with its
+    weights ``w`` given)."""
     c = np.where(w > 0, sol.consumption, 1.0)
     if h.taste is not None:
         c = c * np.where(w > 0, np.asarray(h.taste, dtype=float), 1.0)
@@ -655,10 +661,10 @@ def kuhn_tucker_residuals(h: HouseholdInputs, lab: HoursInputs, sol: HoursSoluti
 def lifetime_utility_hours(h: HouseholdInputs, lab: HoursInputs | None, sol) -> np.ndarray:
     """``Σ_i β^{i−s} Π s · [u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i]`` from the start age,
     (n,). Equals :func:`lifetime_utility` when ``ω = ζ = 0``."""
-    v = lifetime_utility(h, sol)
     if lab is None:
-        return v
+        return lifetime_utility(h, sol)
     w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    v = _weighted_utility(h, sol, w)
     k = 1.0 + 1.0 / lab.frisch
     hours = getattr(sol, "hours", np.ones_like(w))
     leisure = -np.asarray(lab.hours_weight) * hours ** k / k

@@ -65,6 +65,7 @@ import numpy as np
 from scipy import sparse
 
 from models.economy import core
+from models.economy.household import Segments
 
 __all__ = ["INPUTS", "AGGREGATES", "applicable", "price_paths", "household_outputs",
            "aggregates", "residuals_from_aggregates", "household_jacobian",
@@ -134,7 +135,16 @@ def cohort_subset(model, cohorts: np.ndarray):
     sub.chosen = None if model.chosen is None else (model.chosen[0][cohorts],
                                                     model.chosen[1][cohorts])
     sub.response = None
-    sub.chosen_segments = None  # the model's are by its solved rows
+    sub.price_free = {}  # the model's are by its cohorts
+    sub.chosen_segments = None
+    if model.chosen_segments is not None:  # the model's, by its solved rows: those of cohorts
+        K = model.K
+        pos = ((cohorts[:, None, None] * O + np.arange(O)[None, :, None]) * K
+               + np.arange(K)[None, None, :]).reshape(-1)  # the cohorts' rows in the model's
+        solved = model.solved_rows((1, model.C * O, K, model.J))
+        row = (np.cumsum(solved) - 1)[pos[solved[pos]]]
+        seg = model.chosen_segments
+        sub.chosen_segments = Segments(seg.first[row], seg.last[row])
     for name in ("start", "start_assets", "start_ia", "start_pension"):
         setattr(sub, name, getattr(model, name)[cohorts])
     return sub

@@ -103,10 +103,12 @@ HOURS_TOL_MAX = 1e-4
 #: economy: 5 with stride 50 took 31 steps against 28 with 10 and 25, at 25 % less CPU)
 FIRST_EXACT_ELASTIC = 5
 #: an elastic economy's first Newton solve (full time at the statutory ages) stops at this
-#: residual, with the labour market's Jacobian stride: it is only the start of the elastic
-#: solve (measured, hours only at the bench's settings: 13.8 -> 12.2 s CPU, the same 18
-#: elastic steps; the start's Jacobian was 2.1 s of it)
-START_TOL_ELASTIC = 1e-5
+#: residual, with the labour market's Jacobian stride and FIRST_EXACT_ELASTIC: it is only the
+#: start of the elastic solve (measured, hours only at the bench's settings: 13.8 -> 12.2 s
+#: CPU, the same 18 elastic steps; the start's Jacobian was 2.1 s of it; then, hours and the
+#: choice at the calibrated preferences, 1e-5 -> 1e-3 and 10 -> 5 exact years: the start
+#: 1.6 -> 1.0 s CPU, 8 -> 5 steps, the same 13 elastic steps)
+START_TOL_ELASTIC = 1e-3
 
 
 class TransitionConvergenceError(RuntimeError):
@@ -334,6 +336,7 @@ class TransitionModel:
             self.last_aggregates = None  # (u, households' aggregates) of the last choice
             self.chosen = None  # the last choice (hours [C, K, O, J], probabilities)
             self.chosen_segments = None  # its households' Euler segments (solved rows)
+            self.price_free = {}  # option_inputs' price-free arrays by shape
             self.taste_scale = params.retirement_taste_scale * tech_c[0, np.arange(C), 0,
                                                                        start_idx] \
                 ** (1.0 - params.crra)  # [C]
@@ -459,21 +462,37 @@ class TransitionModel:
         shape = flows["income"].shape
         rows = self.solved_rows(shape)
         pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
-        taste = core.taste(p, self.cp_opt.work)
+        fixed = self._price_free_inputs(shape, rows, start)
         hh = HouseholdInputs(
             gross_return=pick(pr_t.gross_return), income=pick(flows["income"]),
-            survival=pick(np.repeat(self.surv, O, axis=1)),
+            survival=fixed["survival"],
             borrowing_limit=pick(p.borrowing_limit * pr_t.average_wage),
-            start=np.broadcast_to(start.age[None, :, None], shape[:-1]).reshape(-1)[rows],
-            initial_assets=np.broadcast_to(start.assets, shape[:-1]).reshape(-1)[rows],
-            discount_factor=p.discount_factor, crra=p.crra,
-            taste=None if taste is None else pick(taste))
-        work_u = self.cp_opt.work * self.utility_scale
+            start=fixed["start"], initial_assets=fixed["initial_assets"],
+            discount_factor=p.discount_factor, crra=p.crra, taste=fixed["taste"])
         lab = HoursInputs(
-            hours_weight=pick(p.hours_disutility * work_u), net_earnings=pick(z),
+            hours_weight=fixed["hours_weight"], net_earnings=pick(z),
             account_credit=pick(a), account_payout=pick(pi), frisch=p.frisch_elasticity,
-            utility_shift=pick(-p.participation_disutility * work_u))
+            utility_shift=fixed["utility_shift"])
         return hh, lab, rows, shape
+
+    def _price_free_inputs(self, shape: tuple, rows: np.ndarray, start: core.CohortStart
+                           ) -> dict:
+        """The parts of :meth:`option_inputs` that no price moves (survival, start, taste,
+        the disutility of work), for the solved ``rows`` of ``shape``: built once per
+        ``shape`` and kept (``start`` is the model's own, per option)."""
+        if shape not in self.price_free:
+            p, O, J = self.params, self.O, self.J
+            pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+            taste = core.taste(p, self.cp_opt.work)
+            work_u = self.cp_opt.work * self.utility_scale
+            self.price_free[shape] = dict(
+                survival=pick(np.repeat(self.surv, O, axis=1)),
+                start=np.broadcast_to(start.age[None, :, None], shape[:-1]).reshape(-1)[rows],
+                initial_assets=np.broadcast_to(start.assets, shape[:-1]).reshape(-1)[rows],
+                taste=None if taste is None else pick(taste),
+                hours_weight=pick(p.hours_disutility * work_u),
+                utility_shift=pick(-p.participation_disutility * work_u))
+        return self.price_free[shape]
 
     def _probabilities(self, values: np.ndarray, rows: np.ndarray, shape) -> np.ndarray:
         """Logit probabilities ``[B, C, K, O]`` from the solved rows' values."""
@@ -507,7 +526,10 @@ class TransitionModel:
         warm = self.hours_opt if self.chosen is None else self.chosen[0]
         hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
                                  shape).reshape(-1, J)[rows]
-        seg0 = self.chosen_segments if self.chosen is not None and shape[0] == 1 else None
+        seg0 = None  # the last choice's segments, for every row of the batch
+        if self.chosen is not None and self.chosen_segments is not None:
+            seg0 = Segments(*(np.tile(x, (shape[0], 1)) for x in (
+                self.chosen_segments.first, self.chosen_segments.last)))
         sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol, segments0=seg0)
         values = lifetime_utility_hours(hh, lab, sol)
         probs = self._probabilities(values, rows, shape)
@@ -1169,11 +1191,13 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                             population, mortality, policy, initial, horizon=horizon,
                             terminal=model.terminal)
     # an elastic economy's inelastic start only has to be near: a coarser Jacobian and tolerance
-    start_tol, start_stride = (max(tol, START_TOL_ELASTIC),
-                               max(jacobian_stride, clearing_stride)) if model.elastic \
-        else (tol, jacobian_stride)
+    start_tol, start_stride, start_exact = (max(tol, START_TOL_ELASTIC),
+                                            max(jacobian_stride, clearing_stride),
+                                            FIRST_EXACT_ELASTIC) if model.elastic \
+        else (tol, jacobian_stride, 10)
     u, res, seg, inv, history, n_jac = solve_newton(start, start.guess(), start_tol, max_iter,
-                                                     stride=start_stride)
+                                                     stride=start_stride,
+                                                     first_exact=start_exact)
     if history[-1] > start_tol:
         raise_not_converged(start, res, history, start_tol)
     if model.elastic:  # the labour market with the asset market, from the inelastic economy

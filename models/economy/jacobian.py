@@ -52,7 +52,7 @@ Broyden steps (finite-difference first Jacobian 9.0 s, 18 steps); hours and the 
 choice 21.6 s, 16 steps (35.2 s, 20 steps). After the households' solve was made cheaper
 (issue 14's benchmark; ``--only-elastic --no-finite-differences``, load 2.1–2.2, the
 calibrated preferences of ``experiments/options/elastic_labour.toml``): hours only 4.0 s wall
-(4.6 s CPU), hours and the choice 10.9 s wall (11.6 s CPU), 14 elastic steps after a 5-step
+(4.6 s CPU), hours and the choice 10.9 s wall (11.6 s CPU), 13 elastic steps after a 5-step
 start; the illustrative preferences 13.2 s wall (13.9 s CPU).
 
 Scope: a closed elastic economy without the pension block's books and with a horizon of at

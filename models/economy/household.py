@@ -61,6 +61,13 @@ An outer loop re-solves the borrowing-limit segments and the terms that cross se
 (``Σ π μ`` beyond the segment and account credit earned in other segments) until hours
 change by less than ``tol``. With ``ω = 0`` hours are 1 and the
 inelastic solution is returned unchanged.
+
+Cost (issue 14's benchmark): the Newton iterations run on each segment's ``λ`` over the ages
+with an hours choice only (sums by segment with ``np.add.reduceat``), and every re-solve
+starts from the last outer iteration's segments (or given ones, ``segments0``), keeping them
+where the Kuhn–Tucker conditions hold -- ``λ > 0``, the limit met inside each segment, the
+next segment's ``λ`` at least this one's where the limit binds (sufficient: the problem is
+concave) -- and searching afresh only for the other problems.
 """
 
 from __future__ import annotations
@@ -192,28 +199,20 @@ def _prepare(h: HouseholdInputs, fixed: _Fixed | None = None) -> _Prepared:
                      q_prev=f.q_prev, p=ycum + f.limit * f.disc, limit=f.limit, gross=f.gross)
 
 
-def _take(a: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
-    """``a[i, idx[i, j]]`` for ``flat_index = idx + J i`` (:func:`_flat`)."""
-    return a.reshape(-1)[flat_index]
-
-
-def _flat(idx: np.ndarray, width: int | None = None) -> np.ndarray:
-    """Row-major flat indices of per-row column indices ``idx (n, J)`` into ``(n, width)``."""
-    n, J = idx.shape
-    return idx + (np.arange(n) * (J if width is None else width))[:, None]
-
-
-def _start_values(pr: _Prepared, h: HouseholdInputs) -> np.ndarray:
-    """``X_s = W_s Dcum_s − Ycum_{s−1}`` for a segment starting at each age ``s``, ``(n, J)``:
-    ``W_s = R_s a_start`` at the problem's start age, ``−R_s b_{s−1}`` after a binding limit."""
+def _start_values_at(pr: _Prepared, h: HouseholdInputs, flat_index: np.ndarray
+                     ) -> np.ndarray:
+    """``X_s = W_s Dcum_s − Ycum_{s−1}`` for a segment starting at age ``s``, at the flat
+    positions ``flat_index`` of ``(n, J)`` (row-major): ``W_s = R_s a_start`` at the problem's
+    start age, ``−R_s b_{s−1}`` after a binding limit (0 at age 0 otherwise)."""
     n, J = pr.q.shape
-    a0 = np.asarray(h.initial_assets, dtype=float)[:, None]
-    x = np.empty((n, J))
-    x[:, 0] = 0.0
-    x[:, 1:] = -pr.limit[:, :-1] * pr.disc[:, :-1] - pr.ycum[:, :-1]
-    start = np.asarray(h.start)
-    at_start = np.arange(J)[None, :] == start[:, None]
-    return np.where(at_start, pr.gross * a0 * pr.disc - pr.ycum_prev, x)
+    rows, ages = np.divmod(flat_index, J)
+    prev = np.maximum(ages - 1, 0)
+    x = np.where(ages == 0, 0.0, -pr.limit[rows, prev] * pr.disc[rows, prev]
+                 - pr.ycum[rows, prev])
+    a0 = np.asarray(h.initial_assets, dtype=float)[rows]
+    at_start = ages == np.asarray(h.start)[rows]
+    return np.where(at_start, pr.gross[rows, ages] * a0 * pr.disc[rows, ages]
+                    - pr.ycum_prev[rows, ages], x)
 
 
 def evaluate_segments(h: HouseholdInputs, segments: Segments) -> HouseholdSolution:
@@ -227,18 +226,65 @@ def evaluate_segments(h: HouseholdInputs, segments: Segments) -> HouseholdSoluti
 
 def _evaluate_prepared(h: HouseholdInputs, pr: _Prepared, segments: Segments
                        ) -> HouseholdSolution:
+    return _evaluate_with_lambda(h, pr, segments)[0]
+
+
+def _evaluate_with_lambda(h: HouseholdInputs, pr: _Prepared, segments: Segments
+                          ) -> tuple[HouseholdSolution, np.ndarray]:
+    """:func:`_evaluate_prepared` and each age's segment multiplier ``λ`` (``c_i = G_i λ``),
+    ``(n, J)``."""
     n, J = pr.q.shape
-    first = _flat(segments.first)
-    x = _take(_start_values(pr, h), first)
-    q_first = _take(pr.q_prev, first)
-    last = _flat(segments.last)
-    lam = (x + _take(pr.p, last)) / (_take(pr.q, last) - q_first)
+    ix = _segment_index(segments)  # λ per segment, then each age's
+    x_s = _start_values_at(pr, h, ix.starts)
+    q_first_s = pr.q_prev.reshape(-1)[ix.starts]
+    lam_s = (x_s + pr.p.reshape(-1)[ix.last]) / (pr.q.reshape(-1)[ix.last] - q_first_s)
+    x, q_first, lam = (v[ix.of_age].reshape(n, J) for v in (x_s, q_first_s, lam_s))
     c = np.exp(pr.log_g) * lam
     a_next = (x + pr.ycum - lam * (pr.q - q_first)) / pr.disc
     before = np.arange(J)[None, :] < np.asarray(h.start)[:, None]
     c = np.where(before, 0.0, c)
     a_next = np.where(before, 0.0, a_next)
-    return HouseholdSolution(consumption=c, assets_next=a_next, segments=segments)
+    return HouseholdSolution(consumption=c, assets_next=a_next, segments=segments), lam
+
+
+def _segments_optimal(h: HouseholdInputs, pr: _Prepared, sol: HouseholdSolution,
+                      lam: np.ndarray) -> np.ndarray:
+    """Which problems ``(n,)`` the Euler segments of ``sol`` solve (Kuhn–Tucker conditions,
+    sufficient for this concave problem): every segment's ``λ`` positive, the borrowing
+    limit ``a_{i+1} ≥ −b_i`` met inside every segment (at its last age it holds with
+    equality by construction) and, where a segment ends on the limit, the limit's multiplier
+    non-negative: ``u'(c_k m_k) m_k ≥ β s_k R_{k+1} u'(c_{k+1} m_{k+1}) m_{k+1}``, i.e. the
+    next segment's ``λ`` at least this one's (``c = G λ``)."""
+    n, J = lam.shape
+    ages = np.arange(J)[None, :]
+    live = ages >= np.asarray(h.start)[:, None]
+    end = sol.segments.last == ages
+    ok = ~live | ((lam > 0) & np.isfinite(lam)
+                  & (end | (sol.assets_next >= -pr.limit)))
+    ok[:, :-1] &= ~(end[:, :-1] & live[:, :-1]) | (lam[:, 1:] >= lam[:, :-1])
+    return ok.all(axis=1)
+
+
+def _solve_prepared(h: HouseholdInputs, pr: _Prepared, guess: Segments | None = None
+                    ) -> HouseholdSolution:
+    """The exact solution from prepared inputs: the segments ``guess`` where they still
+    solve the problem (:func:`_segments_optimal`; e.g. the last outer iteration's), the
+    others found afresh (:func:`_find_segments`)."""
+    if guess is None:
+        return _evaluate_prepared(h, pr, _find_segments(h, pr))
+    sol, lam = _evaluate_with_lambda(h, pr, guess)
+    redo = ~_segments_optimal(h, pr, sol, lam)
+    if not redo.any():
+        return sol
+    h_r, pr_r = _rows_of(h, redo), _rows_of(pr, redo)
+    sol_r = _evaluate_prepared(h_r, pr_r, _find_segments(h_r, pr_r))
+    out = {}
+    for name in ("consumption", "assets_next"):
+        out[name] = getattr(sol, name).copy()
+        out[name][redo] = getattr(sol_r, name)
+    first, last = guess.first.copy(), guess.last.copy()
+    first[redo], last[redo] = sol_r.segments.first, sol_r.segments.last
+    return HouseholdSolution(out["consumption"], out["assets_next"], Segments(first, last))
 
 
 def solve_households(h: HouseholdInputs) -> HouseholdSolution:
@@ -260,7 +306,7 @@ def _find_segments(h: HouseholdInputs, pr: _Prepared) -> Segments:
     first = np.zeros((n, J), dtype=np.int64)
     last = np.zeros((n, J), dtype=np.int64)
     s = np.asarray(h.start, dtype=np.int64).copy()
-    x = _start_values(pr, h)[np.arange(n), np.minimum(s, J - 1)]
+    x = _start_values_at(pr, h, np.arange(n) * J + np.minimum(s, J - 1))
     active = np.nonzero(s < J)[0]
     while active.size:
         sa = s[active]
@@ -323,6 +369,12 @@ def lifetime_utility(h: HouseholdInputs, sol: HouseholdSolution) -> np.ndarray:
     """Expected discounted utility from the start age, ``Σ_i β^{i−start} Π s · u(c_i m_i)``,
     (n,). Homogeneous of degree ``1 − σ`` in consumption (CEV formula)."""
     w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    return _weighted_utility(h, sol, w)
+
+
+def _weighted_utility(h: HouseholdInputs, sol, w: np.ndarray) -> np.ndarray:
+    """``Σ_i w_i u(c_i m_i)`` over the ages with ``w > 0`` (:func:`lifetime_utility` with its
+    weights ``w`` given)."""
     c = np.where(w > 0, sol.consumption, 1.0)
     if h.taste is not None:
         c = c * np.where(w > 0, np.asarray(h.taste, dtype=float), 1.0)
@@ -394,33 +446,34 @@ def _hours_from(h: HouseholdInputs, lab: HoursInputs, c: np.ndarray, value: np.n
     return np.where(wt > 0, np.clip(interior, 0.0, 1.0), 1.0)
 
 
-def _segment_sums(v: np.ndarray, index: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """``Σ_{j ∈ segment(i)} v_j`` for every age ``i`` of ``v (..., n, J)``; ``index`` the flat
-    first and one-past-last positions of each age's segment in ``(n, J + 1)`` (:func:`_flat`)."""
-    shape = v.shape
-    cum = np.zeros(shape[:-1] + (shape[-1] + 1,))
-    np.cumsum(v, axis=-1, out=cum[..., 1:])
-    flat = cum.reshape(shape[:-2] + (-1,))
-    return flat[..., index[1]] - flat[..., index[0]]
-
-
 def _with_income(h: HouseholdInputs, income: np.ndarray) -> HouseholdInputs:
     return HouseholdInputs(h.gross_return, income, h.survival, h.borrowing_limit, h.start,
                            h.initial_assets, h.discount_factor, h.crra, h.taste)
 
 
-def _hours_and_slope(big_a: np.ndarray, big_b: np.ndarray, wt: np.ndarray, lam: np.ndarray,
-                     sigma: float, nu: float) -> tuple[np.ndarray, np.ndarray]:
-    """Hours ``h = clip(((A λ^{−σ} + B)/ω)^ν, 0, 1)`` on a segment with multiplier ``λ`` (1
-    where ``ω = 0``) and their slope ``dh/dλ`` (0 at the bounds)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        gain = big_a * lam ** -sigma + big_b
-        hrs = np.where(wt > 0, np.clip(np.power(np.maximum(gain, 0.0) / wt, nu),
-                                       0.0, 1.0), 1.0)
-        interior = (wt > 0) & (hrs > 0) & (hrs < 1)
-        dh = np.where(interior, -nu * hrs * sigma * big_a * lam ** (-sigma - 1.0)
-                      / gain, 0.0)
-    return hrs, dh
+@dataclass(frozen=True)
+class _SegmentIndex:
+    """The Euler segments of ``n`` problems as a partition of their ``(n, J)`` ages flattened
+    row-major: ``starts`` the flat index of each segment's first age (a problem's ages before
+    its start form one segment of their own), ``of_age`` each age's segment, flat ``(n·J,)``,
+    ``last`` each segment's last flat index."""
+
+    starts: np.ndarray
+    of_age: np.ndarray
+    last: np.ndarray
+
+
+def _segment_index(segments: Segments) -> _SegmentIndex:
+    """:class:`_SegmentIndex` of ``segments`` (an age starts a segment where it is its
+    segment's first age; age 0 always does)."""
+    n, J = segments.first.shape
+    opens = segments.first == np.arange(J)[None, :]
+    opens[:, 0] = True
+    opens = opens.reshape(-1)
+    starts = np.flatnonzero(opens)
+    rows = starts // J
+    return _SegmentIndex(starts=starts, of_age=np.cumsum(opens) - 1,
+                         last=rows * J + segments.last.reshape(-1)[starts])
 
 
 def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: HouseholdSolution,
@@ -429,67 +482,96 @@ def _segment_hours(h: HouseholdInputs, lab: HoursInputs, pr: _Prepared, sol: Hou
     Newton's method on the segment's ``λ`` (``c_i = G_i λ``) with hours ``h(λ)`` from the
     first-order condition ``ω h^{1/ν} = A λ^{−σ} + B``; ``A`` values an hour's net earnings
     and the account pension it buys within the segment, ``B`` the account pension paid
-    outside it (at the current consumption). Returns the new hours."""
+    outside it (at the current consumption). Returns the new hours.
+
+    Long because it sets the segment budgets up and runs the Newton loop on them in one
+    place; the loop works on the ages with an hours choice only (the others' hours are 1 and
+    enter each segment's budget as a constant), segment by segment (``np.add.reduceat`` over
+    the flattened ages), and a segment leaves the loop once its step is below ``1e-14`` of
+    its ``λ`` (the segments are independent given the outer step's terms)."""
     sigma, nu = h.crra, lab.frisch
     n, J = pr.q.shape
-    seg = sol.segments
-    first, last = _flat(seg.first), _flat(seg.last)
-    index = (_flat(seg.first, J + 1), _flat(seg.last + 1, J + 1))
-    x = _take(_start_values(pr, h), first)
-    q_first = _take(pr.q_prev, first)
-    big_q = _take(pr.q, last) - q_first
-    z, credit, pay = lab.net_earnings, lab.account_credit, lab.account_payout
-    mu_now = np.where(weights > 0, weights * _marginal_utility(
-        h, np.where(weights > 0, sol.consumption, 1.0)), 0.0)
-    sums = _segment_sums(np.stack([pay * pr.disc, z * hours * pr.disc, credit * hours,
-                                   pay * mu_now]), index)
-    pv_pay = sums[0]
-    resources = x + _take(pr.p, last)
-    fixed = resources - sums[1] - pv_pay * sums[2]
-    out_mu = np.sum(pay * mu_now, axis=1, keepdims=True) - sums[3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        big_b = np.where(weights > 0, credit * out_mu / weights, 0.0)
-    big_a = np.exp(-sigma * pr.log_g) * (z + credit * pv_pay / pr.disc)
+    ix = _segment_index(sol.segments)
+    fs, ls = ix.starts, ix.last
+    flat = lambda a: np.asarray(a, dtype=float).reshape(-1)  # noqa: E731
+    z, credit, pay, disc = (flat(x) for x in (lab.net_earnings, lab.account_credit,
+                                               lab.account_payout, pr.disc))
+    hrs_now, w_flat = flat(hours), flat(weights)
+    mu_now = np.where(w_flat > 0, w_flat * flat(_marginal_utility(
+        h, np.where(weights > 0, sol.consumption, 1.0))), 0.0)
+    pay_mu = pay * mu_now
+    sums = np.add.reduceat(np.stack([pay * disc, z * hrs_now * disc, credit * hrs_now,
+                                     pay_mu]), fs, axis=1)
+    pv_s = sums[0]
+    resources = _start_values_at(pr, h, fs) + flat(pr.p)[ls]
+    big_q = flat(pr.q)[ls] - flat(pr.q_prev)[fs]
+    # the budget with hours at the ages without a choice (1) and λ still to find:
+    # F(λ) = fixed + Σ_{chosen ages} coef_i h_i(λ) − λ Q, coef the budget's yuan per hour
+    coef = z * disc + pv_s[ix.of_age] * credit
+    chooses = np.asarray(works).reshape(-1) & (flat(lab.hours_weight) > 0)
+    fixed = resources - sums[1] - pv_s * sums[2] \
+        + np.add.reduceat(np.where(chooses, 0.0, coef), fs)
+    seg_all = np.flatnonzero(chooses)  # the ages with an hours choice
+    seg_of = ix.of_age[seg_all]
+    out_mu = np.add.reduceat(pay_mu, np.arange(0, n * J, J))[seg_all // J] - sums[3][seg_of]
+    wt = flat(lab.hours_weight)[seg_all]
+    big_b = credit[seg_all] * out_mu / w_flat[seg_all]
+    big_a = np.exp(-sigma * flat(pr.log_g)[seg_all]) \
+        * (z[seg_all] + credit[seg_all] * pv_s[seg_of] / disc[seg_all])
     if h.taste is not None:
-        big_a = big_a * np.asarray(h.taste, dtype=float) ** (1.0 - sigma)
-    wt = np.where(works, lab.hours_weight, 0.0)
-    before = ~np.isfinite(big_q) | (np.arange(J)[None, :] < np.asarray(h.start)[:, None])
-    lam = np.where(before, 1.0, resources / big_q)
-    zd = z * pr.disc
-
-    # Newton on the problems (rows) not yet settled: a row leaves once its step is below
-    # 1e-14 of its λ (the rows are independent problems)
-    rows = np.arange(n)
-    sub = (big_a, big_b, wt, zd, credit, pv_pay, fixed, big_q, before)
+        big_a = big_a * flat(h.taste)[seg_all] ** (1.0 - sigma)
+    coef = coef[seg_all]
+    # the segments with a choice, renumbered 0..m-1 in flat order
+    segs, local = np.unique(seg_of, return_inverse=True)
+    lam = resources[segs] / big_q[segs]
+    fixed, big_q = fixed[segs], big_q[segs]
+    new_hours = np.ones(n * J)
+    live = np.arange(segs.size)  # segments still iterating
+    ages = np.arange(seg_all.size)  # their ages (positions in seg_all), in flat order
+    a_, b_, w_, c_, loc = big_a, big_b, wt, coef, local
     for _ in range(100):
-        a_, b_, wt_, zd_, cr_, pv_, fx_, q_, bf_ = sub
-        lam_r = lam[rows]
-        idx_r = index if rows.size == n else (_flat(seg.first[rows], J + 1),
-                                               _flat(seg.last[rows] + 1, J + 1))
-        hrs, dh = _hours_and_slope(a_, b_, wt_, lam_r, sigma, nu)
-        s = _segment_sums(np.stack([zd_ * hrs, cr_ * hrs, zd_ * dh, cr_ * dh]), idx_r)
-        f = fx_ + s[0] + pv_ * s[1] - lam_r * q_
-        df = s[2] + pv_ * s[3] - q_
-        new = lam_r - f / df
-        new = np.where(bf_, 1.0, np.where(new > 0, new, lam_r / 10.0))
-        settled = np.max(np.abs(new - lam_r) / lam_r, axis=1) < 1e-14
-        lam[rows] = new
+        lam_l = lam[live]
+        lp = lam_l ** -sigma
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            gain = a_ * lp[loc] + b_
+            ratio = np.maximum(gain, 0.0) / w_
+            hrs = np.minimum(ratio ** nu, 1.0)
+            # dh/dλ = −ν σ h A λ^{−σ−1} / gain where 0 < h < 1
+            slope = np.where((hrs > 0) & (hrs < 1), c_ * hrs * a_ / gain, 0.0)
+        opens = np.flatnonzero(np.diff(loc, prepend=-1))
+        s = np.add.reduceat(np.stack([c_ * hrs, slope]), opens, axis=1)
+        f = fixed[live] + s[0] - lam_l * big_q[live]
+        df = -nu * sigma * lp / lam_l * s[1] - big_q[live]
+        new = lam_l - f / df
+        new = np.where(new > 0, new, lam_l / 10.0)
+        lam[live] = new
+        settled = np.abs(new - lam_l) < 1e-14 * lam_l
         if settled.all():
             break
-        if settled.any():
-            keep = ~settled
-            rows = rows[keep]
-            sub = tuple(x[keep] for x in sub)
-    return _hours_and_slope(big_a, big_b, wt, lam, sigma, nu)[0]
+        if settled.any():  # the settled segments leave with their ages
+            keep_age = ~settled[loc]
+            renumber = np.cumsum(~settled) - 1
+            live = live[~settled]
+            ages = ages[keep_age]
+            a_, b_, w_, c_ = a_[keep_age], b_[keep_age], w_[keep_age], c_[keep_age]
+            loc = renumber[loc[keep_age]]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gain = big_a * lam[local] ** -sigma + big_b
+        new_hours[seg_all] = np.minimum((np.maximum(gain, 0.0) / wt) ** nu, 1.0)
+    return np.clip(new_hours.reshape(n, J), 0.0, 1.0)
 
 
 def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: float = 1e-13,
                            max_outer: int = 200, hours0: np.ndarray | None = None,
-                           strict: bool = True) -> HoursSolution:
+                           strict: bool = True, segments0: Segments | None = None
+                           ) -> HoursSolution:
     """Solve ``n`` problems with elastic hours exactly (see the section's docstring).
 
     The outer loop re-solves the Euler segments at the current hours' income and takes one
-    :func:`_segment_hours` step, until hours change by less than ``tol``.
+    :func:`_segment_hours` step, until hours change by less than ``tol``. Each re-solve starts
+    from the last one's segments, kept where they still solve the problem
+    (:func:`_segments_optimal`); ``segments0`` (e.g. a nearby problem's, with ``hours0``) is
+    the first one's start.
 
     Raises
     ------
@@ -510,13 +592,21 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
     hours = np.ones((n, J)) if hours0 is None else np.asarray(hours0, dtype=float).copy()
     # the problems (rows) are independent: a row whose hours moved by less than tol leaves
     # the loop with them, the others go on
+    # (each outer iteration starts from the last one's Euler segments: _solve_prepared)
     rows = np.arange(n)
     h_r, lab_r, fixed_r, weights_r, works_r = h, lab, fixed, weights, works
+    first, last = (None, None) if segments0 is None else (segments0.first.copy(),
+                                                          segments0.last.copy())
     for it in range(1, max_outer + 1):
         hours_r = hours[rows]
         hh = _with_income(h_r, income_at_hours(h_r, lab_r, hours_r))
         pr = _prepare(hh, fixed_r)
-        sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
+        sol = _solve_prepared(hh, pr, None if first is None
+                              else Segments(first[rows], last[rows]))
+        if first is None:
+            first, last = sol.segments.first.copy(), sol.segments.last.copy()
+        else:
+            first[rows], last[rows] = sol.segments.first, sol.segments.last
         new_hours = _segment_hours(hh, lab_r, pr, sol, hours_r, weights_r, works_r)
         row_change = np.max(np.abs(new_hours - hours_r), axis=1)
         hours[rows] = new_hours
@@ -536,7 +626,7 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
     y = income_at_hours(h, lab, hours)
     hh = _with_income(h, y)
     pr = _prepare(hh, fixed)
-    sol = _evaluate_prepared(hh, pr, _find_segments(hh, pr))
+    sol = _solve_prepared(hh, pr, Segments(first, last))
     return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
 
 
@@ -571,10 +661,10 @@ def kuhn_tucker_residuals(h: HouseholdInputs, lab: HoursInputs, sol: HoursSoluti
 def lifetime_utility_hours(h: HouseholdInputs, lab: HoursInputs | None, sol) -> np.ndarray:
     """``Σ_i β^{i−s} Π s · [u(c_i m_i) − ω_i h_i^{1+1/ν}/(1+1/ν) + ζ_i]`` from the start age,
     (n,). Equals :func:`lifetime_utility` when ``ω = ζ = 0``."""
-    v = lifetime_utility(h, sol)
     if lab is None:
-        return v
+        return lifetime_utility(h, sol)
     w = _discount_weights(np.asarray(h.survival, dtype=float), h.start, h.discount_factor)
+    v = _weighted_utility(h, sol, w)
     k = 1.0 + 1.0 / lab.frisch
     hours = getattr(sol, "hours", np.ones_like(w))
     leisure = -np.asarray(lab.hours_weight) * hours ** k / k

@@ -49,7 +49,11 @@ linearised, ``H ≈ H_0 + Σ_x (∂H/∂X_x) ΔX_x``.
 Measured (``benchmarks/bench_economy.py --only-elastic``, China calibration with the bench's
 illustrative preferences, 200 years, load about 0.1–1): hours only 5.8 s wall, 13 elastic
 Broyden steps (finite-difference first Jacobian 9.0 s, 18 steps); hours and the retirement
-choice 21.6 s, 16 steps (35.2 s, 20 steps).
+choice 21.6 s, 16 steps (35.2 s, 20 steps). After the households' solve was made cheaper
+(issue 14's benchmark; ``--only-elastic --no-finite-differences``, load 2.1–2.2, the
+calibrated preferences of ``experiments/options/elastic_labour.toml``): hours only 4.0 s wall
+(4.6 s CPU), hours and the choice 10.9 s wall (11.6 s CPU), 13 elastic steps after a 5-step
+start; the illustrative preferences 13.2 s wall (13.9 s CPU).
 
 Scope: a closed elastic economy without the pension block's books and with a horizon of at
 least ``J`` years (the reference year's cohorts all born in the horizon);
@@ -65,6 +69,7 @@ import numpy as np
 from scipy import sparse
 
 from models.economy import core
+from models.economy.household import Segments
 
 __all__ = ["INPUTS", "AGGREGATES", "applicable", "price_paths", "household_outputs",
            "aggregates", "residuals_from_aggregates", "household_jacobian",
@@ -134,6 +139,16 @@ def cohort_subset(model, cohorts: np.ndarray):
     sub.chosen = None if model.chosen is None else (model.chosen[0][cohorts],
                                                     model.chosen[1][cohorts])
     sub.response = None
+    sub.price_free = {}  # the model's are by its cohorts
+    sub.chosen_segments = None
+    if model.chosen_segments is not None:  # the model's, by its solved rows: those of cohorts
+        K = model.K
+        pos = ((cohorts[:, None, None] * O + np.arange(O)[None, :, None]) * K
+               + np.arange(K)[None, None, :]).reshape(-1)  # the cohorts' rows in the model's
+        solved = model.solved_rows((1, model.C * O, K, model.J))
+        row = (np.cumsum(solved) - 1)[pos[solved[pos]]]
+        seg = model.chosen_segments
+        sub.chosen_segments = Segments(seg.first[row], seg.last[row])
     for name in ("start", "start_assets", "start_ia", "start_pension"):
         setattr(sub, name, getattr(model, name)[cohorts])
     return sub
@@ -296,11 +311,11 @@ def fake_news_jacobian(model, u: np.ndarray, step: float = 1e-6, chunk: int = 64
     if last is not None and np.array_equal(last[0], u):  # the evaluation at u kept them
         h0 = last[1]
     else:
-        kept = model.chosen, model.response
+        kept = model.chosen, model.response, model.chosen_segments
         try:
             h0 = aggregates(model, household_outputs(model, paths0, hours_tol))
         finally:
-            model.chosen, model.response = kept
+            model.chosen, model.response, model.chosen_segments = kept
     dh = household_jacobian(model, u) if household is None else household
     base = residuals_from_aggregates(model, u, h0, paths0)
     sizes = [h0[agg].shape[1] for agg in AGGREGATES]

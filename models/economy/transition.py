@@ -103,10 +103,12 @@ HOURS_TOL_MAX = 1e-4
 #: economy: 5 with stride 50 took 31 steps against 28 with 10 and 25, at 25 % less CPU)
 FIRST_EXACT_ELASTIC = 5
 #: an elastic economy's first Newton solve (full time at the statutory ages) stops at this
-#: residual, with the labour market's Jacobian stride: it is only the start of the elastic
-#: solve (measured, hours only at the bench's settings: 13.8 -> 12.2 s CPU, the same 18
-#: elastic steps; the start's Jacobian was 2.1 s of it)
-START_TOL_ELASTIC = 1e-5
+#: residual, with the labour market's Jacobian stride and FIRST_EXACT_ELASTIC: it is only the
+#: start of the elastic solve (measured, hours only at the bench's settings: 13.8 -> 12.2 s
+#: CPU, the same 18 elastic steps; the start's Jacobian was 2.1 s of it; then, hours and the
+#: choice at the calibrated preferences, 1e-5 -> 1e-3 and 10 -> 5 exact years: the start
+#: 1.6 -> 1.0 s CPU, 8 -> 5 steps, the same 13 elastic steps)
+START_TOL_ELASTIC = 1e-3
 
 
 class TransitionConvergenceError(RuntimeError):
@@ -333,6 +335,8 @@ class TransitionModel:
             self.response = None  # first-order terms of the last choice (choose, respond)
             self.last_aggregates = None  # (u, households' aggregates) of the last choice
             self.chosen = None  # the last choice (hours [C, K, O, J], probabilities)
+            self.chosen_segments = None  # its households' Euler segments (solved rows)
+            self.price_free = {}  # option_inputs' price-free arrays by shape
             self.taste_scale = params.retirement_taste_scale * tech_c[0, np.arange(C), 0,
                                                                        start_idx] \
                 ** (1.0 - params.crra)  # [C]
@@ -458,21 +462,37 @@ class TransitionModel:
         shape = flows["income"].shape
         rows = self.solved_rows(shape)
         pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
-        taste = core.taste(p, self.cp_opt.work)
+        fixed = self._price_free_inputs(shape, rows, start)
         hh = HouseholdInputs(
             gross_return=pick(pr_t.gross_return), income=pick(flows["income"]),
-            survival=pick(np.repeat(self.surv, O, axis=1)),
+            survival=fixed["survival"],
             borrowing_limit=pick(p.borrowing_limit * pr_t.average_wage),
-            start=np.broadcast_to(start.age[None, :, None], shape[:-1]).reshape(-1)[rows],
-            initial_assets=np.broadcast_to(start.assets, shape[:-1]).reshape(-1)[rows],
-            discount_factor=p.discount_factor, crra=p.crra,
-            taste=None if taste is None else pick(taste))
-        work_u = self.cp_opt.work * self.utility_scale
+            start=fixed["start"], initial_assets=fixed["initial_assets"],
+            discount_factor=p.discount_factor, crra=p.crra, taste=fixed["taste"])
         lab = HoursInputs(
-            hours_weight=pick(p.hours_disutility * work_u), net_earnings=pick(z),
+            hours_weight=fixed["hours_weight"], net_earnings=pick(z),
             account_credit=pick(a), account_payout=pick(pi), frisch=p.frisch_elasticity,
-            utility_shift=pick(-p.participation_disutility * work_u))
+            utility_shift=fixed["utility_shift"])
         return hh, lab, rows, shape
+
+    def _price_free_inputs(self, shape: tuple, rows: np.ndarray, start: core.CohortStart
+                           ) -> dict:
+        """The parts of :meth:`option_inputs` that no price moves (survival, start, taste,
+        the disutility of work), for the solved ``rows`` of ``shape``: built once per
+        ``shape`` and kept (``start`` is the model's own, per option)."""
+        if shape not in self.price_free:
+            p, O, J = self.params, self.O, self.J
+            pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+            taste = core.taste(p, self.cp_opt.work)
+            work_u = self.cp_opt.work * self.utility_scale
+            self.price_free[shape] = dict(
+                survival=pick(np.repeat(self.surv, O, axis=1)),
+                start=np.broadcast_to(start.age[None, :, None], shape[:-1]).reshape(-1)[rows],
+                initial_assets=np.broadcast_to(start.assets, shape[:-1]).reshape(-1)[rows],
+                taste=None if taste is None else pick(taste),
+                hours_weight=pick(p.hours_disutility * work_u),
+                utility_shift=pick(-p.participation_disutility * work_u))
+        return self.price_free[shape]
 
     def _probabilities(self, values: np.ndarray, rows: np.ndarray, shape) -> np.ndarray:
         """Logit probabilities ``[B, C, K, O]`` from the solved rows' values."""
@@ -506,16 +526,30 @@ class TransitionModel:
         warm = self.hours_opt if self.chosen is None else self.chosen[0]
         hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
                                  shape).reshape(-1, J)[rows]
-        sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol)
+        seg0 = None  # the last choice's segments, for every row of the batch
+        if self.chosen is not None and self.chosen_segments is not None:
+            seg0 = Segments(*(np.tile(x, (shape[0], 1)) for x in (
+                self.chosen_segments.first, self.chosen_segments.last)))
+        sol = solve_households_hours(hh, lab, hours0=hours0, tol=hours_tol, segments0=seg0)
         values = lifetime_utility_hours(hh, lab, sol)
         probs = self._probabilities(values, rows, shape)
         hours = self._hours_layout(sol.hours, rows, shape)
         if shape[0] == 1:
             self.chosen = (hours[0].reshape(C, O, K, J).transpose(0, 2, 1, 3), probs[0])
-            mu, value = marginal_values(hh, lab, sol)
-            self.response = dict(mu=mu, value=value, hours=sol.hours, income=sol.income,
+            self.chosen_segments = sol.segments  # the next choice's start (with the hours)
+            # the first-order terms respond() needs, computed when first asked for
+            self.response = dict(problem=(hh, lab, sol), hours=sol.hours, income=sol.income,
                                  values=values)
         return hours, probs, sol
+
+    def _first_order_terms(self) -> dict:
+        """The kept choice's first-order terms (:meth:`respond`): its households' discounted
+        marginal utilities ``mu`` and hours values ``value``
+        (:func:`models.economy.household.marginal_values`), computed once."""
+        if "mu" not in self.response:
+            mu, value = marginal_values(*self.response["problem"])
+            self.response.update(mu=mu, value=value)
+        return self.response
 
     def respond(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
                 bequest: np.ndarray):
@@ -529,7 +563,7 @@ class TransitionModel:
         hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
         reps = shape[0]
         kept = {k: np.tile(v, (reps, 1)) if np.ndim(v) == 2 else np.tile(v, reps)
-                for k, v in self.response.items()}
+                for k, v in self._first_order_terms().items() if k != "problem"}
         mu, h0 = kept["mu"], kept["hours"]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(mu > 0, np.sum(lab.account_payout * mu, axis=1, keepdims=True)
@@ -698,6 +732,32 @@ class TransitionModel:
             residents_ratio=self.to_cohorts(np.broadcast_to(self.res_ratio, wbar_pad.shape)),
             gross_return=1.0 + self.to_cohorts(self.pad_front(pr["r"])))
 
+    def _households(self, flows: dict, prices: core.CohortPrices, tax: np.ndarray,
+                    bequest: np.ndarray, shape: tuple, rows: np.ndarray) -> HouseholdInputs:
+        """The household problems of :meth:`evaluate` (its solved ``rows`` of ``shape``
+        ``[B, C·O, K, J]``) at the cohort ``flows`` and ``prices``, the tax and bequest paths
+        ``[B, Tx]``."""
+        p, O, J = self.params, (self.O if self.elastic else 1), self.J
+        tax_c = self.to_cohorts(self.pad_front(tax))
+        beq_c = self.to_cohorts(self.pad_front(bequest))
+        if O > 1 or self.elastic:
+            tax_c, beq_c = (np.repeat(x, O, axis=1) for x in (tax_c, beq_c))
+        income = (flows["earnings"] + flows["benefits"] + flows["residents"]) \
+            * (1.0 - tax_c) - flows["contributions"] + beq_c
+        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+        rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
+        start_o = np.repeat(self.start, O)
+        taste = core.taste(p, self.cp_opt.work if self.elastic else self.cp.work)
+        return HouseholdInputs(
+            gross_return=pick(prices.gross_return), income=pick(income),
+            survival=pick(rep_o(self.surv)),
+            borrowing_limit=pick(p.borrowing_limit * prices.average_wage),
+            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(-1)[rows],
+            initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
+                                           shape[:-1]).reshape(-1)[rows],
+            discount_factor=p.discount_factor, crra=p.crra,
+            taste=None if taste is None else pick(taste))
+
     def evaluate(self, u: np.ndarray, segments: Segments | None = None, full: bool = False,
                  frozen: bool = False):
         """Residuals ``[B, n]`` for unknowns ``u[B, n]`` (B = 1 or the number of paths).
@@ -724,7 +784,6 @@ class TransitionModel:
         bequest[:, 0] = (1.0 + r[:, 0]) * self.initial.estate_per_capita
 
         prices = self.cohort_prices(pr)
-        pad_front = self.pad_front
         start = core.CohortStart(age=self.start, assets=self.start_assets,
                                  ia_balance=self.start_ia, pension=self.start_pension)
         chosen = None
@@ -750,7 +809,8 @@ class TransitionModel:
                                                    self.hours_tol)
             cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
             flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
-            flows = {k: self.mix(v, probs) for k, v in flows_o.items() if np.ndim(v) == 4}
+            flows = {k: self.mix(flows_o[k], probs)  # the flows used below, mixed
+                     for k in ("earnings", "benefits", "residents", "contributions")}
         else:
             flows_o = flows = core.cohort_budget(p, pol, self.cp, self.eff, prices, start)
         if self.book is not None:  # the government's pension lines from the pension block
@@ -779,30 +839,12 @@ class TransitionModel:
             raise ValueError(f"the income tax that balances the budget reaches "
                              f"{tax[b_, t_]:.2f} in {self.base_year + t_}: the budget cannot be "
                              f"financed (path/perturbation {b_})")
-        tax_c = self.to_cohorts(pad_front(tax))
-        beq_c = self.to_cohorts(pad_front(bequest))
         O = self.O if self.elastic else 1
-        if O > 1 or self.elastic:
-            tax_c, beq_c = (np.repeat(x, O, axis=1) for x in (tax_c, beq_c))
-        income = (flows_o["earnings"] + flows_o["benefits"] + flows_o["residents"]) \
-            * (1.0 - tax_c) - flows_o["contributions"] + beq_c
-
-        shape = income.shape  # [Bt, C·O, K, J]
+        shape = (Bt, self.C * O, K, J)
         rows = self.solved_rows(shape)  # elastic: the valid options only
         n = int(rows.sum())
-        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
-        rep_o = (lambda x: np.repeat(x, O, axis=1)) if self.elastic else (lambda x: x)
-        start_o = np.repeat(self.start, O)
-        taste = core.taste(p, self.cp_opt.work if self.elastic else self.cp.work)
-        hh = HouseholdInputs(
-            gross_return=pick(prices.gross_return), income=pick(income),
-            survival=pick(rep_o(self.surv)),
-            borrowing_limit=pick(p.borrowing_limit * prices.average_wage),
-            start=np.broadcast_to(start_o[None, :, None], shape[:-1]).reshape(-1)[rows],
-            initial_assets=np.broadcast_to(np.repeat(self.start_assets, O, axis=0),
-                                           shape[:-1]).reshape(-1)[rows],
-            discount_factor=p.discount_factor, crra=p.crra,
-            taste=None if taste is None else pick(taste))
+        hh = None if chosen is not None and not full \
+            else self._households(flows_o, prices, tax, bequest, shape, rows)
         if chosen is not None:  # the hours solution is the households' plan
             sol = chosen
         elif segments is None:
@@ -1149,11 +1191,13 @@ def solve_transition(params: EconomyParameters, population: xr.DataArray,
                             population, mortality, policy, initial, horizon=horizon,
                             terminal=model.terminal)
     # an elastic economy's inelastic start only has to be near: a coarser Jacobian and tolerance
-    start_tol, start_stride = (max(tol, START_TOL_ELASTIC),
-                               max(jacobian_stride, clearing_stride)) if model.elastic \
-        else (tol, jacobian_stride)
+    start_tol, start_stride, start_exact = (max(tol, START_TOL_ELASTIC),
+                                            max(jacobian_stride, clearing_stride),
+                                            FIRST_EXACT_ELASTIC) if model.elastic \
+        else (tol, jacobian_stride, 10)
     u, res, seg, inv, history, n_jac = solve_newton(start, start.guess(), start_tol, max_iter,
-                                                     stride=start_stride)
+                                                     stride=start_stride,
+                                                     first_exact=start_exact)
     if history[-1] > start_tol:
         raise_not_converged(start, res, history, start_tol)
     if model.elastic:  # the labour market with the asset market, from the inelastic economy

@@ -347,47 +347,120 @@ def _first_improving(problem: PolicyProblem, psol: PolicySolution, moves: list[M
     return changes, None
 
 
+def move_key(move: Move) -> tuple:
+    """A move's identity across incumbents: which knot, which way, how far."""
+    return (move.lever, move.node, move.knot_year, move.category, float(move.step))
+
+
+def levers_key(levers: Levers) -> bytes:
+    """Levers compared bit for bit (the indexation rounded to 1e-12, as in
+    :func:`neighbour_moves`)."""
+    return levers.delay.tobytes() + np.round(levers.indexation, 12).tobytes()
+
+
+@dataclass
+class _Sweep:
+    """The cyclic sweep's state (:func:`_polish_loop`): the order of the moves, where the
+    sweep stands in it, the exact changes known at the incumbent (by levers), the solves and
+    the moves taken."""
+
+    order: list  # move keys, the duals' best-predicted first at the start
+    position: int = 0
+    known: dict = None  # levers key -> change of the cost at the incumbent (model units)
+    solves: int = 0
+    taken: int = 0
+
+
+def _take(problem: PolicyProblem, psol: PolicySolution, sweep: _Sweep, found: tuple
+          ) -> PolicySolution:
+    """The improving move ``found = (move, (data, solution))`` taken: a new incumbent, whose
+    moves are not yet known."""
+    sweep.taken += 1
+    sweep.known = {}
+    return _record(psol, found[0], *found[1], sweep.taken)
+
+
+def _pattern_step(problem: PolicyProblem, psol: PolicySolution, settings: SearchSettings,
+                  sweep: _Sweep, last: Move, batch: int, pool) -> tuple[PolicySolution, Move]:
+    """After a move was taken: the same knot moved twice as far, then as far again, taken
+    while they improve (the expanding pattern move); the last move taken."""
+    while sweep.taken < settings.max_polish_moves:
+        tol = tolerance_of(problem, psol.inner.objective)
+        pattern = [m for m in _pattern_moves(problem, psol.levers, last)
+                   if m.levers is not None and levers_key(m.levers) not in sweep.known]
+        done, found = _first_improving(problem, psol, pattern, tol,
+                                       max(0, settings.max_solves - sweep.solves), batch, pool)
+        sweep.solves += len(done)
+        sweep.known.update((levers_key(m.levers), c) for m, c in zip(pattern, done))
+        if found is None:
+            break
+        psol, last = _take(problem, psol, sweep, found), found[0]
+    return psol, last
+
+
 def _polish_loop(problem: PolicyProblem, psol: PolicySolution, settings: SearchSettings,
                  batch: int,
                  pool: WorkerPool | None) -> tuple[PolicySolution, Certificate]:
-    """The polish's sweeps and the certificate (:func:`polish_and_certify`)."""
-    taken, last, solves = 0, None, 0
+    """The polish's cyclic sweep and the certificate (:func:`polish_and_certify`).
+
+    The moves are visited in one fixed cyclic order (the duals' best-predicted first, at the
+    start); an improving move is taken, then its knot moved further while that improves
+    (:func:`_pattern_step`), and the sweep goes on from the next move, at the new incumbent,
+    instead of starting again (Kolda, Lewis and Torczon 2003, §3.7: any order polls the
+    same pattern). A move's exact change is kept while the incumbent is unchanged (a move
+    solved in the pattern step is not solved again). The sweep ends when every move within
+    the limits has been solved at the incumbent: that is the certificate (passed when none
+    improves), or when ``max_solves`` is spent (the moves not solved at the incumbent are
+    then marked unsolved). After ``max_polish_moves`` moves taken an improving move is only
+    recorded."""
+    moves = neighbour_moves(problem, psol.levers, settings.steps_months)
+    grad = _gradient(problem, psol)
+    order = sorted(range(len(moves)), key=lambda i: predicted_change(grad, psol.levers, moves[i]))
+    sweep = _Sweep([move_key(moves[i]) for i in order], known={})
     while True:
-        tol = tolerance_of(problem, psol.inner.objective)
-        if last is not None and taken < settings.max_polish_moves:
-            pattern = [m for m in _pattern_moves(problem, psol.levers, last)
-                       if m.levers is not None]
-            done, found = _first_improving(problem, psol, pattern, tol,
-                                           max(0, settings.max_solves - solves), batch, pool)
-            solves += len(done)
-            if found is not None:
-                taken += 1
-                last = found[0]
-                psol = _record(psol, found[0], *found[1], taken)
-                continue
         moves = neighbour_moves(problem, psol.levers, settings.steps_months)
-        grad = _gradient(problem, psol)
-        order = sorted(range(len(moves)),
-                       key=lambda i: predicted_change(grad, psol.levers, moves[i]))
-        todo = [i for i in order if moves[i].levers is not None]
-        change = np.full(len(moves), np.nan)
-        unsolved = np.zeros(len(moves), dtype=bool)
-        done, better = _first_improving(
-            problem, psol, [moves[i] for i in todo],
-            tol if taken < settings.max_polish_moves else np.inf,
-            max(0, settings.max_solves - solves), batch, pool)
-        solves += len(done)
-        change[todo[:len(done)]] = done
+        by_key = {move_key(m): m for m in moves}
+        listed = set(sweep.order)
+        for m in moves:  # a key new at this incumbent (e.g. a duplicate elsewhere) joins last
+            if move_key(m) not in listed:
+                sweep.order.append(move_key(m))
+                listed.add(move_key(m))
+        n = len(sweep.order)
+        cycle = [sweep.order[(sweep.position + i) % n] for i in range(n)]
+        todo = [by_key[k] for k in cycle if k in by_key and by_key[k].levers is not None
+                and levers_key(by_key[k].levers) not in sweep.known]
+        taking = sweep.taken < settings.max_polish_moves
+        tol = tolerance_of(problem, psol.inner.objective)
+        done, better = _first_improving(problem, psol, todo, tol if taking else np.inf,
+                                        max(0, settings.max_solves - sweep.solves), batch, pool)
+        sweep.solves += len(done)
+        sweep.known.update((levers_key(m.levers), c) for m, c in zip(todo, done))
         if better is None:
-            unsolved[todo[len(done):]] = True  # the budget spent: the rest stay unsolved
-            certificate = Certificate(moves, change * MONEY_SCALE, tol * MONEY_SCALE,
-                                      psol.inner.objective * MONEY_SCALE, taken, unsolved)
-            log.info("certificate: %d moves, %d solves, %s", len(moves), solves,
-                     "passed" if certificate.passed else "NOT passed")
-            return psol, certificate
-        taken += 1
-        last = better[0]
-        psol = _record(psol, better[0], *better[1], taken)
+            return psol, _certificate(problem, psol, moves, sweep, tol)
+        sweep.position = (sweep.order.index(move_key(better[0])) + 1) % n
+        psol = _take(problem, psol, sweep, better)
+        psol, _ = _pattern_step(problem, psol, settings, sweep, better[0], batch, pool)
+
+
+def _certificate(problem: PolicyProblem, psol: PolicySolution, moves: list[Move],
+                 sweep: _Sweep, tol: float) -> Certificate:
+    """The certificate at the incumbent from the changes known there (a move within the
+    limits not known: unsolved, the budget spent)."""
+    change = np.full(len(moves), np.nan)
+    unsolved = np.zeros(len(moves), dtype=bool)
+    for i, m in enumerate(moves):
+        if m.levers is None:
+            continue
+        key = levers_key(m.levers)
+        if key in sweep.known:
+            change[i] = sweep.known[key]
+        else:
+            unsolved[i] = True
+    certificate = Certificate(moves, change * MONEY_SCALE, tol * MONEY_SCALE,
+                              psol.inner.objective * MONEY_SCALE, sweep.taken, unsolved)
+    log.info("certificate: %d moves, %d solves, %d taken, %s", len(moves), sweep.solves,
+             sweep.taken, "passed" if certificate.passed else "NOT passed")
+    return certificate
 
 
 def certificate_dataset(certificate: Certificate) -> xr.Dataset:

@@ -4,6 +4,7 @@ and the certificate holds the exact changes at the reported levers, each the one
 solve of the move there gives."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -91,3 +92,44 @@ def test_a_spent_budget_mid_sweep_leaves_the_rest_unsolved(problem):
     assert not certificate.passed and certificate.n_unsolved > 0
     assert np.array_equal(known | certificate.unsolved, within)
     assert known.sum() <= 5
+
+
+def _fake_search(problem, target: np.ndarray):
+    """The polish on a stand-in for the inner problem: the cost of levers is
+    ``1 + Σ (delay − target)² / 10⁴`` (no LP), every solve recorded; the duals' order is
+    replaced by zeros (the module's ``_gradient``)."""
+    solved = []
+
+    def cost(levers):
+        return 1.0 + float(np.sum((levers.delay - target) ** 2)) / 1e4
+
+    def fake_solve(problem_, psol, levers):
+        solved.append(levers_key(levers))
+        return None, SimpleNamespace(objective=cost(levers), status="optimal", build_s=0.0,
+                                     solve_s=0.0, method="fake", iterations=1, gap_rel=0.0,
+                                     log="", warm=None)
+
+    start = _start(problem).levers
+    psol = PolicySolution(start, None, fake_solve(problem, None, start)[1], [], False, None,
+                          [])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(search, "solve_move", fake_solve)
+        mp.setattr(search, "_gradient", lambda problem_, psol_: Levers(
+            np.zeros_like(psol_.levers.delay), psol_.levers.indexation))
+        out, certificate = polish_and_certify(problem, psol)
+    return out, certificate, solved, cost
+
+
+def test_on_a_stand_in_cost_no_levers_is_solved_twice_and_the_certificate_is_exact(problem):
+    """Half the latest retirement as the target: the sweep takes moves (with pattern steps
+    that fail), every levers is solved once, and the certificate's changes are the cost's."""
+    start = _start(problem).levers
+    target = np.floor(start.delay / 2.0)
+    psol, certificate, solved, cost = _fake_search(problem, target)
+    assert certificate.passed and certificate.polish_moves >= 3
+    assert len(solved) == len(set(solved))
+    assert cost(psol.levers) < cost(start)
+    for move, change in zip(certificate.moves, certificate.change_cny):
+        if move.levers is not None:
+            assert change == pytest.approx((cost(move.levers) - cost(psol.levers))
+                                           * MONEY_SCALE, rel=1e-12)

@@ -11,9 +11,16 @@ paths (default 200) and a first stage that matters (cheap transfers, 1.02 per yu
 reserve: the rates trade against every path's transfers), the decomposition with one
 aggregated cut, one cut per leaf node and one per chunk of paths, to the default tolerance or
 ``--cut-max-iterations`` iterations: iterations, final gap, time.
+The multi-stage search (issue 16, item 5; with ``--search-paths N``, off by default): the
+settings of ``experiments/optimal_multi_stage.toml`` (2 × 2 × 2 tree, affine reserve-draw rule)
+on N Monte Carlo paths of its seed, without the economy pairing: a cold inner solve with the
+draw rule's rows added lazily and with the initial rows (time, objectives), warm move solves
+and the polish with its certificate (solves, moves taken, whether it passed, time), with
+``--search-max-solves`` solves at most.
 Writes JSON to the path given as the first argument.
 
 Usage: python benchmarks/bench_optimize.py results/bench_optimize.json [--paths 1000]
+       [--search-paths 50 [--search-max-solves 4000] [--search-only]]
 """
 
 from __future__ import annotations
@@ -105,6 +112,60 @@ def cut_groups_case(cal, population, fit, max_iterations: int) -> dict:
     return out
 
 
+def search_case(arrays, fit, n_paths: int, max_solves: int) -> dict:
+    """The multi-stage experiment's inner solves and its search (module docstring)."""
+    from models.config import load_experiment
+    from models.optimize import search
+    from models.optimize.decompose import solve_decomposed
+    from models.optimize.solve import optimize_policy, setup_problem
+
+    exp, cal, _ = load_experiment(ROOT / "experiments" / "optimal_multi_stage.toml")
+    settings = exp.optimization.model_copy(update={"search": exp.optimization.search
+                                                   .model_copy(update={"max_solves": max_solves})})
+    population = monte_carlo_populations(arrays, n_paths, seed=exp.seed)
+    problem = setup_problem(cal, settings, population, fit)
+    t0 = time.perf_counter()
+    psol = optimize_policy(problem)
+    out = {"case": "multi-stage search (optimal_multi_stage settings, no pairing)",
+           "paths": n_paths, "dual_gradient_search_s": round(time.perf_counter() - t0, 2),
+           "cold": {}}
+    for rows in ("lazy", "initial"):
+        t1 = time.perf_counter()
+        sol = solve_decomposed(psol.data, rule_rows=rows)
+        out["cold"][rows] = {"seconds": round(time.perf_counter() - t1, 3),
+                             "iterations": sol.iterations,
+                             "objective_trillion_yuan": sol.objective}
+    solves = []
+    plain = search.solve_move
+
+    def timed(problem_, psol_, levers):
+        t2 = time.perf_counter()
+        result = plain(problem_, psol_, levers)
+        solves.append(time.perf_counter() - t2)
+        return result
+
+    search.solve_move = timed
+    try:
+        t3 = time.perf_counter()
+        polished, certificate = search.polish_and_certify(problem, psol)
+        seconds = time.perf_counter() - t3
+    finally:
+        search.solve_move = plain
+    within = sum(m.levers is not None for m in certificate.moves)
+    out["search"] = {
+        "seconds": round(seconds, 1), "solves": len(solves),
+        "solve_s_mean": round(float(np.mean(solves)), 3) if solves else None,
+        "solve_s_median": round(float(np.median(solves)), 3) if solves else None,
+        "moves_taken": certificate.polish_moves, "moves": len(certificate.moves),
+        "moves_within_limits": within, "unsolved": certificate.n_unsolved,
+        "improving": int(certificate.improving.sum()), "passed": certificate.passed,
+        "solves_per_move_taken": round((len(solves) - within) / certificate.polish_moves, 1)
+        if certificate.polish_moves else None,
+        "objective_before": psol.inner.objective, "objective_after": polished.inner.objective}
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -112,6 +173,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pyomo-max-paths", type=int, default=1000)
     parser.add_argument("--cut-paths", type=int, default=200)
     parser.add_argument("--cut-max-iterations", type=int, default=100)
+    parser.add_argument("--search-paths", type=int, default=0)
+    parser.add_argument("--search-max-solves", type=int, default=4000)
+    parser.add_argument("--search-only", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from models.config import OptimizationSettings, load_arrays, load_calibration
@@ -124,6 +188,13 @@ def main(argv=None) -> int:
     sched = retirement_schedule(median["year"].values, median["age"].values, "law_2024",
                                 cal.pension)
     fit = calibrate_base_year(median, sched, cal.pension, cal.finances)
+    if args.search_only:
+        result = {"benchmark": "optimizer multi-stage search",
+                  "cases": [search_case(arrays, fit, args.search_paths,
+                                        args.search_max_solves)]}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     t0 = time.perf_counter()
     population = monte_carlo_populations(arrays, args.paths, seed=20261125)
     print(f"populations: {args.paths} paths in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -134,7 +205,8 @@ def main(argv=None) -> int:
             {"tree": {"branching": [3, 3, 3, 3]}}), population, fit, pyomo),
         cut_groups_case(cal, population.isel(path=slice(0, args.cut_paths)), fit,
                         args.cut_max_iterations),
-    ]
+    ] + ([search_case(arrays, fit, args.search_paths, args.search_max_solves)]
+         if args.search_paths else [])
     result = {"benchmark": "optimizer inner problem", "cases": cases,
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "machine": {"platform": platform.platform(), "python": platform.python_version()}}

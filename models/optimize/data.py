@@ -371,7 +371,8 @@ class CategoryPopulation:
         sexes = self.population["sex"].values.tolist()
         share = self.pension.retirement.women_cadre_share.value
         weights = {"men": 1.0, "women_cadre": share, "women_worker": 1.0 - share}
-        dtype = np.result_type(*(np.multiply(pop.ravel()[:1], w) for w in weights.values()))
+        dtype = np.result_type(*(np.multiply(pop[:1, :1, :1, :1].ravel(), w)  # one element
+                                 for w in weights.values()))
         out = np.empty((paths.size, len(CATEGORIES)) + pop.shape[1:3], dtype=dtype)
         for i, c in enumerate(CATEGORIES):
             np.multiply(pop[paths, :, :, sexes.index(CATEGORY_SEX[c])], weights[c],

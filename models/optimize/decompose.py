@@ -77,14 +77,23 @@ draws fixed, ``D = Φ_p ϑ̂`` (the columns' bounds), and its cut's gradient in 
 ``Σ_t ∂Q_p/∂D[p,t] Φ[p,t,j]`` with ``∂Q_p/∂D`` the fixed draws' reduced costs. The limits that
 involve the draws alone — ``D ≥ 0`` (``D = 0`` with the reserve lever off) and the reserve
 ``A[p,t] = (1 + r_t) A[p,t−1] − D[p,t] ≥ 0`` — are linear in ``ϑ`` alone: they are rows of the
-master, added where the master's answer breaks them (per year the path that breaks each
-most, :meth:`Run.add_rule_rows`; there are ``2PT`` of them, few bind), and in the recourse
-``A`` is free (it follows from the draws). ``ϑ`` is boxed by :func:`rule_box` (valid: every
-feasible rule has a representative inside) so the master is bounded before any cut, and the
-trust region on ``ϑ`` is that share of its box. Measured on the study's multi-stage settings
-(2 × 2 × 2 tree, affine rule on two observables, 60 paths, loaded machine): the same
-objective as the extensive form to 3e-16 relative and the same rates, in 7 iterations and
-4.9 s against 19.1 s for the extensive form from arrays.
+master, and in the recourse ``A`` is free (it follows from the draws). There are ``2PT`` of
+them; the master starts with a subset that implies them all (:func:`initial_rule_rows`, exact):
+``D ≥ 0`` for the paths whose observed states are the vertices of their convex hull that year
+(the others' draws are convex combinations of theirs) and the reserve of the last year only
+(with draws non-negative the reserve of an earlier year is at least the later one's
+discounted), about ``12T + P`` rows; a row the master's answer still breaks by more than
+:data:`RULE_ROW_TOLERANCE` (an LP answer meets its rows within HiGHS's feasibility tolerance,
+1e-7, so a draw may be −1e-7) is added as it is found (per year the path that breaks each
+most, :meth:`Run.add_rule_rows`). Adding them only as they were found ("lazy",
+:data:`RULE_ROWS`) re-solved the master about 50 times per solve and took 86 % of it: on the
+study's multi-stage settings at 50 paths (loaded machine, ``benchmarks/bench_optimize.py``)
+a cold solve took 3.7 s lazily and 0.5 s with the initial rows, the objectives equal to
+1.6e-14 relative. ``ϑ`` is boxed by :func:`rule_box` (valid: every feasible rule has a
+representative inside) so the master is bounded before any cut, and the trust region on
+``ϑ`` is that share of its box. Measured earlier on the study's multi-stage settings (2 × 2 × 2
+tree, affine rule on two observables, 60 paths, loaded machine): the same objective as the
+extensive form to 3e-16 relative and the same rates.
 
 Warm start (the search's moves, :mod:`models.optimize.search`): a solve may start from a
 nearby solve's :class:`WarmStart` — its best first stage ``z`` (the first point evaluated)
@@ -151,7 +160,7 @@ from models.optimize.lp import (
     run_highs,
     solve_extensive,
 )
-from models.optimize.rules import rule_applies, rule_decisions
+from models.optimize.rules import generating_paths, rule_applies, rule_decisions
 from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
 
 #: paths per subproblem (one LP, warm-started)
@@ -485,6 +494,10 @@ class Evaluation:
 #: a draw-rule row of the master is added when the first stage breaks it by more than this
 #: (trillions of yuan)
 RULE_ROW_TOLERANCE = 1e-9
+#: the master's draw-rule rows: "initial" (rows implying all of them from the start,
+#: :func:`initial_rule_rows`, and the separation as a safeguard) or "lazy" (separation only,
+#: :meth:`Run.add_rule_rows`); the same feasible set, the same optimum within the tolerance
+RULE_ROWS = "initial"
 
 
 def rule_box(data: ScenarioData) -> tuple[np.ndarray, np.ndarray]:
@@ -508,6 +521,69 @@ def rule_box(data: ScenarioData) -> tuple[np.ndarray, np.ndarray]:
     return lower.ravel(), upper.ravel()
 
 
+def rule_row(data: ScenarioData, kind: str, p: int, t: int
+             ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Path ``p``'s row of year ``t`` of the draw rule's constraints on the first stage alone,
+    ``(lower, upper, entries, values)`` with ``entries`` positions in ``ϑ[T·J]``: ``"low"``
+    and ``"high"``, the draw within its bounds, ``0 ≤ Σ_j Φ[p,t,j] ϑ[t,j] (≤ 0 with the
+    reserve lever off)``; ``"reserve"``, the reserve never negative,
+    ``Σ_{s≤t} g_{t,s} Σ_j Φ[p,s,j] ϑ[s,j] ≤ A[p,−1] Π_{u≤t} (1 + r_u)`` with
+    ``g_{t,s} = Π_{s<u≤t} (1 + r_u)`` (the reserve's rows with the draws fixed by the rule;
+    in the recourse ``A`` is then free)."""
+    basis = data.recourse_basis
+    J = basis.shape[2]
+    if kind != "reserve":
+        top = INF if data.settings.reserve.enabled else 0.0
+        return 0.0, float(top), t * J + np.arange(J), np.asarray(basis[p, t], dtype=float)
+    growth = 1.0 + reserve_returns(data)
+    weight = np.ones(t + 1)  # g_{t,s}, s = 0..t
+    for s_ in range(t - 1, -1, -1):
+        weight[s_] = weight[s_ + 1] * growth[s_ + 1]
+    entries = (np.arange(t + 1)[:, None] * J + np.arange(J)[None, :]).ravel()
+    values = (weight[:, None] * basis[p, :t + 1]).ravel()
+    limit = float(data.reserve_start[p] * np.prod(growth[:t + 1]))
+    return -INF, limit, entries, values
+
+
+#: :func:`initial_rule_rows` of the newest data seen, by a hash of what they depend on (the
+#: search's moves share them: they took 0.16 s a solve at 50 paths)
+_INITIAL_ROWS: dict[bytes, list[tuple]] = {}
+
+
+def initial_rule_rows(data: ScenarioData) -> list[tuple]:
+    """:func:`compute_initial_rule_rows`, kept for the last few data it was asked for (the
+    rows depend on the basis, the reserve's start and returns and whether the lever is on,
+    compared by a hash)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr(bool(data.settings.reserve.enabled)).encode())
+    for value in (data.recourse_basis, data.reserve_start, reserve_returns(data)):
+        h.update(np.ascontiguousarray(value, dtype=float).tobytes())
+    key = h.digest()
+    if key not in _INITIAL_ROWS:
+        while len(_INITIAL_ROWS) >= 4:
+            _INITIAL_ROWS.pop(next(iter(_INITIAL_ROWS)))
+        _INITIAL_ROWS[key] = compute_initial_rule_rows(data)
+    return _INITIAL_ROWS[key]
+
+
+def compute_initial_rule_rows(data: ScenarioData) -> list[tuple]:
+    """Rule rows ``((kind, path, year), row)`` (:func:`rule_row`) that imply every one of
+    the ``2PT`` (exact: the same feasible ``ϑ``): ``D[p,t] ≥ 0`` for the paths that generate
+    each year's rows (:func:`models.optimize.rules.generating_paths`: the vertices of the
+    convex hull of the observed states, about a dozen of 200 paths), and the reserve of the
+    last year only, ``A[p,T−1] ≥ 0``: with every draw non-negative and ``1 + r > 0``,
+    ``A[p,t−1] = (A[p,t] + D[p,t]) / (1 + r_t) ≥ 0`` follows backwards. None with the reserve
+    lever off (the box :func:`rule_box` holds ``ϑ`` at 0 there)."""
+    if not data.settings.reserve.enabled:
+        return []
+    basis = data.recourse_basis
+    P, T, _ = basis.shape
+    rows = [(("low", int(p), t), rule_row(data, "low", int(p), t))
+            for t in range(T) for p in generating_paths(basis[:, t])]
+    return rows + [(("reserve", p, T - 1), rule_row(data, "reserve", p, T - 1))
+                   for p in range(P)]
+
+
 class Run:
     """One decomposition: the chunks, the cut groups, the master and how the chunks are
     solved (``workers`` processes here, and with ``comm`` an MPI communicator over which the
@@ -516,7 +592,9 @@ class Run:
 
     def __init__(self, data: ScenarioData, rescue: bool, workers: int, chunk_paths: int,
                  cut_groups: str, comm=None, pool: WorkerPool | None = None,
-                 warm: WarmStart | None = None):
+                 warm: WarmStart | None = None, rule_rows: str = RULE_ROWS):
+        if rule_rows not in ("initial", "lazy"):
+            raise ValueError(f"rule_rows must be 'initial' or 'lazy', got {rule_rows!r}")
         self.data, self.rescue, self.workers, self.comm = data, rescue, workers, comm
         self.pool = pool
         self.pairs = rate_pairs(data)
@@ -542,6 +620,9 @@ class Run:
         self.rule_row_list: list[tuple] = []
         self.warm_z = None
         self.kept_cuts = 0
+        if self.rule and rule_rows == "initial":
+            self.add_rule_rows_list(initial_rule_rows(data))
+        self.initial_rows = len(self.rule_row_list)  # not carried by the warm start
         if warm is not None:
             self.take_warm(warm)
 
@@ -560,11 +641,8 @@ class Run:
                 rows.append(self.master.cut_row(g, value, grad, z))
                 self.cuts.append((key, value, grad, z))
                 self.kept_cuts += 1
-        for key, *row in warm.rule_rows:
-            self.rule_rows_added.add(key)
-            rows.append(self.master.rule_row(*row))
-            self.rule_row_list.append((key, *row))
         self.master.add_rows(rows)  # in one call (one by one cost 0.2 s for 1,700 rows)
+        self.add_rule_rows_list([(key, tuple(row)) for key, *row in warm.rule_rows])
 
     def warm_start(self, best: Evaluation | None) -> WarmStart | None:
         """This run's :class:`WarmStart` (the newest cuts of each group, the rule rows)."""
@@ -576,7 +654,7 @@ class Run:
                 count[cut[0]] = count.get(cut[0], 0) + 1
                 kept.append(cut)
         return WarmStart(best.z.copy(), self.shared_key, tuple(reversed(kept)),
-                         tuple(self.rule_row_list))
+                         tuple(self.rule_row_list[self.initial_rows:]))
 
     def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``(τ[K], ϑ[T, J] or None)`` of a first stage ``z``."""
@@ -616,50 +694,36 @@ class Run:
                 return z, value
 
     def add_rule_rows(self, z: np.ndarray) -> int:
-        """The draw rule's constraints on the first stage alone, added to the master where
-        ``z`` breaks them (per year, the path that breaks each most): the draws within their
-        bounds, ``0 ≤ Σ_j Φ[p,t,j] ϑ[t,j] (≤ 0 with the reserve lever off)``, and the reserve
-        never negative, ``Σ_{s≤t} g_{t,s} Σ_j Φ[p,s,j] ϑ[s,j] ≤ A[p,−1] Π_{u≤t} (1 + r_u)``
-        with ``g_{t,s} = Π_{s<u≤t} (1 + r_u)`` (the reserve's rows with the draws fixed by
-        the rule; in the recourse ``A`` is then free). Returns the number of rows added."""
+        """The draw rule's constraints on the first stage alone (:func:`rule_row`), added to
+        the master where ``z`` breaks them (per year, the path that breaks each most) and not
+        already there. With :data:`RULE_ROWS` ``"initial"`` the master starts with rows that
+        imply them all (:func:`initial_rule_rows`), so this adds a row only where the
+        master's answer breaks one by more than :data:`RULE_ROW_TOLERANCE` within the LP's
+        feasibility tolerance. Returns the number of rows added."""
         _, theta = self.split(z)
-        basis, data = self.data.recourse_basis, self.data
-        T, J = theta.shape
-        draws = rule_decisions(basis, theta)  # [P, T]
+        data = self.data
+        draws = rule_decisions(data.recourse_basis, theta)  # [P, T]
         growth = 1.0 + reserve_returns(data)
         reserve = np.asarray(data.reserve_start, dtype=float).copy()
         top = INF if data.settings.reserve.enabled else 0.0
-        added = 0
-        for t in range(T):
+        added = []
+        for t in range(theta.shape[0]):
             reserve = growth[t] * reserve - draws[:, t]
             for kind, breach in (("low", -draws[:, t]), ("high", draws[:, t] - top),
                                  ("reserve", -reserve)):
                 p = int(np.argmax(breach))
-                if breach[p] <= RULE_ROW_TOLERANCE or (kind, p, t) in self.rule_rows_added:
-                    continue
-                self.rule_rows_added.add((kind, p, t))
-                added += 1
-                if kind != "reserve":
-                    self.add_rule_row((kind, p, t), 0.0, top, t * J + np.arange(J),
-                                      basis[p, t])
-                    continue
-                weight = np.ones(t + 1)  # g_{t,s}, s = 0..t
-                for s_ in range(t - 1, -1, -1):
-                    weight[s_] = weight[s_ + 1] * growth[s_ + 1]
-                entries = (np.arange(t + 1)[:, None] * J + np.arange(J)[None, :]).ravel()
-                values = (weight[:, None] * basis[p, :t + 1]).ravel()
-                limit = float(data.reserve_start[p] * np.prod(growth[:t + 1]))
-                self.add_rule_row((kind, p, t), -INF, limit, entries, values)
-        return added
+                if breach[p] > RULE_ROW_TOLERANCE and (kind, p, t) not in self.rule_rows_added:
+                    added.append(((kind, p, t), rule_row(data, kind, p, t)))
+        self.add_rule_rows_list(added)
+        return len(added)
 
-    def add_rule_row(self, key: tuple, lower: float, upper: float, entries: np.ndarray,
-                     values: np.ndarray) -> None:
-        """A rule row added to the master and kept, with its ``(kind, path, year)``, for the
-        warm start."""
-        row = (float(lower), float(upper), np.asarray(entries).copy(),
-               np.asarray(values, dtype=float).copy())
-        self.master.add_rule_row(*row)
-        self.rule_row_list.append((key, *row))
+    def add_rule_rows_list(self, rows: list[tuple]) -> None:
+        """Rule rows ``(key, (lower, upper, entries, values))`` added to the master in one
+        call and kept, with their ``(kind, path, year)``, for the warm start."""
+        rows = [(key, row) for key, row in rows if key not in self.rule_rows_added]
+        self.rule_rows_added.update(key for key, _ in rows)
+        self.master.add_rows([self.master.rule_row(*row) for _, row in rows])
+        self.rule_row_list.extend((key, *row) for key, row in rows)
 
     def evaluate(self, z: np.ndarray) -> Evaluation:
         """Every path's recourse at the first stage ``z`` (rates ``τ[K]``, and the rule's
@@ -718,17 +782,18 @@ class Run:
 def solve_decomposed(data: ScenarioData, rescue: bool = False, workers: int = 1,
                      tolerance: float | None = None, chunk_paths: int = CHUNK_PATHS,
                      cut_groups: str = CUT_GROUPS, max_iterations: int = MAX_ITERATIONS,
-                     comm=None, warm: WarmStart | None = None) -> InnerSolution:
+                     comm=None, warm: WarmStart | None = None,
+                     rule_rows: str = RULE_ROWS) -> InnerSolution:
     """The inner problem by L-shaped decomposition (module docstring); an
     :class:`InnerSolution` with the incumbent's recourse, duals, iterations and final gap.
     ``comm``: an MPI communicator (mpi4py) over whose ranks the chunks are dealt; every rank
     runs this function and gets the same answer as one process. ``warm``: a nearby solve's
     :class:`WarmStart` (``InnerSolution.warm``; module docstring), the same optimum within the
-    tolerance."""
+    tolerance. ``rule_rows``: how the draw rule's rows enter the master (:data:`RULE_ROWS`)."""
     t0 = time.perf_counter()
     tol = data.settings.solver.tolerance if tolerance is None else tolerance
     with WorkerPool(workers, solve_chunk) as pool:  # kept across the iterations
-        run = Run(data, rescue, workers, chunk_paths, cut_groups, comm, pool, warm)
+        run = Run(data, rescue, workers, chunk_paths, cut_groups, comm, pool, warm, rule_rows)
         build_s = time.perf_counter() - t0
         best, lower, it, history = _iterate(run, tol, max_iterations, t0)
     if best is None or not np.isfinite(best.cost):

@@ -64,6 +64,7 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
+from scipy.spatial import ConvexHull, QhullError
 
 from models.optimize.data import capacity_applies, reserve_returns
 from models.optimize.objective import early_transfer_years
@@ -132,6 +133,41 @@ def rule_applies(data) -> bool:
 def rule_decisions(basis: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """``D[p,t] = Σ_j Φ[p,t,j] θ[t,j]``."""
     return np.einsum("ptj,tj->pt", basis, theta)
+
+
+#: relative size below which a direction of the observed states counts as flat (no spread)
+FLAT = 1e-12
+
+
+def generating_paths(basis_year: np.ndarray) -> np.ndarray:
+    """Paths whose rows ``Φ[p]`` (``basis_year[path, j]``, one year) imply every path's
+    ``Φ[p] θ ≥ 0``: sorted path indices, the first of each set of equal rows.
+
+    When the first column is the constant 1 (the affine rule), ``Φ[p] = (1, z_p)`` and a
+    path whose state ``z_p`` is a convex combination ``Σ_i λ_i z_i`` of others has
+    ``Φ[p] θ = Σ_i λ_i Φ[i] θ``, so it suffices that the rows of the vertices of the
+    convex hull of the states hold (exact, Rockafellar 1970, §2, §17): the vertices are
+    taken in the span of the states' spread (a direction whose spread is below :data:`FLAT`
+    times the largest is dropped), by Qhull (Barber, Dobkin and Huhdanpaa 1996) in two or more
+    dimensions, the two ends in one, one path in none; every distinct row when Qhull fails.
+    Otherwise (e.g. the node rule's indicator rows) every distinct row."""
+    rows, first = np.unique(basis_year, axis=0, return_index=True)
+    if rows.shape[0] <= 1 or not np.all(basis_year[:, 0] == 1.0):
+        return np.sort(first)
+    z = rows[:, 1:] - rows[:, 1:].mean(axis=0)
+    _, sing, vt = np.linalg.svd(z, full_matrices=False)
+    rank = int(np.sum(sing > FLAT * max(sing.max(initial=0.0), 1.0)))
+    if rank == 0:
+        return np.sort(first[:1])
+    coords = z @ vt[:rank].T
+    if rank == 1:
+        ends = {int(np.argmin(coords[:, 0])), int(np.argmax(coords[:, 0]))}
+        return np.sort(first[sorted(ends)])
+    try:
+        vertices = ConvexHull(coords).vertices
+    except QhullError:
+        return np.sort(first)
+    return np.sort(first[vertices])
 
 
 # ----------------------------------------------------------------------------- the LP rows

@@ -584,10 +584,10 @@ def lever_smoothing(problem: PolicyProblem, levers: Levers, settings: Optimizati
 def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | None = None):
     key = delay.astype(np.int64).tobytes() + (b"" if share is None else share.tobytes())
     if key not in problem.cache:
-        if len(problem.cache) > 64:
-            zero = problem.cache["zero_rates"]
+        if len(problem.cache) > 64:  # the rates dropped; the named entries kept
+            named = {k: v for k, v in problem.cache.items() if isinstance(k, str)}
             problem.cache.clear()
-            problem.cache["zero_rates"] = zero
+            problem.cache.update(named)
         problem.cache[key] = policy_rates(delay, problem.years, problem.ages, problem.cal,
                                           problem.fit, problem.settings.regime,
                                           problem.weights_population, problem.wage_index,
@@ -597,6 +597,43 @@ def rates_for(problem: PolicyProblem, delay: np.ndarray, share: np.ndarray | Non
                                           retirement_distribution=problem
                                           .retirement_distribution)
     return problem.cache[key]
+
+
+#: leaves' flows :func:`leaf_flows` keeps per problem (the newest used): three times the leaves
+#: of the tree keeps a search's incumbent and the leaves its moves change
+LEAF_FLOWS_PER_LEAF = 3
+
+
+def leaf_flows(problem: PolicyProblem, leaf: int, paths: np.ndarray, delay: np.ndarray,
+               share: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A leaf's paths' flows under its chain's delay ``[year, category]`` and indexation share
+    ``[year]`` (None: the lever off), over the optimized years: contribution base and
+    expenditure ``[path, year]`` (yuan), the new retirees of the status quo ``[year,
+    category]`` (they price the delay), and the expenditure the indexation cut saves
+    ``[path, year]`` (yuan; None without the lever). Kept in ``problem.cache`` by leaf and
+    levers (a search's move changes the leaves under the moved knot only; the newest
+    :data:`LEAF_FLOWS_PER_LEAF` per leaf are kept), so a leaf's flows are computed once and
+    are the same bits as a fresh computation."""
+    key = (leaf, delay.tobytes(), b"" if share is None else share.tobytes())
+    store = problem.cache.setdefault("leaf_flows", {})
+    if key in store:
+        store[key] = store.pop(key)  # the newest used last
+        return store[key]
+    opt = problem.opt_mask
+    pr = rates_for(problem, delay, share)
+    cb, ex = flows_by_blocks(problem.pop_c, paths, pr.rates, problem.fit, problem.cal)
+    retiring = new_retirees_by_blocks(problem.pop_c, paths, problem.cache["zero_rates"].rates,
+                                      problem.years)[opt]  # [T, C]
+    cut = None
+    if share is not None:
+        _, ex_ref = flows_by_blocks(problem.pop_c, paths, rates_for(problem, delay).rates,
+                                    problem.fit, problem.cal)
+        cut = (ex_ref - ex)[:, opt]
+    store[key] = (cb[:, opt], ex[:, opt], retiring, cut)
+    while len(store) > LEAF_FLOWS_PER_LEAF * len(problem.tree.leaves()):
+        store.pop(next(iter(store)))
+    return store[key]
 
 
 def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
@@ -613,21 +650,16 @@ def scenario_data(problem: PolicyProblem, levers: Levers | np.ndarray,
     delay_cost = index_cost = 0.0
     w_delay = problem.delay_price_per_year(settings)[:, None]
     w_index = settings.objective.indexation_cut
-    zero = problem.cache["zero_rates"]
     for leaf, paths, delay, share in leaf_paths(problem, levers):
-        pr = rates_for(problem, delay, share)
-        cb, ex = flows_by_blocks(problem.pop_c, paths, pr.rates, problem.fit, problem.cal)
-        base[paths] = cb[:, opt] / MONEY_SCALE
-        expenditure[paths] = ex[:, opt] / MONEY_SCALE
-        retiring = new_retirees_by_blocks(problem.pop_c, paths, zero.rates,
-                                          problem.years)[opt]  # [T, C]
+        cb, ex, retiring, cut = leaf_flows(problem, leaf, paths, delay, share)
+        base[paths] = cb / MONEY_SCALE
+        expenditure[paths] = ex / MONEY_SCALE
         prob = tree.probability[paths]
         delay_cost += prob.sum() * float(np.sum(w_delay * problem.discount[:, None] * retiring
                                                 * delay[opt]))
         if share is not None:
-            _, ex_ref = flows_by_blocks(problem.pop_c, paths, rates_for(problem, delay).rates,
-                                        problem.fit, problem.cal)
-            index_cost += w_index * float(prob @ ((ex_ref - ex)[:, opt] @ problem.discount))
+            index_cost += w_index * float(prob @ (cut @ problem.discount))
+    zero = problem.cache["zero_rates"]
     subsidy = zero.rates["fiscal_subsidy_cny"].values[opt]
     return ScenarioData(
         years=problem.opt_years, probability=tree.probability,

@@ -15,8 +15,9 @@ from models.optimize.search import (
     polish_and_certify,
     push_delay,
 )
-from models.optimize.solve import Levers, PolicySolution, evaluate_levers, setup_problem
+from models.optimize.solve import Levers, setup_problem
 from models.report.optimization import certificate_text
+from tests.scenarios import latest_retirement, solved_start
 
 #: Few knots (every 25 years) and one month-step size keep the sweeps short.
 SETTINGS = OptimizationSettings.model_validate({
@@ -47,12 +48,6 @@ def _feasible(problem, delay: np.ndarray) -> bool:
     return bool(np.all(d >= 0) and np.all(d <= problem.max_knot_delay + 1e-9)
                 and np.all(d[0] <= pace[0]) and np.all(np.diff(d, axis=0) >= 0)
                 and np.all(np.diff(d, axis=0) <= pace[1:, None]))
-
-
-def _solution(problem, levers: Levers) -> PolicySolution:
-    history: list = []
-    data, sol = evaluate_levers(problem, levers, history, "start")
-    return PolicySolution(levers, data, sol, history, False, None, [])
 
 
 def test_pushed_moves_stay_within_the_levers_rules(tight):
@@ -88,7 +83,7 @@ def test_certificate_fails_when_a_better_neighbour_exists(problem):
     """Start from the latest retirement the rules allow: shortening a delay is cheaper (the
     delay price is paid per person-month), so the certificate, taken with no polish, says
     that moves improve and is not passed."""
-    start = _solution(problem, _most_delay(problem))
+    start = solved_start(problem, latest_retirement(problem))
     no_polish = problem.settings.model_copy(update={"search": problem.settings.search
                                                     .model_copy(update={"max_polish_moves": 0})})
     psol, certificate = polish_and_certify(replace(problem, settings=no_polish), start)
@@ -100,7 +95,7 @@ def test_certificate_fails_when_a_better_neighbour_exists(problem):
 
 
 def test_polish_improves_a_bad_start_until_it_is_certified(problem):
-    start = _solution(problem, _most_delay(problem))
+    start = solved_start(problem, latest_retirement(problem))
     before = start.inner.objective
     psol, certificate = polish_and_certify(problem, start)
     assert psol.inner.objective < before - 1e-6 * abs(before)
@@ -111,21 +106,11 @@ def test_polish_improves_a_bad_start_until_it_is_certified(problem):
     assert any(h["step"].startswith("polish") for h in psol.history)
 
 
-def _most_delay(problem) -> Levers:
-    """The latest retirement within the rules: every knot as high as pace and cap allow."""
-    first_gap = problem.knot_yrs[0] - (problem.settings.tree.first_decision_year - 1)
-    gaps = np.diff(problem.knot_yrs, prepend=problem.knot_yrs[0] - first_gap)
-    pace = problem.settings.retirement.pace_months_per_year * gaps
-    d = np.minimum(np.cumsum(pace)[:, None], problem.max_knot_delay)
-    d = np.maximum.accumulate(np.floor(d), axis=0)
-    return Levers(d[None].copy(), np.zeros((1, 0)))
-
-
 def test_a_spent_solve_budget_leaves_the_certificate_unpassed_and_says_so(problem):
     """With ``max_solves`` smaller than the neighbours within the limits, the search solves
     exactly that many moves, the rest are marked unsolved, the certificate is not passed (even
     at the certified optimum's levers) and the report's line names the budget."""
-    start = _solution(problem, _most_delay(problem))
+    start = solved_start(problem, latest_retirement(problem))
     full, certified = polish_and_certify(problem, start)
     assert certified.passed and certified.n_unsolved == 0
     within = sum(m.levers is not None for m in certified.moves)

@@ -9,7 +9,8 @@ import pytest
 
 from models.config import OptimizationSettings
 from models.optimize.search import polish_and_certify
-from models.optimize.solve import Levers, PolicySolution, evaluate_levers, setup_problem
+from models.optimize.solve import PolicySolution, setup_problem
+from tests.scenarios import latest_retirement, solved_start
 
 #: Few knots (every 25 years) and one month-step size keep the sweeps short.
 SETTINGS = OptimizationSettings.model_validate({
@@ -24,15 +25,8 @@ def problem(calibration, populations, fit):
 
 
 def _start(problem) -> PolicySolution:
-    """The latest retirement the rules allow (shorter delays are cheaper: the polish moves)."""
-    first_gap = problem.knot_yrs[0] - (problem.settings.tree.first_decision_year - 1)
-    gaps = np.diff(problem.knot_yrs, prepend=problem.knot_yrs[0] - first_gap)
-    pace = problem.settings.retirement.pace_months_per_year * gaps
-    d = np.maximum.accumulate(np.floor(np.minimum(np.cumsum(pace)[:, None],
-                                                  problem.max_knot_delay)), axis=0)
-    levers = Levers(d[None].copy(), np.zeros((1, 0)))
-    data, sol = evaluate_levers(problem, levers, [], "start")
-    return PolicySolution(levers, data, sol, [], False, None, [])
+    """The latest retirement the rules allow, solved (the polish has moves to take)."""
+    return solved_start(problem, latest_retirement(problem))
 
 
 def _run(problem, workers: int, max_solves: int):

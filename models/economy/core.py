@@ -382,6 +382,46 @@ def hours_margin(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: Coh
     return z, a, pi
 
 
+def budget_at_hours(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: CohortStart,
+                    hours: np.ndarray) -> dict:
+    """:func:`cohort_budget` at hours ``h`` ``[P, C, K, J]`` (the share of the full-time year
+    worked, scaling ``ℓ``) from its full-time ``flows`` (``h = 1``), without solving it again:
+
+    * ``earnings``, ``contributions`` and ``ia_flow`` scale with ``h``; ``residents``' pension
+      does not depend on hours;
+    * for those who retire within the plan (covered, ``t_R`` not before the start), the
+      account balance at ``t_R`` changes by ``W̄_{t_R} Δ``, ``Δ = Σ_{start ≤ i ≤ t_R}
+      (h_i − 1) IA_i / W̄_i`` (the credit of :func:`hours_margin`), so the new pension by
+      ``12 W̄_{t_R} Δ / divisor`` (Guofa [2005] No. 38) and the pension in force and received by
+      that amount indexed, ``· index_k / index_{t_R}`` (times the retired share).
+
+    Same keys as :func:`cohort_budget` except ``income`` (its tax and bequests are the
+    caller's); equal to it at ``cp.work · h`` up to rounding."""
+    h = np.asarray(hours, dtype=float)
+    earn = flows["earnings"] * h
+    shape = earn.shape
+    J = shape[-1]
+    ages = np.arange(J)
+    wbar = np.broadcast_to(prices.average_wage, shape)
+    i_r = cp.retire_index  # [C, K]
+    start_ck = np.broadcast_to(start.age[:, None], i_r.shape)
+    new = (i_r >= start_ck) & COVERED[None, :]
+    credit_years = (ages <= i_r[..., None]) & (ages >= start.age[:, None, None]) & new[..., None]
+    ia_full = flows["ia_flow"]
+    delta = np.where(credit_years, (h - 1.0) * ia_full / wbar, 0.0).sum(axis=-1)  # [P, C, K]
+    extra = 12.0 * _at(wbar, i_r) * delta / cp.divisor  # the new pension's change
+    index = np.broadcast_to(prices.index, shape)
+    in_force = flows["pension_in_force"] + np.where(
+        new[..., None], (extra / _at(index, i_r))[..., None] * index, 0.0)
+    return {
+        "earnings": earn, "contributions": flows["contributions"] * h,
+        "benefits": np.where(COVERED[:, None], cp.retired * in_force, 0.0),
+        "residents": np.broadcast_to(flows["residents"], shape),
+        "pension_in_force": in_force, "new_pension": flows["new_pension"] + extra,
+        "ia_flow": ia_full * h,
+    }
+
+
 def choice_probabilities(values: np.ndarray, scale, valid: np.ndarray) -> np.ndarray:
     """Logit choice probabilities over the last axis, ``P_o = exp(V_o/s) / Σ_valid exp(V/s)``
     (extreme-value type I taste shocks of scale ``s``; McFadden 1973); 0 for invalid options."""

@@ -452,8 +452,10 @@ class TransitionModel:
         """The household problems of every valid option, cohort and kind (elastic economy) at
         per-option ``prices`` and ``start`` (``[B, C·O, ...]``, tax and bequests 0) and the
         tax and bequest paths ``[B, Tx]``: ``(HouseholdInputs at full-time income,
-        HoursInputs, solved rows, shape [B, C·O, K, J])`` (as :func:`models.economy.
-        cohort_choices`)."""
+        HoursInputs, solved rows, shape [B, C·O, K, J], full-time flows)`` (as
+        :func:`models.economy.cohort_choices`; the flows those of
+        :func:`models.economy.core.cohort_budget`, from which
+        :func:`models.economy.core.budget_at_hours` gives them at any hours)."""
         p, O, J = self.params, self.O, self.J
         rep = lambda x: np.repeat(self.to_cohorts(self.pad_front(x)), O, axis=1)  # noqa: E731
         pr_t = dataclasses.replace(prices, income_tax=rep(tax), bequest=rep(bequest))
@@ -473,7 +475,7 @@ class TransitionModel:
             hours_weight=fixed["hours_weight"], net_earnings=pick(z),
             account_credit=pick(a), account_payout=pick(pi), frisch=p.frisch_elasticity,
             utility_shift=fixed["utility_shift"])
-        return hh, lab, rows, shape
+        return hh, lab, rows, shape, flows
 
     def _price_free_inputs(self, shape: tuple, rows: np.ndarray, start: core.CohortStart
                            ) -> dict:
@@ -509,7 +511,7 @@ class TransitionModel:
         return hours.reshape(shape)
 
     def choose(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
-               bequest: np.ndarray, hours_tol: float = 1e-13):
+               bequest: np.ndarray, hours_tol: float = 1e-13, inputs: tuple | None = None):
         """Households' hours and retirement options at given prices (elastic economy).
 
         Every valid option of every cohort and kind (:meth:`option_inputs`) is solved exactly
@@ -520,9 +522,10 @@ class TransitionModel:
         ``[B, C·O, K, J]`` (1 where not solved), probabilities ``[B, C, K, O]`` and the
         hours solution of the solved rows. With ``B = 1`` the model keeps them (``chosen``)
         and their first-order terms (:meth:`respond`): the next solve's warm start and the
-        choices a Jacobian starts from (:meth:`set_choices` makes them the model's)."""
+        choices a Jacobian starts from (:meth:`set_choices` makes them the model's).
+        ``inputs``: :meth:`option_inputs` at these prices if the caller has them."""
         C, K, O, J = self.C, self.K, self.O, self.J
-        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        hh, lab, rows, shape, _ = inputs or self.option_inputs(prices, start, tax, bequest)
         warm = self.hours_opt if self.chosen is None else self.chosen[0]
         hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
                                  shape).reshape(-1, J)[rows]
@@ -552,15 +555,15 @@ class TransitionModel:
         return self.response
 
     def respond(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
-                bequest: np.ndarray):
+                bequest: np.ndarray, inputs: tuple | None = None):
         """First-order response of the households' choices kept by :meth:`choose` to other
         prices, at their marginal utilities (the cheap part of a Jacobian; wealth effects
         are left to the quasi-Newton updates): interior hours move with the hours value as
         the first-order condition says, ``h' = h (v'/v)^ν`` (Frisch), and each option's value
         by the envelope theorem, ``V'_o = V_o + Σ_i μ_i (y'_i(h) − y_i(h))`` (income at the
         kept hours), which moves the logit probabilities. Returns hours ``[B, C·O, K, J]``
-        and probabilities ``[B, C, K, O]``."""
-        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        and probabilities ``[B, C, K, O]`` (``inputs`` as :meth:`choose`)."""
+        hh, lab, rows, shape, _ = inputs or self.option_inputs(prices, start, tax, bequest)
         reps = shape[0]
         kept = {k: np.tile(v, (reps, 1)) if np.ndim(v) == 2 else np.tile(v, reps)
                 for k, v in self._first_order_terms().items() if k != "problem"}
@@ -802,13 +805,17 @@ class TransitionModel:
             if frozen and self.response is None:  # the model's hours and probabilities
                 hours = self.hours_opt.transpose(0, 2, 1, 3).reshape(1, self.C * O, K, J)
                 probs = self.probs[None]
-            elif frozen:  # the kept choices' first-order response (a Jacobian's cheap part)
-                hours, probs = self.respond(prices, start, tax_path, bequest)
-            else:  # households choose at these prices, the tax and bequests
-                hours, probs, chosen = self.choose(prices, start, tax_path, bequest,
-                                                   self.hours_tol)
-            cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
-            flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
+                full_time = core.cohort_budget(p, pol, self.cp_opt, self.eff, prices, start)
+            else:
+                inputs = self.option_inputs(prices, start, tax_path, bequest)
+                full_time = inputs[-1]
+                if frozen:  # the kept choices' first-order response (a Jacobian's cheap part)
+                    hours, probs = self.respond(prices, start, tax_path, bequest, inputs)
+                else:  # households choose at these prices, the tax and bequests
+                    hours, probs, chosen = self.choose(prices, start, tax_path, bequest,
+                                                       self.hours_tol, inputs)
+            # the flows at the chosen hours from the full-time ones (no second budget)
+            flows_o = core.budget_at_hours(self.cp_opt, prices, full_time, start, hours)
             flows = {k: self.mix(flows_o[k], probs)  # the flows used below, mixed
                      for k in ("earnings", "benefits", "residents", "contributions")}
         else:

@@ -14,10 +14,6 @@ And the per-segment Newton iterations, which run on the ages with an hours choic
 the earnings of working ages without one (no disutility weight: full time) in their
 segment's budget: such a problem has the solution of the same problem with those earnings
 moved into the fixed income.
-
-Each problem returns one consistent plan (no re-solve after the outer loop): at a loose
-``tol`` its income is the income at its returned hours and its consumption the exact plan at
-that income.
 """
 
 from __future__ import annotations
@@ -30,9 +26,7 @@ import pytest
 from models.economy.household import (
     Segments,
     euler_errors_hours,
-    income_at_hours,
     kuhn_tucker_residuals,
-    solve_households,
     solve_households_hours,
 )
 from test_economy_choice import random_hours_problems
@@ -102,15 +96,3 @@ def test_ages_without_an_hours_choice_count_at_full_time():
     ref = solve_households_hours(hh, lab_b)
     np.testing.assert_allclose(sol.hours, ref.hours, rtol=0, atol=1e-12)
     np.testing.assert_allclose(sol.consumption, ref.consumption, rtol=1e-12)
-
-
-def test_the_plan_returned_is_the_plan_at_the_hours_returned():
-    hh, lab, _ = random_hours_problems(seed=4, n=12)
-    sol = solve_households_hours(hh, lab, tol=1e-5)  # loose: hours stop one step short
-    assert sol.outer_iterations > 1
-    y = income_at_hours(hh, lab, sol.hours)
-    np.testing.assert_allclose(sol.income, y, rtol=1e-14, atol=0)
-    plan = solve_households(dataclasses.replace(hh, income=y))
-    np.testing.assert_allclose(sol.consumption, plan.consumption, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(sol.assets_next, plan.assets_next, rtol=0,
-                               atol=1e-12 * np.abs(plan.assets_next).max())

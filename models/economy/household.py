@@ -568,10 +568,7 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
     """Solve ``n`` problems with elastic hours exactly (see the section's docstring).
 
     The outer loop re-solves the Euler segments at the current hours' income and takes one
-    :func:`_segment_hours` step, until hours change by less than ``tol``; each problem returns
-    the plan solved at the hours that step started from (no re-solve after the loop: hours,
-    income, consumption and assets are one consistent plan, its hours within the step
-    ``tol`` of the fixed point's as before). Each re-solve starts
+    :func:`_segment_hours` step, until hours change by less than ``tol``. Each re-solve starts
     from the last one's segments, kept where they still solve the problem
     (:func:`_segments_optimal`); ``segments0`` (e.g. a nearby problem's, with ``hours0``) is
     the first one's start.
@@ -600,10 +597,6 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
     h_r, lab_r, fixed_r, weights_r, works_r = h, lab, fixed, weights, works
     first, last = (None, None) if segments0 is None else (segments0.first.copy(),
                                                           segments0.last.copy())
-    # a row leaves with the plan solved at the hours of its last step (hours, income,
-    # consumption and assets consistent; the step from them moved hours by less than tol):
-    # no re-solve at the end
-    plan = {k: np.empty((n, J)) for k in ("consumption", "assets_next", "income")}
     for it in range(1, max_outer + 1):
         hours_r = hours[rows]
         hh = _with_income(h_r, income_at_hours(h_r, lab_r, hours_r))
@@ -616,15 +609,11 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
             first[rows], last[rows] = sol.segments.first, sol.segments.last
         new_hours = _segment_hours(hh, lab_r, pr, sol, hours_r, weights_r, works_r)
         row_change = np.max(np.abs(new_hours - hours_r), axis=1)
+        hours[rows] = new_hours
         change = float(row_change.max())
-        moving = row_change >= tol
-        done = rows[~moving]
-        for k, v in (("consumption", sol.consumption), ("assets_next", sol.assets_next),
-                     ("income", hh.income)):
-            plan[k][done] = v[~moving]
         if change < tol:
             break
-        hours[rows[moving]] = new_hours[moving]
+        moving = row_change >= tol
         if not moving.all():
             rows = rows[moving]
             h_r, lab_r = _rows_of(h_r, moving), _rows_of(lab_r, moving)
@@ -634,15 +623,11 @@ def solve_households_hours(h: HouseholdInputs, lab: HoursInputs | None, tol: flo
         if strict:
             raise RuntimeError(f"hours did not settle in {max_outer} outer iterations "
                                f"(last change {change:.2e})")
-        # the rows still moving: their plan at the last iterate's hours
-        hh = _with_income(h_r, income_at_hours(h_r, lab_r, hours[rows]))
-        sol = _solve_prepared(hh, _prepare(hh, fixed_r), Segments(first[rows], last[rows]))
-        first[rows], last[rows] = sol.segments.first, sol.segments.last
-        for k, v in (("consumption", sol.consumption), ("assets_next", sol.assets_next),
-                     ("income", hh.income)):
-            plan[k][rows] = v
-    return HoursSolution(plan["consumption"], plan["assets_next"], Segments(first, last),
-                         hours, plan["income"], it)
+    y = income_at_hours(h, lab, hours)
+    hh = _with_income(h, y)
+    pr = _prepare(hh, fixed)
+    sol = _solve_prepared(hh, pr, Segments(first, last))
+    return HoursSolution(sol.consumption, sol.assets_next, sol.segments, hours, y, it)
 
 
 def _rows_of(x, keep: np.ndarray):

@@ -171,7 +171,7 @@ def household_outputs(model, paths: dict, hours_tol: float = 1e-13) -> dict:
     inputs = model.option_inputs(prices, start, paths["tax"], paths["bequest"])
     hours, probs, sol = model.choose(prices, start, paths["tax"], paths["bequest"], hours_tol,
                                      inputs)
-    flows = core.budget_at_hours(model.cp_opt, prices, inputs[-1], start, hours)
+    flows = model.flows_at_hours(inputs[-1], hours)
     shape = hours.shape  # [B, C·O, K, J]
     rows = model.solved_rows(shape)
     a_next = np.zeros((rows.size, J))

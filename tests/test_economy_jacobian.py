@@ -129,7 +129,9 @@ def test_budget_at_hours_is_the_budget_solved_at_those_hours(elastic_model):
     full-time ones, as the transition's evaluation uses them) is :func:`~models.economy.core.
     cohort_budget` re-run with ``ℓ h``, at random hours (seeded), for every retirement option
     and cohort, those alive in the base year included (their account pensions move with the
-    hours worked before retiring)."""
+    hours worked before retiring); and the transition's own path to them
+    (:meth:`TransitionModel.option_budget` over the valid options only, then
+    :meth:`TransitionModel.flows_at_hours`) gives the same flows there."""
     model, u, _ = elastic_model
     kappa, beq_ratio = model.unpack(u)
     clear = model.clearing_unknowns(u)
@@ -155,3 +157,13 @@ def test_budget_at_hours_is_the_budget_solved_at_those_hours(elastic_model):
         scale = np.abs(exact[key]).max()
         np.testing.assert_allclose(derived[key], exact[key], rtol=0, atol=1e-12 * scale,
                                    err_msg=key)
+    # the model's own path: the valid options' households only, laid out by option
+    zero = np.zeros((1, model.Tx))
+    laid_out = model.flows_at_hours(model.option_budget(prices, start, zero, zero), hours)
+    valid = model.solved_rows(hours.shape).reshape(hours.shape[:-1])
+    assert 0 < valid.mean() < 1  # some options are not solved
+    for key in ("earnings", "contributions", "benefits", "residents"):
+        scale = np.abs(exact[key]).max()
+        np.testing.assert_allclose(laid_out[key][valid], exact[key][valid], rtol=0,
+                                   atol=1e-12 * scale, err_msg=key)
+        assert np.all(laid_out[key][~valid] == 0.0)

@@ -452,10 +452,10 @@ class TransitionModel:
         """The household problems of every valid option, cohort and kind (elastic economy) at
         per-option ``prices`` and ``start`` (``[B, C·O, ...]``, tax and bequests 0) and the
         tax and bequest paths ``[B, Tx]``: ``(HouseholdInputs at full-time income,
-        HoursInputs, solved rows, shape [B, C·O, K, J], full-time flows)`` (as
-        :func:`models.economy.cohort_choices`; the flows those of
-        :func:`models.economy.core.cohort_budget`, from which
-        :func:`models.economy.core.budget_at_hours` gives them at any hours)."""
+        HoursInputs, solved rows, shape [B, C·O, K, J], option budget)`` (as
+        :func:`models.economy.cohort_choices`; the budget the full-time flows of the solved
+        households, :meth:`option_budget`, which :meth:`flows_at_hours` takes to any
+        hours)."""
         p, J = self.params, self.J
         budget = self.option_budget(prices, start, tax, bequest)
         flows, pr_t = budget["flows"], budget["prices"]

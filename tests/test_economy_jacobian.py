@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,48 @@ def test_elastic_equilibrium_does_not_depend_on_the_start_tolerance(monkeypatch)
     for name in ("interest_rate", "labour_efficiency_units", "income_tax_rate",
                  "household_assets_cny"):
         np.testing.assert_allclose(loose[name], tight[name], rtol=1e-8, atol=1e-12)
+
+
+def test_budget_at_hours_is_the_budget_solved_at_those_hours(elastic_model):
+    """:func:`models.economy.core.budget_at_hours` (the flows at chosen hours from the
+    full-time ones, as the transition's evaluation uses them) is :func:`~models.economy.core.
+    cohort_budget` re-run with ``ℓ h``, at random hours (seeded), for every retirement option
+    and cohort, those alive in the base year included (their account pensions move with the
+    hours worked before retiring); and the transition's own path to them
+    (:meth:`TransitionModel.option_budget` over the valid options only, then
+    :meth:`TransitionModel.flows_at_hours`) gives the same flows there."""
+    model, u, _ = elastic_model
+    kappa, beq_ratio = model.unpack(u)
+    clear = model.clearing_unknowns(u)
+    prices = model.cohort_prices(model.prices(kappa, clear["labour"], clear["ebar"]))
+    O = model.O
+    prices = type(prices)(*(np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x
+                            for x in (getattr(prices, f) for f in
+                                      prices.__dataclass_fields__)))
+    start = core.CohortStart(age=np.repeat(model.start, O),
+                             assets=np.repeat(model.start_assets, O, axis=0),
+                             ia_balance=np.repeat(model.start_ia, O, axis=0),
+                             pension=np.repeat(model.start_pension, O, axis=0))
+    p, cp = model.params, model.cp_opt
+    full = core.cohort_budget(p, model.policy, cp, model.eff, prices, start)
+    hours = np.random.default_rng(14).uniform(0.2, 1.0, full["earnings"].shape)
+    exact = core.cohort_budget(p, model.policy, dataclasses.replace(cp, work=cp.work * hours),
+                               model.eff, prices, start)
+    derived = core.budget_at_hours(cp, prices, full, start, hours)
+    moved = np.abs(exact["benefits"] - full["benefits"]).max()
+    assert moved > 1e-3 * np.abs(full["benefits"]).max()  # the hours move the pensions
+    for key in ("earnings", "contributions", "benefits", "residents", "pension_in_force",
+                "new_pension", "ia_flow"):
+        scale = np.abs(exact[key]).max()
+        np.testing.assert_allclose(derived[key], exact[key], rtol=0, atol=1e-12 * scale,
+                                   err_msg=key)
+    # the model's own path: the valid options' households only, laid out by option
+    zero = np.zeros((1, model.Tx))
+    laid_out = model.flows_at_hours(model.option_budget(prices, start, zero, zero), hours)
+    valid = model.solved_rows(hours.shape).reshape(hours.shape[:-1])
+    assert 0 < valid.mean() < 1  # some options are not solved
+    for key in ("earnings", "contributions", "benefits", "residents"):
+        scale = np.abs(exact[key]).max()
+        np.testing.assert_allclose(laid_out[key][valid], exact[key][valid], rtol=0,
+                                   atol=1e-12 * scale, err_msg=key)
+        assert np.all(laid_out[key][~valid] == 0.0)

@@ -307,8 +307,13 @@ def _at(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def cohort_budget(params: EconomyParameters, policy: Policy, cp: CohortPolicy,
-                  eff: np.ndarray, prices: CohortPrices, start: CohortStart) -> dict:
+                  eff: np.ndarray, prices: CohortPrices, start: CohortStart,
+                  covered: np.ndarray | None = None) -> dict:
     """Per-capita flows along each cohort's life (levels), ``[P, C, K, J]``.
+
+    ``covered[C, K]`` (default :data:`COVERED` by kind) says which households are in the
+    employee scheme: with it any ``C × K`` selection of households is one call (e.g. the valid
+    retirement options only, one per "cohort", ``K = 1``).
 
     Returns ``earnings`` (gross labour income), ``contributions``, ``benefits`` (employee
     pension received), ``residents`` (residents' pension received), ``income`` (the household's
@@ -316,7 +321,7 @@ def cohort_budget(params: EconomyParameters, policy: Policy, cp: CohortPolicy,
     """
     J = params.n_ages
     ages = np.arange(J)
-    covered = COVERED[:, None]
+    covered = COVERED[:, None] if covered is None else covered[..., None]
     earn = cp.work * eff * prices.wage
     rate = (prices.pooled_rate + policy.individual_account_rate) * params.contribution_index \
         * params.compliance
@@ -352,10 +357,11 @@ def cohort_budget(params: EconomyParameters, policy: Policy, cp: CohortPolicy,
     }
 
 
-def hours_margin(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: CohortStart
+def hours_margin(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: CohortStart,
+                 covered: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hours' terms of :class:`models.economy.household.HoursInputs` from full-time flows
-    (:func:`cohort_budget` at ``h = 1``), each ``[P, C, K, J]``:
+    (:func:`cohort_budget` at ``h = 1``, ``covered`` as there), each ``[P, C, K, J]``:
 
     * ``z = earnings (1 − τ) − contributions``: net income per unit of hours that year;
     * ``a = IA contribution / W̄``: individual-account credit per unit of hours, from the
@@ -373,13 +379,54 @@ def hours_margin(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: Coh
     wbar = np.broadcast_to(prices.average_wage, shape)
     i_r = cp.retire_index  # [C, K]
     start_ck = np.broadcast_to(start.age[:, None], i_r.shape)
-    new = (i_r >= start_ck) & COVERED[None, :]
+    new = (i_r >= start_ck) & (COVERED[None, :] if covered is None else covered)
     credit_years = (ages <= i_r[..., None]) & (ages >= start.age[:, None, None]) & new[..., None]
     a = np.where(credit_years, flows["ia_flow"] / wbar, 0.0)
     index = np.broadcast_to(prices.index, shape)
     pay = _at(wbar, i_r) * 12.0 / cp.divisor / _at(index, i_r)
     pi = np.where(new[..., None], pay[..., None] * index * cp.retired * (1.0 - tax), 0.0)
     return z, a, pi
+
+
+def budget_at_hours(cp: CohortPolicy, prices: CohortPrices, flows: dict, start: CohortStart,
+                    hours: np.ndarray, covered: np.ndarray | None = None) -> dict:
+    """:func:`cohort_budget` at hours ``h`` ``[P, C, K, J]`` (the share of the full-time year
+    worked, scaling ``ℓ``) from its full-time ``flows`` (``h = 1``), without solving it again:
+
+    * ``earnings``, ``contributions`` and ``ia_flow`` scale with ``h``; ``residents``' pension
+      does not depend on hours;
+    * for those who retire within the plan (covered, ``t_R`` not before the start), the
+      account balance at ``t_R`` changes by ``W̄_{t_R} Δ``, ``Δ = Σ_{start ≤ i ≤ t_R}
+      (h_i − 1) IA_i / W̄_i`` (the credit of :func:`hours_margin`), so the new pension by
+      ``12 W̄_{t_R} Δ / divisor`` (Guofa [2005] No. 38) and the pension in force and received by
+      that amount indexed, ``· index_k / index_{t_R}`` (times the retired share).
+
+    Same keys as :func:`cohort_budget` except ``income`` (its tax and bequests are the
+    caller's); equal to it at ``cp.work · h`` up to rounding (``covered`` as there)."""
+    h = np.asarray(hours, dtype=float)
+    earn = flows["earnings"] * h
+    shape = earn.shape
+    J = shape[-1]
+    ages = np.arange(J)
+    wbar = np.broadcast_to(prices.average_wage, shape)
+    i_r = cp.retire_index  # [C, K]
+    start_ck = np.broadcast_to(start.age[:, None], i_r.shape)
+    cov = COVERED[None, :] if covered is None else covered
+    new = (i_r >= start_ck) & cov
+    credit_years = (ages <= i_r[..., None]) & (ages >= start.age[:, None, None]) & new[..., None]
+    ia_full = flows["ia_flow"]
+    delta = np.where(credit_years, (h - 1.0) * ia_full / wbar, 0.0).sum(axis=-1)  # [P, C, K]
+    extra = 12.0 * _at(wbar, i_r) * delta / cp.divisor  # the new pension's change
+    index = np.broadcast_to(prices.index, shape)
+    in_force = flows["pension_in_force"] + np.where(
+        new[..., None], (extra / _at(index, i_r))[..., None] * index, 0.0)
+    return {
+        "earnings": earn, "contributions": flows["contributions"] * h,
+        "benefits": np.where(cov[..., None], cp.retired * in_force, 0.0),
+        "residents": np.broadcast_to(flows["residents"], shape),
+        "pension_in_force": in_force, "new_pension": flows["new_pension"] + extra,
+        "ia_flow": ia_full * h,
+    }
 
 
 def choice_probabilities(values: np.ndarray, scale, valid: np.ndarray) -> np.ndarray:

@@ -63,7 +63,6 @@ least ``J`` years (the reference year's cohorts all born in the horizon);
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 from scipy import sparse
@@ -160,7 +159,7 @@ def household_outputs(model, paths: dict, hours_tol: float = 1e-13) -> dict:
     choice probabilities: ``a_next`` (assets chosen), ``work_h`` (share of the year worked
     times hours), ``work_p`` (share worked), ``benefits`` and ``contributions`` (the steps of
     :meth:`~models.economy.transition.TransitionModel.evaluate`'s elastic branch)."""
-    p, O, J = model.params, model.O, model.J
+    O, J = model.O, model.J
     prices = model.cohort_prices(paths["pr"])
     rep = lambda x: np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x  # noqa: E731
     prices = core.CohortPrices(*(rep(getattr(prices, f))
@@ -169,9 +168,10 @@ def household_outputs(model, paths: dict, hours_tol: float = 1e-13) -> dict:
                              assets=np.repeat(model.start_assets, O, axis=0),
                              ia_balance=np.repeat(model.start_ia, O, axis=0),
                              pension=np.repeat(model.start_pension, O, axis=0))
-    hours, probs, sol = model.choose(prices, start, paths["tax"], paths["bequest"], hours_tol)
-    cp_h = dataclasses.replace(model.cp_opt, work=model.cp_opt.work * hours)
-    flows = core.cohort_budget(p, model.policy, cp_h, model.eff, prices, start)
+    inputs = model.option_inputs(prices, start, paths["tax"], paths["bequest"])
+    hours, probs, sol = model.choose(prices, start, paths["tax"], paths["bequest"], hours_tol,
+                                     inputs)
+    flows = model.flows_at_hours(inputs[-1], hours)
     shape = hours.shape  # [B, C·O, K, J]
     rows = model.solved_rows(shape)
     a_next = np.zeros((rows.size, J))

@@ -452,16 +452,17 @@ class TransitionModel:
         """The household problems of every valid option, cohort and kind (elastic economy) at
         per-option ``prices`` and ``start`` (``[B, C·O, ...]``, tax and bequests 0) and the
         tax and bequest paths ``[B, Tx]``: ``(HouseholdInputs at full-time income,
-        HoursInputs, solved rows, shape [B, C·O, K, J])`` (as :func:`models.economy.
-        cohort_choices`)."""
-        p, O, J = self.params, self.O, self.J
-        rep = lambda x: np.repeat(self.to_cohorts(self.pad_front(x)), O, axis=1)  # noqa: E731
-        pr_t = dataclasses.replace(prices, income_tax=rep(tax), bequest=rep(bequest))
-        flows = core.cohort_budget(p, self.policy, self.cp_opt, self.eff, pr_t, start)
-        z, a, pi = core.hours_margin(self.cp_opt, pr_t, flows, start)
-        shape = flows["income"].shape
-        rows = self.solved_rows(shape)
-        pick = lambda x: np.broadcast_to(x, shape).reshape(-1, J)[rows]  # noqa: E731
+        HoursInputs, solved rows, shape [B, C·O, K, J], option budget)`` (as
+        :func:`models.economy.cohort_choices`; the budget the full-time flows of the solved
+        households, :meth:`option_budget`, which :meth:`flows_at_hours` takes to any
+        hours)."""
+        p, J = self.params, self.J
+        budget = self.option_budget(prices, start, tax, bequest)
+        flows, pr_t = budget["flows"], budget["prices"]
+        z, a, pi = core.hours_margin(budget["cp"], pr_t, flows, budget["start"],
+                                     budget["covered"])
+        shape, rows = budget["shape"], budget["rows"]
+        pick = lambda x: np.broadcast_to(x, flows["income"].shape).reshape(-1, J)  # noqa: E731
         fixed = self._price_free_inputs(shape, rows, start)
         hh = HouseholdInputs(
             gross_return=pick(pr_t.gross_return), income=pick(flows["income"]),
@@ -473,7 +474,67 @@ class TransitionModel:
             hours_weight=fixed["hours_weight"], net_earnings=pick(z),
             account_credit=pick(a), account_payout=pick(pi), frisch=p.frisch_elasticity,
             utility_shift=fixed["utility_shift"])
-        return hh, lab, rows, shape
+        return hh, lab, rows, shape, budget
+
+    def option_budget(self, prices: core.CohortPrices, start: core.CohortStart,
+                      tax: np.ndarray, bequest: np.ndarray) -> dict:
+        """The full-time budget (:func:`models.economy.core.cohort_budget`) of the solved
+        households only (:meth:`solved_rows`: the valid retirement options; the others have
+        probability 0), at per-option ``prices`` and ``start`` ``[B, C·O, ...]`` and the tax
+        and bequest paths ``[B, Tx]``: each valid (option, kind) one "cohort" of kind axis 1,
+        ``[B, R, 1, J]`` in the order of the solved rows. Returns ``flows`` with what they
+        were computed from (``cp``, ``prices``, ``start``, ``covered``), the full ``shape``
+        ``[B, C·O, K, J]`` and its solved ``rows`` (:meth:`flows_at_hours` takes it)."""
+        O, J = self.O, self.J
+        co, k = self.option_rows
+        B = max(np.shape(x)[0] for x in (tax, bequest, prices.wage) if np.ndim(x) >= 2)
+        rep = lambda x: np.repeat(self.to_cohorts(self.pad_front(x)), O, axis=1)  # noqa: E731
+        pr_t = dataclasses.replace(prices, income_tax=rep(tax), bequest=rep(bequest))
+
+        def rows_of(x):  # [B, C·O, 1, J] -> [B, R, 1, J] (scalars kept)
+            return x[:, co, 0][:, :, None] if np.ndim(x) == 4 else x
+
+        pr_c = core.CohortPrices(*(rows_of(getattr(pr_t, f))
+                                   for f in core.CohortPrices.__dataclass_fields__))
+        cp = self.cp_opt
+        cp_c = core.CohortPolicy(*(np.asarray(getattr(cp, f))[co, k][:, None]
+                                   for f in core.CohortPolicy.__dataclass_fields__))
+        cohort_k = lambda x: np.asarray(x)[..., co, k][..., None]  # noqa: E731
+        start_c = core.CohortStart(age=np.asarray(start.age)[co],
+                                   assets=cohort_k(start.assets),
+                                   ia_balance=cohort_k(start.ia_balance),
+                                   pension=cohort_k(start.pension))
+        covered = core.COVERED[k][:, None]
+        flows = core.cohort_budget(self.params, self.policy, cp_c, self.eff[k][:, None], pr_c,
+                                   start_c, covered)
+        shape = (B, self.C * O, self.K, J)
+        return dict(flows=flows, prices=pr_c, cp=cp_c, start=start_c, covered=covered,
+                    shape=shape, rows=self.solved_rows(shape))
+
+    @property
+    def option_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The valid (cohort·option, kind) pairs, row-major (:meth:`option_budget`'s
+        households, in the order of :meth:`solved_rows`)."""
+        return np.nonzero(self.option_valid.transpose(0, 2, 1).reshape(self.C * self.O,
+                                                                       self.K))
+
+    def flows_at_hours(self, budget: dict, hours: np.ndarray) -> dict:
+        """The flows of :meth:`option_budget`'s households at ``hours`` ``[B or 1, C·O, K,
+        J]`` (:func:`models.economy.core.budget_at_hours`), laid out ``[B, C·O, K, J]`` (0
+        for the options not solved): ``earnings``, ``contributions``, ``benefits``,
+        ``residents``."""
+        shape, rows, J = budget["shape"], budget["rows"], self.J
+        h = np.broadcast_to(hours, shape).reshape(-1, J)[rows]
+        flows = core.budget_at_hours(budget["cp"], budget["prices"], budget["flows"],
+                                     budget["start"], h.reshape(shape[0], -1, 1, J),
+                                     budget["covered"])
+        out = {}
+        for key in ("earnings", "contributions", "benefits", "residents"):
+            full = np.zeros((rows.size, J))
+            full[rows] = np.broadcast_to(flows[key], h.reshape(shape[0], -1, 1, J).shape
+                                         ).reshape(-1, J)
+            out[key] = full.reshape(shape)
+        return out
 
     def _price_free_inputs(self, shape: tuple, rows: np.ndarray, start: core.CohortStart
                            ) -> dict:
@@ -509,7 +570,7 @@ class TransitionModel:
         return hours.reshape(shape)
 
     def choose(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
-               bequest: np.ndarray, hours_tol: float = 1e-13):
+               bequest: np.ndarray, hours_tol: float = 1e-13, inputs: tuple | None = None):
         """Households' hours and retirement options at given prices (elastic economy).
 
         Every valid option of every cohort and kind (:meth:`option_inputs`) is solved exactly
@@ -520,9 +581,10 @@ class TransitionModel:
         ``[B, C·O, K, J]`` (1 where not solved), probabilities ``[B, C, K, O]`` and the
         hours solution of the solved rows. With ``B = 1`` the model keeps them (``chosen``)
         and their first-order terms (:meth:`respond`): the next solve's warm start and the
-        choices a Jacobian starts from (:meth:`set_choices` makes them the model's)."""
+        choices a Jacobian starts from (:meth:`set_choices` makes them the model's).
+        ``inputs``: :meth:`option_inputs` at these prices if the caller has them."""
         C, K, O, J = self.C, self.K, self.O, self.J
-        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        hh, lab, rows, shape, _ = inputs or self.option_inputs(prices, start, tax, bequest)
         warm = self.hours_opt if self.chosen is None else self.chosen[0]
         hours0 = np.broadcast_to(warm.transpose(0, 2, 1, 3).reshape(1, C * O, K, J),
                                  shape).reshape(-1, J)[rows]
@@ -552,15 +614,15 @@ class TransitionModel:
         return self.response
 
     def respond(self, prices: core.CohortPrices, start: core.CohortStart, tax: np.ndarray,
-                bequest: np.ndarray):
+                bequest: np.ndarray, inputs: tuple | None = None):
         """First-order response of the households' choices kept by :meth:`choose` to other
         prices, at their marginal utilities (the cheap part of a Jacobian; wealth effects
         are left to the quasi-Newton updates): interior hours move with the hours value as
         the first-order condition says, ``h' = h (v'/v)^ν`` (Frisch), and each option's value
         by the envelope theorem, ``V'_o = V_o + Σ_i μ_i (y'_i(h) − y_i(h))`` (income at the
         kept hours), which moves the logit probabilities. Returns hours ``[B, C·O, K, J]``
-        and probabilities ``[B, C, K, O]``."""
-        hh, lab, rows, shape = self.option_inputs(prices, start, tax, bequest)
+        and probabilities ``[B, C, K, O]`` (``inputs`` as :meth:`choose`)."""
+        hh, lab, rows, shape, _ = inputs or self.option_inputs(prices, start, tax, bequest)
         reps = shape[0]
         kept = {k: np.tile(v, (reps, 1)) if np.ndim(v) == 2 else np.tile(v, reps)
                 for k, v in self._first_order_terms().items() if k != "problem"}
@@ -802,13 +864,17 @@ class TransitionModel:
             if frozen and self.response is None:  # the model's hours and probabilities
                 hours = self.hours_opt.transpose(0, 2, 1, 3).reshape(1, self.C * O, K, J)
                 probs = self.probs[None]
-            elif frozen:  # the kept choices' first-order response (a Jacobian's cheap part)
-                hours, probs = self.respond(prices, start, tax_path, bequest)
-            else:  # households choose at these prices, the tax and bequests
-                hours, probs, chosen = self.choose(prices, start, tax_path, bequest,
-                                                   self.hours_tol)
-            cp_h = dataclasses.replace(self.cp_opt, work=self.cp_opt.work * hours)
-            flows_o = core.cohort_budget(p, pol, cp_h, self.eff, prices, start)
+                budget = self.option_budget(prices, start, tax_path, bequest)
+            else:
+                inputs = self.option_inputs(prices, start, tax_path, bequest)
+                budget = inputs[-1]
+                if frozen:  # the kept choices' first-order response (a Jacobian's cheap part)
+                    hours, probs = self.respond(prices, start, tax_path, bequest, inputs)
+                else:  # households choose at these prices, the tax and bequests
+                    hours, probs, chosen = self.choose(prices, start, tax_path, bequest,
+                                                       self.hours_tol, inputs)
+            # the flows at the chosen hours from the full-time ones (no second budget)
+            flows_o = self.flows_at_hours(budget, hours)
             flows = {k: self.mix(flows_o[k], probs)  # the flows used below, mixed
                      for k in ("earnings", "benefits", "residents", "contributions")}
         else:

@@ -46,6 +46,21 @@ def elastic_model():
     return model, u, res
 
 
+def _per_option(model, pr: dict):
+    """The cohorts' prices and starts at the model's prices ``pr``, repeated over the ``O``
+    retirement options (one household per cohort and option, as the transition solves them)."""
+    O = model.O
+    prices = model.cohort_prices(pr)
+    prices = type(prices)(*(np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x
+                            for x in (getattr(prices, f) for f in
+                                      prices.__dataclass_fields__)))
+    start = core.CohortStart(age=np.repeat(model.start, O),
+                             assets=np.repeat(model.start_assets, O, axis=0),
+                             ia_balance=np.repeat(model.start_ia, O, axis=0),
+                             pension=np.repeat(model.start_pension, O, axis=0))
+    return prices, start
+
+
 def test_labour_columns_at_once_are_the_columns_one_by_one(elastic_model):
     model, u, _ = elastic_model
     local = model._local_columns()
@@ -73,15 +88,7 @@ def _choices_at(model, u, tax_change, exact):
     bequest[:, 0] = (1.0 + pr["r"][:, 0]) * model.initial.estate_per_capita
     tax = np.concatenate([clear["tax"], np.full((1, model.Tx - model.T),
                                                  model.terminal.income_tax_rate)], axis=1)
-    O = model.O
-    prices = model.cohort_prices(pr)
-    prices = type(prices)(*(np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x
-                            for x in (getattr(prices, f) for f in
-                                      prices.__dataclass_fields__)))
-    start = core.CohortStart(age=np.repeat(model.start, O),
-                             assets=np.repeat(model.start_assets, O, axis=0),
-                             ia_balance=np.repeat(model.start_ia, O, axis=0),
-                             pension=np.repeat(model.start_pension, O, axis=0))
+    prices, start = _per_option(model, pr)
     if exact:
         kept = model.response, model.chosen
         _, probs, _ = model.choose(prices, start, tax, bequest)
@@ -135,15 +142,7 @@ def test_budget_at_hours_is_the_budget_solved_at_those_hours(elastic_model):
     model, u, _ = elastic_model
     kappa, beq_ratio = model.unpack(u)
     clear = model.clearing_unknowns(u)
-    prices = model.cohort_prices(model.prices(kappa, clear["labour"], clear["ebar"]))
-    O = model.O
-    prices = type(prices)(*(np.repeat(x, O, axis=1) if np.ndim(x) == 4 else x
-                            for x in (getattr(prices, f) for f in
-                                      prices.__dataclass_fields__)))
-    start = core.CohortStart(age=np.repeat(model.start, O),
-                             assets=np.repeat(model.start_assets, O, axis=0),
-                             ia_balance=np.repeat(model.start_ia, O, axis=0),
-                             pension=np.repeat(model.start_pension, O, axis=0))
+    prices, start = _per_option(model, model.prices(kappa, clear["labour"], clear["ebar"]))
     p, cp = model.params, model.cp_opt
     full = core.cohort_budget(p, model.policy, cp, model.eff, prices, start)
     hours = np.random.default_rng(14).uniform(0.2, 1.0, full["earnings"].shape)

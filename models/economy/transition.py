@@ -928,7 +928,7 @@ class TransitionModel:
 
         a_next = unpick(sol.assets_next)
         if self.elastic:
-            a_next = self.mix(a_next)
+            a_next = self.mix(a_next, probs)
         a_y = self.to_years(a_next)  # [Bt, Tx, K, J]
         assets = np.empty((Bt, T + 1))
         assets[:, 0] = self.household_assets0
@@ -962,7 +962,7 @@ class TransitionModel:
             return resid, sol.segments
         cons = unpick(sol.consumption)
         if self.elastic:
-            cons = self.mix(cons)
+            cons = self.mix(cons, probs)
         c_y = self.to_years(cons)[:, :T]
         consumption = (n_k[:, :T] * c_y).sum(axis=(-2, -1))
         earn_y = (n_k[:, :T] * self.to_years(flows["earnings"])[:, :T]).sum(axis=(-2, -1))

@@ -18,37 +18,19 @@ from models.optimize.frontier import (
 )
 from models.optimize.solve import optimize_policy, setup_problem
 from models.report.optimization import frontier_frame
+from tests.scenarios import frontier_criteria, growing_expenditure
 
-SETTINGS = OptimizationSettings.model_validate({
-    "contribution": {"min_rate": 0.12, "max_rate": 0.20, "pace_per_year": 0.01},
-    "constraints": {"liquidity_floor_months": 3.0, "horizon_months_target": 12.0},
-    "solver": {"method": "extensive"},
-})
 P, T = 8, 12
 
 
 def _data(seed: int, delay_cost: float = 0.0) -> ScenarioData:
-    """Paths whose expenditure grows at different random rates (seeded)."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    growth = 1.0 + rng.uniform(0.01, 0.06, (P, 1)) + rng.normal(0.0, 0.01, (P, T))
-    return ScenarioData(
-        years=np.arange(2030, 2030 + T), probability=np.full(P, 1.0 / P),
-        node_of_year=np.zeros((P, T), int), contribution_base=np.full((P, T), 22.0),
-        expenditure=5.0 * np.cumprod(growth, axis=1), subsidy=np.full(T, 0.5),
-        balance_start=np.full(P, 4.0), reserve_start=np.full(P, 1.0),
-        fund_return=np.full(T, 0.02), reserve_return=0.04, individual_account_rate=0.0,
-        pooled_rate_before=0.16, discount=1.03 ** -np.arange(T, dtype=float),
-        delay_cost=delay_cost, settings=SETTINGS)
-
-
-def _criteria(points) -> np.ndarray:
-    return np.array([[p[k] for k in OBJECTIVES] for p in points])
+    return growing_expenditure(seed, P, T, delay_cost)
 
 
 def test_every_frontier_point_is_efficient_and_keeps_its_limits():
     data = _data(11)
     points = epsilon_frontier(data, beta=0.75, levels=3)
-    kept = _criteria(points)  # every point the ε-constraint returns, equal ones included
+    kept = frontier_criteria(points)  # every point the ε-constraint returns, equal ones included
     scale = np.abs(kept).max(axis=0)
     tol = 1e-6 * scale
     for row in kept:  # no point dominates another

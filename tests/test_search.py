@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models.config import CATEGORIES, OptimizationSettings
+from models.config import CATEGORIES
 from models.optimize.search import (
     UNSOLVED,
     certificate_dataset,
@@ -17,18 +17,14 @@ from models.optimize.search import (
 )
 from models.optimize.solve import Levers, setup_problem
 from models.report.optimization import certificate_text
-from tests.scenarios import latest_retirement, solved_start
+from tests.scenarios import latest_retirement, search_problem, search_settings, solved_start
 
-#: Few knots (every 25 years) and one month-step size keep the sweeps short.
-SETTINGS = OptimizationSettings.model_validate({
-    "retirement": {"knot_every_years": 25, "pace_months_per_year": 3},
-    "search": {"steps_months": [6], "max_polish_moves": 40},
-})
+SETTINGS = search_settings([6])
 
 
 @pytest.fixture(scope="module")
 def problem(calibration, populations, fit):
-    return setup_problem(calibration, SETTINGS, populations.isel(path=[0, 2, 4]), fit)
+    return search_problem(calibration, populations, fit, SETTINGS)
 
 
 @pytest.fixture(scope="module")

@@ -9,23 +9,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models.config import OptimizationSettings
 from models.optimize import search
 from models.optimize.data import MONEY_SCALE
 from models.optimize.search import levers_key, polish_and_certify, solve_move
-from models.optimize.solve import Levers, PolicySolution, setup_problem
-from tests.scenarios import latest_retirement, solved_start
+from models.optimize.solve import Levers, PolicySolution
+from tests.scenarios import latest_retirement, search_problem, search_settings, solved_start
 
-#: Few knots (every 25 years) and one month-step size keep the sweeps short.
-SETTINGS = OptimizationSettings.model_validate({
-    "retirement": {"knot_every_years": 25, "pace_months_per_year": 3},
-    "search": {"steps_months": [1, 6], "max_polish_moves": 40},
-})
+SETTINGS = search_settings([1, 6])
 
 
 @pytest.fixture(scope="module")
 def problem(calibration, populations, fit):
-    return setup_problem(calibration, SETTINGS, populations.isel(path=[0, 2, 4]), fit)
+    return search_problem(calibration, populations, fit, SETTINGS)
 
 
 def _start(problem) -> PolicySolution:

@@ -55,22 +55,57 @@ def git_commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def provenance(report: dict, section: dict | None = None) -> dict:
+    """Where and when a section of the report was measured: its own ``measured`` record
+    (written by :func:`main` for each benchmark it runs), else the report's top level (reports
+    written before sections carried their own)."""
+    own = (section or {}).get("measured")
+    if own:
+        return own
+    return {key: report.get(key) for key in ("created_utc", "machine", "git_commit")}
+
+
+def merged_report(previous: dict, results: dict, now: dict) -> dict:
+    """The report after a run: the benchmarks just run (``results``, by name; ``scaling`` goes
+    to the top-level section), each stamped with ``now`` (its date, machine and commit), over
+    the sections of ``previous`` not re-run, which keep where and when they were measured."""
+    fresh = {name: {**section, "measured": now} for name, section in results.items()}
+    carried = {name: {**section, "measured": provenance(previous, section)}
+               for name, section in previous.get("benchmarks", {}).items()}
+    scaling = fresh.pop("scaling", None)
+    if scaling is None and previous.get("scaling") is not None:
+        scaling = {**previous["scaling"], "measured": provenance(previous, previous["scaling"])}
+    report = {**now, "benchmarks": {**carried, **fresh}}
+    if scaling is not None:
+        report["scaling"] = scaling
+    return report
+
+
 def readme_block(report: dict) -> str:
     """The README's measured scaling section, rendered from a ``make bench`` report: where
-    and when it ran, the scaling table with its growth exponents (``scaling.table``) and the
-    Monte Carlo accounts' figures (``benchmarks.monte_carlo``), between the markers."""
-    m = report.get("machine", {})
+    and when the scaling benchmark ran (:func:`provenance`, so a later partial run such as
+    ``run_all.py results/bench.json economy`` does not re-date it), the scaling table with its
+    growth exponents (``scaling.table``) and the Monte Carlo accounts' figures
+    (``benchmarks.monte_carlo``, with their own date where it differs), between the markers."""
+    scaling = report.get("scaling", {})
+    where = provenance(report, scaling)
+    m = where.get("machine") or {}
     lines = [README_BEGIN,
-             f"Measured by `make bench` on {report['created_utc']} (commit "
-             f"{report.get('git_commit', 'unknown')}), {m.get('cpus', '?')} CPUs "
+             f"Measured by `make bench` on {where.get('created_utc')} (commit "
+             f"{where.get('git_commit') or 'unknown'}), {m.get('cpus', '?')} CPUs "
              f"({m.get('cpu', 'unknown CPU')}), {m.get('memory_gib', '?')} GiB; from "
              "`results/bench.json`:", "", "```"]
-    lines += report.get("scaling", {}).get("table", ["(no scaling table in this report)"])
+    lines += scaling.get("table", ["(no scaling table in this report)"])
     lines.append("```")
     mc = report.get("benchmarks", {}).get("monte_carlo", {})
     rows = [r for r in mc.get("rows", []) if "accounts_s" in r]
     if rows:
-        lines += ["", "Monte Carlo accounts (one worker, both regimes): " + "; ".join(
+        mc_where = provenance(report, mc)
+        dated = ("" if mc_where == where else
+                 f" (measured {mc_where.get('created_utc')}, commit "
+                 f"{mc_where.get('git_commit') or 'unknown'})")
+        lines += ["", "Monte Carlo accounts (one worker, both regimes" + dated + "): " +
+                  "; ".join(
             f"{r['paths']:,} paths, parameter uncertainty {'on' if r['parameters'] else 'off'}"
             f": accounts {r['accounts_s']:.2f} s (CPU {r['accounts_cpu_s']:.2f} s, load "
             f"{r['load_1min']:.1f})" for r in rows) + "."]
@@ -113,12 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = json.loads(target.read_text())
         results[name]["script_wall_s"] = round(wall, 1)
     previous = json.loads(out.read_text()) if only and out.is_file() else {}
-    scaling = results.pop("scaling", None) or previous.get("scaling")
-    report = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "git_commit": git_commit(),
-              "benchmarks": {**previous.get("benchmarks", {}), **results}}
-    if scaling is not None:
-        report["scaling"] = scaling
+    now = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": machine(), "git_commit": git_commit()}
+    report = merged_report(previous, results, now)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     if failures:

@@ -43,3 +43,29 @@ def test_the_block_carries_the_table_the_exponents_and_the_accounts(tmp_path):
     text = readme.read_text()
     assert text.startswith("head\n") and text.endswith("\ntail\n") and "old" not in text
     assert _block(text) == block
+
+
+def test_a_partial_run_keeps_where_and_when_the_other_sections_were_measured():
+    """``run_all.py results/bench.json economy`` re-runs one benchmark: the scaling table and
+    the other benchmarks keep their date, machine and commit, so the README's block does not
+    claim the scaling was measured by the later run."""
+    old = {"created_utc": "2026-12-01T00:00:00+00:00", "git_commit": "aaa1111",
+           "machine": {"cpus": 2, "cpu": "old"},
+           "scaling": {"table": ["stage  1,000"]},
+           "benchmarks": {"economy": {"steady_state_s": 0.03},
+                          "monte_carlo": {"rows": [{"paths": 10, "parameters": False,
+                                                    "accounts_s": 1.0, "accounts_cpu_s": 1.0,
+                                                    "load_1min": 0.5}]}}}
+    now = {"created_utc": "2026-12-02T00:00:00+00:00", "git_commit": "bbb2222",
+           "machine": {"cpus": 2, "cpu": "new"}}
+    report = run_all.merged_report(old, {"economy": {"steady_state_s": 0.01}}, now)
+    assert report["benchmarks"]["economy"] == {"steady_state_s": 0.01, "measured": now}
+    assert report["benchmarks"]["monte_carlo"]["measured"]["git_commit"] == "aaa1111"
+    assert report["scaling"]["measured"]["git_commit"] == "aaa1111"
+    assert report["git_commit"] == "bbb2222"
+    block = run_all.readme_block(report)
+    assert block == run_all.readme_block(old)
+    assert "commit aaa1111" in block and "(old)" in block and "bbb2222" not in block
+    # a full run re-dates everything, the scaling included
+    full = run_all.merged_report({}, {"scaling": {"table": ["x"]}, "economy": {}}, now)
+    assert full["scaling"]["measured"] == now and "commit bbb2222" in run_all.readme_block(full)

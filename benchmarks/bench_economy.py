@@ -14,10 +14,10 @@ Times (wall clock, this process):
   wall and CPU seconds with the load average (the machine is shared: under load the CPU time
   is the fairer figure); each transition with the fake-news first Jacobian (the default) and
   with the finite-difference one it replaced (``..._finite_differences``). The preferences
-  are the calibrated ones of ``experiments/options/elastic_labour.toml`` (its overrides of
-  the calibration; the discount factor re-calibrated to the base year as the option's run
-  does, ``calibration_s``), with the retirement choice switched on for the ``..._choice``
-  cases (its taste scale from ``economy.toml``); ``transition_200y_hours_and_choice_
+  are the shipped calibrated ones (``calibration/china/economy.toml``; the discount factor
+  re-calibrated to the base year as a run does, ``calibration_s``), with the retirement
+  choice switched on for the ``..._choice`` cases (as ``experiments/options/
+  retirement_choice.toml`` does; its taste scale from ``economy.toml``); ``transition_200y_hours_and_choice_
   illustrative`` keeps the earlier sessions' illustrative preferences, so their timings
   compare.
 
@@ -49,7 +49,6 @@ from models.config import (  # noqa: E402
     StochasticDemographySettings,
     load_arrays,
     load_calibration,
-    load_experiment,
 )
 from models.demography import mortality_rates, project_median, stochastic  # noqa: E402
 from models.economy import (  # noqa: E402
@@ -70,8 +69,6 @@ from models.economy import (  # noqa: E402
 from models.pension import calibrate_base_year, retirement_schedule  # noqa: E402
 
 CALIBRATION = ROOT / "calibration" / "china"
-#: the option whose calibrated elastic preferences the ``elastic`` section times
-ELASTIC_OPTION = ROOT / "experiments" / "options" / "elastic_labour.toml"
 
 
 def timed(fn, *args, **kwargs):
@@ -103,13 +100,12 @@ ILLUSTRATIVE_LABOUR = dict(hours_disutility=5.0, participation_disutility=1.5,
 
 
 def calibrated_elastic(before, pop, mx, contribution_index: float) -> tuple:
-    """The calibrated elastic preferences of :data:`ELASTIC_OPTION` (its overrides of the
-    calibration's economy, the retirement choice as the calibration ships it) with the
-    discount factor and the legacy pension factor calibrated to the base year as the option's
-    run does (:func:`models.coupling.economy_context`): ``(parameters, seconds)``.
-    ``contribution_index`` from the pension accounts' base-year fit (the option leaves the
-    pension calibration as it is)."""
-    _, cal, _ = load_experiment(ELASTIC_OPTION, ROOT)
+    """The shipped calibrated elastic preferences (the retirement choice as the calibration
+    ships it, off) with the discount factor and the legacy pension factor calibrated to the
+    base year as a run does (:func:`models.coupling.economy_context`):
+    ``(parameters, seconds)``. ``contribution_index`` from the pension accounts' base-year
+    fit."""
+    cal = load_calibration(CALIBRATION)
     params = economy_parameters(cal.economy, cal.pension, cal.finances, contribution_index)
     return timed(calibrate_economy, params, cal.economy, before, pop, mx)
 
@@ -162,7 +158,7 @@ def bench_elastic(params, before, law, pop, mx, base, contribution_index: float,
     runs = [timed_cpu(initial_steady_state, q, law, pop, mx, base + 40) for _ in range(3)]
     ss = runs[-1][0]
     out = {
-        "preferences": {"option": str(ELASTIC_OPTION.relative_to(ROOT)),
+        "preferences": {"calibration": str(CALIBRATION.relative_to(ROOT)),
                         "hours_disutility": q.hours_disutility,
                         "participation_disutility": q.participation_disutility,
                         "frisch_elasticity": q.frisch_elasticity,

@@ -672,12 +672,13 @@ class ObjectiveWeights(Strict):
     indexation_cut: Annotated[float, Field(ge=0.0)] = 1.0
     # discount at discount_rate ("fixed") or at the economy's real interest rate
     # ("interest_rate": the paired transition's, else economy.targets.interest_rate);
-    # the delay price as a fixed 2021-yuan amount or wage-indexed (models/optimize/objective.py),
-    # or the economy's welfare price of delay in runs paired with it (issue 14; else wage-indexed;
-    # not the default while the shipped economy is inelastic: with no disutility of work the
-    # leisure price of a month of delay is 0; experiments/options/elastic_labour.toml uses it)
+    # the delay price: the economy's welfare (leisure) price of a month of delay in runs paired
+    # with it (issue 14, the default: the shipped economy has elastic hours; a run not paired
+    # with the economy falls back to wage-indexed and says so), or, as marked options,
+    # delay_cny_per_person_month as a fixed 2021-yuan amount or wage-indexed
+    # (models/optimize/objective.py)
     discount: Literal["fixed", "interest_rate"] = "interest_rate"
-    delay_price: Literal["fixed", "wage_indexed", "economy"] = "wage_indexed"
+    delay_price: Literal["fixed", "wage_indexed", "economy"] = "economy"
     # squared knot-to-knot changes of the delay and indexation paths penalised ("gbh":
     # Godinez-Olivares, Boado-Penas and Haberman 2016), yuan per month^2 and per share^2
     lever_smoothing: Literal["none", "gbh"] = "none"

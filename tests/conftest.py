@@ -17,15 +17,6 @@ def calibration():
 
 
 @pytest.fixture(scope="session")
-def elastic_calibration():
-    """The shipped calibration with the fitted elastic hours of the option experiment
-    ``experiments/options/elastic_labour.toml`` (issue 14: shipped off for run time)."""
-    from models.config import load_experiment
-
-    return load_experiment(EXPERIMENTS / "options" / "elastic_labour.toml")[1]
-
-
-@pytest.fixture(scope="session")
 def arrays(calibration):
     from models.config import load_arrays
 

@@ -40,10 +40,10 @@ def paired(context, calibration, median_demography):
 
 
 @pytest.fixture(scope="module")
-def paired_hours(context, elastic_calibration, calibration, median_demography):
-    """The economy with the calibrated elastic hours (experiments/options/elastic_labour.toml)
-    under the 2024 law and the accounts at its prices."""
-    hours = elastic_calibration.economy.households.labour_supply
+def paired_hours(context, calibration, median_demography):
+    """The economy with the calibrated elastic hours (shipped) under the 2024 law and the
+    accounts at its prices."""
+    hours = calibration.economy.households.labour_supply
     params = context.params.replace(hours_disutility=hours.hours_disutility.value,
                                     participation_disutility=hours.participation_disutility.value)
     assert params.hours_disutility > 0 and not params.retirement_choice

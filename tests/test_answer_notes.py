@@ -8,9 +8,15 @@ from typing import get_args
 import numpy as np
 import xarray as xr
 
-from models.config import RecourseSettings
-from models.pipeline.optimization import gap_skipped_note
-from models.report.optimization import RECOURSE_TEXT, answer_guarantee_frame, horizon_note
+from models.config import OptimizationSettings, RecourseSettings
+from models.optimize.objective import DELAY_PRICES, delay_price_source
+from models.pipeline.optimization import certificate_skipped, gap_skipped_note
+from models.report.optimization import (
+    DELAY_PRICE_TEXT,
+    RECOURSE_TEXT,
+    answer_guarantee_frame,
+    horizon_note,
+)
 
 
 def test_the_gap_note_says_replications_were_switched_off_or_too_few():
@@ -46,3 +52,36 @@ def test_the_guarantee_table_says_whether_the_recourse_knows_the_future():
     rows = dict(answer_guarantee_frame(xr.Dataset(attrs={"opt_recourse": "affine"}))
                 .frame.values.tolist())
     assert "(non-anticipative)" in rows["recourse (reserve draws and transfers)"]
+
+
+def test_the_guarantee_table_says_which_price_of_delay_the_objective_used():
+    """The economy's welfare price, a marked fixed option with its amount, or the stand-in of
+    an economy price asked for by a run not paired with the economy; every source has a text."""
+    assert set(DELAY_PRICE_TEXT) == {delay_price_source(k, paired) for k in DELAY_PRICES
+                                     for paired in (True, False)}
+
+    def row(source: str) -> str:
+        ds = xr.Dataset(attrs={"opt_delay_price": source,
+                               "opt_delay_cny_per_person_month": 1500.0})
+        return dict(answer_guarantee_frame(ds).frame.values.tolist())[
+            "price of a month of delay"]
+
+    assert row("economy").startswith("the economy's welfare price")
+    assert row("wage_indexed").startswith("marked option: 1,500 yuan")
+    assert "fixed" in row("fixed") and "1,500" in row("fixed")
+    assert "not paired with the economy" in row("economy_unpaired")
+
+
+def test_a_run_without_a_certificate_says_why():
+    """Polish off, no outer lever (the LP's optimum is exact), or no feasible policy: each its
+    own reason, never the wrong one (a run with the delays off once read "no feasible
+    policy")."""
+    settings = OptimizationSettings()
+    assert "polish = false" in certificate_skipped(
+        settings.model_copy(update={"search": settings.search.model_copy(
+            update={"polish": False})}), False)
+    no_levers = settings.model_copy(update={
+        "retirement": settings.retirement.model_copy(update={"enabled": False}),
+        "indexation": settings.indexation.model_copy(update={"enabled": False})})
+    assert "nothing to search" in certificate_skipped(no_levers, True)
+    assert "no feasible policy" in certificate_skipped(settings, True)

@@ -9,7 +9,7 @@ import pytest
 
 from models.config import ObjectiveWeights
 from models.coupling import aggregate_delay_price, nearest_fill
-from models.optimize.objective import delay_price
+from models.optimize.objective import delay_price, delay_price_source
 
 
 def test_the_per_year_price_is_the_person_weighted_mean_of_the_categories():
@@ -37,10 +37,15 @@ def test_nearest_fill_takes_the_last_known_value_then_the_first():
         nearest_fill(np.full(3, np.nan))
 
 
-def test_the_economy_price_is_an_option_beside_the_wage_indexed_default():
-    # the shipped economy is inelastic (its leisure price of delay is 0): wage-indexed default;
-    # the elastic option experiment asks for the economy's price
-    assert ObjectiveWeights().delay_price == "wage_indexed"
+def test_the_economy_price_is_the_default_and_the_fixed_prices_are_marked_options():
+    # the shipped economy has elastic hours: its welfare price of delay is the default
+    assert ObjectiveWeights().delay_price == "economy"
+    assert delay_price_source("economy", True) == "economy"
+    assert delay_price_source("economy", False) == "economy_unpaired"  # stood in for
+    assert delay_price_source("wage_indexed", True) == "wage_indexed"
+    assert delay_price_source("fixed", False) == "fixed"
+    with pytest.raises(ValueError, match="delay price"):
+        delay_price_source("market", True)
     index = np.array([1.0, 1.5, 2.0])
     economy = np.array([900.0, 1200.0, 2100.0])
     np.testing.assert_array_equal(delay_price("economy", 1500.0, 3, index, economy), economy)

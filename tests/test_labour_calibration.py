@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from models.config import EconomyCalibration
-from models.coupling import economy_context
+from models import coupling
+from models.coupling import FIRST_YEAR_TOLERANCE, economy_context, transition_under
 from models.economy import Policy
 from models.economy.calibrate import (
     LABOUR_CHECKS,
@@ -25,10 +26,8 @@ from models.pension import calibrate_base_year, retirement_schedule
 
 
 @pytest.fixture(scope="module")
-def shipped(elastic_calibration, arrays, median_demography):
-    """The economy at the calibrated elastic hours (the option experiment's values; the
-    shipped calibration keeps them off for run time)."""
-    calibration = elastic_calibration
+def shipped(calibration, arrays, median_demography):
+    """The economy at the calibrated elastic hours (shipped)."""
     pop = median_demography["population"]
     sched = retirement_schedule(pop["year"].values[:2], pop["age"].values, "pre_2024",
                                 calibration.pension)
@@ -116,3 +115,35 @@ def test_labour_fit_is_a_frozen_record(shipped):
     with pytest.raises(dataclasses.FrozenInstanceError):
         fit.cost = 0.0
     assert set(fit.residuals()) == set(fit.targets)
+
+
+# ------------------------------------------------- the transition's first year on the targets
+def test_the_transitions_first_year_meets_the_base_year_targets(shipped, calibration):
+    """With elastic hours the households work more in the transition's first year than in the
+    steady state it starts from (news of the future path), so the calibration moves the steady
+    state's targets until that year has the base year's K/Y and GDP
+    (:func:`models.coupling.first_year_calibrated`)."""
+    ctx, _, econ = shipped
+    first = transition_under(ctx, calibration, "pre_2024").isel(year=0)
+    tol = FIRST_YEAR_TOLERANCE
+    assert float(first["capital_output_ratio"]) == pytest.approx(
+        econ.targets.capital_output_ratio.value, rel=tol)
+    assert float(first["output_cny"]) == pytest.approx(econ.targets.gdp_cny.value, rel=tol)
+    # the steady state had to be fitted elsewhere: more capital per output, less output
+    ky, spending, gdp = ctx.steady_targets
+    assert ky > econ.targets.capital_output_ratio.value * (1 + 100 * tol)
+    assert gdp < econ.targets.gdp_cny.value * (1 - 100 * tol)
+    assert spending == econ.targets.pension_spending_gdp.value
+
+
+def test_the_first_year_calibration_says_when_it_does_not_settle(shipped, calibration,
+                                                                  monkeypatch):
+    """One round is not enough from the steady state's own targets: a clear error naming the
+    targets and what the first year reached, not a silently missed fit."""
+    ctx, _, _ = shipped
+    # GDP 1 % off in yuan, and a re-calibration that changes nothing
+    off = dataclasses.replace(ctx, params=ctx.params.replace(
+        yuan_per_unit=ctx.params.yuan_per_unit * 1.01))
+    monkeypatch.setattr(coupling, "FIRST_YEAR_ROUNDS", 1)
+    with pytest.raises(ValueError, match="capital_output_ratio, gdp_cny.*after 1 re-cal"):
+        coupling.first_year_calibrated(off, calibration, lambda targets: off)

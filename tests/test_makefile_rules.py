@@ -23,7 +23,7 @@ def _run_command(target: str) -> str:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-@pytest.mark.parametrize("experiment", ["baseline", "options/elastic_labour"])
+@pytest.mark.parametrize("experiment", ["baseline", "options/retirement_choice"])
 def test_the_experiment_rule_writes_its_target_folder(experiment):
     target = Path("results") / experiment / "results.nc"
     command = _run_command(str(target))

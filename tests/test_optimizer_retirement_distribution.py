@@ -223,12 +223,12 @@ def test_c_thirty_percent_a_year_later_moves_the_optimizers_pensioners(sharp,
 
 # ------------------------------------------------------------------ a paired run, choice on
 @pytest.fixture(scope="module")
-def paired_choice(elastic_calibration, arrays, median_demography):
+def paired_choice(calibration, arrays, median_demography):
     """A paired run (one iteration of :func:`models.coupling.pair_with_economy`) on the
-    median path with the option experiment's elastic economy and the retirement choice on,
+    median path with the shipped elastic economy and the retirement choice on,
     three options (−3, 0, +3 years: small and fast), a fixed price of delay; the
     transitions the loop solved are kept."""
-    cal = elastic_calibration
+    cal = calibration
     pop = median_demography["population"]
     sched = retirement_schedule(pop["year"].values[:2], pop["age"].values, "law_2024",
                                 cal.pension)

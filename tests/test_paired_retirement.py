@@ -159,14 +159,14 @@ def test_b_mass_one_year_later_moves_pensioners_and_years_by_hand(sharp):
 
 # ------------------------------------------------------------------ a paired elastic run
 @pytest.fixture(scope="module")
-def elastic_choice(elastic_calibration, arrays, median_demography):
-    """The option experiment's elastic economy with the retirement choice on, three options
+def elastic_choice(calibration, arrays, median_demography):
+    """The shipped elastic economy with the retirement choice on, three options
     (−3, 0, +3 years: small and fast), its 2024-law transition and the law's base-year fit."""
     import dataclasses
 
     from models.coupling import economy_context, regime_fit, transition_under
 
-    cal = elastic_calibration
+    cal = calibration
     pop = median_demography["population"]
     years, ages = pop["year"].values, pop["age"].values
     fit0 = regime_fit_on(pop, cal)

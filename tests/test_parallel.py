@@ -17,6 +17,7 @@ from models.config import (
     Experiment,
     ParallelSettings,
     StochasticDemographySettings,
+    load_calibration,
 )
 from models.demography import stochastic
 from models.parallel import WorkerPool, map_chunks, map_chunks_mpi, path_chunks
@@ -136,7 +137,10 @@ def test_monte_carlo_prices_are_identical_whatever_chunk_size_and_workers(calibr
     workers give what one gives), with an error
     sample of 3 paths drawn among all 7: equal bit for bit (they differed by up to 0.13 months
     with the chunk size, and by 5.7e-14 with the workers). The median linearization is
-    computed once per regime and reused (it does not depend on the chunks)."""
+    computed once per regime and reused (it does not depend on the chunks). The economy is the
+    inelastic one (hours at full time): the chunks and workers are what is compared, and the
+    shipped elastic economy's linearization and exact error-sample solves took this test from
+    about 30 s to 300-420 s."""
     import pickle
 
     import models.economy
@@ -164,13 +168,17 @@ def test_monte_carlo_prices_are_identical_whatever_chunk_size_and_workers(calibr
         regimes[regime] = (schedule, calibrate_base_year(median, schedule,
                                                          calibration.pension,
                                                          calibration.finances))
-    ctx = economy_context(calibration, arrays, median, regimes["law_2024"][1].contribution_index)
+    full_time = load_calibration(CALIBRATION, overrides={
+        f"economy.households.labour_supply.{k}.value": 0.0
+        for k in ("hours_disutility", "participation_disutility")})
+    ctx = economy_context(full_time, arrays, median, regimes["law_2024"][1].contribution_index)
+    assert not ctx.params.elastic
     economy = EconomySettings(monte_carlo_prices=True, error_sample_paths=3)
     results = {}
     for chunk_size, workers in ((n, 1), (3, 1), (2, 2)):
         exp = _experiment(workers, economy=economy,
                           demography=StochasticDemographySettings(paths=n, chunk_size=chunk_size))
-        results[chunk_size, workers] = run.simulate_paths(exp, calibration, arrays, median,
+        results[chunk_size, workers] = run.simulate_paths(exp, full_time, arrays, median,
                                                           regimes, {}, progress=False,
                                                           economy=ctx)
     reference = results[n, 1]

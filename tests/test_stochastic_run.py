@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.config import Experiment, StochasticDemographySettings
+from models.config import EconomySettings, Experiment, StochasticDemographySettings
 from models.pipeline import monte_carlo, run
 from models.report import render
 from models.report import tables as report
@@ -17,9 +17,13 @@ SEED = 7
 
 
 def experiment(parameters: bool = True, **demography) -> Experiment:
+    """A Monte Carlo run of the demography and the accounts (the economy off: these tests are
+    about the paths, and the elastic economy's calibration and transitions took most of
+    their time)."""
     return Experiment(name="mc_test", calibration=str(CALIBRATION), seed=SEED,
                       demography=StochasticDemographySettings(**demography),
-                      uncertainty={"parameters": parameters})
+                      uncertainty={"parameters": parameters},
+                      economy=EconomySettings(enabled=False))
 
 
 @pytest.fixture(scope="module")
@@ -84,17 +88,18 @@ def test_quantile_columns_are_ordered(mc_result):
     assert (ordered.diff("quantile") >= 0).all()
 
 
-def _write_experiment(folder, name, paths):
+def _write_experiment(folder, name, paths, economy: bool = True):
     path = folder / "experiments" / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f'name = "{name}"\ncalibration = "{CALIBRATION}"\nseed = {SEED}\n'
-        f"[demography]\npaths = {paths}\nchunk_size = 16\n")
+        f"[demography]\npaths = {paths}\nchunk_size = 16\n"
+        + ("" if economy else "[economy]\nenabled = false\n"))
     return path
 
 
 def test_run_writes_results_tables_and_figures(tmp_path):
-    exp_file = _write_experiment(tmp_path, "mc_small", 40)
+    exp_file = _write_experiment(tmp_path, "mc_small", 40, economy=False)
     run_dir = run.run_experiment(exp_file, results_root=tmp_path / "results",
                                  outputs=render.write_outputs)
     ds = read_results(run_dir)

@@ -113,7 +113,9 @@ def base_year_economy(params: EconomyParameters, policy: Policy, population: xr.
 
 def calibrate_economy(params: EconomyParameters, economy: EconomyCalibration, policy: Policy,
                       population: xr.DataArray, mortality: xr.DataArray,
-                      bracket: tuple[float, float] | None = None) -> EconomyParameters:
+                      bracket: tuple[float, float] | None = None,
+                      steady_targets: tuple[float, float, float] | None = None
+                      ) -> EconomyParameters:
     """Calibrate to the base year (``economy.targets``); returns the calibrated parameters.
 
     * ``discount_factor``: Brent's method so the base-year capital-output ratio is the target;
@@ -126,14 +128,18 @@ def calibrate_economy(params: EconomyParameters, economy: EconomyCalibration, po
     ``bracket`` of the discount factor: default ``(0.85, 1.25)``; with elastic labour
     ``params.discount_factor ± 0.05`` (the starting value in ``economy.toml`` is the last
     calibrated one; far from it the elastic steady state's fixed point is slow to settle).
+    ``steady_targets``: the capital-output ratio, pension spending / GDP and GDP (yuan) the
+    initial steady state is fitted to, instead of ``economy.targets``' (with elastic hours the
+    transition's first year differs from the steady state it starts from, so
+    :func:`models.coupling.economy_context` moves these until that year meets the targets).
     """
     if bracket is None:
         b0 = params.discount_factor
         bracket = (b0 - 0.05, b0 + 0.05) if params.elastic else (0.85, 1.25)
     tg = economy.targets
     base = tg.year.value
-    target = tg.capital_output_ratio.value
-    spending = tg.pension_spending_gdp.value
+    target, spending, gdp = steady_targets or (tg.capital_output_ratio.value,
+                                               tg.pension_spending_gdp.value, tg.gdp_cny.value)
     warm: dict = {}
 
     def at(beta: float) -> tuple[EconomyParameters, BaseYearEconomy]:
@@ -164,7 +170,7 @@ def calibrate_economy(params: EconomyParameters, economy: EconomyCalibration, po
     beta = brentq(lambda x: at(x)[1].capital_output_ratio - target, lo, hi, xtol=1e-12,
                   rtol=1e-12)
     calibrated, b = at(beta)
-    return calibrated.replace(yuan_per_unit=tg.gdp_cny.value / b.output)
+    return calibrated.replace(yuan_per_unit=gdp / b.output)
 
 
 def base_year_fit(transition: xr.Dataset, economy: EconomyCalibration,
@@ -395,7 +401,9 @@ def labour_fit_at(params: EconomyParameters, economy: EconomyCalibration, policy
 
 def fit_labour_supply(params: EconomyParameters, economy: EconomyCalibration, policy: Policy,
                       population: xr.DataArray, mortality: xr.DataArray,
-                      rounds: int = 2) -> tuple[EconomyParameters, LabourFit]:
+                      rounds: int = 2,
+                      steady_targets: tuple[float, float, float] | None = None
+                      ) -> tuple[EconomyParameters, LabourFit]:
     r"""Moment-matching fit of the disutility of hours ``φ``, of participation ``κ`` and of the
     retirement taste scale ``s_0`` to ``economy.toml``'s ``labour_targets`` (more targets than
     parameters), alternating with the discount factor of :func:`calibrate_economy` (``rounds``
@@ -407,7 +415,9 @@ def fit_labour_supply(params: EconomyParameters, economy: EconomyCalibration, po
     (:func:`labour_moments`) come from the base-year initial steady state and, for the
     flexible window, from :func:`law_window_steady_state`: before the 2024 law the model's
     households have no retirement choice, so ``κ`` and ``s_0`` are identified by the window's
-    moments only (whose targets are stated assumptions).
+    moments only (whose targets are stated assumptions). ``steady_targets``: as in
+    :func:`calibrate_economy` (:attr:`models.coupling.EconomyContext.steady_targets`, the
+    ones that put the transition's first year on the base-year targets).
     """
     tg = labour_targets(economy)
     names = [k for k in tg if k not in LABOUR_CHECKS]
@@ -426,7 +436,8 @@ def fit_labour_supply(params: EconomyParameters, economy: EconomyCalibration, po
 
     current = params
     for _ in range(rounds):
-        current = calibrate_economy(current, economy, policy, population, mortality)
+        current = calibrate_economy(current, economy, policy, population, mortality,
+                                    steady_targets=steady_targets)
 
         def residual(theta: np.ndarray, p0=current) -> np.ndarray:
             p = p0.replace(**dict(zip(LABOUR_PARAMETERS, np.exp(theta))))
@@ -436,7 +447,8 @@ def fit_labour_supply(params: EconomyParameters, economy: EconomyCalibration, po
         sol = least_squares(residual, x0, method="trf", diff_step=1e-3, x_scale=1.0,
                             max_nfev=60, bounds=(np.log(1e-4), np.log(1e3)))
         current = current.replace(**dict(zip(LABOUR_PARAMETERS, np.exp(sol.x))))
-    current = calibrate_economy(current, economy, policy, population, mortality)
+    current = calibrate_economy(current, economy, policy, population, mortality,
+                                steady_targets=steady_targets)
     model = moments(current)
     fit = labour_fit_at(current, economy, policy, population, mortality)
     return current, dataclasses.replace(

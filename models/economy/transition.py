@@ -102,6 +102,9 @@ HOURS_TOL_MAX = 1e-4
 #: years whose Jacobian columns are all computed before the stride takes over (elastic
 #: economy: 5 with stride 50 took 31 steps against 28 with 10 and 25, at 25 % less CPU)
 FIRST_EXACT_ELASTIC = 5
+#: Column stride of the finite-difference Jacobian :func:`solve_newton` falls back to when an
+#: approximate Jacobian gives no descent step (households' responses included, not frozen).
+ACCURATE_STRIDE = 5
 #: an elastic economy's first Newton solve (full time at the statutory ages) stops at this
 #: residual, with the labour market's Jacobian stride and FIRST_EXACT_ELASTIC: it is only the
 #: start of the elastic solve (measured, hours only at the bench's settings: 13.8 -> 12.2 s
@@ -1092,19 +1095,29 @@ def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: i
     fake_news_jacobian`) where it applies (:func:`models.economy.jacobian.applicable`),
     the finite-difference one otherwise.
 
+    When even a freshly computed Jacobian gives no step that lowers the residual (the
+    fake-news one, or a strided or frozen finite-difference one: approximations that can fail
+    far from where they are good, e.g. an elastic economy under a policy of large retirement
+    delays, 2026-12-01), the finite-difference Jacobian with the households' responses and
+    every :data:`ACCURATE_STRIDE`-th column is computed at the current point and the search
+    goes on from there; it gives up only when that one fails too.
+
     Returns ``(u, residuals, segments, inverse Jacobian, history, Jacobian evaluations)``.
     """
     u = u0.copy()
     res, seg = model.evaluate(u)
     history = [float(np.max(np.abs(res)))]
     inv = inverse
-    n_jac, it, fresh = 0, 0, False
+    n_jac, it, fresh, accurate = 0, 0, False, False
     while history[-1] > tol and it < max_iter:
         it += 1
         if model.elastic:  # inexact Newton: households' hours as precise as the step needs
             model.hours_tol = float(np.clip(1e-3 * history[-1], 1e-13, HOURS_TOL_MAX))
         if inv is None:
-            if jacobian == "fake_news" and fake_news.applicable(model):
+            if accurate:
+                jac = model.jacobian(u, seg, stride=min(stride, ACCURATE_STRIDE),
+                                     first_exact=first_exact)
+            elif jacobian == "fake_news" and fake_news.applicable(model):
                 jac = fake_news.fake_news_jacobian(model, u, hours_tol=model.hours_tol)
             else:
                 jac = model.jacobian(u, seg, stride=stride, frozen=model.elastic,
@@ -1126,8 +1139,9 @@ def solve_newton(model: TransitionModel, u0: np.ndarray, tol: float, max_iter: i
                 break
             lam /= 2
         if not accepted:
-            if fresh:
+            if fresh and accurate:
                 break
+            accurate = accurate or fresh  # the approximate Jacobian failed at once
             inv = None
             continue
         du = (trial - u)[0]

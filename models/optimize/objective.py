@@ -24,9 +24,10 @@ array from the economy (its welfare price of delay, when one is wired in) or the
 ``delay_cny_per_person_month`` (2021 yuan) — ``"fixed"`` as it is, or ``"wage_indexed"``
 times the average wage relative to the base year ``W_t / W_{2021}`` (a month of retirement
 given up is worth more as wages grow: the price is a constant number of monthly wages);
-``"economy"`` (issue 14; the default once the shipped economy has elastic hours) is the economy's welfare price of delay
-(:func:`models.coupling.economy_delay_price`) in runs paired with the economy, and the
-wage-indexed fixed price in runs without it.
+``"economy"`` (issue 14; the default: the shipped economy has elastic hours) is the economy's
+welfare price of delay (:func:`models.coupling.economy_delay_price`) in runs paired with the
+economy, and the wage-indexed fixed price in runs without it; ``"fixed"`` and
+``"wage_indexed"`` are marked options (the experiment's ``delay_cny_per_person_month``).
 
 **Units.** Transfers, contributions and draws are real yuan discounted at ``ρ``; measuring
 them in wage-indexed units (yuan ``/ W_t``) and discounting at ``(1 + ρ)/(1 + g)`` gives the
@@ -87,6 +88,19 @@ def delay_price(kind: str, price_cny: float, n_years: int,
         index = np.ones(n_years) if wage_index is None else np.asarray(wage_index, dtype=float)
         return float(price_cny) * index
     raise ValueError(f"delay price must be one of {DELAY_PRICES}, got {kind!r}")
+
+
+def delay_price_source(kind: str, paired_price: bool) -> str:
+    """Which price of delay a run's objective used: ``kind`` (``objective.delay_price``) when it
+    is ``"fixed"`` or ``"wage_indexed"`` (marked options), ``"economy"`` when the economy's
+    welfare price was wired in (``paired_price``), and ``"economy_unpaired"`` when the
+    economy's price was asked for but the run was not paired with the economy, so the
+    wage-indexed fixed price stood in (:func:`delay_price`)."""
+    if kind not in DELAY_PRICES:
+        raise ValueError(f"delay price must be one of {DELAY_PRICES}, got {kind!r}")
+    if kind == "economy":
+        return "economy" if paired_price else "economy_unpaired"
+    return kind
 
 
 def early_transfer_years(discount: np.ndarray, fund_return: np.ndarray) -> np.ndarray:

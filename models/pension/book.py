@@ -30,7 +30,8 @@ Scope and what stays the economy's own:
 * the economy's kinds keep their coverage by birth cohort, so per person of the employee kind
   the book's flows differ from the accounts' per covered person by the ratio of the two
   coverages (aggregates equal);
-* the inelastic economy only (hours and retirement choices set by policy).
+* retirement set by policy (the households' retirement choice off); with elastic hours a
+  household's contributions are the book's full-time ones times its hours.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from models.coupling import EconomyContext, Pairing, expected_policy, pair_with_
 from models.demography import stochastic
 from models.optimize.evaluate import gap_interval, out_of_sample, replication_gap
 from models.optimize.frontier import problem_frontier
+from models.optimize.objective import delay_price_source
 from models.optimize.report import exactness, resimulate, to_dataset, value_of_information
 from models.optimize.search import certificate_dataset, polish_and_certify
 from models.optimize.solve import PolicyProblem, PolicySolution, setup_problem
@@ -101,23 +102,47 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
     if not_evaluated is None:
         evaluated = evaluation_dataset(exp, cal, arrays, problem, psol, timings)
         ds = ds.merge(evaluated)
-    caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
-    ds.attrs = {"opt_status": ds.attrs["status"], "opt_binding": ds.attrs["binding"],
-                "opt_cap_ages": str(caps), "opt_regime": settings.regime,
-                "opt_indexation_lever": "on" if settings.indexation.enabled else "off",
-                "opt_horizon_months_target": settings.constraints.horizon_months_target,
-                "opt_recourse": settings.recourse.reserve_draws}
+    ds.attrs = run_attrs(ds.attrs, settings, paired.delay_price is not None)
     # why a run has no out-of-sample statistics or no certificate (the report says so)
     if not_evaluated is not None:
         ds.attrs["opt_out_of_sample_skipped"] = not_evaluated
     ds.attrs.update(evaluated.attrs)  # e.g. why the optimality gap has no bound
     if certificate is None:
-        ds.attrs["opt_certificate_skipped"] = (
-            "switched off ([optimization.search] polish = false)" if not settings.search.polish
-            else "no feasible policy to certify")
+        ds.attrs["opt_certificate_skipped"] = certificate_skipped(settings, psol.infeasible)
     if "frontier_point" in ds.dims:
         ds.attrs["frontier_cvar_beta"] = settings.frontier.cvar_beta
     return ds, solver_log(psol)
+
+
+def certificate_skipped(settings, infeasible: bool) -> str:
+    """Why a run has no search certificate: the polish switched off, no outer lever to search
+    (retirement delays and indexation off: the LP's optimum is the answer, exact), or no
+    feasible policy."""
+    if not settings.search.polish:
+        return "switched off ([optimization.search] polish = false)"
+    if not (settings.retirement.enabled or settings.indexation.enabled):
+        return ("nothing to search: the retirement delays and the indexation are off, so the "
+                "LP's optimum over the other levers is the answer (exact, no outer search)")
+    if infeasible:
+        return "no feasible policy to certify"
+    return "no certificate was computed"
+
+
+def run_attrs(solved: dict, settings, economy_price: bool) -> dict:
+    """The optimization's attributes in results.nc: the solve's status and binding limits
+    (``solved``, the solution dataset's attributes), the caps, regime, levers, horizon
+    target, recourse and which price of delay the objective used
+    (:func:`models.optimize.objective.delay_price_source`; ``economy_price``: the economy's
+    was wired in)."""
+    caps = {c: getattr(settings.retirement.cap_age, c) for c in CATEGORIES}
+    return {"opt_status": solved["status"], "opt_binding": solved["binding"],
+            "opt_cap_ages": str(caps), "opt_regime": settings.regime,
+            "opt_indexation_lever": "on" if settings.indexation.enabled else "off",
+            "opt_horizon_months_target": settings.constraints.horizon_months_target,
+            "opt_recourse": settings.recourse.reserve_draws,
+            "opt_delay_price": delay_price_source(settings.objective.delay_price,
+                                                  economy_price),
+            "opt_delay_cny_per_person_month": settings.objective.delay_cny_per_person_month}
 
 
 def search_history(history: list[dict]) -> xr.Dataset:

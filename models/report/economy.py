@@ -95,11 +95,20 @@ def cev_by_cohort(cev: xr.DataArray) -> tuple[list, list]:
     return rows, cols
 
 
+def labour_note(ds: xr.Dataset) -> str:
+    """How a stored economy's welfare counts work: net of the disutility of the hours and
+    years worked when the run's economy had elastic labour (it stores the consumption part of
+    lifetime utility beside the whole), else a warning that later retirement counts as income
+    with no leisure lost."""
+    if "economy_consumption_utility" in ds:
+        return "net of the disutility of the hours and years worked"
+    return ("labour supply inelastic, so later retirement counts as income with no leisure "
+            "lost: see the economy's notes before ranking retirement ages by it")
+
+
 def welfare_frame(ds: xr.Dataset) -> Table:
     rows, cols = cev_by_cohort(ds["economy_welfare_cev"])
-    note = ("net of the disutility of the hours and years worked" if
-            "economy_consumption_utility" in ds else "labour supply inelastic: see the "
-            "economy's notes before ranking retirement ages by it")
+    note = labour_note(ds)
     return Table("welfare_cev", "Consumption-equivalent welfare change of the 2024 law over the "
                  f"earlier retirement ages, by birth cohort and type ({note})",
                  pd.DataFrame(rows, columns=cols), ".2f")

@@ -395,6 +395,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
                      f"not evaluated: {ds.attrs['opt_out_of_sample_skipped']}"])
     if "opt_recourse" in ds.attrs:
         rows.append(["recourse (reserve draws and transfers)", recourse_text(ds)])
+    if "opt_delay_price" in ds.attrs:
+        rows.append(["price of a month of delay", delay_price_text(ds)])
     if wrote(ds, "optimization_certificate"):
         rows.append(["search", certificate_text(ds)])
     elif "opt_certificate_skipped" in ds.attrs:
@@ -434,6 +436,27 @@ RECOURSE_TEXT = {
 def recourse_text(ds: xr.Dataset) -> str:
     """How the run's reserve draws and transfers are decided (``opt_recourse``)."""
     return RECOURSE_TEXT[ds.attrs["opt_recourse"]]
+
+
+#: What each price of delay the objective used is (``opt_delay_price``,
+#: :func:`models.optimize.objective.delay_price_source`); ``{cny}`` the experiment's fixed price.
+DELAY_PRICE_TEXT = {
+    "economy": "the economy's welfare price: the leisure lost by one more month of work, by "
+               "cohort and category at the paired economy's prices (pairing_delay_price_cny)",
+    "wage_indexed": "marked option: {cny} yuan of 2021 per person-month, growing with the "
+                    "average wage (objective.delay_price = \"wage_indexed\")",
+    "fixed": "marked option: {cny} yuan of 2021 per person-month, fixed "
+             "(objective.delay_price = \"fixed\")",
+    "economy_unpaired": "{cny} yuan of 2021 per person-month, growing with the average wage: "
+                        "the run is not paired with the economy, so its welfare price of "
+                        "delay is not available",
+}
+
+
+def delay_price_text(ds: xr.Dataset) -> str:
+    """What the run's objective priced a month of delay at (``opt_delay_price``)."""
+    cny = f"{float(ds.attrs.get('opt_delay_cny_per_person_month', float('nan'))):,.0f}"
+    return DELAY_PRICE_TEXT[ds.attrs["opt_delay_price"]].format(cny=cny)
 
 
 def certificate_text(ds: xr.Dataset) -> str:

@@ -33,6 +33,7 @@ from models.report import tables as report
 from models.report.economy import (
     WELFARE_BIRTH_YEARS,
     economy_fit_frame,
+    labour_note,
     milestones_both_prices_frame,
     monte_carlo_prices_frame,
     welfare_of,
@@ -867,7 +868,7 @@ def welfare_tables(runs: Runs) -> list[StudyTable]:
     frame["birth year"] = frame["birth year"].astype(object)
     title = ("Welfare by birth cohort and type: consumption-equivalent change of the 2024 law "
              "over the earlier retirement ages (% of consumption in every remaining year; "
-             "OLG economy, median demography, labour supply inelastic)")
+             f"OLG economy, median demography; {labour_note(runs.get(names[0]))})")
     return [StudyTable(Table("welfare_by_cohort", title, frame,
                              ("", "d") + (".2f",) * (len(cols) - 2)), tuple(names))]
 
@@ -913,9 +914,8 @@ def welfare_between_experiments(runs: Runs) -> list[StudyTable]:
     title = ("Welfare between experiments: consumption-equivalent change of the first against "
              "the second, by birth cohort and type (% of consumption in every remaining year "
              "from 2021 or age 20; OLG economy, median demography; the optimal policy is the "
-             "expected one over the optimized paths, as given to the economy; labour supply "
-             "inelastic and work_disutility = 0, so later retirement counts as income with no "
-             "leisure lost: see the economy's notes before ranking policies by it)")
+             "expected one over the optimized paths, as given to the economy; "
+             f"{labour_note(runs.get(names[0]))})")
     # the optimal policies' welfare comes out of the LP solves: solver tolerance
     tolerance = "solver" if any("optimal" in label for label, _, _ in found) else "simulation"
     return [StudyTable(Table("welfare_between_experiments", title, frame,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import io
 import re
 import tomllib
 from pathlib import Path
@@ -1150,14 +1151,19 @@ def _read_csv(folder: Path, toml_name: str, key: str, spec: ArrayFile,
     where = f"{folder / toml_name}: key 'arrays.{key}'"
     if not path.is_file():
         raise ConfigError(f"{where}.file = '{spec.file}': file not found at {path}")
-    actual = _sha256(path)
+    # read once, in Python: the hash and the parse use the same bytes, and a Ctrl-C during the
+    # read interrupts as Ctrl-C (inside pandas' C reader it came out as a parse error, so an
+    # interrupted run said "invalid input": test_interrupted_run, 2026-12-01)
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
         raise ConfigError(
             f"{where}.sha256 = '{spec.sha256}': expected the hash of {path}, which is '{actual}' "
             "(the CSV changed: re-derive it with `make calibrate` or update the hash)"
         )
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path}: not a readable CSV table ({first})") from None

@@ -159,10 +159,10 @@ def first_year_calibrated(ctx: EconomyContext, cal: Calibration, calibrated) -> 
     want = np.array([tg.capital_output_ratio.value, tg.gdp_cny.value])
     spending = tg.pension_spending_gdp.value
     aim = want.copy()
+    # the status quo of the base year: the earlier ages, no residents' reform (so a reform
+    # experiment keeps the calibration, and the welfare comparison, of its baseline)
+    policy = regime_policy(ctx, cal, "pre_2024")
     for _ in range(FIRST_YEAR_ROUNDS):
-        policy = regime_policy(ctx, cal, "pre_2024")
-        # the status quo of the base year: the earlier ages, no residents' reform (so a reform
-        # experiment keeps the calibration, and the welfare comparison, of its baseline)
         params = with_pension_book(ctx.params, ctx, cal, policy)
         first = solve_transition(params, ctx.population, ctx.mortality, policy, ctx.initial,
                                  horizon=TRANSITION_HORIZON).isel(year=0)

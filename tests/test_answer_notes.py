@@ -79,9 +79,9 @@ def test_a_run_without_a_certificate_says_why():
     settings = OptimizationSettings()
     assert "polish = false" in certificate_skipped(
         settings.model_copy(update={"search": settings.search.model_copy(
-            update={"polish": False})}), False)
+            update={"polish": False})}))
     no_levers = settings.model_copy(update={
         "retirement": settings.retirement.model_copy(update={"enabled": False}),
         "indexation": settings.indexation.model_copy(update={"enabled": False})})
-    assert "nothing to search" in certificate_skipped(no_levers, True)
-    assert "no feasible policy" in certificate_skipped(settings, True)
+    assert "nothing to search" in certificate_skipped(no_levers)
+    assert "no feasible policy" in certificate_skipped(settings)

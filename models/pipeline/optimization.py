@@ -108,24 +108,23 @@ def run_optimization(exp: Experiment, cal: Calibration, population: xr.DataArray
         ds.attrs["opt_out_of_sample_skipped"] = not_evaluated
     ds.attrs.update(evaluated.attrs)  # e.g. why the optimality gap has no bound
     if certificate is None:
-        ds.attrs["opt_certificate_skipped"] = certificate_skipped(settings, psol.infeasible)
+        ds.attrs["opt_certificate_skipped"] = certificate_skipped(settings)
     if "frontier_point" in ds.dims:
         ds.attrs["frontier_cvar_beta"] = settings.frontier.cvar_beta
     return ds, solver_log(psol)
 
 
-def certificate_skipped(settings, infeasible: bool) -> str:
+def certificate_skipped(settings) -> str:
     """Why a run has no search certificate: the polish switched off, no outer lever to search
-    (retirement delays and indexation off: the LP's optimum is the answer, exact), or no
-    feasible policy."""
+    (retirement delays and indexation off: the LP's optimum is the answer, exact), or else no
+    feasible policy (the only other case :func:`models.optimize.search.polish_and_certify`
+    returns none)."""
     if not settings.search.polish:
         return "switched off ([optimization.search] polish = false)"
     if not (settings.retirement.enabled or settings.indexation.enabled):
         return ("nothing to search: the retirement delays and the indexation are off, so the "
                 "LP's optimum over the other levers is the answer (exact, no outer search)")
-    if infeasible:
-        return "no feasible policy to certify"
-    return "no certificate was computed"
+    return "no feasible policy to certify"
 
 
 def run_attrs(solved: dict, settings, economy_price: bool) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import xarray as xr
-from tabulate import tabulate
 
 from models.pipeline.results import read_results
 from models.report.economy import economy_tables
@@ -112,9 +111,7 @@ def write_outputs(run_dir: str | Path, every: int = 5) -> list[Path]:
         csv = table_dir / f"{table.name}.csv"
         table.frame.to_csv(csv, index=False)
         md = table_dir / f"{table.name}.md"
-        md.write_text(f"### {table.title}\n\n" + tabulate(
-            [list(r) for r in table.frame.itertuples(index=False)],
-            headers=list(table.frame.columns), floatfmt=table.floatfmt, tablefmt="pipe") + "\n")
+        md.write_text(f"### {table.title}\n\n{table.text('pipe')}\n")
         written += [csv, md]
     written += write_figures(ds, run_dir / FIGURES_DIR)
     return written

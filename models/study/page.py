@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from tabulate import tabulate
+
+from models.report.table import render_frame
 
 #: (anchor, heading, builder section names that belong to it), in the page's order.
 SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -227,9 +228,7 @@ def _experiments_note(experiments: tuple[str, ...]) -> str:
 
 
 def _table_html(t: PageTable) -> str:
-    body = tabulate([list(r) for r in t.frame.itertuples(index=False)],
-                    headers=[str(c) for c in t.frame.columns], floatfmt=t.floatfmt,
-                    tablefmt="html", missingval="")
+    body = render_frame(t.frame, t.floatfmt, "html", missingval="")
     return (f'<div class="table" id="table-{html.escape(t.name)}">'
             f"<h3>{html.escape(t.title)}</h3>"
             f'<p class="meta">{_experiments_note(t.experiments)} · '

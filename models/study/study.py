@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tabulate import tabulate
 
 from models.config import ConfigError
 from models.pipeline.run import run_experiment
@@ -91,16 +90,11 @@ def prepare(root: str | Path, size: str, calibration: str | Path | None = None,
 
 # ---------------------------------------------------------------------------- writing
 def _tex(table: Table) -> str:
-    body = tabulate([list(r) for r in table.frame.itertuples(index=False)],
-                    headers=list(table.frame.columns), floatfmt=table.floatfmt,
-                    tablefmt="latex_booktabs")
-    return f"% {table.name}: {table.title}\n{body}\n"
+    return f"% {table.name}: {table.title}\n{table.text('latex_booktabs')}\n"
 
 
 def _md(table: Table) -> str:
-    return f"### {table.title}\n\n" + tabulate(
-        [list(r) for r in table.frame.itertuples(index=False)],
-        headers=list(table.frame.columns), floatfmt=table.floatfmt, tablefmt="pipe") + "\n"
+    return f"### {table.title}\n\n{table.text('pipe')}\n"
 
 
 def write_table(table: Table, folder: Path) -> list[Path]:

@@ -17,10 +17,15 @@ on N Monte Carlo paths of its seed, without the economy pairing: a cold inner so
 draw rule's rows added lazily and with the initial rows (time, objectives), warm move solves
 and the polish with its certificate (solves, moves taken, whether it passed, time), with
 ``--search-max-solves`` solves at most.
+The frontier's cold solves (with ``--frontier-paths N``, off by default): the ε-constraint
+frontier of one delay candidate (the law's delays) of ``optimal_multi_stage``'s LP on N paths,
+3 levels, by HiGHS's interior point method (``frontier.COLD_SOLVER``, the default) and by its
+simplex: time, points and the largest relative difference of the points' objectives.
 Writes JSON to the path given as the first argument.
 
 Usage: python benchmarks/bench_optimize.py results/bench_optimize.json [--paths 1000]
        [--search-paths 50 [--search-max-solves 4000] [--search-only]]
+       [--frontier-paths 200 [--frontier-only]]
 """
 
 from __future__ import annotations
@@ -166,6 +171,36 @@ def search_case(arrays, fit, n_paths: int, max_solves: int) -> dict:
     return out
 
 
+def frontier_case(arrays, fit, n_paths: int) -> dict:
+    """The frontier's cold solves by solver (module docstring)."""
+    from models.config import load_experiment
+    from models.optimize import frontier
+    from models.optimize.solve import scenario_data, setup_problem
+
+    exp, cal, _ = load_experiment(ROOT / "experiments" / "optimal_multi_stage.toml")
+    population = monte_carlo_populations(arrays, n_paths, seed=exp.seed)
+    problem = setup_problem(cal, exp.optimization, population, fit)
+    data = scenario_data(problem, np.zeros((problem.tree.n_nodes, len(problem.knot_yrs), 3)))
+    out = {"case": "frontier of one delay candidate (optimal_multi_stage settings, no pairing)",
+           "paths": n_paths, "levels": 3, "solvers": {}}
+    default, points = frontier.COLD_SOLVER, {}
+    try:
+        for solver in (default, "simplex"):
+            frontier.COLD_SOLVER = solver
+            t0 = time.perf_counter()
+            found = frontier.epsilon_frontier(data, beta=0.9, levels=3)
+            out["solvers"][solver] = {"seconds": round(time.perf_counter() - t0, 1),
+                                      "points": len(found)}
+            points[solver] = np.array([[p[k] for k in frontier.OBJECTIVES] for p in found])
+    finally:
+        frontier.COLD_SOLVER = default
+    if points[default].shape == points["simplex"].shape:
+        out["max_rel_diff_objectives"] = float(np.max(
+            np.abs(points[default] - points["simplex"]) / np.abs(points["simplex"])))
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -176,6 +211,8 @@ def main(argv=None) -> int:
     parser.add_argument("--search-paths", type=int, default=0)
     parser.add_argument("--search-max-solves", type=int, default=4000)
     parser.add_argument("--search-only", action="store_true")
+    parser.add_argument("--frontier-paths", type=int, default=0)
+    parser.add_argument("--frontier-only", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from models.config import OptimizationSettings, load_arrays, load_calibration
@@ -188,10 +225,12 @@ def main(argv=None) -> int:
     sched = retirement_schedule(median["year"].values, median["age"].values, "law_2024",
                                 cal.pension)
     fit = calibrate_base_year(median, sched, cal.pension, cal.finances)
-    if args.search_only:
-        result = {"benchmark": "optimizer multi-stage search",
+    if args.search_only or args.frontier_only:
+        result = {"benchmark": "optimizer multi-stage search" if args.search_only
+                  else "optimizer frontier",
                   "cases": [search_case(arrays, fit, args.search_paths,
-                                        args.search_max_solves)]}
+                                        args.search_max_solves) if args.search_only
+                            else frontier_case(arrays, fit, args.frontier_paths)]}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         return 0
@@ -206,7 +245,8 @@ def main(argv=None) -> int:
         cut_groups_case(cal, population.isel(path=slice(0, args.cut_paths)), fit,
                         args.cut_max_iterations),
     ] + ([search_case(arrays, fit, args.search_paths, args.search_max_solves)]
-         if args.search_paths else [])
+         if args.search_paths else []) + (
+        [frontier_case(arrays, fit, args.frontier_paths)] if args.frontier_paths else [])
     result = {"benchmark": "optimizer inner problem", "cases": cases,
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "machine": {"platform": platform.platform(), "python": platform.python_version()}}

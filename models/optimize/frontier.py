@@ -48,6 +48,14 @@ DUAL, PRIMAL = 1, 4
 WARM_ITERATIONS = 2
 ITERATIONS_UNLIMITED = 2_147_483_647
 AUGMENTATION = 1e-3
+#: HiGHS ``solver`` of the from-scratch ε-constraint solves: the interior point method, with
+#: its crossover to a basic solution (HiGHS's default ``run_crossover``). Measured on
+#: ``optimal_multi_stage``'s LP (2 x 2 x 2 tree, affine draw rule, no pairing; one delay
+#: candidate, 3 levels, 2 cores, 2026-12-01): 181 s against 641 s by the default simplex at
+#: 200 paths, 15.9 s against 47.9 s at 50, 11.1 s against 8.8 s at 20 (load 1-2); the same
+#: points to 6e-11 relative in the three objectives (a point's mean pooled rate, of a
+#: degenerate optimum, to 2.5e-5). ``benchmarks/bench_optimize.py --frontier-paths N``
+COLD_SOLVER = "ipm"
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ def solve_scalarized(model: Scalarized, weights: np.ndarray,
         row_lo = np.concatenate([row_lo, np.full(bound.sum(), -INF)])
         row_hi = np.concatenate([row_hi, limits[bound] - model.constant[bound]])
     h = new_highs(threads, 600.0)
+    h.setOptionValue("solver", COLD_SOLVER)
     pass_model(h, np.asarray(weights, dtype=float) @ model.objectives, col_lo, col_hi, matrix,
                row_lo, row_hi)
     run_highs(h)
@@ -208,7 +217,8 @@ def epsilon_frontier(data: ScenarioData, beta: float = 0.9, levels: int = 4,
     table's three points and ``min F + ρ(C/ΔC + R/ΔR)`` s.t. ``C ≤ ε_C``, ``R ≤ ε_R`` on a
     ``levels × levels`` grid between the ideal and the worst payoff of ``C`` and ``R``.
     ``warm``: every solve from the last one's basis in one HiGHS instance
-    (:class:`WarmScalarized`), else each from scratch (the default: at 50 paths of
+    (:class:`WarmScalarized`, the simplex), else each from scratch (the default, by
+    :data:`COLD_SOLVER`; against the simplex from scratch, at 50 paths of
     ``optimal_multi_stage`` the warm solves took 204 s against 92.7 s from scratch for one
     candidate, two warm solves proving a tight grid point infeasible taking 175 s and 6 s,
     and two points differed by 1.25e-6 relative; at 20 paths warm was 3x faster)."""

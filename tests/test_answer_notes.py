@@ -8,13 +8,14 @@ from typing import get_args
 import numpy as np
 import xarray as xr
 
-from models.config import OptimizationSettings, RecourseSettings
+from models.config import OptimizationConstraints, OptimizationSettings, RecourseSettings
 from models.optimize.objective import DELAY_PRICES, delay_price_source
-from models.pipeline.optimization import certificate_skipped, gap_skipped_note
+from models.pipeline.optimization import certificate_skipped, gap_skipped_note, guarantee_attrs
 from models.report.optimization import (
     DELAY_PRICE_TEXT,
     RECOURSE_TEXT,
     answer_guarantee_frame,
+    fresh_guarantee_text,
     horizon_note,
 )
 
@@ -70,6 +71,22 @@ def test_the_guarantee_table_says_which_price_of_delay_the_objective_used():
     assert row("wage_indexed").startswith("marked option: 1,500 yuan")
     assert "fixed" in row("fixed") and "1,500" in row("fixed")
     assert "not paired with the economy" in row("economy_unpaired")
+
+
+def test_a_chance_or_cvar_run_says_its_fresh_paths_pay_every_pension():
+    """The limit of a chance or CVaR run binds the optimized paths; the fresh-path figures
+    price paying in full. A hard run carries no such attribute (and no row)."""
+    assert guarantee_attrs(OptimizationConstraints()) == {}
+    chance = guarantee_attrs(OptimizationConstraints(chance_alpha=0.05))
+    assert chance == {"opt_chance_alpha": 0.05}
+    text = fresh_guarantee_text(xr.Dataset(attrs=chance))
+    assert "every pension paid on every fresh path" in text
+    assert "at most 5 % of paths" in text and "under the chance constraint" in text
+    cvar = guarantee_attrs(OptimizationConstraints(cvar_beta=0.9, cvar_limit_cny=2e12))
+    assert cvar == {"opt_cvar_beta": 0.9, "opt_cvar_limit_cny": 2e12}
+    text = fresh_guarantee_text(xr.Dataset(attrs=cvar))
+    assert "CVaR limit (2 trillion yuan" in text and "beta 0.9" in text
+    assert "chance" not in text
 
 
 def test_a_run_without_a_certificate_says_why():

@@ -56,7 +56,8 @@ Optimality gap (Mak, Morton and Wood 1999): replication k draws N fresh paths, s
 SAA problem on them (the outer search started at the candidate's levers; its value ``v_k`` is
 the best that search finds, an upper bound on the SAA optimum, so the bound is on the gap to
 the search's local optima) and evaluates the candidate on them with the tree built on those
-paths; ``G_k = c̄_k(x̂) − v_k``.
+paths; ``G_k = c̄_k(x̂) − v_k``. Under a chance constraint ``c̄_k(x̂)`` is the candidate's
+value in that problem (:func:`chance_value`), not its hard-guarantee cost.
 
 References: Mak, Morton, Wood (1999), Oper. Res. Lett. 24, 47–56; Birge, J. R. (1982), "The
 value of the stochastic solution in stochastic linear programs with fixed recourse", Math.
@@ -307,34 +308,39 @@ class Evaluation:
         return self.cost_cny - self.penalty
 
 
-def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None) -> ScenarioData:
+def _subset(data: ScenarioData, paths: np.ndarray, fixed: np.ndarray | None,
+            shortfall: bool = False) -> ScenarioData:
     """Some paths as their own problem: with ``fixed`` rates ``[year]`` pinned for every year
-    (one node), else every path its own node (perfect foresight)."""
+    (one node), else every path its own node (perfect foresight). The guarantee is the hard
+    one, or with ``shortfall`` the chance variant's (to be solved with every path's binary
+    fixed at 1: pensions may go unpaid on every path, at the shortfall weight)."""
     n, T = paths.size, len(data.years)
     per_path = take_paths(data, paths)
     node = (np.zeros((n, T), dtype=int) if fixed is not None
             else np.repeat(np.arange(n)[:, None], T, axis=1))
-    hard = data.settings.constraints.model_copy(update={
-        "chance_alpha": None, "cvar_beta": None, "cvar_limit_cny": None})
+    guarantee = data.settings.constraints.model_copy(update={
+        "chance_alpha": 1.0 if shortfall else None, "cvar_beta": None, "cvar_limit_cny": None})
     return replace(data, probability=np.full(n, 1.0 / n), node_of_year=node,
-                   settings=data.settings.model_copy(update={"constraints": hard}),
+                   settings=data.settings.model_copy(update={"constraints": guarantee}),
                    fixed_rates=None if fixed is None else dict(enumerate(map(float, fixed))),
                    delay_cost=0.0, indexation_cost=0.0, **per_path)
 
 
 def solve_paths(data: ScenarioData, groups: list[tuple[np.ndarray, np.ndarray | None]],
-                outer: np.ndarray) -> Evaluation:
+                outer: np.ndarray, shortfall: bool = False) -> Evaluation:
     """Each group of paths ``(paths, rates[year] or None)`` solved with those rates pinned (or
     free per path: perfect foresight), :data:`CHUNK_PATHS` at a time; ``outer[path]`` the
-    paths' delay and indexation cost (yuan)."""
+    paths' delay and indexation cost (yuan). ``shortfall``: each path may leave pensions
+    unpaid (at the shortfall weight; :func:`_subset`), else every pension is paid."""
     P, T = data.n_paths, len(data.years)
     out = Evaluation(np.zeros(P), np.zeros(P, dtype=bool), np.zeros((P, T)), np.zeros((P, T)),
                      np.zeros((P, T)), np.zeros((P, T)), penalty_cny=np.zeros(P))
     for paths, fixed in groups:
         for lo in range(0, paths.size, CHUNK_PATHS):
             chunk = paths[lo:lo + CHUNK_PATHS]
-            sub = _subset(data, chunk, fixed)
-            sol = solve_extensive(sub, duals=False)
+            sub = _subset(data, chunk, fixed, shortfall)
+            sol = solve_extensive(sub, duals=False,
+                                  fixed_z=np.ones(chunk.size) if shortfall else None)
             if sol.status == "infeasible":
                 raise ValueError("a fixed policy leaves a fresh path without a feasible "
                                  "recourse (extra transfers switched off?)")
@@ -442,27 +448,30 @@ def rate_series(tree: ScenarioTree, tau_node: dict, years: np.ndarray, leaf: int
 
 def evaluate_fixed(problem: PolicyProblem, levers: Levers, tau_node: dict | None,
                    rates: np.ndarray | None = None, theta: np.ndarray | None = None,
-                   prefund: np.ndarray | None = None) -> Evaluation:
+                   prefund: np.ndarray | None = None, shortfall: bool = False) -> Evaluation:
     """The policy ``levers`` with the pooled rates of its nodes ``tau_node`` (or one rate path
     ``rates[year]`` for every path) on ``problem``'s paths, the recourse per path — or, with
     the draw rule's coefficients ``theta``, the rule's draws and the forced transfers
     (:func:`rule_paths`, pre-funding the share ``prefund[year]`` of the capacity); with both
     rates None, the rates and the recourse free on every path (perfect foresight: no
-    rule)."""
+    rule). ``shortfall`` (no rule): pensions may go unpaid on every path, at the shortfall
+    weight (:func:`chance_value`)."""
     data = scenario_data(problem, levers)
     # a lever-smoothing cost (when the objective has one) is the policy's, the same on every path
     outer = outer_cost_by_path(problem, levers) + getattr(data, "smoothing_cost", 0.0)
     if tau_node is None and rates is None:
         return solve_paths(replace(data, recourse_basis=None),
-                           [(np.arange(data.n_paths), None)], outer)
+                           [(np.arange(data.n_paths), None)], outer, shortfall)
     groups = []
     for leaf, paths, _, _ in leaf_paths(problem, levers):
         fixed = rates if rates is not None else rate_series(problem.tree, tau_node,
                                                             problem.opt_years, leaf)
         groups.append((paths, fixed))
     if theta is not None:
+        if shortfall:
+            raise ValueError("a shortfall evaluation under a draw rule is not implemented")
         return rule_paths(data, groups, theta, outer, prefund)
-    return solve_paths(data, groups, outer)
+    return solve_paths(data, groups, outer, shortfall)
 
 
 def mean_scenario(data: ScenarioData) -> ScenarioData:
@@ -532,6 +541,22 @@ def out_of_sample(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyPro
     return OutOfSample(sp, ev, ws, problem.discount, level, misplaced, shares)
 
 
+def chance_value(probability: np.ndarray, paid: np.ndarray, short: np.ndarray,
+                 alpha: float) -> float:
+    """A fixed first stage's value in the chance-constrained problem (``Σ_p π_p z_p ≤ α``,
+    pensions unpaid only where ``z_p = 1``; :mod:`models.optimize.model`) on paths of equal
+    probability: with the rates fixed the paths are coupled only by that count, so the
+    optimum pays in full everywhere (``paid[p]``, cost) except on the ``⌊α P⌋`` paths where
+    leaving pensions unpaid (``short[p] ≤ paid[p]``) saves the most:
+    ``Σ_p π_p paid_p − Σ_{top ⌊αP⌋} π_p (paid_p − short_p)``."""
+    probability = np.asarray(probability, dtype=float)
+    if not np.allclose(probability, probability[0], rtol=1e-12, atol=0.0):
+        raise ValueError("chance_value needs paths of equal probability")
+    saving = np.sort(np.maximum(np.asarray(paid) - np.asarray(short), 0.0))[::-1]
+    k = int(np.floor(alpha * probability.size + 1e-9))
+    return float(probability @ paid - probability[0] * saving[:k].sum())
+
+
 def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyProblem
                     ) -> tuple[float, float]:
     """One Mak–Morton–Wood replication on the paths of ``fresh``: the candidate's mean cost
@@ -547,17 +572,27 @@ def replication_gap(problem: PolicyProblem, psol: PolicySolution, fresh: PolicyP
     (more conservative by the forced transfers' extra cost, which
     :func:`models.optimize.rules.forced_transfer_excess` measures). The chance and CVaR
     variants force nothing in sample (their transfers stay per path), so their search's
-    value is already the LP's (and their mixed-integer problem has no array form)."""
+    value is already the LP's (and their mixed-integer problem has no array form). Under the
+    chance constraint the candidate's mean is its value in that problem
+    (:func:`chance_value`), the SAA's objective. Its hard-guarantee cost (the out-of-sample
+    statistics') is no smaller, so the bound would stay valid but loose, counting as a gap
+    the α share of paths the SAA may leave short; that is the bound under a draw rule, whose
+    evaluation has no shortfall variant."""
     on = fresh_problem(problem, fresh, same_tree=problem.settings.tree.grouping == "rank")
     theta = fitted_rule(psol.data, psol.inner)
     candidate = evaluate_fixed(on, psol.levers, psol.inner.tau_node, theta=theta,
                                prefund=rule_prefund(problem, psol, theta))
+    mean = float(on.tree.probability @ candidate.cost_cny)
+    if constraint_variant(psol.data) == "chance" and theta is None:
+        short = evaluate_fixed(on, psol.levers, psol.inner.tau_node, shortfall=True)
+        mean = chance_value(on.tree.probability, candidate.cost_cny, short.cost_cny,
+                            psol.data.settings.constraints.chance_alpha)
     saa = optimize_policy(on, start=psol.levers)
     value = saa.inner.objective
     if theta is not None and constraint_variant(saa.data) == "hard":  # else nothing forced
         value = min(value, solve_extensive(scenario_data(on, saa.levers),
                                            duals=False).objective)
-    return float(on.tree.probability @ candidate.cost_cny), value * MONEY_SCALE
+    return mean, value * MONEY_SCALE
 
 
 def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
@@ -568,5 +603,5 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
            "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample",
-           "replication_gap", "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full",
+           "replication_gap", "chance_value", "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full",
            "mean_scenario", "excess_penalty", "Evaluation", "OutOfSample", "solve_paths"]

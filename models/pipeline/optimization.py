@@ -141,7 +141,20 @@ def run_attrs(solved: dict, settings, economy_price: bool) -> dict:
             "opt_recourse": settings.recourse.reserve_draws,
             "opt_delay_price": delay_price_source(settings.objective.delay_price,
                                                   economy_price),
-            "opt_delay_cny_per_person_month": settings.objective.delay_cny_per_person_month}
+            "opt_delay_cny_per_person_month": settings.objective.delay_cny_per_person_month,
+            **guarantee_attrs(settings.constraints)}
+
+
+def guarantee_attrs(constraints) -> dict:
+    """The in-sample guarantee when it is not the hard one (``[optimization.constraints]``):
+    ``opt_chance_alpha`` (the share of paths that may fall short) or ``opt_cvar_beta`` and
+    ``opt_cvar_limit_cny``; nothing under the hard guarantee."""
+    if constraints.chance_alpha is not None:
+        return {"opt_chance_alpha": constraints.chance_alpha}
+    if constraints.cvar_beta is not None:
+        return {"opt_cvar_beta": constraints.cvar_beta,
+                "opt_cvar_limit_cny": constraints.cvar_limit_cny}
+    return {}
 
 
 def search_history(history: list[dict]) -> xr.Dataset:

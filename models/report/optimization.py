@@ -387,6 +387,8 @@ def answer_guarantee_frame(ds: xr.Dataset) -> Table:
             rows.append(["transfers under the reserve-draw rule", prefund_text(ds)])
         if "oos_misplaced_in_sample" in ds and ds.sizes.get("node", 1) > 1:
             rows.append(["tree placement of fresh paths", misplaced_text(ds)])
+        if "opt_chance_alpha" in ds.attrs or "opt_cvar_beta" in ds.attrs:
+            rows.append(["guarantee on fresh paths", fresh_guarantee_text(ds)])
         if "opt_optimality_gap_skipped" in ds.attrs:
             rows.append(["optimality gap",
                          f"not bounded: {ds.attrs['opt_optimality_gap_skipped']}"])
@@ -419,6 +421,24 @@ def answer_welfare_frame(ds: xr.Dataset) -> Table | None:
     return Table("answer_welfare", f"The answer: who gains and who loses - welfare change of "
                  f"the optimal policy over {regime} (consumption equivalent, median path)",
                  pd.DataFrame(rows, columns=cols), ".2f")
+
+
+def fresh_guarantee_text(ds: xr.Dataset) -> str:
+    """What the fresh-path figures of a chance or CVaR run price: its limit is on the
+    optimized sample, and a fresh path's recourse pays every pension
+    (:mod:`models.optimize.evaluate`); the optimality gap values the candidate under the
+    run's own constraint (:func:`models.optimize.evaluate.chance_value`)."""
+    if "opt_chance_alpha" in ds.attrs:
+        limit = (f"the chance constraint (pensions short on at most "
+                 f"{100 * float(ds.attrs['opt_chance_alpha']):g} % of paths)")
+        gap = "; the optimality gap values the policy under the chance constraint"
+    else:
+        limit = (f"the CVaR limit ({float(ds.attrs['opt_cvar_limit_cny']) / 1e12:g} trillion "
+                 f"yuan of discounted unpaid pensions, CVaR at beta {float(ds.attrs['opt_cvar_beta']):g})")
+        gap = ""
+    return (f"every pension paid on every fresh path (money beyond the fiscal capacity where "
+            f"needed): {limit} binds the optimized paths only, so the fresh-path cost is "
+            f"the chosen policy's cost of paying in full{gap}")
 
 
 #: How each ``[optimization.recourse] reserve_draws`` setting decides the recourse.

@@ -23,6 +23,7 @@ def test_noise_below_zero_prints_as_zero_in_every_format():
         text = table.text(fmt)
         assert "-0" not in text, (fmt, text)
         assert "4,098" in text and "18.5" in text
+    assert table.markdown() == f"### title\n\n{table.text('pipe')}\n"
     html = render_frame(frame, ",.2f", "html")
     assert "-0" not in html and "4,097.60" in html
 

@@ -603,5 +603,5 @@ def gap_interval(pairs: list[tuple[float, float]], level: float = 0.95):
 
 __all__ = ["assign_nodes", "misplaced_in_sample", "fresh_basis", "rule_draws", "rule_paths",
            "fitted_rule", "rule_prefund", "rule_for_rates", "evaluate_fixed", "out_of_sample",
-           "replication_gap", "chance_value", "gap_interval", "path_costs", "outer_cost_by_path", "paid_in_full",
-           "mean_scenario", "excess_penalty", "Evaluation", "OutOfSample", "solve_paths"]
+           "replication_gap", "chance_value", "gap_interval", "path_costs", "outer_cost_by_path",
+           "paid_in_full", "mean_scenario", "excess_penalty", "Evaluation", "OutOfSample", "solve_paths"]

@@ -433,8 +433,9 @@ def fresh_guarantee_text(ds: xr.Dataset) -> str:
                  f"{100 * float(ds.attrs['opt_chance_alpha']):g} % of paths)")
         gap = "; the optimality gap values the policy under the chance constraint"
     else:
-        limit = (f"the CVaR limit ({float(ds.attrs['opt_cvar_limit_cny']) / 1e12:g} trillion "
-                 f"yuan of discounted unpaid pensions, CVaR at beta {float(ds.attrs['opt_cvar_beta']):g})")
+        limit = (f"the CVaR limit ({float(ds.attrs['opt_cvar_limit_cny']) / TRILLION:g} trillion "
+                 "yuan of discounted unpaid pensions, CVaR at beta "
+                 f"{float(ds.attrs['opt_cvar_beta']):g})")
         gap = ""
     return (f"every pension paid on every fresh path (money beyond the fiscal capacity where "
             f"needed): {limit} binds the optimized paths only, so the fresh-path cost is "

@@ -111,7 +111,7 @@ def write_outputs(run_dir: str | Path, every: int = 5) -> list[Path]:
         csv = table_dir / f"{table.name}.csv"
         table.frame.to_csv(csv, index=False)
         md = table_dir / f"{table.name}.md"
-        md.write_text(f"### {table.title}\n\n{table.text('pipe')}\n")
+        md.write_text(table.markdown())
         written += [csv, md]
     written += write_figures(ds, run_dir / FIGURES_DIR)
     return written

@@ -44,3 +44,7 @@ class Table:
     def text(self, tablefmt: str = "simple") -> str:
         """The table's body in a ``tabulate`` format (``simple``, ``pipe``, ``latex_booktabs``)."""
         return render_frame(self.frame, self.floatfmt, tablefmt)
+
+    def markdown(self) -> str:
+        """The table as a Markdown file: its title as a heading, then the pipe table."""
+        return f"### {self.title}\n\n{self.text('pipe')}\n"

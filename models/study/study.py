@@ -93,15 +93,11 @@ def _tex(table: Table) -> str:
     return f"% {table.name}: {table.title}\n{table.text('latex_booktabs')}\n"
 
 
-def _md(table: Table) -> str:
-    return f"### {table.title}\n\n{table.text('pipe')}\n"
-
-
 def write_table(table: Table, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")]
     table.frame.to_csv(paths[0], index=False)
-    paths[1].write_text(_md(table))
+    paths[1].write_text(table.markdown())
     paths[2].write_text(_tex(table))
     return paths
 
